@@ -320,6 +320,62 @@ impl CredentialUpdate {
     }
 }
 
+/// Changes to a credential as a user typed them; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialPatchInput {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description; blank clears it.
+    pub description: Option<String>,
+    /// A new client id.
+    pub client_id: Option<String>,
+    /// A new client secret.
+    pub client_secret: Option<ClientSecret>,
+    /// New requested scopes; blank restores the default.
+    pub scopes: Option<String>,
+}
+
+impl CredentialUpdate {
+    /// Validates every given field and reports all errors at once. A patch that
+    /// changes nothing is an error, so a mistyped flag does not pass silently.
+    pub fn validate(input: &CredentialPatchInput) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let update = CredentialUpdate {
+            name: input
+                .name
+                .as_deref()
+                .and_then(|v| errors.check(CredentialName::parse(v))),
+            description: input
+                .description
+                .as_deref()
+                .and_then(|v| errors.check(Description::parse(v))),
+            client_id: input
+                .client_id
+                .as_deref()
+                .and_then(|v| errors.check(ClientId::parse(v))),
+            client_secret: input
+                .client_secret
+                .as_ref()
+                .and_then(|v| errors.check(parse_client_secret(v.expose_secret()))),
+            scopes: input
+                .scopes
+                .as_deref()
+                .and_then(|v| errors.check(parse_requested_scopes(Some(v)))),
+        };
+        if errors.is_empty() && update.is_empty() {
+            errors.push(FieldError::new(
+                "update",
+                "names no field to change (name, description, client_id, client_secret, scopes)",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(update)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +461,26 @@ mod tests {
         assert_eq!(err.field, "client_secret");
         // The message never repeats the value.
         assert!(!err.message.contains("bad"));
+    }
+
+    #[test]
+    fn patch_validates_given_fields_and_refuses_an_empty_patch() {
+        let empty = CredentialUpdate::validate(&CredentialPatchInput::default()).unwrap_err();
+        assert_eq!(empty.0[0].field, "update");
+        let bad = CredentialUpdate::validate(&CredentialPatchInput {
+            name: Some("".into()),
+            scopes: Some("pins:fly".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let fields: Vec<_> = bad.0.iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["name", "scopes"]);
+        let ok = CredentialUpdate::validate(&CredentialPatchInput {
+            description: Some("  ".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ok.description, Some(None));
     }
 
     #[test]

@@ -17,8 +17,8 @@ pub mod validation;
 
 pub use clock::{Clock, SystemClock};
 pub use credential::{
-    ClientId, CredentialInput, CredentialName, CredentialStatus, CredentialUpdate, Description,
-    NewCredential,
+    ClientId, CredentialInput, CredentialName, CredentialPatchInput, CredentialStatus,
+    CredentialUpdate, Description, NewCredential,
 };
 pub use id::{CredentialId, FlowId, UserId};
 pub use scope::{Scope, ScopeSet};
