@@ -89,16 +89,21 @@ impl Faults {
 }
 
 /// A body stream that fails after sending `prefix`, which makes the server abort the
-/// connection part-way through the response.
+/// connection part-way through the response. The pause before the failure lets the
+/// status line, headers and prefix reach the client first.
 fn failing_body(prefix: &'static [u8]) -> Body {
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(Bytes::from_static(prefix)),
-        Err(std::io::Error::new(
+    use futures::StreamExt;
+    let head = futures::stream::iter((!prefix.is_empty()).then(|| Ok(Bytes::from_static(prefix))));
+    let fail = futures::stream::once(async move {
+        if !prefix.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Err::<Bytes, _>(std::io::Error::new(
             std::io::ErrorKind::ConnectionAborted,
             "injected fault",
-        )),
-    ];
-    Body::from_stream(futures::stream::iter(chunks))
+        ))
+    });
+    Body::from_stream(head.chain(fail))
 }
 
 /// The response a fault answers with; `None` for latency, which only delays.
