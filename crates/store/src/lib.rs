@@ -1,0 +1,238 @@
+//! Pinion's credential store: users, API tokens and Pinterest credentials, with
+//! client secrets and tokens sealed at rest.
+//!
+//! One [`Store`] trait has two implementations run by the same test suite:
+//! [`SqliteStore`] (the embedded default, a file under the data directory) and
+//! [`PgStore`] (PostgreSQL, for several replicas). [`connect`] picks one from a
+//! location string and checks the encryption keys before touching any data.
+//!
+//! Only [`crypto`] turns plaintext into ciphertext. The read model
+//! ([`CredentialRecord`]) never holds secret values;
+//! [`Store::credential_secrets`] is the one way back to them.
+#![warn(missing_docs)]
+
+pub mod crypto;
+mod error;
+pub mod keys;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pinion_domain::{Clock, SystemClock};
+
+pub use crate::crypto::{KeyVersion, Keyring};
+pub use crate::error::StoreError;
+pub use crate::keys::{KeyError, KeySource};
+pub use crate::model::{
+    CredentialRecord, CredentialSecrets, KeyVersionStatus, KeyringStatus, PROVIDER_PINTEREST,
+    RefreshState, TokenSet, User,
+};
+pub use crate::postgres::PgStore;
+pub use crate::sqlite::SqliteStore;
+pub use crate::store::{BackendKind, Store};
+
+/// The database file's name inside the data directory.
+pub const DEFAULT_DATABASE_FILE: &str = "pinion.db";
+
+/// Where the database is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl DatabaseLocation {
+    /// Parses `sqlite://PATH`, `sqlite:PATH`, `postgres://…`, `postgresql://…`,
+    /// or a plain file path (SQLite).
+    pub fn parse(location: &str) -> Result<Self, StoreError> {
+        let location = location.trim();
+        if location.is_empty() {
+            return Err(StoreError::InvalidLocation("it is empty".into()));
+        }
+        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            return Ok(Self::Postgres(location.to_owned()));
+        }
+        if let Some(path) = location
+            .strip_prefix("sqlite://")
+            .or_else(|| location.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(StoreError::InvalidLocation(
+                    "the SQLite path is empty".into(),
+                ));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = location.split_once("://") {
+            return Err(StoreError::InvalidLocation(format!(
+                "unsupported scheme `{scheme}` (use sqlite://PATH, a file path, or postgres://…)"
+            )));
+        }
+        Ok(Self::Sqlite(PathBuf::from(location)))
+    }
+
+    /// The location for messages, with any password in a URL hidden.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite database {}", path.display()),
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("REDACTED"));
+                    }
+                    format!("PostgreSQL database {parsed}")
+                }
+                Err(_) => "PostgreSQL database (unparsable URL)".to_owned(),
+            },
+        }
+    }
+}
+
+/// Tuning for [`connect_with`].
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Where timestamps come from.
+    pub clock: Arc<dyn Clock>,
+    /// How long a SQLite writer waits for the write lock before giving up with
+    /// [`StoreError::Unavailable`].
+    pub busy_timeout: Duration,
+    /// The pool's maximum number of connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection from the pool.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Something the operator should be told after connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyNotice {
+    /// A new master key file was generated for a new embedded database; it must
+    /// be kept and backed up.
+    GeneratedKeyFile(PathBuf),
+}
+
+/// A connected store.
+#[derive(Debug)]
+pub struct Connected {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Set when connecting generated a key file.
+    pub key_notice: Option<KeyNotice>,
+}
+
+/// Connects to the database at `location` with keys from `keys`, with default
+/// options. See [`connect_with`].
+pub async fn connect(location: &str, keys: KeySource) -> Result<Connected, StoreError> {
+    connect_with(location, keys, ConnectOptions::default()).await
+}
+
+/// Connects to the database at `location` (see [`DatabaseLocation::parse`]).
+///
+/// For an existing database, the keys are checked against the stored key-check
+/// values first: a missing or wrong key fails with [`StoreError::KeyMissing`]
+/// or [`StoreError::KeyMismatch`] and nothing on disk changes. Then embedded
+/// migrations run and new key versions are registered.
+pub async fn connect_with(
+    location: &str,
+    keys: KeySource,
+    options: ConnectOptions,
+) -> Result<Connected, StoreError> {
+    match DatabaseLocation::parse(location)? {
+        DatabaseLocation::Sqlite(path) => {
+            let (store, key_notice) = SqliteStore::open(&path, keys, &options).await?;
+            Ok(Connected {
+                store: Arc::new(store),
+                key_notice,
+            })
+        }
+        DatabaseLocation::Postgres(url) => {
+            let store = PgStore::open(&url, keys, &options).await?;
+            Ok(Connected {
+                store: Arc::new(store),
+                key_notice: None,
+            })
+        }
+    }
+}
+
+/// Re-encrypts every sealed value under the active key, `batch_size` records
+/// per transaction, calling `progress` with each batch's count. Returns the
+/// total. Safe to interrupt and run again: it picks up what is left.
+pub async fn reencrypt_all(
+    store: &dyn Store,
+    batch_size: usize,
+    mut progress: impl FnMut(usize) + Send,
+) -> Result<usize, StoreError> {
+    let batch_size = batch_size.max(1);
+    let mut total = 0;
+    loop {
+        let done = store.reencrypt_batch(batch_size).await?;
+        if done == 0 {
+            return Ok(total);
+        }
+        total += done;
+        progress(done);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_pick_the_backend() {
+        assert_eq!(
+            DatabaseLocation::parse("sqlite:///var/lib/pinion/pinion.db").unwrap(),
+            DatabaseLocation::Sqlite("/var/lib/pinion/pinion.db".into())
+        );
+        assert_eq!(
+            DatabaseLocation::parse("sqlite:data/p.db").unwrap(),
+            DatabaseLocation::Sqlite("data/p.db".into())
+        );
+        assert_eq!(
+            DatabaseLocation::parse("./pinion.db").unwrap(),
+            DatabaseLocation::Sqlite("./pinion.db".into())
+        );
+        for url in ["postgres://u@h/db", "postgresql://u@h/db"] {
+            assert!(matches!(
+                DatabaseLocation::parse(url).unwrap(),
+                DatabaseLocation::Postgres(_)
+            ));
+        }
+        for bad in ["", "mysql://h/db", "sqlite://"] {
+            assert!(DatabaseLocation::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn described_postgres_locations_hide_the_password() {
+        let location = DatabaseLocation::parse("postgres://app:hunter2@db:5432/pinion").unwrap();
+        let text = format!("{} {location:?}", location.describe());
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("REDACTED"), "{text}");
+    }
+}

@@ -1,0 +1,106 @@
+//! The PostgreSQL store, for several `pinion serve` replicas sharing one
+//! database. Writes lock the rows they read (`FOR UPDATE`), re-encryption claims
+//! rows with `FOR UPDATE SKIP LOCKED` so concurrent runs share the work, and
+//! compare-and-set on `version` guards every credential write.
+
+use std::sync::Arc;
+
+use pinion_domain::{Clock, CredentialId, CredentialStatus, Role, UserId, Username};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use crate::ConnectOptions;
+use crate::crypto::{KeyVersion, Keyring};
+use crate::error::{Backend, StoreError};
+use crate::keys::{KeyError, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV};
+use crate::model::{CredentialRecord, User};
+use crate::sql::{Keys, impl_store, verify_keyring};
+use crate::store::BackendKind;
+
+/// The PostgreSQL implementation of [`crate::Store`].
+pub struct PgStore {
+    pool: PgPool,
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    const BACKEND: Backend = Backend::Postgres;
+    const KIND: BackendKind = BackendKind::Postgres;
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const FOR_SHARE: &'static str = " FOR SHARE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(Self::db_error)
+    }
+
+    /// Nothing to do before closing: PostgreSQL manages its own files.
+    async fn before_close(&self) {}
+
+    /// Connects to `url` (`postgres://…`).
+    ///
+    /// The keys are checked against the stored key-check values before
+    /// migrations run or anything is written. Keys are never generated here:
+    /// replicas must share them, so they come from `PINION_MASTER_KEY` or
+    /// `PINION_MASTER_KEY_FILE`.
+    #[tracing::instrument(skip_all)]
+    pub async fn open(
+        url: &str,
+        source: KeySource,
+        options: &ConnectOptions,
+    ) -> Result<Self, StoreError> {
+        if let KeySource::DataDirFile(file) = &source
+            && !file.exists()
+        {
+            return Err(KeyError::NotConfigured(format!(
+                "PostgreSQL is shared by replicas, so its keys are never generated; set \
+                 {MASTER_KEY_ENV} or {MASTER_KEY_FILE_ENV} (the same on every replica)"
+            ))
+            .into());
+        }
+        let keyring = source.load()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.connect_timeout)
+            .connect(url)
+            .await
+            .map_err(Self::db_error)?;
+        let (has_schema,): (bool,) = sqlx::query_as("SELECT to_regclass('key_checks') IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .map_err(Self::db_error)?;
+        if has_schema {
+            // Refuse before migrations or any write.
+            let stored = Self::stored_checks(&pool, 0, "").await?;
+            verify_keyring(&keyring, &stored, &source, false)?;
+        }
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let store = Self {
+            pool,
+            keys: Keys::new(keyring, source),
+            clock: options.clock.clone(),
+        };
+        store.register_keys().await?;
+        Ok(store)
+    }
+
+    /// Connects with a keyring built in code (tests, benchmarks).
+    pub async fn open_with_keyring(
+        url: &str,
+        keyring: Keyring,
+        options: &ConnectOptions,
+    ) -> Result<Self, StoreError> {
+        Self::open(url, KeySource::Given(Arc::new(keyring)), options).await
+    }
+}
+
+impl_store!(PgStore, Postgres);

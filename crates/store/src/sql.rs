@@ -1,0 +1,1271 @@
+//! What the SQLite and PostgreSQL stores share: SQL text, row types, key-check
+//! verification, and the [`impl_store!`] macro that implements [`crate::Store`]
+//! once for both drivers.
+//!
+//! The SQL is written to run unchanged on both databases (`$1` placeholders,
+//! `substr` on blobs, standard types through sqlx). The few differences (row
+//! locks, how a write transaction begins, error codes) are constants and
+//! methods each backend provides; the macro body is then the one implementation
+//! of every operation.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use pinion_domain::{
+    AccessToken, ClientId, ClientSecret, CredentialId, CredentialName, CredentialStatus,
+    Description, RefreshToken, Role, ScopeSet, UserId, Username,
+};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::crypto::{KeyVersion, Keyring, Location, OpenError};
+use crate::error::StoreError;
+use crate::keys::KeySource;
+use crate::model::{CredentialRecord, KeyVersionStatus, RefreshState, User};
+
+/// The credentials table, as named in SQL and in the sealed values' AAD.
+pub(crate) const CREDENTIALS: &str = "credentials";
+/// AAD column names of the credentials' sealed fields.
+pub(crate) const CLIENT_SECRET: &str = "client_secret";
+pub(crate) const ACCESS_TOKEN: &str = "access_token";
+pub(crate) const REFRESH_TOKEN: &str = "refresh_token";
+
+/// Every sealed column, as `(table, column)`. Key status and retirement count
+/// over this list; a new table with sealed values (issue 4's `oauth_flows`)
+/// adds its columns here and a re-encryption step.
+pub(crate) const SEALED_COLUMNS: &[(&str, &str)] = &[
+    (CREDENTIALS, "client_secret_sealed"),
+    (CREDENTIALS, "access_token_sealed"),
+    (CREDENTIALS, "refresh_token_sealed"),
+];
+
+pub(crate) const CREDENTIAL_COLUMNS: &str = "id, owner_id, name, description, provider, \
+     client_id, client_secret_sealed, scopes, granted_scopes, status, access_token_sealed, \
+     access_token_expires_at, refresh_token_sealed, refresh_token_expires_at, last_refreshed_at, \
+     last_error, refresh_started_at, refresh_attempt_id, refresh_failures, next_refresh_at, \
+     version, created_at, updated_at";
+
+pub(crate) const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, owner_id, name, \
+     description, provider, client_id, client_secret_sealed, scopes, granted_scopes, status, \
+     access_token_sealed, access_token_expires_at, refresh_token_sealed, \
+     refresh_token_expires_at, last_refreshed_at, last_error, refresh_started_at, \
+     refresh_attempt_id, refresh_failures, next_refresh_at, version, created_at, updated_at, \
+     name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+     $17, $18, $19, $20, $21, $22, $23, $24)";
+
+/// Writes every mutable column of a credential if its version is still `$22`.
+pub(crate) const UPDATE_CREDENTIAL: &str = "UPDATE credentials SET name = $2, name_key = $3, \
+     description = $4, client_id = $5, client_secret_sealed = $6, scopes = $7, \
+     granted_scopes = $8, status = $9, access_token_sealed = $10, access_token_expires_at = $11, \
+     refresh_token_sealed = $12, refresh_token_expires_at = $13, last_refreshed_at = $14, \
+     last_error = $15, refresh_started_at = $16, refresh_attempt_id = $17, \
+     refresh_failures = $18, next_refresh_at = $19, version = $20, updated_at = $21 \
+     WHERE id = $1 AND version = $22";
+
+pub(crate) const USER_COLUMNS: &str = "id, username, role, password_hash, created_at, updated_at";
+
+/// The current time as stored: UTC, microsecond precision (PostgreSQL's).
+pub(crate) fn stored_time(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.trunc_subsecs(6)
+}
+
+/// The SHA-256 of an API token, which is all the database keeps of it.
+pub(crate) fn api_token_hash(token: &pinion_domain::ApiToken) -> Vec<u8> {
+    Sha256::digest(token.expose_secret().as_bytes()).to_vec()
+}
+
+/// The key under which names are unique per owner: Unicode lowercase, so
+/// `Marketing` and `marketing` cannot both exist for one owner.
+pub(crate) fn name_key(name: &CredentialName) -> String {
+    name.as_str().to_lowercase()
+}
+
+/// A user row as stored.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub role: String,
+    pub password_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
+        Ok(User {
+            role: self.role.parse::<Role>().map_err(|_| {
+                StoreError::Corrupt(format!("user {} has an unknown role", self.id))
+            })?,
+            id: UserId::from_trusted(self.id),
+            username: Username::from_trusted(self.username),
+            has_password: self.password_hash.is_some(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A credential row as stored, sealed values included. Every write reads this,
+/// changes fields in Rust, and writes it back with [`UPDATE_CREDENTIAL`].
+#[derive(sqlx::FromRow, Clone)]
+pub(crate) struct CredentialRow {
+    pub id: String,
+    pub owner_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub provider: String,
+    pub client_id: String,
+    pub client_secret_sealed: Vec<u8>,
+    pub scopes: String,
+    pub granted_scopes: Option<String>,
+    pub status: String,
+    pub access_token_sealed: Option<Vec<u8>>,
+    pub access_token_expires_at: Option<DateTime<Utc>>,
+    pub refresh_token_sealed: Option<Vec<u8>>,
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+    pub last_refreshed_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub refresh_started_at: Option<DateTime<Utc>>,
+    pub refresh_attempt_id: Option<String>,
+    pub refresh_failures: i64,
+    pub next_refresh_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for CredentialRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialRow")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialRow {
+    /// The location of one of this row's sealed fields.
+    pub(crate) fn location(&self, column: &'static str) -> Location<'_> {
+        Location {
+            table: CREDENTIALS,
+            column,
+            row_id: &self.id,
+        }
+    }
+
+    /// The metadata view: no secret values, only whether they are set.
+    pub(crate) fn to_record(&self) -> Result<CredentialRecord, StoreError> {
+        let corrupt = |what: &str| {
+            StoreError::Corrupt(format!("credential {} has an invalid {what}", self.id))
+        };
+        Ok(CredentialRecord {
+            id: CredentialId::from_trusted(self.id.clone()),
+            owner: UserId::from_trusted(self.owner_id.clone()),
+            name: CredentialName::from_trusted(self.name.clone()),
+            description: self.description.clone().map(Description::from_trusted),
+            provider: self.provider.clone(),
+            client_id: ClientId::from_trusted(self.client_id.clone()),
+            client_secret_set: !self.client_secret_sealed.is_empty(),
+            scopes: ScopeSet::parse_lenient(&self.scopes).0,
+            granted_scopes: self
+                .granted_scopes
+                .as_deref()
+                .map(|s| ScopeSet::parse_lenient(s).0),
+            status: self
+                .status
+                .parse::<CredentialStatus>()
+                .map_err(|_| corrupt("status"))?,
+            has_access_token: self.access_token_sealed.is_some(),
+            has_refresh_token: self.refresh_token_sealed.is_some(),
+            access_token_expires_at: self.access_token_expires_at,
+            refresh_token_expires_at: self.refresh_token_expires_at,
+            last_refreshed_at: self.last_refreshed_at,
+            last_error: self.last_error.clone(),
+            refresh: RefreshState {
+                started_at: self.refresh_started_at,
+                attempt_id: self.refresh_attempt_id.clone(),
+                failures: self.refresh_failures,
+                next_refresh_at: self.next_refresh_at,
+            },
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    /// Forgets the tokens and everything learned from them.
+    pub(crate) fn clear_tokens(&mut self) {
+        self.access_token_sealed = None;
+        self.access_token_expires_at = None;
+        self.refresh_token_sealed = None;
+        self.refresh_token_expires_at = None;
+        self.granted_scopes = None;
+        self.last_refreshed_at = None;
+        self.refresh_started_at = None;
+        self.refresh_attempt_id = None;
+        self.refresh_failures = 0;
+        self.next_refresh_at = None;
+    }
+}
+
+/// Turns an [`OpenError`] into the store's error for `location`. A value under
+/// an unknown key version is reported like any other undecryptable value, naming
+/// the record, with the key source in the reason.
+pub(crate) fn open_error(location: Location<'_>, err: OpenError, source: &KeySource) -> StoreError {
+    let reason = match err {
+        OpenError::UnknownKey(_) => format!("{}; keys are read from {}", err, source.describe()),
+        other => other.reason(),
+    };
+    StoreError::Decrypt {
+        table: location.table,
+        column: location.column,
+        row_id: location.row_id.to_owned(),
+        reason,
+    }
+}
+
+/// Opened plaintext as a `String`, moved (not copied) out of its zeroizing buffer.
+pub(crate) fn plaintext_string(
+    location: Location<'_>,
+    mut bytes: Zeroizing<Vec<u8>>,
+) -> Result<String, StoreError> {
+    let taken = std::mem::take(&mut *bytes);
+    String::from_utf8(taken).map_err(|err| {
+        // Wipe the rejected bytes before dropping them.
+        drop(Zeroizing::new(err.into_bytes()));
+        StoreError::Decrypt {
+            table: location.table,
+            column: location.column,
+            row_id: location.row_id.to_owned(),
+            reason: "the decrypted value is not UTF-8".to_owned(),
+        }
+    })
+}
+
+/// A credential row's decrypted secrets.
+pub(crate) struct OpenedSecrets {
+    pub client_secret: ClientSecret,
+    pub access_token: Option<AccessToken>,
+    pub refresh_token: Option<RefreshToken>,
+}
+
+/// Opens every sealed value of a credential row. On failure, names the field
+/// (its AAD column name) and why.
+pub(crate) fn open_secrets(
+    keyring: &Keyring,
+    row: &CredentialRow,
+) -> Result<OpenedSecrets, (&'static str, OpenError)> {
+    let open = |column: &'static str, envelope: &[u8]| {
+        let bytes = keyring
+            .open(row.location(column), envelope)
+            .map_err(|err| (column, err))?;
+        // A value that authenticates but is not UTF-8 was sealed by something
+        // other than this store; report it like any other undecryptable value.
+        plaintext_string(row.location(column), bytes)
+            .map_err(|_| (column, OpenError::Authentication))
+    };
+    Ok(OpenedSecrets {
+        client_secret: ClientSecret::new(open(CLIENT_SECRET, &row.client_secret_sealed)?),
+        access_token: row
+            .access_token_sealed
+            .as_deref()
+            .map(|e| open(ACCESS_TOKEN, e).map(AccessToken::new))
+            .transpose()?,
+        refresh_token: row
+            .refresh_token_sealed
+            .as_deref()
+            .map(|e| open(REFRESH_TOKEN, e).map(RefreshToken::new))
+            .transpose()?,
+    })
+}
+
+/// The keyring in use and where it came from, reloadable when another process
+/// adds a key version (rotation is then online for file-based keys).
+#[derive(Debug)]
+pub(crate) struct Keys {
+    current: RwLock<Arc<Keyring>>,
+    pub(crate) source: KeySource,
+}
+
+impl Keys {
+    pub(crate) fn new(keyring: Keyring, source: KeySource) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(keyring)),
+            source,
+        }
+    }
+
+    pub(crate) fn current(&self) -> Arc<Keyring> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// True when the source can be read again (a key file).
+    pub(crate) fn reloadable(&self) -> bool {
+        self.source.file().is_some()
+    }
+
+    /// Re-reads the source and, if every version in it matches the stored
+    /// check values, makes it current.
+    pub(crate) fn reload(&self, stored: &BTreeMap<KeyVersion, Vec<u8>>) -> Result<(), StoreError> {
+        let fresh = self.source.load()?;
+        verify_keyring(&fresh, stored, &self.source, false)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fresh);
+        Ok(())
+    }
+}
+
+/// Checks a keyring against the stored key-check values: every stored version
+/// must be loaded (unless `allow_missing`) and every loaded version that is
+/// stored must match. Returns the loaded versions not yet stored.
+pub(crate) fn verify_keyring(
+    keyring: &Keyring,
+    stored: &BTreeMap<KeyVersion, Vec<u8>>,
+    source: &KeySource,
+    allow_missing: bool,
+) -> Result<Vec<KeyVersion>, StoreError> {
+    use subtle::ConstantTimeEq;
+    for (version, check) in stored {
+        match keyring.check_value(*version) {
+            None if allow_missing => {}
+            None => {
+                return Err(StoreError::KeyMissing {
+                    version: *version,
+                    source_description: source.describe(),
+                });
+            }
+            Some(expected) => {
+                if !bool::from(expected.as_slice().ct_eq(check.as_slice())) {
+                    return Err(StoreError::KeyMismatch {
+                        version: *version,
+                        source_description: source.describe(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(keyring
+        .versions()
+        .into_iter()
+        .filter(|v| !stored.contains_key(v))
+        .collect())
+}
+
+/// Adds `(version, count)` pairs from `substr(envelope, 2, 4)` groups into `totals`.
+pub(crate) fn add_version_counts(
+    totals: &mut BTreeMap<KeyVersion, u64>,
+    rows: Vec<(Vec<u8>, i64)>,
+) -> Result<(), StoreError> {
+    for (prefix, count) in rows {
+        let bytes: [u8; 4] = prefix.as_slice().try_into().map_err(|_| {
+            StoreError::Corrupt("a sealed value is too short to hold a key version".into())
+        })?;
+        *totals.entry(u32::from_be_bytes(bytes)).or_default() += count.max(0) as u64;
+    }
+    Ok(())
+}
+
+/// Builds the per-version status from loaded, registered and counted versions.
+pub(crate) fn keyring_status(
+    keyring: &Keyring,
+    registered: &BTreeMap<KeyVersion, Vec<u8>>,
+    counts: &BTreeMap<KeyVersion, u64>,
+) -> crate::model::KeyringStatus {
+    let mut versions: Vec<KeyVersion> = keyring
+        .versions()
+        .into_iter()
+        .chain(registered.keys().copied())
+        .chain(counts.keys().copied())
+        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    crate::model::KeyringStatus {
+        active: keyring.active_version(),
+        versions: versions
+            .into_iter()
+            .map(|version| KeyVersionStatus {
+                version,
+                loaded: keyring.contains(version),
+                registered: registered.contains_key(&version),
+                sealed_values: counts.get(&version).copied().unwrap_or(0),
+            })
+            .collect(),
+    }
+}
+
+/// Implements [`crate::Store`] for a backend struct with fields `pool`, `keys`
+/// (a [`Keys`]) and `clock`, and with these items:
+///
+/// - `const BACKEND: Backend` and `const KIND: BackendKind`;
+/// - `const FOR_UPDATE: &str`, `FOR_SHARE` and `SKIP_LOCKED`: row-lock clauses
+///   appended to selects (empty on SQLite, where a write transaction already
+///   excludes other writers);
+/// - `async fn begin_write(&self) -> Result<Transaction<'static, DB>, StoreError>`:
+///   starts a transaction that will write;
+/// - `async fn before_close(&self)`: last housekeeping before the pool closes.
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            fn db_error(err: sqlx::Error) -> StoreError {
+                $crate::error::classify(Self::BACKEND, err)
+            }
+
+            fn not_found(entity: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+                move |err| match err {
+                    sqlx::Error::RowNotFound => StoreError::NotFound { entity },
+                    other => Self::db_error(other),
+                }
+            }
+
+            async fn commit(tx: sqlx::Transaction<'static, $db>) -> Result<(), StoreError> {
+                tx.commit().await.map_err(Self::db_error)
+            }
+
+            /// Reads every stored key-check value.
+            async fn stored_checks<'e, E>(
+                executor: E,
+                from_version: KeyVersion,
+                lock: &str,
+            ) -> Result<std::collections::BTreeMap<KeyVersion, Vec<u8>>, StoreError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let sql = format!(
+                    "SELECT key_version, check_value FROM key_checks WHERE key_version >= $1 \
+                     ORDER BY key_version{lock}"
+                );
+                let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(&sql)
+                    .bind(i64::from(from_version))
+                    .fetch_all(executor)
+                    .await
+                    .map_err(Self::db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(v, c)| (v as KeyVersion, c))
+                    .collect())
+            }
+
+            /// Verifies the keyring against the database and registers loaded
+            /// versions the database does not know yet. Run at connect, after
+            /// migrations; the check that must precede any write runs earlier.
+            async fn register_keys(&self) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let stored = Self::stored_checks(&mut *tx, 0, "").await?;
+                let keyring = self.keys.current();
+                let new_versions =
+                    $crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?;
+                let now = $crate::sql::stored_time(self.clock.now());
+                for version in new_versions {
+                    let check = keyring
+                        .check_value(version)
+                        .expect("new versions come from this keyring");
+                    sqlx::query(
+                        "INSERT INTO key_checks (key_version, check_value, created_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (key_version) DO NOTHING",
+                    )
+                    .bind(i64::from(version))
+                    .bind(check.to_vec())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                }
+                // Another process may have registered a different key under the
+                // same version in between; compare again inside the transaction.
+                let stored = Self::stored_checks(&mut *tx, 0, "").await?;
+                $crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?;
+                Self::commit(tx).await
+            }
+
+            /// The keyring to seal with inside a write transaction. Locks the
+            /// active version's key-check row (so it cannot be retired until this
+            /// transaction ends) and picks up a newer version another process
+            /// registered, if its key can be loaded.
+            async fn sealing_keyring(
+                &self,
+                tx: &mut sqlx::Transaction<'static, $db>,
+            ) -> Result<std::sync::Arc<Keyring>, StoreError> {
+                let keyring = self.keys.current();
+                let active = keyring.active_version();
+                let stored = Self::stored_checks(&mut **tx, active, Self::FOR_SHARE).await?;
+                if !stored.contains_key(&active) {
+                    return Err(StoreError::KeyInUse {
+                        version: active,
+                        reason: "this process seals with it but it was retired; restart with the \
+                                 current keys"
+                            .into(),
+                    });
+                }
+                let newest = stored.keys().next_back().copied().unwrap_or(active);
+                if newest > active && self.keys.reloadable() {
+                    match self.keys.reload(&stored) {
+                        Ok(()) => {
+                            tracing::info!(
+                                key_version = newest,
+                                "Loaded a newer encryption key version."
+                            );
+                            let reloaded = self.keys.current();
+                            // Lock the newly active version's row too.
+                            Self::stored_checks(
+                                &mut **tx,
+                                reloaded.active_version(),
+                                Self::FOR_SHARE,
+                            )
+                            .await?;
+                            return Ok(reloaded);
+                        }
+                        Err(err) => tracing::warn!(
+                            error = %err,
+                            "A newer key version is registered but could not be loaded; sealing with the older one."
+                        ),
+                    }
+                }
+                Ok(keyring)
+            }
+
+            /// Opens a row's secrets, reloading the keys once if the row uses a
+            /// version this process has not loaded yet.
+            async fn open_row(
+                &self,
+                row: &$crate::sql::CredentialRow,
+            ) -> Result<$crate::sql::OpenedSecrets, StoreError> {
+                let mut reloaded = false;
+                loop {
+                    let keyring = self.keys.current();
+                    match $crate::sql::open_secrets(&keyring, row) {
+                        Ok(secrets) => return Ok(secrets),
+                        Err((_, $crate::crypto::OpenError::UnknownKey(_)))
+                            if !reloaded && self.keys.reloadable() =>
+                        {
+                            reloaded = true;
+                            let stored = Self::stored_checks(&self.pool, 0, "").await?;
+                            self.keys.reload(&stored)?;
+                        }
+                        Err((column, err)) => {
+                            return Err($crate::sql::open_error(
+                                row.location(column),
+                                err,
+                                &self.keys.source,
+                            ));
+                        }
+                    }
+                }
+            }
+
+            async fn fetch_credential<'e, E>(
+                executor: E,
+                id: &str,
+                lock: &str,
+            ) -> Result<$crate::sql::CredentialRow, StoreError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let sql = format!(
+                    "SELECT {} FROM credentials WHERE id = $1{lock}",
+                    $crate::sql::CREDENTIAL_COLUMNS
+                );
+                sqlx::query_as::<_, $crate::sql::CredentialRow>(&sql)
+                    .bind(id)
+                    .fetch_one(executor)
+                    .await
+                    .map_err(Self::not_found("credential"))
+            }
+
+            /// Writes `row` back if its stored version is still `expected`.
+            async fn write_credential(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                row: &$crate::sql::CredentialRow,
+                expected: i64,
+            ) -> Result<(), StoreError> {
+                let result = sqlx::query($crate::sql::UPDATE_CREDENTIAL)
+                    .bind(&row.id)
+                    .bind(&row.name)
+                    .bind($crate::sql::name_key(&pinion_domain::CredentialName::from_trusted(
+                        row.name.clone(),
+                    )))
+                    .bind(&row.description)
+                    .bind(&row.client_id)
+                    .bind(&row.client_secret_sealed)
+                    .bind(&row.scopes)
+                    .bind(&row.granted_scopes)
+                    .bind(&row.status)
+                    .bind(&row.access_token_sealed)
+                    .bind(row.access_token_expires_at)
+                    .bind(&row.refresh_token_sealed)
+                    .bind(row.refresh_token_expires_at)
+                    .bind(row.last_refreshed_at)
+                    .bind(&row.last_error)
+                    .bind(row.refresh_started_at)
+                    .bind(&row.refresh_attempt_id)
+                    .bind(row.refresh_failures)
+                    .bind(row.next_refresh_at)
+                    .bind(row.version)
+                    .bind(row.updated_at)
+                    .bind(expected)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|err| {
+                        if $crate::error::is_unique_violation(&err) {
+                            StoreError::Conflict {
+                                field: "name",
+                                message: "this owner already has a credential with this name"
+                                    .into(),
+                            }
+                        } else {
+                            Self::db_error(err)
+                        }
+                    })?;
+                if result.rows_affected() != 1 {
+                    return Err(StoreError::VersionConflict {
+                        expected,
+                        found: row.version,
+                    });
+                }
+                Ok(())
+            }
+
+            /// Reads a credential for a write inside `tx`, checking the expected version.
+            async fn credential_for_write(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: &CredentialId,
+                expected_version: Option<i64>,
+            ) -> Result<$crate::sql::CredentialRow, StoreError> {
+                let row = Self::fetch_credential(&mut **tx, id.as_str(), Self::FOR_UPDATE).await?;
+                if let Some(expected) = expected_version {
+                    if row.version != expected {
+                        return Err(StoreError::VersionConflict {
+                            expected,
+                            found: row.version,
+                        });
+                    }
+                }
+                Ok(row)
+            }
+
+            async fn insert_api_token(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                user: &UserId,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<pinion_domain::ApiToken, StoreError> {
+                let token = pinion_domain::ApiToken::random();
+                sqlx::query(
+                    "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind($crate::sql::api_token_hash(&token))
+                .bind(user.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(|err| match &err {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound { entity: "user" }
+                    }
+                    _ => Self::db_error(err),
+                })?;
+                Ok(token)
+            }
+
+            async fn insert_user(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                username: &Username,
+                role: Role,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<User, StoreError> {
+                let id = UserId::generate();
+                sqlx::query(
+                    "INSERT INTO users (id, username, role, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4)",
+                )
+                .bind(id.as_str())
+                .bind(username.as_str())
+                .bind(role.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(|err| {
+                    if $crate::error::is_unique_violation(&err) {
+                        StoreError::Conflict {
+                            field: "username",
+                            message: format!("`{username}` is already taken"),
+                        }
+                    } else {
+                        Self::db_error(err)
+                    }
+                })?;
+                Ok(User {
+                    id,
+                    username: username.clone(),
+                    role,
+                    has_password: false,
+                    created_at: now,
+                    updated_at: now,
+                })
+            }
+
+            async fn fetch_user_where(
+                &self,
+                condition: &str,
+                value: &str,
+            ) -> Result<User, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM users WHERE {condition} = $1",
+                    $crate::sql::USER_COLUMNS
+                );
+                sqlx::query_as::<_, $crate::sql::UserRow>(&sql)
+                    .bind(value)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::not_found("user"))?
+                    .into_user()
+            }
+
+            async fn list_credentials_where(
+                &self,
+                condition: &str,
+                owner: Option<&str>,
+            ) -> Result<Vec<CredentialRecord>, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM credentials {condition} ORDER BY owner_id, name_key",
+                    $crate::sql::CREDENTIAL_COLUMNS
+                );
+                let mut query = sqlx::query_as::<_, $crate::sql::CredentialRow>(&sql);
+                if let Some(owner) = owner {
+                    query = query.bind(owner);
+                }
+                query
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?
+                    .iter()
+                    .map($crate::sql::CredentialRow::to_record)
+                    .collect()
+            }
+
+            /// Counts sealed values per key version over every sealed column.
+            async fn sealed_counts(
+                conn: &mut <$db as sqlx::Database>::Connection,
+            ) -> Result<std::collections::BTreeMap<KeyVersion, u64>, StoreError> {
+                let mut totals = std::collections::BTreeMap::new();
+                for (table, column) in $crate::sql::SEALED_COLUMNS {
+                    let sql = format!(
+                        "SELECT substr({column}, 2, 4), COUNT(*) FROM {table} \
+                         WHERE {column} IS NOT NULL GROUP BY 1"
+                    );
+                    let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(&sql)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(Self::db_error)?;
+                    $crate::sql::add_version_counts(&mut totals, rows)?;
+                }
+                Ok(totals)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> $crate::BackendKind {
+                Self::KIND
+            }
+
+            #[tracing::instrument(skip_all, fields(role = role.as_str()))]
+            async fn create_user(&self, username: &Username, role: Role) -> Result<User, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let mut tx = self.begin_write().await?;
+                let user = Self::insert_user(&mut tx, username, role, now).await?;
+                Self::commit(tx).await?;
+                Ok(user)
+            }
+
+            #[tracing::instrument(skip_all, fields(role = role.as_str()))]
+            async fn create_user_with_token(
+                &self,
+                username: &Username,
+                role: Role,
+            ) -> Result<(User, pinion_domain::ApiToken), StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let mut tx = self.begin_write().await?;
+                let user = Self::insert_user(&mut tx, username, role, now).await?;
+                let token = Self::insert_api_token(&mut tx, &user.id, now).await?;
+                Self::commit(tx).await?;
+                Ok((user, token))
+            }
+
+            async fn get_user(&self, id: &UserId) -> Result<User, StoreError> {
+                self.fetch_user_where("id", id.as_str()).await
+            }
+
+            async fn get_user_by_username(&self, username: &Username) -> Result<User, StoreError> {
+                self.fetch_user_where("username", username.as_str()).await
+            }
+
+            async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM users ORDER BY username",
+                    $crate::sql::USER_COLUMNS
+                );
+                sqlx::query_as::<_, $crate::sql::UserRow>(&sql)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?
+                    .into_iter()
+                    .map($crate::sql::UserRow::into_user)
+                    .collect()
+            }
+
+            #[tracing::instrument(skip_all, fields(user_id = %user))]
+            async fn set_password_hash(
+                &self,
+                user: &UserId,
+                hash: Option<&str>,
+            ) -> Result<(), StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let result = sqlx::query(
+                    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                )
+                .bind(user.as_str())
+                .bind(hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(StoreError::NotFound { entity: "user" });
+                }
+                Ok(())
+            }
+
+            async fn password_hash(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+                let row: (Option<String>,) =
+                    sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+                        .bind(user.as_str())
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::not_found("user"))?;
+                Ok(row.0)
+            }
+
+            #[tracing::instrument(skip_all, fields(user_id = %user))]
+            async fn create_api_token(
+                &self,
+                user: &UserId,
+            ) -> Result<pinion_domain::ApiToken, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let mut tx = self.begin_write().await?;
+                let token = Self::insert_api_token(&mut tx, user, now).await?;
+                Self::commit(tx).await?;
+                Ok(token)
+            }
+
+            async fn user_for_api_token(
+                &self,
+                token: &pinion_domain::ApiToken,
+            ) -> Result<Option<User>, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM users WHERE id = (SELECT user_id FROM api_tokens \
+                     WHERE token_hash = $1 AND revoked_at IS NULL)",
+                    $crate::sql::USER_COLUMNS
+                );
+                sqlx::query_as::<_, $crate::sql::UserRow>(&sql)
+                    .bind($crate::sql::api_token_hash(token))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?
+                    .map($crate::sql::UserRow::into_user)
+                    .transpose()
+            }
+
+            async fn revoke_api_token(
+                &self,
+                token: &pinion_domain::ApiToken,
+            ) -> Result<bool, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let result = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $2 WHERE token_hash = $1 \
+                     AND revoked_at IS NULL",
+                )
+                .bind($crate::sql::api_token_hash(token))
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(result.rows_affected() > 0)
+            }
+
+            #[tracing::instrument(skip_all, fields(user_id = %user))]
+            async fn revoke_api_tokens(&self, user: &UserId) -> Result<u64, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let result = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 \
+                     AND revoked_at IS NULL",
+                )
+                .bind(user.as_str())
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(result.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all, fields(owner_id = %owner, credential_id))]
+            async fn create_credential(
+                &self,
+                owner: &UserId,
+                new: &pinion_domain::NewCredential,
+            ) -> Result<CredentialRecord, StoreError> {
+                let id = CredentialId::generate();
+                tracing::Span::current().record("credential_id", tracing::field::display(&id));
+                let now = $crate::sql::stored_time(self.clock.now());
+                let mut tx = self.begin_write().await?;
+                let keyring = self.sealing_keyring(&mut tx).await?;
+                let sealed = keyring.seal(
+                    $crate::crypto::Location {
+                        table: $crate::sql::CREDENTIALS,
+                        column: $crate::sql::CLIENT_SECRET,
+                        row_id: id.as_str(),
+                    },
+                    new.client_secret.expose_secret().as_bytes(),
+                );
+                let row = $crate::sql::CredentialRow {
+                    id: id.as_str().to_owned(),
+                    owner_id: owner.as_str().to_owned(),
+                    name: new.name.as_str().to_owned(),
+                    description: new.description.as_ref().map(|d| d.as_str().to_owned()),
+                    provider: $crate::model::PROVIDER_PINTEREST.to_owned(),
+                    client_id: new.client_id.as_str().to_owned(),
+                    client_secret_sealed: sealed,
+                    scopes: new.scopes.to_space_separated(),
+                    granted_scopes: None,
+                    status: CredentialStatus::NeedsAuthorization.as_str().to_owned(),
+                    access_token_sealed: None,
+                    access_token_expires_at: None,
+                    refresh_token_sealed: None,
+                    refresh_token_expires_at: None,
+                    last_refreshed_at: None,
+                    last_error: None,
+                    refresh_started_at: None,
+                    refresh_attempt_id: None,
+                    refresh_failures: 0,
+                    next_refresh_at: None,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
+                sqlx::query($crate::sql::INSERT_CREDENTIAL)
+                    .bind(&row.id)
+                    .bind(&row.owner_id)
+                    .bind(&row.name)
+                    .bind(&row.description)
+                    .bind(&row.provider)
+                    .bind(&row.client_id)
+                    .bind(&row.client_secret_sealed)
+                    .bind(&row.scopes)
+                    .bind(&row.granted_scopes)
+                    .bind(&row.status)
+                    .bind(&row.access_token_sealed)
+                    .bind(row.access_token_expires_at)
+                    .bind(&row.refresh_token_sealed)
+                    .bind(row.refresh_token_expires_at)
+                    .bind(row.last_refreshed_at)
+                    .bind(&row.last_error)
+                    .bind(row.refresh_started_at)
+                    .bind(&row.refresh_attempt_id)
+                    .bind(row.refresh_failures)
+                    .bind(row.next_refresh_at)
+                    .bind(row.version)
+                    .bind(row.created_at)
+                    .bind(row.updated_at)
+                    .bind($crate::sql::name_key(&new.name))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|err| match &err {
+                        sqlx::Error::Database(db) if db.is_unique_violation() => {
+                            StoreError::Conflict {
+                                field: "name",
+                                message: format!(
+                                    "this owner already has a credential named `{}` \
+                                     (names are compared case-insensitively)",
+                                    new.name
+                                ),
+                            }
+                        }
+                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                            StoreError::NotFound { entity: "user" }
+                        }
+                        _ => Self::db_error(err),
+                    })?;
+                Self::commit(tx).await?;
+                row.to_record()
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id))]
+            async fn get_credential(
+                &self,
+                id: &CredentialId,
+            ) -> Result<CredentialRecord, StoreError> {
+                Self::fetch_credential(&self.pool, id.as_str(), "").await?.to_record()
+            }
+
+            async fn list_credentials(
+                &self,
+                owner: &UserId,
+            ) -> Result<Vec<CredentialRecord>, StoreError> {
+                self.list_credentials_where("WHERE owner_id = $1", Some(owner.as_str()))
+                    .await
+            }
+
+            async fn list_all_credentials(&self) -> Result<Vec<CredentialRecord>, StoreError> {
+                self.list_credentials_where("", None).await
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id))]
+            async fn update_credential(
+                &self,
+                id: &CredentialId,
+                update: &pinion_domain::CredentialUpdate,
+                expected_version: Option<i64>,
+            ) -> Result<CredentialRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut row = Self::credential_for_write(&mut tx, id, expected_version).await?;
+                if update.is_empty() {
+                    Self::commit(tx).await?;
+                    return row.to_record();
+                }
+                let current = row.version;
+                if let Some(name) = &update.name {
+                    row.name = name.as_str().to_owned();
+                }
+                if let Some(description) = &update.description {
+                    row.description = description.as_ref().map(|d| d.as_str().to_owned());
+                }
+                if let Some(client_id) = &update.client_id {
+                    if client_id.as_str() != row.client_id {
+                        // Tokens belong to one app: a new app needs a new authorization.
+                        row.client_id = client_id.as_str().to_owned();
+                        row.clear_tokens();
+                        row.status = CredentialStatus::NeedsAuthorization.as_str().to_owned();
+                        row.last_error = None;
+                    }
+                }
+                if let Some(scopes) = &update.scopes {
+                    row.scopes = scopes.to_space_separated();
+                }
+                if let Some(secret) = &update.client_secret {
+                    let keyring = self.sealing_keyring(&mut tx).await?;
+                    row.client_secret_sealed = keyring.seal(
+                        row.location($crate::sql::CLIENT_SECRET),
+                        secret.expose_secret().as_bytes(),
+                    );
+                }
+                row.version = current + 1;
+                row.updated_at = $crate::sql::stored_time(self.clock.now());
+                Self::write_credential(&mut tx, &row, current).await?;
+                Self::commit(tx).await?;
+                row.to_record()
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id))]
+            async fn delete_credential(&self, id: &CredentialId) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let result = sqlx::query("DELETE FROM credentials WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(StoreError::NotFound {
+                        entity: "credential",
+                    });
+                }
+                Self::commit(tx).await
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id))]
+            async fn credential_secrets(
+                &self,
+                id: &CredentialId,
+            ) -> Result<$crate::model::CredentialSecrets, StoreError> {
+                let row = Self::fetch_credential(&self.pool, id.as_str(), "").await?;
+                let opened = self.open_row(&row).await?;
+                Ok($crate::model::CredentialSecrets {
+                    record: row.to_record()?,
+                    client_secret: opened.client_secret,
+                    access_token: opened.access_token,
+                    refresh_token: opened.refresh_token,
+                })
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id, expected_version))]
+            async fn set_tokens(
+                &self,
+                id: &CredentialId,
+                tokens: &$crate::model::TokenSet,
+                expected_version: i64,
+            ) -> Result<CredentialRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut row =
+                    Self::credential_for_write(&mut tx, id, Some(expected_version)).await?;
+                let keyring = self.sealing_keyring(&mut tx).await?;
+                let now = $crate::sql::stored_time(self.clock.now());
+                row.access_token_sealed = Some(keyring.seal(
+                    row.location($crate::sql::ACCESS_TOKEN),
+                    tokens.access_token.expose_secret().as_bytes(),
+                ));
+                row.access_token_expires_at =
+                    tokens.access_token_expires_at.map($crate::sql::stored_time);
+                if let Some(refresh) = &tokens.refresh_token {
+                    row.refresh_token_sealed = Some(keyring.seal(
+                        row.location($crate::sql::REFRESH_TOKEN),
+                        refresh.expose_secret().as_bytes(),
+                    ));
+                    row.refresh_token_expires_at =
+                        tokens.refresh_token_expires_at.map($crate::sql::stored_time);
+                } else if let Some(expires) = tokens.refresh_token_expires_at {
+                    row.refresh_token_expires_at = Some($crate::sql::stored_time(expires));
+                }
+                if let Some(granted) = &tokens.granted_scopes {
+                    row.granted_scopes = Some(granted.to_space_separated());
+                }
+                row.status = CredentialStatus::Active.as_str().to_owned();
+                row.last_refreshed_at = Some(now);
+                row.last_error = None;
+                row.refresh_started_at = None;
+                row.refresh_attempt_id = None;
+                row.refresh_failures = 0;
+                row.version = expected_version + 1;
+                row.updated_at = now;
+                Self::write_credential(&mut tx, &row, expected_version).await?;
+                Self::commit(tx).await?;
+                row.to_record()
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id, status = status.as_str()))]
+            async fn set_status(
+                &self,
+                id: &CredentialId,
+                status: CredentialStatus,
+                last_error: Option<&str>,
+                expected_version: Option<i64>,
+            ) -> Result<CredentialRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut row = Self::credential_for_write(&mut tx, id, expected_version).await?;
+                let current = row.version;
+                row.status = status.as_str().to_owned();
+                row.last_error = last_error.map(str::to_owned);
+                row.version = current + 1;
+                row.updated_at = $crate::sql::stored_time(self.clock.now());
+                Self::write_credential(&mut tx, &row, current).await?;
+                Self::commit(tx).await?;
+                row.to_record()
+            }
+
+            async fn keyring_status(&self) -> Result<$crate::model::KeyringStatus, StoreError> {
+                let registered = Self::stored_checks(&self.pool, 0, "").await?;
+                let mut conn = self.pool.acquire().await.map_err(Self::db_error)?;
+                let counts = Self::sealed_counts(&mut conn).await?;
+                Ok($crate::sql::keyring_status(
+                    &self.keys.current(),
+                    &registered,
+                    &counts,
+                ))
+            }
+
+            #[tracing::instrument(skip_all, fields(limit, key_version))]
+            async fn reencrypt_batch(&self, limit: usize) -> Result<usize, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let keyring = self.sealing_keyring(&mut tx).await?;
+                let active = keyring.active_version();
+                tracing::Span::current().record("key_version", active);
+                let prefix = active.to_be_bytes().to_vec();
+                let sql = format!(
+                    "SELECT {} FROM credentials WHERE substr(client_secret_sealed, 2, 4) <> $1 \
+                     OR substr(access_token_sealed, 2, 4) <> $1 \
+                     OR substr(refresh_token_sealed, 2, 4) <> $1 \
+                     ORDER BY id LIMIT $2{}",
+                    $crate::sql::CREDENTIAL_COLUMNS,
+                    Self::SKIP_LOCKED
+                );
+                let rows = sqlx::query_as::<_, $crate::sql::CredentialRow>(&sql)
+                    .bind(prefix)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                for mut row in rows.iter().cloned() {
+                    let opened = self.open_row(&row).await?;
+                    let (secret, access, refresh) =
+                        (opened.client_secret, opened.access_token, opened.refresh_token);
+                    let reseal = |column, plaintext: &str| {
+                        keyring.seal(row.location(column), plaintext.as_bytes())
+                    };
+                    let client_secret_sealed =
+                        reseal($crate::sql::CLIENT_SECRET, secret.expose_secret());
+                    let access_token_sealed = access
+                        .as_ref()
+                        .map(|t| reseal($crate::sql::ACCESS_TOKEN, t.expose_secret()));
+                    let refresh_token_sealed = refresh
+                        .as_ref()
+                        .map(|t| reseal($crate::sql::REFRESH_TOKEN, t.expose_secret()));
+                    row.client_secret_sealed = client_secret_sealed;
+                    row.access_token_sealed = access_token_sealed;
+                    row.refresh_token_sealed = refresh_token_sealed;
+                    // The plaintext is unchanged, so the version stays: a
+                    // concurrent compare-and-set writer is not disturbed.
+                    let version = row.version;
+                    Self::write_credential(&mut tx, &row, version).await?;
+                }
+                Self::commit(tx).await?;
+                Ok(rows.len())
+            }
+
+            #[tracing::instrument(skip_all, fields(key_version = version))]
+            async fn retire_key(&self, version: KeyVersion) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let stored = Self::stored_checks(&mut *tx, 0, Self::FOR_UPDATE).await?;
+                if !stored.contains_key(&version) {
+                    return Err(StoreError::NotFound {
+                        entity: "key version",
+                    });
+                }
+                if stored.keys().next_back() == Some(&version)
+                    || version >= self.keys.current().active_version()
+                {
+                    return Err(StoreError::KeyInUse {
+                        version,
+                        reason: "it is the active (newest) key version".into(),
+                    });
+                }
+                sqlx::query("DELETE FROM key_checks WHERE key_version = $1")
+                    .bind(i64::from(version))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                let counts = Self::sealed_counts(&mut *tx).await?;
+                let remaining = counts.get(&version).copied().unwrap_or(0);
+                if remaining > 0 {
+                    // Dropping `tx` rolls the delete back.
+                    return Err(StoreError::KeyInUse {
+                        version,
+                        reason: format!(
+                            "{remaining} sealed values still use it; finish the re-encryption first"
+                        ),
+                    });
+                }
+                Self::commit(tx).await
+            }
+
+            async fn close(&self) {
+                self.before_close().await;
+                self.pool.close().await;
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

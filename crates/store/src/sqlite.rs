@@ -1,0 +1,217 @@
+//! The embedded SQLite store: one file under the data directory, in WAL mode
+//! with `synchronous=FULL` so a committed token survives power loss, foreign
+//! keys on, and a busy timeout. Writes begin with `BEGIN IMMEDIATE`, taking the
+//! write lock up front, so two writers never interleave a read and a write.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pinion_domain::{Clock, CredentialId, CredentialStatus, Role, UserId, Username};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Sqlite, Transaction};
+
+use crate::crypto::{KeyVersion, Keyring};
+use crate::error::{Backend, StoreError};
+use crate::keys::{KeySource, generate_key_file};
+use crate::model::{CredentialRecord, User};
+use crate::sql::{Keys, impl_store, verify_keyring};
+use crate::store::BackendKind;
+use crate::{ConnectOptions, KeyNotice};
+
+/// The SQLite implementation of [`crate::Store`].
+pub struct SqliteStore {
+    pool: SqlitePool,
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    const BACKEND: Backend = Backend::Sqlite;
+    const KIND: BackendKind = BackendKind::Sqlite;
+    // A write transaction holds SQLite's single write lock, so no row locks are
+    // needed (or understood).
+    const FOR_UPDATE: &'static str = "";
+    const FOR_SHARE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Self::db_error)
+    }
+
+    /// Folds the WAL into the main file, so after a clean shutdown the file
+    /// alone holds everything (for backups, and so the next open has nothing
+    /// to recover). Failure is harmless: SQLite checkpoints again later.
+    async fn before_close(&self) {
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::debug!(error = %err, "Could not checkpoint the WAL before closing.");
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens (or creates) the database at `path`.
+    ///
+    /// For an existing database the keys are checked against the stored
+    /// key-check values before migrations run or anything is written, so a wrong
+    /// or missing key leaves the file as it was. For a new database, a missing
+    /// data-directory key file is generated.
+    #[tracing::instrument(skip_all, fields(path = %path.display()))]
+    pub async fn open(
+        path: &Path,
+        source: KeySource,
+        options: &ConnectOptions,
+    ) -> Result<(Self, Option<KeyNotice>), StoreError> {
+        let exists = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+        let connect_options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(!exists)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+
+        let mut stored = None;
+        let mut pool = None;
+        if exists {
+            let opened = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.connect_timeout)
+                .connect_with(connect_options.clone())
+                .await
+                .map_err(Self::db_error)?;
+            let (has_schema,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'key_checks'",
+            )
+            .fetch_one(&opened)
+            .await
+            .map_err(Self::db_error)?;
+            if has_schema > 0 {
+                stored = Some(Self::stored_checks(&opened, 0, "").await?);
+            }
+            pool = Some(opened);
+        }
+        let is_new = stored.as_ref().is_none_or(|s| s.is_empty());
+
+        let mut notice = None;
+        let keyring = Self::load_keyring(path, &source, stored.as_ref(), is_new, &mut notice);
+        let keyring = match keyring {
+            Ok(keyring) => keyring,
+            Err(err) => {
+                if let Some(pool) = pool {
+                    pool.close().await;
+                }
+                return Err(err);
+            }
+        };
+        if let Some(stored) = &stored {
+            // Refuse before migrations or any write, and close the connections
+            // before returning so nothing lingers on the file.
+            if let Err(err) = verify_keyring(&keyring, stored, &source, false) {
+                if let Some(pool) = pool {
+                    pool.close().await;
+                }
+                return Err(err);
+            }
+        }
+
+        let pool = match pool {
+            Some(pool) => pool,
+            None => {
+                if let Some(parent) = path.parent() {
+                    create_dir(parent)?;
+                }
+                SqlitePoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.connect_timeout)
+                    .connect_with(connect_options)
+                    .await
+                    .map_err(Self::db_error)?
+            }
+        };
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let store = Self {
+            pool,
+            keys: Keys::new(keyring, source),
+            clock: options.clock.clone(),
+            path: path.to_owned(),
+        };
+        store.register_keys().await?;
+        Ok((store, notice))
+    }
+
+    /// Loads the keyring, generating the data-directory key file for a new
+    /// database and refusing to generate one for a database that has data.
+    fn load_keyring(
+        path: &Path,
+        source: &KeySource,
+        stored: Option<&BTreeMap<KeyVersion, Vec<u8>>>,
+        is_new: bool,
+        notice: &mut Option<KeyNotice>,
+    ) -> Result<Keyring, StoreError> {
+        match source {
+            KeySource::DataDirFile(file) if !file.exists() => {
+                if !is_new {
+                    let version = stored.and_then(|s| s.keys().next().copied()).unwrap_or(1);
+                    return Err(StoreError::KeyMissing {
+                        version,
+                        source_description: format!(
+                            "{} (the file does not exist, but database {} holds encrypted data)",
+                            source.describe(),
+                            path.display()
+                        ),
+                    });
+                }
+                if let Some(parent) = file.parent() {
+                    create_dir(parent)?;
+                }
+                let keyring = generate_key_file(file)?;
+                tracing::info!(key_file = %file.display(), "Generated a new master key file.");
+                *notice = Some(KeyNotice::GeneratedKeyFile(file.clone()));
+                Ok(keyring)
+            }
+            other => Ok(other.load()?),
+        }
+    }
+
+    /// Opens with a keyring built in code (tests, benchmarks).
+    pub async fn open_with_keyring(
+        path: &Path,
+        keyring: Keyring,
+        options: &ConnectOptions,
+    ) -> Result<Self, StoreError> {
+        let (store, _) = Self::open(path, KeySource::Given(Arc::new(keyring)), options).await?;
+        Ok(store)
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Unavailable {
+        cause: format!("cannot create directory {}: {source}", dir.display()),
+        source: sqlx::Error::Io(source),
+    })
+}
+
+impl_store!(SqliteStore, Sqlite);

@@ -1,0 +1,156 @@
+//! The [`Store`] trait: everything Pinion persists, behind one interface with a
+//! SQLite and a PostgreSQL implementation.
+//!
+//! Every method that changes more than one field runs in one transaction, so a
+//! failure leaves nothing half-written. Methods that write a credential bump its
+//! `version`; those taking an `expected_version` write only if the stored
+//! version still matches (compare-and-set) and otherwise fail with
+//! [`StoreError::VersionConflict`].
+
+use async_trait::async_trait;
+use pinion_domain::{
+    ApiToken, CredentialId, CredentialStatus, CredentialUpdate, NewCredential, Role, UserId,
+    Username,
+};
+
+use crate::crypto::KeyVersion;
+use crate::error::StoreError;
+use crate::model::{CredentialRecord, CredentialSecrets, KeyringStatus, TokenSet, User};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// The embedded default: one SQLite file.
+    Sqlite,
+    /// A PostgreSQL server, shared by several replicas.
+    Postgres,
+}
+
+/// Pinion's persistent state: users, API tokens, credentials and their sealed
+/// secrets, and the key-check values of the encryption keys.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which database this store runs on.
+    fn backend(&self) -> BackendKind;
+
+    // Users.
+
+    /// Creates a user. A taken username gives [`StoreError::Conflict`] on `username`.
+    async fn create_user(&self, username: &Username, role: Role) -> Result<User, StoreError>;
+
+    /// Creates a user and a first API token in one transaction; the token's
+    /// plaintext is returned once and stored only as a hash.
+    async fn create_user_with_token(
+        &self,
+        username: &Username,
+        role: Role,
+    ) -> Result<(User, ApiToken), StoreError>;
+
+    /// A user by id.
+    async fn get_user(&self, id: &UserId) -> Result<User, StoreError>;
+
+    /// A user by username.
+    async fn get_user_by_username(&self, username: &Username) -> Result<User, StoreError>;
+
+    /// Every user, by username.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Sets or clears a user's password hash (an argon2 PHC string made by the caller).
+    async fn set_password_hash(&self, user: &UserId, hash: Option<&str>) -> Result<(), StoreError>;
+
+    /// A user's password hash, for verifying a login.
+    async fn password_hash(&self, user: &UserId) -> Result<Option<String>, StoreError>;
+
+    // API tokens.
+
+    /// Issues a new API token for `user`. The plaintext is returned once; only
+    /// its SHA-256 hash is stored.
+    async fn create_api_token(&self, user: &UserId) -> Result<ApiToken, StoreError>;
+
+    /// The user an unrevoked API token belongs to, or `None`.
+    async fn user_for_api_token(&self, token: &ApiToken) -> Result<Option<User>, StoreError>;
+
+    /// Revokes one API token; `false` when it was unknown or already revoked.
+    async fn revoke_api_token(&self, token: &ApiToken) -> Result<bool, StoreError>;
+
+    /// Revokes every API token of `user`; returns how many were revoked.
+    async fn revoke_api_tokens(&self, user: &UserId) -> Result<u64, StoreError>;
+
+    // Credentials.
+
+    /// Stores a new credential with status `needs_authorization`, its client
+    /// secret sealed. A name the owner already uses (compared
+    /// case-insensitively) gives [`StoreError::Conflict`] on `name`.
+    async fn create_credential(
+        &self,
+        owner: &UserId,
+        new: &NewCredential,
+    ) -> Result<CredentialRecord, StoreError>;
+
+    /// A credential's metadata.
+    async fn get_credential(&self, id: &CredentialId) -> Result<CredentialRecord, StoreError>;
+
+    /// Every credential of `owner`, by name.
+    async fn list_credentials(&self, owner: &UserId) -> Result<Vec<CredentialRecord>, StoreError>;
+
+    /// Every credential of every user, by owner then name (for admins and the
+    /// refresher).
+    async fn list_all_credentials(&self) -> Result<Vec<CredentialRecord>, StoreError>;
+
+    /// Applies `update` in one transaction. Changing the client id discards the
+    /// tokens and sets `needs_authorization`, since tokens belong to one app.
+    /// With `expected_version`, writes only if the credential is unchanged since.
+    async fn update_credential(
+        &self,
+        id: &CredentialId,
+        update: &CredentialUpdate,
+        expected_version: Option<i64>,
+    ) -> Result<CredentialRecord, StoreError>;
+
+    /// Deletes a credential together with its sealed secret and tokens.
+    async fn delete_credential(&self, id: &CredentialId) -> Result<(), StoreError>;
+
+    /// The decrypted client secret and tokens with the metadata, for the OAuth
+    /// code. No other method returns secret values.
+    async fn credential_secrets(&self, id: &CredentialId) -> Result<CredentialSecrets, StoreError>;
+
+    /// Stores tokens from an authorization or refresh if the credential is still
+    /// at `expected_version`: the access token, the refresh token unless the set
+    /// omits it (then the stored one is kept), expiries, granted scopes, status
+    /// `active`, `last_refreshed_at`; clears `last_error` and the refresh
+    /// bookkeeping.
+    async fn set_tokens(
+        &self,
+        id: &CredentialId,
+        tokens: &TokenSet,
+        expected_version: i64,
+    ) -> Result<CredentialRecord, StoreError>;
+
+    /// Sets the status and the user-facing `last_error` (which must hold no
+    /// secret). With `expected_version`, writes only if unchanged since.
+    async fn set_status(
+        &self,
+        id: &CredentialId,
+        status: CredentialStatus,
+        last_error: Option<&str>,
+        expected_version: Option<i64>,
+    ) -> Result<CredentialRecord, StoreError>;
+
+    // Keys.
+
+    /// The active key version and how many sealed values each version protects.
+    async fn keyring_status(&self) -> Result<KeyringStatus, StoreError>;
+
+    /// Re-seals up to `limit` records still under an older key with the active
+    /// key, in one transaction, and returns how many it rewrote (0 when none are
+    /// left). Online: readers keep working, and an interrupted rotation resumes
+    /// by calling this again.
+    async fn reencrypt_batch(&self, limit: usize) -> Result<usize, StoreError>;
+
+    /// Forgets a key version's key-check value. Refused while any sealed value
+    /// uses it or while it is the newest version.
+    async fn retire_key(&self, version: KeyVersion) -> Result<(), StoreError>;
+
+    /// Closes the connections; later calls fail.
+    async fn close(&self);
+}

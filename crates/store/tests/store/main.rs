@@ -1,0 +1,57 @@
+//! The store's integration tests. Each suite function runs on SQLite always and
+//! on PostgreSQL when `PINION_TEST_POSTGRES_URL` is set (each test in its own
+//! fresh database); without it the PostgreSQL runs say they were skipped.
+
+mod at_rest;
+mod backend;
+mod helpers;
+mod keys;
+mod suite;
+
+/// Declares one test per suite function on each backend.
+macro_rules! on_both_backends {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let db = crate::helpers::TestDb::sqlite();
+                    crate::$module::$test(&db).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(db) = crate::helpers::TestDb::postgres(stringify!($test)).await {
+                        crate::$module::$test(&db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    suite::created_credential_reads_back_as_metadata_only,
+    suite::credentials_are_listed_per_owner_and_in_full,
+    suite::missing_records_are_not_found,
+    suite::update_changes_fields_bumps_version_and_reseals_the_secret,
+    suite::changing_the_client_id_discards_tokens,
+    suite::delete_removes_the_credential_and_its_tokens,
+    suite::names_are_unique_per_owner_ignoring_case,
+    suite::a_failed_update_rolls_back_every_field,
+    suite::set_tokens_is_a_compare_and_set,
+    suite::a_token_set_without_refresh_token_keeps_the_stored_one,
+    suite::set_status_records_the_error_and_tokens_clear_it,
+    suite::users_and_api_tokens,
+    at_rest::no_secret_appears_in_the_stored_bytes,
+    at_rest::ciphertext_moved_between_rows_or_columns_fails_to_decrypt,
+    keys::rotation_reencrypts_in_batches_resumes_and_retires_the_old_key,
+    keys::a_process_with_an_old_key_file_reloads_it_after_rotation,
+    keys::a_process_without_the_new_key_names_the_record_it_cannot_open,
+    keys::a_wrong_missing_or_malformed_key_is_refused_with_a_clear_message,
+    keys::refusals_leave_the_database_byte_identical,
+);
