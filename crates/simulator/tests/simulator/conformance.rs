@@ -544,15 +544,15 @@ fn property_examples(name: &str) -> Map<String, Value> {
 }
 
 fn same_kind(example: &Value, served: &Value) -> bool {
-    match (example, served) {
-        (_, Value::Null) => true,
-        (Value::Number(_), Value::Number(_)) => true,
-        (Value::String(_), Value::String(_)) => true,
-        (Value::Bool(_), Value::Bool(_)) => true,
-        (Value::Array(_), Value::Array(_)) => true,
-        (Value::Object(_), Value::Object(_)) => true,
-        _ => false,
-    }
+    matches!(
+        (example, served),
+        (_, Value::Null)
+            | (Value::Number(_), Value::Number(_))
+            | (Value::String(_), Value::String(_))
+            | (Value::Bool(_), Value::Bool(_))
+            | (Value::Array(_), Value::Array(_))
+            | (Value::Object(_), Value::Object(_))
+    )
 }
 
 #[tokio::test]
