@@ -1,0 +1,382 @@
+//! `pinion credentials`: create, list, show, update and delete Pinterest
+//! credentials on the local store.
+//!
+//! A client secret is never taken as a plain argument, where it would show in
+//! `ps` and the shell's history: it comes from stdin (a hidden prompt on a
+//! terminal) or from a named environment variable.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use pinion_domain::{
+    ClientSecret, CredentialInput, CredentialPatchInput, FieldError, Scope, ScopeSet,
+};
+use pinion_service::{Credentials, Users};
+use pinion_store::CredentialRecord;
+
+use super::{CommandResult, Failure};
+use crate::output;
+use crate::settings::StoreArgs;
+
+/// `pinion credentials …`
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Create a credential for a user's Pinterest app.
+    Create(CreateArgs),
+    /// List credentials.
+    List(ListArgs),
+    /// Show one credential (never its secrets).
+    Show(ShowArgs),
+    /// Change a credential's fields.
+    Update(UpdateArgs),
+    /// Delete a credential and its tokens.
+    Delete(DeleteArgs),
+    /// List the Pinterest scopes a credential may request.
+    Scopes(ScopesArgs),
+}
+
+/// How the client secret is supplied.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct SecretSource {
+    /// Read the client secret from stdin (a hidden prompt on a terminal).
+    #[arg(long)]
+    client_secret_stdin: bool,
+    /// Read the client secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    client_secret_env: Option<String>,
+}
+
+impl SecretSource {
+    fn read(&self) -> Result<Option<ClientSecret>, Failure> {
+        if self.client_secret_stdin {
+            return read_secret_from_stdin().map(Some);
+        }
+        if let Some(var) = &self.client_secret_env {
+            return match std::env::var(var) {
+                Ok(value) => Ok(Some(ClientSecret::new(value))),
+                Err(std::env::VarError::NotPresent) => Err(FieldError::new(
+                    "client_secret",
+                    format!("environment variable {var} is not set"),
+                )
+                .into()),
+                Err(std::env::VarError::NotUnicode(_)) => Err(FieldError::new(
+                    "client_secret",
+                    format!("environment variable {var} is not valid UTF-8"),
+                )
+                .into()),
+            };
+        }
+        Ok(None)
+    }
+}
+
+fn read_secret_from_stdin() -> Result<ClientSecret, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let secret = rpassword::prompt_password("Client secret: ")
+            .context("cannot read the client secret from the terminal")?;
+        return Ok(ClientSecret::new(secret));
+    }
+    let mut line = Vec::new();
+    stdin
+        .lock()
+        .read_until(b'\n', &mut line)
+        .context("cannot read the client secret from stdin")?;
+    let text = String::from_utf8(line)
+        .map_err(|_| Failure::from(FieldError::new("client_secret", "must be valid UTF-8")))?;
+    Ok(ClientSecret::new(text))
+}
+
+/// `pinion credentials create`
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The Pinion user who owns the credential.
+    #[arg(long)]
+    owner: String,
+    /// Credential Name, unique per owner (1 to 100 characters).
+    #[arg(long)]
+    name: String,
+    /// Credential Description (up to 1,000 characters).
+    #[arg(long)]
+    description: Option<String>,
+    /// The Client ID (App ID) of the user's Pinterest app.
+    #[arg(long)]
+    client_id: String,
+    #[command(flatten)]
+    secret: SecretSource,
+    /// Access Scope, comma or space separated.
+    #[arg(long, default_value = ScopeSet::DEFAULT_TEXT)]
+    scopes: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `pinion credentials list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this user's credentials (default: every credential).
+    #[arg(long)]
+    owner: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `pinion credentials show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The credential's id (`cred_…`).
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `pinion credentials update`
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The credential's id (`cred_…`).
+    id: String,
+    /// A new name.
+    #[arg(long)]
+    name: Option<String>,
+    /// A new description; an empty value clears it.
+    #[arg(long)]
+    description: Option<String>,
+    /// A new Client ID; the credential then needs authorization again.
+    #[arg(long)]
+    client_id: Option<String>,
+    #[command(flatten)]
+    secret: SecretSource,
+    /// New requested scopes; they apply at the next authorization.
+    #[arg(long)]
+    scopes: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `pinion credentials delete`
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The credential's id (`cred_…`).
+    id: String,
+}
+
+/// `pinion credentials scopes`
+#[derive(Debug, Args)]
+pub struct ScopesArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl CredentialsCommand {
+    /// Runs the command.
+    pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
+        if let CredentialsCommand::Scopes(args) = &self {
+            return print_scopes(args.json);
+        }
+        let store = store_args.open().await?;
+        let result = self.run_on(store.clone()).await;
+        store.close().await;
+        result
+    }
+
+    async fn run_on(self, store: std::sync::Arc<dyn pinion_store::Store>) -> CommandResult {
+        let users = Users::new(store.clone());
+        let credentials = Credentials::new(store.clone());
+        match self {
+            CredentialsCommand::Create(args) => {
+                let secret = args.secret.read()?;
+                let owner = users.by_username(&args.owner).await.map_err(owner_error)?;
+                let input = CredentialInput {
+                    name: args.name,
+                    description: args.description,
+                    client_id: args.client_id,
+                    client_secret: secret,
+                    scopes: Some(args.scopes),
+                };
+                let record = credentials.create(&owner, &input).await?;
+                print_credential(&record, args.json, "Created")
+            }
+            CredentialsCommand::List(args) => {
+                let records = match &args.owner {
+                    Some(owner) => {
+                        let owner = users.by_username(owner).await.map_err(owner_error)?;
+                        credentials.list(&owner).await?
+                    }
+                    None => store
+                        .list_all_credentials()
+                        .await
+                        .map_err(anyhow::Error::from)?,
+                };
+                if args.json {
+                    output::print_json(&records)?;
+                } else {
+                    print_credentials(&records);
+                }
+                Ok(())
+            }
+            CredentialsCommand::Show(args) => {
+                let record = local_credential(&*store, &args.id).await?;
+                print_credential(&record, args.json, "")
+            }
+            CredentialsCommand::Update(args) => {
+                let secret = args.secret.read()?;
+                let record = local_credential(&*store, &args.id).await?;
+                let owner = store
+                    .get_user(&record.owner)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+                let patch = CredentialPatchInput {
+                    name: args.name,
+                    description: args.description,
+                    client_id: args.client_id,
+                    client_secret: secret,
+                    scopes: args.scopes,
+                };
+                let updated = credentials.update(&owner, &args.id, &patch).await?;
+                print_credential(&updated, args.json, "Updated")
+            }
+            CredentialsCommand::Delete(args) => {
+                let record = local_credential(&*store, &args.id).await?;
+                let owner = store
+                    .get_user(&record.owner)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+                credentials.delete(&owner, &args.id).await?;
+                println!(
+                    "Deleted credential {} ({}) and its tokens.",
+                    record.id, record.name
+                );
+                Ok(())
+            }
+            CredentialsCommand::Scopes(args) => print_scopes(args.json),
+        }
+    }
+}
+
+/// The CLI acts as the machine's operator, who may address any credential by id.
+async fn local_credential(
+    store: &dyn pinion_store::Store,
+    id: &str,
+) -> Result<CredentialRecord, Failure> {
+    let id = id.parse().map_err(|_: FieldError| {
+        Failure::from(FieldError::new(
+            "id",
+            format!("`{id}` is not a credential id (expected `cred_` and 32 hex digits)"),
+        ))
+    })?;
+    store.get_credential(&id).await.map_err(|err| match err {
+        pinion_store::StoreError::NotFound { .. } => {
+            Failure::Other(anyhow::anyhow!("credential {id} not found"))
+        }
+        other => Failure::Other(other.into()),
+    })
+}
+
+fn owner_error(err: pinion_service::ServiceError) -> Failure {
+    match err {
+        pinion_service::ServiceError::NotFound { .. } => Failure::from(FieldError::new(
+            "owner",
+            "no such user (create one with `pinion users create --username NAME`)",
+        )),
+        other => other.into(),
+    }
+}
+
+fn print_scopes(json: bool) -> CommandResult {
+    if json {
+        let scopes: Vec<_> = Scope::ALL
+            .iter()
+            .map(|s| serde_json::json!({"scope": s.as_str(), "description": s.description()}))
+            .collect();
+        output::print_json(&scopes)?;
+    } else {
+        let rows: Vec<Vec<String>> = Scope::ALL
+            .iter()
+            .map(|s| vec![s.as_str().to_owned(), s.description().to_owned()])
+            .collect();
+        output::print_table(&["SCOPE", "ALLOWS"], &rows);
+    }
+    Ok(())
+}
+
+fn print_credential(record: &CredentialRecord, json: bool, verb: &str) -> CommandResult {
+    if json {
+        output::print_json(record)?;
+        return Ok(());
+    }
+    if !verb.is_empty() {
+        println!("{verb} credential {}.", record.id);
+    }
+    output::print_fields(&[
+        ("id", record.id.to_string()),
+        ("name", record.name.to_string()),
+        (
+            "description",
+            record
+                .description
+                .as_ref()
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("provider", record.provider.clone()),
+        ("client id", record.client_id.to_string()),
+        (
+            "client secret",
+            if record.client_secret_set {
+                "set"
+            } else {
+                "not set"
+            }
+            .into(),
+        ),
+        ("scopes", record.scopes.to_comma_separated()),
+        (
+            "granted scopes",
+            record
+                .granted_scopes
+                .as_ref()
+                .map(ScopeSet::to_comma_separated)
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("status", record.status.label().to_owned()),
+        (
+            "access expires",
+            output::time(record.access_token_expires_at),
+        ),
+        (
+            "refresh expires",
+            output::time(record.refresh_token_expires_at),
+        ),
+        ("last refreshed", output::time(record.last_refreshed_at)),
+        (
+            "last error",
+            record.last_error.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("created", output::time(Some(record.created_at))),
+        ("updated", output::time(Some(record.updated_at))),
+    ]);
+    Ok(())
+}
+
+fn print_credentials(records: &[CredentialRecord]) {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.name.to_string(),
+                r.status.label().to_owned(),
+                r.scopes.to_comma_separated(),
+                output::time(r.access_token_expires_at),
+            ]
+        })
+        .collect();
+    output::print_table(&["ID", "NAME", "STATUS", "SCOPES", "ACCESS EXPIRES"], &rows);
+}

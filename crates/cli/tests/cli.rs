@@ -1,0 +1,373 @@
+//! The `pinion` binary end to end: users and credentials on a fresh data
+//! directory, exit codes, JSON output, and secrets that never reach the output,
+//! the argument list or the database file in plaintext.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const SECRET: &str = "CANARY-cli-client-secret-91c2";
+
+fn pinion(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pinion"))
+        .args(args)
+        .env("PINION_DATA_DIR", data_dir)
+        .env_remove("PINION_DATABASE_URL")
+        .env_remove("PINION_MASTER_KEY")
+        .env_remove("PINION_MASTER_KEY_FILE")
+        .env("PINION_LOG", "trace")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn create_alice(dir: &Path) {
+    let output = pinion(dir, &["users", "create", "--username", "alice"], None);
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+fn create_credential(dir: &Path, name: &str) -> Value {
+    let output = pinion(
+        dir,
+        &[
+            "credentials",
+            "create",
+            "--owner",
+            "alice",
+            "--name",
+            name,
+            "--client-id",
+            "1484362",
+            "--client-secret-stdin",
+            "--json",
+        ],
+        Some(&format!("{SECRET}\n")),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Every byte of every file in the data directory.
+fn data_dir_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            bytes.extend(std::fs::read(path).unwrap());
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+#[test]
+fn users_create_prints_an_api_token_once_and_stores_only_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = pinion(
+        dir.path(),
+        &["users", "create", "--username", "Alice", "--json"],
+        None,
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let created: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let token = created["api_token"].as_str().unwrap();
+    assert!(token.starts_with("pin_"));
+    assert_eq!(created["user"]["username"], "alice");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Generated a new encryption key"));
+    assert!(!contains(&data_dir_bytes(dir.path()), token));
+
+    let again = pinion(
+        dir.path(),
+        &["users", "create", "--username", "alice"],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("username"), "{}", text(&again));
+}
+
+#[test]
+fn a_credential_round_trips_through_create_list_show_update_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    let created = create_credential(dir.path(), "Marketing");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["status"], "needs_authorization");
+    assert_eq!(created["client_secret_set"], true);
+
+    let list = pinion(dir.path(), &["credentials", "list"], None);
+    assert!(list.status.success());
+    let table = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        table.contains("Marketing") && table.contains("Not yet authorized"),
+        "{table}"
+    );
+
+    let show = pinion(dir.path(), &["credentials", "show", &id], None);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        shown.contains("client secret:") && shown.contains("set"),
+        "{shown}"
+    );
+
+    let update = pinion(
+        dir.path(),
+        &[
+            "credentials",
+            "update",
+            &id,
+            "--name",
+            "Renamed",
+            "--scopes",
+            "boards:read ads:read",
+            "--json",
+        ],
+        None,
+    );
+    assert!(update.status.success(), "{}", text(&update));
+    let updated: Value = serde_json::from_slice(&update.stdout).unwrap();
+    assert_eq!(updated["name"], "Renamed");
+
+    let delete = pinion(dir.path(), &["credentials", "delete", &id], None);
+    assert!(delete.status.success(), "{}", text(&delete));
+    let gone = pinion(dir.path(), &["credentials", "show", &id], None);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(text(&gone).contains("not found"), "{}", text(&gone));
+}
+
+#[test]
+fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    create_credential(dir.path(), "Taken");
+    let long_name = "n".repeat(101);
+    let long_description = "d".repeat(1001);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--name", ""], "name"),
+        (vec!["--name", &long_name], "name"),
+        (vec!["--name", "Taken"], "name"),
+        (vec!["--name", "ok", "--scopes", "boards:fly"], "scopes"),
+        (vec!["--name", "ok", "--client-id", ""], "client_id"),
+        (
+            vec!["--name", "ok", "--description", &long_description],
+            "description",
+        ),
+        (vec!["--name", "tab\u{1b}name"], "name"),
+    ];
+    for (extra, field) in cases {
+        let mut args = vec![
+            "credentials",
+            "create",
+            "--owner",
+            "alice",
+            "--client-secret-stdin",
+        ];
+        if !extra.contains(&"--client-id") {
+            args.extend(["--client-id", "1484362"]);
+        }
+        args.extend(extra.iter().copied());
+        let output = pinion(dir.path(), &args, Some("secret\n"));
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("error: {field}:")),
+            "{args:?}: {stderr}"
+        );
+    }
+    let empty_secret = pinion(
+        dir.path(),
+        &[
+            "credentials",
+            "create",
+            "--owner",
+            "alice",
+            "--name",
+            "x",
+            "--client-id",
+            "1",
+            "--client-secret-stdin",
+        ],
+        Some("\n"),
+    );
+    assert_eq!(empty_secret.status.code(), Some(2));
+    assert!(text(&empty_secret).contains("client_secret"));
+    let unknown_owner = pinion(
+        dir.path(),
+        &[
+            "credentials",
+            "create",
+            "--owner",
+            "nobody",
+            "--name",
+            "x",
+            "--client-id",
+            "1",
+            "--client-secret-stdin",
+        ],
+        Some("s\n"),
+    );
+    assert_eq!(unknown_owner.status.code(), Some(2));
+    assert!(text(&unknown_owner).contains("owner"));
+
+    let list = pinion(dir.path(), &["credentials", "list", "--json"], None);
+    let records: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+}
+
+#[test]
+fn a_client_secret_is_never_accepted_as_a_plain_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    let output = pinion(
+        dir.path(),
+        &[
+            "credentials",
+            "create",
+            "--owner",
+            "alice",
+            "--name",
+            "x",
+            "--client-id",
+            "1",
+            "--client-secret",
+            SECRET,
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let list = pinion(dir.path(), &["credentials", "list", "--json"], None);
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]");
+}
+
+#[test]
+fn the_secret_from_an_environment_variable_never_reaches_output_logs_or_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    let output = Command::new(env!("CARGO_BIN_EXE_pinion"))
+        .args([
+            "credentials",
+            "create",
+            "--owner",
+            "alice",
+            "--name",
+            "From env",
+            "--client-id",
+            "1484362",
+            "--client-secret-env",
+            "APP_SECRET",
+            "--json",
+        ])
+        .env("PINION_DATA_DIR", dir.path())
+        .env("PINION_LOG", "trace")
+        .env("APP_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(!text(&output).contains(SECRET), "{}", text(&output));
+    create_credential(dir.path(), "From stdin");
+    let list = pinion(dir.path(), &["credentials", "list", "--json"], None);
+    assert!(!text(&list).contains(SECRET));
+    assert!(!contains(&data_dir_bytes(dir.path()), SECRET));
+
+    let missing = pinion(
+        dir.path(),
+        &[
+            "credentials",
+            "create",
+            "--owner",
+            "alice",
+            "--name",
+            "y",
+            "--client-id",
+            "1",
+            "--client-secret-env",
+            "NOT_SET_ANYWHERE",
+        ],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("NOT_SET_ANYWHERE"));
+}
+
+#[test]
+fn keys_rotate_re_encrypts_every_credential_and_the_old_key_can_be_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    for name in ["one", "two", "three"] {
+        create_credential(dir.path(), name);
+    }
+    let rotate = pinion(dir.path(), &["keys", "rotate", "--batch-size", "2"], None);
+    assert!(rotate.status.success(), "{}", text(&rotate));
+    let status = pinion(dir.path(), &["keys", "status", "--json"], None);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["active"], 2, "{status}");
+    let retire = pinion(dir.path(), &["keys", "retire", "--version", "1"], None);
+    assert!(retire.status.success(), "{}", text(&retire));
+    let list = pinion(dir.path(), &["credentials", "list", "--json"], None);
+    assert!(list.status.success(), "{}", text(&list));
+    let retire_active = pinion(dir.path(), &["keys", "retire", "--version", "2"], None);
+    assert!(!retire_active.status.success());
+}
+
+#[test]
+fn a_wrong_key_refuses_to_start_and_leaves_the_database_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    create_credential(dir.path(), "Sealed");
+    let db = dir.path().join("pinion.db");
+    // Each command closes the store, which folds the WAL into the main file,
+    // so the main file holds every byte.
+    let before = std::fs::read(&db).unwrap();
+    let wrong_key = "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let output = Command::new(env!("CARGO_BIN_EXE_pinion"))
+        .args(["credentials", "list"])
+        .env("PINION_DATA_DIR", dir.path())
+        .env("PINION_MASTER_KEY", wrong_key)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("does not match"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "the refused start changed the database file"
+    );
+
+    std::fs::remove_file(dir.path().join("master.key")).unwrap();
+    let output = pinion(dir.path(), &["credentials", "list"], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).to_lowercase().contains("key"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "a key must not be generated for an existing database"
+    );
+}

@@ -1,0 +1,226 @@
+//! `/api/v1/credentials`: create, list, read, change and delete credentials.
+//!
+//! Responses carry metadata only: `client_secret` is `"set"`, tokens appear as
+//! their expiry times. Another user's credential is a 404, as is an unknown id.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Json, extract::rejection::JsonRejection};
+use chrono::{DateTime, Utc};
+use pinion_domain::{ClientSecret, CredentialInput, CredentialPatchInput};
+use pinion_store::CredentialRecord;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiUser};
+use crate::AppState;
+
+/// A secret field of a request body, wrapped as soon as it is parsed.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct SecretField(String);
+
+impl std::fmt::Debug for SecretField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretField([REDACTED])")
+    }
+}
+
+impl SecretField {
+    fn into_secret(self) -> ClientSecret {
+        ClientSecret::new(self.0)
+    }
+}
+
+/// `POST /api/v1/credentials`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCredential {
+    /// Credential Name.
+    pub name: String,
+    /// Credential Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The app's Client ID.
+    pub client_id: String,
+    /// The app's Client Secret; write-only.
+    pub client_secret: SecretField,
+    /// Access Scope, comma or space separated, or a list.
+    #[serde(default)]
+    pub scopes: Option<ScopesField>,
+}
+
+/// Scopes as a string (`"boards:read,pins:read"`) or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ScopesField {
+    /// Comma- or space-separated.
+    Text(String),
+    /// One scope per element.
+    List(Vec<String>),
+}
+
+impl ScopesField {
+    fn into_text(self) -> String {
+        match self {
+            ScopesField::Text(text) => text,
+            ScopesField::List(list) => list.join(","),
+        }
+    }
+}
+
+/// `PATCH /api/v1/credentials/{id}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCredential {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description; `""` clears it.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A new Client ID.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// A new Client Secret.
+    #[serde(default)]
+    pub client_secret: Option<SecretField>,
+    /// New requested scopes.
+    #[serde(default)]
+    pub scopes: Option<ScopesField>,
+}
+
+/// A credential as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct CredentialView {
+    id: String,
+    owner: String,
+    name: String,
+    description: Option<String>,
+    provider: String,
+    client_id: String,
+    /// `"set"`: the secret is write-only.
+    client_secret: &'static str,
+    scopes: Vec<&'static str>,
+    granted_scopes: Option<Vec<&'static str>>,
+    status: &'static str,
+    status_label: &'static str,
+    last_error: Option<String>,
+    access_token_expires_at: Option<DateTime<Utc>>,
+    refresh_token_expires_at: Option<DateTime<Utc>>,
+    last_refreshed_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<&CredentialRecord> for CredentialView {
+    fn from(record: &CredentialRecord) -> Self {
+        Self {
+            id: record.id.to_string(),
+            owner: record.owner.to_string(),
+            name: record.name.to_string(),
+            description: record.description.as_ref().map(|d| d.as_str().to_owned()),
+            provider: record.provider.clone(),
+            client_id: record.client_id.to_string(),
+            client_secret: if record.client_secret_set {
+                "set"
+            } else {
+                "not_set"
+            },
+            scopes: record.scopes.iter().map(|s| s.as_str()).collect(),
+            granted_scopes: record
+                .granted_scopes
+                .as_ref()
+                .map(|set| set.iter().map(|s| s.as_str()).collect()),
+            status: record.status.as_str(),
+            status_label: record.status.label(),
+            last_error: record.last_error.clone(),
+            access_token_expires_at: record.access_token_expires_at,
+            refresh_token_expires_at: record.refresh_token_expires_at,
+            last_refreshed_at: record.last_refreshed_at,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+/// `GET /api/v1/credentials` query.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// `all` lists every user's credentials (admins only).
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// `POST /api/v1/credentials`: 201 with the new credential.
+pub async fn create(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    body: Result<Json<CreateCredential>, JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Json(body) = body?;
+    let input = CredentialInput {
+        name: body.name,
+        description: body.description,
+        client_id: body.client_id,
+        client_secret: Some(body.client_secret.into_secret()),
+        scopes: body.scopes.map(ScopesField::into_text),
+    };
+    let record = state.credentials.create(&user, &input).await?;
+    Ok((StatusCode::CREATED, Json(CredentialView::from(&record))))
+}
+
+/// `GET /api/v1/credentials`: the caller's credentials (`?scope=all`: every
+/// user's, for admins).
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let records = match query.scope.as_deref() {
+        None | Some("mine") => state.credentials.list(&user).await?,
+        Some("all") => state.credentials.list_all(&user).await?,
+        Some(_) => return Err(ApiError::bad_request("scope must be `mine` or `all`")),
+    };
+    let items: Vec<CredentialView> = records.iter().map(CredentialView::from).collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+/// `GET /api/v1/credentials/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<CredentialView>, ApiError> {
+    let record = state.credentials.get(&user, &id).await?;
+    Ok(Json(CredentialView::from(&record)))
+}
+
+/// `PATCH /api/v1/credentials/{id}`
+pub async fn update(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    body: Result<Json<UpdateCredential>, JsonRejection>,
+) -> Result<Json<CredentialView>, ApiError> {
+    let Json(body) = body?;
+    let patch = CredentialPatchInput {
+        name: body.name,
+        description: body.description,
+        client_id: body.client_id,
+        client_secret: body.client_secret.map(SecretField::into_secret),
+        scopes: body.scopes.map(ScopesField::into_text),
+    };
+    let record = state.credentials.update(&user, &id, &patch).await?;
+    Ok(Json(CredentialView::from(&record)))
+}
+
+/// `DELETE /api/v1/credentials/{id}`: 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.credentials.delete(&user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

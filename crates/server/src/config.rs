@@ -1,0 +1,67 @@
+//! The server's settings, already validated: where to listen, the public URL
+//! browsers reach Pinion at, and the store to use.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pinion_store::Store;
+use url::Url;
+
+/// Everything `Application::build` needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to bind; port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// The URL browsers use to reach Pinion, e.g. `http://127.0.0.1:8080`.
+    /// Redirect URIs are built from it, never from a request's `Host`.
+    pub public_url: Url,
+    /// The credential store.
+    pub store: Arc<dyn Store>,
+}
+
+impl Settings {
+    /// Parses and checks a public URL: http or https, a host, no path beyond
+    /// `/`, no query, no credentials.
+    pub fn parse_public_url(text: &str) -> anyhow::Result<Url> {
+        let url = Url::parse(text.trim())
+            .map_err(|err| anyhow::anyhow!("PINION_PUBLIC_URL `{text}` is not a URL: {err}"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https"),
+            "PINION_PUBLIC_URL must use http or https"
+        );
+        anyhow::ensure!(url.host().is_some(), "PINION_PUBLIC_URL must name a host");
+        anyhow::ensure!(
+            url.username().is_empty() && url.password().is_none(),
+            "PINION_PUBLIC_URL must not contain credentials"
+        );
+        anyhow::ensure!(
+            url.query().is_none() && url.fragment().is_none(),
+            "PINION_PUBLIC_URL must not have a query or fragment"
+        );
+        anyhow::ensure!(
+            url.path() == "/" || url.path().is_empty(),
+            "PINION_PUBLIC_URL must not have a path (Pinion is served at the root)"
+        );
+        Ok(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_must_be_a_bare_origin() {
+        assert!(Settings::parse_public_url("http://127.0.0.1:8080").is_ok());
+        assert!(Settings::parse_public_url("https://pinion.example.com/").is_ok());
+        for bad in [
+            "ftp://x",
+            "http://user:pw@host",
+            "http://host/app",
+            "http://host/?q=1",
+            "not a url",
+        ] {
+            assert!(Settings::parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Pinion's HTTP surface: the JSON API under `/api/v1`, health and readiness
+//! probes, and (in `web`) the HTML pages, all from one axum router.
+//!
+//! This crate is an adapter: handlers translate HTTP into calls to
+//! `pinion-service` and results back into HTTP. It holds no business rules.
+
+pub mod api;
+pub mod config;
+mod headers;
+mod health;
+pub mod startup;
+mod state;
+
+pub use config::Settings;
+pub use startup::Application;
+pub use state::AppState;

@@ -1,0 +1,20 @@
+//! What every handler can reach: the services and settings, cheap to clone.
+
+use std::sync::Arc;
+
+use pinion_service::{Credentials, Users};
+use pinion_store::Store;
+use url::Url;
+
+/// Shared handler state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store, for readiness checks.
+    pub store: Arc<dyn Store>,
+    /// User management and API-token authentication.
+    pub users: Users,
+    /// Credential management.
+    pub credentials: Credentials,
+    /// The public URL browsers reach Pinion at.
+    pub public_url: Url,
+}

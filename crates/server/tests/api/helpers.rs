@@ -1,0 +1,137 @@
+//! `spawn_app()`: a real Pinion server on 127.0.0.1:0 with a fresh database,
+//! and a client with one method per endpoint.
+
+use pinion_domain::{Role, Username};
+use pinion_server::{Application, Settings};
+use pinion_store::KeySource;
+use serde_json::Value;
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    /// API token of user `alice`.
+    pub alice: String,
+    /// API token of user `bob`.
+    pub bob: String,
+    /// API token of admin `root`.
+    pub admin: String,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = pinion_store::connect(
+        dir.path().join("pinion.db").to_str().unwrap(),
+        KeySource::DataDirFile(dir.path().join("master.key")),
+    )
+    .await
+    .unwrap()
+    .store;
+    let mut tokens = Vec::new();
+    for (name, role) in [
+        ("alice", Role::User),
+        ("bob", Role::User),
+        ("root", Role::Admin),
+    ] {
+        let (_, token) = store
+            .create_user_with_token(&Username::parse(name).unwrap(), role)
+            .await
+            .unwrap();
+        tokens.push(token.expose_secret().to_owned());
+    }
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: Settings::parse_public_url("http://127.0.0.1:8080").unwrap(),
+        store: store.clone(),
+    };
+    let app = Application::build(settings).await.unwrap();
+    let address = format!("http://{}", app.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    let admin = tokens.pop().unwrap();
+    let bob = tokens.pop().unwrap();
+    let alice = tokens.pop().unwrap();
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        alice,
+        bob,
+        admin,
+        _dir: dir,
+        _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_credential(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/credentials"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_credentials(&self, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url("/api/v1/credentials"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_credential(&self, token: &str, id: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(&format!("/api/v1/credentials/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch_credential(&self, token: &str, id: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(&format!("/api/v1/credentials/{id}")))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_credential(&self, token: &str, id: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(&format!("/api/v1/credentials/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a valid credential for `token`'s user and returns its id.
+    pub async fn create_credential(&self, token: &str, name: &str) -> String {
+        let response = self
+            .post_credential(
+                token,
+                &serde_json::json!({
+                    "name": name,
+                    "client_id": "1484362",
+                    "client_secret": "CANARY-client-secret-4b1d",
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+}

@@ -1,0 +1,235 @@
+//! Creating, reading, changing and deleting credentials, with the access rules.
+//!
+//! The rules: the owner may do everything; an admin may list and read any
+//! credential's metadata (never its secrets, which no method here returns);
+//! anyone else gets `NotFound`, exactly as for an id that does not exist.
+
+use std::sync::Arc;
+
+use pinion_domain::{
+    CredentialId, CredentialInput, CredentialPatchInput, CredentialUpdate, NewCredential, Role,
+};
+use pinion_store::{CredentialRecord, Store, User};
+
+use crate::ServiceError;
+
+/// Credential management for one store.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    store: Arc<dyn Store>,
+}
+
+/// What an actor may do with a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Read the metadata.
+    Read,
+    /// Change, authorize or delete it.
+    Manage,
+}
+
+impl Credentials {
+    /// Works on `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Validates `input` and stores a new credential owned by `owner`, with
+    /// status `needs_authorization`. Nothing is stored when a field is invalid.
+    #[tracing::instrument(skip_all, fields(owner = %owner.id))]
+    pub async fn create(
+        &self,
+        owner: &User,
+        input: &CredentialInput,
+    ) -> Result<CredentialRecord, ServiceError> {
+        let new = NewCredential::validate(input)?;
+        let record = self.store.create_credential(&owner.id, &new).await?;
+        tracing::info!(credential_id = %record.id, "Created a credential.");
+        Ok(record)
+    }
+
+    /// The credentials `actor` owns, by name.
+    pub async fn list(&self, actor: &User) -> Result<Vec<CredentialRecord>, ServiceError> {
+        Ok(self.store.list_credentials(&actor.id).await?)
+    }
+
+    /// Every credential of every user; admins only.
+    pub async fn list_all(&self, actor: &User) -> Result<Vec<CredentialRecord>, ServiceError> {
+        if actor.role != Role::Admin {
+            return Err(ServiceError::Forbidden(
+                "only an admin may list every credential",
+            ));
+        }
+        Ok(self.store.list_all_credentials().await?)
+    }
+
+    /// One credential's metadata, if `actor` may see it.
+    pub async fn get(&self, actor: &User, id: &str) -> Result<CredentialRecord, ServiceError> {
+        self.authorized(actor, id, Access::Read).await
+    }
+
+    /// Validates `patch` and applies it in one transaction.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    pub async fn update(
+        &self,
+        actor: &User,
+        id: &str,
+        patch: &CredentialPatchInput,
+    ) -> Result<CredentialRecord, ServiceError> {
+        let update = CredentialUpdate::validate(patch)?;
+        let record = self.authorized(actor, id, Access::Manage).await?;
+        let updated = self
+            .store
+            .update_credential(&record.id, &update, Some(record.version))
+            .await?;
+        tracing::info!(credential_id = %updated.id, "Updated a credential.");
+        Ok(updated)
+    }
+
+    /// Deletes a credential and its tokens at once.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
+        let record = self.authorized(actor, id, Access::Manage).await?;
+        self.store.delete_credential(&record.id).await?;
+        tracing::info!(credential_id = %record.id, "Deleted a credential.");
+        Ok(())
+    }
+
+    /// Loads the credential `id` if `actor` may `access` it; otherwise the same
+    /// `NotFound` as for an unknown id.
+    async fn authorized(
+        &self,
+        actor: &User,
+        id: &str,
+        access: Access,
+    ) -> Result<CredentialRecord, ServiceError> {
+        let not_found = || ServiceError::NotFound { what: "credential" };
+        let id: CredentialId = id.parse().map_err(|_| not_found())?;
+        let record = self.store.get_credential(&id).await?;
+        let allowed =
+            record.owner == actor.id || (access == Access::Read && actor.role == Role::Admin);
+        if allowed {
+            Ok(record)
+        } else {
+            Err(not_found())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Users;
+    use pinion_domain::ClientSecret;
+    use pinion_store::KeySource;
+
+    async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+        let path = dir.path().join("pinion.db");
+        pinion_store::connect(
+            path.to_str().unwrap(),
+            KeySource::DataDirFile(dir.path().join("master.key")),
+        )
+        .await
+        .unwrap()
+        .store
+    }
+
+    fn input(name: &str) -> CredentialInput {
+        CredentialInput {
+            name: name.into(),
+            description: None,
+            client_id: "1484362".into(),
+            client_secret: Some(ClientSecret::new("app-secret")),
+            scopes: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn another_users_credential_is_not_found_and_an_admin_may_only_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let users = Users::new(store.clone());
+        let credentials = Credentials::new(store);
+        let (alice, _) = users.create("alice", false).await.unwrap();
+        let (bob, _) = users.create("bob", false).await.unwrap();
+        let (admin, _) = users.create("root", true).await.unwrap();
+        let record = credentials.create(&alice, &input("Boards")).await.unwrap();
+        let id = record.id.as_str();
+
+        assert!(matches!(
+            credentials.get(&bob, id).await,
+            Err(ServiceError::NotFound { .. })
+        ));
+        let rename = CredentialPatchInput {
+            name: Some("Mine now".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            credentials.update(&bob, id, &rename).await,
+            Err(ServiceError::NotFound { .. })
+        ));
+        assert!(matches!(
+            credentials.delete(&bob, id).await,
+            Err(ServiceError::NotFound { .. })
+        ));
+        assert!(credentials.list(&bob).await.unwrap().is_empty());
+
+        assert_eq!(credentials.get(&admin, id).await.unwrap().id, record.id);
+        assert_eq!(credentials.list_all(&admin).await.unwrap().len(), 1);
+        assert!(matches!(
+            credentials.delete(&admin, id).await,
+            Err(ServiceError::NotFound { .. })
+        ));
+        assert!(matches!(
+            credentials.list_all(&bob).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        // A malformed id is indistinguishable from another user's.
+        assert!(matches!(
+            credentials.get(&alice, "cred_nope").await,
+            Err(ServiceError::NotFound { .. })
+        ));
+        assert_eq!(
+            credentials.get(&alice, id).await.unwrap().name.as_str(),
+            "Boards"
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_input_stores_nothing_and_names_each_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let (alice, _) = Users::new(store.clone())
+            .create("alice", false)
+            .await
+            .unwrap();
+        let credentials = Credentials::new(store);
+        let mut bad = input("");
+        bad.scopes = Some("boards:fly".into());
+        let err = credentials.create(&alice, &bad).await.unwrap_err();
+        let ServiceError::Validation(errors) = err else {
+            panic!("expected a validation error, got {err:?}");
+        };
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["name", "scopes"]);
+        assert!(credentials.list(&alice).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_name_is_a_conflict_on_the_name_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let (alice, _) = Users::new(store.clone())
+            .create("alice", false)
+            .await
+            .unwrap();
+        let credentials = Credentials::new(store);
+        credentials.create(&alice, &input("Boards")).await.unwrap();
+        let err = credentials
+            .create(&alice, &input("Boards"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("name"), "{err:?}");
+        assert_eq!(credentials.list(&alice).await.unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,73 @@
+//! The errors of the credential lifecycle, in terms an adapter can show.
+
+use pinion_domain::{FieldError, ValidationErrors};
+use pinion_store::StoreError;
+
+/// What went wrong in a service call.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Input broke a field's rules; nothing was stored.
+    #[error("invalid input: {0}")]
+    Validation(ValidationErrors),
+    /// The object does not exist, or the actor may not see it.
+    #[error("{what} not found")]
+    NotFound {
+        /// The kind of object, e.g. `credential`.
+        what: &'static str,
+    },
+    /// The actor may see the object but not do this to it.
+    #[error("not allowed: {0}")]
+    Forbidden(&'static str),
+    /// The input clashes with stored data, e.g. a duplicate name.
+    #[error("{field}: {message}")]
+    Conflict {
+        /// The field that clashes.
+        field: &'static str,
+        /// What clashes, without a secret.
+        message: String,
+    },
+    /// The object changed since it was read; read it again and retry.
+    #[error("the credential changed while this request ran; reload and try again")]
+    Stale,
+    /// The database could not be reached or written; nothing was changed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else from the store, e.g. a record that fails to decrypt.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl ServiceError {
+    /// The field an error is about, for placing it next to a form field.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ServiceError::Validation(errors) => errors.first().map(|e| e.field),
+            ServiceError::Conflict { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+impl From<ValidationErrors> for ServiceError {
+    fn from(errors: ValidationErrors) -> Self {
+        ServiceError::Validation(errors)
+    }
+}
+
+impl From<FieldError> for ServiceError {
+    fn from(error: FieldError) -> Self {
+        ServiceError::Validation(error.into())
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { entity } => ServiceError::NotFound { what: entity },
+            StoreError::Conflict { field, message } => ServiceError::Conflict { field, message },
+            StoreError::VersionConflict { .. } => ServiceError::Stale,
+            StoreError::Unavailable { cause, .. } => ServiceError::Unavailable(cause),
+            other => ServiceError::Store(other),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Pinion's credential lifecycle, shared by the CLI, the JSON API and the web UI.
+//!
+//! The adapters (`pinion` CLI, `pinion-server`) turn argv, JSON or form fields
+//! into calls here; the rules live here: input is validated into domain types,
+//! a user sees only their own credentials (another user's are "not found", so
+//! ids leak nothing), an admin may list every credential but never its secrets.
+#![warn(missing_docs)]
+
+mod credentials;
+mod error;
+mod users;
+
+pub use credentials::Credentials;
+pub use error::ServiceError;
+pub use users::Users;
