@@ -51,10 +51,10 @@ pub struct RetireArgs {
 impl KeysCommand {
     /// Runs the command.
     pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
-        if let KeysCommand::Rotate(args) = &self {
-            if !args.resume {
-                add_key(&store_args.locate()?.1)?;
-            }
+        if let KeysCommand::Rotate(args) = &self
+            && !args.resume
+        {
+            add_key(&store_args.locate()?.1)?;
         }
         let store = store_args.open().await?;
         let result = self.run_on(&*store).await;
