@@ -563,10 +563,13 @@ impl PinterestClient {
             body,
             request_id,
         } = raw;
+        // A header pause is capped like a 429 wait, so one odd header cannot
+        // stall the category for longer than a 429 could.
         inner.pacer.observe(
             endpoint.category(),
             header_str(&headers, "x-ratelimit-remaining").and_then(|v| v.parse().ok()),
-            header_seconds(&headers, "x-ratelimit-reset"),
+            header_seconds(&headers, "x-ratelimit-reset")
+                .map(|reset| reset.min(inner.config.retry.max_rate_limit_wait)),
         );
         if status.is_success() {
             return match parse(&body) {

@@ -46,6 +46,11 @@ pub use endpoint::{Endpoint, HttpMethod, RateCategory};
 pub use endpoints::{BoardsQuery, PinFilter, PinGetQuery, PinListQuery, PinsQuery};
 pub use error::{ApiError, ErrorAction, ErrorBody, PaginationProblem, RequestId, TransientCause};
 pub use id::{AdAccountId, BoardId, Bookmark, InvalidId, PinId, SectionId};
+pub use models::{
+    Account, AdAccount, AnalyticsQuery, AnalyticsRow, Board, BoardCreate, BoardPrivacy,
+    BoardPrivacyFilter, BoardSection, BoardSectionCreate, BoardUpdate, ConversionReportTime,
+    Granularity, MediaSource, Pin, PinCreate, PinUpdate, Record,
+};
 pub use pacing::{Budget, Pacer, RateBudgets};
 pub use pager::{InvalidItem, Page, PageRequest, PageSize, PageStream};
 pub use stats::ClientStats;
