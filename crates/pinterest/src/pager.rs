@@ -150,9 +150,9 @@ pub(crate) fn parse_page<T: Record>(body: &[u8]) -> Result<ParsedPage<T>, String
 
 /// A list answer, parsed.
 pub(crate) struct ParsedPage<T> {
-    items: Vec<T>,
-    invalid: Vec<InvalidItem>,
-    next_bookmark: Option<Bookmark>,
+    pub(crate) items: Vec<T>,
+    pub(crate) invalid: Vec<InvalidItem>,
+    pub(crate) next_bookmark: Option<Bookmark>,
 }
 
 struct PagerState {

@@ -155,3 +155,105 @@ macro_rules! id_record {
 }
 
 pub(crate) use id_record;
+
+#[cfg(test)]
+mod tests {
+    //! The models against examples built from the spec's own schemas.
+
+    use super::*;
+    use crate::testing::{example, spec};
+
+    fn spec_example(schema: &str) -> Value {
+        let spec = spec();
+        let value = example(spec, &spec["components"]["schemas"][schema]);
+        assert!(value.is_object(), "{schema}: {value}");
+        value
+    }
+
+    fn round_trips<T: Record + serde::Serialize>(value: &Value) -> T {
+        let record =
+            T::from_json(value.clone()).unwrap_or_else(|(_, reason)| panic!("{reason}: {value}"));
+        assert_eq!(&serde_json::to_value(&record).unwrap(), value);
+        assert_eq!(
+            serde_json::to_string(&record).unwrap(),
+            serde_json::to_string(value).unwrap()
+        );
+        record
+    }
+
+    #[test]
+    fn account_reads_the_spec_example() {
+        let value = spec_example("Account");
+        let account: Account = round_trips(&value);
+        assert_eq!(account.id(), Some("2783136121146311751"));
+        assert_eq!(account.board_count(), value["board_count"].as_i64());
+        assert_eq!(account.account_type(), value["account_type"].as_str());
+        assert_eq!(account.monthly_views(), value["monthly_views"].as_i64());
+    }
+
+    #[test]
+    fn board_reads_the_spec_example() {
+        let value = spec_example("Board");
+        let board: Board = round_trips(&value);
+        assert_eq!(board.id().as_str(), value["id"].as_str().unwrap());
+        assert_eq!(board.name(), value["name"].as_str());
+        assert_eq!(board.privacy(), value["privacy"].as_str());
+        assert_eq!(board.owner_username(), value["owner"]["username"].as_str());
+        assert!(board.created_at().is_some(), "{}", value["created_at"]);
+        assert!(
+            board.board_pins_modified_at().is_some(),
+            "{}",
+            value["board_pins_modified_at"]
+        );
+        assert_eq!(board.pin_count(), value["pin_count"].as_u64());
+    }
+
+    #[test]
+    fn pin_reads_the_spec_example() {
+        let value = spec_example("Pin");
+        let pin: Pin = round_trips(&value);
+        assert_eq!(pin.id().as_str(), value["id"].as_str().unwrap());
+        assert_eq!(
+            pin.board_id().map(|b| b.to_string()).as_deref(),
+            value["board_id"].as_str()
+        );
+        assert_eq!(pin.title(), value["title"].as_str());
+        assert_eq!(pin.link(), value["link"].as_str());
+        assert_eq!(pin.creative_type(), value["creative_type"].as_str());
+        assert_eq!(pin.media_type(), value["media"]["media_type"].as_str());
+        assert!(pin.created_at().is_some(), "{}", value["created_at"]);
+    }
+
+    #[test]
+    fn board_section_and_ad_account_read_the_spec_examples() {
+        let value = spec_example("BoardSection");
+        let section: BoardSection = round_trips(&value);
+        assert_eq!(section.id().as_str(), "549755885175");
+        assert_eq!(section.name(), Some("Salads"));
+        let value = spec_example("AdAccount");
+        let account: AdAccount = round_trips(&value);
+        assert_eq!(account.id().as_str(), value["id"].as_str().unwrap());
+        assert_eq!(account.currency(), value["currency"].as_str());
+        assert_eq!(account.country(), value["country"].as_str());
+    }
+
+    #[test]
+    fn analytics_row_reads_the_spec_example() {
+        let spec = spec();
+        let schema = &spec["components"]["schemas"]["AdAccountAnalyticsResponse"]["items"];
+        let value = example(spec, schema);
+        let row: AnalyticsRow = round_trips(&value);
+        assert_eq!(row.ad_account_id().as_str(), "547602124502");
+        assert_eq!(row.metric("SPEND_IN_DOLLAR"), Some(&Value::from(30)));
+    }
+
+    #[test]
+    fn list_envelopes_of_the_spec_parse_as_pages() {
+        let spec = spec();
+        let op = &spec["paths"]["/boards"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"];
+        let body = serde_json::to_vec(&example(spec, op)).unwrap();
+        let page = crate::pager::parse_page::<Board>(&body).unwrap();
+        assert_eq!(page.items.len() + page.invalid.len(), 1);
+    }
+}

@@ -377,3 +377,78 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod spec_tests {
+    //! Our request bodies against the spec's request schemas.
+
+    use super::*;
+    use crate::testing::spec;
+
+    fn validate(schema_name: &str, body: &Value) -> Result<(), String> {
+        let spec = spec();
+        let schema = serde_json::json!({
+            "$ref": format!("#/components/schemas/{schema_name}"),
+            "components": spec["components"],
+        });
+        let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    #[test]
+    fn pin_create_body_follows_the_spec_schema() {
+        let mut body = PinCreate::new(
+            BoardId::new("42").unwrap(),
+            MediaSource::image_url("https://example.com/a.jpg"),
+        );
+        body.board_section_id = Some(SectionId::new("43").unwrap());
+        body.title = Some("t".into());
+        body.description = Some("d".into());
+        body.link = Some("https://example.com".into());
+        body.alt_text = Some("a".into());
+        body.dominant_color = Some("#6E7874".into());
+        validate("PinCreate", &serde_json::to_value(&body).unwrap()).unwrap();
+        body.title = Some("t".repeat(101));
+        assert!(
+            validate("PinCreate", &serde_json::to_value(&body).unwrap()).is_err(),
+            "the check can fail"
+        );
+    }
+
+    #[test]
+    fn board_bodies_follow_the_spec_schemas() {
+        let mut create = BoardCreate::named("Summer");
+        create.description = Some("d".into());
+        create.privacy = Some(BoardPrivacy::Secret);
+        create.is_ads_only = Some(false);
+        validate("BoardCreate", &serde_json::to_value(&create).unwrap()).unwrap();
+        let update = BoardUpdate {
+            name: Some("n".into()),
+            privacy: Some(BoardPrivacy::Public),
+            ..Default::default()
+        };
+        validate(
+            "BoardWithUpdatePrivacyUpdate",
+            &serde_json::to_value(&update).unwrap(),
+        )
+        .unwrap();
+        let section = BoardSectionCreate {
+            name: "Salads".into(),
+        };
+        validate("BoardSection", &serde_json::to_value(&section).unwrap()).unwrap();
+        let pin = PinUpdate {
+            title: Some("t".into()),
+            board_id: Some(BoardId::new("1").unwrap()),
+            ..Default::default()
+        };
+        validate("PinUpdate", &serde_json::to_value(&pin).unwrap()).unwrap();
+    }
+}
