@@ -208,3 +208,86 @@ pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
     tracing::info!("The simulator stopped.");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: SimulatorArgs,
+    }
+
+    fn parse(args: &[&str]) -> SimulatorArgs {
+        let mut argv = vec!["pinion-simulator"];
+        argv.extend_from_slice(args);
+        Wrapper::parse_from(argv).args
+    }
+
+    #[test]
+    fn defaults_use_pinterest_lifetimes_and_limits() {
+        let config = parse(&[]).to_config().unwrap();
+        assert_eq!(config.access_token_ttl, Duration::from_secs(2_592_000));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(5_184_000));
+        assert_eq!(config.code_ttl, Duration::from_secs(600));
+        assert!(config.rate_limits_enabled);
+        assert_eq!(config.rate_limit_scale, 1.0);
+        assert_eq!(
+            config.fixtures.apps[0].client_id.as_deref(),
+            Some(DEMO_CLIENT_ID)
+        );
+    }
+
+    #[test]
+    fn non_loopback_addresses_are_refused() {
+        assert!(parse(&["--listen", "0.0.0.0:9090"]).to_config().is_err());
+        assert!(parse(&["--listen", "[::1]:0"]).to_config().is_ok());
+    }
+
+    #[test]
+    fn tls_flags_must_come_together() {
+        let err = Wrapper::try_parse_from(["x", "--tls-cert", "a.pem"]);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn the_data_size_sets_the_demo_users_shape() {
+        let config = parse(&["--data-size", "million"]).to_config().unwrap();
+        assert_eq!(config.fixtures.users[0].data.pins_per_board, 1_000_000);
+    }
+
+    #[test]
+    fn the_readme_fixture_example_loads() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("## Fixture file").unwrap()..];
+        let start = section.find("```json\n").unwrap() + 8;
+        let end = section[start..].find("```").unwrap() + start;
+        let fixtures = Fixtures::from_json(&section[start..end]).unwrap();
+        let config = SimConfig {
+            fixtures,
+            ..SimConfig::default()
+        };
+        assert!(crate::try_router(config).is_ok());
+    }
+
+    #[test]
+    fn the_quickstart_names_the_app_and_user() {
+        let config = parse(&["--seed", "7"]).to_config().unwrap();
+        let text = quickstart("http://127.0.0.1:9090", &config);
+        assert!(text.contains("client id:     1484363"));
+        assert!(text.contains(config.fixtures.apps[0].client_secret.as_deref().unwrap()));
+        assert!(text.contains("username: demo"));
+        assert!(text.contains("http://127.0.0.1:9090/v5"));
+    }
+
+    #[tokio::test]
+    async fn run_serves_until_stopped() {
+        let args = parse(&["--listen", "127.0.0.1:0", "--data-size", "tiny"]);
+        let task = tokio::spawn(run(args));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!task.is_finished(), "the simulator keeps serving");
+        task.abort();
+    }
+}

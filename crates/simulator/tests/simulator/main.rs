@@ -8,4 +8,5 @@ mod control;
 mod data;
 mod helpers;
 mod strictness;
+mod tidy;
 mod tokens;
