@@ -3,6 +3,7 @@
 //! faults, statistics and the control API.
 
 mod browser;
+mod canary;
 mod conformance;
 mod control;
 mod data;
