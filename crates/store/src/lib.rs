@@ -14,6 +14,7 @@
 pub mod crypto;
 mod error;
 pub mod keys;
+mod lifecycle;
 mod model;
 mod postgres;
 mod sql;
@@ -29,6 +30,10 @@ use pinion_domain::{Clock, SystemClock};
 pub use crate::crypto::{KeyVersion, Keyring};
 pub use crate::error::StoreError;
 pub use crate::keys::{KeyError, KeySource};
+pub use crate::lifecycle::{
+    ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, NewFlow, RefreshClaim,
+    RefreshFailure,
+};
 pub use crate::model::{
     CredentialRecord, CredentialSecrets, KeyVersionStatus, KeyringStatus, PROVIDER_PINTEREST,
     RefreshState, TokenSet, User,

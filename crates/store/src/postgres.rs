@@ -13,6 +13,7 @@ use crate::ConnectOptions;
 use crate::crypto::{KeyVersion, Keyring};
 use crate::error::{Backend, StoreError};
 use crate::keys::{KeyError, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV};
+use crate::lifecycle::impl_lifecycle;
 use crate::model::{CredentialRecord, User};
 use crate::sql::{Keys, impl_store, verify_keyring};
 use crate::store::BackendKind;
@@ -104,3 +105,4 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres);
+impl_lifecycle!(PgStore, Postgres);

@@ -459,8 +459,15 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 let stored = Self::stored_checks(&mut *tx, 0, "").await?;
                 let keyring = self.keys.current();
-                let new_versions =
-                    $crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?;
+                // Register only versions above the newest stored one: a lower
+                // version missing from the table was retired, and registering it
+                // again would make it required at the next start.
+                let newest_stored = stored.keys().next_back().copied().unwrap_or(0);
+                let new_versions: Vec<KeyVersion> =
+                    $crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?
+                        .into_iter()
+                        .filter(|version| *version > newest_stored)
+                        .collect();
                 let now = $crate::sql::stored_time(self.clock.now());
                 for version in new_versions {
                     let check = keyring
@@ -1101,7 +1108,7 @@ macro_rules! impl_store {
                 })
             }
 
-            #[tracing::instrument(skip_all, fields(credential_id = %id, expected_version))]
+            #[tracing::instrument(skip_all, fields(credential_id = %id, expected_version = expected_version))]
             async fn set_tokens(
                 &self,
                 id: &CredentialId,
@@ -1176,7 +1183,7 @@ macro_rules! impl_store {
                 ))
             }
 
-            #[tracing::instrument(skip_all, fields(limit, key_version))]
+            #[tracing::instrument(skip_all, fields(limit = limit, key_version))]
             async fn reencrypt_batch(&self, limit: usize) -> Result<usize, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let keyring = self.sealing_keyring(&mut tx).await?;

@@ -14,6 +14,7 @@ use sqlx::{Sqlite, Transaction};
 use crate::crypto::{KeyVersion, Keyring};
 use crate::error::{Backend, StoreError};
 use crate::keys::{KeySource, generate_key_file};
+use crate::lifecycle::impl_lifecycle;
 use crate::model::{CredentialRecord, User};
 use crate::sql::{Keys, impl_store, verify_keyring};
 use crate::store::BackendKind;
@@ -215,3 +216,4 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 impl_store!(SqliteStore, Sqlite);
+impl_lifecycle!(SqliteStore, Sqlite);

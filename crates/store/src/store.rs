@@ -27,9 +27,10 @@ pub enum BackendKind {
 }
 
 /// Pinion's persistent state: users, API tokens, credentials and their sealed
-/// secrets, and the key-check values of the encryption keys.
+/// secrets, and the key-check values of the encryption keys. Authorization
+/// flows and refresh leases come with it through [`crate::LifecycleStore`].
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: crate::lifecycle::LifecycleStore + Send + Sync + std::fmt::Debug {
     /// Which database this store runs on.
     fn backend(&self) -> BackendKind;
 

@@ -126,6 +126,19 @@ pub async fn rotation_reencrypts_in_batches_resumes_and_retires_the_old_key(db: 
     resumed.retire_key(1).await.unwrap();
     resumed.close().await;
 
+    // Restarting with the retired key still in the keyring does not make it
+    // required again.
+    let still_listed = db.connect(keyring(&[(1, 1), (2, 2)])).await;
+    let status = still_listed.keyring_status().await.unwrap();
+    assert!(
+        status
+            .versions
+            .iter()
+            .all(|v| v.version != 1 || !v.registered),
+        "{status:?}"
+    );
+    still_listed.close().await;
+
     // The old key can now be dropped from the keyring.
     let new_only = db.connect(keyring(&[(2, 2)])).await;
     assert_all_readable(&*new_only, &ids).await;

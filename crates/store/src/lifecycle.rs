@@ -1,0 +1,613 @@
+//! The store side of the token lifecycle (issue 4): authorization flows and the
+//! refresh bookkeeping that keeps one refresh per credential at a time.
+//!
+//! Flows live in `oauth_flows`: the state only as its SHA-256 hash, the PKCE
+//! verifier sealed with associated data bound to the flow row. A flow is
+//! consumed by one atomic `UPDATE … RETURNING`, so racing callbacks (even on two
+//! replicas) get it at most once.
+//!
+//! A refresh is claimed by writing a lease (`refresh_started_at`,
+//! `refresh_attempt_id`) while the credential row is locked (`FOR UPDATE` on
+//! PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and re-read. A lease older than its
+//! duration belongs to an attempt that died: its outcome is unknown, which the
+//! claim reports so the caller can resolve it. The background refresher claims
+//! due credentials in batches with `FOR UPDATE SKIP LOCKED`, so replicas never
+//! claim the same row.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use pinion_domain::{CredentialId, CredentialStatus, FlowId, PkceVerifier, UserId};
+
+use crate::error::StoreError;
+use crate::model::{CredentialRecord, CredentialSecrets};
+
+/// The flows table, as named in SQL and in sealed values' associated data.
+pub(crate) const OAUTH_FLOWS: &str = "oauth_flows";
+/// AAD column name of the sealed PKCE verifier.
+pub(crate) const PKCE_VERIFIER: &str = "pkce_verifier";
+
+/// A flow to store when an authorization starts.
+#[derive(Debug, Clone)]
+pub struct NewFlow {
+    /// The credential being authorized.
+    pub credential_id: CredentialId,
+    /// The user who started the flow.
+    pub user_id: UserId,
+    /// The SHA-256 hex of the state (never the state).
+    pub state_hash: String,
+    /// The exact redirect URI sent in the authorization request.
+    pub redirect_uri: String,
+    /// The PKCE verifier; sealed before it is written.
+    pub pkce_verifier: PkceVerifier,
+    /// SHA-256 hex of the browser-binding cookie value, for browser flows.
+    pub browser_binding_hash: Option<String>,
+    /// How long the flow may be completed (at most 10 minutes).
+    pub ttl: Duration,
+}
+
+/// How a flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowOutcome {
+    /// Tokens were stored.
+    Completed,
+    /// The flow failed; the message says why.
+    Failed,
+}
+
+impl FlowOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "completed" => Some(Self::Completed),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A flow's metadata (no secret values).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FlowRecord {
+    /// The flow's id.
+    pub id: FlowId,
+    /// The credential being authorized.
+    pub credential_id: CredentialId,
+    /// The user who started it.
+    pub user_id: UserId,
+    /// The redirect URI of the authorization request.
+    pub redirect_uri: String,
+    /// SHA-256 hex of the browser-binding cookie, when started by a browser.
+    pub browser_binding_hash: Option<String>,
+    /// When the flow started.
+    pub created_at: DateTime<Utc>,
+    /// After this the callback is refused.
+    pub expires_at: DateTime<Utc>,
+    /// When a callback consumed the state.
+    pub consumed_at: Option<DateTime<Utc>>,
+    /// How the flow ended, once it has.
+    pub outcome: Option<FlowOutcome>,
+    /// The user-facing message of the ending.
+    pub message: Option<String>,
+}
+
+/// A flow just consumed by its callback, with its opened verifier.
+#[derive(Debug, Clone)]
+pub struct ConsumedFlow {
+    /// The flow's metadata.
+    pub record: FlowRecord,
+    /// The PKCE verifier for the code exchange (redacting `Debug`).
+    pub pkce_verifier: PkceVerifier,
+}
+
+/// The answer to a refresh claim.
+#[derive(Debug, Clone)]
+pub enum RefreshClaim {
+    /// The caller holds the lease and must make the token request with these
+    /// secrets. `secrets.record.version` is the version after the claim.
+    Claimed {
+        /// The decrypted secrets, read under the row lock.
+        secrets: Box<CredentialSecrets>,
+        /// True when an earlier attempt's lease had expired: that refresh may
+        /// have reached Pinterest, so the stored refresh token may be spent.
+        previous_outcome_unknown: bool,
+    },
+    /// After re-reading under the lock, no refresh is needed (another caller
+    /// refreshed first).
+    NotNeeded(CredentialRecord),
+    /// Another attempt holds a lease that has not expired.
+    InFlight(CredentialRecord),
+    /// The credential cannot be refreshed: it is not active or holds no
+    /// refresh token.
+    NotRefreshable(CredentialRecord),
+}
+
+/// What a failed refresh leaves on the credential.
+#[derive(Debug, Clone)]
+pub struct RefreshFailure {
+    /// The new status (`active` for transient failures).
+    pub status: CredentialStatus,
+    /// The user-facing reason; never a secret.
+    pub last_error: String,
+    /// Consecutive failures, including this one.
+    pub failures: i64,
+    /// When to try again (backoff), if at all.
+    pub next_refresh_at: Option<DateTime<Utc>>,
+    /// Keep the in-flight marker: the outcome is unknown and must be resolved.
+    pub keep_marker: bool,
+}
+
+/// What makes a credential due for a refresh.
+#[derive(Debug, Clone, Copy)]
+pub struct DueRule {
+    /// The current time.
+    pub now: DateTime<Utc>,
+    /// Due when the access token expires within this margin, or within 10% of
+    /// its lifetime if that is shorter (so short-lived tokens are not always due).
+    pub access_margin: Duration,
+    /// Due when the refresh token expires within this margin.
+    pub refresh_token_margin: Duration,
+}
+
+impl DueRule {
+    /// True when `record` is due under this rule (ignoring backoff).
+    pub fn is_due(&self, record: &CredentialRecord) -> bool {
+        let Some(expires) = record.access_token_expires_at else {
+            return true;
+        };
+        let mut margin = chrono_duration(self.access_margin);
+        if let Some(issued) = record.last_refreshed_at {
+            let tenth = (expires - issued) / 10;
+            if tenth < margin {
+                margin = tenth.max(chrono::Duration::zero());
+            }
+        }
+        expires - margin <= self.now
+            || record
+                .refresh_token_expires_at
+                .is_some_and(|at| at - chrono_duration(self.refresh_token_margin) <= self.now)
+    }
+
+    /// Access tokens expiring before this are due (the SQL side of the rule).
+    pub fn access_expires_before(&self) -> DateTime<Utc> {
+        self.now + chrono_duration(self.access_margin)
+    }
+
+    /// Refresh tokens expiring before this are due.
+    pub fn refresh_expires_before(&self) -> DateTime<Utc> {
+        self.now + chrono_duration(self.refresh_token_margin)
+    }
+}
+
+/// Flows and refresh leases. Every [`crate::Store`] implements it.
+#[async_trait]
+pub trait LifecycleStore: Send + Sync {
+    /// Stores a new flow, sealing its verifier bound to the new row.
+    async fn create_flow(&self, flow: &NewFlow) -> Result<FlowRecord, StoreError>;
+
+    /// Consumes the unexpired, unconsumed flow whose state hashes to
+    /// `state_hash`, in one atomic statement; `None` when there is no such
+    /// flow (unknown, expired or already used).
+    async fn consume_flow(&self, state_hash: &str) -> Result<Option<ConsumedFlow>, StoreError>;
+
+    /// A flow's metadata.
+    async fn get_flow(&self, id: &FlowId) -> Result<FlowRecord, StoreError>;
+
+    /// Records how a flow ended (for the CLI that waits on it).
+    async fn finish_flow(
+        &self,
+        id: &FlowId,
+        outcome: FlowOutcome,
+        message: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes flows that expired before `before`; returns how many.
+    async fn purge_flows(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Claims the refresh of one credential under a lease of `lease`.
+    ///
+    /// Locks and re-reads the row. Unless `force`, a credential that `due`
+    /// says is fresh is `NotNeeded`. A row already claimed with the same
+    /// `attempt_id` (by [`LifecycleStore::claim_due_refreshes`]) is handed to
+    /// this caller without a new write.
+    async fn claim_refresh(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+        lease: Duration,
+        force: bool,
+        due: DueRule,
+    ) -> Result<RefreshClaim, StoreError>;
+
+    /// Records a failed refresh if `attempt_id` still holds the lease; returns
+    /// the credential as stored afterwards.
+    async fn record_refresh_failure(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+        failure: &RefreshFailure,
+    ) -> Result<CredentialRecord, StoreError>;
+
+    /// Claims up to `limit` active credentials that are due under `due`, not in
+    /// backoff, and not leased (or whose lease expired), writing the lease
+    /// `attempt_id` on each. On PostgreSQL rows locked by another replica are
+    /// skipped. Returns the claimed ids, most urgent first.
+    async fn claim_due_refreshes(
+        &self,
+        due: DueRule,
+        lease: Duration,
+        attempt_id: &str,
+        limit: usize,
+    ) -> Result<Vec<CredentialId>, StoreError>;
+
+    /// Credentials holding an in-flight marker set before `started_before`
+    /// (interrupted refreshes, after a crash).
+    async fn interrupted_refreshes(
+        &self,
+        started_before: DateTime<Utc>,
+    ) -> Result<Vec<CredentialId>, StoreError>;
+}
+
+/// A flow row as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct FlowRow {
+    pub id: String,
+    pub credential_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub pkce_verifier_sealed: Vec<u8>,
+    pub browser_binding_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub consumed_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub message: Option<String>,
+}
+
+pub(crate) const FLOW_COLUMNS: &str = "id, credential_id, user_id, redirect_uri, \
+     pkce_verifier_sealed, browser_binding_hash, created_at, expires_at, consumed_at, outcome, \
+     message";
+
+impl FlowRow {
+    pub(crate) fn location(&self) -> crate::crypto::Location<'_> {
+        crate::crypto::Location {
+            table: OAUTH_FLOWS,
+            column: PKCE_VERIFIER,
+            row_id: &self.id,
+        }
+    }
+
+    pub(crate) fn to_record(&self) -> FlowRecord {
+        FlowRecord {
+            id: FlowId::from_trusted(self.id.clone()),
+            credential_id: CredentialId::from_trusted(self.credential_id.clone()),
+            user_id: UserId::from_trusted(self.user_id.clone()),
+            redirect_uri: self.redirect_uri.clone(),
+            browser_binding_hash: self.browser_binding_hash.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            consumed_at: self.consumed_at,
+            outcome: self.outcome.as_deref().and_then(FlowOutcome::parse),
+            message: self.message.clone(),
+        }
+    }
+}
+
+pub(crate) fn outcome_text(outcome: FlowOutcome) -> &'static str {
+    outcome.as_str()
+}
+
+pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Implements [`LifecycleStore`] for a backend that also has `impl_store!`
+/// (it uses that macro's helpers). Invoked in the backend's own module.
+macro_rules! impl_lifecycle {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::lifecycle::LifecycleStore for $store {
+            #[tracing::instrument(skip_all, fields(credential_id = %flow.credential_id))]
+            async fn create_flow(
+                &self,
+                flow: &$crate::lifecycle::NewFlow,
+            ) -> Result<$crate::lifecycle::FlowRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let keyring = self.sealing_keyring(&mut tx).await?;
+                let now = $crate::sql::stored_time(self.clock.now());
+                let mut row = $crate::lifecycle::FlowRow {
+                    id: pinion_domain::FlowId::generate().as_str().to_owned(),
+                    credential_id: flow.credential_id.as_str().to_owned(),
+                    user_id: flow.user_id.as_str().to_owned(),
+                    redirect_uri: flow.redirect_uri.clone(),
+                    pkce_verifier_sealed: Vec::new(),
+                    browser_binding_hash: flow.browser_binding_hash.clone(),
+                    created_at: now,
+                    expires_at: $crate::sql::stored_time(
+                        now + $crate::lifecycle::chrono_duration(flow.ttl),
+                    ),
+                    consumed_at: None,
+                    outcome: None,
+                    message: None,
+                };
+                row.pkce_verifier_sealed = keyring.seal(
+                    row.location(),
+                    flow.pkce_verifier.expose_secret().as_bytes(),
+                );
+                sqlx::query(
+                    "INSERT INTO oauth_flows (id, state_hash, credential_id, user_id, provider, \
+                     redirect_uri, pkce_verifier_sealed, browser_binding_hash, created_at, \
+                     expires_at) VALUES ($1, $2, $3, $4, 'pinterest', $5, $6, $7, $8, $9)",
+                )
+                .bind(&row.id)
+                .bind(&flow.state_hash)
+                .bind(&row.credential_id)
+                .bind(&row.user_id)
+                .bind(&row.redirect_uri)
+                .bind(&row.pkce_verifier_sealed)
+                .bind(&row.browser_binding_hash)
+                .bind(row.created_at)
+                .bind(row.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| match &err {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound {
+                            entity: "credential",
+                        }
+                    }
+                    _ => Self::db_error(err),
+                })?;
+                Self::commit(tx).await?;
+                Ok(row.to_record())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn consume_flow(
+                &self,
+                state_hash: &str,
+            ) -> Result<Option<$crate::lifecycle::ConsumedFlow>, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let sql = format!(
+                    "UPDATE oauth_flows SET consumed_at = $1 WHERE state_hash = $2 \
+                     AND consumed_at IS NULL AND expires_at > $1 RETURNING {}",
+                    $crate::lifecycle::FLOW_COLUMNS
+                );
+                let row = sqlx::query_as::<_, $crate::lifecycle::FlowRow>(&sql)
+                    .bind(now)
+                    .bind(state_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let keyring = self.keys.current();
+                let opened = keyring
+                    .open(row.location(), &row.pkce_verifier_sealed)
+                    .map_err(|err| {
+                        $crate::sql::open_error(row.location(), err, &self.keys.source)
+                    })?;
+                let verifier = $crate::sql::plaintext_string(row.location(), opened)?;
+                Ok(Some($crate::lifecycle::ConsumedFlow {
+                    record: row.to_record(),
+                    pkce_verifier: pinion_domain::PkceVerifier::new(verifier),
+                }))
+            }
+
+            async fn get_flow(
+                &self,
+                id: &pinion_domain::FlowId,
+            ) -> Result<$crate::lifecycle::FlowRecord, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM oauth_flows WHERE id = $1",
+                    $crate::lifecycle::FLOW_COLUMNS
+                );
+                let row = sqlx::query_as::<_, $crate::lifecycle::FlowRow>(&sql)
+                    .bind(id.as_str())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::not_found("authorization flow"))?;
+                Ok(row.to_record())
+            }
+
+            #[tracing::instrument(skip_all, fields(flow_id = %id))]
+            async fn finish_flow(
+                &self,
+                id: &pinion_domain::FlowId,
+                outcome: $crate::lifecycle::FlowOutcome,
+                message: &str,
+            ) -> Result<(), StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                sqlx::query(
+                    "UPDATE oauth_flows SET outcome = $2, message = $3, finished_at = $4 \
+                     WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .bind($crate::lifecycle::outcome_text(outcome))
+                .bind(message)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(())
+            }
+
+            async fn purge_flows(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, StoreError> {
+                let result = sqlx::query("DELETE FROM oauth_flows WHERE expires_at < $1")
+                    .bind($crate::sql::stored_time(before))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?;
+                Ok(result.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id, force = force))]
+            async fn claim_refresh(
+                &self,
+                id: &CredentialId,
+                attempt_id: &str,
+                lease: std::time::Duration,
+                force: bool,
+                due: $crate::lifecycle::DueRule,
+            ) -> Result<$crate::lifecycle::RefreshClaim, StoreError> {
+                use $crate::lifecycle::RefreshClaim;
+                let mut tx = self.begin_write().await?;
+                let mut row = Self::credential_for_write(&mut tx, id, None).await?;
+                let now = $crate::sql::stored_time(self.clock.now());
+                let record = row.to_record()?;
+                let mine = row.refresh_attempt_id.as_deref() == Some(attempt_id);
+                if record.status != CredentialStatus::Active || row.refresh_token_sealed.is_none()
+                {
+                    return Ok(RefreshClaim::NotRefreshable(record));
+                }
+                let mut previous_outcome_unknown = false;
+                if let Some(started) = row.refresh_started_at {
+                    if !mine {
+                        if started + $crate::lifecycle::chrono_duration(lease) > now {
+                            return Ok(RefreshClaim::InFlight(record));
+                        }
+                        previous_outcome_unknown = true;
+                    }
+                }
+                if !force && !previous_outcome_unknown && !mine && !due.is_due(&record) {
+                    return Ok(RefreshClaim::NotNeeded(record));
+                }
+                if !mine {
+                    let current = row.version;
+                    row.refresh_started_at = Some(now);
+                    row.refresh_attempt_id = Some(attempt_id.to_owned());
+                    row.version = current + 1;
+                    row.updated_at = now;
+                    Self::write_credential(&mut tx, &row, current).await?;
+                }
+                Self::commit(tx).await?;
+                // A claim by the batch was recorded as "mine"; the marker it
+                // replaced (if any) was checked when the batch claimed it.
+                let opened = self.open_row(&row).await?;
+                Ok(RefreshClaim::Claimed {
+                    secrets: Box::new($crate::model::CredentialSecrets {
+                        record: row.to_record()?,
+                        client_secret: opened.client_secret,
+                        access_token: opened.access_token,
+                        refresh_token: opened.refresh_token,
+                    }),
+                    previous_outcome_unknown,
+                })
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id, status = failure.status.as_str()))]
+            async fn record_refresh_failure(
+                &self,
+                id: &CredentialId,
+                attempt_id: &str,
+                failure: &$crate::lifecycle::RefreshFailure,
+            ) -> Result<CredentialRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut row = Self::credential_for_write(&mut tx, id, None).await?;
+                if row.refresh_attempt_id.as_deref() != Some(attempt_id) {
+                    // Another attempt took over (or tokens were replaced); its
+                    // result stands.
+                    Self::commit(tx).await?;
+                    return row.to_record();
+                }
+                let now = $crate::sql::stored_time(self.clock.now());
+                let current = row.version;
+                row.status = failure.status.as_str().to_owned();
+                row.last_error = Some(failure.last_error.clone());
+                row.refresh_failures = failure.failures;
+                row.next_refresh_at = failure.next_refresh_at.map($crate::sql::stored_time);
+                if !failure.keep_marker {
+                    row.refresh_started_at = None;
+                    row.refresh_attempt_id = None;
+                }
+                row.version = current + 1;
+                row.updated_at = now;
+                Self::write_credential(&mut tx, &row, current).await?;
+                Self::commit(tx).await?;
+                row.to_record()
+            }
+
+            #[tracing::instrument(skip_all, fields(limit = limit))]
+            async fn claim_due_refreshes(
+                &self,
+                due: $crate::lifecycle::DueRule,
+                lease: std::time::Duration,
+                attempt_id: &str,
+                limit: usize,
+            ) -> Result<Vec<CredentialId>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let now = $crate::sql::stored_time(self.clock.now());
+                let lease_cutoff =
+                    $crate::sql::stored_time(now - $crate::lifecycle::chrono_duration(lease));
+                let sql = format!(
+                    "SELECT id FROM credentials WHERE status = 'active' \
+                     AND refresh_token_sealed IS NOT NULL \
+                     AND (access_token_expires_at IS NULL OR access_token_expires_at <= $1 \
+                          OR refresh_token_expires_at <= $2) \
+                     AND (next_refresh_at IS NULL OR next_refresh_at <= $3) \
+                     AND (refresh_started_at IS NULL OR refresh_started_at <= $4) \
+                     ORDER BY access_token_expires_at LIMIT $5{}",
+                    Self::SKIP_LOCKED
+                );
+                let ids: Vec<(String,)> = sqlx::query_as(&sql)
+                    .bind($crate::sql::stored_time(due.access_expires_before()))
+                    .bind($crate::sql::stored_time(due.refresh_expires_before()))
+                    .bind(now)
+                    .bind(lease_cutoff)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                for (id,) in &ids {
+                    sqlx::query(
+                        "UPDATE credentials SET refresh_started_at = $2, refresh_attempt_id = $3, \
+                         version = version + 1, updated_at = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(attempt_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                }
+                Self::commit(tx).await?;
+                Ok(ids
+                    .into_iter()
+                    .map(|(id,)| CredentialId::from_trusted(id))
+                    .collect())
+            }
+
+            async fn interrupted_refreshes(
+                &self,
+                started_before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<CredentialId>, StoreError> {
+                let ids: Vec<(String,)> = sqlx::query_as(
+                    "SELECT id FROM credentials WHERE refresh_started_at IS NOT NULL \
+                     AND refresh_started_at <= $1 ORDER BY id",
+                )
+                .bind($crate::sql::stored_time(started_before))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(ids
+                    .into_iter()
+                    .map(|(id,)| CredentialId::from_trusted(id))
+                    .collect())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_lifecycle;
