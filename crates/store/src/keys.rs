@@ -271,11 +271,48 @@ pub fn add_key_version(path: &Path) -> Result<KeyVersion, KeyError> {
     }
     contents.push_str(&key_line(version, &key));
 
-    let io_error = |source| KeyError::Io {
-        action: "update",
+    replace_file(path, &contents)?;
+    Ok(version)
+}
+
+/// Removes a retired key version from a key file, atomically as in
+/// [`add_key_version`]. Comments and the other entries are kept. Refuses to
+/// remove the newest (active) version or a version the file does not hold.
+/// Call it only after [`crate::Store::retire_key`] succeeded.
+pub fn remove_key_version(path: &Path, version: KeyVersion) -> Result<(), KeyError> {
+    let current = read_key_file(path)?;
+    let invalid = |message: String| KeyError::Parse {
+        source_description: format!("key file {}", path.display()),
+        message,
+    };
+    if !current.contains(version) {
+        return Err(invalid(format!("it holds no key version {version}")));
+    }
+    if current.active_version() == version {
+        return Err(invalid(format!(
+            "key version {version} is the active (newest) key and cannot be removed"
+        )));
+    }
+    let old_text = Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyError::Io {
+        action: "read",
         path: path.to_owned(),
         source,
-    };
+    })?);
+    let prefix = format!("{version}:");
+    let mut contents = Zeroizing::new(String::with_capacity(old_text.len()));
+    for line in old_text.lines() {
+        if line.trim_start().starts_with(&prefix) {
+            continue;
+        }
+        contents.push_str(line);
+        contents.push('\n');
+    }
+    replace_file(path, &contents)
+}
+
+/// Replaces `path` with `contents`: a temporary file (mode 0600) is written,
+/// flushed to disk and renamed over it, so a crash leaves the old or the new file.
+fn replace_file(path: &Path, contents: &str) -> Result<(), KeyError> {
     let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut file = create_private(&temporary, true)?;
@@ -284,11 +321,14 @@ pub fn add_key_version(path: &Path) -> Result<KeyVersion, KeyError> {
         fs::rename(&temporary, path)?;
         sync_parent(path)
     };
-    if let Err(source) = write() {
+    write().map_err(|source| {
         let _ = fs::remove_file(&temporary);
-        return Err(io_error(source));
-    }
-    Ok(version)
+        KeyError::Io {
+            action: "update",
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 /// Opens a new file readable and writable by its owner only.
@@ -406,6 +446,18 @@ mod tests {
         assert_eq!(ring.check_value(1), first.check_value(1));
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // The active version cannot be removed; an older one can.
+        assert!(remove_key_version(&path, 2).is_err());
+        assert!(remove_key_version(&path, 5).is_err());
+        remove_key_version(&path, 1).unwrap();
+        assert_eq!(read_key_file(&path).unwrap().versions(), vec![2]);
+        assert_eq!(mode(&path), 0o600);
+        assert!(
+            fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("# Pinion master keys")
+        );
     }
 
     #[test]
