@@ -10,4 +10,5 @@ mod data;
 mod helpers;
 mod strictness;
 mod tidy;
+mod tls;
 mod tokens;
