@@ -6,10 +6,23 @@
 //! ids leak nothing), an admin may list every credential but never its secrets.
 #![warn(missing_docs)]
 
+mod authorization;
+mod check;
 mod credentials;
 mod error;
+mod refresher;
+mod tokens;
 mod users;
 
+pub use authorization::{
+    Authorizations, BrowserBinding, CallbackError, CallbackParams, CompletedAuthorization,
+    FLOW_TTL, StartedAuthorization,
+};
+pub use check::{CheckReport, check_credential};
 pub use credentials::Credentials;
 pub use error::ServiceError;
+pub use refresher::{Refresher, RefresherConfig, RunOutcome};
+pub use tokens::{
+    CredentialTokenSource, RefreshError, RefreshOutcome, RefreshPolicy, TokenManager,
+};
 pub use users::Users;

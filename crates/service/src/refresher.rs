@@ -1,0 +1,161 @@
+//! The background refresher that runs inside `pinion serve`: it claims
+//! credentials whose tokens are due and refreshes them, so tokens stay fresh
+//! (and 60-day refresh tokens stay alive) without anyone calling.
+//!
+//! `run_once` is one step: claim up to a batch of due credentials (on
+//! PostgreSQL with `FOR UPDATE SKIP LOCKED`, so replicas never claim the same
+//! row), then refresh them a few at a time. `run_until_stopped` loops with a
+//! jittered pause until the shutdown future completes. `recover_interrupted`
+//! resolves refreshes that were in flight when a process died.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use pinion_domain::CredentialId;
+use rand::Rng;
+
+use crate::tokens::{RefreshError, RefreshOutcome, TokenManager};
+
+/// How the refresher paces itself.
+#[derive(Debug, Clone)]
+pub struct RefresherConfig {
+    /// Most credentials claimed per step.
+    pub batch_size: usize,
+    /// Refreshes run at once within a step.
+    pub concurrency: usize,
+    /// Pause between steps when there was nothing to do; a random share of up
+    /// to half of it is added, so replicas spread out.
+    pub interval: Duration,
+}
+
+impl Default for RefresherConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            concurrency: 8,
+            interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Credentials claimed.
+    pub claimed: usize,
+    /// Refreshed successfully.
+    pub refreshed: usize,
+    /// Found fresh after all.
+    pub already_fresh: usize,
+    /// Failed (each recorded on its credential).
+    pub failed: usize,
+}
+
+/// The background refresher.
+#[derive(Debug, Clone)]
+pub struct Refresher {
+    manager: Arc<TokenManager>,
+    config: RefresherConfig,
+}
+
+impl Refresher {
+    /// A refresher using `manager`.
+    pub fn new(manager: Arc<TokenManager>, config: RefresherConfig) -> Self {
+        Self { manager, config }
+    }
+
+    /// Claims due credentials and refreshes them.
+    #[tracing::instrument(skip_all)]
+    pub async fn run_once(&self) -> Result<RunOutcome, RefreshError> {
+        let attempt_id = pinion_domain::FlowId::generate()
+            .as_str()
+            .replace("flow_", "batch_");
+        let policy = self.manager.policy().clone();
+        let ids = self
+            .manager
+            .store()
+            .claim_due_refreshes(
+                self.manager.due_rule(),
+                policy.lease,
+                &attempt_id,
+                self.config.batch_size,
+            )
+            .await?;
+        let mut outcome = RunOutcome {
+            claimed: ids.len(),
+            ..RunOutcome::default()
+        };
+        let results: Vec<Result<RefreshOutcome, RefreshError>> = futures::stream::iter(ids)
+            .map(|id| {
+                let manager = Arc::clone(&self.manager);
+                let attempt_id = attempt_id.clone();
+                async move { manager.refresh_claimed(&id, &attempt_id).await }
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        for result in results {
+            match result {
+                Ok(RefreshOutcome::Refreshed(_)) => outcome.refreshed += 1,
+                Ok(RefreshOutcome::AlreadyFresh(_)) => outcome.already_fresh += 1,
+                Err(_) => outcome.failed += 1,
+            }
+        }
+        if outcome.claimed > 0 {
+            tracing::info!(
+                claimed = outcome.claimed,
+                refreshed = outcome.refreshed,
+                failed = outcome.failed,
+                "Refreshed due credentials."
+            );
+        }
+        Ok(outcome)
+    }
+
+    /// Resolves refreshes left in flight by a process that died. `lease` is
+    /// how old a marker must be to count as dead: zero on a single node at
+    /// start-up, the refresh lease when other replicas may be running.
+    #[tracing::instrument(skip_all)]
+    pub async fn recover_interrupted(&self, lease: Duration) -> Result<usize, RefreshError> {
+        let cutoff =
+            self.manager.due_rule().now - chrono::Duration::from_std(lease).unwrap_or_default();
+        let ids: Vec<CredentialId> = self.manager.store().interrupted_refreshes(cutoff).await?;
+        for id in &ids {
+            match self.manager.resolve_interrupted(id, lease).await {
+                Ok(_) => tracing::info!(credential_id = %id, "Resolved an interrupted refresh."),
+                Err(err) => {
+                    tracing::warn!(credential_id = %id, error = %err, "An interrupted refresh ended in a failure.")
+                }
+            }
+        }
+        Ok(ids.len())
+    }
+
+    /// Runs steps until `shutdown` completes. A full batch is followed at
+    /// once by another step; otherwise the refresher pauses with jitter.
+    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.run_once().await {
+                Ok(outcome) if outcome.claimed >= self.config.batch_size => Duration::ZERO,
+                Ok(_) => self.jittered_interval(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "The refresher step failed.");
+                    self.jittered_interval()
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::info!("The token refresher stopped.");
+    }
+
+    fn jittered_interval(&self) -> Duration {
+        let base = self.config.interval;
+        let extra = rand::thread_rng().gen_range(0.0..0.5);
+        base + base.mul_f64(extra)
+    }
+}

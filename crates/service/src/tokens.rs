@@ -1,0 +1,598 @@
+//! The token manager: "give me a valid access token for credential X".
+//!
+//! It refreshes ahead of expiry (a margin of 5 minutes, or 10% of a shorter
+//! lifetime) and keeps the 60-day refresh token alive by refreshing when it is
+//! within 7 days of lapsing. Refresh is single-flight: in one process a keyed
+//! async mutex lets one caller refresh while the others wait and then re-read;
+//! across replicas the store's lease (written under a row lock, compare-and-set)
+//! decides who refreshes. A rotated refresh token is written together with the
+//! new access token before anything uses it, retried while the tokens are still
+//! in memory. Failures are classified (SECURITY.md R15): a refused grant marks
+//! the credential `needs_reauthorization` (after re-reading, since another
+//! replica may have rotated first), a refused client marks it `error` without
+//! touching tokens, transient failures keep it `active` with backoff, and a
+//! request whose outcome is unknown keeps the in-flight marker so the next
+//! attempt knows to resolve it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use pinion_domain::{AccessToken, Clock, CredentialId, CredentialStatus};
+use pinion_oauth::{PinterestOAuth, TokenError};
+use pinion_pinterest::token::{TokenSource, TokenSourceError};
+use pinion_store::{
+    CredentialRecord, CredentialSecrets, DueRule, RefreshClaim, RefreshFailure, Store, StoreError,
+};
+
+use crate::authorization::token_set;
+
+/// When and how the manager refreshes.
+#[derive(Debug, Clone)]
+pub struct RefreshPolicy {
+    /// Refresh when the access token expires within this margin (or within
+    /// 10% of its lifetime, if that is shorter).
+    pub access_margin: Duration,
+    /// Refresh when the refresh token expires within this margin.
+    pub refresh_token_margin: Duration,
+    /// How long a refresh lease holds; must exceed the token request timeout.
+    pub lease: Duration,
+    /// First backoff after a transient failure; doubles each time.
+    pub base_backoff: Duration,
+    /// Longest backoff between two attempts.
+    pub max_backoff: Duration,
+    /// After this many consecutive failures, wait `cooldown`.
+    pub cooldown_after: i64,
+    /// The pause after repeated failures.
+    pub cooldown: Duration,
+    /// How long a caller waits for another replica's in-flight refresh.
+    pub wait_for_other: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            access_margin: Duration::from_secs(5 * 60),
+            refresh_token_margin: Duration::from_secs(7 * 24 * 3600),
+            lease: Duration::from_secs(120),
+            base_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(30 * 60),
+            cooldown_after: 5,
+            cooldown: Duration::from_secs(3600),
+            wait_for_other: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why no access token (or refresh) could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The credential does not exist.
+    #[error("credential not found")]
+    NotFound,
+    /// The credential was never authorized (or was reset): authorize it.
+    #[error("the credential is not authorized yet; authorize it first")]
+    NotAuthorized,
+    /// Pinterest no longer accepts the grant: the user must authorize again.
+    #[error("the credential needs to be authorized again: {reason}")]
+    NeedsReauthorization {
+        /// Why, in words a user understands.
+        reason: String,
+    },
+    /// The app's client id or secret is refused: fix the credential's app settings.
+    #[error("{reason}")]
+    AppCredentials {
+        /// Why.
+        reason: String,
+    },
+    /// Not possible right now; retry later.
+    #[error("no fresh token right now: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+        /// When trying again makes sense, if known.
+        retry_at: Option<DateTime<Utc>>,
+    },
+    /// The store failed.
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone)]
+pub enum RefreshOutcome {
+    /// New tokens were stored by this call.
+    Refreshed(CredentialRecord),
+    /// The tokens were fresh (or another caller refreshed them meanwhile).
+    AlreadyFresh(CredentialRecord),
+}
+
+impl RefreshOutcome {
+    /// The credential afterwards.
+    pub fn record(&self) -> &CredentialRecord {
+        match self {
+            Self::Refreshed(record) | Self::AlreadyFresh(record) => record,
+        }
+    }
+}
+
+/// Hands out valid access tokens and refreshes them, single-flight.
+#[derive(Debug)]
+pub struct TokenManager {
+    store: Arc<dyn Store>,
+    oauth: Arc<PinterestOAuth>,
+    clock: Arc<dyn Clock>,
+    policy: RefreshPolicy,
+    locks: Mutex<HashMap<CredentialId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl TokenManager {
+    /// A manager over `store`, refreshing through `oauth`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        oauth: Arc<PinterestOAuth>,
+        clock: Arc<dyn Clock>,
+        policy: RefreshPolicy,
+    ) -> Self {
+        Self {
+            store,
+            oauth,
+            clock,
+            policy,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The policy in use.
+    pub fn policy(&self) -> &RefreshPolicy {
+        &self.policy
+    }
+
+    /// The store in use.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The due rule at this moment.
+    pub fn due_rule(&self) -> DueRule {
+        let now = self.clock.now();
+        DueRule {
+            now,
+            access_margin: self.policy.access_margin,
+            refresh_token_margin: self.policy.refresh_token_margin,
+        }
+    }
+
+    /// A valid access token for `id`, refreshed first if it is due.
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
+    pub async fn access_token(&self, id: &CredentialId) -> Result<AccessToken, RefreshError> {
+        if let Some(token) = self.fresh_token(id).await? {
+            return Ok(token);
+        }
+        let lock = self.lock_for(id);
+        let _guard = lock.lock().await;
+        // Whoever held the lock before us may have refreshed.
+        if let Some(token) = self.fresh_token(id).await? {
+            return Ok(token);
+        }
+        self.refresh_locked(id, false, None).await?;
+        self.current_token(id).await
+    }
+
+    /// Refreshes `id` now, even if its tokens are fresh (`pinion credentials
+    /// refresh`), unless another caller is already doing it.
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
+    pub async fn refresh(&self, id: &CredentialId) -> Result<RefreshOutcome, RefreshError> {
+        let lock = self.lock_for(id);
+        let _guard = lock.lock().await;
+        self.refresh_locked(id, true, None).await
+    }
+
+    /// Refreshes a credential the background refresher claimed with
+    /// `attempt_id`.
+    pub async fn refresh_claimed(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        let lock = self.lock_for(id);
+        let _guard = lock.lock().await;
+        self.refresh_locked(id, false, Some(attempt_id)).await
+    }
+
+    /// Resolves a refresh that was in flight when a process died: refreshes
+    /// with the stored token once, treating any marker older than `lease` as
+    /// dead. A refused grant then means "refresh outcome unknown".
+    pub async fn resolve_interrupted(
+        &self,
+        id: &CredentialId,
+        lease: Duration,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        let lock = self.lock_for(id);
+        let _guard = lock.lock().await;
+        self.refresh_with(id, false, None, lease).await
+    }
+
+    /// After Pinterest answered 401 code 2 to `rejected`: the current token
+    /// if another caller already replaced it, otherwise a forced refresh.
+    pub async fn refreshed_after_unauthorized(
+        &self,
+        id: &CredentialId,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, RefreshError> {
+        let lock = self.lock_for(id);
+        let _guard = lock.lock().await;
+        let current = self.current_token(id).await?;
+        if !pinion_oauth::constant_time_eq(
+            current.expose_secret().as_bytes(),
+            rejected.expose_secret().as_bytes(),
+        ) {
+            return Ok(current);
+        }
+        self.refresh_locked(id, true, None).await?;
+        self.current_token(id).await
+    }
+
+    /// A [`TokenSource`] for one credential, for `pinion_pinterest`.
+    pub fn token_source(self: &Arc<Self>, id: CredentialId) -> CredentialTokenSource {
+        CredentialTokenSource {
+            manager: Arc::clone(self),
+            id,
+        }
+    }
+
+    fn lock_for(&self, id: &CredentialId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        if locks.len() > 10_000 {
+            // Forget locks nobody holds, so the map does not grow forever.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        Arc::clone(locks.entry(id.clone()).or_default())
+    }
+
+    async fn secrets(&self, id: &CredentialId) -> Result<CredentialSecrets, RefreshError> {
+        match self.store.credential_secrets(id).await {
+            Ok(secrets) => Ok(secrets),
+            Err(StoreError::NotFound { .. }) => Err(RefreshError::NotFound),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The stored access token if the credential is usable and not due.
+    async fn fresh_token(&self, id: &CredentialId) -> Result<Option<AccessToken>, RefreshError> {
+        let secrets = self.secrets(id).await?;
+        usable(&secrets.record)?;
+        match secrets.access_token {
+            Some(token) if !self.due_rule().is_due(&secrets.record) => Ok(Some(token)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The stored access token, whatever its expiry, if the credential is usable.
+    async fn current_token(&self, id: &CredentialId) -> Result<AccessToken, RefreshError> {
+        let secrets = self.secrets(id).await?;
+        usable(&secrets.record)?;
+        secrets.access_token.ok_or(RefreshError::NotAuthorized)
+    }
+
+    async fn refresh_locked(
+        &self,
+        id: &CredentialId,
+        force: bool,
+        claimed: Option<&str>,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        self.refresh_with(id, force, claimed, self.policy.lease)
+            .await
+    }
+
+    /// One refresh: claim, request, store or classify.
+    async fn refresh_with(
+        &self,
+        id: &CredentialId,
+        force: bool,
+        claimed: Option<&str>,
+        lease: Duration,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        let attempt_id = match claimed {
+            Some(attempt) => attempt.to_owned(),
+            None => pinion_domain::FlowId::generate()
+                .as_str()
+                .replace("flow_", "att_"),
+        };
+        let waited_since = tokio::time::Instant::now();
+        let (secrets, previous_outcome_unknown) = loop {
+            let claim = self
+                .store
+                .claim_refresh(id, &attempt_id, lease, force, self.due_rule())
+                .await
+                .map_err(|err| match err {
+                    StoreError::NotFound { .. } => RefreshError::NotFound,
+                    other => other.into(),
+                })?;
+            match claim {
+                RefreshClaim::Claimed {
+                    secrets,
+                    previous_outcome_unknown,
+                } => break (*secrets, previous_outcome_unknown),
+                RefreshClaim::NotNeeded(record) => {
+                    return Ok(RefreshOutcome::AlreadyFresh(record));
+                }
+                RefreshClaim::NotRefreshable(record) => {
+                    usable(&record)?;
+                    return Err(RefreshError::NotAuthorized);
+                }
+                RefreshClaim::InFlight(record) => {
+                    // Another replica is refreshing; wait for it a little.
+                    if waited_since.elapsed() >= self.policy.wait_for_other {
+                        return Err(RefreshError::Unavailable {
+                            reason: "a refresh is already in progress elsewhere".into(),
+                            retry_at: record.refresh.started_at.map(|at| {
+                                at + chrono::Duration::from_std(self.policy.lease)
+                                    .unwrap_or_default()
+                            }),
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if force {
+                        // A refresh that finished meanwhile satisfies a forced one.
+                        let now = self.secrets(id).await?.record;
+                        if now.refresh.started_at.is_none() && now.version != record.version {
+                            return Ok(RefreshOutcome::AlreadyFresh(now));
+                        }
+                    }
+                }
+            }
+        };
+        let record = &secrets.record;
+        let Some(refresh_token) = &secrets.refresh_token else {
+            return Err(RefreshError::NotAuthorized);
+        };
+        if previous_outcome_unknown {
+            tracing::warn!(credential_id = %id, "Resolving a refresh whose outcome is unknown.");
+        }
+        let result = self
+            .oauth
+            .refresh(
+                &record.client_id,
+                &secrets.client_secret,
+                refresh_token,
+                None,
+            )
+            .await;
+        match result {
+            Ok(response) => {
+                let stored = self
+                    .store_refreshed(id, &attempt_id, record.version, &response)
+                    .await?;
+                tracing::info!(credential_id = %id, "Refreshed the tokens.");
+                Ok(stored)
+            }
+            Err(err) => {
+                self.classify_failure(id, &attempt_id, &secrets, previous_outcome_unknown, err)
+                    .await
+            }
+        }
+    }
+
+    /// Writes refreshed tokens with compare-and-set, retrying while they are
+    /// in memory: the rotated refresh token must not be lost.
+    async fn store_refreshed(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+        claimed_version: i64,
+        response: &pinion_oauth::TokenResponse,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        let tokens = token_set(response);
+        let mut version = claimed_version;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.store.set_tokens(id, &tokens, version).await {
+                Ok(record) => return Ok(RefreshOutcome::Refreshed(record)),
+                Err(StoreError::VersionConflict { .. }) => {
+                    // Someone changed the row (a rename, say). Our lease still
+                    // stands unless another writer replaced the tokens.
+                    let current = self.store.get_credential(id).await?;
+                    if current.refresh.attempt_id.as_deref() != Some(attempt_id) {
+                        tracing::warn!(credential_id = %id, "Tokens were replaced during the refresh; keeping the newer ones.");
+                        return Ok(RefreshOutcome::AlreadyFresh(current));
+                    }
+                    version = current.version;
+                }
+                Err(StoreError::Unavailable { .. }) if attempt < 30 => {
+                    tracing::warn!(credential_id = %id, attempt, "Could not store refreshed tokens yet; retrying.");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))))
+                        .await;
+                    if let Ok(current) = self.store.get_credential(id).await {
+                        version = current.version;
+                    }
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    async fn classify_failure(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+        secrets: &CredentialSecrets,
+        previous_outcome_unknown: bool,
+        err: TokenError,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        let record = &secrets.record;
+        let failures = record.refresh.failures + 1;
+        tracing::warn!(credential_id = %id, error = %err, "The token refresh failed.");
+        if err.needs_reauthorization() {
+            // Another replica may have rotated the token meanwhile: re-read.
+            let now = self.secrets(id).await?;
+            let rotated = match (&now.refresh_token, &secrets.refresh_token) {
+                (Some(a), Some(b)) => !pinion_oauth::constant_time_eq(
+                    a.expose_secret().as_bytes(),
+                    b.expose_secret().as_bytes(),
+                ),
+                _ => false,
+            };
+            if rotated && now.record.status == CredentialStatus::Active {
+                return Ok(RefreshOutcome::AlreadyFresh(now.record));
+            }
+            let reason = if previous_outcome_unknown {
+                "Pinterest no longer accepts this connection: refresh outcome unknown (an \
+                 interrupted refresh may have used the refresh token). Authorize the credential again"
+            } else {
+                "Pinterest no longer accepts this connection (access was revoked, the grant \
+                 expired, or the app secret was reset). Authorize the credential again"
+            };
+            let failure = RefreshFailure {
+                status: CredentialStatus::NeedsReauthorization,
+                last_error: reason.to_owned(),
+                failures,
+                next_refresh_at: None,
+                keep_marker: false,
+            };
+            self.store
+                .record_refresh_failure(id, attempt_id, &failure)
+                .await?;
+            return Err(RefreshError::NeedsReauthorization {
+                reason: reason.to_owned(),
+            });
+        }
+        if err.is_app_credential_problem() {
+            let reason = "Pinterest refused this credential's app client id or client secret; \
+                          update the app credentials (the user's tokens were kept)";
+            let failure = RefreshFailure {
+                status: CredentialStatus::Error,
+                last_error: reason.to_owned(),
+                failures,
+                next_refresh_at: None,
+                keep_marker: false,
+            };
+            self.store
+                .record_refresh_failure(id, attempt_id, &failure)
+                .await?;
+            return Err(RefreshError::AppCredentials {
+                reason: reason.to_owned(),
+            });
+        }
+        if err.is_retryable() {
+            let unknown = err.outcome_unknown();
+            let next = self.backoff(failures, err.retry_after());
+            let reason = if unknown {
+                "the last token refresh did not complete (outcome unknown); it will be \
+                 resolved at the next attempt"
+                    .to_owned()
+            } else {
+                format!("the last token refresh failed temporarily ({err}); retrying later")
+            };
+            let failure = RefreshFailure {
+                status: CredentialStatus::Active,
+                last_error: reason.clone(),
+                failures,
+                next_refresh_at: Some(next),
+                keep_marker: unknown,
+            };
+            self.store
+                .record_refresh_failure(id, attempt_id, &failure)
+                .await?;
+            return Err(RefreshError::Unavailable {
+                reason,
+                retry_at: Some(next),
+            });
+        }
+        let reason = format!("Pinterest refused the token refresh: {err}");
+        let failure = RefreshFailure {
+            status: CredentialStatus::Error,
+            last_error: reason.clone(),
+            failures,
+            next_refresh_at: None,
+            keep_marker: false,
+        };
+        self.store
+            .record_refresh_failure(id, attempt_id, &failure)
+            .await?;
+        Err(RefreshError::Unavailable {
+            reason,
+            retry_at: None,
+        })
+    }
+
+    /// When to try again after `failures` consecutive failures.
+    fn backoff(&self, failures: i64, retry_after: Option<Duration>) -> DateTime<Utc> {
+        let delay = if failures >= self.policy.cooldown_after {
+            self.policy.cooldown
+        } else {
+            let exponent = u32::try_from(failures.clamp(1, 20) - 1).unwrap_or(0);
+            self.policy
+                .base_backoff
+                .saturating_mul(2u32.saturating_pow(exponent))
+                .min(self.policy.max_backoff)
+        };
+        let delay = delay.max(retry_after.unwrap_or_default());
+        self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default()
+    }
+}
+
+/// Maps a credential's status to an error when it cannot hand out tokens.
+fn usable(record: &CredentialRecord) -> Result<(), RefreshError> {
+    match record.status {
+        CredentialStatus::Active => Ok(()),
+        CredentialStatus::NeedsAuthorization => Err(RefreshError::NotAuthorized),
+        CredentialStatus::NeedsReauthorization => Err(RefreshError::NeedsReauthorization {
+            reason: record
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "Pinterest no longer accepts this connection".into()),
+        }),
+        CredentialStatus::Error => Err(RefreshError::AppCredentials {
+            reason: record
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "the credential is in error".into()),
+        }),
+    }
+}
+
+/// A [`TokenSource`] for one credential, backed by the [`TokenManager`].
+#[derive(Debug, Clone)]
+pub struct CredentialTokenSource {
+    manager: Arc<TokenManager>,
+    id: CredentialId,
+}
+
+fn source_error(err: RefreshError) -> TokenSourceError {
+    match err {
+        RefreshError::NeedsReauthorization { reason } => {
+            TokenSourceError::NeedsReauthorization { reason }
+        }
+        RefreshError::NotAuthorized => TokenSourceError::NeedsReauthorization {
+            reason: err.to_string(),
+        },
+        other => TokenSourceError::Unavailable {
+            reason: other.to_string(),
+            source: Some(Box::new(other)),
+        },
+    }
+}
+
+#[async_trait]
+impl TokenSource for CredentialTokenSource {
+    async fn access_token(&self) -> Result<AccessToken, TokenSourceError> {
+        self.manager
+            .access_token(&self.id)
+            .await
+            .map_err(source_error)
+    }
+
+    async fn refreshed_after_unauthorized(
+        &self,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken, TokenSourceError> {
+        self.manager
+            .refreshed_after_unauthorized(&self.id, rejected)
+            .await
+            .map_err(source_error)
+    }
+}
