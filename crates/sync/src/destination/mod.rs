@@ -1,0 +1,119 @@
+//! Where records go: a small trait with one implementation per kind of
+//! output (JSON Lines files, SQLite, PostgreSQL, stdout).
+//!
+//! A run opens one [`StreamSink`] per stream with [`Destination::begin`],
+//! writes pages of records with [`StreamSink::write_batch`], makes them
+//! durable with [`StreamSink::commit`] (only then is the checkpoint saved),
+//! and completes the stream with [`StreamSink::finish`]. A stream that fails
+//! is never finished: JSON Lines output stays under its `.partial` name, and
+//! database rows are complete upserts. The position that `commit` returns is
+//! saved in the checkpoint; on resume it goes back to `begin`, so a file can
+//! be cut back to exactly what was committed and nothing is written twice.
+
+mod jsonl;
+mod sql;
+mod stdout;
+
+pub use jsonl::JsonlDestination;
+pub use sql::SqlDestination;
+pub use stdout::StdoutDestination;
+
+use async_trait::async_trait;
+
+use crate::error::DestinationError;
+use crate::stream::{StreamName, SyncRecord};
+
+/// A kind of output.
+#[async_trait]
+pub trait Destination: Send + Sync {
+    /// A description safe to print (no passwords).
+    fn describe(&self) -> String;
+
+    /// Opens `stream` for writing. `resume` is the position a previous run
+    /// committed (from [`StreamSink::commit`]); `None` starts the stream from
+    /// nothing.
+    async fn begin(
+        &self,
+        stream: StreamName,
+        resume: Option<u64>,
+    ) -> Result<Box<dyn StreamSink>, DestinationError>;
+
+    /// True when writing the same record twice leaves one copy (upserts), so
+    /// a resumed stream needs no position.
+    fn idempotent(&self) -> bool;
+}
+
+/// One stream's output.
+#[async_trait]
+pub trait StreamSink: Send {
+    /// Writes a page of records (not yet durable).
+    async fn write_batch(&mut self, records: &[SyncRecord]) -> Result<(), DestinationError>;
+
+    /// Makes everything written so far durable and returns the position to
+    /// save in the checkpoint.
+    async fn commit(&mut self) -> Result<u64, DestinationError>;
+
+    /// Completes the stream after its last commit (e.g. renames the file to
+    /// its final name).
+    async fn finish(self: Box<Self>) -> Result<(), DestinationError>;
+}
+
+/// Parses a destination: `jsonl:DIR`, `sqlite:PATH`, `postgres://…` (or
+/// `postgres:postgres://…`), or `stdout`.
+pub async fn open(spec: &str) -> Result<Box<dyn Destination>, DestinationError> {
+    if let Some(dir) = spec.strip_prefix("jsonl:") {
+        return Ok(Box::new(JsonlDestination::create(dir)?));
+    }
+    if let Some(path) = spec.strip_prefix("sqlite:") {
+        return Ok(Box::new(SqlDestination::sqlite(path).await?));
+    }
+    let pg = spec
+        .strip_prefix("postgres:")
+        .filter(|rest| rest.starts_with("//") || rest.starts_with("postgres"));
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return Ok(Box::new(SqlDestination::postgres(spec).await?));
+    }
+    if let Some(url) = pg {
+        let url = if url.starts_with("//") {
+            format!("postgres:{url}")
+        } else {
+            url.to_owned()
+        };
+        return Ok(Box::new(SqlDestination::postgres(&url).await?));
+    }
+    if spec == "stdout" || spec == "-" {
+        return Ok(Box::new(StdoutDestination));
+    }
+    Err(DestinationError::Invalid(redact_url(spec)))
+}
+
+/// A URL with its password replaced, for messages.
+pub(crate) fn redact_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_the_password() {
+        assert_eq!(
+            redact_url("postgres://u:CANARY@127.0.0.1/db"),
+            "postgres://u:***@127.0.0.1/db"
+        );
+        assert_eq!(redact_url("jsonl:/tmp/x"), "jsonl:/tmp/x");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_destination_is_refused_without_its_password() {
+        let err = open("mysql://u:CANARY@h/db").await.err().unwrap();
+        assert!(!err.to_string().contains("CANARY"), "{err}");
+    }
+}

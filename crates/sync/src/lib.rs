@@ -1,0 +1,32 @@
+//! Pinion's sync: reads a Pinterest account's streams (user account, boards,
+//! sections, pins, ad accounts and their analytics) into JSON Lines files,
+//! SQLite, PostgreSQL or stdout, with checkpoints after every durable commit
+//! so a killed run resumes with every record exactly once; and publishes
+//! pins and boards from files through a ledger so nothing is created twice.
+//!
+//! - [`run`]: the sync engine ([`run::run`], [`SyncJob`], [`SyncOptions`],
+//!   [`SyncReport`]).
+//! - [`destination`]: the [`Destination`] trait and its implementations.
+//! - [`state`]: the [`RunStateStore`] and [`PublishLedger`] traits and
+//!   [`SqlState`], their SQLite/PostgreSQL implementation.
+//! - [`publish`]: creating pins and boards from JSON Lines.
+//! - [`custom`]: any GET operation of Pinterest's OpenAPI spec as a stream.
+//! - [`cli`]: the `pinion sync` and `pinion publish` arguments and runners.
+#![warn(missing_docs)]
+// `ApiError` (held by `SyncError`) is large by design; errors are returned
+// once per failed run.
+#![allow(clippy::result_large_err)]
+
+pub mod destination;
+pub mod error;
+pub mod run;
+pub mod source;
+pub mod state;
+pub mod stream;
+
+pub use destination::{Destination, StreamSink};
+pub use error::{DestinationError, StateError, SyncError};
+pub use run::{ProgressObserver, StreamOutcome, StreamReport, SyncJob, SyncOptions, SyncReport};
+pub use source::AnalyticsWindow;
+pub use state::{PublishLedger, RunStateStore, SqlState};
+pub use stream::{StreamName, SyncRecord};

@@ -1,0 +1,131 @@
+//! Shared steps: run a sync into a destination and read what it wrote.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use pinion_domain::ScopeSet;
+use pinion_pinterest::{PageSize, PinterestClient};
+use pinion_simulator::Stream;
+use pinion_sync::destination::{self, Destination};
+use pinion_sync::{SqlState, StreamName, SyncJob, SyncOptions, SyncReport};
+
+use crate::sim::{TestSim, USER};
+
+/// Options for tests: small pages so every list has several pages.
+pub fn options() -> SyncOptions {
+    SyncOptions {
+        page_size: PageSize::new(4).unwrap(),
+        commit_interval: std::time::Duration::from_millis(0),
+        ..SyncOptions::default()
+    }
+}
+
+/// Runs one sync.
+pub async fn sync(
+    client: &PinterestClient,
+    scopes: &str,
+    dest: &dyn Destination,
+    state: &SqlState,
+    options: &SyncOptions,
+) -> SyncReport {
+    let job = SyncJob {
+        client: client.clone(),
+        scopes: ScopeSet::parse(scopes).unwrap(),
+        job_key: "test-job".into(),
+        destination: dest,
+        state,
+        observer: None,
+    };
+    pinion_sync::run::run(&job, options)
+        .await
+        .expect("run starts")
+}
+
+/// Opens a destination from its string.
+pub async fn open(spec: &str) -> Box<dyn Destination> {
+    destination::open(spec).await.expect("destination opens")
+}
+
+/// The ids in a JSON Lines file, in order.
+pub fn jsonl_ids(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{} unreadable: {e}", path.display()));
+    text.lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("bad line in {}: {e}: {line}", path.display()));
+            value["id"].as_str().expect("id").to_owned()
+        })
+        .collect()
+}
+
+/// The simulator's stream for ours, where it has one.
+pub fn sim_stream(stream: StreamName) -> Option<Stream> {
+    Stream::parse(stream.as_str())
+}
+
+/// Asserts that `got` holds exactly the expected ids of `stream`, once each.
+pub async fn assert_exact(sim: &TestSim, stream: StreamName, got: &[String]) {
+    let Some(sim_stream) = sim_stream(stream) else {
+        return;
+    };
+    let mut expected = sim
+        .sim
+        .control()
+        .expected_ids(USER, sim_stream)
+        .await
+        .unwrap();
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    for id in got {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    let duplicates: BTreeMap<&str, u32> = counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(k, v)| (*k, *v))
+        .collect();
+    assert!(duplicates.is_empty(), "{stream}: duplicates {duplicates:?}");
+    let mut got = got.to_vec();
+    got.sort();
+    expected.sort();
+    assert_eq!(got.len(), expected.len(), "{stream}: count differs");
+    assert_eq!(got, expected, "{stream}: ids differ");
+}
+
+/// The ids of one table of a SQL destination.
+pub async fn sql_ids(url: &str, stream: StreamName) -> Vec<String> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT id FROM {stream}"))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows.into_iter().map(|(id,)| id).collect()
+}
+
+/// A fresh PostgreSQL database for one test, or `None` (and a note) when
+/// `PINION_TEST_POSTGRES_URL` is not set.
+pub async fn fresh_postgres(test: &str) -> Option<String> {
+    let Ok(base) = std::env::var("PINION_TEST_POSTGRES_URL") else {
+        eprintln!("skipped {test}: PINION_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let name = format!("pinion_sync_{}_{}", test, std::process::id());
+    let admin = sqlx::AnyPool::connect(&base)
+        .await
+        .expect("postgres reachable");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the sync and the publisher against the simulator
+//! over real HTTP on loopback.
+
+#[path = "../support/sim.rs"]
+mod sim;
+
+mod helpers;
+
+mod exactness;
