@@ -553,7 +553,13 @@ macro_rules! impl_store {
                         {
                             reloaded = true;
                             let stored = Self::stored_checks(&self.pool, 0, "").await?;
-                            self.keys.reload(&stored)?;
+                            if let Err(err) = self.keys.reload(&stored) {
+                                // Fall through to an error naming the record.
+                                tracing::warn!(
+                                    error = %err,
+                                    "Could not reload the encryption keys."
+                                );
+                            }
                         }
                         Err((column, err)) => {
                             return Err($crate::sql::open_error(

@@ -186,21 +186,37 @@ pub async fn a_process_with_an_old_key_file_reloads_it_after_rotation(db: &TestD
 }
 
 pub async fn a_process_without_the_new_key_names_the_record_it_cannot_open(db: &TestDb) {
-    let old = db.connect(keyring(&[(1, 1)])).await;
-    let ids = populate(&*old, 2).await;
-    let rotating = db.connect(keyring(&[(1, 1), (2, 2)])).await;
+    // One process has its key in code, another in a file that will not get the
+    // new version; neither can load it.
+    let old_file = db.dir.path().join("old-keys");
+    generate_key_file(&old_file).unwrap();
+    let from_file = db
+        .try_connect(KeySource::File(old_file.clone()))
+        .await
+        .unwrap();
+    let ids = populate(&*from_file, 2).await;
+    let old_ring = pinion_store::keys::read_key_file(&old_file).unwrap();
+    let in_code = db.connect(old_ring).await;
+
+    let new_file = db.dir.path().join("new-keys");
+    std::fs::copy(&old_file, &new_file).unwrap();
+    add_key_version(&new_file).unwrap();
+    let rotating = db.try_connect(KeySource::File(new_file)).await.unwrap();
     pinion_store::reencrypt_all(&*rotating, 10, |_| {})
         .await
         .unwrap();
-    let err = old.credential_secrets(&ids[0]).await.unwrap_err();
-    let text = err.to_string();
-    assert!(
-        matches!(&err, StoreError::Decrypt { row_id, .. } if row_id == ids[0].as_str()),
-        "{err:?}"
-    );
-    assert!(text.contains("key version 2"), "{text}");
-    // Metadata needs no key.
-    assert!(old.get_credential(&ids[0]).await.is_ok());
+
+    for old in [&in_code, &from_file] {
+        let err = old.credential_secrets(&ids[0]).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(&err, StoreError::Decrypt { row_id, .. } if row_id == ids[0].as_str()),
+            "{err:?}"
+        );
+        assert!(text.contains("key version 2"), "{text}");
+        // Metadata needs no key.
+        assert!(old.get_credential(&ids[0]).await.is_ok());
+    }
 }
 
 /// Bytes that must not change when a connection is refused.
