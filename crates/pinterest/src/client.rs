@@ -514,7 +514,11 @@ impl PinterestClient {
         {
             return Err(SendFailure::TooLarge(request_id));
         }
-        let mut body = BytesMut::new();
+        // Reserve what the server declared (bounded by the cap) to avoid
+        // regrowing the buffer for large pages.
+        let mut body = BytesMut::with_capacity(
+            declared.map_or(8 * 1024, |len| len.min(limit as u64) as usize),
+        );
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
