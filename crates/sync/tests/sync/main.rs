@@ -6,4 +6,6 @@ mod sim;
 
 mod helpers;
 
+mod crash;
 mod exactness;
+mod faults;
