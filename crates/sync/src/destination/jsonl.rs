@@ -80,6 +80,13 @@ impl Destination for JsonlDestination {
         let partial = self.partial_path(stream);
         let mut file = match resume {
             Some(position) if position > 0 => {
+                let final_path = self.final_path(stream);
+                if !partial.exists() && final_path.exists() {
+                    // The stream was completed and renamed, but the run
+                    // stopped before recording it: take the file back; the
+                    // checkpoint says every partition is done.
+                    std::fs::rename(&final_path, &partial).map_err(io("reopen", &final_path))?;
+                }
                 let mut file = OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -225,6 +232,25 @@ mod tests {
         assert_eq!(ids, ["1", "2", "3", "4"]);
         assert!(text.contains("\"unknown_field\":{\"kept\":true}"));
         assert!(!dest.partial_path(StreamName::Pins).exists());
+    }
+
+    #[tokio::test]
+    async fn a_stream_renamed_before_its_status_was_saved_is_taken_back_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = JsonlDestination::create(dir.path()).unwrap();
+        let mut sink = dest.begin(StreamName::Boards, None).await.unwrap();
+        sink.write_batch(&[record("1")]).await.unwrap();
+        let committed = sink.commit().await.unwrap();
+        sink.finish().await.unwrap();
+
+        let sink = dest
+            .begin(StreamName::Boards, Some(committed))
+            .await
+            .unwrap();
+        assert!(!dest.final_path(StreamName::Boards).exists());
+        sink.finish().await.unwrap();
+        let text = std::fs::read_to_string(dest.final_path(StreamName::Boards)).unwrap();
+        assert_eq!(text.lines().count(), 1);
     }
 
     #[tokio::test]

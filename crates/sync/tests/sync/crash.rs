@@ -52,18 +52,20 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
                 .env("PINION_CHILD_PAGE_SIZE", "7")
                 .env("PINION_CHILD_STREAMS", "boards,board_pins,pins")
                 .env("PINION_CHILD_RESUME", if attempt == 0 { "0" } else { "1" })
-                .stdout(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
                 .kill_on_drop(true);
             let mut child = command.spawn().unwrap();
             // Kill most attempts at a random moment; let every fifth run on
             // so each repetition ends.
             let kill_after =
                 (attempt % 5 != 4).then(|| Duration::from_millis(rng.gen_range(5..250)));
+            let mut killed = false;
             let status = match kill_after {
                 Some(delay) => {
                     tokio::select! {
                         status = child.wait() => status.unwrap(),
                         () = tokio::time::sleep(delay) => {
+                            killed = true;
                             child.start_kill().unwrap();
                             kills += 1;
                             let status = child.wait().await.unwrap();
@@ -80,6 +82,16 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
             if status.success() {
                 break;
             }
+            let mut report = String::new();
+            if let Some(mut out) = child.stdout.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = out.read_to_string(&mut report).await;
+            }
+            // A run that was not killed must succeed.
+            assert!(
+                killed,
+                "repetition {repetition}, attempt {attempt} failed on its own: {status} {report}"
+            );
             assert!(attempt < 40, "repetition {repetition} never completed");
         }
         for stream in STREAMS {
