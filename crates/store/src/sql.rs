@@ -32,12 +32,13 @@ pub(crate) const ACCESS_TOKEN: &str = "access_token";
 pub(crate) const REFRESH_TOKEN: &str = "refresh_token";
 
 /// Every sealed column, as `(table, column)`. Key status and retirement count
-/// over this list; a new table with sealed values (issue 4's `oauth_flows`)
-/// adds its columns here and a re-encryption step.
+/// over this list; a table with sealed values adds its columns here and a
+/// re-encryption step in `reencrypt_batch`.
 pub(crate) const SEALED_COLUMNS: &[(&str, &str)] = &[
     (CREDENTIALS, "client_secret_sealed"),
     (CREDENTIALS, "access_token_sealed"),
     (CREDENTIALS, "refresh_token_sealed"),
+    (crate::lifecycle::OAUTH_FLOWS, "pkce_verifier_sealed"),
 ];
 
 pub(crate) const CREDENTIAL_COLUMNS: &str = "id, owner_id, name, description, provider, \
@@ -1233,8 +1234,43 @@ macro_rules! impl_store {
                     let version = row.version;
                     Self::write_credential(&mut tx, &row, version).await?;
                 }
+                // Authorization flows, with what is left of the batch.
+                let remaining = limit.saturating_sub(rows.len());
+                let mut flows = 0;
+                if remaining > 0 {
+                    let sql = format!(
+                        "SELECT id, pkce_verifier_sealed FROM oauth_flows \
+                         WHERE substr(pkce_verifier_sealed, 2, 4) <> $1 \
+                         ORDER BY id LIMIT $2{}",
+                        Self::SKIP_LOCKED
+                    );
+                    let flow_rows: Vec<(String, Vec<u8>)> = sqlx::query_as(&sql)
+                        .bind(active.to_be_bytes().to_vec())
+                        .bind(i64::try_from(remaining).unwrap_or(i64::MAX))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(Self::db_error)?;
+                    for (id, sealed) in &flow_rows {
+                        let location = $crate::crypto::Location {
+                            table: $crate::lifecycle::OAUTH_FLOWS,
+                            column: $crate::lifecycle::PKCE_VERIFIER,
+                            row_id: id,
+                        };
+                        let opened = keyring.open(location, sealed).map_err(|err| {
+                            $crate::sql::open_error(location, err, &self.keys.source)
+                        })?;
+                        let resealed = keyring.seal(location, &opened);
+                        sqlx::query("UPDATE oauth_flows SET pkce_verifier_sealed = $2 WHERE id = $1")
+                            .bind(id)
+                            .bind(resealed)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(Self::db_error)?;
+                    }
+                    flows = flow_rows.len();
+                }
                 Self::commit(tx).await?;
-                Ok(rows.len())
+                Ok(rows.len() + flows)
             }
 
             #[tracing::instrument(skip_all, fields(key_version = version))]

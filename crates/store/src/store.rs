@@ -142,10 +142,10 @@ pub trait Store: crate::lifecycle::LifecycleStore + Send + Sync + std::fmt::Debu
     /// The active key version and how many sealed values each version protects.
     async fn keyring_status(&self) -> Result<KeyringStatus, StoreError>;
 
-    /// Re-seals up to `limit` records still under an older key with the active
-    /// key, in one transaction, and returns how many it rewrote (0 when none are
-    /// left). Online: readers keep working, and an interrupted rotation resumes
-    /// by calling this again.
+    /// Re-seals up to `limit` records (credentials, then authorization flows)
+    /// still under an older key with the active key, in one transaction, and
+    /// returns how many it rewrote (0 when none are left). Online: readers keep
+    /// working, and an interrupted rotation resumes by calling this again.
     async fn reencrypt_batch(&self, limit: usize) -> Result<usize, StoreError>;
 
     /// Forgets a key version's key-check value. Refused while any sealed value

@@ -351,3 +351,45 @@ pub async fn the_embedded_default_generates_its_key_file_once(db: &TestDb) {
     assert!(!key_file.exists(), "a new key file must not be generated");
     assert!(snapshot(db) == before, "the refusal changed the database");
 }
+
+pub async fn rotation_also_reencrypts_authorization_flows(db: &TestDb) {
+    let old = db.connect(keyring(&[(1, 1)])).await;
+    let ids = populate(&*old, 1).await;
+    let owner = old.get_credential(&ids[0]).await.unwrap().owner;
+    let flow = pinion_store::NewFlow {
+        credential_id: ids[0].clone(),
+        user_id: owner,
+        state_hash: "ab".repeat(32),
+        redirect_uri: "http://127.0.0.1:8080/oauth/pinterest/callback".into(),
+        pkce_verifier: pinion_domain::PkceVerifier::new("verifier-under-key-1"),
+        browser_binding_hash: None,
+        ttl: std::time::Duration::from_secs(600),
+    };
+    old.create_flow(&flow).await.unwrap();
+    old.close().await;
+
+    let rotating = db.connect(keyring(&[(1, 1), (2, 2)])).await;
+    // The credential has two sealed values (client secret, access token),
+    // the flow one.
+    assert_eq!(
+        count_of(&rotating.keyring_status().await.unwrap(), 1),
+        2 + 1
+    );
+    // The credential fills the first batch of one; the flow comes next.
+    assert_eq!(rotating.reencrypt_batch(1).await.unwrap(), 1);
+    assert_eq!(rotating.reencrypt_batch(1).await.unwrap(), 1);
+    assert_eq!(rotating.reencrypt_batch(1).await.unwrap(), 0);
+    rotating.retire_key(1).await.unwrap();
+    rotating.close().await;
+
+    let new_only = db.connect(keyring(&[(2, 2)])).await;
+    let consumed = new_only
+        .consume_flow(&"ab".repeat(32))
+        .await
+        .unwrap()
+        .expect("the flow is still there");
+    assert_eq!(
+        consumed.pkce_verifier.expose_secret(),
+        "verifier-under-key-1"
+    );
+}

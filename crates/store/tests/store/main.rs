@@ -54,4 +54,5 @@ on_both_backends!(
     keys::a_process_without_the_new_key_names_the_record_it_cannot_open,
     keys::a_wrong_missing_or_malformed_key_is_refused_with_a_clear_message,
     keys::refusals_leave_the_database_byte_identical,
+    keys::rotation_also_reencrypts_authorization_flows,
 );
