@@ -1,5 +1,6 @@
 //! The server's settings, already validated: where to listen, the public URL
-//! browsers reach Pinion at, and the store to use.
+//! browsers reach Pinion at, the store to use, Pinterest's URLs and the token
+//! refresher's pacing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,9 +18,45 @@ pub struct Settings {
     pub public_url: Url,
     /// The credential store.
     pub store: Arc<dyn Store>,
+    /// Pinterest's consent page (`PINTEREST_OAUTH_URL`).
+    pub pinterest_oauth_url: String,
+    /// Pinterest's API base (`PINTEREST_API_URL`); the token endpoint is
+    /// `$PINTEREST_API_URL/oauth/token`.
+    pub pinterest_api_url: String,
+    /// When and how tokens are refreshed.
+    pub refresh_policy: pinion_service::RefreshPolicy,
+    /// The background refresher's pacing; `None` runs no refresher.
+    pub refresher: Option<pinion_service::RefresherConfig>,
 }
 
+/// Pinterest's consent page, the default of `PINTEREST_OAUTH_URL`.
+pub const DEFAULT_PINTEREST_OAUTH_URL: &str = "https://www.pinterest.com/oauth/";
+/// Pinterest's API base, the default of `PINTEREST_API_URL`.
+pub const DEFAULT_PINTEREST_API_URL: &str = "https://api.pinterest.com/v5";
+
 impl Settings {
+    /// Settings with Pinterest's real URLs, the default refresh policy and a
+    /// running refresher.
+    pub fn new(listen: SocketAddr, public_url: Url, store: Arc<dyn Store>) -> Self {
+        Self {
+            listen,
+            public_url,
+            store,
+            pinterest_oauth_url: DEFAULT_PINTEREST_OAUTH_URL.to_owned(),
+            pinterest_api_url: DEFAULT_PINTEREST_API_URL.to_owned(),
+            refresh_policy: pinion_service::RefreshPolicy::default(),
+            refresher: Some(pinion_service::RefresherConfig::default()),
+        }
+    }
+
+    /// The callback every flow redirects to: `$PINION_PUBLIC_URL/oauth/pinterest/callback`.
+    pub fn redirect_uri(&self) -> String {
+        format!(
+            "{}/oauth/pinterest/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+
     /// Parses and checks a public URL: http or https, a host, no path beyond
     /// `/`, no query, no credentials.
     pub fn parse_public_url(text: &str) -> anyhow::Result<Url> {

@@ -1,5 +1,6 @@
 //! Pinion's HTTP surface: the JSON API under `/api/v1`, health and readiness
-//! probes, and (in `web`) the HTML pages, all from one axum router.
+//! probes, the OAuth callback and its result pages (in `oauth`), all from one
+//! axum router, plus the background token refresher.
 //!
 //! This crate is an adapter: handlers translate HTTP into calls to
 //! `pinion-service` and results back into HTTP. It holds no business rules.
@@ -8,6 +9,7 @@ pub mod api;
 pub mod config;
 mod headers;
 mod health;
+pub mod oauth;
 pub mod startup;
 mod state;
 

@@ -5,11 +5,16 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::routing::get;
-use pinion_service::{Credentials, Users};
+use std::sync::Arc;
+
+use anyhow::Context;
+use pinion_domain::SystemClock;
+use pinion_oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
+use pinion_service::{Authorizations, Credentials, Refresher, TokenManager, Users};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{AppState, Settings, api, headers, health};
+use crate::{AppState, Settings, api, headers, health, oauth};
 
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -19,6 +24,8 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    refresher: Option<Refresher>,
+    tokens: Arc<TokenManager>,
 }
 
 impl Application {
@@ -27,15 +34,43 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", settings.listen))?;
+        let oauth_config =
+            OAuthConfig::from_urls(&settings.pinterest_oauth_url, &settings.pinterest_api_url)
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+        let oauth = Arc::new(
+            PinterestOAuth::new(oauth_config, Arc::new(SystemClock))
+                .map_err(|err| anyhow::anyhow!("{err}"))?,
+        );
+        let redirect_uri = RedirectUri::parse(&settings.redirect_uri()).map_err(|err| {
+            anyhow::anyhow!("PINION_PUBLIC_URL gives no valid redirect URI: {err}")
+        })?;
+        let api_base = pinion_pinterest::BaseUrl::parse(&settings.pinterest_api_url)
+            .map_err(|err| anyhow::anyhow!("PINTEREST_API_URL: {err}"))
+            .context("checking the Pinterest API URL")?;
+        let tokens = Arc::new(TokenManager::new(
+            settings.store.clone(),
+            oauth.clone(),
+            Arc::new(SystemClock),
+            settings.refresh_policy.clone(),
+        ));
+        let refresher = settings
+            .refresher
+            .clone()
+            .map(|config| Refresher::new(tokens.clone(), config));
         let state = AppState {
             users: Users::new(settings.store.clone()),
             credentials: Credentials::new(settings.store.clone()),
+            authorizations: Authorizations::new(settings.store.clone(), oauth, redirect_uri),
+            tokens: tokens.clone(),
+            pinterest: pinion_pinterest::ClientConfig::with_base_url(api_base),
             store: settings.store,
             public_url: settings.public_url,
         };
         Ok(Self {
             listener,
             router: router(state),
+            refresher,
+            tokens,
         })
     }
 
@@ -46,14 +81,42 @@ impl Application {
             .expect("a bound TCP listener has a local address")
     }
 
+    /// The token manager, shared with the handlers.
+    pub fn tokens(&self) -> &Arc<TokenManager> {
+        &self.tokens
+    }
+
     /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// First resolves refreshes left in flight by a process that died (any
+    /// marker older than the lease), then runs the background refresher
+    /// until the same shutdown.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let refresher_task = self.refresher.map(|refresher| {
+            let lease = self.tokens.policy().lease;
+            let mut stop_rx = stop_rx.clone();
+            tokio::spawn(async move {
+                if let Err(err) = refresher.recover_interrupted(lease).await {
+                    tracing::warn!(error = %err, "Could not resolve interrupted refreshes.");
+                }
+                refresher
+                    .run_until_stopped(async move {
+                        let _ = stop_rx.wait_for(|stopped| *stopped).await;
+                    })
+                    .await;
+            })
+        });
+        let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop_tx.send(true);
+        if let Some(task) = refresher_task {
+            let _ = task.await;
+        }
+        result
     }
 }
 
@@ -62,6 +125,7 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
+        .merge(oauth::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

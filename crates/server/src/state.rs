@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use pinion_service::{Credentials, Users};
+use pinion_service::{Authorizations, Credentials, TokenManager, Users};
 use pinion_store::Store;
 use url::Url;
 
@@ -17,4 +17,10 @@ pub struct AppState {
     pub credentials: Credentials,
     /// The public URL browsers reach Pinion at.
     pub public_url: Url,
+    /// Starting and completing authorizations.
+    pub authorizations: Authorizations,
+    /// Fresh access tokens and refreshes.
+    pub tokens: Arc<TokenManager>,
+    /// The Pinterest API client's configuration, for checks.
+    pub pinterest: pinion_pinterest::ClientConfig,
 }

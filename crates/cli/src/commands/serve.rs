@@ -18,6 +18,12 @@ pub struct ServeArgs {
     /// Default: `http://` and the listen address.
     #[arg(long, env = "PINION_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Pinterest's consent page.
+    #[arg(long, env = "PINTEREST_OAUTH_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_OAUTH_URL)]
+    pinterest_oauth_url: String,
+    /// Pinterest's API base; the token endpoint is `$PINTEREST_API_URL/oauth/token`.
+    #[arg(long, env = "PINTEREST_API_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_API_URL)]
+    pinterest_api_url: String,
 }
 
 impl ServeArgs {
@@ -29,11 +35,9 @@ impl ServeArgs {
                 .unwrap_or(&format!("http://{}", self.listen)),
         )?;
         let store = store_args.open().await?;
-        let settings = Settings {
-            listen: self.listen,
-            public_url: public_url.clone(),
-            store,
-        };
+        let mut settings = Settings::new(self.listen, public_url.clone(), store);
+        settings.pinterest_oauth_url = self.pinterest_oauth_url.clone();
+        settings.pinterest_api_url = self.pinterest_api_url.clone();
         let app = Application::build(settings).await?;
         eprintln!(
             "Pinion is serving on http://{} (public URL {public_url}).",

@@ -224,3 +224,87 @@ pub async fn delete(
     state.credentials.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `POST /api/v1/credentials/{id}/authorize` body (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeBody {
+    /// Bind the flow to the calling browser with a cookie (for the web UI).
+    #[serde(default)]
+    pub bind_browser: bool,
+}
+
+/// `POST /api/v1/credentials/{id}/authorize`: starts a flow and answers
+/// `{"authorization_url", "flow_id", "expires_at"}`. The URL carries the
+/// state: show it to the user, never log it.
+pub async fn authorize(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    body: Option<Json<AuthorizeBody>>,
+) -> Result<axum::response::Response, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let binding = body
+        .bind_browser
+        .then(pinion_service::BrowserBinding::random);
+    let started = state
+        .authorizations
+        .start(&user, &id, binding.as_ref())
+        .await?;
+    let mut response = Json(serde_json::json!({
+        "authorization_url": started.url.as_str(),
+        "flow_id": started.flow_id.as_str(),
+        "expires_at": started.expires_at,
+    }))
+    .into_response();
+    if let Some(binding) = binding {
+        let cookie = crate::oauth::binding_cookie(&state.public_url, &binding);
+        response.headers_mut().insert(
+            axum::http::header::SET_COOKIE,
+            axum::http::HeaderValue::from_str(&cookie).map_err(|err| ApiError::internal(&err))?,
+        );
+    }
+    Ok(response)
+}
+
+/// The owner's credential id, or the same 404 as for an unknown one.
+async fn owned(
+    state: &AppState,
+    user: &pinion_store::User,
+    id: &str,
+) -> Result<CredentialRecord, ApiError> {
+    let record = state.credentials.get(user, id).await?;
+    if record.owner != user.id {
+        return Err(ApiError::not_found("credential"));
+    }
+    Ok(record)
+}
+
+/// `POST /api/v1/credentials/{id}/check`: calls `GET /v5/user_account` with
+/// the credential and reports status, account, scopes and expiries.
+pub async fn check(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<pinion_service::CheckReport>, ApiError> {
+    let record = owned(&state, &user, &id).await?;
+    let report =
+        pinion_service::check_credential(&state.tokens, state.pinterest.clone(), &record.id)
+            .await?;
+    Ok(Json(report))
+}
+
+/// `POST /api/v1/credentials/{id}/refresh`: forces a refresh and answers
+/// with the credential; a failure is a 409 (`needs_reauthorization`,
+/// `app_credentials`, `not_authorized`) or 503 (retry later) naming why.
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<CredentialView>, ApiError> {
+    let record = owned(&state, &user, &id).await?;
+    match state.tokens.refresh(&record.id).await {
+        Ok(outcome) => Ok(Json(CredentialView::from(outcome.record()))),
+        Err(err) => Err(ApiError::from_refresh(err)),
+    }
+}

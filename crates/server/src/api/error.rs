@@ -81,6 +81,32 @@ impl ApiError {
         )
     }
 
+    /// A failed refresh: 409 when the credential itself must be fixed, 503
+    /// when trying later may work.
+    pub fn from_refresh(err: pinion_service::RefreshError) -> Self {
+        use pinion_service::RefreshError;
+        match &err {
+            RefreshError::NotFound => Self::not_found("credential"),
+            RefreshError::NotAuthorized => {
+                Self::new(StatusCode::CONFLICT, "not_authorized", err.to_string())
+            }
+            RefreshError::NeedsReauthorization { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "needs_reauthorization",
+                err.to_string(),
+            ),
+            RefreshError::AppCredentials { .. } => {
+                Self::new(StatusCode::CONFLICT, "app_credentials", err.to_string())
+            }
+            RefreshError::Unavailable { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "refresh_unavailable",
+                err.to_string(),
+            ),
+            RefreshError::Store(_) => Self::internal(&err),
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -5,7 +5,7 @@ pub mod credentials;
 mod error;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use auth::ApiUser;
 pub use error::ApiError;
@@ -25,5 +25,8 @@ pub fn router() -> Router<AppState> {
                 .patch(credentials::update)
                 .delete(credentials::delete),
         )
+        .route("/credentials/{id}/authorize", post(credentials::authorize))
+        .route("/credentials/{id}/check", post(credentials::check))
+        .route("/credentials/{id}/refresh", post(credentials::refresh))
         .fallback(|| async { ApiError::not_found("route") })
 }

@@ -41,11 +41,11 @@ pub async fn spawn_app() -> TestApp {
             .unwrap();
         tokens.push(token.expose_secret().to_owned());
     }
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: Settings::parse_public_url("http://127.0.0.1:8080").unwrap(),
-        store: store.clone(),
-    };
+    let settings = Settings::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Settings::parse_public_url("http://127.0.0.1:8080").unwrap(),
+        store.clone(),
+    );
     let app = Application::build(settings).await.unwrap();
     let address = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

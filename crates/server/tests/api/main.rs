@@ -4,3 +4,4 @@
 mod credentials;
 mod health;
 mod helpers;
+mod oauth;

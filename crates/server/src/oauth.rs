@@ -1,0 +1,228 @@
+//! The OAuth callback `GET /oauth/pinterest/callback` and the minimal result
+//! page it redirects to.
+//!
+//! The callback reads its query by hand so a repeated parameter is refused
+//! rather than silently picking one value. On success it answers 303 to a
+//! clean URL without `code` or `state` (`/credentials/{id}?authorized=1`);
+//! every refused case is a 4xx HTML page whose text is escaped. The request
+//! trace logs only the path, never this query string.
+//!
+//! Browser binding: a flow started with `bind_browser` sets a cookie holding
+//! 256 random bits (only its hash is stored). With an https public URL it is
+//! `__Host-pinion_flow` (`Secure`, `Path=/`, no `Domain`); on a plain-http
+//! loopback URL the `__Host-` prefix is not allowed (it requires `Secure`), so
+//! it is `pinion_flow`. Both are `HttpOnly`, `SameSite=Lax` (the callback is
+//! a cross-site top-level GET, which `Strict` would not carry), `Max-Age=600`.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use pinion_domain::{AuthorizationCode, OAuthState};
+use pinion_service::{BrowserBinding, CallbackError, CallbackParams};
+use url::Url;
+
+use crate::AppState;
+
+/// The binding cookie's name on an https public URL.
+pub const SECURE_COOKIE: &str = "__Host-pinion_flow";
+/// The binding cookie's name on a plain-http (loopback) public URL.
+pub const PLAIN_COOKIE: &str = "pinion_flow";
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/pinterest/callback", get(callback))
+        .route("/credentials/{id}", get(result_page))
+}
+
+fn cookie_name(public_url: &Url) -> &'static str {
+    if public_url.scheme() == "https" {
+        SECURE_COOKIE
+    } else {
+        PLAIN_COOKIE
+    }
+}
+
+/// The `Set-Cookie` value binding a flow to this browser.
+pub fn binding_cookie(public_url: &Url, binding: &BrowserBinding) -> String {
+    let secure = if public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={}; Path=/; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
+        cookie_name(public_url),
+        binding.expose_secret()
+    )
+}
+
+fn clearing_cookie(public_url: &Url) -> String {
+    let secure = if public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
+        cookie_name(public_url)
+    )
+}
+
+fn read_binding(headers: &HeaderMap, public_url: &Url) -> Option<BrowserBinding> {
+    let name = cookie_name(public_url);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| BrowserBinding::from_cookie(value))
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body><h1>{}</h1><p>{}</p></body></html>",
+        escape_html(title),
+        escape_html(title),
+        escape_html(message)
+    );
+    (status, Html(body)).into_response()
+}
+
+/// Parses the raw query, noting repeated parameters.
+fn parse_query(query: Option<&str>) -> CallbackParams {
+    let mut params = CallbackParams::default();
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if !seen.insert(key.clone().into_owned()) {
+            params.duplicated = true;
+            continue;
+        }
+        match key.as_ref() {
+            "state" => params.state = Some(OAuthState::new(value.into_owned())),
+            "code" => params.code = Some(AuthorizationCode::new(value.into_owned())),
+            "error" => params.error = Some(value.into_owned()),
+            "error_description" => params.error_description = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    params
+}
+
+/// `GET /oauth/pinterest/callback`
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let params = parse_query(uri.query());
+    let binding = read_binding(&headers, &state.public_url);
+    let result = state
+        .authorizations
+        .complete(params, binding.as_ref())
+        .await;
+    let mut response = match result {
+        Ok(done) => {
+            let location = format!("/credentials/{}?authorized=1", done.credential.id);
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            response
+        }
+        Err(err) => {
+            let status = match &err {
+                CallbackError::Malformed(_) | CallbackError::UnknownState => {
+                    StatusCode::BAD_REQUEST
+                }
+                CallbackError::OtherBrowser | CallbackError::Denied { .. } => StatusCode::FORBIDDEN,
+                CallbackError::ExchangeFailed { .. } => StatusCode::BAD_GATEWAY,
+                CallbackError::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            let message = match &err {
+                CallbackError::Service(inner) => {
+                    tracing::error!(error = %inner, "The callback failed.");
+                    "Something went wrong on our side; the details are in the server log.".into()
+                }
+                other => other.to_string(),
+            };
+            page(status, "Authorization did not complete", &message)
+        }
+    };
+    if binding.is_some()
+        && let Ok(value) = HeaderValue::from_str(&clearing_cookie(&state.public_url))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `GET /credentials/{id}`: a minimal page after the callback (the web UI
+/// issue replaces it). Shows only the id it was given, escaped.
+async fn result_page(
+    Path(id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let authorized = query.get("authorized").is_some_and(|v| v == "1");
+    let message = if authorized {
+        format!("Credential {id} is authorized. You can close this page.")
+    } else {
+        format!("Credential {id}.")
+    };
+    page(StatusCode::OK, "Pinion", &message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_cookie_is_host_prefixed_and_secure_on_https_only() {
+        let binding = BrowserBinding::from_cookie("v");
+        let https = binding_cookie(&Url::parse("https://pinion.example").unwrap(), &binding);
+        assert!(
+            https.starts_with("__Host-pinion_flow=v; Path=/;"),
+            "{https}"
+        );
+        assert!(https.contains("HttpOnly") && https.contains("SameSite=Lax"));
+        assert!(https.ends_with("; Secure"));
+        let http = binding_cookie(&Url::parse("http://127.0.0.1:8080").unwrap(), &binding);
+        assert!(http.starts_with("pinion_flow=v;"), "{http}");
+        assert!(!http.contains("Secure"));
+    }
+
+    #[test]
+    fn escaping_neutralises_markup() {
+        assert_eq!(
+            escape_html("<script>\"x\"&'y'</script>"),
+            "&lt;script&gt;&quot;x&quot;&amp;&#x27;y&#x27;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_noticed() {
+        assert!(parse_query(Some("state=a&state=b&code=c")).duplicated);
+        assert!(!parse_query(Some("state=a&code=c")).duplicated);
+    }
+}

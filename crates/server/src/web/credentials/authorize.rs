@@ -1,0 +1,31 @@
+//! Starting an authorization from a form: the lifecycle service stores the
+//! flow, bound to this browser by a cookie, and the browser goes to
+//! Pinterest's consent page. The callback (module `oauth`) brings it back to
+//! `/credentials/{id}?authorized=1`, which `landing.rs` sends to the
+//! credential's overlay.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pinion_service::BrowserBinding;
+
+use crate::AppState;
+use crate::web::{Session, WebError};
+
+/// Starts the flow for credential `id` and answers 303 to the consent page.
+/// The consent URL carries the state: it goes only into `Location`, never
+/// into a log.
+pub async fn start(state: &AppState, session: &Session, id: &str) -> Result<Response, WebError> {
+    let binding = BrowserBinding::random();
+    let started = state
+        .authorizations
+        .start(&session.user, id, Some(&binding))
+        .await?;
+    let location =
+        HeaderValue::from_str(started.url.as_str()).map_err(|_| WebError::Internal)?;
+    let cookie = HeaderValue::from_str(&crate::oauth::binding_cookie(&state.public_url, &binding))
+        .map_err(|_| WebError::Internal)?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}

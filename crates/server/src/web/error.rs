@@ -1,0 +1,74 @@
+//! The web UI's one error type: each variant renders a small HTML page with
+//! the right status. Internal causes go to the log, never to the page.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::html;
+use pinion_service::ServiceError;
+
+/// A failed page request.
+#[derive(Debug)]
+pub enum WebError {
+    /// The object does not exist or belongs to someone else (same answer).
+    NotFound,
+    /// The form's CSRF token is missing or wrong.
+    BadCsrf,
+    /// The request is not allowed, with a reason safe to show.
+    Forbidden(String),
+    /// Something failed on our side; the cause is logged.
+    Internal,
+}
+
+impl From<ServiceError> for WebError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound { .. } => WebError::NotFound,
+            ServiceError::Forbidden(reason) => WebError::Forbidden(reason.to_owned()),
+            other => {
+                tracing::error!(error = %other, "A page request failed.");
+                WebError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here, or it is not yours.".to_owned(),
+            ),
+            WebError::BadCsrf => (
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form is missing its security token or it has expired. Go back, reload the page and try again.".to_owned(),
+            ),
+            WebError::Forbidden(reason) => (StatusCode::FORBIDDEN, "Not allowed", reason),
+            WebError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Something went wrong on our side; the details are in the server log.".to_owned(),
+            ),
+        };
+        let body = html! {
+            (maud::DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    title { (title) " · Pinion" }
+                    link rel="stylesheet" href="/static/pinion.css";
+                }
+                body {
+                    main class="narrow" {
+                        h1 { (title) }
+                        p { (message) }
+                        p { a href="/credentials" { "Back to credentials" } }
+                    }
+                }
+            }
+        };
+        (status, Html(body.into_string())).into_response()
+    }
+}

@@ -1,0 +1,62 @@
+//! The web UI (issue 6): server-rendered HTML that works without JavaScript.
+//!
+//! Routes follow the URL, one file per method, the template (a `maud`
+//! function) next to its handler:
+//!
+//! - `GET|POST /sign-in`, `POST /sign-out`: password sign-in and sessions
+//!   (`session.rs` explains the cookies and CSRF tokens).
+//! - `GET /credentials`: the credentials page, one tile per credential.
+//! - `GET|POST /credentials/new`: the Add New Credential overlay (a normal
+//!   page without JavaScript).
+//! - `GET|POST /credentials/{id}/edit`: the overlay for a stored credential,
+//!   where Authorize returns to show the account and granted scopes.
+//! - `GET /credentials/{id}/info`: the credential information screen.
+//! - `POST /credentials/{id}/delete`: deletion, after a confirmation box.
+//! - `GET /sources/new`: "New data source" starts at the Authenticate
+//!   screen: the tiles plus Add Credential.
+//! - `GET /static/…`: the stylesheet; nothing is loaded from elsewhere.
+//!
+//! Every page needs a session: without one the answer is a 303 to
+//! `/sign-in`. Another user's credential is a 404 page, exactly as for an id
+//! that does not exist. Every state-changing form carries the session's CSRF
+//! token and is refused with 403 without it.
+
+mod credentials;
+mod error;
+mod landing;
+mod layout;
+mod session;
+mod sign_in;
+mod sign_out;
+mod sources;
+mod static_files;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use error::WebError;
+pub use landing::callback_landing;
+pub use session::{SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE, Session, session_cookie_name};
+
+use crate::AppState;
+
+/// Routes of the web UI.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/credentials") }))
+        .route("/sign-in", get(sign_in::get).post(sign_in::post))
+        .route("/sign-out", post(sign_out::post))
+        .route("/credentials", get(credentials::get))
+        .route(
+            "/credentials/new",
+            get(credentials::new::get).post(credentials::new::post),
+        )
+        .route(
+            "/credentials/{id}/edit",
+            get(credentials::edit::get).post(credentials::edit::post),
+        )
+        .route("/credentials/{id}/info", get(credentials::info::get))
+        .route("/credentials/{id}/delete", post(credentials::delete::post))
+        .route("/sources/new", get(sources::new::get))
+        .route("/static/{file}", get(static_files::get))
+}

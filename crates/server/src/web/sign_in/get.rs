@@ -1,0 +1,51 @@
+//! `GET /sign-in`: the sign-in form, with a fresh double-submit CSRF cookie.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{Markup, html};
+use pinion_service::SessionToken;
+
+use crate::AppState;
+use crate::web::layout::public_page;
+use crate::web::session::signin_cookie;
+
+/// The form, with `error` above it and `username` kept.
+pub fn form(csrf: &str, username: &str, error: Option<&str>) -> Markup {
+    public_page(
+        "Sign in",
+        html! {
+            h1 { "Sign in to Pinion" }
+            @if let Some(error) = error {
+                p class="notice bad" role="alert" { (error) }
+            }
+            form method="post" action="/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                div class="field" {
+                    label for="username" { "Username" }
+                    input type="text" id="username" name="username" value=(username)
+                        autocomplete="username" required autofocus;
+                }
+                div class="field" {
+                    label for="password" { "Password" }
+                    input type="password" id="password" name="password"
+                        autocomplete="current-password" required;
+                }
+                div class="buttons" {
+                    button class="primary" type="submit" { "Sign in" }
+                }
+            }
+        },
+    )
+}
+
+/// Renders the form and sets the cookie its CSRF token must match.
+pub async fn get(State(state): State<AppState>) -> Response {
+    let value = SessionToken::random_value();
+    let cookie = signin_cookie(&state.public_url, &value);
+    (
+        [(header::SET_COOKIE, cookie)],
+        Html(form(&value, "", None).into_string()),
+    )
+        .into_response()
+}

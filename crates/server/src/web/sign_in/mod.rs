@@ -1,0 +1,7 @@
+//! `/sign-in`: the password form and its handling.
+
+mod get;
+mod post;
+
+pub use get::get;
+pub use post::post;

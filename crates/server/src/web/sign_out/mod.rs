@@ -1,0 +1,5 @@
+//! `/sign-out`: ends the session.
+
+mod post;
+
+pub use post::post;
