@@ -19,6 +19,7 @@
 
 pub mod destination;
 pub mod error;
+pub mod publish;
 pub mod run;
 pub mod source;
 pub mod state;

@@ -9,3 +9,4 @@ mod helpers;
 mod crash;
 mod exactness;
 mod faults;
+mod publish;

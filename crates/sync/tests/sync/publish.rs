@@ -1,0 +1,245 @@
+//! Publishing: 1,000 pins with injected 429 and 5xx answers create exactly
+//! 1,000 pins; a rerun creates none; invalid rows are rejected with reasons;
+//! a create whose answer was lost is found by reconciliation, not repeated.
+
+use std::io::Write;
+
+use pinion_simulator::{FaultKind, FaultSpec, Stream};
+use pinion_sync::publish::{PublishOptions, publish_boards, publish_pins};
+use pinion_sync::{PublishLedger, SqlState};
+
+use crate::sim::{self, ALL_SCOPES, TestSim, USER};
+
+async fn board_pin_count(sim: &TestSim, board: &str, token: &str) -> usize {
+    // Count through the API so only this board's pins are counted.
+    let mut count = 0;
+    let mut bookmark: Option<String> = None;
+    let http = reqwest::Client::new();
+    loop {
+        let mut query = vec![("page_size".to_owned(), "250".to_owned())];
+        if let Some(b) = &bookmark {
+            query.push(("bookmark".into(), b.clone()));
+        }
+        let page: serde_json::Value = http
+            .get(format!("{}/boards/{board}/pins", sim.sim.api_url()))
+            .bearer_auth(token)
+            .query(&query)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        count += page["items"].as_array().unwrap().len();
+        match page["bookmark"].as_str() {
+            Some(b) => bookmark = Some(b.to_owned()),
+            None => return count,
+        }
+    }
+}
+
+async fn first_public_board(sim: &TestSim, token: &str) -> String {
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/boards?privacy=PUBLIC", sim.sim.api_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+fn options() -> PublishOptions {
+    PublishOptions {
+        namespace: "credential-1".into(),
+        board: None,
+        concurrency: 8,
+        reject_file: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_pins_through_429s_and_5xx_are_created_exactly_once_and_a_rerun_creates_none() {
+    let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
+    let tokens = sim.tokens(ALL_SCOPES).await;
+    let client = sim.client(sim.token_source(&tokens));
+    let board = first_public_board(&sim, &tokens.access).await;
+    let before = board_pin_count(&sim, &board, &tokens.access).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pins.jsonl");
+    let mut file = std::fs::File::create(&input).unwrap();
+    for i in 0..1000 {
+        let row = serde_json::json!({
+            "board_id": board, "title": format!("Pin {i}"), "description": "Made by the test",
+            "link": format!("https://example.com/{i}"), "alt_text": "a test image",
+            "image_url": format!("https://images.example.com/{i}.jpg"),
+        });
+        writeln!(file, "{row}").unwrap();
+    }
+    // Invalid rows: each is refused with its reason, the rest go through.
+    writeln!(file, "{}", serde_json::json!({"board_id": board, "title": "t".repeat(101), "image_url": "https://i.example/x.jpg"})).unwrap();
+    writeln!(
+        file,
+        "{}",
+        serde_json::json!({"board_id": "12ab", "image_url": "https://i.example/y.jpg"})
+    )
+    .unwrap();
+    writeln!(file, "{}", serde_json::json!({"board_id": board, "image_url": "https://i.example/z.jpg", "colour": "red"})).unwrap();
+    writeln!(file, "not json").unwrap();
+    drop(file);
+
+    for (kind, count) in [
+        (FaultKind::RateLimit, 25),
+        (FaultKind::Status { status: 503 }, 15),
+        (FaultKind::Status { status: 500 }, 10),
+    ] {
+        sim.sim
+            .control()
+            .inject_fault(&FaultSpec {
+                path_prefix: "/v5/pins".into(),
+                method: Some("POST".into()),
+                kind,
+                count: Some(count),
+                duration_ms: None,
+            })
+            .await
+            .unwrap();
+    }
+    let ledger = SqlState::open(dir.path().join("ledger.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let report = publish_pins(&client, &ledger, &input, &options())
+        .await
+        .unwrap();
+    assert_eq!(report.rows, 1004);
+    assert_eq!(report.rejected, 4, "{report:?}");
+    assert_eq!(report.created + report.reconciled, 1000, "{report:?}");
+    assert!(report.complete(), "{report:?}");
+    assert!(
+        sim.sim.control().faults().await.unwrap().is_empty(),
+        "every fault was hit"
+    );
+    assert_eq!(
+        board_pin_count(&sim, &board, &tokens.access).await,
+        before + 1000
+    );
+
+    let rejects = std::fs::read_to_string(report.reject_file.as_ref().unwrap()).unwrap();
+    assert_eq!(rejects.lines().count(), 4);
+    assert!(
+        rejects.contains("title") && rejects.contains("board_id") && rejects.contains("colour")
+    );
+
+    let again = publish_pins(&client, &ledger, &input, &options())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.created, again.already_published),
+        (0, 1000),
+        "{again:?}"
+    );
+    assert_eq!(
+        board_pin_count(&sim, &board, &tokens.access).await,
+        before + 1000
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
+    let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
+    let tokens = sim.tokens(ALL_SCOPES).await;
+    let client = sim.client(sim.token_source(&tokens));
+    let board = first_public_board(&sim, &tokens.access).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = SqlState::open(dir.path().join("ledger.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let rows = [
+        serde_json::json!({"board_id": board, "title": "Lost answer", "link": "https://example.com/lost",
+            "image_url": "https://images.example.com/lost.jpg", "key": "row-lost"}),
+        serde_json::json!({"board_id": board, "title": "Fresh", "image_url": "https://images.example.com/f.jpg", "key": "row-fresh"}),
+    ];
+    let input = dir.path().join("pins.jsonl");
+    std::fs::write(&input, format!("{}\n{}\n", rows[0], rows[1])).unwrap();
+
+    // The crash: the ledger said "sent", Pinterest created the pin, and the
+    // process died before recording the answer.
+    ledger
+        .record_sent("credential-1", "row-lost", &board)
+        .await
+        .unwrap();
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/pins", sim.sim.api_url()))
+        .bearer_auth(&tokens.access)
+        .json(&serde_json::json!({"board_id": board, "title": "Lost answer", "link": "https://example.com/lost",
+            "media_source": {"source_type": "image_url", "url": "https://images.example.com/lost.jpg"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let before = board_pin_count(&sim, &board, &tokens.access).await;
+
+    let report = publish_pins(&client, &ledger, &input, &options())
+        .await
+        .unwrap();
+    assert_eq!((report.reconciled, report.created), (1, 1), "{report:?}");
+    assert_eq!(
+        board_pin_count(&sim, &board, &tokens.access).await,
+        before + 1
+    );
+    let entry = ledger
+        .entry("credential-1", "row-lost")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.object_id.as_deref(), created["id"].as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boards_from_a_file_are_created_once() {
+    let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
+    let tokens = sim.tokens(ALL_SCOPES).await;
+    let client = sim.client(sim.token_source(&tokens));
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("boards.jsonl");
+    std::fs::write(
+        &input,
+        "{\"name\":\"Recipes 2026\",\"privacy\":\"SECRET\"}\n{\"name\":\"Trips\"}\n{\"name\":\"Bad\",\"privacy\":\"HIDDEN\"}\n",
+    )
+    .unwrap();
+    let ledger = SqlState::open(dir.path().join("ledger.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let before = sim
+        .sim
+        .control()
+        .expected_ids(USER, Stream::Boards)
+        .await
+        .unwrap()
+        .len();
+    let report = publish_boards(&client, &ledger, &input, &options())
+        .await
+        .unwrap();
+    assert_eq!((report.created, report.rejected), (2, 1), "{report:?}");
+    let again = publish_boards(&client, &ledger, &input, &options())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.created, again.already_published),
+        (0, 2),
+        "{again:?}"
+    );
+    let after = sim
+        .sim
+        .control()
+        .expected_ids(USER, Stream::Boards)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(after, before + 2);
+}
