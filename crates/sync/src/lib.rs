@@ -17,6 +17,7 @@
 // once per failed run.
 #![allow(clippy::result_large_err)]
 
+pub mod cli;
 pub mod destination;
 pub mod error;
 pub mod publish;

@@ -6,6 +6,7 @@ mod sim;
 
 mod helpers;
 
+mod cli;
 mod crash;
 mod exactness;
 mod faults;
