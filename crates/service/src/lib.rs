@@ -11,6 +11,7 @@ mod check;
 mod credentials;
 mod error;
 mod refresher;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -26,3 +27,15 @@ pub use tokens::{
     CredentialTokenSource, RefreshError, RefreshOutcome, RefreshPolicy, TokenManager,
 };
 pub use users::Users;
+
+// Web sign-in (issue 6).
+pub use sessions::{
+    MIN_PASSWORD_CHARS, SESSION_TTL, SessionToken, Sessions, SignedIn, hash_password,
+    validate_password, verify_password,
+};
+
+/// The OAuth client crate, re-exported so adapters build its configuration
+/// with the same version the service uses.
+pub use pinion_oauth as oauth;
+/// The Pinterest API client crate, re-exported for the same reason.
+pub use pinion_pinterest as pinterest;

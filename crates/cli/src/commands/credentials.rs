@@ -34,6 +34,87 @@ pub enum CredentialsCommand {
     Delete(DeleteArgs),
     /// List the Pinterest scopes a credential may request.
     Scopes(ScopesArgs),
+    /// Start an authorization: print Pinterest's consent URL and wait until a
+    /// running `pinion serve` receives the callback.
+    Authorize(AuthorizeArgs),
+    /// Call Pinterest's `GET /v5/user_account` with the credential and report.
+    Check(LifecycleArgs),
+    /// Refresh the credential's tokens now.
+    Refresh(LifecycleArgs),
+}
+
+/// Where Pinterest and the public callback are (the same settings as `pinion serve`).
+#[derive(Debug, Args)]
+pub struct PinterestArgs {
+    /// Pinterest's consent page.
+    #[arg(long, env = "PINTEREST_OAUTH_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_OAUTH_URL)]
+    pinterest_oauth_url: String,
+    /// Pinterest's API base.
+    #[arg(long, env = "PINTEREST_API_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_API_URL)]
+    pinterest_api_url: String,
+    /// The URL browsers reach `pinion serve` at; the callback is under it.
+    #[arg(
+        long,
+        env = "PINION_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    public_url: String,
+}
+
+impl PinterestArgs {
+    fn oauth(&self) -> anyhow::Result<std::sync::Arc<pinion_service::oauth::PinterestOAuth>> {
+        let config = pinion_service::oauth::OAuthConfig::from_urls(
+            &self.pinterest_oauth_url,
+            &self.pinterest_api_url,
+        )
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+        Ok(std::sync::Arc::new(
+            pinion_service::oauth::PinterestOAuth::new(
+                config,
+                std::sync::Arc::new(pinion_domain::SystemClock),
+            )
+            .map_err(|err| anyhow::anyhow!("{err}"))?,
+        ))
+    }
+
+    fn manager(
+        &self,
+        store: std::sync::Arc<dyn pinion_store::Store>,
+    ) -> anyhow::Result<std::sync::Arc<pinion_service::TokenManager>> {
+        Ok(std::sync::Arc::new(pinion_service::TokenManager::new(
+            store,
+            self.oauth()?,
+            std::sync::Arc::new(pinion_domain::SystemClock),
+            pinion_service::RefreshPolicy::default(),
+        )))
+    }
+}
+
+/// `pinion credentials authorize`
+#[derive(Debug, Args)]
+pub struct AuthorizeArgs {
+    /// The credential's id (`cred_…`).
+    id: String,
+    /// Open the URL in the default browser.
+    #[arg(long)]
+    open: bool,
+    /// Print the URL and return without waiting.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    pinterest: PinterestArgs,
+}
+
+/// `pinion credentials check` and `refresh`
+#[derive(Debug, Args)]
+pub struct LifecycleArgs {
+    /// The credential's id (`cred_…`).
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    pinterest: PinterestArgs,
 }
 
 /// How the client secret is supplied.
@@ -256,6 +337,128 @@ impl CredentialsCommand {
                 Ok(())
             }
             CredentialsCommand::Scopes(args) => print_scopes(args.json),
+            CredentialsCommand::Authorize(args) => authorize(store, args).await,
+            CredentialsCommand::Check(args) => {
+                let record = local_credential(&*store, &args.id).await?;
+                let manager = args.pinterest.manager(store.clone())?;
+                let base =
+                    pinion_service::pinterest::BaseUrl::parse(&args.pinterest.pinterest_api_url)
+                        .map_err(|err| anyhow::anyhow!("PINTEREST_API_URL: {err}"))?;
+                let report = pinion_service::check_credential(
+                    &manager,
+                    pinion_service::pinterest::ClientConfig::with_base_url(base),
+                    &record.id,
+                )
+                .await?;
+                if args.json {
+                    output::print_json(&report)?;
+                } else {
+                    output::print_fields(&[
+                        ("OK", report.ok.to_string()),
+                        ("Status", report.status.as_str().to_owned()),
+                        (
+                            "Account",
+                            report
+                                .account_username
+                                .clone()
+                                .unwrap_or_else(|| "-".into()),
+                        ),
+                        ("Granted scopes", report.granted_scopes.join(" ")),
+                        (
+                            "Access token expires",
+                            output::time(report.access_token_expires_at),
+                        ),
+                        (
+                            "Refresh token expires",
+                            output::time(report.refresh_token_expires_at),
+                        ),
+                        ("Error", report.error.clone().unwrap_or_else(|| "-".into())),
+                    ]);
+                }
+                if report.ok {
+                    Ok(())
+                } else {
+                    Err(Failure::Other(anyhow::anyhow!("the check failed")))
+                }
+            }
+            CredentialsCommand::Refresh(args) => {
+                let record = local_credential(&*store, &args.id).await?;
+                let manager = args.pinterest.manager(store.clone())?;
+                match manager.refresh(&record.id).await {
+                    Ok(outcome) => print_credential(outcome.record(), args.json, "Refreshed"),
+                    Err(err) => Err(Failure::Other(anyhow::anyhow!("{err}"))),
+                }
+            }
+        }
+    }
+}
+
+/// Starts a flow as the credential's owner, prints the URL, and polls the
+/// store until `pinion serve` completes or fails it (or it expires).
+async fn authorize(
+    store: std::sync::Arc<dyn pinion_store::Store>,
+    args: AuthorizeArgs,
+) -> CommandResult {
+    let record = local_credential(&*store, &args.id).await?;
+    let owner = store
+        .get_user(&record.owner)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let public = pinion_server::Settings::parse_public_url(&args.pinterest.public_url)?;
+    let redirect = pinion_service::oauth::RedirectUri::parse(&format!(
+        "{}/oauth/pinterest/callback",
+        public.as_str().trim_end_matches('/')
+    ))
+    .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let authorizations =
+        pinion_service::Authorizations::new(store.clone(), args.pinterest.oauth()?, redirect);
+    let started = authorizations.start(&owner, &args.id, None).await?;
+    println!(
+        "Open this URL to authorize {} ({}):",
+        record.id, record.name
+    );
+    println!("{}", started.url.as_str());
+    if args.open {
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        };
+        if let Err(err) = std::process::Command::new(opener)
+            .arg(started.url.as_str())
+            .spawn()
+        {
+            eprintln!("Could not open a browser ({err}); open the URL yourself.");
+        }
+    }
+    if args.no_wait {
+        return Ok(());
+    }
+    eprintln!(
+        "Waiting for the authorization (until {})...",
+        output::time(Some(started.expires_at))
+    );
+    loop {
+        let flow = authorizations.flow(&started.flow_id).await?;
+        match flow.outcome {
+            Some(pinion_store::FlowOutcome::Completed) => {
+                println!("{}", flow.message.unwrap_or_else(|| "authorized".into()));
+                return Ok(());
+            }
+            Some(pinion_store::FlowOutcome::Failed) => {
+                return Err(Failure::Other(anyhow::anyhow!(
+                    "{}",
+                    flow.message
+                        .unwrap_or_else(|| "the authorization failed".into())
+                )));
+            }
+            None if chrono::Utc::now() > flow.expires_at + chrono::Duration::seconds(30) => {
+                return Err(Failure::Other(anyhow::anyhow!(
+                    "the authorization expired without a callback; is `pinion serve` running at {}?",
+                    args.pinterest.public_url
+                )));
+            }
+            None => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
         }
     }
 }
