@@ -79,7 +79,7 @@ pub struct CredentialRecord {
 }
 
 impl CredentialRecord {
-    /// True when both tokens or at least an access token are stored.
+    /// True when an access token or a refresh token is stored.
     pub fn has_tokens(&self) -> bool {
         self.has_access_token || self.has_refresh_token
     }
