@@ -1,7 +1,15 @@
 //! `pinion serve`: the web UI and the JSON API in one process.
+//!
+//! With `--simulator` it also starts an embedded Pinterest simulator on
+//! loopback, registers an app whose redirect URI is this server's callback and
+//! an auto-approving demo user, points the Pinterest URLs at it and prints the
+//! app's client id and secret (the simulator's throwaway demo values) and the
+//! user's sign-in, so a fresh machine can try the whole flow without a
+//! Pinterest app.
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use clap::Args;
 use pinion_server::{Application, Settings};
 
@@ -24,7 +32,19 @@ pub struct ServeArgs {
     /// Pinterest's API base; the token endpoint is `$PINTEREST_API_URL/oauth/token`.
     #[arg(long, env = "PINTEREST_API_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_API_URL)]
     pinterest_api_url: String,
+    /// Start an embedded Pinterest simulator and use it instead of Pinterest
+    /// (for trying Pinion out; nothing leaves this machine).
+    #[arg(long)]
+    simulator: bool,
+    /// Where the embedded simulator listens (a loopback address; port 0 picks a
+    /// free port).
+    #[arg(long, default_value = "127.0.0.1:0", requires = "simulator")]
+    simulator_listen: SocketAddr,
 }
+
+/// The simulator's demo user, who signs in on its pages and approves
+/// authorization requests without them when a single user is asked for.
+const SIM_USERNAME: &str = pinion_simulator::config::DEMO_USERNAME;
 
 impl ServeArgs {
     /// Runs the server until Ctrl-C or SIGTERM.
@@ -38,17 +58,90 @@ impl ServeArgs {
         let mut settings = Settings::new(self.listen, public_url.clone(), store);
         settings.pinterest_oauth_url = self.pinterest_oauth_url.clone();
         settings.pinterest_api_url = self.pinterest_api_url.clone();
+        // Kept alive until the server stops; dropping it stops the simulator.
+        let simulator = if self.simulator {
+            let sim = start_simulator(self.simulator_listen, &settings.redirect_uri()).await?;
+            settings.pinterest_oauth_url = sim.oauth_url();
+            settings.pinterest_api_url = sim.api_url();
+            Some(sim)
+        } else {
+            None
+        };
         let app = Application::build(settings).await?;
         eprintln!(
             "Pinion is serving on http://{} (public URL {public_url}).",
             app.local_addr()
         );
+        if let Some(sim) = &simulator {
+            eprint!("{}", simulator_banner(sim, public_url.as_str()));
+        }
         app.run_until_stopped(shutdown_signal())
             .await
             .map_err(anyhow::Error::from)?;
+        if let Some(sim) = simulator {
+            sim.shutdown().await;
+        }
         eprintln!("Pinion stopped.");
         Ok(())
     }
+}
+
+/// Starts the embedded simulator with one app whose only redirect URI is
+/// `redirect_uri` and the auto-approving demo user.
+async fn start_simulator(
+    listen: SocketAddr,
+    redirect_uri: &str,
+) -> anyhow::Result<pinion_simulator::RunningSimulator> {
+    anyhow::ensure!(
+        listen.ip().is_loopback(),
+        "--simulator-listen must be a loopback address (the simulator is for this machine only)"
+    );
+    let mut fixtures = pinion_simulator::Fixtures::demo(0);
+    for app in &mut fixtures.apps {
+        app.name = "Pinion quickstart".to_owned();
+        app.redirect_uris = vec![redirect_uri.to_owned()];
+    }
+    for user in &mut fixtures.users {
+        user.auto_approve = true;
+    }
+    let config = pinion_simulator::SimConfig {
+        fixtures,
+        ..pinion_simulator::SimConfig::default()
+    };
+    pinion_simulator::spawn_on(listen, config)
+        .await
+        .with_context(|| format!("starting the embedded simulator on {listen}"))
+}
+
+/// What a new user needs to try the flow against the embedded simulator.
+fn simulator_banner(sim: &pinion_simulator::RunningSimulator, public_url: &str) -> String {
+    let fixtures = &sim.config().fixtures;
+    let app = fixtures.apps.first();
+    let user = fixtures.users.first();
+    let client_id = app
+        .and_then(|a| a.client_id.as_deref())
+        .unwrap_or(pinion_simulator::config::DEMO_CLIENT_ID);
+    // The simulator's throwaway demo secret, printed on purpose: it exists only
+    // in this local simulator and is what the quickstart asks the user to paste.
+    let client_secret = app.and_then(|a| a.client_secret.as_deref()).unwrap_or("");
+    let password = user.map(|u| u.password.as_str()).unwrap_or("");
+    format!(
+        "Embedded Pinterest simulator on {base} (nothing here talks to Pinterest).\n\
+         \x20 PINTEREST_OAUTH_URL={oauth}\n\
+         \x20 PINTEREST_API_URL={api}\n\
+         Simulated app (create a credential with these):\n\
+         \x20 client id:     {client_id}\n\
+         \x20 client secret: {client_secret}\n\
+         \x20 redirect URI:  {public}/oauth/pinterest/callback\n\
+         Simulated Pinterest user (approves automatically; the sign-in page takes these):\n\
+         \x20 username: {SIM_USERNAME}\n\
+         \x20 password: {password}\n\
+         For `pinion credentials authorize|check|refresh`, export the two PINTEREST_* lines above.\n",
+        base = sim.base_url(),
+        oauth = sim.oauth_url(),
+        api = sim.api_url(),
+        public = public_url.trim_end_matches('/'),
+    )
 }
 
 /// Completes on Ctrl-C or SIGTERM.
