@@ -9,7 +9,8 @@
 //! token), `PINION_CHILD_DEST` (destination), `PINION_CHILD_STATE` (state
 //! location), optional `PINION_CHILD_RESUME=1`, `PINION_CHILD_PAGE_SIZE`,
 //! `PINION_CHILD_STREAMS` (comma-separated) and `PINION_CHILD_CONCURRENCY`.
-//! Exits 0 when the run succeeded, 1 otherwise; prints the report as JSON.
+//! Exits 0 when the run succeeded, 1 otherwise; prints the report and the
+//! process's peak RSS (`VmHWM`) as one JSON object.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +76,18 @@ async fn main() {
         observer: None,
     };
     let report = pinion_sync::run::run(&job, &options).await.unwrap();
-    println!("{}", serde_json::to_string(&report).unwrap());
+    let peak_rss_kb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        });
+    println!(
+        "{}",
+        serde_json::json!({"report": report, "peak_rss_kb": peak_rss_kb})
+    );
     std::process::exit(if report.succeeded() { 0 } else { 1 });
 }

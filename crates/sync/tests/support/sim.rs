@@ -97,8 +97,28 @@ pub async fn start(config: SimConfig, shape: DataShape) -> TestSim {
 }
 
 impl TestSim {
-    /// Walks the headless consent and exchanges the code.
+    /// Walks the headless consent for the test user and exchanges the code.
     pub async fn tokens(&self, scopes: &str) -> Tokens {
+        self.tokens_for(USER, scopes).await
+    }
+
+    /// Registers another auto-approving user with `shape`.
+    pub async fn add_user(&self, username: &str, shape: DataShape) {
+        self.sim
+            .control()
+            .register_user(&UserSpec {
+                username: username.into(),
+                password: "correct horse".into(),
+                account_type: AccountType::Business,
+                auto_approve: true,
+                data: shape,
+            })
+            .await
+            .expect("user registers");
+    }
+
+    /// Walks the headless consent for `username` and exchanges the code.
+    pub async fn tokens_for(&self, username: &str, scopes: &str) -> Tokens {
         let res = self
             .http
             .get(self.sim.oauth_url())
@@ -108,7 +128,7 @@ impl TestSim {
                 ("response_type", "code"),
                 ("scope", scopes),
                 ("state", "st"),
-                ("username", USER),
+                ("username", username),
             ])
             .send()
             .await
