@@ -35,6 +35,10 @@ enum Command {
     /// Inspect and rotate the encryption keys that seal secrets at rest.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Read a credential's Pinterest data into files or databases.
+    Sync(commands::sync::SyncCommand),
+    /// Create pins (or boards) on Pinterest from a JSON Lines file.
+    Publish(commands::sync::PublishCommand),
     /// Run a strict local stand-in for Pinterest's OAuth and v5 API.
     Simulator(pinion_simulator::cli::SimulatorArgs),
 }
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
             Command::Users(command) => command.run(&cli.store).await,
             Command::Credentials(command) => command.run(&cli.store).await,
             Command::Keys(command) => command.run(&cli.store).await,
+            Command::Sync(command) => command.run(&cli.store).await,
+            Command::Publish(command) => command.run(&cli.store).await,
             Command::Simulator(args) => pinion_simulator::cli::run(args)
                 .await
                 .map_err(commands::Failure::Other),

@@ -51,7 +51,7 @@ pub struct PinterestArgs {
     pinterest_oauth_url: String,
     /// Pinterest's API base.
     #[arg(long, env = "PINTEREST_API_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_API_URL)]
-    pinterest_api_url: String,
+    pub(crate) pinterest_api_url: String,
     /// The URL browsers reach `pinion serve` at; the callback is under it.
     #[arg(
         long,
@@ -77,7 +77,7 @@ impl PinterestArgs {
         ))
     }
 
-    fn manager(
+    pub(crate) fn manager(
         &self,
         store: std::sync::Arc<dyn pinion_store::Store>,
     ) -> anyhow::Result<std::sync::Arc<pinion_service::TokenManager>> {

@@ -4,6 +4,7 @@
 pub mod credentials;
 pub mod keys;
 pub mod serve;
+pub mod sync;
 pub mod users;
 
 use std::process::ExitCode;
