@@ -371,3 +371,43 @@ fn a_wrong_key_refuses_to_start_and_leaves_the_database_untouched() {
         "a key must not be generated for an existing database"
     );
 }
+
+#[test]
+fn users_create_sets_a_web_password_from_stdin_and_refuses_a_short_one_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "CANARY-web-password-5d1e";
+    let short = pinion(
+        dir.path(),
+        &["users", "create", "--username", "bob", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(!short.status.success(), "{}", text(&short));
+    assert!(text(&short).contains("12 characters"), "{}", text(&short));
+
+    let output = pinion(
+        dir.path(),
+        &["users", "create", "--username", "alice", "--password-stdin"],
+        Some(&format!("{password}\n")),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(!text(&output).contains(password));
+    let listed = pinion(dir.path(), &["users", "list", "--json"], None);
+    let users: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let users = users.as_array().unwrap();
+    assert_eq!(users.len(), 1, "the refused user must not exist: {users:?}");
+    assert_eq!(users[0]["has_password"], true);
+    assert!(!contains(&data_dir_bytes(dir.path()), password));
+
+    let changed = pinion(
+        dir.path(),
+        &[
+            "users",
+            "password",
+            "--username",
+            "alice",
+            "--password-stdin",
+        ],
+        Some("another long password\n"),
+    );
+    assert!(changed.status.success(), "{}", text(&changed));
+}

@@ -12,6 +12,7 @@ mod health;
 pub mod oauth;
 pub mod startup;
 mod state;
+pub mod web;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -63,6 +63,7 @@ impl Application {
             authorizations: Authorizations::new(settings.store.clone(), oauth, redirect_uri),
             tokens: tokens.clone(),
             pinterest: pinion_pinterest::ClientConfig::with_base_url(api_base),
+            sessions: pinion_service::Sessions::new(settings.store.clone()),
             store: settings.store,
             public_url: settings.public_url,
         };
@@ -126,11 +127,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .merge(oauth::router())
+        .merge(crate::web::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(axum::middleware::from_fn(crate::web::callback_landing))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 tracing::info_span!(

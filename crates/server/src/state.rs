@@ -23,4 +23,6 @@ pub struct AppState {
     pub tokens: Arc<TokenManager>,
     /// The Pinterest API client's configuration, for checks.
     pub pinterest: pinion_pinterest::ClientConfig,
+    /// Web sign-in: passwords and browser sessions (issue 6).
+    pub sessions: pinion_service::Sessions,
 }

@@ -20,6 +20,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod store;
+mod web_state;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use crate::model::{
 pub use crate::postgres::PgStore;
 pub use crate::sqlite::SqliteStore;
 pub use crate::store::{BackendKind, Store};
+pub use crate::web_state::WebStateStore;
 
 /// The database file's name inside the data directory.
 pub const DEFAULT_DATABASE_FILE: &str = "pinion.db";

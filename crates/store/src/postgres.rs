@@ -106,3 +106,6 @@ impl PgStore {
 
 impl_store!(PgStore, Postgres);
 impl_lifecycle!(PgStore, Postgres);
+
+// Web UI state (issue 6).
+crate::web_state::impl_web_state!(PgStore, Postgres);

@@ -217,3 +217,6 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
 
 impl_store!(SqliteStore, Sqlite);
 impl_lifecycle!(SqliteStore, Sqlite);
+
+// Web UI state (issue 6).
+crate::web_state::impl_web_state!(SqliteStore, Sqlite);

@@ -30,7 +30,9 @@ pub enum BackendKind {
 /// secrets, and the key-check values of the encryption keys. Authorization
 /// flows and refresh leases come with it through [`crate::LifecycleStore`].
 #[async_trait]
-pub trait Store: crate::lifecycle::LifecycleStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    crate::lifecycle::LifecycleStore + crate::web_state::WebStateStore + Send + Sync + std::fmt::Debug
+{
     /// Which database this store runs on.
     fn backend(&self) -> BackendKind;
 

@@ -1,7 +1,12 @@
-//! `pinion users`: create and list Pinion users.
+//! `pinion users`: create and list Pinion users, and set their web sign-in
+//! passwords (read from stdin with `--password-stdin`, so they stay out of
+//! the shell history and the process list).
 
 use clap::{Args, Subcommand};
-use pinion_service::Users;
+use std::io::BufRead;
+
+use pinion_domain::Password;
+use pinion_service::{Sessions, Users};
 use pinion_store::User;
 
 use super::CommandResult;
@@ -17,6 +22,8 @@ pub enum UsersCommand {
     List(ListArgs),
     /// Issue another API token for a user (shown once).
     Token(TokenArgs),
+    /// Set a user's password for signing in to the web UI.
+    Password(PasswordArgs),
 }
 
 /// `pinion users create`
@@ -28,6 +35,9 @@ pub struct CreateArgs {
     /// Let the user list every credential (never their secrets).
     #[arg(long)]
     admin: bool,
+    /// Read a web sign-in password from the first line of stdin.
+    #[arg(long)]
+    password_stdin: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -39,6 +49,31 @@ pub struct ListArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `pinion users password`
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// The user.
+    #[arg(long)]
+    username: String,
+    /// Read the password from the first line of stdin instead of prompting.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// Reads a password: the first line of stdin, or a hidden prompt (twice).
+fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
+        return Ok(Password::new(trimmed));
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Repeat the password: ")?;
+    anyhow::ensure!(first == second, "the two passwords differ");
+    Ok(Password::new(first))
 }
 
 /// `pinion users token`
@@ -56,15 +91,32 @@ impl UsersCommand {
     /// Runs the command.
     pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
         let store = store_args.open().await?;
-        let result = self.run_on(Users::new(store.clone())).await;
+        let result = self
+            .run_on(Users::new(store.clone()), Sessions::new(store.clone()))
+            .await;
         store.close().await;
         result
     }
 
-    async fn run_on(self, users: Users) -> CommandResult {
+    async fn run_on(self, users: Users, sessions: Sessions) -> CommandResult {
         match self {
             UsersCommand::Create(args) => {
+                // Check the password before creating anything, so a rejected
+                // one leaves no half-made user behind.
+                let password = if args.password_stdin {
+                    let password = read_password(true)?;
+                    pinion_service::validate_password(&password)
+                        .map_err(|err| anyhow::anyhow!("{err}"))?;
+                    Some(password)
+                } else {
+                    None
+                };
                 let (user, token) = users.create(&args.username, args.admin).await?;
+                if let Some(password) = &password {
+                    sessions
+                        .set_password(user.username.as_str(), password)
+                        .await?;
+                }
                 if args.json {
                     output::print_json(&serde_json::json!({
                         "user": user,
@@ -84,6 +136,15 @@ impl UsersCommand {
                 } else {
                     print_users(&users);
                 }
+                Ok(())
+            }
+            UsersCommand::Password(args) => {
+                let password = read_password(args.password_stdin)?;
+                let user = sessions.set_password(&args.username, &password).await?;
+                println!(
+                    "Set the password of {}; their other sessions ended.",
+                    user.username
+                );
                 Ok(())
             }
             UsersCommand::Token(args) => {

@@ -26,10 +26,10 @@ fn overlay_for(path: &str, query: Option<&str>) -> Option<String> {
 
 /// Middleware: redirects the post-authorization landing URL to the overlay.
 pub async fn callback_landing(request: Request, next: Next) -> Response {
-    if request.method() == Method::GET {
-        if let Some(location) = overlay_for(request.uri().path(), request.uri().query()) {
-            return (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-        }
+    if request.method() == Method::GET
+        && let Some(location) = overlay_for(request.uri().path(), request.uri().query())
+    {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     }
     next.run(request).await
 }
@@ -45,8 +45,14 @@ mod tests {
             Some("/credentials/cred_1/edit?authorized=1")
         );
         assert_eq!(overlay_for("/credentials/cred_1", None), None);
-        assert_eq!(overlay_for("/credentials/cred_1/info", Some("authorized=1")), None);
-        assert_eq!(overlay_for("/credentials/a%2F..", Some("authorized=1")), None);
+        assert_eq!(
+            overlay_for("/credentials/cred_1/info", Some("authorized=1")),
+            None
+        );
+        assert_eq!(
+            overlay_for("/credentials/a%2F..", Some("authorized=1")),
+            None
+        );
         assert_eq!(overlay_for("/other/cred_1", Some("authorized=1")), None);
     }
 }

@@ -43,7 +43,10 @@ use crate::AppState;
 /// Routes of the web UI.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { axum::response::Redirect::to("/credentials") }))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/credentials") }),
+        )
         .route("/sign-in", get(sign_in::get).post(sign_in::post))
         .route("/sign-out", post(sign_out::post))
         .route("/credentials", get(credentials::get))

@@ -162,7 +162,10 @@ mod tests {
             "__Host-pinion_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
         );
         let http = session_cookie(&Url::parse("http://127.0.0.1:8080").unwrap(), &token, 60);
-        assert_eq!(http, "pinion_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
+        assert_eq!(
+            http,
+            "pinion_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
     }
 
     #[test]

@@ -1,1 +1,10 @@
-//! placeholder
+//! The web UI end to end: sign-in and sessions, access control on every
+//! route, CSRF refusal on every form, security headers, secrets never in a
+//! page, the overlay's error handling, the authorization flow over HTTP, and
+//! the whole flow in headless Chromium against the simulator's real pages.
+
+mod access;
+mod browser;
+mod flow;
+mod helpers;
+mod pages;

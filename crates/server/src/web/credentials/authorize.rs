@@ -20,8 +20,7 @@ pub async fn start(state: &AppState, session: &Session, id: &str) -> Result<Resp
         .authorizations
         .start(&session.user, id, Some(&binding))
         .await?;
-    let location =
-        HeaderValue::from_str(started.url.as_str()).map_err(|_| WebError::Internal)?;
+    let location = HeaderValue::from_str(started.url.as_str()).map_err(|_| WebError::Internal)?;
     let cookie = HeaderValue::from_str(&crate::oauth::binding_cookie(&state.public_url, &binding))
         .map_err(|_| WebError::Internal)?;
     let mut response = StatusCode::SEE_OTHER.into_response();

@@ -27,7 +27,10 @@ pub async fn post(
     session.check_csrf(&form.csrf)?;
     state.sessions.sign_out(&session.token).await?;
     Ok((
-        [(header::SET_COOKIE, clearing_session_cookie(&state.public_url))],
+        [(
+            header::SET_COOKIE,
+            clearing_session_cookie(&state.public_url),
+        )],
         Redirect::to("/sign-in"),
     )
         .into_response())

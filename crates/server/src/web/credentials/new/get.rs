@@ -80,7 +80,14 @@ pub fn overlay(session: &Session, values: &OverlayValues, errors: &[FieldError])
     let general: Vec<&FieldError> = errors
         .iter()
         .filter(|e| {
-            !["name", "description", "client_id", "client_secret", "scopes"].contains(&e.field)
+            ![
+                "name",
+                "description",
+                "client_id",
+                "client_secret",
+                "scopes",
+            ]
+            .contains(&e.field)
         })
         .collect();
     let content = html! {

@@ -1,0 +1,5 @@
+//! `/credentials/{id}/delete`: deletion after confirmation.
+
+mod post;
+
+pub use post::post;

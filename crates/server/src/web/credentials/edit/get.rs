@@ -1,0 +1,165 @@
+//! `GET /credentials/{id}/edit`: the overlay for a stored credential. After
+//! an authorization (`?authorized=1`) it asks Pinterest which account the
+//! tokens belong to and shows it with the granted scopes. The client secret
+//! is shown only as "set".
+
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use maud::{Markup, html};
+use pinion_domain::FieldError;
+use pinion_store::CredentialRecord;
+use serde::Deserialize;
+
+use super::owned;
+use crate::AppState;
+use crate::web::credentials::safe_return_to;
+use crate::web::layout::{page, when};
+use crate::web::{Session, WebError};
+
+/// The page's query.
+#[derive(Deserialize)]
+pub struct EditQuery {
+    authorized: Option<String>,
+    return_to: Option<String>,
+}
+
+/// What the overlay shows about the authorized account.
+#[derive(Debug, Default)]
+pub struct AccountView {
+    /// The Pinterest username, when the check reached Pinterest.
+    pub username: Option<String>,
+    /// A problem with the check, safe to show.
+    pub problem: Option<String>,
+}
+
+/// The overlay of `record`, with `name`/`description` as typed.
+pub fn overlay(
+    session: &Session,
+    record: &CredentialRecord,
+    name: &str,
+    description: &str,
+    account: Option<&AccountView>,
+    return_to: &str,
+    errors: &[FieldError],
+) -> Markup {
+    let id = record.id.as_str();
+    let error_of = |field: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
+    };
+    let content = html! {
+        section class="overlay" role="dialog" aria-labelledby="overlay-title" {
+            h1 id="overlay-title" { "Credential: " (record.name.as_str()) }
+            @if let Some(account) = account {
+                div class="notice authorized" role="status" {
+                    "Authorized"
+                    @if let Some(username) = &account.username {
+                        " as " strong class="account" { (username) }
+                    }
+                    ". Granted scopes: "
+                    span class="granted-scopes" {
+                        @match &record.granted_scopes {
+                            Some(granted) => (granted.to_comma_separated()),
+                            None => "none",
+                        }
+                    }
+                    @if let Some(problem) = &account.problem { br; (problem) }
+                }
+            }
+            form method="post" action={ "/credentials/" (id) "/edit" } {
+                input type="hidden" name="csrf" value=(session.csrf());
+                input type="hidden" name="return_to" value=(return_to);
+                @let name_error = error_of("name");
+                div class={ "field" @if name_error.is_some() { " invalid" } } {
+                    label for="name" { "Credential Name" }
+                    input type="text" id="name" name="name" value=(name);
+                    @if let Some(error) = name_error { p class="error" { (error) } }
+                }
+                @let description_error = error_of("description");
+                div class={ "field" @if description_error.is_some() { " invalid" } } {
+                    label for="description" { "Credential Description" }
+                    textarea id="description" name="description" rows="2" { (description) }
+                    p class="hint" { "Descriptions help others understand the resource." }
+                    @if let Some(error) = description_error { p class="error" { (error) } }
+                }
+                table class="info" {
+                    tr { th { "Client ID" } td { (record.client_id.as_str()) } }
+                    tr { th { "Client Secret" } td class="secret-state" {
+                        @if record.client_secret_set { "set" } @else { "not set" }
+                    } }
+                    tr { th { "Access Scope" } td { (record.scopes.to_comma_separated()) } }
+                    tr { th { "Status" } td { span class={ "status " (record.status.as_str()) } { (record.status.label()) } } }
+                    tr { th { "Granted scopes" } td class="granted-scopes" {
+                        @match &record.granted_scopes {
+                            Some(granted) => (granted.to_comma_separated()),
+                            None => "none granted yet",
+                        }
+                    } }
+                    tr { th { "Expires" } td { (when(record.access_token_expires_at)) } }
+                }
+                div class="buttons" {
+                    a class="button" href=(return_to) { "Cancel" }
+                    button type="submit" name="action" value="authorize" { "Authorize" }
+                    button class="primary" type="submit" name="action" value="save" { "Save" }
+                }
+            }
+        }
+    };
+    page("Credential", session, content)
+}
+
+/// Renders the overlay; after an authorization, checks the account first.
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(query): Query<EditQuery>,
+) -> Result<Html<String>, WebError> {
+    let mut record = owned(&state, &session, &id).await?;
+    let account = if query.authorized.as_deref() == Some("1") {
+        let view = match pinion_service::check_credential(
+            &state.tokens,
+            state.pinterest.clone(),
+            &record.id,
+        )
+        .await
+        {
+            Ok(report) => AccountView {
+                username: report.account_username,
+                problem: report.error,
+            },
+            Err(err) => {
+                tracing::warn!(credential_id = %record.id, error = %err, "Could not check the account after authorizing.");
+                AccountView {
+                    username: None,
+                    problem: Some("The account could not be checked just now.".to_owned()),
+                }
+            }
+        };
+        record = owned(&state, &session, &id).await?;
+        Some(view)
+    } else {
+        None
+    };
+    let name = record.name.as_str().to_owned();
+    let description = record
+        .description
+        .as_ref()
+        .map(|d| d.as_str().to_owned())
+        .unwrap_or_default();
+    let return_to = safe_return_to(query.return_to.as_deref());
+    Ok(Html(
+        overlay(
+            &session,
+            &record,
+            &name,
+            &description,
+            account.as_ref(),
+            return_to,
+            &[],
+        )
+        .into_string(),
+    ))
+}

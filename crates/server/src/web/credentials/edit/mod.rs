@@ -1,0 +1,27 @@
+//! `/credentials/{id}/edit`: the overlay of a stored credential.
+
+mod get;
+mod post;
+
+pub use get::get;
+pub use post::post;
+
+use pinion_store::CredentialRecord;
+
+use crate::AppState;
+use crate::web::{Session, WebError};
+
+/// The credential `id` if the session's user owns it; otherwise the same
+/// 404 as for an unknown id (an admin may read others' metadata elsewhere,
+/// but never edit or authorize it).
+pub async fn owned(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+) -> Result<CredentialRecord, WebError> {
+    let record = state.credentials.get(&session.user, id).await?;
+    if record.owner != session.user.id {
+        return Err(WebError::NotFound);
+    }
+    Ok(record)
+}

@@ -1,0 +1,70 @@
+//! `GET /credentials/{id}/info`: everything about one credential except its
+//! secrets, with the actions Edit, Reauthorize and Delete (behind a
+//! confirmation box).
+
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use maud::html;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::web::credentials::edit::owned;
+use crate::web::layout::{page, when};
+use crate::web::{Session, WebError};
+
+/// The page's query.
+#[derive(Deserialize)]
+pub struct InfoQuery {
+    /// Set when a delete was sent without ticking the confirmation box.
+    confirm: Option<String>,
+}
+
+/// Renders the screen.
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(query): Query<InfoQuery>,
+) -> Result<Html<String>, WebError> {
+    let record = owned(&state, &session, &id).await?;
+    let csrf = session.csrf();
+    let id = record.id.as_str();
+    let content = html! {
+        h1 { (record.name.as_str()) }
+        @if let Some(description) = &record.description { p { (description.as_str()) } }
+        table class="info" {
+            tr { th { "Status" } td { span class={ "status " (record.status.as_str()) } { (record.status.label()) } } }
+            @if let Some(reason) = &record.last_error { tr { th { "Reason" } td class="reason" { (reason) } } }
+            tr { th { "Client ID" } td { (record.client_id.as_str()) } }
+            tr { th { "Client Secret" } td { @if record.client_secret_set { "set" } @else { "not set" } } }
+            tr { th { "Requested scopes" } td { (record.scopes.to_comma_separated()) } }
+            tr { th { "Granted scopes" } td class="granted-scopes" {
+                @match &record.granted_scopes { Some(g) => (g.to_comma_separated()), None => "none granted yet" }
+            } }
+            tr { th { "Last refreshed" } td { (when(record.last_refreshed_at)) } }
+            tr { th { "Access expires" } td { (when(record.access_token_expires_at)) } }
+            tr { th { "Refresh token expires" } td { (when(record.refresh_token_expires_at)) } }
+            tr { th { "Created" } td { (when(Some(record.created_at))) } }
+        }
+        div class="actions" {
+            a class="button" href={ "/credentials/" (id) "/edit?return_to=/credentials" } { "Edit" }
+            form method="post" action={ "/credentials/" (id) "/edit" } {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="action" value="authorize";
+                button type="submit" { "Reauthorize" }
+            }
+        }
+        h2 { "Delete" }
+        @if query.confirm.is_some() {
+            p class="notice bad" role="alert" { "Tick the box to confirm the deletion." }
+        }
+        form method="post" action={ "/credentials/" (id) "/delete" } {
+            input type="hidden" name="csrf" value=(csrf);
+            label { input type="checkbox" name="confirm" value="yes"; " Delete this credential and its tokens; this cannot be undone." }
+            div class="buttons" { button type="submit" { "Delete" } }
+        }
+    };
+    Ok(Html(
+        page(record.name.as_str(), &session, content).into_string(),
+    ))
+}

@@ -1,0 +1,5 @@
+//! `/credentials/{id}/info`: the credential information screen.
+
+mod get;
+
+pub use get::get;

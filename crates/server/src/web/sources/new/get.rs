@@ -1,0 +1,49 @@
+//! `GET /sources/new`: the Authenticate screen that starts a new data source:
+//! the user's credentials as tiles to pick from (radio buttons), plus Add
+//! Credential, which opens the overlay and comes back here with the new tile
+//! selected.
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use maud::html;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::web::credentials::tile::{TileMode, tile};
+use crate::web::layout::page;
+use crate::web::{Session, WebError};
+
+/// The page's query.
+#[derive(Deserialize)]
+pub struct AuthenticateQuery {
+    /// The picked credential.
+    selected: Option<String>,
+}
+
+/// Renders the Authenticate screen.
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<AuthenticateQuery>,
+) -> Result<Html<String>, WebError> {
+    let records = state.credentials.list(&session.user).await?;
+    let csrf = session.csrf();
+    let content = html! {
+        h1 { "New data source" }
+        p class="step" { "Authenticate: pick the Pinterest credential this source reads with, or add one." }
+        form method="get" action="/sources/new" {
+            div class="tiles" {
+                @for record in &records {
+                    (tile(record, query.selected.as_deref() == Some(record.id.as_str()), TileMode::Pick, &csrf))
+                }
+                a class="tile add" href="/credentials/new?return_to=/sources/new" { "+ Add Credential" }
+            }
+            @if !records.is_empty() {
+                div class="buttons" { button type="submit" { "Select" } }
+            }
+        }
+    };
+    Ok(Html(
+        page("New data source", &session, content).into_string(),
+    ))
+}

@@ -1,0 +1,5 @@
+//! `/sources/new`: "New data source".
+
+mod get;
+
+pub use get::get;

@@ -1,0 +1,201 @@
+//! `spawn_app()`: Pinion on a free loopback port with a fresh database, the
+//! simulator beside it (with a registered app and a Pinterest user who signs
+//! in on the real pages), and Pinion users `alice` and `bob` with passwords;
+//! plus a cookie-keeping client per browser.
+
+use pinion_domain::{Password, Role, Username};
+use pinion_server::{Application, Settings};
+use pinion_simulator::{SimConfig, UserSpec};
+use pinion_store::KeySource;
+
+/// A client secret that must never appear in a page.
+pub const SECRET_CANARY: &str = "CANARY-web-client-secret-7f3a";
+/// The Pinion users' password.
+pub const PASSWORD: &str = "a long test password";
+/// The simulator user who approves on the consent page.
+pub const PINNER: &str = "pinner";
+/// Their simulator password.
+pub const PINNER_PASSWORD: &str = "pinner-pw";
+
+/// A running Pinion with the simulator.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, also the public URL.
+    pub address: String,
+    /// The simulator (kept running for the test).
+    pub sim: pinion_simulator::RunningSimulator,
+    /// The registered app's client id.
+    pub client_id: String,
+    /// The registered app's client secret.
+    pub client_secret: String,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let sim = pinion_simulator::spawn(SimConfig::for_tests())
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let public = format!("http://{addr}");
+    let app_info = sim
+        .control()
+        .register_test_app("Pinion", &format!("{public}/oauth/pinterest/callback"))
+        .await
+        .unwrap();
+    sim.control()
+        .register_user(&UserSpec {
+            username: PINNER.into(),
+            password: PINNER_PASSWORD.into(),
+            account_type: pinion_simulator::AccountType::Business,
+            auto_approve: false,
+            data: Default::default(),
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = pinion_store::connect(
+        dir.path().join("pinion.db").to_str().unwrap(),
+        KeySource::DataDirFile(dir.path().join("master.key")),
+    )
+    .await
+    .unwrap()
+    .store;
+    let sessions = pinion_service::Sessions::new(store.clone());
+    for name in ["alice", "bob"] {
+        store
+            .create_user(&Username::parse(name).unwrap(), Role::User)
+            .await
+            .unwrap();
+        sessions
+            .set_password(name, &Password::new(PASSWORD))
+            .await
+            .unwrap();
+    }
+    let mut settings = Settings::new(addr, Settings::parse_public_url(&public).unwrap(), store);
+    settings.pinterest_oauth_url = sim.oauth_url();
+    settings.pinterest_api_url = sim.api_url();
+    settings.refresher = None;
+    let app = Application::build(settings).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address: public,
+        sim,
+        client_id: app_info.client_id,
+        client_secret: app_info.client_secret,
+        _dir: dir,
+        _shutdown: tx,
+    }
+}
+
+/// One browser: a cookie jar, redirects not followed (tests look at them).
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub address: String,
+}
+
+/// The value of the first hidden `csrf` field in `html`.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("the page has a CSRF field") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+impl TestApp {
+    /// A fresh browser, not signed in.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            address: self.address.clone(),
+        }
+    }
+
+    /// A browser signed in as `username`.
+    pub async fn signed_in(&self, username: &str) -> Browser {
+        let browser = self.browser();
+        let response = browser.sign_in(username, PASSWORD).await;
+        assert_eq!(response.status(), 303, "sign-in failed");
+        assert_eq!(response.headers()["location"], "/credentials");
+        browser
+    }
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// The page's body, asserting a 200.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token of this browser's session, read from a page.
+    pub async fn csrf(&self) -> String {
+        csrf_in(&self.page("/credentials").await)
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
+        let form = self.page("/sign-in").await;
+        let csrf = csrf_in(&form);
+        self.post_form(
+            "/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Adds a credential through the overlay with Save; returns its id.
+    pub async fn add_credential(&self, name: &str, client_id: &str, secret: &str) -> String {
+        let csrf = self.csrf().await;
+        let response = self
+            .post_form(
+                "/credentials/new",
+                &[
+                    ("csrf", &csrf),
+                    ("name", name),
+                    ("description", "Team boards"),
+                    ("client_id", client_id),
+                    ("client_secret", secret),
+                    ("scopes", "boards:read,pins:read,user_accounts:read"),
+                    ("return_to", "/sources/new"),
+                    ("action", "save"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        location
+            .strip_prefix("/sources/new?selected=")
+            .expect("Save returns to the Authenticate screen")
+            .to_owned()
+    }
+}

@@ -1,0 +1,202 @@
+//! Pages themselves: sign-in and sign-out with the cookie's flags, security
+//! headers on every page, no secret in any page, and the overlay keeping
+//! what was typed (but the secret) with errors next to their fields.
+
+use crate::helpers::{PASSWORD, SECRET_CANARY, spawn_app};
+
+#[tokio::test]
+async fn sign_in_sets_an_httponly_lax_session_cookie_and_sign_out_ends_the_session() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let wrong = browser.sign_in("alice", "not the password at all").await;
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password.")
+    );
+    let unknown = browser.sign_in("nobody", PASSWORD).await;
+    assert_eq!(unknown.status(), 401);
+
+    let response = browser.sign_in("alice", PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("pinion_session="))
+        .expect("a session cookie");
+    // Plain-http loopback: no `__Host-` prefix and no `Secure` (see session.rs).
+    for flag in ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age="] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let page = browser.page("/credentials").await;
+    assert!(page.contains("alice"));
+
+    let csrf = crate::helpers::csrf_in(&page);
+    let out = browser.post_form("/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(out.headers()["location"], "/sign-in");
+    assert_eq!(browser.get("/credentials").await.status(), 303);
+}
+
+#[tokio::test]
+async fn every_page_has_the_security_headers_and_no_secret() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let id = alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let paths = [
+        "/sign-in".to_owned(),
+        "/credentials".to_owned(),
+        "/credentials/new".to_owned(),
+        format!("/credentials/{id}/edit"),
+        format!("/credentials/{id}/info"),
+        format!("/sources/new?selected={id}"),
+    ];
+    for path in &paths {
+        let response = alice.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        let headers = response.headers().clone();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains(SECRET_CANARY),
+            "{path} shows the client secret"
+        );
+        assert!(
+            !body.contains("<script>") && !body.contains("onclick"),
+            "{path} has inline script"
+        );
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path} loads or links elsewhere"
+        );
+    }
+    let edit = alice.page(&format!("/credentials/{id}/edit")).await;
+    assert!(
+        edit.contains("<td class=\"secret-state\">set</td>"),
+        "{edit}"
+    );
+    let css = alice.get("/static/pinion.css").await;
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(alice.get("/static/other.js").await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_overlay_keeps_what_was_typed_but_the_secret_and_places_errors_by_their_fields() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let empty = alice.page("/credentials/new").await;
+    assert!(empty.contains("value=\"boards:read,pins:read,user_accounts:read\""));
+    assert!(empty.contains("Descriptions help others understand the resource."));
+    assert!(empty.contains("type=\"password\" id=\"client_secret\""));
+    let csrf = crate::helpers::csrf_in(&empty);
+    let response = alice
+        .post_form(
+            "/credentials/new",
+            &[
+                ("csrf", &csrf),
+                ("name", ""),
+                ("description", "Kept description"),
+                ("client_id", "1484362"),
+                ("client_secret", SECRET_CANARY),
+                ("scopes", "boards:read,boards:fly"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(!page.contains(SECRET_CANARY), "the secret came back");
+    assert!(page.contains("Kept description"));
+    assert!(page.contains("value=\"1484362\""));
+    assert!(page.contains("value=\"boards:read,boards:fly\""));
+    assert!(
+        page.contains("id=\"name-error\""),
+        "no error by the name field"
+    );
+    assert!(
+        page.contains("id=\"scopes-error\""),
+        "no error by the scopes field"
+    );
+    assert!(
+        alice
+            .page("/credentials")
+            .await
+            .contains("+ Add Credential")
+    );
+    assert!(
+        !alice
+            .page("/credentials")
+            .await
+            .contains("Kept description")
+    );
+
+    // A duplicate name is reported next to the name.
+    alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let response = alice
+        .post_form(
+            "/credentials/new",
+            &[
+                ("csrf", &csrf),
+                ("name", "boards"),
+                ("client_id", "1484362"),
+                ("client_secret", "another-secret"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("id=\"name-error\""));
+}
+
+#[tokio::test]
+async fn delete_needs_the_confirmation_box() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let id = alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let csrf = alice.csrf().await;
+    let unconfirmed = alice
+        .post_form(&format!("/credentials/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(unconfirmed.status(), 303);
+    assert_eq!(
+        unconfirmed.headers()["location"].to_str().unwrap(),
+        format!("/credentials/{id}/info?confirm=missing")
+    );
+    assert_eq!(
+        alice.get(&format!("/credentials/{id}/info")).await.status(),
+        200
+    );
+    let confirmed = alice
+        .post_form(
+            &format!("/credentials/{id}/delete"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(confirmed.status(), 303);
+    assert_eq!(
+        alice.get(&format!("/credentials/{id}/info")).await.status(),
+        404
+    );
+}

@@ -1,0 +1,323 @@
+//! Web sign-in: password hashing with argon2, browser sessions and their CSRF
+//! tokens (issue 6).
+//!
+//! A session token is 256 random bits, sent to the browser as a cookie; the
+//! store keeps only its SHA-256. The session's CSRF token is a second hash of
+//! the same value under another label, so it is per-session, unguessable
+//! without the cookie, and needs no storage; forms echo it and the server
+//! compares it in constant time. Sign-in answers the same "wrong username or
+//! password" for an unknown user and a wrong password, and runs argon2 in both
+//! cases so the time taken does not tell them apart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use pinion_domain::{FieldError, Password, Username};
+use pinion_store::{Store, StoreError, User};
+use sha2::{Digest, Sha256};
+
+use crate::ServiceError;
+
+/// How long a session lasts after sign-in.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// A browser session's token: the session cookie's value.
+#[derive(Clone)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// A fresh random token.
+    fn random() -> Self {
+        Self(Self::random_value())
+    }
+
+    /// 256 random bits, URL-safe base64: for a session or a sign-in form's
+    /// double-submit cookie.
+    pub fn random_value() -> String {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Wraps a value read back from the cookie.
+    pub fn from_cookie(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+
+    /// The value for the cookie.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 hex the store keeps.
+    fn storage_hash(&self) -> String {
+        labelled_hash("pinion session v1", &self.0)
+    }
+
+    /// The session's CSRF token, to embed in every form.
+    pub fn csrf_token(&self) -> String {
+        labelled_hash("pinion csrf v1", &self.0)
+    }
+
+    /// True when `presented` is this session's CSRF token (constant time).
+    pub fn csrf_matches(&self, presented: &str) -> bool {
+        pinion_oauth::constant_time_eq(self.csrf_token().as_bytes(), presented.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken([REDACTED])")
+    }
+}
+
+fn labelled_hash(label: &str, value: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(label.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(value.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Hashes a password into an argon2id PHC string with a random salt.
+pub fn hash_password(password: &Password) -> Result<String, ServiceError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|err| ServiceError::Unavailable(format!("cannot hash the password: {err}")))
+}
+
+/// True when `password` matches the PHC string `hash`; a malformed hash never matches.
+pub fn verify_password(password: &Password, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// Checks a new password's length (in characters).
+pub fn validate_password(password: &Password) -> Result<(), FieldError> {
+    if password.expose_secret().chars().count() < MIN_PASSWORD_CHARS {
+        return Err(FieldError::new(
+            "password",
+            format!("use at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// Who signed in.
+    pub user: User,
+    /// The new session's token, for the cookie.
+    pub token: SessionToken,
+}
+
+/// Passwords and browser sessions.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    store: Arc<dyn Store>,
+    ttl: Duration,
+    /// A valid hash of a password nobody has, verified when the user is
+    /// unknown so both failures take as long.
+    decoy_hash: Arc<String>,
+}
+
+impl Sessions {
+    /// Works on `store` with sessions lasting [`SESSION_TTL`].
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let decoy = Password::new(SessionToken::random().0);
+        let decoy_hash = hash_password(&decoy).unwrap_or_default();
+        Self {
+            store,
+            ttl: SESSION_TTL,
+            decoy_hash: Arc::new(decoy_hash),
+        }
+    }
+
+    /// Sets `username`'s password after checking its length; ends the user's
+    /// other sessions.
+    #[tracing::instrument(skip_all, fields(username = %username))]
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &Password,
+    ) -> Result<User, ServiceError> {
+        validate_password(password)?;
+        let username = Username::parse(username)?;
+        let user = self.store.get_user_by_username(&username).await?;
+        let hash = hash_password(password)?;
+        self.store.set_password_hash(&user.id, Some(&hash)).await?;
+        self.store.delete_user_sessions(&user.id).await?;
+        tracing::info!(user_id = %user.id, "Set a password.");
+        Ok(user)
+    }
+
+    /// Signs in with a username and password; `None` for a wrong pair
+    /// (whichever half is wrong).
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &Password,
+    ) -> Result<Option<SignedIn>, ServiceError> {
+        let user = match Username::parse(username) {
+            Ok(name) => match self.store.get_user_by_username(&name).await {
+                Ok(user) => Some(user),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(err) => return Err(err.into()),
+            },
+            Err(_) => None,
+        };
+        let hash = match &user {
+            Some(user) => self.store.password_hash(&user.id).await?,
+            None => None,
+        };
+        let matches = match &hash {
+            Some(hash) => verify_password(password, hash),
+            None => {
+                verify_password(password, &self.decoy_hash);
+                false
+            }
+        };
+        let Some(user) = user.filter(|_| matches) else {
+            tracing::info!("A sign-in was refused.");
+            return Ok(None);
+        };
+        let token = SessionToken::random();
+        let expires_at = chrono::Utc::now()
+            + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(12));
+        self.store
+            .create_session(&user.id, &token.storage_hash(), expires_at)
+            .await?;
+        tracing::info!(user_id = %user.id, "Signed in.");
+        Ok(Some(SignedIn { user, token }))
+    }
+
+    /// The user of a live session, or `None`.
+    pub async fn user(&self, token: &SessionToken) -> Result<Option<User>, ServiceError> {
+        Ok(self.store.session_user(&token.storage_hash()).await?)
+    }
+
+    /// Ends a session.
+    pub async fn sign_out(&self, token: &SessionToken) -> Result<(), ServiceError> {
+        self.store.delete_session(&token.storage_hash()).await?;
+        Ok(())
+    }
+
+    /// Session lifetime, for the cookie's `Max-Age`.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Users;
+    use pinion_store::KeySource;
+
+    async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+        let path = dir.path().join("pinion.db");
+        pinion_store::connect(
+            path.to_str().unwrap(),
+            KeySource::DataDirFile(dir.path().join("master.key")),
+        )
+        .await
+        .unwrap()
+        .store
+    }
+
+    #[test]
+    fn session_token_debug_is_redacted_and_csrf_differs_from_the_token() {
+        let token = SessionToken::from_cookie("canary-session-value");
+        assert!(!format!("{token:?}").contains("canary"));
+        let csrf = token.csrf_token();
+        assert_ne!(csrf, token.expose_secret());
+        assert_ne!(csrf, token.storage_hash());
+        assert!(token.csrf_matches(&csrf));
+        assert!(!token.csrf_matches(""));
+        assert!(!SessionToken::from_cookie("other").csrf_matches(&csrf));
+    }
+
+    #[test]
+    fn a_password_verifies_only_against_its_own_hash() {
+        let hash = hash_password(&Password::new("correct horse battery")).unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password(
+            &Password::new("correct horse battery"),
+            &hash
+        ));
+        assert!(!verify_password(
+            &Password::new("correct horse battery!"),
+            &hash
+        ));
+        assert!(!verify_password(&Password::new("x"), "not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn sign_in_gives_a_session_and_refuses_wrong_pairs_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        Users::new(store.clone())
+            .create("alice", false)
+            .await
+            .unwrap();
+        let sessions = Sessions::new(store);
+        let short = sessions
+            .set_password("alice", &Password::new("short"))
+            .await;
+        assert_eq!(short.unwrap_err().field(), Some("password"));
+        sessions
+            .set_password("alice", &Password::new("a long enough password"))
+            .await
+            .unwrap();
+
+        let wrong = Password::new("a wrong but long password");
+        assert!(sessions.sign_in("alice", &wrong).await.unwrap().is_none());
+        assert!(sessions.sign_in("nobody", &wrong).await.unwrap().is_none());
+        let signed = sessions
+            .sign_in("ALICE", &Password::new("a long enough password"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(signed.user.username.as_str(), "alice");
+        assert_eq!(
+            sessions.user(&signed.token).await.unwrap().unwrap().id,
+            signed.user.id
+        );
+
+        sessions.sign_out(&signed.token).await.unwrap();
+        assert!(sessions.user(&signed.token).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn changing_the_password_ends_existing_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        Users::new(store.clone())
+            .create("alice", false)
+            .await
+            .unwrap();
+        let sessions = Sessions::new(store);
+        let first = Password::new("the first long password");
+        sessions.set_password("alice", &first).await.unwrap();
+        let signed = sessions.sign_in("alice", &first).await.unwrap().unwrap();
+        sessions
+            .set_password("alice", &Password::new("the second long password"))
+            .await
+            .unwrap();
+        assert!(sessions.user(&signed.token).await.unwrap().is_none());
+    }
+}
