@@ -24,6 +24,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole product against a local Pinterest simulator: create,
+    /// authorize, sync and publish, then keep serving.
+    Demo(commands::demo::DemoArgs),
     /// Serve the web UI and the JSON API.
     Serve(commands::serve::ServeArgs),
     /// Manage Pinion users and their API tokens.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Demo(args) => args.run().await,
             Command::Serve(args) => args.run(&cli.store).await,
             Command::Users(command) => command.run(&cli.store).await,
             Command::Credentials(command) => command.run(&cli.store).await,

@@ -2,6 +2,7 @@
 //! prints the result as a table or, with `--json`, as JSON.
 
 pub mod credentials;
+pub mod demo;
 pub mod keys;
 pub mod serve;
 pub mod sync;

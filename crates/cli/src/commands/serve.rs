@@ -88,7 +88,7 @@ impl ServeArgs {
 
 /// Starts the embedded simulator with one app whose only redirect URI is
 /// `redirect_uri` and the auto-approving demo user.
-async fn start_simulator(
+pub(crate) async fn start_simulator(
     listen: SocketAddr,
     redirect_uri: &str,
 ) -> anyhow::Result<pinion_simulator::RunningSimulator> {

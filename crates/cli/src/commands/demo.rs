@@ -1,0 +1,310 @@
+//! `pinion demo`: the whole product on a fresh machine with no configuration.
+//!
+//! It starts an embedded Pinterest simulator and the server on the embedded
+//! SQLite default (in its own directory, so a real data directory is never
+//! touched), creates a user and a credential, authorizes the credential
+//! through the server's real authorize API and callback (the simulator's demo
+//! user approves), syncs every stream into a SQLite file, publishes a few pins,
+//! prints what happened and where the data is, and keeps serving until Ctrl-C
+//! (`--exit` stops after the run).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser};
+use futures::StreamExt;
+use pinion_domain::{ClientSecret, CredentialInput, SystemClock};
+use pinion_server::{Application, Settings};
+use pinion_service::{Credentials, TokenManager, Users};
+use pinion_store::{KeySource, Store};
+use pinion_sync::cli::{CliEnv, PublishArgs, SyncArgs};
+use serde_json::Value;
+
+use super::serve::{shutdown_signal, start_simulator};
+use super::{CommandResult, Failure};
+
+/// `pinion demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its database, key, synced data and files.
+    #[arg(long, default_value = "pinion-demo")]
+    dir: PathBuf,
+    /// Address the demo's server listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Stop after the run instead of serving until Ctrl-C.
+    #[arg(long)]
+    exit: bool,
+}
+
+/// The scopes the demo credential asks for: everything it reads and writes.
+const DEMO_SCOPES: &str = "user_accounts:read,boards:read,boards:read_secret,boards:write,\
+                           pins:read,pins:read_secret,pins:write,ads:read";
+const DEMO_USER: &str = "demo";
+const DEMO_CREDENTIAL: &str = "Demo Pinterest account";
+
+/// Parses sync or publish flags the way the command line would, so the demo
+/// keeps every default those commands have.
+#[derive(Debug, Parser)]
+struct SyncFlags {
+    #[command(flatten)]
+    args: SyncArgs,
+}
+
+#[derive(Debug, Parser)]
+struct PublishFlags {
+    #[command(flatten)]
+    args: PublishArgs,
+}
+
+impl DemoArgs {
+    /// Runs the demo.
+    pub async fn run(self) -> CommandResult {
+        self.run_all().await.map_err(Failure::Other)
+    }
+
+    async fn run_all(self) -> anyhow::Result<()> {
+        let dir = std::path::absolute(&self.dir).unwrap_or(self.dir.clone());
+        let data_dir = dir.join("data");
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        say(&format!("Demo directory: {}", dir.display()));
+
+        let connected = pinion_store::connect(
+            &data_dir
+                .join(pinion_store::DEFAULT_DATABASE_FILE)
+                .display()
+                .to_string(),
+            KeySource::DataDirFile(data_dir.join(pinion_store::keys::DEFAULT_KEY_FILE)),
+        )
+        .await?;
+        let store = connected.store;
+
+        let public_url = Settings::parse_public_url(&format!("http://{}", self.listen))?;
+        let mut settings = Settings::new(self.listen, public_url.clone(), store.clone());
+        let simulator = start_simulator("127.0.0.1:0".parse()?, &settings.redirect_uri()).await?;
+        settings.pinterest_oauth_url = simulator.oauth_url();
+        settings.pinterest_api_url = simulator.api_url();
+        let app = Application::build(settings).await?;
+        let base = format!("http://{}", app.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        say(&format!(
+            "1. Started a Pinterest simulator on {} and Pinion on {base}.",
+            simulator.base_url()
+        ));
+
+        let outcome = self
+            .run_steps(&store, &simulator, &base, &dir, &data_dir)
+            .await;
+        if outcome.is_ok() && !self.exit {
+            say(&format!(
+                "\nPinion keeps serving on {base} (the simulator on {}). Press Ctrl-C to stop.",
+                simulator.base_url()
+            ));
+            shutdown_signal().await;
+        }
+        let _ = stop.send(());
+        let _ = server.await;
+        simulator.shutdown().await;
+        store.close().await;
+        outcome
+    }
+
+    async fn run_steps(
+        &self,
+        store: &Arc<dyn Store>,
+        simulator: &pinion_simulator::RunningSimulator,
+        base: &str,
+        dir: &Path,
+        data_dir: &Path,
+    ) -> anyhow::Result<()> {
+        let users = Users::new(store.clone());
+        let user = match users.by_username(DEMO_USER).await {
+            Ok(user) => user,
+            Err(_) => users.create(DEMO_USER, false).await?.0,
+        };
+        let api_token = users.issue_token(&user).await?;
+        say(&format!("2. Pinion user `{DEMO_USER}` is ready."));
+
+        let app = simulator
+            .config()
+            .fixtures
+            .apps
+            .first()
+            .context("the simulator has no app")?;
+        let credentials = Credentials::new(store.clone());
+        let existing = credentials
+            .list(&user)
+            .await?
+            .into_iter()
+            .find(|c| c.name.as_str() == DEMO_CREDENTIAL);
+        let record = match existing {
+            Some(record) => record,
+            None => {
+                let input = CredentialInput {
+                    name: DEMO_CREDENTIAL.to_owned(),
+                    description: Some("Created by `pinion demo` against the simulator".to_owned()),
+                    client_id: app.client_id.clone().unwrap_or_default(),
+                    client_secret: Some(ClientSecret::new(
+                        app.client_secret.clone().unwrap_or_default(),
+                    )),
+                    scopes: Some(DEMO_SCOPES.to_owned()),
+                };
+                credentials.create(&user, &input).await?
+            }
+        };
+        say(&format!(
+            "3. Credential `{DEMO_CREDENTIAL}` ({}) holds the simulated app's client id and sealed secret.",
+            record.id
+        ));
+
+        // Authorize through the product's own API and callback; the simulator's
+        // demo user approves, as a person clicking Accept would.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()?;
+        let started: Value = http
+            .post(format!("{base}/api/v1/credentials/{}/authorize", record.id))
+            .bearer_auth(api_token.expose_secret())
+            .send()
+            .await?
+            .error_for_status()
+            .context("starting the authorization")?
+            .json()
+            .await?;
+        let url = started["authorization_url"]
+            .as_str()
+            .context("the authorize API returned no URL")?;
+        http.get(url)
+            .send()
+            .await
+            .context("following the authorization")?;
+        let record = store.get_credential(&record.id).await?;
+        anyhow::ensure!(
+            record.status == pinion_domain::CredentialStatus::Active,
+            "the credential did not become active: {}",
+            record
+                .last_error
+                .as_deref()
+                .unwrap_or(record.status.label())
+        );
+        say(&format!(
+            "4. Authorized on the simulated Pinterest: status {}, granted {}.",
+            record.status.label(),
+            record
+                .granted_scopes
+                .as_ref()
+                .map(|s| s.to_comma_separated())
+                .unwrap_or_default()
+        ));
+
+        let oauth = Arc::new(
+            pinion_service::oauth::PinterestOAuth::new(
+                pinion_service::oauth::OAuthConfig::from_urls(
+                    &simulator.oauth_url(),
+                    &simulator.api_url(),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+                Arc::new(SystemClock),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        let manager = Arc::new(TokenManager::new(
+            store.clone(),
+            oauth,
+            Arc::new(SystemClock),
+            pinion_service::RefreshPolicy::default(),
+        ));
+        let env = || CliEnv {
+            tokens: Arc::new(manager.token_source(record.id.clone())),
+            api_base_url: simulator.api_url(),
+            scopes: record.granted_scopes.clone().unwrap_or_default(),
+            credential_key: record.id.to_string(),
+            data_dir: data_dir.to_path_buf(),
+        };
+
+        let synced = dir.join("pinterest-data.db");
+        say(&format!(
+            "5. Syncing every stream into {} …",
+            synced.display()
+        ));
+        let flags =
+            SyncFlags::try_parse_from(["sync", "--dest", &format!("sqlite:{}", synced.display())])?;
+        pinion_sync::cli::run_sync(&flags.args, env())
+            .await
+            .map_err(|err| anyhow::anyhow!("the sync did not complete: {err}"))?;
+
+        let client = pinion_pinterest::PinterestClient::new(
+            pinion_pinterest::ClientConfig::with_base_url(
+                pinion_pinterest::BaseUrl::parse(&simulator.api_url())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            ),
+            env().tokens,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let board = client
+            .boards(Default::default(), pinion_pinterest::PageRequest::first())
+            .next()
+            .await
+            .context("the simulated account has no boards")?
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .items
+            .into_iter()
+            .next()
+            .context("the simulated account has no boards")?;
+        let pins_file = dir.join("demo-pins.jsonl");
+        let rows: Vec<String> = (1..=3)
+            .map(|i| {
+                serde_json::json!({
+                    "key": format!("pinion-demo-{i}"),
+                    "title": format!("Pinion demo pin {i}"),
+                    "description": "Published by `pinion demo` to the simulated Pinterest",
+                    "link": "https://example.com/pinion",
+                    "alt_text": "A demo image",
+                    "image_url": format!("https://picsum.photos/seed/pinion{i}/600/400"),
+                })
+                .to_string()
+            })
+            .collect();
+        std::fs::write(&pins_file, rows.join("\n") + "\n")?;
+        say(&format!(
+            "6. Publishing {} pins from {} to board {} …",
+            rows.len(),
+            pins_file.display(),
+            board.id()
+        ));
+        let flags = PublishFlags::try_parse_from([
+            "publish",
+            "--input",
+            &pins_file.display().to_string(),
+            "--board",
+            board.id().as_str(),
+        ])?;
+        pinion_sync::cli::run_publish(&flags.args, env())
+            .await
+            .map_err(|err| anyhow::anyhow!("publishing did not complete: {err}"))?;
+
+        say(&format!(
+            "\nDone. Where things are:\n\
+             \x20 synced data (one table per stream): {}\n\
+             \x20 Pinion's database and key:         {}\n\
+             \x20 Pinion API (token below, shown once): {base}/api/v1/credentials\n\
+             \x20 API token for `{DEMO_USER}`:             {}\n\
+             Run it again any time: the demo reuses its user and credential and the publisher\n\
+             creates nothing twice.",
+            synced.display(),
+            data_dir.display(),
+            api_token.expose_secret()
+        ));
+        Ok(())
+    }
+}
+
+fn say(line: &str) {
+    eprintln!("{line}");
+}

@@ -1,0 +1,59 @@
+//! `pinion demo --exit` on a fresh directory: the whole product runs end to
+//! end against the embedded simulator, and a second run creates nothing twice.
+
+use std::process::Command;
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn demo(dir: &std::path::Path) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_pinion"))
+        .args(["demo", "--exit", "--dir"])
+        .arg(dir)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .env_remove("PINION_DATA_DIR")
+        .env_remove("PINION_DATABASE_URL")
+        .env_remove("PINION_MASTER_KEY")
+        .env_remove("PINION_MASTER_KEY_FILE")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_demo_authorizes_syncs_every_stream_and_publishes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, text) = demo(dir.path());
+    assert!(ok, "{text}");
+    assert!(text.contains("status Active"), "{text}");
+    for stream in [
+        "user_account",
+        "boards",
+        "board_sections",
+        "board_pins",
+        "board_section_pins",
+        "pins",
+        "ad_accounts",
+        "ad_account_analytics",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{stream} ")))
+            .unwrap_or_else(|| panic!("no summary line for {stream}: {text}"));
+        assert!(line.contains("done"), "{line}");
+    }
+    assert!(text.contains("3 created"), "{text}");
+    assert!(dir.path().join("pinterest-data.db").is_file());
+    assert!(dir.path().join("data").join("master.key").is_file());
+
+    let (ok, again) = demo(dir.path());
+    assert!(ok, "{again}");
+    assert!(again.contains("0 created, 3 already published"), "{again}");
+}
