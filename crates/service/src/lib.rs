@@ -10,6 +10,7 @@ mod authorization;
 mod check;
 mod credentials;
 mod error;
+mod pause;
 mod refresher;
 mod sessions;
 mod tokens;

@@ -28,6 +28,7 @@ use pinion_store::{
 };
 
 use crate::authorization::token_set;
+use crate::pause::{PausePoint, pause_point};
 
 /// When and how the manager refreshes.
 #[derive(Debug, Clone)]
@@ -352,6 +353,7 @@ impl TokenManager {
         if previous_outcome_unknown {
             tracing::warn!(credential_id = %id, "Resolving a refresh whose outcome is unknown.");
         }
+        pause_point(PausePoint::BeforeRequest).await;
         let result = self
             .oauth
             .refresh(
@@ -363,9 +365,11 @@ impl TokenManager {
             .await;
         match result {
             Ok(response) => {
+                pause_point(PausePoint::AfterResponse).await;
                 let stored = self
                     .store_refreshed(id, &attempt_id, record.version, &response)
                     .await?;
+                pause_point(PausePoint::AfterWrite).await;
                 tracing::info!(credential_id = %id, "Refreshed the tokens.");
                 Ok(stored)
             }
