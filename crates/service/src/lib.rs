@@ -23,7 +23,7 @@ pub use authorization::{
 pub use check::{CheckReport, check_credential};
 pub use credentials::Credentials;
 pub use error::ServiceError;
-pub use refresher::{Refresher, RefresherConfig, RunOutcome};
+pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
 pub use tokens::{
     CredentialTokenSource, RefreshError, RefreshOutcome, RefreshPolicy, TokenManager,
 };

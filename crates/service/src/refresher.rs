@@ -6,7 +6,10 @@
 //! PostgreSQL with `FOR UPDATE SKIP LOCKED`, so replicas never claim the same
 //! row), then refresh them a few at a time. `run_until_stopped` loops with a
 //! jittered pause until the shutdown future completes. `recover_interrupted`
-//! resolves refreshes that were in flight when a process died.
+//! resolves refreshes that were in flight when a process died. The loop also
+//! deletes authorization flows that expired more than [`FLOW_RETENTION`] ago
+//! (at start and then every [`PURGE_EVERY`]); until then a finished flow's
+//! outcome stays readable by the CLI that waits on it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +19,13 @@ use pinion_domain::CredentialId;
 use rand::Rng;
 
 use crate::tokens::{RefreshError, RefreshOutcome, TokenManager};
+
+/// How long an expired authorization flow is kept before the refresher
+/// deletes it.
+pub const FLOW_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// How often the refresher loop deletes old flows.
+pub const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How the refresher paces itself.
 #[derive(Debug, Clone)]
@@ -132,11 +142,32 @@ impl Refresher {
         Ok(ids.len())
     }
 
+    /// Deletes authorization flows that expired more than
+    /// [`FLOW_RETENTION`] ago; returns how many.
+    #[tracing::instrument(skip_all)]
+    pub async fn purge_expired_flows(&self) -> Result<u64, RefreshError> {
+        let before = self.manager.due_rule().now
+            - chrono::Duration::from_std(FLOW_RETENTION).unwrap_or_default();
+        let purged = self.manager.store().purge_flows(before).await?;
+        if purged > 0 {
+            tracing::info!(purged, "Deleted expired authorization flows.");
+        }
+        Ok(purged)
+    }
+
     /// Runs steps until `shutdown` completes. A full batch is followed at
     /// once by another step; otherwise the refresher pauses with jitter.
+    /// Old flows are purged at start and every [`PURGE_EVERY`].
     pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut last_purge: Option<tokio::time::Instant> = None;
         loop {
+            if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                if let Err(err) = self.purge_expired_flows().await {
+                    tracing::warn!(error = %err, "Could not delete expired authorization flows.");
+                }
+                last_purge = Some(tokio::time::Instant::now());
+            }
             let pause = match self.run_once().await {
                 Ok(outcome) if outcome.claimed >= self.config.batch_size => Duration::ZERO,
                 Ok(_) => self.jittered_interval(),

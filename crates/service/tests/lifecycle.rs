@@ -519,3 +519,78 @@ async fn the_background_refresher_refreshes_due_credentials_once() {
     let stats = h.sim.control().stats().await.unwrap();
     assert_eq!(stats.grant_type("refresh_token"), 1);
 }
+
+/// A clock running `behind` the system clock.
+#[derive(Debug)]
+struct Behind(chrono::Duration);
+
+impl pinion_domain::Clock for Behind {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() - self.0
+    }
+}
+
+#[tokio::test]
+async fn the_refresher_deletes_flows_expired_more_than_a_day_ago() {
+    let h = harness(SimConfig::for_tests()).await;
+    // Flows started as if two days and one hour ago, through a second
+    // connection whose clock runs behind.
+    let dir = h._dir.path();
+    let connect_behind = |behind: chrono::Duration| async move {
+        pinion_store::connect_with(
+            dir.join("pinion.db").to_str().unwrap(),
+            KeySource::DataDirFile(dir.join("master.key")),
+            pinion_store::ConnectOptions {
+                clock: Arc::new(Behind(behind)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .store
+    };
+    let start_with = |store: Arc<dyn Store>| {
+        let authorizations = Authorizations::new(
+            store,
+            Arc::new(
+                PinterestOAuth::new(
+                    OAuthConfig::from_urls(&h.sim.oauth_url(), &h.sim.api_url()).unwrap(),
+                    Arc::new(SystemClock),
+                )
+                .unwrap(),
+            ),
+            RedirectUri::parse(REDIRECT).unwrap(),
+        );
+        let (alice, id) = (h.alice.clone(), h.credential_id.clone());
+        async move {
+            authorizations
+                .start(&alice, &id, None)
+                .await
+                .unwrap()
+                .flow_id
+        }
+    };
+    let old_store = connect_behind(chrono::Duration::days(2)).await;
+    let old = start_with(old_store.clone()).await;
+    let recent_store = connect_behind(chrono::Duration::hours(1)).await;
+    let recent = start_with(recent_store.clone()).await;
+    let current = start_with(h.store.clone()).await;
+
+    let refresher = Refresher::new(h.manager.clone(), RefresherConfig::default());
+    assert_eq!(refresher.purge_expired_flows().await.unwrap(), 1);
+    assert!(
+        h.store.get_flow(&old).await.is_err(),
+        "the old flow is gone"
+    );
+    assert!(
+        h.store.get_flow(&recent).await.is_ok(),
+        "expired an hour ago: kept"
+    );
+    assert!(h.store.get_flow(&current).await.is_ok());
+
+    // The background loop purges at start.
+    let another = start_with(old_store.clone()).await;
+    refresher.clone().run_until_stopped(async {}).await;
+    assert!(h.store.get_flow(&another).await.is_err());
+    assert!(h.store.get_flow(&recent).await.is_ok());
+}
