@@ -7,6 +7,7 @@ mod backend;
 mod helpers;
 mod keys;
 mod suite;
+mod web_state;
 
 /// Declares one test per suite function on each backend.
 macro_rules! on_both_backends {
@@ -55,4 +56,6 @@ on_both_backends!(
     keys::a_wrong_missing_or_malformed_key_is_refused_with_a_clear_message,
     keys::refusals_leave_the_database_byte_identical,
     keys::rotation_also_reencrypts_authorization_flows,
+    web_state::a_session_names_its_user_until_it_expires_or_is_deleted,
+    web_state::deleting_a_users_sessions_signs_out_every_browser,
 );

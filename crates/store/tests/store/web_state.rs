@@ -1,0 +1,59 @@
+//! Browser sessions (the web UI's table): a session names its user until it
+//! expires or is deleted; a user's sessions can be ended together.
+
+use chrono::Duration;
+use pinion_domain::{Role, Username};
+
+use crate::helpers::{TestDb, keyring};
+
+pub async fn a_session_names_its_user_until_it_expires_or_is_deleted(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = store
+        .create_user(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    store
+        .create_session(&alice.id, "live", now + Duration::hours(1))
+        .await
+        .unwrap();
+    store
+        .create_session(&alice.id, "old", now - Duration::seconds(1))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.session_user("live").await.unwrap().unwrap().id,
+        alice.id
+    );
+    assert!(store.session_user("old").await.unwrap().is_none());
+    assert!(store.session_user("unknown").await.unwrap().is_none());
+
+    assert_eq!(store.purge_sessions(now).await.unwrap(), 1);
+    assert!(store.delete_session("live").await.unwrap());
+    assert!(!store.delete_session("live").await.unwrap());
+    assert!(store.session_user("live").await.unwrap().is_none());
+}
+
+pub async fn deleting_a_users_sessions_signs_out_every_browser(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = store
+        .create_user(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&Username::parse("bob").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let later = chrono::Utc::now() + Duration::hours(1);
+    for hash in ["one", "two"] {
+        store.create_session(&alice.id, hash, later).await.unwrap();
+    }
+    store.create_session(&bob.id, "bobs", later).await.unwrap();
+    assert_eq!(store.delete_user_sessions(&alice.id).await.unwrap(), 2);
+    assert!(store.session_user("one").await.unwrap().is_none());
+    assert_eq!(
+        store.session_user("bobs").await.unwrap().unwrap().id,
+        bob.id
+    );
+}
