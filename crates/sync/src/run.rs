@@ -31,6 +31,9 @@ use crate::source::{self, AnalyticsWindow, BoardInfo, PageMsg, SourceContext};
 use crate::state::{Checkpoint, PartitionProgress, RunStateStore, StreamProgress, StreamStatus};
 use crate::stream::StreamName;
 
+/// Pages queued between a stream's readers and its writer.
+const PAGES_IN_FLIGHT: usize = 1;
+
 /// How a run behaves.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -327,7 +330,10 @@ async fn run_stream(
     let saved: HashMap<String, PartitionProgress> =
         previous.map(|p| p.partitions.clone()).unwrap_or_default();
     let saved = Arc::new(saved);
-    let (tx, rx) = mpsc::channel::<PageMsg>(options.concurrency.max(1) * 2);
+    // One page waits for the writer whatever the concurrency; each reader
+    // holds at most one more while it waits, so memory does not grow with
+    // the number of pins or boards.
+    let (tx, rx) = mpsc::channel::<PageMsg>(PAGES_IN_FLIGHT);
     let concurrency = options.concurrency.max(1);
 
     // Work out the partitions before opening the output, so a failure to

@@ -8,9 +8,12 @@
 //! listing: `PINION_CHILD_API` (API base URL), `PINION_CHILD_TOKEN` (access
 //! token), `PINION_CHILD_DEST` (destination), `PINION_CHILD_STATE` (state
 //! location), optional `PINION_CHILD_RESUME=1`, `PINION_CHILD_PAGE_SIZE`,
-//! `PINION_CHILD_STREAMS` (comma-separated) and `PINION_CHILD_CONCURRENCY`.
-//! Exits 0 when the run succeeded, 1 otherwise; prints the report and the
-//! process's peak RSS (`VmHWM`) as one JSON object.
+//! `PINION_CHILD_STREAMS` (comma-separated), `PINION_CHILD_CONCURRENCY` and
+//! `PINION_CHILD_COMMIT_MS` (milliseconds between commits; the engine's
+//! default, 500, unless set: the crash test commits often to be killed
+//! between commits).
+//! Exits 0 when the run succeeded, 1 otherwise; prints the report, the
+//! process's peak RSS (`VmHWM`) and its CPU time as one JSON object.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +27,18 @@ use pinion_sync::{SqlState, StreamName, SyncJob, SyncOptions};
 /// Every read scope.
 const SCOPES: &str =
     "user_accounts:read,boards:read,boards:read_secret,pins:read,pins:read_secret,ads:read";
+
+/// User plus system CPU time of this process so far, from
+/// `/proc/self/stat` (clock ticks, 100 per second on Linux).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set"))
@@ -50,9 +65,11 @@ async fn main() {
     let state = SqlState::open(&env("PINION_CHILD_STATE")).await.unwrap();
     let mut options = SyncOptions {
         resume: std::env::var("PINION_CHILD_RESUME").is_ok_and(|v| v == "1"),
-        commit_interval: std::time::Duration::from_millis(20),
         ..SyncOptions::default()
     };
+    if let Ok(ms) = std::env::var("PINION_CHILD_COMMIT_MS") {
+        options.commit_interval = Duration::from_millis(ms.parse().unwrap());
+    }
     if let Ok(size) = std::env::var("PINION_CHILD_PAGE_SIZE") {
         options.page_size = PageSize::new(size.parse().unwrap()).unwrap();
     }
@@ -87,7 +104,11 @@ async fn main() {
         });
     println!(
         "{}",
-        serde_json::json!({"report": report, "peak_rss_kb": peak_rss_kb})
+        serde_json::json!({
+            "report": report,
+            "peak_rss_kb": peak_rss_kb,
+            "cpu_seconds": cpu_seconds(),
+        })
     );
     std::process::exit(if report.succeeded() { 0 } else { 1 });
 }

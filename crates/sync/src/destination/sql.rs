@@ -211,7 +211,11 @@ impl StreamSink for SqlSink {
                             .push_bind(c.board_section_id)
                             .push_bind(c.ad_account_id)
                             .push_bind(c.date)
-                            .push_bind(Value::Object(record.raw.clone()).to_string())
+                            // A JSON object with string keys always serializes.
+                            .push_bind(
+                                serde_json::to_string(&record.raw)
+                                    .expect("a JSON object serializes"),
+                            )
                             .push_bind(synced_at.clone());
                     });
                     builder.push(UPSERT_TAIL);

@@ -50,6 +50,7 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
                 .env("PINION_CHILD_DEST", &dest)
                 .env("PINION_CHILD_STATE", dir.path().join("state.db"))
                 .env("PINION_CHILD_PAGE_SIZE", "7")
+                .env("PINION_CHILD_COMMIT_MS", "20")
                 .env("PINION_CHILD_STREAMS", "boards,board_pins,pins")
                 .env("PINION_CHILD_RESUME", if attempt == 0 { "0" } else { "1" })
                 .stdout(std::process::Stdio::piped())
