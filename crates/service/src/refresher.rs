@@ -89,7 +89,7 @@ impl Refresher {
                 self.manager.due_rule(),
                 policy.lease,
                 &attempt_id,
-                self.config.batch_size,
+                self.batch_limit(),
             )
             .await?;
         let mut outcome = RunOutcome {
@@ -169,7 +169,7 @@ impl Refresher {
                 last_purge = Some(tokio::time::Instant::now());
             }
             let pause = match self.run_once().await {
-                Ok(outcome) if outcome.claimed >= self.config.batch_size => Duration::ZERO,
+                Ok(outcome) if outcome.claimed >= self.batch_limit() => Duration::ZERO,
                 Ok(_) => self.jittered_interval(),
                 Err(err) => {
                     tracing::warn!(error = %err, "The refresher step failed.");
@@ -182,6 +182,26 @@ impl Refresher {
             }
         }
         tracing::info!("The token refresher stopped.");
+    }
+
+    /// How many credentials one step claims: no more than the configured
+    /// batch, and no more than the refreshes that can start before the
+    /// batch's lease runs out (`concurrency` at a time, each taking up to one
+    /// token request budget). Each row's own claim renews its lease when its
+    /// turn comes; a row whose batch lease lapsed first is released, not
+    /// refreshed.
+    fn batch_limit(&self) -> usize {
+        let concurrency = self.config.concurrency.max(1);
+        let budget = self
+            .manager
+            .token_request_budget()
+            .max(Duration::from_millis(1));
+        let waves = (self.manager.policy().lease.as_millis() / budget.as_millis()).max(1);
+        let waves = usize::try_from(waves).unwrap_or(usize::MAX);
+        self.config
+            .batch_size
+            .min(concurrency.saturating_mul(waves))
+            .max(1)
     }
 
     fn jittered_interval(&self) -> Duration {

@@ -151,6 +151,13 @@ impl TokenManager {
         &self.policy
     }
 
+    /// The longest one token request can take (connect plus request
+    /// timeout), which a refresh lease must outlast.
+    pub fn token_request_budget(&self) -> Duration {
+        let config = self.oauth.config();
+        config.connect_timeout + config.request_timeout
+    }
+
     /// The store in use.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -367,7 +374,7 @@ impl TokenManager {
             Ok(response) => {
                 pause_point(PausePoint::AfterResponse).await;
                 let stored = self
-                    .store_refreshed(id, &attempt_id, record.version, &response)
+                    .store_refreshed(id, record.version, refresh_token, &response)
                     .await?;
                 pause_point(PausePoint::AfterWrite).await;
                 tracing::info!(credential_id = %id, "Refreshed the tokens.");
@@ -382,11 +389,18 @@ impl TokenManager {
 
     /// Writes refreshed tokens with compare-and-set, retrying while they are
     /// in memory: the rotated refresh token must not be lost.
+    ///
+    /// On a version conflict or a store failure the stored refresh token
+    /// decides. If it is still the one this refresh sent, nobody stored newer
+    /// tokens (whoever else used it was refused or is about to be), so ours
+    /// are written over the current version, whatever lease or status the row
+    /// shows now. Only if another writer stored a different refresh token are
+    /// ours dropped in favour of the stored ones.
     async fn store_refreshed(
         &self,
         id: &CredentialId,
-        attempt_id: &str,
         claimed_version: i64,
+        sent: &pinion_domain::RefreshToken,
         response: &pinion_oauth::TokenResponse,
     ) -> Result<RefreshOutcome, RefreshError> {
         let tokens = token_set(response);
@@ -396,26 +410,30 @@ impl TokenManager {
             attempt += 1;
             match self.store.set_tokens(id, &tokens, version).await {
                 Ok(record) => return Ok(RefreshOutcome::Refreshed(record)),
-                Err(StoreError::VersionConflict { .. }) => {
-                    // Someone changed the row (a rename, say). Our lease still
-                    // stands unless another writer replaced the tokens.
-                    let current = self.store.get_credential(id).await?;
-                    if current.refresh.attempt_id.as_deref() != Some(attempt_id) {
-                        tracing::warn!(credential_id = %id, "Tokens were replaced during the refresh; keeping the newer ones.");
-                        return Ok(RefreshOutcome::AlreadyFresh(current));
-                    }
-                    version = current.version;
-                }
+                Err(StoreError::VersionConflict { .. }) => {}
                 Err(StoreError::Unavailable { .. }) if attempt < 30 => {
                     tracing::warn!(credential_id = %id, attempt, "Could not store refreshed tokens yet; retrying.");
                     tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))))
                         .await;
-                    if let Ok(current) = self.store.get_credential(id).await {
-                        version = current.version;
-                    }
                 }
                 Err(err) => return Err(err.into()),
             }
+            let current = match self.store.credential_secrets(id).await {
+                Ok(current) => current,
+                Err(StoreError::Unavailable { .. }) if attempt < 30 => continue,
+                Err(err) => return Err(err.into()),
+            };
+            let still_ours = current.refresh_token.as_ref().is_some_and(|stored| {
+                pinion_oauth::constant_time_eq(
+                    stored.expose_secret().as_bytes(),
+                    sent.expose_secret().as_bytes(),
+                )
+            });
+            if !still_ours {
+                tracing::warn!(credential_id = %id, "Newer tokens were stored during the refresh; keeping them.");
+                return Ok(RefreshOutcome::AlreadyFresh(current.record));
+            }
+            version = current.record.version;
         }
     }
 

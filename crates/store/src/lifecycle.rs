@@ -217,7 +217,8 @@ pub trait LifecycleStore: Send + Sync {
     /// Locks and re-reads the row. Unless `force`, a credential that `due`
     /// says is fresh is `NotNeeded`. A row already claimed with the same
     /// `attempt_id` (by [`LifecycleStore::claim_due_refreshes`]) is handed to
-    /// this caller without a new write.
+    /// this caller with its lease renewed, unless that lease has already
+    /// expired: then the marker is released and the answer is `NotNeeded`.
     async fn claim_refresh(
         &self,
         id: &CredentialId,
@@ -474,8 +475,23 @@ macro_rules! impl_lifecycle {
                 }
                 let mut previous_outcome_unknown = false;
                 if let Some(started) = row.refresh_started_at {
+                    let live = started + $crate::lifecycle::chrono_duration(lease) > now;
+                    if mine && !live {
+                        // The batch's lease ran out before this row's turn
+                        // came. No request was made under it, so the marker
+                        // is released and the row left to a later claim with
+                        // a lease of its own.
+                        let current = row.version;
+                        row.refresh_started_at = None;
+                        row.refresh_attempt_id = None;
+                        row.version = current + 1;
+                        row.updated_at = now;
+                        Self::write_credential(&mut tx, &row, current).await?;
+                        Self::commit(tx).await?;
+                        return Ok(RefreshClaim::NotNeeded(row.to_record()?));
+                    }
                     if !mine {
-                        if started + $crate::lifecycle::chrono_duration(lease) > now {
+                        if live {
                             return Ok(RefreshClaim::InFlight(record));
                         }
                         previous_outcome_unknown = true;
@@ -484,17 +500,16 @@ macro_rules! impl_lifecycle {
                 if !force && !previous_outcome_unknown && !mine && !due.is_due(&record) {
                     return Ok(RefreshClaim::NotNeeded(record));
                 }
-                if !mine {
-                    let current = row.version;
-                    row.refresh_started_at = Some(now);
-                    row.refresh_attempt_id = Some(attempt_id.to_owned());
-                    row.version = current + 1;
-                    row.updated_at = now;
-                    Self::write_credential(&mut tx, &row, current).await?;
-                }
+                // Every claim handed out, the batch's "mine" included, starts
+                // a full lease now and bumps the version, so the request runs
+                // under a lease that cannot lapse before its timeout.
+                let current = row.version;
+                row.refresh_started_at = Some(now);
+                row.refresh_attempt_id = Some(attempt_id.to_owned());
+                row.version = current + 1;
+                row.updated_at = now;
+                Self::write_credential(&mut tx, &row, current).await?;
                 Self::commit(tx).await?;
-                // A claim by the batch was recorded as "mine"; the marker it
-                // replaced (if any) was checked when the batch claimed it.
                 let opened = self.open_row(&row).await?;
                 Ok(RefreshClaim::Claimed {
                     secrets: Box::new($crate::model::CredentialSecrets {
