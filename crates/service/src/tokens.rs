@@ -10,7 +10,8 @@
 //! in memory. Failures are classified (SECURITY.md R15): a refused grant marks
 //! the credential `needs_reauthorization` (after re-reading, since another
 //! replica may have rotated first), a refused client marks it `error` without
-//! touching tokens, transient failures keep it `active` with backoff, and a
+//! touching tokens (a new client secret makes it `active` again), transient
+//! failures and unrecognised refusals keep it `active` with backoff, and a
 //! request whose outcome is unknown keeps the in-flight marker so the next
 //! attempt knows to resolve it.
 
@@ -524,12 +525,15 @@ impl TokenManager {
                 retry_at: Some(next),
             });
         }
-        let reason = format!("Pinterest refused the token refresh: {err}");
+        // An unrecognised refusal is not taken as final: the credential stays
+        // `active`, backs off, and shows the operator why.
+        let reason = format!("Pinterest refused the token refresh: {err}; retrying later");
+        let next = self.backoff(failures, None);
         let failure = RefreshFailure {
-            status: CredentialStatus::Error,
+            status: CredentialStatus::Active,
             last_error: reason.clone(),
             failures,
-            next_refresh_at: None,
+            next_refresh_at: Some(next),
             keep_marker: false,
         };
         self.store
@@ -537,7 +541,7 @@ impl TokenManager {
             .await?;
         Err(RefreshError::Unavailable {
             reason,
-            retry_at: None,
+            retry_at: Some(next),
         })
     }
 

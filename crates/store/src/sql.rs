@@ -1076,6 +1076,17 @@ macro_rules! impl_store {
                         row.location($crate::sql::CLIENT_SECRET),
                         secret.expose_secret().as_bytes(),
                     );
+                    // A credential in `error` was refused for its app
+                    // settings; with a new secret and its tokens still held
+                    // it is worth refreshing again, at once.
+                    if row.status == CredentialStatus::Error.as_str()
+                        && row.refresh_token_sealed.is_some()
+                    {
+                        row.status = CredentialStatus::Active.as_str().to_owned();
+                        row.last_error = None;
+                        row.refresh_failures = 0;
+                        row.next_refresh_at = None;
+                    }
                 }
                 row.version = current + 1;
                 row.updated_at = $crate::sql::stored_time(self.clock.now());
