@@ -64,6 +64,7 @@ impl Application {
             tokens: tokens.clone(),
             pinterest: pinion_pinterest::ClientConfig::with_base_url(api_base),
             sessions: pinion_service::Sessions::new(settings.store.clone()),
+            sources: pinion_service::Sources::new(settings.store.clone()),
             store: settings.store,
             public_url: settings.public_url,
         };

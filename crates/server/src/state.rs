@@ -25,4 +25,6 @@ pub struct AppState {
     pub pinterest: pinion_pinterest::ClientConfig,
     /// Web sign-in: passwords and browser sessions (issue 6).
     pub sessions: pinion_service::Sessions,
+    /// Data sources (issue 6).
+    pub sources: pinion_service::Sources,
 }

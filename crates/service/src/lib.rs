@@ -13,6 +13,7 @@ mod error;
 mod pause;
 mod refresher;
 mod sessions;
+mod sources;
 mod tokens;
 mod users;
 
@@ -29,11 +30,12 @@ pub use tokens::{
 };
 pub use users::Users;
 
-// Web sign-in (issue 6).
+// Web sign-in and data sources (issue 6).
 pub use sessions::{
     MIN_PASSWORD_CHARS, SESSION_TTL, SessionToken, Sessions, SignedIn, hash_password,
     validate_password, verify_password,
 };
+pub use sources::{OUTPUTS, STREAMS, SourceInput, Sources};
 
 /// The OAuth client crate, re-exported so adapters build its configuration
 /// with the same version the service uses.

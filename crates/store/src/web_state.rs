@@ -1,4 +1,4 @@
-//! The store side of the web UI (issue 6): browser sessions.
+//! The store side of the web UI (issue 6): browser sessions and data sources.
 //!
 //! A session row holds only the SHA-256 hash of the session cookie's value, so
 //! a copy of the database cannot be used to sign in. The session's CSRF token
@@ -13,7 +13,64 @@ use pinion_domain::UserId;
 use crate::error::StoreError;
 use crate::model::User;
 
-/// Browser sessions. Every [`crate::Store`] implements it.
+/// A data source as stored: which streams to read with which credential,
+/// and where to write them. Validation happens in the service layer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceRecord {
+    /// `src_…`.
+    pub id: String,
+    /// The owning user.
+    pub owner: UserId,
+    /// The credential it reads with (it may have been deleted since).
+    pub credential_id: String,
+    /// A name for people.
+    pub name: String,
+    /// Stream names, in the order chosen.
+    pub streams: Vec<String>,
+    /// `jsonl` or `sqlite`.
+    pub output_kind: String,
+    /// Where the output goes on the server.
+    pub output_path: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SourceRow {
+    pub id: String,
+    pub owner_id: String,
+    pub credential_id: String,
+    pub name: String,
+    pub streams: String,
+    pub output_kind: String,
+    pub output_path: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl SourceRow {
+    pub(crate) fn into_record(self) -> SourceRecord {
+        SourceRecord {
+            id: self.id,
+            owner: UserId::from_trusted(self.owner_id),
+            credential_id: self.credential_id,
+            name: self.name,
+            streams: self
+                .streams
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            output_kind: self.output_kind,
+            output_path: self.output_path,
+            created_at: self.created_at,
+        }
+    }
+}
+
+pub(crate) const SOURCE_COLUMNS: &str =
+    "id, owner_id, credential_id, name, streams, output_kind, output_path, created_at";
+
+/// Browser sessions and data sources. Every [`crate::Store`] implements it.
 #[async_trait]
 pub trait WebStateStore: Send + Sync {
     /// Stores a session for `user`, identified by the SHA-256 hex of its
@@ -37,6 +94,21 @@ pub trait WebStateStore: Send + Sync {
 
     /// Deletes sessions that expired before `before`; returns how many.
     async fn purge_sessions(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Stores a new source (its `created_at` is set here).
+    async fn create_source(&self, source: &SourceRecord) -> Result<SourceRecord, StoreError>;
+
+    /// A source by id; [`StoreError::NotFound`] when there is none.
+    async fn get_source(&self, id: &str) -> Result<SourceRecord, StoreError>;
+
+    /// The sources `owner` owns, newest first.
+    async fn list_sources(&self, owner: &UserId) -> Result<Vec<SourceRecord>, StoreError>;
+
+    /// The sources that read with credential `credential_id`, by name.
+    async fn sources_using_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Vec<SourceRecord>, StoreError>;
 }
 
 /// Implements [`WebStateStore`] for a backend that also has `impl_store!`
@@ -121,6 +193,81 @@ macro_rules! impl_web_state {
                     .await
                     .map_err(Self::db_error)?;
                 Ok(result.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all, fields(source_id = %source.id))]
+            async fn create_source(
+                &self,
+                source: &$crate::web_state::SourceRecord,
+            ) -> Result<$crate::web_state::SourceRecord, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                sqlx::query(
+                    "INSERT INTO sources (id, owner_id, credential_id, name, streams, \
+                     output_kind, output_path, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&source.id)
+                .bind(source.owner.as_str())
+                .bind(&source.credential_id)
+                .bind(&source.name)
+                .bind(source.streams.join(","))
+                .bind(&source.output_kind)
+                .bind(&source.output_path)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                let mut stored = source.clone();
+                stored.created_at = now;
+                Ok(stored)
+            }
+
+            async fn get_source(
+                &self,
+                id: &str,
+            ) -> Result<$crate::web_state::SourceRecord, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM sources WHERE id = $1",
+                    $crate::web_state::SOURCE_COLUMNS
+                );
+                let row: $crate::web_state::SourceRow = sqlx::query_as(&sql)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::not_found("source"))?;
+                Ok(row.into_record())
+            }
+
+            async fn list_sources(
+                &self,
+                owner: &UserId,
+            ) -> Result<Vec<$crate::web_state::SourceRecord>, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM sources WHERE owner_id = $1 ORDER BY created_at DESC, id",
+                    $crate::web_state::SOURCE_COLUMNS
+                );
+                let rows: Vec<$crate::web_state::SourceRow> = sqlx::query_as(&sql)
+                    .bind(owner.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?;
+                Ok(rows.into_iter().map(|row| row.into_record()).collect())
+            }
+
+            async fn sources_using_credential(
+                &self,
+                credential_id: &str,
+            ) -> Result<Vec<$crate::web_state::SourceRecord>, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM sources WHERE credential_id = $1 ORDER BY name, id",
+                    $crate::web_state::SOURCE_COLUMNS
+                );
+                let rows: Vec<$crate::web_state::SourceRow> = sqlx::query_as(&sql)
+                    .bind(credential_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?;
+                Ok(rows.into_iter().map(|row| row.into_record()).collect())
             }
         }
     };

@@ -20,6 +20,7 @@ pub fn page(title: &str, session: &Session, content: Markup) -> Markup {
                     a class="brand" href="/credentials" { "Pinion" }
                     nav {
                         a href="/credentials" { "Credentials" }
+                        a href="/sources" { "Sources" }
                         a href="/sources/new" { "New data source" }
                     }
                     form class="sign-out" method="post" action="/sign-out" {

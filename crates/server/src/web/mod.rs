@@ -14,6 +14,8 @@
 //! - `POST /credentials/{id}/delete`: deletion, after a confirmation box.
 //! - `GET /sources/new`: "New data source" starts at the Authenticate
 //!   screen: the tiles plus Add Credential.
+//! - `GET|POST /sources/new/configure`: the source's streams and output.
+//! - `GET /sources`: the user's sources.
 //! - `GET /static/…`: the stylesheet; nothing is loaded from elsewhere.
 //!
 //! Every page needs a session: without one the answer is a 303 to
@@ -60,6 +62,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/credentials/{id}/info", get(credentials::info::get))
         .route("/credentials/{id}/delete", post(credentials::delete::post))
+        .route("/sources", get(sources::get))
         .route("/sources/new", get(sources::new::get))
+        .route(
+            "/sources/new/configure",
+            get(sources::new::configure::get).post(sources::new::configure::post),
+        )
         .route("/static/{file}", get(static_files::get))
 }

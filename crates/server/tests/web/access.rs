@@ -19,6 +19,8 @@ async fn anonymous_requests_to_every_ui_route_are_sent_to_sign_in() {
         format!("/credentials/{id}/edit"),
         format!("/credentials/{id}/info"),
         "/sources/new".to_owned(),
+        "/sources".to_owned(),
+        format!("/sources/new/configure?credential={id}"),
     ];
     for path in &gets {
         let response = anonymous.get(path).await;
@@ -36,6 +38,7 @@ async fn anonymous_requests_to_every_ui_route_are_sent_to_sign_in() {
         "/credentials/new".to_owned(),
         format!("/credentials/{id}/edit"),
         format!("/credentials/{id}/delete"),
+        "/sources/new/configure".to_owned(),
     ];
     for path in &posts {
         let response = anonymous.post_form(path, &[("csrf", "x")]).await;
@@ -69,6 +72,7 @@ async fn another_users_credential_is_not_found_on_every_ui_route() {
     for path in [
         format!("/credentials/{id}/edit"),
         format!("/credentials/{id}/info"),
+        format!("/sources/new/configure?credential={id}"),
     ] {
         let response = bob.get(&path).await;
         assert_eq!(response.status(), 404, "GET {path}");
@@ -98,7 +102,22 @@ async fn another_users_credential_is_not_found_on_every_ui_route() {
             .await;
         assert_eq!(response.status(), 404, "POST {path} {action}");
     }
-    for listing in ["/credentials", "/sources/new"] {
+    // A source cannot be made with another user's credential.
+    let response = bob
+        .post_form(
+            "/sources/new/configure",
+            &[
+                ("csrf", &csrf),
+                ("credential", &id),
+                ("name", "Stolen"),
+                ("streams", "boards"),
+                ("output_kind", "jsonl"),
+                ("output_path", "/tmp/stolen"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    for listing in ["/credentials", "/sources/new", "/sources"] {
         let page = bob.page(listing).await;
         assert!(
             !page.contains("Alice boards"),
@@ -143,6 +162,16 @@ async fn every_state_changing_form_refuses_a_missing_or_wrong_csrf_token() {
             format!("/credentials/{id}/delete"),
             vec![("confirm", "yes")],
         ),
+        (
+            "/sources/new/configure".into(),
+            vec![
+                ("credential", id.as_str()),
+                ("name", "Forged"),
+                ("streams", "boards"),
+                ("output_kind", "jsonl"),
+                ("output_path", "/tmp/forged"),
+            ],
+        ),
         ("/sign-out".into(), vec![]),
     ];
     for (path, fields) in &forms {
@@ -158,6 +187,7 @@ async fn every_state_changing_form_refuses_a_missing_or_wrong_csrf_token() {
     // Nothing changed and Alice is still signed in.
     let page = alice.page("/credentials").await;
     assert!(page.contains("Boards") && !page.contains("Forged"));
+    assert!(!alice.page("/sources").await.contains("Forged"));
     assert_eq!(
         alice.get(&format!("/credentials/{id}/info")).await.status(),
         200

@@ -2,7 +2,8 @@
 //! with fantoccini: sign in; New data source; Add Credential; fill the
 //! overlay; Authorize; sign in and Give access on the simulator's real pages;
 //! back in the overlay see the account and granted scopes; Save; see the tile
-//! selected on the Authenticate screen. Also: Decline on the consent page
+//! selected on the Authenticate screen; Continue, pick streams and create the
+//! source. Also: Decline on the consent page
 //! shows a clear message.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`CHROMEDRIVER` and
@@ -305,6 +306,29 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
     assert_eq!(text_of(&client, ".tile.selected .status").await, "Active");
     assert!(path_of(&client).await.starts_with("/sources/new?selected="));
     screenshot(&client, "flow-07-tile-selected").await;
+
+    // Continue to the streams and output, and create the source.
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/sources/new/configure").await;
+    assert_eq!(
+        text_of(&client, "strong.credential").await,
+        "Marketing boards"
+    );
+    fill(&client, "#name", "Weekly board report").await;
+    click(&client, "input[name=streams][value=pins]").await;
+    fill(&client, "#output_path", "/var/lib/pinion/weekly").await;
+    screenshot(&client, "flow-08-source-streams").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/sources").await;
+    assert_eq!(
+        text_of(&client, ".tile.source.selected h2").await,
+        "Weekly board report"
+    );
+    assert_eq!(
+        text_of(&client, ".tile.source.selected .streams").await,
+        "boards, board_pins, pins"
+    );
+    screenshot(&client, "flow-09-source-created").await;
 
     client.close().await.unwrap();
 }

@@ -8,3 +8,4 @@ mod browser;
 mod flow;
 mod helpers;
 mod pages;
+mod sources;

@@ -58,6 +58,8 @@ async fn every_page_has_the_security_headers_and_no_secret() {
         format!("/credentials/{id}/edit"),
         format!("/credentials/{id}/info"),
         format!("/sources/new?selected={id}"),
+        format!("/sources/new/configure?credential={id}"),
+        "/sources".to_owned(),
     ];
     for path in &paths {
         let response = alice.get(path).await;

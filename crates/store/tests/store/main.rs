@@ -58,4 +58,5 @@ on_both_backends!(
     keys::rotation_also_reencrypts_authorization_flows,
     web_state::a_session_names_its_user_until_it_expires_or_is_deleted,
     web_state::deleting_a_users_sessions_signs_out_every_browser,
+    web_state::sources_are_listed_per_owner_and_per_credential,
 );

@@ -57,3 +57,63 @@ pub async fn deleting_a_users_sessions_signs_out_every_browser(db: &TestDb) {
         bob.id
     );
 }
+
+pub async fn sources_are_listed_per_owner_and_per_credential(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = store
+        .create_user(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&Username::parse("bob").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let source =
+        |id: &str, owner: &pinion_domain::UserId, credential: &str| pinion_store::SourceRecord {
+            id: id.to_owned(),
+            owner: owner.clone(),
+            credential_id: credential.to_owned(),
+            name: format!("Source {id}"),
+            streams: vec!["boards".into(), "board_pins".into()],
+            output_kind: "jsonl".into(),
+            output_path: "/var/lib/pinion/out".into(),
+            created_at: chrono::Utc::now(),
+        };
+    store
+        .create_source(&source("src_a", &alice.id, "cred_1"))
+        .await
+        .unwrap();
+    store
+        .create_source(&source("src_b", &bob.id, "cred_1"))
+        .await
+        .unwrap();
+    store
+        .create_source(&source("src_c", &alice.id, "cred_2"))
+        .await
+        .unwrap();
+
+    let got = store.get_source("src_a").await.unwrap();
+    assert_eq!(got.streams, vec!["boards", "board_pins"]);
+    assert_eq!(got.owner, alice.id);
+    assert!(matches!(
+        store.get_source("src_nope").await,
+        Err(pinion_store::StoreError::NotFound { .. })
+    ));
+    let mine: Vec<_> = store
+        .list_sources(&alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(mine.len(), 2);
+    assert!(mine.contains(&"src_a".to_owned()) && mine.contains(&"src_c".to_owned()));
+    let using: Vec<_> = store
+        .sources_using_credential("cred_1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(using, vec!["src_a", "src_b"]);
+}

@@ -50,7 +50,7 @@ pub fn tile(record: &CredentialRecord, selected: bool, mode: TileMode, csrf: &st
     match mode {
         TileMode::Pick => html! {
             label class=(class) data-credential=(id) {
-                input type="radio" name="selected" value=(id) checked[selected];
+                input type="radio" name="credential" value=(id) checked[selected];
                 (body)
             }
         },

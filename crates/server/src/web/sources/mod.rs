@@ -1,3 +1,6 @@
 //! `/sources…`: data sources. Creating one starts at the Authenticate screen.
 
+mod get;
 pub mod new;
+
+pub use get::get;

@@ -27,6 +27,10 @@ pub async fn get(
     Query(query): Query<InfoQuery>,
 ) -> Result<Html<String>, WebError> {
     let record = owned(&state, &session, &id).await?;
+    let sources = state
+        .sources
+        .using_credential(&session.user, record.id.as_str())
+        .await?;
     let csrf = session.csrf();
     let id = record.id.as_str();
     let content = html! {
@@ -52,6 +56,16 @@ pub async fn get(
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="action" value="authorize";
                 button type="submit" { "Reauthorize" }
+            }
+        }
+        h2 { "Used by" }
+        @if sources.is_empty() {
+            p class="used-by" { "No data source uses this credential yet." }
+        } @else {
+            ul class="used-by" {
+                @for source in &sources {
+                    li { (source.name) " (source: " (source.streams.join(", ")) ")" }
+                }
             }
         }
         h2 { "Delete" }

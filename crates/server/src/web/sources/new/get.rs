@@ -1,7 +1,7 @@
 //! `GET /sources/new`: the Authenticate screen that starts a new data source:
 //! the user's credentials as tiles to pick from (radio buttons), plus Add
 //! Credential, which opens the overlay and comes back here with the new tile
-//! selected.
+//! selected. Continue goes to the streams and output.
 
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -31,7 +31,7 @@ pub async fn get(
     let content = html! {
         h1 { "New data source" }
         p class="step" { "Authenticate: pick the Pinterest credential this source reads with, or add one." }
-        form method="get" action="/sources/new" {
+        form method="get" action="/sources/new/configure" {
             div class="tiles" {
                 @for record in &records {
                     (tile(record, query.selected.as_deref() == Some(record.id.as_str()), TileMode::Pick, &csrf))
@@ -39,7 +39,7 @@ pub async fn get(
                 a class="tile add" href="/credentials/new?return_to=/sources/new" { "+ Add Credential" }
             }
             @if !records.is_empty() {
-                div class="buttons" { button type="submit" { "Select" } }
+                div class="buttons" { button class="primary" type="submit" { "Continue" } }
             }
         }
     };

@@ -1,5 +1,6 @@
 //! `/sources/new`: "New data source".
 
+pub mod configure;
 mod get;
 
 pub use get::get;

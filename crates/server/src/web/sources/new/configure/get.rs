@@ -1,0 +1,126 @@
+//! `GET /sources/new/configure?credential=…`: the picked credential, the
+//! streams to read (checkboxes) and the output, and the template `post.rs`
+//! renders again with errors next to their fields.
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use maud::{Markup, html};
+use pinion_domain::FieldError;
+use pinion_service::{OUTPUTS, STREAMS};
+use pinion_store::CredentialRecord;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::web::credentials::edit::owned;
+use crate::web::layout::page;
+use crate::web::{Session, WebError};
+
+/// What the user chose, to show the form again.
+#[derive(Debug, Clone)]
+pub struct SourceValues {
+    /// The source's name.
+    pub name: String,
+    /// Picked stream names.
+    pub streams: Vec<String>,
+    /// `jsonl` or `sqlite`.
+    pub output_kind: String,
+    /// The output's path.
+    pub output_path: String,
+}
+
+impl Default for SourceValues {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            streams: vec!["boards".into(), "board_pins".into()],
+            output_kind: "jsonl".into(),
+            output_path: String::new(),
+        }
+    }
+}
+
+/// The page's query.
+#[derive(Deserialize)]
+pub struct ConfigureQuery {
+    #[serde(default)]
+    credential: String,
+}
+
+/// The form for a source reading with `credential`.
+pub fn form(
+    session: &Session,
+    credential: &CredentialRecord,
+    values: &SourceValues,
+    errors: &[FieldError],
+) -> Markup {
+    let error_of = |field: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
+    };
+    let content = html! {
+        h1 { "New data source" }
+        p class="step" {
+            "Reads with credential " strong class="credential" { (credential.name.as_str()) } "."
+        }
+        form class="overlay" method="post" action="/sources/new/configure" {
+            input type="hidden" name="csrf" value=(session.csrf());
+            input type="hidden" name="credential" value=(credential.id.as_str());
+            @let name_error = error_of("name");
+            div class={ "field" @if name_error.is_some() { " invalid" } } {
+                label for="name" { "Source name" }
+                input type="text" id="name" name="name" value=(values.name);
+                @if let Some(error) = name_error { p class="error" id="name-error" { (error) } }
+            }
+            @let streams_error = error_of("streams");
+            fieldset class={ "field" @if streams_error.is_some() { " invalid" } } {
+                legend { "Streams" }
+                @for (stream, label) in STREAMS {
+                    label class="choice" {
+                        input type="checkbox" name="streams" value=(stream)
+                            checked[values.streams.iter().any(|s| s == stream)];
+                        " " (label)
+                    }
+                }
+                @if let Some(error) = streams_error { p class="error" id="streams-error" { (error) } }
+            }
+            @let kind_error = error_of("output_kind");
+            fieldset class={ "field" @if kind_error.is_some() { " invalid" } } {
+                legend { "Output" }
+                @for (kind, label) in OUTPUTS {
+                    label class="choice" {
+                        input type="radio" name="output_kind" value=(kind)
+                            checked[values.output_kind == *kind];
+                        " " (label)
+                    }
+                }
+                @if let Some(error) = kind_error { p class="error" id="output_kind-error" { (error) } }
+            }
+            @let path_error = error_of("output_path");
+            div class={ "field" @if path_error.is_some() { " invalid" } } {
+                label for="output_path" { "Output path on the server" }
+                input type="text" id="output_path" name="output_path" value=(values.output_path);
+                p class="hint" { "An absolute path: a directory for JSON Lines, a file for SQLite." }
+                @if let Some(error) = path_error { p class="error" id="output_path-error" { (error) } }
+            }
+            div class="buttons" {
+                a class="button" href={ "/sources/new?selected=" (credential.id.as_str()) } { "Back" }
+                button class="primary" type="submit" { "Create source" }
+            }
+        }
+    };
+    page("New data source", session, content)
+}
+
+/// Renders the form for an owned credential; anything else is 404.
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<ConfigureQuery>,
+) -> Result<Html<String>, WebError> {
+    let credential = owned(&state, &session, &query.credential).await?;
+    Ok(Html(
+        form(&session, &credential, &SourceValues::default(), &[]).into_string(),
+    ))
+}
