@@ -3,6 +3,7 @@
 mod auth;
 pub mod credentials;
 mod error;
+pub mod sources;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -28,5 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/credentials/{id}/authorize", post(credentials::authorize))
         .route("/credentials/{id}/check", post(credentials::check))
         .route("/credentials/{id}/refresh", post(credentials::refresh))
+        // Data sources (issue 6).
+        .route("/sources", get(sources::list).post(sources::create))
+        .route("/sources/{id}", get(sources::get))
         .fallback(|| async { ApiError::not_found("route") })
 }

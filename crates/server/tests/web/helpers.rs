@@ -27,6 +27,8 @@ pub struct TestApp {
     pub client_id: String,
     /// The registered app's client secret.
     pub client_secret: String,
+    /// API tokens of `alice` and `bob`, for the JSON API.
+    pub api_tokens: [String; 2],
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -63,11 +65,14 @@ pub async fn spawn_app() -> TestApp {
     .unwrap()
     .store;
     let sessions = pinion_service::Sessions::new(store.clone());
+    let mut api_tokens = Vec::new();
     for name in ["alice", "bob"] {
-        store
+        let user = store
             .create_user(&Username::parse(name).unwrap(), Role::User)
             .await
             .unwrap();
+        let token = store.create_api_token(&user.id).await.unwrap();
+        api_tokens.push(token.expose_secret().to_owned());
         sessions
             .set_password(name, &Password::new(PASSWORD))
             .await
@@ -87,6 +92,7 @@ pub async fn spawn_app() -> TestApp {
         sim,
         client_id: app_info.client_id,
         client_secret: app_info.client_secret,
+        api_tokens: api_tokens.try_into().unwrap(),
         _dir: dir,
         _shutdown: tx,
     }

@@ -4,6 +4,7 @@
 //! the whole flow in headless Chromium against the simulator's real pages.
 
 mod access;
+mod api;
 mod browser;
 mod flow;
 mod helpers;
