@@ -16,6 +16,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use pinion_domain::ScopeSet;
 use pinion_pinterest::{BaseUrl, ClientConfig, PinterestClient, TokenSource};
 
+use crate::custom::{CustomPlan, CustomRequest};
 use crate::destination;
 use crate::error::{StateError, SyncError};
 use crate::publish::{self, PublishError, PublishOptions, PublishReport};
@@ -66,6 +67,19 @@ pub struct SyncArgs {
     /// `<data dir>/sync-state.db`.
     #[arg(long)]
     pub state: Option<String>,
+    /// Also read a GET operation of Pinterest's API as the `custom` stream,
+    /// named by operationId (`boards/list_pins`) or path
+    /// (`/boards/{board_id}/pins`). Without --streams only it is read.
+    #[arg(long, value_name = "OPERATION")]
+    pub custom: Option<String>,
+    /// A path or query parameter of the custom operation, NAME=VALUE
+    /// (repeat for several).
+    #[arg(long = "param", value_name = "NAME=VALUE", requires = "custom")]
+    pub params: Vec<String>,
+    /// Read the custom operation once per id of a stream: boards (fills
+    /// board_id) or ad_accounts (fills ad_account_id).
+    #[arg(long, value_name = "STREAM", requires = "custom")]
+    pub for_each: Option<String>,
 }
 
 /// Arguments of `pinion publish`.
@@ -269,8 +283,30 @@ pub async fn run_sync(args: &SyncArgs, env: CliEnv) -> Result<SyncReport, SyncEr
     if let Some(columns) = &args.analytics_columns {
         analytics.columns.clone_from(columns);
     }
+    // The custom operation is checked against the spec before anything
+    // is opened or requested.
+    let custom = match &args.custom {
+        Some(operation) => {
+            let for_each = args
+                .for_each
+                .as_deref()
+                .map(|s| {
+                    s.parse::<StreamName>()
+                        .map_err(|e| SyncError::Invalid(e.to_string()))
+                })
+                .transpose()?;
+            let request = CustomRequest {
+                operation: operation.clone(),
+                params: CustomRequest::parse_params(&args.params)?,
+                for_each,
+            };
+            Some(Arc::new(CustomPlan::resolve(&request)?))
+        }
+        None => None,
+    };
     let options = SyncOptions {
         streams,
+        custom,
         resume: args.resume,
         incremental: args.incremental,
         concurrency: args.concurrency.max(1),

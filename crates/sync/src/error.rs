@@ -92,6 +92,9 @@ pub enum SyncError {
     /// The arguments are wrong; nothing was requested.
     #[error("{0}")]
     Invalid(String),
+    /// The custom stream cannot be read as asked; nothing was requested.
+    #[error("custom stream: {0}")]
+    Custom(#[from] crate::custom::CustomError),
     /// The run finished but some streams did not complete; the report says
     /// which and why.
     #[error("{failed} stream(s) did not complete: {first}")]
@@ -120,7 +123,9 @@ impl SyncError {
             SyncError::Destination { .. } | SyncError::State(_) | SyncError::Incomplete { .. } => {
                 ErrorAction::RetryLater(None)
             }
-            SyncError::DestinationSetup(_) | SyncError::Invalid(_) => ErrorAction::GiveUp,
+            SyncError::DestinationSetup(_) | SyncError::Invalid(_) | SyncError::Custom(_) => {
+                ErrorAction::GiveUp
+            }
         }
     }
 }

@@ -18,6 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cli;
+pub mod custom;
 pub mod destination;
 pub mod error;
 pub mod publish;
@@ -26,6 +27,7 @@ pub mod source;
 pub mod state;
 pub mod stream;
 
+pub use custom::{CustomError, CustomPlan, CustomRequest};
 pub use destination::{Destination, StreamSink};
 pub use error::{DestinationError, StateError, SyncError};
 pub use run::{ProgressObserver, StreamOutcome, StreamReport, SyncJob, SyncOptions, SyncReport};

@@ -25,6 +25,7 @@ use pinion_pinterest::{ClientStats, PageSize, PinterestClient};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::custom::{self, CustomPlan};
 use crate::destination::{Destination, StreamSink};
 use crate::error::SyncError;
 use crate::source::{self, AnalyticsWindow, BoardInfo, PageMsg, SourceContext};
@@ -56,6 +57,10 @@ pub struct SyncOptions {
     pub commit_interval: Duration,
     /// Ad-account analytics window.
     pub analytics: AnalyticsWindow,
+    /// A GET operation of the spec read as the `custom` stream (see
+    /// [`crate::custom`]). With it and no `streams`, only the custom stream
+    /// is read.
+    pub custom: Option<Arc<CustomPlan>>,
 }
 
 impl Default for SyncOptions {
@@ -68,6 +73,7 @@ impl Default for SyncOptions {
             page_size: PageSize::MAX,
             commit_interval: Duration::from_millis(500),
             analytics: AnalyticsWindow::default(),
+            custom: None,
         }
     }
 }
@@ -181,16 +187,30 @@ struct Plan {
 }
 
 fn plan(options: &SyncOptions, scopes: &ScopeSet) -> Result<Vec<Plan>, SyncError> {
-    let explicit = options.streams.is_some();
-    let mut streams = options
-        .streams
-        .clone()
-        .unwrap_or_else(|| StreamName::ALL.to_vec());
+    let explicit = options.streams.is_some() || options.custom.is_some();
+    let mut streams = match (&options.streams, &options.custom) {
+        (Some(streams), _) => streams.clone(),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => StreamName::ALL.to_vec(),
+    };
+    match &options.custom {
+        Some(_) => streams.push(StreamName::Custom),
+        None if streams.contains(&StreamName::Custom) => {
+            return Err(SyncError::Invalid(
+                "the custom stream needs an operation (--custom OPERATION)".into(),
+            ));
+        }
+        None => {}
+    }
     streams.sort();
     streams.dedup();
     let mut plans = Vec::new();
     for stream in streams {
-        let skip = match stream.missing_scopes(scopes) {
+        let missing = match (stream, &options.custom) {
+            (StreamName::Custom, Some(custom)) => custom.missing_scopes(scopes),
+            _ => stream.missing_scopes(scopes),
+        };
+        let skip = match missing {
             Some(missing) if explicit => {
                 return Err(SyncError::MissingScope { stream, missing });
             }
@@ -397,6 +417,17 @@ async fn run_stream(
             }
             Ok(())
         });
+    } else if let (StreamName::Custom, Some(plan)) = (stream, &options.custom) {
+        let ids = custom::fan_out_ids(ctx, plan, boards).await?;
+        partitions = Some(ids.as_ref().map_or(1, |ids| ids.len() as u64));
+        producer = Box::pin(custom::read(
+            Arc::clone(ctx),
+            Arc::clone(plan),
+            ids,
+            saved,
+            concurrency,
+            tx,
+        ));
     } else if stream == StreamName::AdAccountAnalytics {
         let accounts = source::list_ad_accounts(ctx).await?;
         let watermarks = if options.incremental {

@@ -138,7 +138,7 @@ pub(crate) async fn list_boards(
 
 /// Sends the pages of `pages` to the writer. Returns `Ok(false)` when the
 /// writer has stopped (its own error then explains the failure).
-async fn forward<T>(
+pub(crate) async fn forward<T>(
     stream: StreamName,
     partition: &str,
     label: &str,

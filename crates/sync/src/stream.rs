@@ -27,6 +27,9 @@ pub enum StreamName {
     AdAccounts,
     /// Daily analytics of every ad account.
     AdAccountAnalytics,
+    /// A GET operation of the spec chosen by the user (see
+    /// [`crate::custom`]); never part of [`StreamName::ALL`].
+    Custom,
 }
 
 impl StreamName {
@@ -53,6 +56,7 @@ impl StreamName {
             StreamName::Pins => "pins",
             StreamName::AdAccounts => "ad_accounts",
             StreamName::AdAccountAnalytics => "ad_account_analytics",
+            StreamName::Custom => "custom",
         }
     }
 
@@ -65,6 +69,8 @@ impl StreamName {
                 &[Scope::BoardsRead, Scope::PinsRead]
             }
             StreamName::AdAccounts | StreamName::AdAccountAnalytics => &[Scope::AdsRead],
+            // The operation's own scopes are checked by its plan.
+            StreamName::Custom => &[],
         }
     }
 
@@ -98,7 +104,7 @@ impl fmt::Display for StreamName {
 /// A stream name that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown stream `{0}`; streams are user_account, boards, board_sections, board_pins, board_section_pins, pins, ad_accounts, ad_account_analytics"
+    "unknown stream `{0}`; streams are user_account, boards, board_sections, board_pins, board_section_pins, pins, ad_accounts, ad_account_analytics (and custom, with --custom)"
 )]
 pub struct UnknownStream(pub String);
 
@@ -108,6 +114,7 @@ impl FromStr for StreamName {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         StreamName::ALL
             .into_iter()
+            .chain([StreamName::Custom])
             .find(|n| n.as_str() == s.trim())
             .ok_or_else(|| UnknownStream(s.trim().to_owned()))
     }

@@ -8,6 +8,7 @@ mod helpers;
 
 mod cli;
 mod crash;
+mod custom;
 mod exactness;
 mod faults;
 mod publish;
