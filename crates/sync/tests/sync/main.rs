@@ -11,4 +11,5 @@ mod crash;
 mod custom;
 mod exactness;
 mod faults;
+mod pacing;
 mod publish;
