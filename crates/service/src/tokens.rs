@@ -186,8 +186,19 @@ impl TokenManager {
         if let Some(token) = self.fresh_token(id).await? {
             return Ok(token);
         }
-        self.refresh_locked(id, false, None).await?;
-        self.current_token(id).await
+        match self.refresh_locked(id, false, None).await {
+            Ok(_) => self.current_token(id).await,
+            Err(err @ RefreshError::Unavailable { .. }) => {
+                // The refresh failed for now (or another process's is still
+                // running), but the stored access token may not have expired:
+                // it still works until then.
+                match self.unexpired_token(id).await? {
+                    Some(token) => Ok(token),
+                    None => Err(err),
+                }
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Refreshes `id` now, even if its tokens are fresh (`pinion credentials
@@ -275,6 +286,21 @@ impl TokenManager {
         usable(&secrets.record)?;
         match secrets.access_token {
             Some(token) if !self.due_rule().is_due(&secrets.record) => Ok(Some(token)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The stored access token if the credential is usable and the token has
+    /// not expired (due for a refresh or not).
+    async fn unexpired_token(
+        &self,
+        id: &CredentialId,
+    ) -> Result<Option<AccessToken>, RefreshError> {
+        let secrets = self.secrets(id).await?;
+        usable(&secrets.record)?;
+        let now = self.clock.now();
+        match (secrets.access_token, secrets.record.access_token_expires_at) {
+            (Some(token), Some(expires)) if expires > now => Ok(Some(token)),
             _ => Ok(None),
         }
     }

@@ -215,7 +215,8 @@ pub trait LifecycleStore: Send + Sync {
     /// Claims the refresh of one credential under a lease of `lease`.
     ///
     /// Locks and re-reads the row. Unless `force`, a credential that `due`
-    /// says is fresh is `NotNeeded`. A row already claimed with the same
+    /// says is fresh, or that is backing off (`next_refresh_at` ahead) with an
+    /// unexpired access token, is `NotNeeded`. A row already claimed with the same
     /// `attempt_id` (by [`LifecycleStore::claim_due_refreshes`]) is handed to
     /// this caller with its lease renewed, unless that lease has already
     /// expired: then the marker is released and the answer is `NotNeeded`.
@@ -497,7 +498,15 @@ macro_rules! impl_lifecycle {
                         previous_outcome_unknown = true;
                     }
                 }
-                if !force && !previous_outcome_unknown && !mine && !due.is_due(&record) {
+                // In backoff after a failure, an unforced caller whose access
+                // token still works uses it rather than ask Pinterest again.
+                let backing_off = record.refresh.next_refresh_at.is_some_and(|at| at > now)
+                    && record.access_token_expires_at.is_some_and(|at| at > now);
+                if !force
+                    && !previous_outcome_unknown
+                    && !mine
+                    && (backing_off || !due.is_due(&record))
+                {
                     return Ok(RefreshClaim::NotNeeded(record));
                 }
                 // Every claim handed out, the batch's "mine" included, starts
