@@ -360,7 +360,8 @@ pub(crate) fn token_set(response: &TokenResponse) -> TokenSet {
 }
 
 /// Stores a new authorization's tokens, replacing whatever was there in one
-/// write; retried on a concurrent change (the new grant wins) and on a
+/// write (a refresh token or scopes the response omits are cleared, never
+/// carried over from the previous grant); retried on a concurrent change (the new grant wins) and on a
 /// briefly unavailable database, while the tokens are still in memory.
 async fn store_tokens_replacing(
     store: &dyn Store,
@@ -373,7 +374,7 @@ async fn store_tokens_replacing(
         attempt += 1;
         let version = store.get_credential(id).await.map(|r| r.version);
         let result = match version {
-            Ok(version) => store.set_tokens(id, &tokens, version).await,
+            Ok(version) => store.replace_tokens(id, &tokens, version).await,
             Err(err) => Err(err),
         };
         match result {

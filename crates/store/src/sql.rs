@@ -645,6 +645,58 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            /// Writes tokens under compare-and-set. With `replace`, fields the
+            /// set omits are cleared (a new authorization); otherwise the
+            /// stored refresh token, its expiry and the granted scopes are
+            /// kept when omitted (a refresh).
+            async fn write_tokens(
+                &self,
+                id: &CredentialId,
+                tokens: &$crate::model::TokenSet,
+                expected_version: i64,
+                replace: bool,
+            ) -> Result<CredentialRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut row =
+                    Self::credential_for_write(&mut tx, id, Some(expected_version)).await?;
+                let keyring = self.sealing_keyring(&mut tx).await?;
+                let now = $crate::sql::stored_time(self.clock.now());
+                if replace {
+                    // A new grant: nothing of the previous one survives.
+                    row.clear_tokens();
+                }
+                row.access_token_sealed = Some(keyring.seal(
+                    row.location($crate::sql::ACCESS_TOKEN),
+                    tokens.access_token.expose_secret().as_bytes(),
+                ));
+                row.access_token_expires_at =
+                    tokens.access_token_expires_at.map($crate::sql::stored_time);
+                if let Some(refresh) = &tokens.refresh_token {
+                    row.refresh_token_sealed = Some(keyring.seal(
+                        row.location($crate::sql::REFRESH_TOKEN),
+                        refresh.expose_secret().as_bytes(),
+                    ));
+                    row.refresh_token_expires_at =
+                        tokens.refresh_token_expires_at.map($crate::sql::stored_time);
+                } else if let Some(expires) = tokens.refresh_token_expires_at {
+                    row.refresh_token_expires_at = Some($crate::sql::stored_time(expires));
+                }
+                if let Some(granted) = &tokens.granted_scopes {
+                    row.granted_scopes = Some(granted.to_space_separated());
+                }
+                row.status = CredentialStatus::Active.as_str().to_owned();
+                row.last_refreshed_at = Some(now);
+                row.last_error = None;
+                row.refresh_started_at = None;
+                row.refresh_attempt_id = None;
+                row.refresh_failures = 0;
+                row.version = expected_version + 1;
+                row.updated_at = now;
+                Self::write_credential(&mut tx, &row, expected_version).await?;
+                Self::commit(tx).await?;
+                row.to_record()
+            }
+
             /// Reads a credential for a write inside `tx`, checking the expected version.
             async fn credential_for_write(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -1133,41 +1185,17 @@ macro_rules! impl_store {
                 tokens: &$crate::model::TokenSet,
                 expected_version: i64,
             ) -> Result<CredentialRecord, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let mut row =
-                    Self::credential_for_write(&mut tx, id, Some(expected_version)).await?;
-                let keyring = self.sealing_keyring(&mut tx).await?;
-                let now = $crate::sql::stored_time(self.clock.now());
-                row.access_token_sealed = Some(keyring.seal(
-                    row.location($crate::sql::ACCESS_TOKEN),
-                    tokens.access_token.expose_secret().as_bytes(),
-                ));
-                row.access_token_expires_at =
-                    tokens.access_token_expires_at.map($crate::sql::stored_time);
-                if let Some(refresh) = &tokens.refresh_token {
-                    row.refresh_token_sealed = Some(keyring.seal(
-                        row.location($crate::sql::REFRESH_TOKEN),
-                        refresh.expose_secret().as_bytes(),
-                    ));
-                    row.refresh_token_expires_at =
-                        tokens.refresh_token_expires_at.map($crate::sql::stored_time);
-                } else if let Some(expires) = tokens.refresh_token_expires_at {
-                    row.refresh_token_expires_at = Some($crate::sql::stored_time(expires));
-                }
-                if let Some(granted) = &tokens.granted_scopes {
-                    row.granted_scopes = Some(granted.to_space_separated());
-                }
-                row.status = CredentialStatus::Active.as_str().to_owned();
-                row.last_refreshed_at = Some(now);
-                row.last_error = None;
-                row.refresh_started_at = None;
-                row.refresh_attempt_id = None;
-                row.refresh_failures = 0;
-                row.version = expected_version + 1;
-                row.updated_at = now;
-                Self::write_credential(&mut tx, &row, expected_version).await?;
-                Self::commit(tx).await?;
-                row.to_record()
+                self.write_tokens(id, tokens, expected_version, false).await
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id))]
+            async fn replace_tokens(
+                &self,
+                id: &CredentialId,
+                tokens: &$crate::model::TokenSet,
+                expected_version: i64,
+            ) -> Result<CredentialRecord, StoreError> {
+                self.write_tokens(id, tokens, expected_version, true).await
             }
 
             #[tracing::instrument(skip_all, fields(credential_id = %id, status = status.as_str()))]

@@ -129,6 +129,17 @@ pub trait Store:
         expected_version: i64,
     ) -> Result<CredentialRecord, StoreError>;
 
+    /// Stores a new authorization's tokens if the credential is still at
+    /// `expected_version`, replacing everything of the previous grant: a
+    /// refresh token, its expiry or granted scopes that the set omits are
+    /// cleared, not kept. Otherwise as [`Store::set_tokens`].
+    async fn replace_tokens(
+        &self,
+        id: &CredentialId,
+        tokens: &TokenSet,
+        expected_version: i64,
+    ) -> Result<CredentialRecord, StoreError>;
+
     /// Sets the status and the user-facing `last_error` (which must hold no
     /// secret). With `expected_version`, writes only if unchanged since.
     async fn set_status(
