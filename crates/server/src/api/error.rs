@@ -157,8 +157,59 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         };
-        // axum's messages name the field and position but never echo values.
-        Self::new(status, "invalid_json", rejection.body_text())
+        let message = match &rejection {
+            // serde's text for a wrongly typed or invalid value quotes the
+            // value (a client secret sent as a number, say): name the field
+            // and the kind of problem only.
+            JsonRejection::JsonDataError(_) => data_error_message(&rejection.body_text()),
+            _ => rejection.body_text(),
+        };
+        Self::new(status, "invalid_json", message)
+    }
+}
+
+/// A message for a JSON body of the wrong shape that names the field (when
+/// it is a plain path) and the kind of problem, and quotes no value.
+fn data_error_message(text: &str) -> String {
+    let detail = text
+        .split_once("target type: ")
+        .map_or(text, |(_, detail)| detail);
+    let plain = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 100
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '-'))
+    };
+    let backticked = |reason: &str, prefix: &str| {
+        reason
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_owned())
+            .filter(|name| plain(name))
+    };
+    let (path, reason) = match detail.split_once(": ") {
+        Some((path, reason)) if plain(path) && path != "." => (Some(path), reason),
+        _ => (None, detail),
+    };
+    if let Some(name) = backticked(reason, "missing field `") {
+        return match path {
+            Some(path) => format!("`{path}` is missing the field `{name}`"),
+            None => format!("the field `{name}` is missing"),
+        };
+    }
+    if reason.starts_with("unknown field") {
+        // The path ends in the unknown name itself, which came from the body.
+        return "the body has a field that is not known".to_owned();
+    }
+    let what = if reason.starts_with("invalid type") {
+        "has the wrong type"
+    } else {
+        "has an invalid value"
+    };
+    match path {
+        Some(path) => format!("`{path}` {what}"),
+        None => format!("the JSON body {what}"),
     }
 }
 
@@ -179,5 +230,60 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::FromRequest;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        client_secret: Option<String>,
+    }
+
+    async fn rejection(body: &'static str) -> ApiError {
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        match Json::<Body>::from_request(request, &()).await {
+            Ok(body) => panic!("accepted {body:?}"),
+            Err(rejection) => ApiError::from(rejection),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrongly_typed_secret_is_named_but_never_quoted_back() {
+        for body in [
+            r#"{"name": "n", "client_secret": 918273645546372819}"#,
+            r#"{"name": "n", "client_secret": ["s3cr3t-value-in-a-list"]}"#,
+            r#"{"name": "n", "client_secret": {"s3cr3t-value-as-a-key": 1}}"#,
+        ] {
+            let err = rejection(body).await;
+            assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(
+                !err.message.contains("918273645546372819"),
+                "{}",
+                err.message
+            );
+            assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+            assert!(err.message.contains("client_secret"), "{}", err.message);
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_and_unknown_fields_are_still_explained() {
+        let missing = rejection(r#"{"client_secret": "x"}"#).await;
+        assert!(missing.message.contains("`name`"), "{}", missing.message);
+        let unknown = rejection(r#"{"name": "n", "s3cr3t-key": 1}"#).await;
+        assert!(!unknown.message.contains("s3cr3t"), "{}", unknown.message);
+        assert!(unknown.message.contains("not known"), "{}", unknown.message);
     }
 }
