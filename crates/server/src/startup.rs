@@ -62,9 +62,14 @@ impl Application {
             credentials: Credentials::new(settings.store.clone()),
             authorizations: Authorizations::new(settings.store.clone(), oauth, redirect_uri),
             tokens: tokens.clone(),
-            pinterest: pinion_pinterest::ClientConfig::with_base_url(api_base),
+            pinterest: pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
             sessions: pinion_service::Sessions::new(settings.store.clone()),
             sources: pinion_service::Sources::new(settings.store.clone()),
+            destinations: pinion_service::Destinations::new(
+                settings.store.clone(),
+                tokens.clone(),
+                pinion_pinterest::ClientConfig::with_base_url(api_base),
+            ),
             store: settings.store,
             public_url: settings.public_url,
         };

@@ -27,4 +27,6 @@ pub struct AppState {
     pub sessions: pinion_service::Sessions,
     /// Data sources (issue 6).
     pub sources: pinion_service::Sources,
+    /// Destinations (issue 6).
+    pub destinations: pinion_service::Destinations,
 }

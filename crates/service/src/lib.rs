@@ -9,6 +9,7 @@
 mod authorization;
 mod check;
 mod credentials;
+mod destinations;
 mod error;
 mod pause;
 mod refresher;
@@ -35,6 +36,7 @@ pub use sessions::{
     MIN_PASSWORD_CHARS, SESSION_TTL, SessionToken, Sessions, SignedIn, hash_password,
     validate_password, verify_password,
 };
+pub use destinations::{BoardChoice, DestinationInput, Destinations};
 pub use sources::{OUTPUTS, STREAMS, SourceInput, Sources};
 
 /// The OAuth client crate, re-exported so adapters build its configuration

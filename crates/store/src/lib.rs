@@ -42,7 +42,7 @@ pub use crate::model::{
 pub use crate::postgres::PgStore;
 pub use crate::sqlite::SqliteStore;
 pub use crate::store::{BackendKind, Store};
-pub use crate::web_state::{SourceRecord, WebStateStore};
+pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore};
 
 /// The database file's name inside the data directory.
 pub const DEFAULT_DATABASE_FILE: &str = "pinion.db";

@@ -1,4 +1,5 @@
-//! The store side of the web UI (issue 6): browser sessions and data sources.
+//! The store side of the web UI (issue 6): browser sessions, data sources
+//! and destinations.
 //!
 //! A session row holds only the SHA-256 hash of the session cookie's value, so
 //! a copy of the database cannot be used to sign in. The session's CSRF token
@@ -70,7 +71,56 @@ impl SourceRow {
 pub(crate) const SOURCE_COLUMNS: &str =
     "id, owner_id, credential_id, name, streams, output_kind, output_path, created_at";
 
-/// Browser sessions and data sources. Every [`crate::Store`] implements it.
+/// A destination as stored: the board pins are published to, and the
+/// credential that writes there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DestinationRecord {
+    /// `dst_…`.
+    pub id: String,
+    /// The owning user.
+    pub owner: UserId,
+    /// The credential it writes with (it may have been deleted since).
+    pub credential_id: String,
+    /// A name for people.
+    pub name: String,
+    /// The Pinterest board's id.
+    pub board_id: String,
+    /// The board's name when it was picked.
+    pub board_name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DestinationRow {
+    pub id: String,
+    pub owner_id: String,
+    pub credential_id: String,
+    pub name: String,
+    pub board_id: String,
+    pub board_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl DestinationRow {
+    pub(crate) fn into_record(self) -> DestinationRecord {
+        DestinationRecord {
+            id: self.id,
+            owner: UserId::from_trusted(self.owner_id),
+            credential_id: self.credential_id,
+            name: self.name,
+            board_id: self.board_id,
+            board_name: self.board_name,
+            created_at: self.created_at,
+        }
+    }
+}
+
+pub(crate) const DESTINATION_COLUMNS: &str =
+    "id, owner_id, credential_id, name, board_id, board_name, created_at";
+
+/// Browser sessions, data sources and destinations. Every [`crate::Store`]
+/// implements it.
 #[async_trait]
 pub trait WebStateStore: Send + Sync {
     /// Stores a session for `user`, identified by the SHA-256 hex of its
@@ -109,6 +159,25 @@ pub trait WebStateStore: Send + Sync {
         &self,
         credential_id: &str,
     ) -> Result<Vec<SourceRecord>, StoreError>;
+
+    /// Stores a new destination (its `created_at` is set here).
+    async fn create_destination(
+        &self,
+        destination: &DestinationRecord,
+    ) -> Result<DestinationRecord, StoreError>;
+
+    /// A destination by id; [`StoreError::NotFound`] when there is none.
+    async fn get_destination(&self, id: &str) -> Result<DestinationRecord, StoreError>;
+
+    /// The destinations `owner` owns, newest first.
+    async fn list_destinations(&self, owner: &UserId)
+    -> Result<Vec<DestinationRecord>, StoreError>;
+
+    /// The destinations that write with credential `credential_id`, by name.
+    async fn destinations_using_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Vec<DestinationRecord>, StoreError>;
 }
 
 /// Implements [`WebStateStore`] for a backend that also has `impl_store!`
@@ -263,6 +332,79 @@ macro_rules! impl_web_state {
                     $crate::web_state::SOURCE_COLUMNS
                 );
                 let rows: Vec<$crate::web_state::SourceRow> = sqlx::query_as(&sql)
+                    .bind(credential_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?;
+                Ok(rows.into_iter().map(|row| row.into_record()).collect())
+            }
+
+            #[tracing::instrument(skip_all, fields(destination_id = %destination.id))]
+            async fn create_destination(
+                &self,
+                destination: &$crate::web_state::DestinationRecord,
+            ) -> Result<$crate::web_state::DestinationRecord, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                sqlx::query(
+                    "INSERT INTO destinations (id, owner_id, credential_id, name, board_id, \
+                     board_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&destination.id)
+                .bind(destination.owner.as_str())
+                .bind(&destination.credential_id)
+                .bind(&destination.name)
+                .bind(&destination.board_id)
+                .bind(&destination.board_name)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                let mut stored = destination.clone();
+                stored.created_at = now;
+                Ok(stored)
+            }
+
+            async fn get_destination(
+                &self,
+                id: &str,
+            ) -> Result<$crate::web_state::DestinationRecord, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM destinations WHERE id = $1",
+                    $crate::web_state::DESTINATION_COLUMNS
+                );
+                let row: $crate::web_state::DestinationRow = sqlx::query_as(&sql)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::not_found("destination"))?;
+                Ok(row.into_record())
+            }
+
+            async fn list_destinations(
+                &self,
+                owner: &UserId,
+            ) -> Result<Vec<$crate::web_state::DestinationRecord>, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM destinations WHERE owner_id = $1 ORDER BY created_at DESC, id",
+                    $crate::web_state::DESTINATION_COLUMNS
+                );
+                let rows: Vec<$crate::web_state::DestinationRow> = sqlx::query_as(&sql)
+                    .bind(owner.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?;
+                Ok(rows.into_iter().map(|row| row.into_record()).collect())
+            }
+
+            async fn destinations_using_credential(
+                &self,
+                credential_id: &str,
+            ) -> Result<Vec<$crate::web_state::DestinationRecord>, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM destinations WHERE credential_id = $1 ORDER BY name, id",
+                    $crate::web_state::DESTINATION_COLUMNS
+                );
+                let rows: Vec<$crate::web_state::DestinationRow> = sqlx::query_as(&sql)
                     .bind(credential_id)
                     .fetch_all(&self.pool)
                     .await

@@ -22,6 +22,8 @@ pub fn page(title: &str, session: &Session, content: Markup) -> Markup {
                         a href="/credentials" { "Credentials" }
                         a href="/sources" { "Sources" }
                         a href="/sources/new" { "New data source" }
+                        a href="/destinations" { "Destinations" }
+                        a href="/destinations/new" { "New destination" }
                     }
                     form class="sign-out" method="post" action="/sign-out" {
                         span class="who" { (session.user.username.as_str()) }

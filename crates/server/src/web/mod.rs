@@ -16,6 +16,8 @@
 //!   screen: the tiles plus Add Credential.
 //! - `GET|POST /sources/new/configure`: the source's streams and output.
 //! - `GET /sources`: the user's sources.
+//! - `GET /destinations/new`, `GET|POST /destinations/new/configure`,
+//!   `GET /destinations`: the same for destinations, which pick a board.
 //! - `GET /static/…`: the stylesheet; nothing is loaded from elsewhere.
 //!
 //! Every page needs a session: without one the answer is a 303 to
@@ -24,6 +26,7 @@
 //! token and is refused with 403 without it.
 
 mod credentials;
+mod destinations;
 mod error;
 mod landing;
 mod layout;
@@ -67,6 +70,12 @@ pub fn router() -> Router<AppState> {
         .route(
             "/sources/new/configure",
             get(sources::new::configure::get).post(sources::new::configure::post),
+        )
+        .route("/destinations", get(destinations::get))
+        .route("/destinations/new", get(destinations::new::get))
+        .route(
+            "/destinations/new/configure",
+            get(destinations::new::configure::get).post(destinations::new::configure::post),
         )
         .route("/static/{file}", get(static_files::get))
 }

@@ -21,6 +21,9 @@ async fn anonymous_requests_to_every_ui_route_are_sent_to_sign_in() {
         "/sources/new".to_owned(),
         "/sources".to_owned(),
         format!("/sources/new/configure?credential={id}"),
+        "/destinations".to_owned(),
+        "/destinations/new".to_owned(),
+        format!("/destinations/new/configure?credential={id}"),
     ];
     for path in &gets {
         let response = anonymous.get(path).await;
@@ -39,6 +42,7 @@ async fn anonymous_requests_to_every_ui_route_are_sent_to_sign_in() {
         format!("/credentials/{id}/edit"),
         format!("/credentials/{id}/delete"),
         "/sources/new/configure".to_owned(),
+        "/destinations/new/configure".to_owned(),
     ];
     for path in &posts {
         let response = anonymous.post_form(path, &[("csrf", "x")]).await;

@@ -205,3 +205,47 @@ impl Browser {
             .to_owned()
     }
 }
+
+impl TestApp {
+    /// Adds a credential for the simulator's app through the overlay and
+    /// authorizes it (the simulator user approves without pages); returns
+    /// its id.
+    pub async fn authorized_credential(&self, browser: &Browser, name: &str) -> String {
+        self.sim
+            .control()
+            .set_auto_approve(PINNER, true)
+            .await
+            .unwrap();
+        let csrf = browser.csrf().await;
+        let response = browser
+            .post_form(
+                "/credentials/new",
+                &[
+                    ("csrf", &csrf),
+                    ("name", name),
+                    ("client_id", &self.client_id),
+                    ("client_secret", &self.client_secret),
+                    ("scopes", "boards:read,pins:read,user_accounts:read"),
+                    ("action", "authorize"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        let consent = response.headers()["location"].to_str().unwrap().to_owned();
+        let approved = browser
+            .http
+            .get(format!("{consent}&username={PINNER}"))
+            .send()
+            .await
+            .unwrap();
+        let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+        let landed = browser.http.get(&callback).send().await.unwrap();
+        assert_eq!(landed.status(), 303, "the callback failed");
+        let landing = landed.headers()["location"].to_str().unwrap().to_owned();
+        landing
+            .strip_prefix("/credentials/")
+            .and_then(|rest| rest.strip_suffix("?authorized=1"))
+            .expect("the callback lands on the credential")
+            .to_owned()
+    }
+}

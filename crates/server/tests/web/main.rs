@@ -6,6 +6,7 @@
 mod access;
 mod api;
 mod browser;
+mod destinations;
 mod flow;
 mod helpers;
 mod pages;

@@ -59,4 +59,5 @@ on_both_backends!(
     web_state::a_session_names_its_user_until_it_expires_or_is_deleted,
     web_state::deleting_a_users_sessions_signs_out_every_browser,
     web_state::sources_are_listed_per_owner_and_per_credential,
+    web_state::destinations_are_listed_per_owner_and_per_credential,
 );

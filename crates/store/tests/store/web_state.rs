@@ -117,3 +117,46 @@ pub async fn sources_are_listed_per_owner_and_per_credential(db: &TestDb) {
         .collect();
     assert_eq!(using, vec!["src_a", "src_b"]);
 }
+
+pub async fn destinations_are_listed_per_owner_and_per_credential(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = store
+        .create_user(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&Username::parse("bob").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let destination = |id: &str, owner: &pinion_domain::UserId, credential: &str| {
+        pinion_store::DestinationRecord {
+            id: id.to_owned(),
+            owner: owner.clone(),
+            credential_id: credential.to_owned(),
+            name: format!("Destination {id}"),
+            board_id: "549755885175".into(),
+            board_name: "Recipes".into(),
+            created_at: chrono::Utc::now(),
+        }
+    };
+    store
+        .create_destination(&destination("dst_a", &alice.id, "cred_1"))
+        .await
+        .unwrap();
+    store
+        .create_destination(&destination("dst_b", &bob.id, "cred_2"))
+        .await
+        .unwrap();
+    let got = store.get_destination("dst_a").await.unwrap();
+    assert_eq!(got.owner, alice.id);
+    assert_eq!(got.board_name, "Recipes");
+    assert!(matches!(
+        store.get_destination("dst_nope").await,
+        Err(pinion_store::StoreError::NotFound { .. })
+    ));
+    let mine = store.list_destinations(&alice.id).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    let using = store.destinations_using_credential("cred_2").await.unwrap();
+    assert_eq!(using.len(), 1);
+    assert_eq!(using[0].id, "dst_b");
+}

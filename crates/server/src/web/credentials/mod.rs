@@ -16,6 +16,7 @@ pub use get::get;
 pub fn safe_return_to(requested: Option<&str>) -> &'static str {
     match requested {
         Some("/credentials") => "/credentials",
+        Some("/destinations/new") => "/destinations/new",
         _ => "/sources/new",
     }
 }

@@ -31,6 +31,10 @@ pub async fn get(
         .sources
         .using_credential(&session.user, record.id.as_str())
         .await?;
+    let destinations = state
+        .destinations
+        .using_credential(&session.user, record.id.as_str())
+        .await?;
     let csrf = session.csrf();
     let id = record.id.as_str();
     let content = html! {
@@ -59,12 +63,15 @@ pub async fn get(
             }
         }
         h2 { "Used by" }
-        @if sources.is_empty() {
-            p class="used-by" { "No data source uses this credential yet." }
+        @if sources.is_empty() && destinations.is_empty() {
+            p class="used-by" { "No source or destination uses this credential yet." }
         } @else {
             ul class="used-by" {
                 @for source in &sources {
                     li { (source.name) " (source: " (source.streams.join(", ")) ")" }
+                }
+                @for destination in &destinations {
+                    li { (destination.name) " (destination: board " (destination.board_name) ")" }
                 }
             }
         }

@@ -1,0 +1,7 @@
+//! `/destinations…`: destinations, the boards pins are published to. A new
+//! destination starts at the Authenticate screen, like a new source.
+
+mod get;
+pub mod new;
+
+pub use get::get;

@@ -1,0 +1,7 @@
+//! `/destinations/new/configure`: the destination's name and board.
+
+mod get;
+mod post;
+
+pub use get::{form, get};
+pub use post::post;

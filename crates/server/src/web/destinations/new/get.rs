@@ -1,0 +1,48 @@
+//! `GET /destinations/new`: the Authenticate screen that starts a new
+//! destination: the user's credentials as tiles to pick from, plus Add
+//! Credential. Continue goes on to pick a board.
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use maud::html;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::web::credentials::tile::{TileMode, tile};
+use crate::web::layout::page;
+use crate::web::{Session, WebError};
+
+/// The page's query.
+#[derive(Deserialize)]
+pub struct AuthenticateQuery {
+    /// The picked credential.
+    selected: Option<String>,
+}
+
+/// Renders the Authenticate screen.
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<AuthenticateQuery>,
+) -> Result<Html<String>, WebError> {
+    let records = state.credentials.list(&session.user).await?;
+    let csrf = session.csrf();
+    let content = html! {
+        h1 { "New destination" }
+        p class="step" { "Authenticate: pick the Pinterest credential that publishes to the board, or add one." }
+        form method="get" action="/destinations/new/configure" {
+            div class="tiles" {
+                @for record in &records {
+                    (tile(record, query.selected.as_deref() == Some(record.id.as_str()), TileMode::Pick, &csrf))
+                }
+                a class="tile add" href="/credentials/new?return_to=/destinations/new" { "+ Add Credential" }
+            }
+            @if !records.is_empty() {
+                div class="buttons" { button class="primary" type="submit" { "Continue" } }
+            }
+        }
+    };
+    Ok(Html(
+        page("New destination", &session, content).into_string(),
+    ))
+}

@@ -1,0 +1,6 @@
+//! `/destinations/new`: "New destination".
+
+pub mod configure;
+mod get;
+
+pub use get::get;

@@ -1,0 +1,179 @@
+//! Destinations (issue 6): a Pinterest board that pins are published to, and
+//! the credential that writes there. The board is picked from the boards the
+//! credential's account has, read from Pinterest when the form is shown and
+//! checked again when the destination is stored. Only the owner sees a
+//! destination, and only a credential the creator owns can be used.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use pinion_domain::{CredentialId, FieldError, ValidationErrors};
+use pinion_pinterest::{BoardsQuery, ClientConfig, PageRequest, PinterestClient};
+use pinion_store::{CredentialRecord, DestinationRecord, Store, User};
+
+use crate::{Credentials, ServiceError, TokenManager};
+
+/// Boards read for the picker, at most.
+const MAX_BOARDS: usize = 500;
+
+/// A board the user can pick.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BoardChoice {
+    /// The board's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A new destination as typed in a form.
+#[derive(Debug, Clone, Default)]
+pub struct DestinationInput {
+    /// A name for people.
+    pub name: String,
+    /// The credential to write with.
+    pub credential_id: String,
+    /// The board to publish to.
+    pub board_id: String,
+}
+
+/// Destination management, and the boards a credential can publish to.
+#[derive(Debug, Clone)]
+pub struct Destinations {
+    store: Arc<dyn Store>,
+    credentials: Credentials,
+    tokens: Arc<TokenManager>,
+    pinterest: ClientConfig,
+}
+
+impl Destinations {
+    /// Reads boards through `tokens` with the client configuration `pinterest`.
+    pub fn new(store: Arc<dyn Store>, tokens: Arc<TokenManager>, pinterest: ClientConfig) -> Self {
+        Self {
+            credentials: Credentials::new(store.clone()),
+            store,
+            tokens,
+            pinterest,
+        }
+    }
+
+    async fn owned_credential(
+        &self,
+        actor: &User,
+        id: &str,
+    ) -> Result<CredentialRecord, ServiceError> {
+        let credential = self.credentials.get(actor, id).await?;
+        if credential.owner != actor.id {
+            return Err(ServiceError::NotFound { what: "credential" });
+        }
+        Ok(credential)
+    }
+
+    /// The boards of the account behind credential `credential_id`, which
+    /// `actor` must own. A failure to reach Pinterest is `Unavailable` with
+    /// the client's message (which holds no secret).
+    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    pub async fn boards(
+        &self,
+        actor: &User,
+        credential_id: &str,
+    ) -> Result<Vec<BoardChoice>, ServiceError> {
+        let credential = self.owned_credential(actor, credential_id).await?;
+        self.read_boards(&credential.id).await
+    }
+
+    async fn read_boards(&self, id: &CredentialId) -> Result<Vec<BoardChoice>, ServiceError> {
+        let source = Arc::new(self.tokens.token_source(id.clone()));
+        let client = PinterestClient::new(self.pinterest.clone(), source).map_err(|err| {
+            ServiceError::Unavailable(format!("the Pinterest client is misconfigured: {err}"))
+        })?;
+        let mut pages = client.boards(BoardsQuery::default(), PageRequest::first());
+        let mut boards = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| {
+                ServiceError::Unavailable(format!("could not read the boards: {err}"))
+            })?;
+            for board in page.items {
+                boards.push(BoardChoice {
+                    id: board.id().as_str().to_owned(),
+                    name: board.name().unwrap_or("(unnamed board)").to_owned(),
+                });
+            }
+            if boards.len() >= MAX_BOARDS {
+                break;
+            }
+        }
+        Ok(boards)
+    }
+
+    /// Validates `input`, checks the board belongs to the credential's
+    /// account, and stores the destination.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    pub async fn create(
+        &self,
+        actor: &User,
+        input: &DestinationInput,
+    ) -> Result<DestinationRecord, ServiceError> {
+        let credential = self.owned_credential(actor, &input.credential_id).await?;
+        let mut errors = Vec::new();
+        let name = input.name.trim();
+        if name.is_empty() {
+            errors.push(FieldError::new("name", "is required and must not be blank"));
+        } else if name.chars().count() > 100 {
+            errors.push(FieldError::new("name", "must be at most 100 characters"));
+        }
+        let board = if input.board_id.is_empty() {
+            errors.push(FieldError::new("board_id", "pick a board"));
+            None
+        } else {
+            let boards = self.read_boards(&credential.id).await?;
+            let found = boards.into_iter().find(|b| b.id == input.board_id);
+            if found.is_none() {
+                errors.push(FieldError::new(
+                    "board_id",
+                    "is not one of this account's boards",
+                ));
+            }
+            found
+        };
+        let Some(board) = board.filter(|_| errors.is_empty()) else {
+            return Err(ValidationErrors(errors).into());
+        };
+        let record = DestinationRecord {
+            id: new_destination_id(),
+            owner: actor.id.clone(),
+            credential_id: credential.id.as_str().to_owned(),
+            name: name.to_owned(),
+            board_id: board.id,
+            board_name: board.name,
+            created_at: chrono::Utc::now(),
+        };
+        let stored = self.store.create_destination(&record).await?;
+        tracing::info!(destination_id = %stored.id, credential_id = %stored.credential_id, "Created a destination.");
+        Ok(stored)
+    }
+
+    /// The destinations `actor` owns, newest first.
+    pub async fn list(&self, actor: &User) -> Result<Vec<DestinationRecord>, ServiceError> {
+        Ok(self.store.list_destinations(&actor.id).await?)
+    }
+
+    /// `actor`'s destinations that write with credential `credential_id`.
+    pub async fn using_credential(
+        &self,
+        actor: &User,
+        credential_id: &str,
+    ) -> Result<Vec<DestinationRecord>, ServiceError> {
+        let all = self
+            .store
+            .destinations_using_credential(credential_id)
+            .await?;
+        Ok(all.into_iter().filter(|d| d.owner == actor.id).collect())
+    }
+}
+
+fn new_destination_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("dst_{}", hex::encode(bytes))
+}
