@@ -32,11 +32,11 @@ pub use tokens::{
 pub use users::Users;
 
 // Web sign-in and data sources (issue 6).
+pub use destinations::{BoardChoice, DestinationInput, Destinations};
 pub use sessions::{
     MIN_PASSWORD_CHARS, SESSION_TTL, SessionToken, Sessions, SignedIn, hash_password,
     validate_password, verify_password,
 };
-pub use destinations::{BoardChoice, DestinationInput, Destinations};
 pub use sources::{OUTPUTS, STREAMS, SourceInput, Sources};
 
 /// The OAuth client crate, re-exported so adapters build its configuration
