@@ -17,6 +17,7 @@ use pinion_domain::ScopeSet;
 use pinion_pinterest::{BaseUrl, ClientConfig, PinterestClient, TokenSource};
 
 use crate::custom::{CustomPlan, CustomRequest};
+use crate::custom_write::{CustomWritePlan, CustomWriteRequest};
 use crate::destination;
 use crate::error::{StateError, SyncError};
 use crate::publish::{self, PublishError, PublishOptions, PublishReport};
@@ -109,6 +110,17 @@ pub struct PublishArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Send each row to a POST or PATCH operation of Pinterest's API
+    /// instead, named by operationId (`pins/create`) or `METHOD /path`
+    /// (`PATCH /boards/{board_id}`); each body is checked against the
+    /// operation's request schema before anything is sent.
+    #[arg(long, value_name = "OPERATION", conflicts_with = "boards")]
+    pub custom_write: Option<String>,
+    /// For --custom-write: put input field SOURCE into path parameter or
+    /// body field TARGET (dotted for nested fields, e.g.
+    /// media_source.url=image). Without it, the row is the body.
+    #[arg(long = "map", value_name = "TARGET=SOURCE", requires = "custom_write")]
+    pub mapping: Vec<String>,
 }
 
 /// What the binary resolves from `--credential`.
@@ -358,6 +370,20 @@ pub async fn run_publish(
     args: &PublishArgs,
     env: CliEnv,
 ) -> Result<PublishReport, PublishCliError> {
+    // A custom write is checked against the spec before anything is opened.
+    let custom_write = match &args.custom_write {
+        Some(operation) => {
+            let invalid = |e: crate::custom::CustomError| PublishCliError::Invalid(e.to_string());
+            let request = CustomWriteRequest {
+                operation: operation.clone(),
+                mapping: CustomWriteRequest::parse_mapping(&args.mapping).map_err(invalid)?,
+            };
+            Some(Arc::new(
+                CustomWritePlan::resolve(&request).map_err(invalid)?,
+            ))
+        }
+        None => None,
+    };
     let client = client(&env).map_err(PublishCliError::Invalid)?;
     let ledger = SqlState::open(&state_location(&args.state, &env)).await?;
     let options = PublishOptions {
@@ -366,7 +392,9 @@ pub async fn run_publish(
         concurrency: args.concurrency.max(1),
         reject_file: args.reject_file.clone(),
     };
-    let report = if args.boards {
+    let report = if let Some(plan) = custom_write {
+        publish::publish_custom(&client, &ledger, &args.input, plan, &options).await?
+    } else if args.boards {
         publish::publish_boards(&client, &ledger, &args.input, &options).await?
     } else {
         publish::publish_pins(&client, &ledger, &args.input, &options).await?

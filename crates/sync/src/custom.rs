@@ -91,6 +91,14 @@ pub enum CustomError {
         /// Its methods.
         methods: String,
     },
+    /// The operation exists but is not a POST or PATCH (custom writes).
+    #[error("operation `{name}` is a {method}; a custom write takes POST or PATCH operations")]
+    NotAWrite {
+        /// The operation.
+        name: String,
+        /// Its method.
+        method: String,
+    },
     /// Required parameters were not given.
     #[error(
         "operation `{operation}` needs the parameter(s) {}; give them with --param NAME=VALUE{}",
@@ -241,7 +249,7 @@ fn get_operations(spec: &Value) -> Vec<(String, String)> {
 }
 
 /// Up to three candidates closest to `name`.
-fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
     let wanted = name.trim_start_matches('/').to_ascii_lowercase();
     let mut scored: Vec<(f64, &str)> = candidates
         .map(|c| {

@@ -11,6 +11,8 @@
 //!   [`SqlState`], their SQLite/PostgreSQL implementation.
 //! - [`publish`]: creating pins and boards from JSON Lines.
 //! - [`custom`]: any GET operation of Pinterest's OpenAPI spec as a stream.
+//! - [`custom_write`]: any POST or PATCH operation of the spec, fed from
+//!   JSON Lines rows through a field mapping, validated before sending.
 //! - [`cli`]: the `pinion sync` and `pinion publish` arguments and runners.
 #![warn(missing_docs)]
 // `ApiError` (held by `SyncError`) is large by design; errors are returned
@@ -19,6 +21,7 @@
 
 pub mod cli;
 pub mod custom;
+pub mod custom_write;
 pub mod destination;
 pub mod error;
 pub mod publish;

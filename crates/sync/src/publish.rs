@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::custom_write::{CustomWritePlan, WriteCall};
 use crate::error::StateError;
 use crate::state::{LedgerState, PublishLedger};
 
@@ -154,6 +155,12 @@ trait Item: Send + Sync {
     fn key(&self) -> &str;
     fn target(&self) -> String;
     async fn create(&self, client: &PinterestClient) -> Result<String, ApiError>;
+    /// False when an earlier create cannot be looked for (custom writes):
+    /// a row whose outcome is unknown then stays unfinished and is never
+    /// sent again.
+    fn can_reconcile(&self) -> bool {
+        true
+    }
     /// An existing object that this row created, if any.
     async fn find(
         &self,
@@ -277,6 +284,82 @@ impl Item for BoardItem {
         }
         Ok(None)
     }
+}
+
+struct CustomItem {
+    key: String,
+    plan: Arc<CustomWritePlan>,
+    call: WriteCall,
+}
+
+#[async_trait]
+impl Item for CustomItem {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn target(&self) -> String {
+        let path: Vec<(&str, &str)> = self
+            .call
+            .path
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        format!(
+            "{} {}",
+            self.plan.endpoint().method(),
+            self.plan.endpoint().expand(&path).unwrap_or_default()
+        )
+    }
+
+    async fn create(&self, client: &PinterestClient) -> Result<String, ApiError> {
+        let path: Vec<(&str, &str)> = self
+            .call
+            .path
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let answer = client
+            .write_json(self.plan.endpoint(), &path, &[], Some(&self.call.body))
+            .await?;
+        Ok(match answer.as_ref().and_then(|a| a.get("id")) {
+            Some(Value::String(id)) => id.clone(),
+            Some(Value::Number(id)) => id.to_string(),
+            _ => String::new(),
+        })
+    }
+
+    fn can_reconcile(&self) -> bool {
+        false
+    }
+
+    async fn find(
+        &self,
+        _client: &PinterestClient,
+        _since: DateTime<Utc>,
+        _claimed: &HashSet<String>,
+    ) -> Result<Option<String>, ApiError> {
+        Ok(None)
+    }
+}
+
+fn custom_item(line: &str, plan: &Arc<CustomWritePlan>) -> Result<CustomItem, Vec<String>> {
+    let row: Value = serde_json::from_str(line).map_err(|e| vec![format!("not JSON: {e}")])?;
+    let Value::Object(row) = row else {
+        return Err(vec!["not a JSON object".into()]);
+    };
+    let call = plan.call_for(&row)?;
+    let explicit = row.get("key").and_then(Value::as_str).map(str::to_owned);
+    let canonical = serde_json::json!({
+        "operation": plan.endpoint().operation_id(),
+        "path": call.path,
+        "body": call.body,
+    });
+    Ok(CustomItem {
+        key: row_key(explicit.as_deref(), &canonical),
+        plan: Arc::clone(plan),
+        call,
+    })
 }
 
 fn row_key(explicit: Option<&str>, canonical: &impl Serialize) -> String {
@@ -465,6 +548,13 @@ impl Shared<'_> {
         item: &dyn Item,
         since: DateTime<Utc>,
     ) -> Result<Looked, PublishError> {
+        if !item.can_reconcile() {
+            tracing::warn!(
+                key = item.key(),
+                "The outcome of an earlier request is unknown and this operation's result cannot be looked up; the row is left unfinished and not sent again."
+            );
+            return Ok(Looked::CouldNotLook);
+        }
         let _one_at_a_time = self.reconcile.lock().await;
         let claimed: HashSet<String> = self
             .ledger
@@ -619,6 +709,23 @@ pub async fn publish_boards(
 ) -> Result<PublishReport, PublishError> {
     publish(client, ledger, input, options, |line| {
         board_item(line).map(|item| Box::new(item) as Box<dyn Item>)
+    })
+    .await
+}
+
+/// Sends each row of a JSON Lines file to a POST or PATCH operation of the
+/// spec through `plan` (see [`crate::custom_write`]), with the same
+/// validation, reject file and ledger as pins; rows whose outcome is
+/// unknown are left unfinished rather than sent twice.
+pub async fn publish_custom(
+    client: &PinterestClient,
+    ledger: &dyn PublishLedger,
+    input: &Path,
+    plan: Arc<CustomWritePlan>,
+    options: &PublishOptions,
+) -> Result<PublishReport, PublishError> {
+    publish(client, ledger, input, options, |line| {
+        custom_item(line, &plan).map(|item| Box::new(item) as Box<dyn Item>)
     })
     .await
 }

@@ -181,3 +181,47 @@ async fn unknown_operations_and_missing_parameters_are_refused_before_any_reques
     assert_eq!(api_calls, 0, "{stats:?}");
     assert!(!dir.path().join("out").exists(), "nothing was opened");
 }
+
+#[derive(Parser)]
+struct PublishCommand {
+    #[command(flatten)]
+    args: pinion_sync::cli::PublishArgs,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_write_naming_an_unknown_operation_is_refused_before_any_request() {
+    let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.jsonl");
+    std::fs::write(&input, "{\"board_id\":\"1\",\"title\":\"t\"}\n").unwrap();
+    let env = env(&sim, dir.path()).await;
+    sim.sim.control().reset_stats().await.unwrap();
+    let input_arg = input.display().to_string();
+    assert!(
+        PublishCommand::try_parse_from(["publish", "--input", &input_arg, "--map", "a=b"]).is_err(),
+        "--map needs --custom-write"
+    );
+    let command = PublishCommand::try_parse_from([
+        "publish",
+        "--input",
+        &input_arg,
+        "--custom-write",
+        "pins/creat",
+    ])
+    .unwrap();
+    let err = pinion_sync::cli::run_publish(&command.args, env)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("pins/create"), "{err}");
+    let stats = sim.sim.control().stats().await.unwrap();
+    assert_eq!(
+        stats
+            .endpoints
+            .iter()
+            .filter(|(route, _)| route.contains("/v5/"))
+            .map(|(_, n)| n)
+            .sum::<u64>(),
+        0,
+        "{stats:?}"
+    );
+}

@@ -243,3 +243,97 @@ async fn boards_from_a_file_are_created_once() {
         .len();
     assert_eq!(after, before + 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_write_sends_mapped_rows_once_and_rejects_rows_the_request_schema_refuses() {
+    let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
+    let tokens = sim.tokens(ALL_SCOPES).await;
+    let client = sim.client(sim.token_source(&tokens));
+    let board = first_public_board(&sim, &tokens.access).await;
+    let before = board_pin_count(&sim, &board, &tokens.access).await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.jsonl");
+    let mut file = std::fs::File::create(&input).unwrap();
+    for i in 0..5 {
+        let row = serde_json::json!({
+            "board": board, "name": format!("Custom {i}"),
+            "picture": format!("https://example.com/{i}.jpg"),
+        });
+        writeln!(file, "{row}").unwrap();
+    }
+    let too_long = serde_json::json!({
+        "board": board, "name": "t".repeat(101), "picture": "https://example.com/x.jpg",
+    });
+    writeln!(file, "{too_long}").unwrap();
+    drop(file);
+    let plan = std::sync::Arc::new(
+        pinion_sync::custom_write::CustomWritePlan::resolve(
+            &pinion_sync::custom_write::CustomWriteRequest {
+                operation: "pins/create".into(),
+                mapping: [
+                    ("board_id", "board"),
+                    ("title", "name"),
+                    ("media_source.url", "picture"),
+                    ("media_source.source_type", "kind"),
+                ]
+                .iter()
+                .map(|(t, s)| ((*t).to_owned(), (*s).to_owned()))
+                .collect(),
+            },
+        )
+        .unwrap(),
+    );
+    // `kind` is absent from the rows, so the schema's required
+    // `source_type` is missing: every row is refused before sending.
+    let state = SqlState::open(dir.path().join("state.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let report = pinion_sync::publish::publish_custom(
+        &client,
+        &state,
+        &input,
+        std::sync::Arc::clone(&plan),
+        &options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.created, report.rejected), (0, 6), "{report:?}");
+    assert_eq!(board_pin_count(&sim, &board, &tokens.access).await, before);
+    let rejects = std::fs::read_to_string(report.reject_file.unwrap()).unwrap();
+    assert!(rejects.contains("/media_source"), "{rejects}");
+
+    // With the source type mapped from a constant-looking column, five
+    // rows go through and the over-long title is refused.
+    let fixed = dir.path().join("fixed.jsonl");
+    let text = std::fs::read_to_string(&input).unwrap();
+    let mut out = std::fs::File::create(&fixed).unwrap();
+    for line in text.lines() {
+        let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+        row["kind"] = "image_url".into();
+        writeln!(out, "{row}").unwrap();
+    }
+    drop(out);
+    let report =
+        pinion_sync::publish::publish_custom(&client, &state, &fixed, plan.clone(), &options())
+            .await
+            .unwrap();
+    assert_eq!((report.created, report.rejected), (5, 1), "{report:?}");
+    let rejects = std::fs::read_to_string(report.reject_file.unwrap()).unwrap();
+    assert!(rejects.contains("/title"), "{rejects}");
+    assert_eq!(
+        board_pin_count(&sim, &board, &tokens.access).await,
+        before + 5
+    );
+    let again = pinion_sync::publish::publish_custom(&client, &state, &fixed, plan, &options())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.created, again.already_published),
+        (0, 5),
+        "{again:?}"
+    );
+    assert_eq!(
+        board_pin_count(&sim, &board, &tokens.access).await,
+        before + 5
+    );
+}
