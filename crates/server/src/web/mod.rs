@@ -12,6 +12,7 @@
 //!   where Authorize returns to show the account and granted scopes.
 //! - `GET /credentials/{id}/info`: the credential information screen.
 //! - `POST /credentials/{id}/delete`: deletion, after a confirmation box.
+//! - `POST /credentials/{id}/check`: a check against Pinterest.
 //! - `GET /sources/new`: "New data source" starts at the Authenticate
 //!   screen: the tiles plus Add Credential.
 //! - `GET|POST /sources/new/configure`: the source's streams and output.
@@ -65,6 +66,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/credentials/{id}/info", get(credentials::info::get))
         .route("/credentials/{id}/delete", post(credentials::delete::post))
+        .route("/credentials/{id}/check", post(credentials::check::post))
         .route("/sources", get(sources::get))
         .route("/sources/new", get(sources::new::get))
         .route(

@@ -41,6 +41,7 @@ async fn anonymous_requests_to_every_ui_route_are_sent_to_sign_in() {
         "/credentials/new".to_owned(),
         format!("/credentials/{id}/edit"),
         format!("/credentials/{id}/delete"),
+        format!("/credentials/{id}/check"),
         "/sources/new/configure".to_owned(),
         "/destinations/new/configure".to_owned(),
     ];
@@ -92,6 +93,7 @@ async fn another_users_credential_is_not_found_on_every_ui_route() {
         (format!("/credentials/{id}/edit"), "save"),
         (format!("/credentials/{id}/edit"), "authorize"),
         (format!("/credentials/{id}/delete"), ""),
+        (format!("/credentials/{id}/check"), ""),
     ] {
         let response = bob
             .post_form(
@@ -166,6 +168,7 @@ async fn every_state_changing_form_refuses_a_missing_or_wrong_csrf_token() {
             format!("/credentials/{id}/delete"),
             vec![("confirm", "yes")],
         ),
+        (format!("/credentials/{id}/check"), vec![]),
         (
             "/sources/new/configure".into(),
             vec![

@@ -10,4 +10,5 @@ mod destinations;
 mod flow;
 mod helpers;
 mod pages;
+mod revoked;
 mod sources;

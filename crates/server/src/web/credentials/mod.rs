@@ -2,6 +2,7 @@
 //! overlay of a stored credential, its information screen and deletion.
 
 mod authorize;
+pub mod check;
 pub mod delete;
 pub mod edit;
 mod get;

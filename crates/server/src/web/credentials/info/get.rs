@@ -17,6 +17,8 @@ use crate::web::{Session, WebError};
 pub struct InfoQuery {
     /// Set when a delete was sent without ticking the confirmation box.
     confirm: Option<String>,
+    /// `ok` or `failed` after a check.
+    checked: Option<String>,
 }
 
 /// Renders the screen.
@@ -39,6 +41,11 @@ pub async fn get(
     let id = record.id.as_str();
     let content = html! {
         h1 { (record.name.as_str()) }
+        @match query.checked.as_deref() {
+            Some("ok") => p class="notice checked" role="status" { "Checked: Pinterest accepted the credential." },
+            Some(_) => p class="notice bad checked" role="alert" { "Checked: Pinterest did not accept the credential; see the status below." },
+            None => {},
+        }
         @if let Some(description) = &record.description { p { (description.as_str()) } }
         table class="info" {
             tr { th { "Status" } td { span class={ "status " (record.status.as_str()) } { (record.status.label()) } } }
@@ -60,6 +67,10 @@ pub async fn get(
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="action" value="authorize";
                 button type="submit" { "Reauthorize" }
+            }
+            form method="post" action={ "/credentials/" (id) "/check" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Check" }
             }
         }
         h2 { "Used by" }
