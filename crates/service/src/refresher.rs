@@ -75,13 +75,46 @@ impl Refresher {
         Self { manager, config }
     }
 
-    /// Claims due credentials and refreshes them.
+    /// Resolves refreshes whose marker outlived the lease (their process
+    /// died or gave up), unless they are backing off; returns how many were
+    /// tried. The batch claim leaves such rows alone, so that the claim here
+    /// reports the earlier outcome as unknown.
+    async fn resolve_expired_markers(&self, lease: std::time::Duration) -> usize {
+        let now = self.manager.due_rule().now;
+        let cutoff = now - chrono::Duration::from_std(lease).unwrap_or_default();
+        let ids = match self.manager.store().interrupted_refreshes(cutoff).await {
+            Ok(ids) => ids,
+            Err(err) => {
+                tracing::warn!(error = %err, "Could not list expired refresh markers.");
+                return 0;
+            }
+        };
+        let mut tried = 0;
+        for id in &ids {
+            let backing_off = match self.manager.store().get_credential(id).await {
+                Ok(record) => record.refresh.next_refresh_at.is_some_and(|at| at > now),
+                Err(_) => true,
+            };
+            if backing_off {
+                continue;
+            }
+            tried += 1;
+            if let Err(err) = self.manager.resolve_interrupted(id, lease).await {
+                tracing::warn!(credential_id = %id, error = %err, "An expired refresh ended in a failure.");
+            }
+        }
+        tried
+    }
+
+    /// Resolves expired refresh markers, then claims due credentials and
+    /// refreshes them.
     #[tracing::instrument(skip_all)]
     pub async fn run_once(&self) -> Result<RunOutcome, RefreshError> {
         let attempt_id = pinion_domain::FlowId::generate()
             .as_str()
             .replace("flow_", "batch_");
         let policy = self.manager.policy().clone();
+        self.resolve_expired_markers(policy.lease).await;
         let ids = self
             .manager
             .store()

@@ -239,8 +239,10 @@ pub trait LifecycleStore: Send + Sync {
     ) -> Result<CredentialRecord, StoreError>;
 
     /// Claims up to `limit` active credentials that are due under `due`, not in
-    /// backoff, and not leased (or whose lease expired), writing the lease
-    /// `attempt_id` on each. On PostgreSQL rows locked by another replica are
+    /// backoff, and holding no in-flight marker, writing the lease
+    /// `attempt_id` on each. A row whose marker expired is not taken: its
+    /// earlier outcome is unknown, which only [`LifecycleStore::claim_refresh`]
+    /// reports (see [`LifecycleStore::interrupted_refreshes`]). On PostgreSQL rows locked by another replica are
     /// skipped. Returns the claimed ids, most urgent first.
     async fn claim_due_refreshes(
         &self,
@@ -567,29 +569,30 @@ macro_rules! impl_lifecycle {
             async fn claim_due_refreshes(
                 &self,
                 due: $crate::lifecycle::DueRule,
-                lease: std::time::Duration,
+                _lease: std::time::Duration,
                 attempt_id: &str,
                 limit: usize,
             ) -> Result<Vec<CredentialId>, StoreError> {
                 let mut tx = self.begin_write().await?;
+                // Rows holding a marker, expired or not, are left out: an
+                // expired one is resolved through `claim_refresh`, which
+                // reports that the earlier outcome is unknown; so the lease
+                // plays no part here.
                 let now = $crate::sql::stored_time(self.clock.now());
-                let lease_cutoff =
-                    $crate::sql::stored_time(now - $crate::lifecycle::chrono_duration(lease));
                 let sql = format!(
                     "SELECT id FROM credentials WHERE status = 'active' \
                      AND refresh_token_sealed IS NOT NULL \
                      AND (access_token_expires_at IS NULL OR access_token_expires_at <= $1 \
                           OR refresh_token_expires_at <= $2) \
                      AND (next_refresh_at IS NULL OR next_refresh_at <= $3) \
-                     AND (refresh_started_at IS NULL OR refresh_started_at <= $4) \
-                     ORDER BY access_token_expires_at LIMIT $5{}",
+                     AND refresh_started_at IS NULL \
+                     ORDER BY access_token_expires_at LIMIT $4{}",
                     Self::SKIP_LOCKED
                 );
                 let ids: Vec<(String,)> = sqlx::query_as(&sql)
                     .bind($crate::sql::stored_time(due.access_expires_before()))
                     .bind($crate::sql::stored_time(due.refresh_expires_before()))
                     .bind(now)
-                    .bind(lease_cutoff)
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                     .fetch_all(&mut *tx)
                     .await
