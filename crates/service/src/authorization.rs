@@ -314,7 +314,21 @@ impl Authorizations {
             }
         };
         let warning = narrowed_scopes_warning(&secrets.record.scopes, response.scopes.as_ref());
-        let credential = store_tokens_replacing(&*self.store, &credential_id, &response).await?;
+        let credential = match store_tokens_replacing(&*self.store, &credential_id, &response).await
+        {
+            Ok(credential) => credential,
+            Err(err) => {
+                // The code is spent and the tokens are lost with this call:
+                // record the failure so a waiting CLI stops and says so.
+                tracing::warn!(credential_id = %credential_id, error = %err, "Could not store the new tokens.");
+                self.fail_flow(
+                    &flow_id,
+                    "the tokens could not be stored; authorize the credential again",
+                )
+                .await;
+                return Err(err.into());
+            }
+        };
         let message = match &warning {
             Some(warning) => format!("authorized; {warning}"),
             None => "authorized".to_owned(),
