@@ -18,44 +18,6 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 
-/// Chrome DevTools `Page.setBypassCSP`, through chromedriver's CDP endpoint.
-///
-/// The simulator's consent page sends `form-action 'self'`, and Chromium
-/// applies `form-action` to the redirect that follows a form submission, so
-/// it blocks the consent form's 302 to our callback (another origin). Real
-/// Pinterest cannot work that way; until the simulator drops the directive,
-/// the test bypasses CSP on the simulator's pages only and turns it back on
-/// (and reloads) once the browser is back in Pinion.
-#[derive(Debug)]
-struct BypassCsp(bool);
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BypassCsp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (axum::http::Method, Option<String>) {
-        let body = serde_json::json!({
-            "cmd": "Page.setBypassCSP",
-            "params": { "enabled": self.0 },
-        });
-        (axum::http::Method::POST, Some(body.to_string()))
-    }
-}
-
-/// Turns CSP enforcement back on and reloads the current (Pinion) page.
-async fn enforce_csp_again(client: &Client) {
-    client.issue_cmd(BypassCsp(false)).await.unwrap();
-    client.refresh().await.unwrap();
-}
-
 use crate::helpers::{PASSWORD, PINNER, PINNER_PASSWORD, TestApp, spawn_app};
 
 /// A chromedriver process, killed when dropped.
@@ -258,7 +220,6 @@ async fn sign_in_and_fill_the_overlay(client: &Client, app: &TestApp, prefix: &s
     fill(client, "input[name=username]", PINNER).await;
     fill(client, "input[name=password]", PINNER_PASSWORD).await;
     screenshot(client, &format!("{prefix}04-pinterest-sign-in")).await;
-    client.issue_cmd(BypassCsp(true)).await.unwrap();
     click(client, "button[type=submit]").await;
     text_of(client, "button[name=decision][value=accept]").await;
     screenshot(client, &format!("{prefix}05-pinterest-consent")).await;
@@ -275,7 +236,6 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
 
     // Back in the overlay: the account and the granted scopes.
     text_of(&client, "#overlay-title").await;
-    enforce_csp_again(&client).await;
     let notice = text_of(&client, ".notice.authorized").await;
     assert!(notice.contains("Authorized as pinner"), "{notice}");
     assert!(
@@ -342,8 +302,6 @@ async fn declining_on_the_consent_page_shows_a_clear_message() {
     sign_in_and_fill_the_overlay(&client, &app, "decline-").await;
     click(&client, "button[name=decision][value=decline]").await;
     wait_for_path(&client, "/oauth/pinterest/callback").await;
-    // Not reloaded: the callback's state is single-use.
-    client.issue_cmd(BypassCsp(false)).await.unwrap();
     let heading = text_of(&client, "h1").await;
     assert_eq!(heading, "Authorization did not complete");
     let message = text_of(&client, "p").await;

@@ -65,11 +65,11 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // No `form-action`: browsers apply it to the redirect that follows a form
+    // submission, so it would block the consent page's redirect to the app.
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-        ),
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
     );
     res
 }
