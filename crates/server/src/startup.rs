@@ -130,6 +130,7 @@ impl Application {
 /// The whole router: API, probes, security headers, request tracing that logs
 /// the method and path only (a query string may carry an OAuth code or state).
 pub fn router(state: AppState) -> Router {
+    let https = headers::Https(state.public_url.scheme() == "https");
     Router::new()
         .nest("/api/v1", api::router())
         .merge(oauth::router())
@@ -138,7 +139,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            https,
+            headers::security_headers,
+        ))
         .layer(axum::middleware::from_fn(crate::web::callback_landing))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
