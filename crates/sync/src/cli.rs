@@ -338,7 +338,15 @@ pub async fn run_sync(args: &SyncArgs, env: CliEnv) -> Result<SyncReport, SyncEr
     let job = SyncJob {
         client,
         scopes: env.scopes.clone(),
-        job_key: format!("{}|{}", env.credential_key, destination.describe()),
+        job_key: match &options.custom {
+            Some(plan) => format!(
+                "{}|{}|custom:{}",
+                env.credential_key,
+                destination.describe(),
+                plan.fingerprint()
+            ),
+            None => format!("{}|{}", env.credential_key, destination.describe()),
+        },
         destination: destination.as_ref(),
         state: &state,
         observer: bars.as_ref().map(|b| b as &dyn ProgressObserver),

@@ -482,6 +482,31 @@ impl CustomPlan {
         self.shape
     }
 
+    /// Names the operation with its parameters and fan-out, for the job key:
+    /// a resumed run must not apply one operation's bookmarks to another.
+    pub fn fingerprint(&self) -> String {
+        let mut params: Vec<String> = self
+            .path
+            .iter()
+            .chain(&self.query)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        params.sort();
+        if let Some(size) = self.page_size {
+            params.push(format!("page_size={}", size.get()));
+        }
+        let for_each = self
+            .for_each
+            .as_ref()
+            .map(|(s, _)| format!(" for-each {s}"))
+            .unwrap_or_default();
+        format!(
+            "{} {}{for_each}",
+            self.endpoint.operation_id(),
+            params.join("&")
+        )
+    }
+
     /// The stream whose ids are fanned out over, if any.
     pub fn for_each(&self) -> Option<StreamName> {
         self.for_each.as_ref().map(|(s, _)| *s)
@@ -726,6 +751,16 @@ mod tests {
             CustomPlan::resolve(&wrong),
             Err(CustomError::ForEach { .. })
         ));
+    }
+
+    #[test]
+    fn the_fingerprint_tells_operations_and_parameters_apart() {
+        let a = CustomPlan::resolve(&request("boards/list_pins", &[("board_id", "1")])).unwrap();
+        let b = CustomPlan::resolve(&request("boards/list_pins", &[("board_id", "2")])).unwrap();
+        let c =
+            CustomPlan::resolve(&request("/boards/{board_id}/pins", &[("board_id", "1")])).unwrap();
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint(), c.fingerprint());
     }
 
     #[test]

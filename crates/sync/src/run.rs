@@ -59,7 +59,9 @@ pub struct SyncOptions {
     pub analytics: AnalyticsWindow,
     /// A GET operation of the spec read as the `custom` stream (see
     /// [`crate::custom`]). With it and no `streams`, only the custom stream
-    /// is read.
+    /// is read. The job key should then name it
+    /// ([`CustomPlan::fingerprint`]), so a resumed run never continues
+    /// another operation's checkpoint.
     pub custom: Option<Arc<CustomPlan>>,
 }
 
