@@ -225,3 +225,27 @@ async fn a_custom_write_naming_an_unknown_operation_is_refused_before_any_reques
         "{stats:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_stream_goes_to_sqlite_keyed_by_id() {
+    let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("out.db");
+    let dest = format!("sqlite:{}", db.display());
+    let command = SyncCommand::try_parse_from([
+        "sync",
+        "--dest",
+        dest.as_str(),
+        "--custom",
+        "boards/list_pins",
+        "--for-each",
+        "boards",
+    ])
+    .unwrap();
+    run_sync(&command.args, env(&sim, dir.path()).await)
+        .await
+        .unwrap();
+    let ids =
+        crate::helpers::sql_ids(&format!("sqlite://{}", db.display()), StreamName::Custom).await;
+    assert_exact(&sim, StreamName::BoardPins, &ids).await;
+}
