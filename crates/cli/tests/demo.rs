@@ -50,6 +50,7 @@ fn the_demo_authorizes_syncs_every_stream_and_publishes_once() {
         assert!(line.contains("done"), "{line}");
     }
     assert!(text.contains("3 created"), "{text}");
+    assert!(text.contains("/sign-in as `demo`, password "), "{text}");
     assert!(dir.path().join("pinterest-data.db").is_file());
     assert!(dir.path().join("data").join("master.key").is_file());
 

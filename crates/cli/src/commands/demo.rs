@@ -129,6 +129,12 @@ impl DemoArgs {
             Err(_) => users.create(DEMO_USER, false).await?.0,
         };
         let api_token = users.issue_token(&user).await?;
+        // A fresh random password each run, so the web UI can be signed in to;
+        // it ends the user's earlier sessions.
+        let password = pinion_domain::Password::new(pinion_domain::secret::random_urlsafe(12));
+        pinion_service::Sessions::new(store.clone())
+            .set_password(DEMO_USER, &password)
+            .await?;
         say(&format!("2. Pinion user `{DEMO_USER}` is ready."));
 
         let app = simulator
@@ -293,12 +299,14 @@ impl DemoArgs {
             "\nDone. Where things are:\n\
              \x20 synced data (one table per stream): {}\n\
              \x20 Pinion's database and key:         {}\n\
+             \x20 web UI: {base}/sign-in as `{DEMO_USER}`, password {} (new each run)\n\
              \x20 Pinion API (token below, shown once): {base}/api/v1/credentials\n\
              \x20 API token for `{DEMO_USER}`:             {}\n\
              Run it again any time: the demo reuses its user and credential and the publisher\n\
              creates nothing twice.",
             synced.display(),
             data_dir.display(),
+            password.expose_secret(),
             api_token.expose_secret()
         ));
         Ok(())
