@@ -4,76 +4,23 @@
 //! callback makes the credential `active`. Declining on the consent page
 //! ends in a clear refusal and no token request.
 
-use pinion_domain::{Role, Username};
-use pinion_server::{Application, Settings};
-use pinion_simulator::{SimConfig, UserSpec};
-use pinion_store::KeySource;
 use serde_json::Value;
 
+use crate::helpers::{SimApp, spawn_with_simulator};
+
 /// A server and a simulator whose one user signs in on the pages.
-struct BrowserApp {
-    address: String,
-    token: String,
-    sim: pinion_simulator::RunningSimulator,
-    client_id: String,
-    client_secret: String,
-    _dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+struct BrowserApp(SimApp);
+
+impl std::ops::Deref for BrowserApp {
+    type Target = SimApp;
+
+    fn deref(&self) -> &SimApp {
+        &self.0
+    }
 }
 
 async fn spawn() -> BrowserApp {
-    let sim = pinion_simulator::spawn(SimConfig::for_tests())
-        .await
-        .unwrap();
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let public = format!("http://{addr}");
-    let app = sim
-        .control()
-        .register_test_app("Pinion", &format!("{public}/oauth/pinterest/callback"))
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: "pinner".into(),
-            password: "correct horse".into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: false,
-            data: Default::default(),
-        })
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = pinion_store::connect(
-        dir.path().join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(dir.path().join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store;
-    let (_, token) = store
-        .create_user_with_token(&Username::parse("alice").unwrap(), Role::User)
-        .await
-        .unwrap();
-    let mut settings = Settings::new(addr, Settings::parse_public_url(&public).unwrap(), store);
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
-    let server = Application::build(settings).await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run_until_stopped(async {
-        let _ = rx.await;
-    }));
-    BrowserApp {
-        address: public,
-        token: token.expose_secret().to_owned(),
-        sim,
-        client_id: app.client_id,
-        client_secret: app.client_secret,
-        _dir: dir,
-        _shutdown: tx,
-    }
+    BrowserApp(spawn_with_simulator("correct horse", false).await)
 }
 
 /// A browser: keeps cookies, follows no redirect by itself.

@@ -1,5 +1,6 @@
 //! `spawn_app()`: a real Pinion server on 127.0.0.1:0 with a fresh database,
-//! and a client with one method per endpoint.
+//! and a client with one method per endpoint; `spawn_with_simulator()`: the same
+//! server pointed at a simulator with one app and one user.
 
 use pinion_domain::{Role, Username};
 use pinion_server::{Application, Settings};
@@ -133,5 +134,80 @@ impl TestApp {
         assert_eq!(response.status(), 201);
         let body: Value = response.json().await.unwrap();
         body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A server whose Pinterest is a simulator with one registered app (redirect
+/// URI = this server's callback) and one user, `pinner`.
+pub struct SimApp {
+    pub address: String,
+    /// API token of user `alice`.
+    pub token: String,
+    pub sim: pinion_simulator::RunningSimulator,
+    /// A client that follows no redirect, as an API client would.
+    pub http: reqwest::Client,
+    pub client_id: String,
+    pub client_secret: String,
+    pub dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Spawns a simulator and a server pointed at it; `pinner` signs in with
+/// `password` and approves without the pages when `auto_approve` is set.
+pub async fn spawn_with_simulator(password: &str, auto_approve: bool) -> SimApp {
+    let sim = pinion_simulator::spawn(pinion_simulator::SimConfig::for_tests())
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let public = format!("http://{addr}");
+    let app = sim
+        .control()
+        .register_test_app("Pinion", &format!("{public}/oauth/pinterest/callback"))
+        .await
+        .unwrap();
+    sim.control()
+        .register_user(&pinion_simulator::UserSpec {
+            username: "pinner".into(),
+            password: password.into(),
+            account_type: pinion_simulator::AccountType::Business,
+            auto_approve,
+            data: Default::default(),
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = pinion_store::connect(
+        dir.path().join("pinion.db").to_str().unwrap(),
+        KeySource::DataDirFile(dir.path().join("master.key")),
+    )
+    .await
+    .unwrap()
+    .store;
+    let (_, token) = store
+        .create_user_with_token(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let mut settings = Settings::new(addr, Settings::parse_public_url(&public).unwrap(), store);
+    settings.pinterest_oauth_url = sim.oauth_url();
+    settings.pinterest_api_url = sim.api_url();
+    let server = Application::build(settings).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    SimApp {
+        address: public,
+        token: token.expose_secret().to_owned(),
+        sim,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        client_id: app.client_id,
+        client_secret: app.client_secret,
+        dir,
+        _shutdown: tx,
     }
 }

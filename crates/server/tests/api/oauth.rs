@@ -2,79 +2,22 @@
 //! HTTP: the headless flow via the API, refused callbacks (no token request),
 //! check and refresh, and a canary scan of responses, logs and the database.
 
-use pinion_domain::{Role, Username};
-use pinion_server::{Application, Settings};
-use pinion_simulator::{SimConfig, UserSpec};
-use pinion_store::KeySource;
 use serde_json::Value;
 
-struct OAuthApp {
-    address: String,
-    token: String,
-    sim: pinion_simulator::RunningSimulator,
-    http: reqwest::Client,
-    client_id: String,
-    client_secret: String,
-    dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+use crate::helpers::{SimApp, spawn_with_simulator};
+
+struct OAuthApp(SimApp);
+
+impl std::ops::Deref for OAuthApp {
+    type Target = SimApp;
+
+    fn deref(&self) -> &SimApp {
+        &self.0
+    }
 }
 
-async fn spawn_with_simulator() -> OAuthApp {
-    let sim = pinion_simulator::spawn(SimConfig::for_tests())
-        .await
-        .unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let public = format!("http://{addr}");
-    let app_info = sim
-        .control()
-        .register_test_app("Pinion", &format!("{public}/oauth/pinterest/callback"))
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: "pinner".into(),
-            password: "pw".into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: true,
-            data: Default::default(),
-        })
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = pinion_store::connect(
-        dir.path().join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(dir.path().join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store;
-    let (_, token) = store
-        .create_user_with_token(&Username::parse("alice").unwrap(), Role::User)
-        .await
-        .unwrap();
-    let mut settings = Settings::new(addr, Settings::parse_public_url(&public).unwrap(), store);
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
-    let app = Application::build(settings).await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async {
-        let _ = rx.await;
-    }));
-    OAuthApp {
-        address: public,
-        token: token.expose_secret().to_owned(),
-        sim,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        client_id: app_info.client_id,
-        client_secret: app_info.client_secret,
-        dir,
-        _shutdown: tx,
-    }
+async fn spawn_oauth_app() -> OAuthApp {
+    OAuthApp(spawn_with_simulator("pw", true).await)
 }
 
 impl OAuthApp {
@@ -136,7 +79,7 @@ impl OAuthApp {
 
 #[tokio::test]
 async fn the_whole_flow_via_the_api_ends_active_and_check_and_refresh_work() {
-    let app = spawn_with_simulator().await;
+    let app = spawn_oauth_app().await;
     let id = app.create_credential().await;
     let (callback, _) = app.approved_callback(&id, None).await;
     let done = app.http.get(&callback).send().await.unwrap();
@@ -194,7 +137,7 @@ async fn the_whole_flow_via_the_api_ends_active_and_check_and_refresh_work() {
 
 #[tokio::test]
 async fn every_refused_callback_is_a_4xx_page_and_no_token_request() {
-    let app = spawn_with_simulator().await;
+    let app = spawn_oauth_app().await;
     let id = app.create_credential().await;
     let callback = |query: &str| format!("{}/oauth/pinterest/callback?{query}", app.address);
 
@@ -261,7 +204,7 @@ async fn every_refused_callback_is_a_4xx_page_and_no_token_request() {
 
 #[tokio::test]
 async fn the_redirect_uri_ignores_spoofed_host_headers() {
-    let app = spawn_with_simulator().await;
+    let app = spawn_oauth_app().await;
     let id = app.create_credential().await;
     let response = app
         .http
