@@ -468,9 +468,19 @@ async fn local_credential(
     store: &dyn pinion_store::Store,
     id: &str,
 ) -> Result<CredentialRecord, Failure> {
+    credential_by_id(store, "id", id).await
+}
+
+/// Loads a credential by the id given in flag `field`: a malformed id is
+/// invalid input naming that flag, an unknown one is "not found".
+pub(crate) async fn credential_by_id(
+    store: &dyn pinion_store::Store,
+    field: &'static str,
+    id: &str,
+) -> Result<CredentialRecord, Failure> {
     let id = id.parse().map_err(|_: FieldError| {
         Failure::from(FieldError::new(
-            "id",
+            field,
             format!("`{id}` is not a credential id (expected `cred_` and 32 hex digits)"),
         ))
     })?;

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use clap::Args;
-use pinion_domain::{CredentialId, CredentialStatus, FieldError};
+use pinion_domain::CredentialStatus;
 use pinion_store::{CredentialRecord, Store};
 use pinion_sync::cli::{CliEnv, PublishArgs, SyncArgs};
 
-use super::credentials::PinterestArgs;
+use super::credentials::{PinterestArgs, credential_by_id};
 use super::{CommandResult, Failure};
 use crate::settings::StoreArgs;
 
@@ -81,18 +81,7 @@ async fn cli_env(
     pinterest: &PinterestArgs,
     credential: &str,
 ) -> Result<CliEnv, Failure> {
-    let id: CredentialId = credential.parse().map_err(|_: FieldError| {
-        Failure::from(FieldError::new(
-            "credential",
-            format!("`{credential}` is not a credential id (expected `cred_` and 32 hex digits)"),
-        ))
-    })?;
-    let record = store.get_credential(&id).await.map_err(|err| match err {
-        pinion_store::StoreError::NotFound { .. } => {
-            Failure::Other(anyhow::anyhow!("credential {id} not found"))
-        }
-        other => Failure::Other(other.into()),
-    })?;
+    let record = credential_by_id(&**store, "credential", credential).await?;
     ensure_usable(&record)?;
     let manager = pinterest.manager(store.clone())?;
     let scopes = record
@@ -100,10 +89,10 @@ async fn cli_env(
         .clone()
         .unwrap_or_else(|| record.scopes.clone());
     Ok(CliEnv {
-        tokens: Arc::new(manager.token_source(id.clone())),
+        tokens: Arc::new(manager.token_source(record.id.clone())),
         api_base_url: pinterest.pinterest_api_url.clone(),
         scopes,
-        credential_key: id.to_string(),
+        credential_key: record.id.to_string(),
         data_dir: store_args.data_dir()?,
     })
 }
