@@ -30,6 +30,31 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
     let tokens = sim.tokens(ALL_SCOPES).await;
     let binary = env!("CARGO_BIN_EXE_pinion-sync-worker");
     let mut rng = rand::thread_rng();
+    // Kill points are drawn from the length of one uninterrupted run on this
+    // machine, measured now, so a loaded CI runner still gets kills that land
+    // while records are being written rather than before the first page.
+    let full_run = {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let status = tokio::process::Command::new(binary)
+            .env("PINION_CHILD_API", sim.sim.api_url())
+            .env("PINION_CHILD_TOKEN", &tokens.access)
+            .env(
+                "PINION_CHILD_DEST",
+                format!("jsonl:{}", dir.path().join("out").display()),
+            )
+            .env("PINION_CHILD_STATE", dir.path().join("state.db"))
+            .env("PINION_CHILD_PAGE_SIZE", "7")
+            .env("PINION_CHILD_COMMIT_MS", "20")
+            .env("PINION_CHILD_STREAMS", "boards,board_pins,pins")
+            .env("PINION_CHILD_RESUME", "0")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "an uninterrupted run failed: {status}");
+        started.elapsed().as_millis().max(20) as u64
+    };
     let mut kills = 0;
     let mut mid_stream_kills = 0;
     for repetition in 0..20 {
@@ -58,8 +83,8 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
             let mut child = command.spawn().unwrap();
             // Kill most attempts at a random moment; let every fifth run on
             // so each repetition ends.
-            let kill_after =
-                (attempt % 5 != 4).then(|| Duration::from_millis(rng.gen_range(5..250)));
+            let kill_after = (attempt % 5 != 4)
+                .then(|| Duration::from_millis(rng.gen_range(full_run / 20..full_run)));
             let mut killed = false;
             let status = match kill_after {
                 Some(delay) => {
@@ -70,7 +95,12 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
                             child.start_kill().unwrap();
                             kills += 1;
                             let status = child.wait().await.unwrap();
-                            if !status.success() && has_partial_output(&dir.path().join("out")) {
+                            let partial = if sqlite {
+                                has_rows(&db).await
+                            } else {
+                                has_partial_output(&dir.path().join("out"))
+                            };
+                            if !status.success() && partial {
                                 mid_stream_kills += 1;
                             }
                             status
@@ -105,11 +135,36 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
             assert_exact(&sim, stream, &ids).await;
         }
     }
+    eprintln!(
+        "full run {full_run} ms; {kills} kills, {mid_stream_kills} while records were being written"
+    );
     assert!(kills >= 20, "only {kills} kills landed");
     assert!(
         mid_stream_kills >= 5,
         "only {mid_stream_kills} kills landed while records were being written"
     );
+}
+
+/// True when a killed SQLite run had committed some records.
+async fn has_rows(db: &std::path::Path) -> bool {
+    if !db.exists() {
+        return false;
+    }
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=ro", db.display());
+    let Ok(pool) = sqlx::AnyPool::connect(&url).await else {
+        return false;
+    };
+    let mut any = false;
+    for stream in STREAMS {
+        // A table that does not exist yet simply has no rows.
+        let count: Result<(i64,), _> = sqlx::query_as(&format!("SELECT COUNT(*) FROM {stream}"))
+            .fetch_one(&pool)
+            .await;
+        any |= count.is_ok_and(|(n,)| n > 0);
+    }
+    pool.close().await;
+    any
 }
 
 /// True when a JSON Lines stream was killed with committed or pending lines.
