@@ -176,6 +176,9 @@ async fn add_fault(State(state): State<Shared>, Json(spec): Json<FaultSpec>) -> 
             "faults cannot target the control API",
         );
     }
+    if let Some(reason) = spec.kind.refusal(spec.method.as_deref()) {
+        return error(StatusCode::BAD_REQUEST, reason);
+    }
     let id = state.faults.add(spec);
     json_response(StatusCode::CREATED, &json!({ "id": id }))
 }

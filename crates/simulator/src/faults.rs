@@ -1,5 +1,6 @@
 //! Injected faults: per path prefix, for a number of requests or for a while, the
-//! simulator delays, fails, rate-limits, corrupts, truncates or drops its answers.
+//! simulator delays, fails, rate-limits, corrupts, truncates or drops its answers,
+//! applies a write and then loses its answer, or serves lists that lag behind writes.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,10 +107,47 @@ fn failing_body(prefix: &'static [u8]) -> Body {
     Body::from_stream(head.chain(fail))
 }
 
-/// The response a fault answers with; `None` for latency, which only delays.
+tokio::task_local! {
+    /// Set while a request under a `stale_listing` fault is served: written
+    /// pins created after this instant are left out of lists.
+    static LISTING_CUTOFF: Instant;
+}
+
+/// Serves `inner` with lists lagging by `lag` (see [`listing_cutoff`]).
+pub async fn with_listing_lag<F: std::future::Future>(lag: Duration, inner: F) -> F::Output {
+    let cutoff = Instant::now().checked_sub(lag).unwrap_or_else(Instant::now);
+    LISTING_CUTOFF.scope(cutoff, inner).await
+}
+
+/// While a `stale_listing` fault applies to the current request: the instant
+/// after which written pins are not listed yet.
+pub fn listing_cutoff() -> Option<Instant> {
+    LISTING_CUTOFF.try_with(|cutoff| *cutoff).ok()
+}
+
+/// What an `applied_then_*` fault sends instead of a successful answer to a
+/// request that was served; other answers go out unchanged.
+pub fn replace_answer(kind: &FaultKind, served: Response) -> Response {
+    if !served.status().is_success() {
+        return served;
+    }
+    match kind {
+        FaultKind::AppliedThenDrop => Response::new(failing_body(b"")),
+        FaultKind::AppliedThenStatus { status } => {
+            response_for(&FaultKind::Status { status: *status }).unwrap_or(served)
+        }
+        _ => served,
+    }
+}
+
+/// The response a fault answers with before the request is served; `None`
+/// for the faults that serve it (latency, `applied_then_*`, stale listing).
 pub fn response_for(kind: &FaultKind) -> Option<Response> {
     match kind {
-        FaultKind::Latency { .. } => None,
+        FaultKind::Latency { .. }
+        | FaultKind::AppliedThenDrop
+        | FaultKind::AppliedThenStatus { .. }
+        | FaultKind::StaleListing { .. } => None,
         FaultKind::Status { status } => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             Some(

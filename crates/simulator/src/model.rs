@@ -233,6 +233,46 @@ pub enum FaultKind {
     TruncatedBody,
     /// Closes the connection without an answer.
     DropConnection,
+    /// Serves the request (a write is applied), then closes the connection
+    /// instead of sending the answer. Only for POST, PATCH and DELETE faults;
+    /// an answer that is not a success is sent as it is.
+    AppliedThenDrop,
+    /// Serves the request (a write is applied), then answers this 5xx status
+    /// instead. Only for POST, PATCH and DELETE faults, and only 500 to 599;
+    /// an answer that is not a success is sent as it is.
+    AppliedThenStatus {
+        /// HTTP status, 500 to 599.
+        status: u16,
+    },
+    /// Serves lists as a lagging replica would: pins written less than `ms`
+    /// milliseconds ago are left out of board, section and user pin lists
+    /// (the pins themselves exist and can be read by id). Only for GET
+    /// faults.
+    StaleListing {
+        /// How long a written pin stays out of lists.
+        ms: u64,
+    },
+}
+
+impl FaultKind {
+    /// Why this fault cannot be injected with `method`, if it cannot.
+    pub fn refusal(&self, method: Option<&str>) -> Option<String> {
+        let is = |m: &str| method.is_some_and(|x| x.eq_ignore_ascii_case(m));
+        match self {
+            FaultKind::AppliedThenDrop | FaultKind::AppliedThenStatus { .. }
+                if !(is("POST") || is("PATCH") || is("DELETE")) =>
+            {
+                Some("applied_then_* faults need method POST, PATCH or DELETE".into())
+            }
+            FaultKind::AppliedThenStatus { status } if !(500..=599).contains(status) => {
+                Some("applied_then_status needs a status from 500 to 599".into())
+            }
+            FaultKind::StaleListing { .. } if !is("GET") => {
+                Some("stale_listing faults need method GET".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A fault to inject on requests whose path starts with `path_prefix`.

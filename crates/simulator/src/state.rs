@@ -157,10 +157,23 @@ pub async fn surface(State(state): State<Shared>, req: Request, next: Next) -> R
     }
     if let Some(kind) = state.faults.take(&method, req.uri().path()) {
         tracing::info!(method = %method, route = %route, fault = ?kind, "Injected a fault.");
-        if let FaultKind::Latency { ms } = kind {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        } else if let Some(res) = faults::response_for(&kind) {
-            return res;
+        match kind {
+            FaultKind::Latency { ms } => {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            FaultKind::AppliedThenDrop | FaultKind::AppliedThenStatus { .. } => {
+                let served = next.run(req).await;
+                return faults::replace_answer(&kind, served);
+            }
+            FaultKind::StaleListing { ms } => {
+                let lag = std::time::Duration::from_millis(ms);
+                return faults::with_listing_lag(lag, next.run(req)).await;
+            }
+            _ => {
+                if let Some(res) = faults::response_for(&kind) {
+                    return res;
+                }
+            }
         }
     }
     next.run(req).await

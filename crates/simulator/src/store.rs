@@ -173,6 +173,8 @@ pub struct PinRec {
     pub board: u64,
     pub section: Option<u64>,
     pub seq: u64,
+    /// When it was created through the API (for `stale_listing` faults).
+    pub created: Option<std::time::Instant>,
 }
 
 /// An ad account.
@@ -259,6 +261,9 @@ pub struct PinFilter {
     pub creative_types: Option<u32>,
     /// Fill `pin_metrics`.
     pub metrics: bool,
+    /// Leave out pins created through the API after this instant (a
+    /// `stale_listing` fault).
+    pub written_after: Option<std::time::Instant>,
 }
 
 const FIRST_BOARD_ID: u64 = 549_755_800_000;
@@ -731,6 +736,12 @@ impl Store {
                 let Some(rec) = self.pins.get(id) else {
                     continue;
                 };
+                if filter
+                    .written_after
+                    .is_some_and(|cutoff| rec.created.is_some_and(|at| at > cutoff))
+                {
+                    continue;
+                }
                 let pin = self.stored_pin(rec, viewer, filter.metrics);
                 if !keep(&pin) {
                     continue;
@@ -960,6 +971,7 @@ impl Store {
                 board,
                 section,
                 seq,
+                created: Some(std::time::Instant::now()),
             },
         );
         if let Some(b) = self.boards.get_mut(&board) {
@@ -977,10 +989,10 @@ impl Store {
     pub fn put_pin(&mut self, id: u64, mut pin: Pin, board: u64, section: Option<u64>) {
         pin.board_id = board.to_string();
         pin.board_section_id = section.map(|s| s.to_string());
-        let (old_board, old_section, old_seq) = match self.pins.get(&id) {
-            Some(rec) => (rec.board, rec.section, Some(rec.seq)),
+        let (old_board, old_section, old_seq, created) = match self.pins.get(&id) {
+            Some(rec) => (rec.board, rec.section, Some(rec.seq), rec.created),
             None => match self.native_place(id) {
-                Some((b, s)) => (b, s, None),
+                Some((b, s)) => (b, s, None, None),
                 None => return,
             },
         };
@@ -1023,6 +1035,7 @@ impl Store {
                 board,
                 section,
                 seq,
+                created,
             },
         );
     }

@@ -283,6 +283,7 @@ pub fn pin_filter(params: &Params, with_creative_types: bool) -> Result<PinFilte
         metrics: params
             .bool("pin_metrics", false)
             .map_err(|e| ApiError::invalid(e.0))?,
+        written_after: crate::faults::listing_cutoff(),
     };
     if with_creative_types {
         let values = params.all("creative_types");

@@ -169,6 +169,138 @@ async fn malformed_truncated_and_dropped_answers_break_the_client_side() {
     assert_eq!(t.get(&token, "/boards").await.status().as_u16(), 200);
 }
 
+fn on(method: &str, prefix: &str, kind: FaultKind) -> FaultSpec {
+    FaultSpec {
+        method: Some(method.into()),
+        ..fault(prefix, kind, Some(1))
+    }
+}
+
+async fn board_pin_ids(t: &crate::helpers::TestSim, token: &str, board: &str) -> Vec<String> {
+    let page: Value = t
+        .get(token, &format!("/boards/{board}/pins?page_size=250"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_applied_write_can_lose_its_answer_and_lists_can_lag_behind_it() {
+    let t = start().await;
+    let token = t.access_token(crate::helpers::ALL).await;
+    let boards: Value = t.get(&token, "/boards").await.json().await.unwrap();
+    let board = boards["items"][0]["id"].as_str().unwrap().to_owned();
+    let c = t.sim.control();
+    let before = board_pin_ids(&t, &token, &board).await.len();
+    let pin = |title: &str| {
+        serde_json::json!({"board_id": board, "title": title,
+            "media_source": {"source_type": "image_url", "url": "https://example.com/a.jpg"}})
+    };
+
+    // Applied, then a 503: the pin exists although the answer said otherwise.
+    c.inject_fault(&on(
+        "POST",
+        "/v5/pins",
+        FaultKind::AppliedThenStatus { status: 503 },
+    ))
+    .await
+    .unwrap();
+    let res = t
+        .send_json(reqwest::Method::POST, &token, "/pins", &pin("one"))
+        .await;
+    assert_error(res, 503, 503).await;
+    assert_eq!(board_pin_ids(&t, &token, &board).await.len(), before + 1);
+
+    // Applied, then the connection is dropped.
+    c.inject_fault(&on("POST", "/v5/pins", FaultKind::AppliedThenDrop))
+        .await
+        .unwrap();
+    let outcome = t
+        .http
+        .post(format!("{}/pins", t.sim.api_url()))
+        .bearer_auth(&token)
+        .json(&pin("two"))
+        .send()
+        .await;
+    match outcome {
+        Err(_) => {}
+        Ok(res) => assert!(res.bytes().await.is_err(), "the answer was dropped"),
+    }
+    assert_eq!(board_pin_ids(&t, &token, &board).await.len(), before + 2);
+
+    // A refused write keeps its real answer (and changes nothing).
+    c.inject_fault(&on("POST", "/v5/pins", FaultKind::AppliedThenDrop))
+        .await
+        .unwrap();
+    let res = t
+        .send_json(
+            reqwest::Method::POST,
+            &token,
+            "/pins",
+            &serde_json::json!({"board_id": board}),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 400);
+
+    // A lagging list leaves out pins written within the lag, and only them;
+    // the pin itself can be read by id.
+    let created: Value = t
+        .send_json(reqwest::Method::POST, &token, "/pins", &pin("three"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    c.inject_fault(&FaultSpec {
+        count: None,
+        ..on(
+            "GET",
+            "/v5/boards/",
+            FaultKind::StaleListing { ms: 3_600_000 },
+        )
+    })
+    .await
+    .unwrap();
+    let lagging = board_pin_ids(&t, &token, &board).await;
+    assert_eq!(lagging.len(), before, "every written pin is within the lag");
+    assert!(!lagging.iter().any(|p| p == id));
+    assert_eq!(t.get(&token, &format!("/pins/{id}")).await.status(), 200);
+    c.clear_faults().await.unwrap();
+    assert!(
+        board_pin_ids(&t, &token, &board)
+            .await
+            .iter()
+            .any(|p| p == id)
+    );
+}
+
+#[tokio::test]
+async fn faults_that_make_no_sense_for_their_method_are_refused() {
+    let t = start().await;
+    let c = t.sim.control();
+    for spec in [
+        fault("/v5/pins", FaultKind::AppliedThenDrop, Some(1)),
+        on("GET", "/v5/pins", FaultKind::AppliedThenDrop),
+        on(
+            "POST",
+            "/v5/pins",
+            FaultKind::AppliedThenStatus { status: 429 },
+        ),
+        on("POST", "/v5/boards", FaultKind::StaleListing { ms: 10 }),
+        fault("/v5/boards", FaultKind::StaleListing { ms: 10 }, None),
+    ] {
+        assert!(c.inject_fault(&spec).await.is_err(), "{spec:?} accepted");
+    }
+    assert!(c.faults().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn statistics_count_calls_per_endpoint_and_grant_type() {
     let t = start().await;
