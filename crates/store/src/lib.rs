@@ -17,6 +17,7 @@ pub mod keys;
 mod lifecycle;
 mod model;
 mod postgres;
+mod runs;
 mod sql;
 mod sqlite;
 mod store;
@@ -43,6 +44,9 @@ pub use crate::postgres::PgStore;
 pub use crate::sqlite::SqliteStore;
 pub use crate::store::{BackendKind, Store};
 pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore};
+pub use crate::runs::{
+    ApiTokenInfo, LAST_USED_GRANULARITY, RunRecord, RunStatus, RunStore, RunStreamCount,
+};
 
 /// The database file's name inside the data directory.
 pub const DEFAULT_DATABASE_FILE: &str = "pinion.db";

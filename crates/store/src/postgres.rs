@@ -109,3 +109,5 @@ impl_lifecycle!(PgStore, Postgres);
 
 // Web UI state (issue 6).
 crate::web_state::impl_web_state!(PgStore, Postgres);
+// Source runs and named API tokens (issue 6).
+crate::runs::impl_runs!(PgStore, Postgres);

@@ -220,3 +220,5 @@ impl_lifecycle!(SqliteStore, Sqlite);
 
 // Web UI state (issue 6).
 crate::web_state::impl_web_state!(SqliteStore, Sqlite);
+// Source runs and named API tokens (issue 6).
+crate::runs::impl_runs!(SqliteStore, Sqlite);

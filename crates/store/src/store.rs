@@ -31,7 +31,12 @@ pub enum BackendKind {
 /// flows and refresh leases come with it through [`crate::LifecycleStore`].
 #[async_trait]
 pub trait Store:
-    crate::lifecycle::LifecycleStore + crate::web_state::WebStateStore + Send + Sync + std::fmt::Debug
+    crate::lifecycle::LifecycleStore
+    + crate::web_state::WebStateStore
+    + crate::runs::RunStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// Which database this store runs on.
     fn backend(&self) -> BackendKind;

@@ -6,6 +6,7 @@ mod at_rest;
 mod backend;
 mod helpers;
 mod keys;
+mod runs;
 mod suite;
 mod web_state;
 
@@ -60,4 +61,6 @@ on_both_backends!(
     web_state::deleting_a_users_sessions_signs_out_every_browser,
     web_state::sources_are_listed_per_owner_and_per_credential,
     web_state::destinations_are_listed_per_owner_and_per_credential,
+    runs::a_run_goes_from_queued_to_its_final_counts,
+    runs::named_api_tokens_are_listed_revoked_by_owner_and_note_their_use,
 );

@@ -1,0 +1,525 @@
+//! Source runs and API-token management for the web UI (issue 6).
+//!
+//! A run row records one run of a data source: its status (`queued`,
+//! `running`, `succeeded`, `failed`), when it started and finished, the
+//! records committed per stream so far (a JSON array, rewritten as the run
+//! progresses) and a message for people when it failed, which holds no
+//! secret.
+//!
+//! API tokens gain a name and a "last used" time. A token's public id,
+//! `tok_` and the first 8 bytes of its SHA-256 hash in hex, is derived from
+//! what is already stored: it says nothing usable about the token.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use pinion_domain::UserId;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+use crate::model::User;
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Stored, not started yet.
+    Queued,
+    /// Reading from Pinterest.
+    Running,
+    /// Every stream completed.
+    Succeeded,
+    /// Stopped by an error (see the run's `error`).
+    Failed,
+}
+
+impl RunStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// A label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "Queued",
+            RunStatus::Running => "Running",
+            RunStatus::Succeeded => "Succeeded",
+            RunStatus::Failed => "Failed",
+        }
+    }
+
+    /// True once the run can no longer change.
+    pub fn is_final(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        Ok(match text {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            other => {
+                return Err(StoreError::Corrupt(format!("unknown run status `{other}`")));
+            }
+        })
+    }
+}
+
+/// Records of one stream of a run, so far or at the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStreamCount {
+    /// The stream's name (`boards`, `board_pins`, …).
+    pub stream: String,
+    /// Records committed.
+    pub records: u64,
+    /// How it ended (`done`, `skipped`, `failed`, `not_started`, …); `None`
+    /// while it is read or waiting.
+    pub outcome: Option<String>,
+    /// Why it failed or was skipped, for people.
+    pub error: Option<String>,
+}
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    /// `run_…`.
+    pub id: String,
+    /// The source it runs.
+    pub source_id: String,
+    /// The user who owns the source.
+    pub owner: UserId,
+    /// Where it is.
+    pub status: RunStatus,
+    /// Per-stream counts, in the source's order.
+    pub streams: Vec<RunStreamCount>,
+    /// Why it failed (no secret).
+    pub error: Option<String>,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// When it started reading.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunRow {
+    pub id: String,
+    pub source_id: String,
+    pub owner_id: String,
+    pub status: String,
+    pub streams: String,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl RunRow {
+    pub(crate) fn into_record(self) -> Result<RunRecord, StoreError> {
+        let streams = serde_json::from_str(&self.streams).map_err(|err| {
+            StoreError::Corrupt(format!(
+                "run {} has unreadable stream counts: {err}",
+                self.id
+            ))
+        })?;
+        Ok(RunRecord {
+            status: RunStatus::parse(&self.status)?,
+            id: self.id,
+            source_id: self.source_id,
+            owner: UserId::from_trusted(self.owner_id),
+            streams,
+            error: self.error,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+        })
+    }
+}
+
+pub(crate) const RUN_COLUMNS: &str =
+    "id, source_id, owner_id, status, streams, error, created_at, started_at, finished_at";
+
+pub(crate) fn streams_json(streams: &[RunStreamCount]) -> String {
+    serde_json::to_string(streams).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// An API token as listed to its owner: never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiTokenInfo {
+    /// `tok_` and 16 hex digits, derived from the stored hash.
+    pub id: String,
+    /// A name for people; `None` for tokens made before names existed.
+    pub name: Option<String>,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it last authenticated a request (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiTokenRow {
+    pub token_hash: Vec<u8>,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The public id of a token with SHA-256 `hash`.
+pub(crate) fn token_id(hash: &[u8]) -> String {
+    let prefix: String = hash
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("tok_{prefix}")
+}
+
+impl ApiTokenRow {
+    pub(crate) fn into_info(self) -> ApiTokenInfo {
+        ApiTokenInfo {
+            id: token_id(&self.token_hash),
+            name: self.name,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserWithUse {
+    #[sqlx(flatten)]
+    pub user: crate::sql::UserRow,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// How stale `last_used_at` may get before a request writes it again.
+pub const LAST_USED_GRANULARITY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Runs and named API tokens. Every [`crate::Store`] implements it.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Stores a new run (its `created_at` is set here).
+    async fn create_run(&self, run: &RunRecord) -> Result<RunRecord, StoreError>;
+
+    /// A run by id; [`StoreError::NotFound`] when there is none.
+    async fn get_run(&self, id: &str) -> Result<RunRecord, StoreError>;
+
+    /// The runs of `source_id`, newest first, at most `limit`.
+    async fn list_runs(&self, source_id: &str, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Marks a queued run running (sets `started_at`).
+    async fn start_run(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Replaces a run's per-stream counts while it runs.
+    async fn update_run_streams(
+        &self,
+        id: &str,
+        streams: &[RunStreamCount],
+    ) -> Result<(), StoreError>;
+
+    /// Ends a run with `status` (succeeded or failed), its final counts and
+    /// error (sets `finished_at`).
+    async fn finish_run(
+        &self,
+        id: &str,
+        status: RunStatus,
+        streams: &[RunStreamCount],
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Fails every queued or running run with `error` (after a restart of a
+    /// single-process server, whose runs died with it); returns how many.
+    async fn fail_unfinished_runs(&self, error: &str) -> Result<u64, StoreError>;
+
+    /// Issues an API token named `name` for `user`; the plaintext is
+    /// returned once, with the listing entry.
+    async fn create_named_api_token(
+        &self,
+        user: &UserId,
+        name: &str,
+    ) -> Result<(pinion_domain::ApiToken, ApiTokenInfo), StoreError>;
+
+    /// `user`'s unrevoked API tokens, newest first.
+    async fn list_api_tokens(&self, user: &UserId) -> Result<Vec<ApiTokenInfo>, StoreError>;
+
+    /// Revokes `user`'s token with public id `id`; `false` when `user` has
+    /// no such unrevoked token.
+    async fn revoke_api_token_by_id(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
+
+    /// The user an unrevoked token belongs to, noting the use (written at
+    /// most once per [`LAST_USED_GRANULARITY`], so reads stay reads).
+    async fn authenticate_api_token(
+        &self,
+        token: &pinion_domain::ApiToken,
+    ) -> Result<Option<User>, StoreError>;
+}
+
+/// Implements [`RunStore`] for a backend that also has `impl_store!`.
+macro_rules! impl_runs {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::runs::RunStore for $store {
+            #[tracing::instrument(skip_all, fields(run_id = %run.id))]
+            async fn create_run(
+                &self,
+                run: &$crate::runs::RunRecord,
+            ) -> Result<$crate::runs::RunRecord, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                sqlx::query(
+                    "INSERT INTO runs (id, source_id, owner_id, status, streams, error, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&run.id)
+                .bind(&run.source_id)
+                .bind(run.owner.as_str())
+                .bind(run.status.as_str())
+                .bind($crate::runs::streams_json(&run.streams))
+                .bind(&run.error)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|err| match &err {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound { entity: "source" }
+                    }
+                    _ => Self::db_error(err),
+                })?;
+                let mut stored = run.clone();
+                stored.created_at = now;
+                Ok(stored)
+            }
+
+            async fn get_run(&self, id: &str) -> Result<$crate::runs::RunRecord, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM runs WHERE id = $1",
+                    $crate::runs::RUN_COLUMNS
+                );
+                let row: $crate::runs::RunRow = sqlx::query_as(&sql)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::not_found("run"))?;
+                row.into_record()
+            }
+
+            async fn list_runs(
+                &self,
+                source_id: &str,
+                limit: u32,
+            ) -> Result<Vec<$crate::runs::RunRecord>, StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM runs WHERE source_id = $1 \
+                     ORDER BY created_at DESC, id DESC LIMIT $2",
+                    $crate::runs::RUN_COLUMNS
+                );
+                let rows: Vec<$crate::runs::RunRow> = sqlx::query_as(&sql)
+                    .bind(source_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?;
+                rows.into_iter().map(|row| row.into_record()).collect()
+            }
+
+            async fn start_run(&self, id: &str) -> Result<(), StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let result = sqlx::query(
+                    "UPDATE runs SET status = 'running', started_at = $2 \
+                     WHERE id = $1 AND status = 'queued'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(StoreError::NotFound { entity: "queued run" });
+                }
+                Ok(())
+            }
+
+            async fn update_run_streams(
+                &self,
+                id: &str,
+                streams: &[$crate::runs::RunStreamCount],
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE runs SET streams = $2 WHERE id = $1 \
+                     AND status IN ('queued', 'running')",
+                )
+                .bind(id)
+                .bind($crate::runs::streams_json(streams))
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(run_id = %id, status = status.as_str()))]
+            async fn finish_run(
+                &self,
+                id: &str,
+                status: $crate::runs::RunStatus,
+                streams: &[$crate::runs::RunStreamCount],
+                error: Option<&str>,
+            ) -> Result<(), StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                sqlx::query(
+                    "UPDATE runs SET status = $2, streams = $3, error = $4, finished_at = $5, \
+                     started_at = COALESCE(started_at, $5) WHERE id = $1",
+                )
+                .bind(id)
+                .bind(status.as_str())
+                .bind($crate::runs::streams_json(streams))
+                .bind(error)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(())
+            }
+
+            async fn fail_unfinished_runs(&self, error: &str) -> Result<u64, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let result = sqlx::query(
+                    "UPDATE runs SET status = 'failed', error = $1, finished_at = $2 \
+                     WHERE status IN ('queued', 'running')",
+                )
+                .bind(error)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(result.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all, fields(user_id = %user))]
+            async fn create_named_api_token(
+                &self,
+                user: &UserId,
+                name: &str,
+            ) -> Result<(pinion_domain::ApiToken, $crate::runs::ApiTokenInfo), StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let token = pinion_domain::ApiToken::random();
+                let hash = $crate::sql::api_token_hash(&token);
+                sqlx::query(
+                    "INSERT INTO api_tokens (token_hash, user_id, created_at, name) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&hash)
+                .bind(user.as_str())
+                .bind(now)
+                .bind(name)
+                .execute(&self.pool)
+                .await
+                .map_err(|err| match &err {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound { entity: "user" }
+                    }
+                    _ => Self::db_error(err),
+                })?;
+                let info = $crate::runs::ApiTokenInfo {
+                    id: $crate::runs::token_id(&hash),
+                    name: Some(name.to_owned()),
+                    created_at: now,
+                    last_used_at: None,
+                };
+                Ok((token, info))
+            }
+
+            async fn list_api_tokens(
+                &self,
+                user: &UserId,
+            ) -> Result<Vec<$crate::runs::ApiTokenInfo>, StoreError> {
+                let rows: Vec<$crate::runs::ApiTokenRow> = sqlx::query_as(
+                    "SELECT token_hash, name, created_at, last_used_at FROM api_tokens \
+                     WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC",
+                )
+                .bind(user.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(rows.into_iter().map(|row| row.into_info()).collect())
+            }
+
+            #[tracing::instrument(skip_all, fields(user_id = %user))]
+            async fn revoke_api_token_by_id(
+                &self,
+                user: &UserId,
+                id: &str,
+            ) -> Result<bool, StoreError> {
+                let hashes: Vec<(Vec<u8>,)> = sqlx::query_as(
+                    "SELECT token_hash FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(user.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                let Some((hash,)) = hashes
+                    .into_iter()
+                    .find(|(hash,)| $crate::runs::token_id(hash) == id)
+                else {
+                    return Ok(false);
+                };
+                let now = $crate::sql::stored_time(self.clock.now());
+                let result = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $3 WHERE token_hash = $1 \
+                     AND user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(&hash)
+                .bind(user.as_str())
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(result.rows_affected() > 0)
+            }
+
+            async fn authenticate_api_token(
+                &self,
+                token: &pinion_domain::ApiToken,
+            ) -> Result<Option<User>, StoreError> {
+                let hash = $crate::sql::api_token_hash(token);
+                let found: Option<$crate::runs::UserWithUse> = sqlx::query_as(
+                    "SELECT u.id, u.username, u.role, u.password_hash, u.created_at, \
+                     u.updated_at, t.last_used_at FROM api_tokens t \
+                     JOIN users u ON u.id = t.user_id \
+                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+                )
+                .bind(&hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                let Some(found) = found else {
+                    return Ok(None);
+                };
+                let now = $crate::sql::stored_time(self.clock.now());
+                let stale = found
+                    .last_used_at
+                    .is_none_or(|at| now - at >= $crate::runs::LAST_USED_GRANULARITY);
+                if stale {
+                    // Best effort: a failed note never fails the request.
+                    if let Err(err) =
+                        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
+                            .bind(&hash)
+                            .bind(now)
+                            .execute(&self.pool)
+                            .await
+                    {
+                        tracing::warn!(error = %err, "Could not note an API token's use.");
+                    }
+                }
+                found.user.into_user().map(Some)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_runs;
