@@ -18,6 +18,7 @@ mod lifecycle;
 mod model;
 mod postgres;
 mod runs;
+mod sharing;
 mod sql;
 mod sqlite;
 mod store;
@@ -41,6 +42,9 @@ pub use crate::model::{
     RefreshState, TokenSet, User,
 };
 pub use crate::postgres::PgStore;
+pub use crate::sharing::{
+    ActivityEvent, ActivityRecord, NewActivity, ShareRecord, ShareState, SharingStore,
+};
 pub use crate::sqlite::SqliteStore;
 pub use crate::store::{BackendKind, Store};
 pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore};

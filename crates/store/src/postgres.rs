@@ -111,3 +111,5 @@ impl_lifecycle!(PgStore, Postgres);
 crate::web_state::impl_web_state!(PgStore, Postgres);
 // Source runs and named API tokens (issue 6).
 crate::runs::impl_runs!(PgStore, Postgres);
+// Sharing and the activity log (issue 6).
+crate::sharing::impl_sharing!(PgStore, Postgres);

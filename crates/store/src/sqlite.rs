@@ -222,3 +222,5 @@ impl_lifecycle!(SqliteStore, Sqlite);
 crate::web_state::impl_web_state!(SqliteStore, Sqlite);
 // Source runs and named API tokens (issue 6).
 crate::runs::impl_runs!(SqliteStore, Sqlite);
+// Sharing and the activity log (issue 6).
+crate::sharing::impl_sharing!(SqliteStore, Sqlite);

@@ -34,6 +34,7 @@ pub trait Store:
     crate::lifecycle::LifecycleStore
     + crate::web_state::WebStateStore
     + crate::runs::RunStore
+    + crate::sharing::SharingStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -7,6 +7,7 @@ mod backend;
 mod helpers;
 mod keys;
 mod runs;
+mod sharing;
 mod suite;
 mod web_state;
 
@@ -63,4 +64,6 @@ on_both_backends!(
     web_state::destinations_are_listed_per_owner_and_per_credential,
     runs::a_run_goes_from_queued_to_its_final_counts,
     runs::named_api_tokens_are_listed_revoked_by_owner_and_note_their_use,
+    sharing::shares_are_active_withdrawn_or_never_made_and_log_in_one_transaction,
+    sharing::the_activity_log_is_paginated_append_only_and_outlives_its_credential,
 );
