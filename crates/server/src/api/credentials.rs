@@ -11,12 +11,15 @@ use chrono::{DateTime, Utc};
 use pinion_domain::{ClientSecret, CredentialInput, CredentialPatchInput};
 use pinion_store::CredentialRecord;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, ApiUser};
 use crate::AppState;
 
 /// A secret field of a request body, wrapped as soon as it is parsed.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(value_type = String, format = Password)]
 #[serde(transparent)]
 pub struct SecretField(String);
 
@@ -33,7 +36,7 @@ impl SecretField {
 }
 
 /// `POST /api/v1/credentials`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCredential {
     /// Credential Name.
@@ -44,6 +47,7 @@ pub struct CreateCredential {
     /// The app's Client ID.
     pub client_id: String,
     /// The app's Client Secret; write-only.
+    #[schema(value_type = String, format = Password, write_only)]
     pub client_secret: SecretField,
     /// Access Scope, comma or space separated, or a list.
     #[serde(default)]
@@ -51,7 +55,7 @@ pub struct CreateCredential {
 }
 
 /// Scopes as a string (`"boards:read,pins:read"`) or a list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum ScopesField {
     /// Comma- or space-separated.
@@ -70,7 +74,7 @@ impl ScopesField {
 }
 
 /// `PATCH /api/v1/credentials/{id}`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCredential {
     /// A new name.
@@ -84,6 +88,7 @@ pub struct UpdateCredential {
     pub client_id: Option<String>,
     /// A new Client Secret.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub client_secret: Option<SecretField>,
     /// New requested scopes.
     #[serde(default)]
@@ -91,7 +96,8 @@ pub struct UpdateCredential {
 }
 
 /// A credential as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Credential)]
 pub struct CredentialView {
     id: String,
     owner: String,
@@ -100,9 +106,11 @@ pub struct CredentialView {
     provider: String,
     client_id: String,
     /// `"set"`: the secret is write-only.
+    #[schema(example = "set")]
     client_secret: &'static str,
     scopes: Vec<&'static str>,
     granted_scopes: Option<Vec<&'static str>>,
+    /// `needs_authorization`, `active`, `needs_reauthorization` or `error`.
     status: &'static str,
     status_label: &'static str,
     last_error: Option<String>,
@@ -145,14 +153,35 @@ impl From<&CredentialRecord> for CredentialView {
 }
 
 /// `GET /api/v1/credentials` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `all` lists every user's credentials (admins only).
     #[serde(default)]
     scope: Option<String>,
 }
 
+/// `GET /api/v1/credentials` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialList {
+    /// The credentials, newest first.
+    items: Vec<CredentialView>,
+}
+
 /// `POST /api/v1/credentials`: 201 with the new credential.
+#[utoipa::path(
+    post,
+    operation_id = "create_credential",
+    path = "/credentials",
+    tag = "credentials",
+    request_body = CreateCredential,
+    responses(
+        (status = 201, description = "Created", body = CredentialView),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -172,21 +201,46 @@ pub async fn create(
 
 /// `GET /api/v1/credentials`: the caller's credentials (`?scope=all`: every
 /// user's, for admins).
+#[utoipa::path(
+    get,
+    operation_id = "list_credentials",
+    path = "/credentials",
+    tag = "credentials",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The credentials (metadata only)", body = CredentialList),
+        (status = 400, description = "Unknown `scope`", body = ErrorBody),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 403, description = "`scope=all` by a non-admin", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Query(query): Query<ListQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CredentialList>, ApiError> {
     let records = match query.scope.as_deref() {
         None | Some("mine") => state.credentials.list(&user).await?,
         Some("all") => state.credentials.list_all(&user).await?,
         Some(_) => return Err(ApiError::bad_request("scope must be `mine` or `all`")),
     };
     let items: Vec<CredentialView> = records.iter().map(CredentialView::from).collect();
-    Ok(Json(serde_json::json!({ "items": items })))
+    Ok(Json(CredentialList { items }))
 }
 
 /// `GET /api/v1/credentials/{id}`
+#[utoipa::path(
+    get,
+    operation_id = "get_credential",
+    path = "/credentials/{id}",
+    tag = "credentials",
+    params(("id" = String, Path, description = "A credential id, `cred_…`")),
+    responses(
+        (status = 200, description = "The credential", body = CredentialView),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -197,6 +251,21 @@ pub async fn get(
 }
 
 /// `PATCH /api/v1/credentials/{id}`
+#[utoipa::path(
+    patch,
+    operation_id = "update_credential",
+    path = "/credentials/{id}",
+    tag = "credentials",
+    params(("id" = String, Path, description = "A credential id, `cred_…`")),
+    request_body = UpdateCredential,
+    responses(
+        (status = 200, description = "The changed credential", body = CredentialView),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+        (status = 409, description = "The name is taken, or a concurrent change won", body = ErrorBody),
+        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -216,6 +285,18 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/credentials/{id}`: 204.
+#[utoipa::path(
+    delete,
+    operation_id = "delete_credential",
+    path = "/credentials/{id}",
+    tag = "credentials",
+    params(("id" = String, Path, description = "A credential id, `cred_…`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -226,7 +307,7 @@ pub async fn delete(
 }
 
 /// `POST /api/v1/credentials/{id}/authorize` body (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeBody {
     /// Bind the flow to the calling browser with a cookie (for the web UI).
@@ -237,6 +318,19 @@ pub struct AuthorizeBody {
 /// `POST /api/v1/credentials/{id}/authorize`: starts a flow and answers
 /// `{"authorization_url", "flow_id", "expires_at"}`. The URL carries the
 /// state: show it to the user, never log it.
+#[utoipa::path(
+    post,
+    operation_id = "authorize_credential",
+    path = "/credentials/{id}/authorize",
+    tag = "credentials",
+    params(("id" = String, Path, description = "A credential id, `cred_…`")),
+    request_body(content = Option<AuthorizeBody>, description = "Optional"),
+    responses(
+        (status = 200, description = "A flow started: send the user to `authorization_url`", body = AuthorizationStarted),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+    )
+)]
 pub async fn authorize(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -251,11 +345,11 @@ pub async fn authorize(
         .authorizations
         .start(&user, &id, binding.as_ref())
         .await?;
-    let mut response = Json(serde_json::json!({
-        "authorization_url": started.url.as_str(),
-        "flow_id": started.flow_id.as_str(),
-        "expires_at": started.expires_at,
-    }))
+    let mut response = Json(AuthorizationStarted {
+        authorization_url: started.url.as_str().to_owned(),
+        flow_id: started.flow_id.as_str().to_owned(),
+        expires_at: started.expires_at,
+    })
     .into_response();
     if let Some(binding) = binding {
         let cookie = crate::oauth::binding_cookie(&state.public_url, &binding);
@@ -265,6 +359,18 @@ pub async fn authorize(
         );
     }
     Ok(response)
+}
+
+/// A started authorization flow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizationStarted {
+    /// Pinterest's consent page for this flow; it carries the flow's state:
+    /// show it to the user, never log it.
+    authorization_url: String,
+    /// The flow's id (`flow_…`).
+    flow_id: String,
+    /// When the flow stops being accepted.
+    expires_at: DateTime<Utc>,
 }
 
 /// The owner's credential id, or the same 404 as for an unknown one.
@@ -282,6 +388,18 @@ async fn owned(
 
 /// `POST /api/v1/credentials/{id}/check`: calls `GET /v5/user_account` with
 /// the credential and reports status, account, scopes and expiries.
+#[utoipa::path(
+    post,
+    operation_id = "check_credential",
+    path = "/credentials/{id}/check",
+    tag = "credentials",
+    params(("id" = String, Path, description = "A credential id, `cred_…`")),
+    responses(
+        (status = 200, description = "What the check found (`ok` false with `error` when Pinterest refused)", body = super::openapi::CheckReport),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+    )
+)]
 pub async fn check(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -297,6 +415,20 @@ pub async fn check(
 /// `POST /api/v1/credentials/{id}/refresh`: forces a refresh and answers
 /// with the credential; a failure is a 409 (`needs_reauthorization`,
 /// `app_credentials`, `not_authorized`) or 503 (retry later) naming why.
+#[utoipa::path(
+    post,
+    operation_id = "refresh_credential",
+    path = "/credentials/{id}/refresh",
+    tag = "credentials",
+    params(("id" = String, Path, description = "A credential id, `cred_…`")),
+    responses(
+        (status = 200, description = "Refreshed", body = CredentialView),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+        (status = 409, description = "The credential must be fixed: `code` says how", body = ErrorBody),
+        (status = 503, description = "Pinterest could not be reached; try later", body = ErrorBody),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,

@@ -1,12 +1,21 @@
 //! The JSON API under `/api/v1`.
+//!
+//! Every route is registered in [`routes`] through `utoipa_axum::routes!`
+//! from a handler annotated with `#[utoipa::path]`, so the router and the
+//! OpenAPI document (`GET /api/v1/openapi.json`, see [`openapi`]) are built
+//! from the same list. Register new routes there the same way, never with a
+//! bare `.route(...)` (a test refuses that).
 
 mod auth;
 pub mod credentials;
 mod error;
+pub mod openapi;
 pub mod sources;
 
 use axum::Router;
-use axum::routing::{get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::ApiUser;
 pub use error::ApiError;
@@ -15,22 +24,25 @@ use crate::AppState;
 
 /// Routes under `/api/v1`.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/credentials",
-            get(credentials::list).post(credentials::create),
-        )
-        .route(
-            "/credentials/{id}",
-            get(credentials::get)
-                .patch(credentials::update)
-                .delete(credentials::delete),
-        )
-        .route("/credentials/{id}/authorize", post(credentials::authorize))
-        .route("/credentials/{id}/check", post(credentials::check))
-        .route("/credentials/{id}/refresh", post(credentials::refresh))
+    let (router, _) = routes().split_for_parts();
+    router.fallback(|| async { ApiError::not_found("route") })
+}
+
+/// Every `/api/v1` route with its documentation; paths are relative to
+/// `/api/v1`.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(credentials::list, credentials::create))
+        .routes(routes!(
+            credentials::get,
+            credentials::update,
+            credentials::delete
+        ))
+        .routes(routes!(credentials::authorize))
+        .routes(routes!(credentials::check))
+        .routes(routes!(credentials::refresh))
         // Data sources (issue 6).
-        .route("/sources", get(sources::list).post(sources::create))
-        .route("/sources/{id}", get(sources::get))
-        .fallback(|| async { ApiError::not_found("route") })
+        .routes(routes!(sources::list, sources::create))
+        .routes(routes!(sources::get))
 }

@@ -10,12 +10,14 @@ use axum::response::IntoResponse;
 use pinion_service::SourceInput;
 use pinion_store::SourceRecord;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
+use super::openapi::{ErrorBody, Source};
 use super::{ApiError, ApiUser};
 use crate::AppState;
 
 /// `POST /api/v1/sources`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSource {
     /// A name for people.
@@ -30,7 +32,7 @@ pub struct CreateSource {
 }
 
 /// A source's output.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputBody {
     /// `jsonl` or `sqlite`.
@@ -40,6 +42,19 @@ pub struct OutputBody {
 }
 
 /// `POST /api/v1/sources`: answers 201 with the source.
+#[utoipa::path(
+    post,
+    operation_id = "create_source",
+    path = "/sources",
+    tag = "sources",
+    request_body = CreateSource,
+    responses(
+        (status = 201, description = "Created", body = Source),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "The credential is unknown or not the caller's", body = ErrorBody),
+        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -58,6 +73,16 @@ pub async fn create(
 }
 
 /// `GET /api/v1/sources`: the caller's sources, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "list_sources",
+    path = "/sources",
+    tag = "sources",
+    responses(
+        (status = 200, description = "The caller's sources", body = Vec<Source>),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -66,6 +91,18 @@ pub async fn list(
 }
 
 /// `GET /api/v1/sources/{id}`
+#[utoipa::path(
+    get,
+    operation_id = "get_source",
+    path = "/sources/{id}",
+    tag = "sources",
+    params(("id" = String, Path, description = "A source id, `src_…`")),
+    responses(
+        (status = 200, description = "The source", body = Source),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,

@@ -6,3 +6,4 @@ mod credentials;
 mod health;
 mod helpers;
 mod oauth;
+mod openapi;

@@ -1,0 +1,179 @@
+//! The OpenAPI 3.1 document of `/api/v1`, generated from the code.
+//!
+//! Each handler carries `#[utoipa::path(...)]` (method, path relative to
+//! `/api/v1`, parameters, bodies, responses) and is registered in
+//! [`super::routes`] with `utoipa_axum::routes!`, which adds the route to the
+//! router and the operation to the document in the same call: a route cannot
+//! be served without being documented. Request and response types derive
+//! `utoipa::ToSchema`; types owned by other crates are described here by
+//! schema-only mirrors (their names are the ones the document uses), which the
+//! tests check against real responses.
+//!
+//! The document is served without authentication at `GET /api/v1/openapi.json`:
+//! it describes the API's shape only, never data.
+
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Where the API is mounted; documented paths are prefixed with it.
+pub const PREFIX: &str = "/api/v1";
+
+/// The document's fixed parts; the paths come from the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Pinion API",
+        description = "Pinterest OAuth credentials, data sources and destinations. \
+            Every operation but this document needs `Authorization: Bearer <API token>` \
+            (create one with `pinion users token`). Errors are \
+            `{\"error\": {\"code\", \"message\", \"field\"}}`; another user's object \
+            answers 404, exactly like an unknown id.",
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(ErrorBody, ErrorDetail, FieldErrorSchema)),
+    tags(
+        (name = "credentials", description = "Pinterest app credentials and their OAuth tokens"),
+        (name = "sources", description = "Saved data sources"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the `bearer` security scheme (API tokens).
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A Pinion API token: `Authorization: Bearer <token>`."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole document, with paths under [`PREFIX`].
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = super::routes().split_for_parts();
+    let paths = std::mem::take(&mut doc.paths.paths);
+    doc.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (format!("{PREFIX}{path}"), item))
+        .collect();
+    doc
+}
+
+static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
+    document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// `GET /api/v1/openapi.json`
+#[utoipa::path(
+    get,
+    operation_id = "openapi_document",
+    path = "/openapi.json",
+    tag = "meta",
+    security(()),
+    responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json"))
+)]
+pub async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT_JSON.as_str(),
+    )
+}
+
+/// Every error: `{"error": {"code", "message", "field"}}`.
+#[derive(ToSchema)]
+#[schema(as = Error)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// Machine-readable: `unauthorized`, `not_found`, `bad_request`,
+    /// `invalid_json`, `validation_failed`, `conflict`, `stale`, `forbidden`,
+    /// `not_authorized`, `needs_reauthorization`, `app_credentials`,
+    /// `refresh_unavailable`, `unavailable`, `internal`, `too_many_requests`.
+    code: String,
+    /// For people; never contains a secret.
+    message: String,
+    /// The first request field at fault, if any.
+    field: Option<String>,
+    /// Every field at fault (validation failures only).
+    #[schema(nullable = false)]
+    errors: Option<Vec<FieldErrorSchema>>,
+}
+
+/// One field at fault.
+#[derive(ToSchema)]
+#[schema(as = FieldError)]
+#[allow(dead_code)]
+pub struct FieldErrorSchema {
+    /// The field's name in the request body.
+    field: String,
+    /// What is wrong with it.
+    message: String,
+}
+
+/// A saved data source (`pinion_store::SourceRecord`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Source {
+    /// `src_…`.
+    id: String,
+    /// The owning user's id.
+    owner: String,
+    /// The credential it reads with.
+    credential_id: String,
+    /// A name for people.
+    name: String,
+    /// Stream names, in the order chosen.
+    streams: Vec<String>,
+    /// `jsonl` or `sqlite`.
+    output_kind: String,
+    /// Where the output goes on the server.
+    output_path: String,
+    /// When it was created.
+    created_at: DateTime<Utc>,
+}
+
+/// What a check found (`pinion_service::CheckReport`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CheckReport {
+    /// True when Pinterest answered with the account.
+    ok: bool,
+    /// The credential's status after the check: `needs_authorization`, `active`,
+    /// `needs_reauthorization`, `error`.
+    status: String,
+    /// The Pinterest account's username.
+    account_username: Option<String>,
+    /// `PINNER` or `BUSINESS`.
+    account_type: Option<String>,
+    /// The scopes Pinterest granted.
+    granted_scopes: Vec<String>,
+    /// When the access token expires.
+    access_token_expires_at: Option<DateTime<Utc>>,
+    /// When the refresh token expires.
+    refresh_token_expires_at: Option<DateTime<Utc>>,
+    /// What went wrong, if anything.
+    error: Option<String>,
+}
