@@ -110,6 +110,11 @@ pub struct PublishArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Seconds to wait after a create whose answer was lost before looking
+    /// for the pin and, if it is not there, creating it again (Pinterest's
+    /// lists can lag behind its writes).
+    #[arg(long, default_value_t = publish::DEFAULT_SETTLE.as_secs())]
+    pub settle_seconds: u64,
     /// Send each row to a POST or PATCH operation of Pinterest's API
     /// instead, named by operationId (`pins/create`) or `METHOD /path`
     /// (`PATCH /boards/{board_id}`); each body is checked against the
@@ -399,6 +404,7 @@ pub async fn run_publish(
         board: args.board.clone(),
         concurrency: args.concurrency.max(1),
         reject_file: args.reject_file.clone(),
+        settle: Duration::from_secs(args.settle_seconds),
     };
     let report = if let Some(plan) = custom_write {
         publish::publish_custom(&client, &ledger, &args.input, plan, &options).await?

@@ -7,30 +7,40 @@
 //! board and section ids; an `image_url`); rejected rows go to the reject
 //! file with their reasons and the rest go through. Each row has a key (its
 //! `key` field, or a SHA-256 of the row). Before the create request, the
-//! ledger durably records the key as `sent`; after Pinterest's answer it
-//! records `confirmed` with the new id. When the outcome is unknown (a
-//! timeout, a 5xx or a cut answer after the request went out), or when a
-//! rerun finds a key still `sent` or `unknown`, the publisher reconciles: it
-//! lists the board's newest pins and looks for one whose content matches
-//! the row (title, description, link, alt text, section) created since the
-//! request was sent, and not already claimed by another ledger row. Only
-//! when none matches is the pin created again. The marker is the row's own
-//! content, so published pins carry nothing added by Pinion; two rows with
-//! the same content on the same board get distinct keys, and reconciliation
-//! is serialized so they never claim the same pin.
+//! ledger durably records the key as `sent` (its `sent_at` is the first
+//! send and is never moved); after Pinterest's answer it records
+//! `confirmed` with the new id.
+//!
+//! When the outcome is unknown (a timeout, a 5xx or a cut answer after the
+//! request went out) the row stays `sent` and is set aside: it is never
+//! sent again at once. After the other rows, once the settle window
+//! ([`PublishOptions::settle`]) has passed since the ambiguous answer (so a
+//! listing that lags behind writes has caught up), the publisher
+//! reconciles: it lists the board's pins newest first, back to the row's
+//! first send (with a margin for clock skew), and looks for one whose
+//! content matches the row (title, description, link, alt text, section)
+//! and that no other ledger row claims. Only a search that reached back
+//! that far and found nothing lets the row be created again; a search that
+//! could not (an error, too many pins) leaves the row unfinished for a
+//! rerun. A rerun reconciles the rows an earlier run left `sent` (a crash,
+//! or answers lost) the same way before it sends anything. The marker is
+//! the row's own content, so published pins carry nothing added by Pinion;
+//! two rows with the same content on the same board get distinct keys, and
+//! one reconciliation pass assigns each found pin to one row only.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::StreamExt;
 use pinion_pinterest::{
-    ApiError, BoardCreate, BoardId, BoardPrivacy, BoardsQuery, ErrorAction, MediaSource,
-    PageRequest, PinCreate, PinsQuery, PinterestClient, SectionId,
+    ApiError, Board, BoardCreate, BoardId, BoardPrivacy, BoardsQuery, ErrorAction, MediaSource,
+    PageRequest, Pin, PinCreate, PinsQuery, PinterestClient, SectionId,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -38,7 +48,19 @@ use sha2::{Digest, Sha256};
 
 use crate::custom_write::{CustomWritePlan, WriteCall};
 use crate::error::StateError;
-use crate::state::{LedgerState, PublishLedger};
+use crate::state::{LedgerEntry, LedgerState, PublishLedger};
+
+/// How long after an ambiguous answer the publisher waits before it looks
+/// for the object, by default: Pinterest's lists may lag behind its writes.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
+
+/// How far before a row's first send an object may have been created and
+/// still be that row's (clocks differ between Pinterest and here).
+const CLOCK_MARGIN_MINUTES: i64 = 10;
+
+/// At most this many pages (of 250) are read to look for earlier creates;
+/// a search that needs more is inconclusive and the rows stay unfinished.
+const MAX_SEARCH_PAGES: usize = 400;
 
 /// A publish run that could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +141,11 @@ pub struct PublishOptions {
     pub concurrency: usize,
     /// Where rejected rows go; `<input>.rejects.jsonl` by default.
     pub reject_file: Option<PathBuf>,
+    /// How long after an ambiguous answer (or a crash) to wait before
+    /// looking for the object and, if it is not there, creating it again
+    /// ([`DEFAULT_SETTLE`]). Longer than the time Pinterest's lists take to
+    /// show a new object.
+    pub settle: Duration,
 }
 
 /// What a publish run did.
@@ -149,10 +176,34 @@ impl PublishReport {
     }
 }
 
+/// An object found on Pinterest that may be an earlier create of a row.
+enum Candidate {
+    Pin(Pin),
+    Board(Board),
+}
+
+impl Candidate {
+    fn id(&self) -> &str {
+        match self {
+            Candidate::Pin(pin) => pin.id().as_str(),
+            Candidate::Board(board) => board.id().as_str(),
+        }
+    }
+
+    fn created_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Candidate::Pin(pin) => pin.created_at(),
+            Candidate::Board(board) => board.created_at(),
+        }
+    }
+}
+
 /// A validated row.
 #[async_trait]
 trait Item: Send + Sync {
     fn key(&self) -> &str;
+    /// Where the object is created: rows with the same target are
+    /// reconciled against one listing.
     fn target(&self) -> String;
     async fn create(&self, client: &PinterestClient) -> Result<String, ApiError>;
     /// False when an earlier create cannot be looked for (custom writes):
@@ -161,13 +212,16 @@ trait Item: Send + Sync {
     fn can_reconcile(&self) -> bool {
         true
     }
-    /// An existing object that this row created, if any.
-    async fn find(
+    /// Every object on the target created since `since` (and possibly some
+    /// older ones), or `None` when the listing could not reach back that
+    /// far.
+    async fn candidates(
         &self,
         client: &PinterestClient,
         since: DateTime<Utc>,
-        claimed: &HashSet<String>,
-    ) -> Result<Option<String>, ApiError>;
+    ) -> Result<Option<Vec<Candidate>>, ApiError>;
+    /// True when `candidate` has this row's content.
+    fn matches(&self, candidate: &Candidate) -> bool;
 }
 
 struct PinItem {
@@ -198,44 +252,45 @@ impl Item for PinItem {
             .to_owned())
     }
 
-    async fn find(
+    async fn candidates(
         &self,
         client: &PinterestClient,
         since: DateTime<Utc>,
-        claimed: &HashSet<String>,
-    ) -> Result<Option<String>, ApiError> {
-        // Pins are listed newest first: stop at the first older than the
-        // request (with a margin for clock skew), or after a few pages.
-        let cutoff = since - ChronoDuration::minutes(10);
+    ) -> Result<Option<Vec<Candidate>>, ApiError> {
+        // Pins are listed newest first: the search is complete at the first
+        // pin older than `since` or at the end of the list.
         let mut pages = client.board_pins(
             &self.body.board_id,
             &PinsQuery::default(),
             PageRequest::first(),
         );
+        let mut found = Vec::new();
         let mut read = 0;
         while let Some(page) = pages.next().await {
-            let page = page?;
-            for pin in &page.items {
-                if pin.created_at().is_some_and(|at| at < cutoff) {
-                    return Ok(None);
+            for pin in page?.items {
+                if pin.created_at().is_some_and(|at| at < since) {
+                    return Ok(Some(found));
                 }
-                let matches = !claimed.contains(pin.id().as_str())
-                    && same(pin.title(), self.body.title.as_deref())
-                    && same(pin.description(), self.body.description.as_deref())
-                    && same(pin.link(), self.body.link.as_deref())
-                    && same(pin.alt_text(), self.body.alt_text.as_deref())
-                    && pin.board_section_id().as_ref().map(SectionId::as_str)
-                        == self.body.board_section_id.as_ref().map(SectionId::as_str);
-                if matches {
-                    return Ok(Some(pin.id().as_str().to_owned()));
-                }
+                found.push(Candidate::Pin(pin));
             }
             read += 1;
-            if read >= 8 {
-                break;
+            if read >= MAX_SEARCH_PAGES {
+                return Ok(None);
             }
         }
-        Ok(None)
+        Ok(Some(found))
+    }
+
+    fn matches(&self, candidate: &Candidate) -> bool {
+        let Candidate::Pin(pin) = candidate else {
+            return false;
+        };
+        same(pin.title(), self.body.title.as_deref())
+            && same(pin.description(), self.body.description.as_deref())
+            && same(pin.link(), self.body.link.as_deref())
+            && same(pin.alt_text(), self.body.alt_text.as_deref())
+            && pin.board_section_id().as_ref().map(SectionId::as_str)
+                == self.body.board_section_id.as_ref().map(SectionId::as_str)
     }
 }
 
@@ -263,26 +318,33 @@ impl Item for BoardItem {
             .to_owned())
     }
 
-    async fn find(
+    async fn candidates(
         &self,
         client: &PinterestClient,
         _since: DateTime<Utc>,
-        claimed: &HashSet<String>,
-    ) -> Result<Option<String>, ApiError> {
-        // Board names are unique per user (case-insensitively).
+    ) -> Result<Option<Vec<Candidate>>, ApiError> {
+        // Board names are unique per user (case-insensitively); the whole
+        // list is read.
         let mut pages = client.boards(BoardsQuery::default(), PageRequest::first());
+        let mut found = Vec::new();
+        let mut read = 0;
         while let Some(page) = pages.next().await {
-            for board in page?.items {
-                if !claimed.contains(board.id().as_str())
-                    && board
-                        .name()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(&self.body.name))
-                {
-                    return Ok(Some(board.id().as_str().to_owned()));
-                }
+            found.extend(page?.items.into_iter().map(Candidate::Board));
+            read += 1;
+            if read >= MAX_SEARCH_PAGES {
+                return Ok(None);
             }
         }
-        Ok(None)
+        Ok(Some(found))
+    }
+
+    fn matches(&self, candidate: &Candidate) -> bool {
+        let Candidate::Board(board) = candidate else {
+            return false;
+        };
+        board
+            .name()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&self.body.name))
     }
 }
 
@@ -333,13 +395,16 @@ impl Item for CustomItem {
         false
     }
 
-    async fn find(
+    async fn candidates(
         &self,
         _client: &PinterestClient,
         _since: DateTime<Utc>,
-        _claimed: &HashSet<String>,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Option<Vec<Candidate>>, ApiError> {
         Ok(None)
+    }
+
+    fn matches(&self, _candidate: &Candidate) -> bool {
+        false
     }
 }
 
@@ -519,170 +584,175 @@ impl Rejects {
 }
 
 /// What reconciliation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Looked {
+    /// The object exists; the ledger now has it as confirmed.
     Found,
+    /// A complete search after the settle window found nothing: the row
+    /// may be created again.
     NotFound,
+    /// The search could not be made or completed; the row stays `sent`.
     CouldNotLook,
 }
 
 enum Outcome {
     Created,
-    Already,
-    Reconciled,
     Rejected,
     Unfinished,
 }
 
-/// Reconciliation is serialized so two rows never claim one object.
+/// What one create request came to.
+enum Sent {
+    Done(Outcome),
+    /// The answer was lost: the object may exist. The row stays `sent`.
+    Ambiguous,
+}
+
 struct Shared<'a> {
     client: &'a PinterestClient,
     ledger: &'a dyn PublishLedger,
     namespace: &'a str,
     rejects: &'a Rejects,
-    reconcile: tokio::sync::Mutex<()>,
+}
+
+/// When the settle window of a `sent` row ends: measured from the row's
+/// last ledger write, which is the ambiguous answer (or, after a crash,
+/// the send).
+fn settled_at(entry: &LedgerEntry, settle: Duration) -> DateTime<Utc> {
+    entry.updated_at + ChronoDuration::from_std(settle).unwrap_or(ChronoDuration::MAX)
 }
 
 impl Shared<'_> {
-    async fn reconcile(
+    /// Looks for the objects of rows left `sent`, once their settle window
+    /// has passed: one listing per target, each found object given to one
+    /// row only (never to one another ledger row has confirmed).
+    async fn reconcile_all(
         &self,
-        item: &dyn Item,
-        since: DateTime<Utc>,
-    ) -> Result<Looked, PublishError> {
-        if !item.can_reconcile() {
-            tracing::warn!(
-                key = item.key(),
-                "The outcome of an earlier request is unknown and this operation's result cannot be looked up; the row is left unfinished and not sent again."
+        items: &[&dyn Item],
+        settle: Duration,
+    ) -> Result<Vec<Looked>, PublishError> {
+        let mut looked = vec![Looked::CouldNotLook; items.len()];
+        let mut entries = Vec::with_capacity(items.len());
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut wait_until: Option<DateTime<Utc>> = None;
+        for (i, item) in items.iter().enumerate() {
+            let entry = self.ledger.entry(self.namespace, item.key()).await?;
+            match &entry {
+                None => looked[i] = Looked::NotFound,
+                Some(_) if !item.can_reconcile() => {
+                    tracing::warn!(
+                        key = item.key(),
+                        "The outcome of an earlier request is unknown and this operation's result cannot be looked up; the row is left unfinished and not sent again."
+                    );
+                }
+                Some(entry) => {
+                    let at = settled_at(entry, settle);
+                    wait_until = Some(wait_until.map_or(at, |w| w.max(at)));
+                    groups.entry(item.target()).or_default().push(i);
+                }
+            }
+            entries.push(entry);
+        }
+        if let Some(at) = wait_until
+            && let Ok(wait) = (at - Utc::now()).to_std()
+        {
+            tracing::info!(
+                rows = groups.values().map(Vec::len).sum::<usize>(),
+                wait_ms = wait.as_millis() as u64,
+                "Waiting for Pinterest's lists to settle before looking for creates whose answers were lost."
             );
-            return Ok(Looked::CouldNotLook);
+            tokio::time::sleep(wait).await;
         }
-        let _one_at_a_time = self.reconcile.lock().await;
-        let claimed: HashSet<String> = self
-            .ledger
-            .confirmed_ids(self.namespace, &item.target())
-            .await?
-            .into_iter()
-            .collect();
-        match item.find(self.client, since, &claimed).await {
-            Ok(Some(id)) => {
-                self.ledger
-                    .record_confirmed(self.namespace, item.key(), &id)
-                    .await?;
-                Ok(Looked::Found)
-            }
-            Ok(None) => Ok(Looked::NotFound),
-            Err(err) if err.action() == ErrorAction::Reauthorize => {
-                Err(PublishError::Authorization(err))
-            }
-            Err(err) => {
-                tracing::warn!(key = item.key(), error = %err, "Could not look for an earlier create; the row stays unknown.");
-                Ok(Looked::CouldNotLook)
+        let margin = ChronoDuration::minutes(CLOCK_MARGIN_MINUTES);
+        let first_sent = |i: usize| {
+            entries[i]
+                .as_ref()
+                .map(|e| e.sent_at.unwrap_or(e.updated_at))
+                .unwrap_or_else(Utc::now)
+        };
+        for (target, mut rows) in groups {
+            rows.sort_by_key(|&i| first_sent(i));
+            let since = first_sent(rows[0]) - margin;
+            let found = match items[rows[0]].candidates(self.client, since).await {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    tracing::warn!(
+                        rows = rows.len(),
+                        "Too many objects were created since these rows were sent to look for them; the rows stay unfinished."
+                    );
+                    continue;
+                }
+                Err(err) if err.action() == ErrorAction::Reauthorize => {
+                    return Err(PublishError::Authorization(err));
+                }
+                Err(err) => {
+                    tracing::warn!(rows = rows.len(), error = %err, "Could not look for earlier creates; the rows stay unfinished.");
+                    continue;
+                }
+            };
+            let mut claimed: HashSet<String> = self
+                .ledger
+                .confirmed_ids(self.namespace, &target)
+                .await?
+                .into_iter()
+                .collect();
+            for i in rows {
+                let floor = first_sent(i) - margin;
+                let hit = found.iter().find(|c| {
+                    !claimed.contains(c.id())
+                        && c.created_at().is_none_or(|at| at >= floor)
+                        && items[i].matches(c)
+                });
+                match hit {
+                    Some(candidate) => {
+                        self.ledger
+                            .record_confirmed(self.namespace, items[i].key(), candidate.id())
+                            .await?;
+                        claimed.insert(candidate.id().to_owned());
+                        looked[i] = Looked::Found;
+                    }
+                    None => looked[i] = Looked::NotFound,
+                }
             }
         }
+        Ok(looked)
     }
 
-    async fn process(
-        &self,
-        line_no: u64,
-        line: &str,
-        item: &dyn Item,
-    ) -> Result<Outcome, PublishError> {
+    /// Sends one create request, with the ledger written before and after.
+    async fn send(&self, line_no: u64, line: &str, item: &dyn Item) -> Result<Sent, PublishError> {
         let key = item.key();
-        if let Some(entry) = self.ledger.entry(self.namespace, key).await? {
-            match entry.state {
-                LedgerState::Confirmed => return Ok(Outcome::Already),
-                LedgerState::Sent | LedgerState::Unknown => {
-                    let since = entry
-                        .sent_at
-                        .as_deref()
-                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                        .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
-                    match self.reconcile(item, since).await? {
-                        Looked::Found => return Ok(Outcome::Reconciled),
-                        Looked::NotFound => {}
-                        Looked::CouldNotLook => return Ok(Outcome::Unfinished),
-                    }
-                }
-                LedgerState::Failed => {}
+        self.ledger
+            .record_sent(self.namespace, key, &item.target())
+            .await?;
+        let err = match item.create(self.client).await {
+            Ok(id) => {
+                self.ledger
+                    .record_confirmed(self.namespace, key, &id)
+                    .await?;
+                return Ok(Sent::Done(Outcome::Created));
+            }
+            Err(err) => err,
+        };
+        // An ambiguous answer leaves the row `sent`; the write also restarts
+        // its settle window. Anything else means nothing was created.
+        let state = if err.action() == ErrorAction::Reconcile {
+            LedgerState::Sent
+        } else {
+            LedgerState::Failed
+        };
+        self.ledger
+            .record_outcome(self.namespace, key, state, &err.to_string())
+            .await?;
+        match err.action() {
+            ErrorAction::Reconcile => Ok(Sent::Ambiguous),
+            ErrorAction::Reauthorize => Err(PublishError::Authorization(err)),
+            ErrorAction::RetryLater(_) => Ok(Sent::Done(Outcome::Unfinished)),
+            ErrorAction::GiveUp => {
+                self.rejects
+                    .write(line_no, line, &[format!("Pinterest refused it: {err}")])?;
+                Ok(Sent::Done(Outcome::Rejected))
             }
         }
-        // A create whose outcome was unknown is repeated (after looking for
-        // it) as often as the client repeats a read, with the same backoff.
-        let policy = &self.client.config().retry;
-        let attempts = policy.max_attempts.max(3);
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                let factor = 1u32 << attempt.min(10);
-                tokio::time::sleep((policy.initial_backoff * factor).min(policy.max_backoff)).await;
-            }
-            self.ledger
-                .record_sent(self.namespace, key, &item.target())
-                .await?;
-            let sent_at = Utc::now();
-            match item.create(self.client).await {
-                Ok(id) => {
-                    self.ledger
-                        .record_confirmed(self.namespace, key, &id)
-                        .await?;
-                    return Ok(Outcome::Created);
-                }
-                Err(err) => match err.action() {
-                    ErrorAction::Reconcile => {
-                        self.ledger
-                            .record_outcome(
-                                self.namespace,
-                                key,
-                                LedgerState::Unknown,
-                                &err.to_string(),
-                            )
-                            .await?;
-                        match self.reconcile(item, sent_at).await? {
-                            Looked::Found => return Ok(Outcome::Reconciled),
-                            Looked::NotFound => continue,
-                            Looked::CouldNotLook => return Ok(Outcome::Unfinished),
-                        }
-                    }
-                    ErrorAction::Reauthorize => {
-                        self.ledger
-                            .record_outcome(
-                                self.namespace,
-                                key,
-                                LedgerState::Failed,
-                                &err.to_string(),
-                            )
-                            .await?;
-                        return Err(PublishError::Authorization(err));
-                    }
-                    ErrorAction::RetryLater(_) => {
-                        self.ledger
-                            .record_outcome(
-                                self.namespace,
-                                key,
-                                LedgerState::Failed,
-                                &err.to_string(),
-                            )
-                            .await?;
-                        return Ok(Outcome::Unfinished);
-                    }
-                    ErrorAction::GiveUp => {
-                        self.ledger
-                            .record_outcome(
-                                self.namespace,
-                                key,
-                                LedgerState::Failed,
-                                &err.to_string(),
-                            )
-                            .await?;
-                        self.rejects.write(
-                            line_no,
-                            line,
-                            &[format!("Pinterest refused it: {err}")],
-                        )?;
-                        return Ok(Outcome::Rejected);
-                    }
-                },
-            }
-        }
-        Ok(Outcome::Unfinished)
     }
 }
 
@@ -756,7 +826,6 @@ async fn publish(
         ledger,
         namespace: &options.namespace,
         rejects: &rejects,
-        reconcile: tokio::sync::Mutex::new(()),
     };
     let report = Arc::new(Mutex::new(PublishReport::default()));
     let mut seen = HashSet::new();
@@ -790,20 +859,61 @@ async fn publish(
         }
     }
     drop(seen);
-    let results = futures::stream::iter(valid.iter().map(|(line_no, line, item)| {
-        let shared = &shared;
-        async move { shared.process(*line_no, line, item.as_ref()).await }
-    }))
-    .buffer_unordered(options.concurrency.max(1));
-    futures::pin_mut!(results);
-    while let Some(outcome) = results.next().await {
-        let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
-        match outcome? {
-            Outcome::Created => r.created += 1,
-            Outcome::Already => r.already_published += 1,
-            Outcome::Reconciled => r.reconciled += 1,
-            Outcome::Rejected => r.rejected += 1,
-            Outcome::Unfinished => r.unfinished += 1,
+
+    // Rows an earlier run left `sent` are reconciled before anything is
+    // sent; rows the ledger has as created are done.
+    let mut pending = Vec::new();
+    let mut to_send = Vec::new();
+    for (i, (_, _, item)) in valid.iter().enumerate() {
+        match ledger.entry(&options.namespace, item.key()).await? {
+            Some(entry) if entry.state == LedgerState::Confirmed => {
+                report
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .already_published += 1;
+            }
+            Some(entry) if matches!(entry.state, LedgerState::Sent | LedgerState::Unknown) => {
+                pending.push(i);
+            }
+            _ => to_send.push(i),
+        }
+    }
+    let max_sends = client.config().retry.max_attempts.max(3);
+    let mut sends = vec![0u32; valid.len()];
+    loop {
+        if !pending.is_empty() {
+            let items: Vec<&dyn Item> = pending.iter().map(|&i| valid[i].2.as_ref()).collect();
+            let looked = shared.reconcile_all(&items, options.settle).await?;
+            let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+            for (&i, looked) in pending.iter().zip(looked) {
+                match looked {
+                    Looked::Found => r.reconciled += 1,
+                    Looked::NotFound if sends[i] < max_sends => to_send.push(i),
+                    Looked::NotFound | Looked::CouldNotLook => r.unfinished += 1,
+                }
+            }
+            pending.clear();
+        }
+        if to_send.is_empty() {
+            break;
+        }
+        let batch = std::mem::take(&mut to_send);
+        let results = futures::stream::iter(batch.into_iter().map(|i| {
+            let shared = &shared;
+            let (line_no, line, item) = &valid[i];
+            async move { (i, shared.send(*line_no, line, item.as_ref()).await) }
+        }))
+        .buffer_unordered(options.concurrency.max(1));
+        futures::pin_mut!(results);
+        while let Some((i, sent)) = results.next().await {
+            sends[i] += 1;
+            let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+            match sent? {
+                Sent::Done(Outcome::Created) => r.created += 1,
+                Sent::Done(Outcome::Rejected) => r.rejected += 1,
+                Sent::Done(Outcome::Unfinished) => r.unfinished += 1,
+                Sent::Ambiguous => pending.push(i),
+            }
         }
     }
     let mut r = report.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -823,6 +933,7 @@ mod tests {
             board: None,
             concurrency: 1,
             reject_file: None,
+            settle: DEFAULT_SETTLE,
         }
     }
 

@@ -15,6 +15,7 @@ pub use sql::SqlState;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::error::StateError;
 use crate::stream::StreamName;
@@ -150,12 +151,13 @@ pub trait RunStateStore: Send + Sync {
 /// Where a publish row stands in the ledger (an outbox).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerState {
-    /// Written before the create request: the object may exist.
+    /// Written before the create request, and kept when the answer was
+    /// lost (timeout, 5xx, cut answer): the object may exist, so it is
+    /// looked for (after the settle window) before it is created again.
     Sent,
     /// Pinterest answered with the created object's id.
     Confirmed,
-    /// The request may have been applied (timeout, 5xx, cut answer); the
-    /// next attempt reconciles before creating.
+    /// Written by earlier versions for a lost answer; read like `Sent`.
     Unknown,
     /// Pinterest refused the row; nothing was created.
     Failed,
@@ -192,9 +194,13 @@ pub struct LedgerEntry {
     pub target: String,
     /// The created object's id, once confirmed.
     pub object_id: Option<String>,
-    /// When the create request was (last) sent, RFC 3339.
-    pub sent_at: Option<String>,
-    /// Why it failed or is unknown.
+    /// When the first create request for the key was sent; later sends
+    /// never move it, so a search for the object reaches back to it.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The last write of the entry: for a `sent` row, the lost answer (or
+    /// the send, after a crash), from which the settle window runs.
+    pub updated_at: DateTime<Utc>,
+    /// Why it failed, or why its outcome is unknown.
     pub message: Option<String>,
 }
 
@@ -205,7 +211,7 @@ pub trait PublishLedger: Send + Sync {
     async fn entry(&self, namespace: &str, key: &str) -> Result<Option<LedgerEntry>, StateError>;
 
     /// Records, durably and before the request, that `key` is being created
-    /// on `target`.
+    /// on `target`: state `sent`, with `sent_at` set by the first call only.
     async fn record_sent(&self, namespace: &str, key: &str, target: &str)
     -> Result<(), StateError>;
 
@@ -217,8 +223,8 @@ pub trait PublishLedger: Send + Sync {
         object_id: &str,
     ) -> Result<(), StateError>;
 
-    /// Records an outcome that is unknown (`Unknown`) or a refusal
-    /// (`Failed`), with the reason.
+    /// Records an answer that was lost (`Sent`: the row stays `sent`) or a
+    /// refusal (`Failed`), with the reason.
     async fn record_outcome(
         &self,
         namespace: &str,

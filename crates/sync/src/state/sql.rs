@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor, Row};
 
@@ -42,6 +42,12 @@ const COMMON_SCHEMA: &[&str] = &[
 
 fn now() -> String {
     Utc::now().to_rfc3339()
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StateError::Corrupt(format!("time `{text}`")))
 }
 
 impl SqlState {
@@ -303,7 +309,7 @@ impl RunStateStore for SqlState {
 impl PublishLedger for SqlState {
     async fn entry(&self, namespace: &str, key: &str) -> Result<Option<LedgerEntry>, StateError> {
         let row = sqlx::query(
-            "SELECT state, target, object_id, sent_at, message FROM publish_ledger \
+            "SELECT state, target, object_id, sent_at, updated_at, message FROM publish_ledger \
              WHERE namespace = $1 AND key = $2",
         )
         .bind(namespace)
@@ -312,11 +318,14 @@ impl PublishLedger for SqlState {
         .await?;
         row.map(|row| {
             let state: String = row.try_get("state")?;
+            let sent_at: Option<String> = row.try_get("sent_at")?;
+            let updated_at: String = row.try_get("updated_at")?;
             Ok(LedgerEntry {
                 state: LedgerState::parse(&state)?,
                 target: row.try_get("target")?,
                 object_id: row.try_get("object_id")?,
-                sent_at: row.try_get("sent_at")?,
+                sent_at: sent_at.as_deref().map(parse_time).transpose()?,
+                updated_at: parse_time(&updated_at)?,
                 message: row.try_get("message")?,
             })
         })
@@ -333,7 +342,8 @@ impl PublishLedger for SqlState {
         sqlx::query(
             "INSERT INTO publish_ledger (namespace, key, state, target, sent_at, updated_at) \
              VALUES ($1, $2, 'sent', $3, $4, $4) ON CONFLICT (namespace, key) DO UPDATE SET \
-             state = 'sent', target = excluded.target, sent_at = excluded.sent_at, \
+             state = 'sent', target = excluded.target, \
+             sent_at = COALESCE(publish_ledger.sent_at, excluded.sent_at), \
              updated_at = excluded.updated_at, message = NULL",
         )
         .bind(namespace)
@@ -441,6 +451,36 @@ mod tests {
         assert_eq!(stream.partitions["123"].bookmark.as_deref(), Some("bm"));
         state.finish_run(start.run_id, "job", true).await.unwrap();
         assert!(!state.begin_run("job", true).await.unwrap().resumed);
+    }
+
+    #[tokio::test]
+    async fn a_second_send_keeps_the_first_sent_at_and_a_lost_answer_keeps_the_row_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = SqlState::open(dir.path().join("l.db").to_str().unwrap())
+            .await
+            .unwrap();
+        state.record_sent("n", "k", "board").await.unwrap();
+        let first = state.entry("n", "k").await.unwrap().unwrap();
+        assert_eq!(first.state, LedgerState::Sent);
+        assert!(first.sent_at.is_some());
+        state
+            .record_outcome("n", "k", LedgerState::Sent, "answer lost")
+            .await
+            .unwrap();
+        let lost = state.entry("n", "k").await.unwrap().unwrap();
+        assert_eq!(lost.state, LedgerState::Sent);
+        assert_eq!(lost.message.as_deref(), Some("answer lost"));
+        assert!(lost.updated_at >= first.updated_at);
+        state.record_sent("n", "k", "board").await.unwrap();
+        let again = state.entry("n", "k").await.unwrap().unwrap();
+        assert_eq!(again.sent_at, first.sent_at);
+        assert!(again.updated_at >= lost.updated_at);
+        assert_eq!(again.message, None);
+        state.record_confirmed("n", "k", "42").await.unwrap();
+        assert_eq!(
+            state.confirmed_ids("n", "board").await.unwrap(),
+            vec!["42".to_owned()]
+        );
     }
 
     #[tokio::test]

@@ -1,11 +1,16 @@
 //! Publishing: 1,000 pins with injected 429 and 5xx answers create exactly
 //! 1,000 pins; a rerun creates none; invalid rows are rejected with reasons;
-//! a create whose answer was lost is found by reconciliation, not repeated.
+//! a create whose answer was lost (applied, then a 5xx or a dropped
+//! connection, while lists lag behind writes; or a crash before the ledger
+//! write) is found by reconciliation after the settle window, not repeated.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::time::Duration;
 
 use pinion_simulator::{FaultKind, FaultSpec, Stream};
 use pinion_sync::publish::{PublishOptions, publish_boards, publish_pins};
+use pinion_sync::state::LedgerState;
 use pinion_sync::{PublishLedger, SqlState};
 
 use crate::sim::{self, ALL_SCOPES, TestSim, USER};
@@ -57,6 +62,49 @@ fn options() -> PublishOptions {
         board: None,
         concurrency: 8,
         reject_file: None,
+        settle: Duration::from_millis(200),
+    }
+}
+
+/// How many pins of `board` carry each title (lists read without faults).
+async fn titles_on_board(sim: &TestSim, board: &str, token: &str) -> HashMap<String, usize> {
+    let http = reqwest::Client::new();
+    let mut counts = HashMap::new();
+    let mut bookmark: Option<String> = None;
+    loop {
+        let mut query = vec![("page_size".to_owned(), "250".to_owned())];
+        if let Some(b) = &bookmark {
+            query.push(("bookmark".into(), b.clone()));
+        }
+        let page: serde_json::Value = http
+            .get(format!("{}/boards/{board}/pins", sim.sim.api_url()))
+            .bearer_auth(token)
+            .query(&query)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for pin in page["items"].as_array().unwrap() {
+            if let Some(title) = pin["title"].as_str() {
+                *counts.entry(title.to_owned()).or_default() += 1;
+            }
+        }
+        match page["bookmark"].as_str() {
+            Some(b) => bookmark = Some(b.to_owned()),
+            None => return counts,
+        }
+    }
+}
+
+fn fault(method: &str, prefix: &str, kind: FaultKind, count: Option<u64>) -> FaultSpec {
+    FaultSpec {
+        path_prefix: prefix.into(),
+        method: Some(method.into()),
+        kind,
+        count,
+        duration_ms: None,
     }
 }
 
@@ -161,9 +209,17 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
         serde_json::json!({"board_id": board, "title": "Lost answer", "link": "https://example.com/lost",
             "image_url": "https://images.example.com/lost.jpg", "key": "row-lost"}),
         serde_json::json!({"board_id": board, "title": "Fresh", "image_url": "https://images.example.com/f.jpg", "key": "row-fresh"}),
+        serde_json::json!({"board_id": board, "title": "Never arrived", "image_url": "https://images.example.com/n.jpg", "key": "row-never"}),
     ];
     let input = dir.path().join("pins.jsonl");
-    std::fs::write(&input, format!("{}\n{}\n", rows[0], rows[1])).unwrap();
+    std::fs::write(&input, format!("{}\n{}\n{}\n", rows[0], rows[1], rows[2])).unwrap();
+
+    // A crash before the request left Pinterest: the ledger says "sent",
+    // Pinterest has nothing.
+    ledger
+        .record_sent("credential-1", "row-never", &board)
+        .await
+        .unwrap();
 
     // The crash: the ledger said "sent", Pinterest created the pin, and the
     // process died before recording the answer.
@@ -184,13 +240,20 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
         .unwrap();
     let before = board_pin_count(&sim, &board, &tokens.access).await;
 
+    let first_sent = ledger
+        .entry("credential-1", "row-never")
+        .await
+        .unwrap()
+        .unwrap()
+        .sent_at;
+
     let report = publish_pins(&client, &ledger, &input, &options())
         .await
         .unwrap();
-    assert_eq!((report.reconciled, report.created), (1, 1), "{report:?}");
+    assert_eq!((report.reconciled, report.created), (1, 2), "{report:?}");
     assert_eq!(
         board_pin_count(&sim, &board, &tokens.access).await,
-        before + 1
+        before + 2
     );
     let entry = ledger
         .entry("credential-1", "row-lost")
@@ -198,6 +261,126 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
         .unwrap()
         .unwrap();
     assert_eq!(entry.object_id.as_deref(), created["id"].as_str());
+    let never = ledger
+        .entry("credential-1", "row-never")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(never.state, LedgerState::Confirmed);
+    assert_eq!(never.sent_at, first_sent, "a later send keeps sent_at");
+    let titles = titles_on_board(&sim, &board, &tokens.access).await;
+    for title in ["Lost answer", "Fresh", "Never arrived"] {
+        assert_eq!(titles.get(title), Some(&1), "{title}: {titles:?}");
+    }
+    let again = publish_pins(&client, &ledger, &input, &options())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.created, again.already_published),
+        (0, 3),
+        "{again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_applied_then_answered_with_a_5xx_or_a_dropped_connection_while_lists_lag_make_one_pin_per_row()
+ {
+    let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
+    let tokens = sim.tokens(ALL_SCOPES).await;
+    let client = sim.client(sim.token_source(&tokens));
+    let board = first_public_board(&sim, &tokens.access).await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pins.jsonl");
+    let mut file = std::fs::File::create(&input).unwrap();
+    for i in 0..30 {
+        let row = serde_json::json!({
+            "board_id": board, "title": format!("Lagging {i}"), "key": format!("lag-{i}"),
+            "image_url": format!("https://images.example.com/lag-{i}.jpg"),
+        });
+        writeln!(file, "{row}").unwrap();
+    }
+    drop(file);
+
+    // The first creates are applied and then answered with a 503 or cut off;
+    // meanwhile every pin list leaves out pins written in the last 1.5 s.
+    // Lost answers are looked for only 3 s after they arrived, so the
+    // lagging list has caught up by then, however slow the machine.
+    let control = sim.sim.control();
+    for (kind, count) in [
+        (FaultKind::AppliedThenStatus { status: 503 }, 4),
+        (FaultKind::AppliedThenDrop, 4),
+        (FaultKind::AppliedThenStatus { status: 500 }, 2),
+    ] {
+        control
+            .inject_fault(&fault("POST", "/v5/pins", kind, Some(count)))
+            .await
+            .unwrap();
+    }
+    control
+        .inject_fault(&fault(
+            "GET",
+            "/v5/boards/",
+            FaultKind::StaleListing { ms: 1_500 },
+            None,
+        ))
+        .await
+        .unwrap();
+    let ledger = SqlState::open(dir.path().join("ledger.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let mut opts = options();
+    opts.settle = Duration::from_secs(3);
+    opts.concurrency = 4;
+    let report = publish_pins(&client, &ledger, &input, &opts).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert_eq!((report.created, report.reconciled), (20, 10), "{report:?}");
+    let faults = control.faults().await.unwrap();
+    assert_eq!(faults.len(), 1, "every write fault was hit: {faults:?}");
+    control.clear_faults().await.unwrap();
+    let titles = titles_on_board(&sim, &board, &tokens.access).await;
+    for i in 0..30 {
+        let title = format!("Lagging {i}");
+        assert_eq!(titles.get(&title), Some(&1), "{title}");
+    }
+    let again = publish_pins(&client, &ledger, &input, &opts).await.unwrap();
+    assert_eq!(
+        (again.created, again.already_published),
+        (0, 30),
+        "{again:?}"
+    );
+
+    // The settle window is what prevents the duplicate: looking before a
+    // lagging list shows the pin finds nothing, and the row is sent again.
+    let rushed = dir.path().join("rushed.jsonl");
+    let row = serde_json::json!({"board_id": board, "title": "Rushed", "key": "rushed",
+        "image_url": "https://images.example.com/rushed.jpg"});
+    std::fs::write(&rushed, format!("{row}\n")).unwrap();
+    control
+        .inject_fault(&fault(
+            "POST",
+            "/v5/pins",
+            FaultKind::AppliedThenDrop,
+            Some(1),
+        ))
+        .await
+        .unwrap();
+    control
+        .inject_fault(&fault(
+            "GET",
+            "/v5/boards/",
+            FaultKind::StaleListing { ms: 3_600_000 },
+            None,
+        ))
+        .await
+        .unwrap();
+    opts.settle = Duration::ZERO;
+    let report = publish_pins(&client, &ledger, &rushed, &opts)
+        .await
+        .unwrap();
+    assert_eq!(report.created, 1, "{report:?}");
+    control.clear_faults().await.unwrap();
+    let titles = titles_on_board(&sim, &board, &tokens.access).await;
+    assert_eq!(titles.get("Rushed"), Some(&2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
