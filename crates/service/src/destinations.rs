@@ -157,6 +157,30 @@ impl Destinations {
         Ok(self.store.list_destinations(&actor.id).await?)
     }
 
+    /// One destination, if `actor` owns it; otherwise `NotFound`, as for an
+    /// unknown id.
+    pub async fn get(&self, actor: &User, id: &str) -> Result<DestinationRecord, ServiceError> {
+        let destination = self.store.get_destination(id).await?;
+        if destination.owner != actor.id {
+            return Err(ServiceError::NotFound {
+                what: "destination",
+            });
+        }
+        Ok(destination)
+    }
+
+    /// Deletes a destination `actor` owns; any other is `NotFound`.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
+        if !self.store.delete_destination(id, &actor.id).await? {
+            return Err(ServiceError::NotFound {
+                what: "destination",
+            });
+        }
+        tracing::info!(destination_id = %id, "Deleted a destination.");
+        Ok(())
+    }
+
     /// `actor`'s destinations that write with credential `credential_id`.
     pub async fn using_credential(
         &self,

@@ -178,6 +178,10 @@ pub trait WebStateStore: Send + Sync {
         &self,
         credential_id: &str,
     ) -> Result<Vec<DestinationRecord>, StoreError>;
+
+    /// Deletes destination `id` if `owner` owns it; `false` when there was
+    /// no such destination of theirs.
+    async fn delete_destination(&self, id: &str, owner: &UserId) -> Result<bool, StoreError>;
 }
 
 /// Implements [`WebStateStore`] for a backend that also has `impl_store!`
@@ -410,6 +414,22 @@ macro_rules! impl_web_state {
                     .await
                     .map_err(Self::db_error)?;
                 Ok(rows.into_iter().map(|row| row.into_record()).collect())
+            }
+
+            #[tracing::instrument(skip_all, fields(destination_id = %id))]
+            async fn delete_destination(
+                &self,
+                id: &str,
+                owner: &UserId,
+            ) -> Result<bool, StoreError> {
+                let result =
+                    sqlx::query("DELETE FROM destinations WHERE id = $1 AND owner_id = $2")
+                        .bind(id)
+                        .bind(owner.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(Self::db_error)?;
+                Ok(result.rows_affected() == 1)
             }
         }
     };

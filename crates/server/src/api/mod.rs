@@ -8,6 +8,7 @@
 
 mod auth;
 pub mod credentials;
+pub mod destinations;
 mod error;
 pub mod openapi;
 pub mod sources;
@@ -45,4 +46,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         // Data sources (issue 6).
         .routes(routes!(sources::list, sources::create))
         .routes(routes!(sources::get))
+        .routes(routes!(destinations::list, destinations::create))
+        .routes(routes!(destinations::get, destinations::delete))
 }

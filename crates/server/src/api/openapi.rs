@@ -40,6 +40,7 @@ pub const PREFIX: &str = "/api/v1";
     tags(
         (name = "credentials", description = "Pinterest app credentials and their OAuth tokens"),
         (name = "sources", description = "Saved data sources"),
+        (name = "destinations", description = "Pinterest boards that pins are published to"),
         (name = "meta", description = "This document"),
     )
 )]

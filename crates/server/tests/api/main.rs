@@ -3,6 +3,7 @@
 
 mod browser;
 mod credentials;
+mod destinations;
 mod health;
 mod helpers;
 mod oauth;

@@ -1,0 +1,215 @@
+//! `/api/v1/destinations` against a simulator: create with a board of the
+//! credential's account, list, read, delete; validation names the field;
+//! another user gets 404 and an anonymous caller 401.
+
+use pinion_domain::{Role, Username};
+use pinion_store::KeySource;
+use serde_json::{Value, json};
+
+use crate::helpers::{SimApp, spawn_with_simulator};
+
+impl SimApp {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A second user, `bob`, with an API token.
+    async fn bob(&self) -> String {
+        let store = pinion_store::connect(
+            self.dir.path().join("pinion.db").to_str().unwrap(),
+            KeySource::DataDirFile(self.dir.path().join("master.key")),
+        )
+        .await
+        .unwrap()
+        .store;
+        let (_, token) = store
+            .create_user_with_token(&Username::parse("bob").unwrap(), Role::User)
+            .await
+            .unwrap();
+        token.expose_secret().to_owned()
+    }
+
+    /// Creates a credential for alice and authorizes it headlessly.
+    async fn authorized_credential(&self) -> String {
+        let (status, created) = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/credentials",
+                Some(&self.token),
+                Some(json!({
+                    "name": "Publisher",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                    "scopes": "boards:read,pins:read,pins:write,user_accounts:read",
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (status, started) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/credentials/{id}/authorize"),
+                Some(&self.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{started}");
+        let url = started["authorization_url"].as_str().unwrap();
+        let approved = self.http.get(url).send().await.unwrap();
+        assert_eq!(approved.status(), 302);
+        let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+        let done = self.http.get(&callback).send().await.unwrap();
+        assert_eq!(done.status(), 303);
+        id
+    }
+}
+
+#[tokio::test]
+async fn destinations_are_created_listed_read_and_deleted_by_their_owner_only() {
+    let app = spawn_with_simulator("pw", true).await;
+    let credential = app.authorized_credential().await;
+    let boards = app
+        .sim
+        .control()
+        .expected_ids("pinner", pinion_simulator::Stream::Boards)
+        .await
+        .unwrap();
+    let board = boards.first().expect("the simulated account has boards");
+    let bob = app.bob().await;
+    use reqwest::Method as M;
+
+    // Validation names the field; nothing is stored.
+    let (status, body) = app
+        .send(
+            M::POST,
+            "/api/v1/destinations",
+            Some(&app.token),
+            Some(json!({"name": " ", "credential_id": credential, "board_id": ""})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "validation_failed");
+    assert_eq!(body["error"]["field"], "name");
+    let fields: Vec<&str> = body["error"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "board_id"]);
+    let (status, body) = app
+        .send(
+            M::POST,
+            "/api/v1/destinations",
+            Some(&app.token),
+            Some(json!({"name": "Mood", "credential_id": credential, "board_id": "1234567890"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "board_id");
+    let (status, body) = app
+        .send(
+            M::POST,
+            "/api/v1/destinations",
+            Some(&app.token),
+            Some(json!({"name": "Mood", "credential_id": credential})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("board_id"),
+        "{body}"
+    );
+
+    // Bob cannot publish with alice's credential: same 404 as an unknown one.
+    let (status, body) = app
+        .send(
+            M::POST,
+            "/api/v1/destinations",
+            Some(&bob),
+            Some(json!({"name": "Mine", "credential_id": credential, "board_id": board})),
+        )
+        .await;
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+
+    // Alice creates one.
+    let (status, created) = app
+        .send(
+            M::POST,
+            "/api/v1/destinations",
+            Some(&app.token),
+            Some(json!({"name": " Mood board ", "credential_id": credential, "board_id": board})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("dst_"), "{id}");
+    assert_eq!(created["name"], "Mood board");
+    assert_eq!(created["credential_id"], credential.as_str());
+    assert_eq!(created["board_id"], board.as_str());
+    assert!(!created["board_name"].as_str().unwrap().is_empty());
+
+    let (status, list) = app
+        .send(M::GET, "/api/v1/destinations", Some(&app.token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], id.as_str());
+    let path = format!("/api/v1/destinations/{id}");
+    let (status, got) = app.send(M::GET, &path, Some(&app.token), None).await;
+    assert_eq!((status, &got), (200, &created));
+
+    // Bob sees nothing of it, and cannot delete it.
+    let (status, list) = app
+        .send(M::GET, "/api/v1/destinations", Some(&bob), None)
+        .await;
+    assert_eq!((status, list), (200, json!([])));
+    for method in [M::GET, M::DELETE] {
+        let (status, body) = app.send(method.clone(), &path, Some(&bob), None).await;
+        assert_eq!(status, 404, "{method} {body}");
+        assert_eq!(body["error"]["message"], "destination not found");
+    }
+
+    // Anonymous callers get 401 on every route.
+    for (method, path) in [
+        (M::GET, "/api/v1/destinations".to_owned()),
+        (M::POST, "/api/v1/destinations".to_owned()),
+        (M::GET, path.clone()),
+        (M::DELETE, path.clone()),
+    ] {
+        let (status, body) = app.send(method.clone(), &path, None, None).await;
+        assert_eq!(status, 401, "{method} {path}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+
+    // Alice deletes it; a second delete and a read are 404.
+    let (status, _) = app.send(M::DELETE, &path, Some(&app.token), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = app.send(M::DELETE, &path, Some(&app.token), None).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.send(M::GET, &path, Some(&app.token), None).await;
+    assert_eq!(status, 404);
+    let (_, list) = app
+        .send(M::GET, "/api/v1/destinations", Some(&app.token), None)
+        .await;
+    assert_eq!(list, json!([]));
+}
