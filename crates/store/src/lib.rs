@@ -22,6 +22,7 @@ mod sharing;
 mod sql;
 mod sqlite;
 mod store;
+mod sync_state;
 mod web_state;
 
 use std::path::PathBuf;
@@ -47,6 +48,9 @@ pub use crate::sharing::{
 };
 pub use crate::sqlite::SqliteStore;
 pub use crate::store::{BackendKind, Store};
+pub use crate::sync_state::{
+    LedgerRecord, SyncPartitionState, SyncRunStart, SyncStateStore, SyncStreamState,
+};
 pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore};
 pub use crate::runs::{
     ApiTokenInfo, LAST_USED_GRANULARITY, RunRecord, RunStatus, RunStore, RunStreamCount,

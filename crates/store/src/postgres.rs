@@ -113,3 +113,5 @@ crate::web_state::impl_web_state!(PgStore, Postgres);
 crate::runs::impl_runs!(PgStore, Postgres);
 // Sharing and the activity log (issue 6).
 crate::sharing::impl_sharing!(PgStore, Postgres);
+// Sync progress and the publish ledger (issue 5).
+crate::sync_state::impl_sync_state!(PgStore, Postgres);

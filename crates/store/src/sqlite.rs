@@ -224,3 +224,5 @@ crate::web_state::impl_web_state!(SqliteStore, Sqlite);
 crate::runs::impl_runs!(SqliteStore, Sqlite);
 // Sharing and the activity log (issue 6).
 crate::sharing::impl_sharing!(SqliteStore, Sqlite);
+// Sync progress and the publish ledger (issue 5).
+crate::sync_state::impl_sync_state!(SqliteStore, Sqlite);

@@ -35,6 +35,7 @@ pub trait Store:
     + crate::web_state::WebStateStore
     + crate::runs::RunStore
     + crate::sharing::SharingStore
+    + crate::sync_state::SyncStateStore
     + Send
     + Sync
     + std::fmt::Debug

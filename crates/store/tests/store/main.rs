@@ -9,6 +9,7 @@ mod keys;
 mod runs;
 mod sharing;
 mod suite;
+mod sync_state;
 mod web_state;
 
 /// Declares one test per suite function on each backend.
@@ -66,4 +67,6 @@ on_both_backends!(
     runs::named_api_tokens_are_listed_revoked_by_owner_and_note_their_use,
     sharing::shares_are_active_withdrawn_or_never_made_and_log_in_one_transaction,
     sharing::the_activity_log_is_paginated_append_only_and_outlives_its_credential,
+    sync_state::sync_runs_resume_per_job_and_promote_watermarks_only_on_success,
+    sync_state::the_publish_ledger_keeps_the_first_send_and_confirmed_ids_per_target,
 );
