@@ -14,10 +14,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use pinion_domain::{AuthorizationCode, CredentialId, FlowId, OAuthState, ScopeSet};
 use pinion_oauth::{AuthorizationUrl, PinterestOAuth, RedirectUri, TokenError, TokenResponse};
-use pinion_store::{CredentialRecord, FlowOutcome, NewFlow, Store, StoreError, TokenSet, User};
+use pinion_store::{
+    ActivityEvent, CredentialRecord, FlowOutcome, NewFlow, Store, StoreError, TokenSet, User,
+};
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
+use crate::activity::Actor;
 
 /// How long a flow may be completed (RFC 6749 §4.1.2 and R1: at most 10 minutes).
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
@@ -191,7 +194,13 @@ impl Authorizations {
         let id: CredentialId = id.parse().map_err(|_| not_found())?;
         let record = self.store.get_credential(&id).await?;
         if record.owner != actor.id {
-            return Err(not_found());
+            // A collaborator may use the credential but never re-authorize it.
+            return match self.store.share_state(&record.id, &actor.id).await? {
+                pinion_store::ShareState::Active => Err(ServiceError::Forbidden(
+                    crate::credentials::SHARED_SETTINGS_FORBIDDEN,
+                )),
+                _ => Err(not_found()),
+            };
         }
         let request =
             self.oauth
@@ -250,6 +259,13 @@ impl Authorizations {
             if !pinion_oauth::constant_time_eq(expected.as_bytes(), presented.as_bytes()) {
                 let err = CallbackError::OtherBrowser;
                 self.fail_flow(&flow_id, &err.to_string()).await;
+                self.log_outcome(
+                    &flow.record,
+                    ActivityEvent::AuthorizationFailed,
+                    None,
+                    err.to_string(),
+                )
+                .await;
                 return Err(err);
             }
         }
@@ -264,6 +280,13 @@ impl Authorizations {
             (None, Some(error)) => {
                 let message = denial_message(error, params.error_description.as_deref());
                 self.fail_flow(&flow_id, &message).await;
+                self.log_outcome(
+                    &flow.record,
+                    ActivityEvent::AuthorizationDeclined,
+                    None,
+                    message.clone(),
+                )
+                .await;
                 return Err(CallbackError::Denied {
                     message,
                     credential_id,
@@ -307,6 +330,13 @@ impl Authorizations {
                 let message = exchange_failure_message(&err);
                 tracing::warn!(credential_id = %credential_id, error = %err, "The code exchange failed.");
                 self.fail_flow(&flow_id, &message).await;
+                self.log_outcome(
+                    &flow.record,
+                    ActivityEvent::AuthorizationFailed,
+                    None,
+                    message.clone(),
+                )
+                .await;
                 return Err(CallbackError::ExchangeFailed {
                     message,
                     credential_id,
@@ -326,6 +356,13 @@ impl Authorizations {
                     "the tokens could not be stored; authorize the credential again",
                 )
                 .await;
+                self.log_outcome(
+                    &flow.record,
+                    ActivityEvent::AuthorizationFailed,
+                    None,
+                    "the tokens could not be stored; authorize the credential again".to_owned(),
+                )
+                .await;
                 return Err(err.into());
             }
         };
@@ -343,12 +380,51 @@ impl Authorizations {
         if let Some(warning) = &warning {
             tracing::warn!(credential_id = %credential_id, warning = %warning, "Narrower scopes granted.");
         }
+        let granted = credential
+            .granted_scopes
+            .as_ref()
+            .map_or_else(|| "none reported".to_owned(), |s| s.to_comma_separated());
+        let detail = match &warning {
+            Some(warning) => format!("granted scopes: {granted}; {warning}"),
+            None => format!("granted scopes: {granted}"),
+        };
+        self.log_outcome(
+            &flow.record,
+            ActivityEvent::Authorized,
+            Some(&credential),
+            detail,
+        )
+        .await;
         tracing::info!(credential_id = %credential_id, flow_id = %flow_id, "Authorized a credential.");
         Ok(CompletedAuthorization {
             credential,
             flow_id,
             warning,
         })
+    }
+
+    /// Appends the flow's outcome to the credential's log, as done by the
+    /// user who started the flow. `record` saves a read when at hand.
+    async fn log_outcome(
+        &self,
+        flow: &pinion_store::FlowRecord,
+        event: ActivityEvent,
+        record: Option<&CredentialRecord>,
+        detail: String,
+    ) {
+        let record = match record {
+            Some(record) => record.clone(),
+            None => match self.store.get_credential(&flow.credential_id).await {
+                Ok(record) => record,
+                Err(_) => return,
+            },
+        };
+        let actor = match self.store.get_user(&flow.user_id).await {
+            Ok(user) => Actor::from(&user),
+            Err(_) => Actor::System,
+        };
+        let entry = crate::activity::entry(&record, &actor, event, None, Some(detail));
+        crate::activity::append(&*self.store, entry).await;
     }
 
     async fn fail_flow(&self, id: &FlowId, message: &str) {

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use pinion_domain::{CredentialId, CredentialStatus};
 use pinion_pinterest::{ClientConfig, PinterestClient};
+use pinion_store::ActivityEvent;
 use serde::Serialize;
 
+use crate::activity::{self, Actor};
 use crate::tokens::TokenManager;
 
 /// What a check found.
@@ -32,12 +34,24 @@ pub struct CheckReport {
     pub error: Option<String>,
 }
 
-/// Calls `GET /v5/user_account` with credential `id` and reports.
-#[tracing::instrument(skip_all, fields(credential_id = %id))]
+/// Calls `GET /v5/user_account` with credential `id` and reports; the
+/// check is logged as done by the system (see [`check_credential_by`]).
 pub async fn check_credential(
     manager: &Arc<TokenManager>,
     config: ClientConfig,
     id: &CredentialId,
+) -> Result<CheckReport, crate::ServiceError> {
+    check_credential_by(manager, config, id, &Actor::System).await
+}
+
+/// Calls `GET /v5/user_account` with credential `id` and reports; the
+/// result goes to the credential's activity log as done by `actor`.
+#[tracing::instrument(skip_all, fields(credential_id = %id))]
+pub async fn check_credential_by(
+    manager: &Arc<TokenManager>,
+    config: ClientConfig,
+    id: &CredentialId,
+    actor: &Actor,
 ) -> Result<CheckReport, crate::ServiceError> {
     let source = Arc::new(manager.token_source(id.clone()));
     let client = PinterestClient::new(config, source).map_err(|err| {
@@ -67,5 +81,18 @@ pub async fn check_credential(
         }
         Err(err) => report.error = Some(err.to_string()),
     }
+    let (outcome, detail) = match (&report.error, &report.account_username) {
+        (Some(error), _) => ("failed", error.clone()),
+        (None, Some(username)) => ("ok", format!("Pinterest accepted it (account {username})")),
+        (None, None) => ("ok", "Pinterest accepted it".to_owned()),
+    };
+    let entry = activity::entry(
+        &record,
+        actor,
+        ActivityEvent::Checked,
+        Some(outcome.to_owned()),
+        Some(detail),
+    );
+    activity::append(&**manager.store(), entry).await;
     Ok(report)
 }

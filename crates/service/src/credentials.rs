@@ -2,26 +2,35 @@
 //!
 //! The rules: the owner may do everything; an admin may list and read any
 //! credential's metadata (never its secrets, which no method here returns);
-//! anyone else gets `NotFound`, exactly as for an id that does not exist.
+//! a collaborator it is shared with may use it (`usable_by`) but gets
+//! `Forbidden` for anything that would show or change its settings (they
+//! already see its tile, so its existence is no secret to them); anyone else
+//! gets `NotFound`, exactly as for an id that does not exist.
 
 use std::sync::Arc;
 
 use pinion_domain::{
     CredentialId, CredentialInput, CredentialPatchInput, CredentialUpdate, NewCredential, Role,
 };
-use pinion_store::{CredentialRecord, Store, User};
+use pinion_store::{ActivityEvent, CredentialRecord, ShareState, Store, User};
 
 use crate::ServiceError;
+use crate::activity::{self, Actor};
+
+/// What a collaborator is told when they try to see or change the settings
+/// of a credential shared with them.
+pub const SHARED_SETTINGS_FORBIDDEN: &str = "this credential is shared with you: you can use it \
+     for your sources and destinations, but only its owner can see or change its settings";
 
 /// Credential management for one store.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
 }
 
 /// What an actor may do with a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub(crate) enum Access {
     /// Read the metadata.
     Read,
     /// Change, authorize or delete it.
@@ -45,6 +54,15 @@ impl Credentials {
         let new = NewCredential::validate(input)?;
         let record = self.store.create_credential(&owner.id, &new).await?;
         tracing::info!(credential_id = %record.id, "Created a credential.");
+        let detail = format!("requested scopes: {}", record.scopes.to_comma_separated());
+        let entry = activity::entry(
+            &record,
+            &Actor::from(owner),
+            ActivityEvent::Created,
+            None,
+            Some(detail),
+        );
+        activity::append(&*self.store, entry).await;
         Ok(record)
     }
 
@@ -83,6 +101,16 @@ impl Credentials {
             .update_credential(&record.id, &update, Some(record.version))
             .await?;
         tracing::info!(credential_id = %updated.id, "Updated a credential.");
+        if !update.is_empty() {
+            let entry = activity::entry(
+                &updated,
+                &Actor::from(actor),
+                ActivityEvent::Edited,
+                None,
+                Some(changed_fields(&record, &update)),
+            );
+            activity::append(&*self.store, entry).await;
+        }
         Ok(updated)
     }
 
@@ -90,14 +118,23 @@ impl Credentials {
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
     pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
         let record = self.authorized(actor, id, Access::Manage).await?;
-        self.store.delete_credential(&record.id).await?;
+        let entry = activity::entry(
+            &record,
+            &Actor::from(actor),
+            ActivityEvent::Deleted,
+            None,
+            None,
+        );
+        self.store
+            .delete_credential_logged(&record.id, &entry)
+            .await?;
         tracing::info!(credential_id = %record.id, "Deleted a credential.");
         Ok(())
     }
 
-    /// Loads the credential `id` if `actor` may `access` it; otherwise the same
-    /// `NotFound` as for an unknown id.
-    async fn authorized(
+    /// Loads the credential `id` if `actor` may `access` it; a collaborator
+    /// gets `Forbidden`, anyone else the same `NotFound` as for an unknown id.
+    pub(crate) async fn authorized(
         &self,
         actor: &User,
         id: &str,
@@ -109,11 +146,39 @@ impl Credentials {
         let allowed =
             record.owner == actor.id || (access == Access::Read && actor.role == Role::Admin);
         if allowed {
-            Ok(record)
-        } else {
-            Err(not_found())
+            return Ok(record);
+        }
+        match self.store.share_state(&record.id, &actor.id).await? {
+            ShareState::Active => Err(ServiceError::Forbidden(SHARED_SETTINGS_FORBIDDEN)),
+            ShareState::Withdrawn | ShareState::None => Err(not_found()),
         }
     }
+}
+
+/// The names of the fields `update` changes, for the activity log (never a
+/// value: the client secret is only named).
+fn changed_fields(before: &CredentialRecord, update: &CredentialUpdate) -> String {
+    let mut fields = Vec::new();
+    if update.name.is_some() {
+        fields.push("name");
+    }
+    if update.description.is_some() {
+        fields.push("description");
+    }
+    if let Some(client_id) = &update.client_id {
+        if client_id.as_str() != before.client_id.as_str() {
+            fields.push("client id (tokens discarded)");
+        } else {
+            fields.push("client id");
+        }
+    }
+    if update.client_secret.is_some() {
+        fields.push("client secret");
+    }
+    if update.scopes.is_some() {
+        fields.push("requested scopes");
+    }
+    format!("changed: {}", fields.join(", "))
 }
 
 #[cfg(test)]

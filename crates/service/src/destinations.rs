@@ -2,7 +2,8 @@
 //! the credential that writes there. The board is picked from the boards the
 //! credential's account has, read from Pinterest when the form is shown and
 //! checked again when the destination is stored. Only the owner sees a
-//! destination, and only a credential the creator owns can be used.
+//! destination, and only a credential the creator owns or one shared with
+//! them can be used.
 
 use std::sync::Arc;
 
@@ -61,15 +62,11 @@ impl Destinations {
         actor: &User,
         id: &str,
     ) -> Result<CredentialRecord, ServiceError> {
-        let credential = self.credentials.get(actor, id).await?;
-        if credential.owner != actor.id {
-            return Err(ServiceError::NotFound { what: "credential" });
-        }
-        Ok(credential)
+        self.credentials.usable_by(actor, id).await
     }
 
     /// The boards of the account behind credential `credential_id`, which
-    /// `actor` must own. A failure to reach Pinterest is `Unavailable` with
+    /// `actor` must be able to use. A failure to reach Pinterest is `Unavailable` with
     /// the client's message (which holds no secret).
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
     pub async fn boards(

@@ -18,6 +18,13 @@ pub enum ServiceError {
     /// The actor may see the object but not do this to it.
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
+    /// A credential shared with the user once was withdrawn by its owner
+    /// (a run of their source that used it fails with this).
+    #[error("credential \"{credential}\" is no longer shared with you")]
+    NotShared {
+        /// The credential's name.
+        credential: String,
+    },
     /// The input clashes with stored data, e.g. a duplicate name.
     #[error("{field}: {message}")]
     Conflict {

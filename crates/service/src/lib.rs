@@ -6,6 +6,7 @@
 //! ids leak nothing), an admin may list every credential but never its secrets.
 #![warn(missing_docs)]
 
+mod activity;
 mod authorization;
 mod check;
 mod credentials;
@@ -14,18 +15,21 @@ mod error;
 mod pause;
 mod refresher;
 mod sessions;
+mod sharing;
 mod sources;
 mod tokens;
 mod users;
 
+pub use activity::Actor;
 pub use authorization::{
     Authorizations, BrowserBinding, CallbackError, CallbackParams, CompletedAuthorization,
     FLOW_TTL, StartedAuthorization,
 };
-pub use check::{CheckReport, check_credential};
-pub use credentials::Credentials;
+pub use check::{CheckReport, check_credential, check_credential_by};
+pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN};
 pub use error::ServiceError;
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
+pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};
 pub use tokens::{
     CredentialTokenSource, RefreshError, RefreshOutcome, RefreshPolicy, TokenManager,
 };

@@ -1,7 +1,7 @@
 //! Data sources (issue 6): which Pinterest streams to read with which
 //! credential, and where to write them. Only the owner of a source sees it;
-//! a source may only use a credential its creator owns (sharing will widen
-//! this). Running a source belongs to the sync engine.
+//! a source may only use a credential its creator owns or one shared with
+//! them. Running a source belongs to the sync engine.
 
 use std::sync::Arc;
 
@@ -106,18 +106,19 @@ impl Sources {
         }
     }
 
-    /// Validates `input` and stores the source. A credential `actor` does not
-    /// own is `NotFound`, as for one that does not exist.
+    /// Validates `input` and stores the source. The credential must be one
+    /// `actor` owns or one shared with them; any other is `NotFound`, as for
+    /// one that does not exist.
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
     pub async fn create(
         &self,
         actor: &User,
         input: &SourceInput,
     ) -> Result<SourceRecord, ServiceError> {
-        let credential = self.credentials.get(actor, &input.credential_id).await?;
-        if credential.owner != actor.id {
-            return Err(ServiceError::NotFound { what: "credential" });
-        }
+        let credential = self
+            .credentials
+            .usable_by(actor, &input.credential_id)
+            .await?;
         validate(input)?;
         let mut streams: Vec<String> = Vec::new();
         for stream in &input.streams {

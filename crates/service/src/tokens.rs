@@ -25,9 +25,11 @@ use pinion_domain::{AccessToken, Clock, CredentialId, CredentialStatus};
 use pinion_oauth::{PinterestOAuth, TokenError};
 use pinion_pinterest::token::{TokenSource, TokenSourceError};
 use pinion_store::{
-    CredentialRecord, CredentialSecrets, DueRule, RefreshClaim, RefreshFailure, Store, StoreError,
+    ActivityEvent, CredentialRecord, CredentialSecrets, DueRule, RefreshClaim, RefreshFailure,
+    Store, StoreError,
 };
 
+use crate::activity::{self, Actor};
 use crate::authorization::token_set;
 use crate::pause::{PausePoint, pause_point};
 
@@ -210,6 +212,20 @@ impl TokenManager {
         self.refresh_locked(id, true, None).await
     }
 
+    /// [`TokenManager::refresh`] asked for by `actor`, who is named in the
+    /// credential's activity log (other refreshes are logged as the system).
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
+    pub async fn refresh_by(
+        &self,
+        id: &CredentialId,
+        actor: &Actor,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        let lock = self.lock_for(id);
+        let _guard = lock.lock().await;
+        self.refresh_with(id, true, None, self.policy.lease, actor)
+            .await
+    }
+
     /// Refreshes a credential the background refresher claimed with
     /// `attempt_id`.
     pub async fn refresh_claimed(
@@ -232,7 +248,8 @@ impl TokenManager {
     ) -> Result<RefreshOutcome, RefreshError> {
         let lock = self.lock_for(id);
         let _guard = lock.lock().await;
-        self.refresh_with(id, false, None, lease).await
+        self.refresh_with(id, false, None, lease, &Actor::System)
+            .await
     }
 
     /// After Pinterest answered 401 code 2 to `rejected`: the current token
@@ -318,7 +335,7 @@ impl TokenManager {
         force: bool,
         claimed: Option<&str>,
     ) -> Result<RefreshOutcome, RefreshError> {
-        self.refresh_with(id, force, claimed, self.policy.lease)
+        self.refresh_with(id, force, claimed, self.policy.lease, &Actor::System)
             .await
     }
 
@@ -329,6 +346,7 @@ impl TokenManager {
         force: bool,
         claimed: Option<&str>,
         lease: Duration,
+        actor: &Actor,
     ) -> Result<RefreshOutcome, RefreshError> {
         let attempt_id = match claimed {
             Some(attempt) => attempt.to_owned(),
@@ -405,11 +423,24 @@ impl TokenManager {
                     .await?;
                 pause_point(PausePoint::AfterWrite).await;
                 tracing::info!(credential_id = %id, "Refreshed the tokens.");
+                if let RefreshOutcome::Refreshed(record) = &stored {
+                    let detail = record
+                        .access_token_expires_at
+                        .map(|at| format!("access token valid until {}", at.to_rfc3339()));
+                    let entry =
+                        activity::entry(record, actor, ActivityEvent::Refreshed, None, detail);
+                    activity::append(&*self.store, entry).await;
+                }
                 Ok(stored)
             }
             Err(err) => {
-                self.classify_failure(id, &attempt_id, &secrets, previous_outcome_unknown, err)
-                    .await
+                let outcome = self
+                    .classify_failure(id, &attempt_id, &secrets, previous_outcome_unknown, err)
+                    .await;
+                if let Err(failure) = &outcome {
+                    self.log_refresh_failure(record, actor, failure).await;
+                }
+                outcome
             }
         }
     }
@@ -569,6 +600,30 @@ impl TokenManager {
             reason,
             retry_at: Some(next),
         })
+    }
+
+    /// Appends a classified refresh failure to the credential's log: the
+    /// class as the subject, the user-facing reason as the detail.
+    async fn log_refresh_failure(
+        &self,
+        record: &CredentialRecord,
+        actor: &Actor,
+        failure: &RefreshError,
+    ) {
+        let (class, reason) = match failure {
+            RefreshError::NeedsReauthorization { reason } => ("needs_reauthorization", reason),
+            RefreshError::AppCredentials { reason } => ("app_credentials", reason),
+            RefreshError::Unavailable { reason, .. } => ("retry_later", reason),
+            _ => return,
+        };
+        let entry = activity::entry(
+            record,
+            actor,
+            ActivityEvent::RefreshFailed,
+            Some(class.to_owned()),
+            Some(reason.clone()),
+        );
+        activity::append(&*self.store, entry).await;
     }
 
     /// When to try again after `failures` consecutive failures.

@@ -128,6 +128,9 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::NotFound { what } => Self::not_found(what),
             ServiceError::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "forbidden", why),
+            ServiceError::NotShared { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "not_shared", err.to_string())
+            }
             ServiceError::Conflict { field, message } => Self {
                 field: Some(field),
                 ..Self::new(

@@ -24,6 +24,7 @@ impl From<ServiceError> for WebError {
         match err {
             ServiceError::NotFound { .. } => WebError::NotFound,
             ServiceError::Forbidden(reason) => WebError::Forbidden(reason.to_owned()),
+            ServiceError::NotShared { .. } => WebError::Forbidden(err.to_string()),
             other => {
                 tracing::error!(error = %other, "A page request failed.");
                 WebError::Internal
