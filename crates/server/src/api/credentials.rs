@@ -406,9 +406,13 @@ pub async fn check(
     Path(id): Path<String>,
 ) -> Result<Json<pinion_service::CheckReport>, ApiError> {
     let record = owned(&state, &user, &id).await?;
-    let report =
-        pinion_service::check_credential(&state.tokens, state.pinterest.clone(), &record.id)
-            .await?;
+    let report = pinion_service::check_credential_by(
+        &state.tokens,
+        state.pinterest.clone(),
+        &record.id,
+        &pinion_service::Actor::from(&user),
+    )
+    .await?;
     Ok(Json(report))
 }
 
@@ -435,7 +439,11 @@ pub async fn refresh(
     Path(id): Path<String>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let record = owned(&state, &user, &id).await?;
-    match state.tokens.refresh(&record.id).await {
+    match state
+        .tokens
+        .refresh_by(&record.id, &pinion_service::Actor::from(&user))
+        .await
+    {
         Ok(outcome) => Ok(Json(CredentialView::from(outcome.record()))),
         Err(err) => Err(ApiError::from_refresh(err)),
     }

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod destinations;
 mod error;
 pub mod openapi;
+pub mod sharing;
 pub mod sources;
 
 use axum::Router;
@@ -43,6 +44,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::authorize))
         .routes(routes!(credentials::check))
         .routes(routes!(credentials::refresh))
+        // Sharing and the activity log (issue 6).
+        .routes(routes!(sharing::list_shares, sharing::create_share))
+        .routes(routes!(sharing::delete_share))
+        .routes(routes!(sharing::activity))
+        .routes(routes!(sharing::shared_with_me))
         // Data sources (issue 6).
         .routes(routes!(sources::list, sources::create))
         .routes(routes!(sources::get))

@@ -13,6 +13,9 @@
 //! - `GET /credentials/{id}/info`: the credential information screen.
 //! - `POST /credentials/{id}/delete`: deletion, after a confirmation box.
 //! - `POST /credentials/{id}/check`: a check against Pinterest.
+//! - `POST /credentials/{id}/shares`, `POST
+//!   /credentials/{id}/shares/{username}/withdraw`: sharing with a
+//!   collaborator and withdrawing it (the owner only).
 //! - `GET /sources/new`: "New data source" starts at the Authenticate
 //!   screen: the tiles plus Add Credential.
 //! - `GET|POST /sources/new/configure`: the source's streams and output.
@@ -23,8 +26,10 @@
 //!
 //! Every page needs a session: without one the answer is a 303 to
 //! `/sign-in`. Another user's credential is a 404 page, exactly as for an id
-//! that does not exist. Every state-changing form carries the session's CSRF
-//! token and is refused with 403 without it.
+//! that does not exist; a collaborator gets a 403 page for every screen or
+//! form that would show or change a credential shared with them. Every
+//! state-changing form carries the session's CSRF token and is refused with
+//! 403 without it.
 
 mod credentials;
 mod destinations;
@@ -67,6 +72,11 @@ pub fn router() -> Router<AppState> {
         .route("/credentials/{id}/info", get(credentials::info::get))
         .route("/credentials/{id}/delete", post(credentials::delete::post))
         .route("/credentials/{id}/check", post(credentials::check::post))
+        .route("/credentials/{id}/shares", post(credentials::shares::post))
+        .route(
+            "/credentials/{id}/shares/{username}/withdraw",
+            post(credentials::shares::withdraw::post),
+        )
         .route("/sources", get(sources::get))
         .route("/sources/new", get(sources::new::get))
         .route(

@@ -8,3 +8,4 @@ mod health;
 mod helpers;
 mod oauth;
 mod openapi;
+mod sharing;

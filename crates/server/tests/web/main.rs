@@ -11,4 +11,5 @@ mod flow;
 mod helpers;
 mod pages;
 mod revoked;
+mod sharing;
 mod sources;

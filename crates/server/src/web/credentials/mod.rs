@@ -1,5 +1,6 @@
 //! `/credentials…`: the credentials page, the Add New Credential overlay, the
-//! overlay of a stored credential, its information screen and deletion.
+//! overlay of a stored credential, its information screen, sharing and
+//! deletion.
 
 mod authorize;
 pub mod check;
@@ -8,6 +9,7 @@ pub mod edit;
 mod get;
 pub mod info;
 pub mod new;
+pub mod shares;
 pub mod tile;
 
 pub use get::get;

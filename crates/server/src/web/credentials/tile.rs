@@ -20,10 +20,59 @@ pub enum TileMode {
 
 /// The tile of `record`; `selected` outlines it (and checks its radio).
 pub fn tile(record: &CredentialRecord, selected: bool, mode: TileMode, csrf: &str) -> Markup {
-    let class = if selected { "tile selected" } else { "tile" };
+    tile_of(record, None, selected, mode, csrf)
+}
+
+/// The tile of a credential shared with the user by `owner`: marked "Shared
+/// by <owner>", pickable on the Authenticate screens, without actions on the
+/// credentials page (only the owner manages it).
+pub fn shared_tile(
+    record: &CredentialRecord,
+    owner: &str,
+    selected: bool,
+    mode: TileMode,
+    csrf: &str,
+) -> Markup {
+    tile_of(record, Some(owner), selected, mode, csrf)
+}
+
+/// A radio tile for the Authenticate screens: the user's own credential or
+/// one shared with them; `selected` is the picked credential's id.
+pub fn pick_tile(
+    credential: &pinion_service::UsableCredential,
+    selected: Option<&str>,
+    csrf: &str,
+) -> Markup {
+    let record = &credential.record;
+    let is_selected = selected == Some(record.id.as_str());
+    tile_of(
+        record,
+        credential.shared_by.as_ref().map(|u| u.as_str()),
+        is_selected,
+        TileMode::Pick,
+        csrf,
+    )
+}
+
+fn tile_of(
+    record: &CredentialRecord,
+    shared_by: Option<&str>,
+    selected: bool,
+    mode: TileMode,
+    csrf: &str,
+) -> Markup {
+    let class = match (selected, shared_by.is_some()) {
+        (true, true) => "tile shared selected",
+        (true, false) => "tile selected",
+        (false, true) => "tile shared",
+        (false, false) => "tile",
+    };
     let id = record.id.as_str();
     let body = html! {
         h2 { (record.name.as_str()) }
+        @if let Some(owner) = shared_by {
+            p class="shared-by" { "Shared by " strong { (owner) } }
+        }
         @if let Some(description) = &record.description {
             p class="desc" { (description.as_str()) }
         }
@@ -54,12 +103,19 @@ pub fn tile(record: &CredentialRecord, selected: bool, mode: TileMode, csrf: &st
                 (body)
             }
         },
+        TileMode::Manage if shared_by.is_some() => html! {
+            div class=(class) data-credential=(id) {
+                (body)
+                p class="hint" { "You can use it for your sources and destinations; only its owner can change it." }
+            }
+        },
         TileMode::Manage => html! {
             div class=(class) data-credential=(id) {
                 (body)
                 div class="actions" {
                     a href={ "/credentials/" (id) "/info" } { "Details" }
                     a href={ "/credentials/" (id) "/edit?return_to=/credentials" } { "Edit" }
+                    a href={ "/credentials/" (id) "/info#share" } { "Share" }
                     form method="post" action={ "/credentials/" (id) "/edit" } {
                         input type="hidden" name="csrf" value=(csrf);
                         input type="hidden" name="action" value="authorize";

@@ -24,14 +24,18 @@ pub async fn get(
     Query(query): Query<DestinationsQuery>,
 ) -> Result<Html<String>, WebError> {
     let destinations = state.destinations.list(&session.user).await?;
-    let credentials = state.credentials.list(&session.user).await?;
-    let credential_name = |id: &str| {
-        credentials
-            .iter()
-            .find(|c| c.id.as_str() == id)
-            .map(|c| c.name.as_str().to_owned())
-            .unwrap_or_else(|| "a deleted credential".to_owned())
-    };
+    // The credential's name, or why a run would fail (deleted, or a share
+    // withdrawn by its owner).
+    let mut labels = std::collections::HashMap::new();
+    for item in &destinations {
+        if !labels.contains_key(&item.credential_id) {
+            let label = state
+                .credentials
+                .label_for(&session.user, &item.credential_id)
+                .await?;
+            labels.insert(item.credential_id.clone(), label);
+        }
+    }
     let content = html! {
         h1 { "Destinations" }
         div class="tiles" {
@@ -41,7 +45,11 @@ pub async fn get(
                     h2 { (destination.name) }
                     dl {
                         dt { "Board" } dd class="board" { (destination.board_name) }
-                        dt { "Credential" } dd { (credential_name(&destination.credential_id)) }
+                        dt { "Credential" } @match labels.get(&destination.credential_id) {
+                            Some(Err(problem)) => dd class="credential unusable" { (problem) },
+                            Some(Ok(name)) => dd class="credential" { (name) },
+                            None => dd {},
+                        }
                         dt { "Created" } dd { (when(Some(destination.created_at))) }
                     }
                 }

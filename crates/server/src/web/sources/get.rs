@@ -24,14 +24,18 @@ pub async fn get(
     Query(query): Query<SourcesQuery>,
 ) -> Result<Html<String>, WebError> {
     let sources = state.sources.list(&session.user).await?;
-    let credentials = state.credentials.list(&session.user).await?;
-    let credential_name = |id: &str| {
-        credentials
-            .iter()
-            .find(|c| c.id.as_str() == id)
-            .map(|c| c.name.as_str().to_owned())
-            .unwrap_or_else(|| "a deleted credential".to_owned())
-    };
+    // The credential's name, or why a run would fail (deleted, or a share
+    // withdrawn by its owner).
+    let mut labels = std::collections::HashMap::new();
+    for item in &sources {
+        if !labels.contains_key(&item.credential_id) {
+            let label = state
+                .credentials
+                .label_for(&session.user, &item.credential_id)
+                .await?;
+            labels.insert(item.credential_id.clone(), label);
+        }
+    }
     let content = html! {
         h1 { "Data sources" }
         div class="tiles" {
@@ -40,7 +44,11 @@ pub async fn get(
                 div class={ "tile source" @if selected { " selected" } } data-source=(source.id) {
                     h2 { (source.name) }
                     dl {
-                        dt { "Credential" } dd { (credential_name(&source.credential_id)) }
+                        dt { "Credential" } @match labels.get(&source.credential_id) {
+                            Some(Err(problem)) => dd class="credential unusable" { (problem) },
+                            Some(Ok(name)) => dd class="credential" { (name) },
+                            None => dd {},
+                        }
                         dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
                         dt { "Output" } dd { (source.output_kind) " · " code { (source.output_path) } }
                         dt { "Created" } dd { (when(Some(source.created_at))) }

@@ -27,9 +27,13 @@ pub async fn post(
 ) -> Result<Response, WebError> {
     session.check_csrf(&form.csrf)?;
     let record = owned(&state, &session, &id).await?;
-    let report =
-        pinion_service::check_credential(&state.tokens, state.pinterest.clone(), &record.id)
-            .await?;
+    let report = pinion_service::check_credential_by(
+        &state.tokens,
+        state.pinterest.clone(),
+        &record.id,
+        &pinion_service::Actor::from(&session.user),
+    )
+    .await?;
     let outcome = if report.ok { "ok" } else { "failed" };
     Ok(Redirect::to(&format!(
         "/credentials/{}/info?checked={outcome}",

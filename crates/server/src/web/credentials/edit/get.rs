@@ -119,10 +119,11 @@ pub async fn get(
 ) -> Result<Html<String>, WebError> {
     let mut record = owned(&state, &session, &id).await?;
     let account = if query.authorized.as_deref() == Some("1") {
-        let view = match pinion_service::check_credential(
+        let view = match pinion_service::check_credential_by(
             &state.tokens,
             state.pinterest.clone(),
             &record.id,
+            &pinion_service::Actor::from(&session.user),
         )
         .await
         {

@@ -25,3 +25,14 @@ pub async fn owned(
     }
     Ok(record)
 }
+
+/// The credential `id` if the session's user may use it for a source or
+/// destination: their own, or one shared with them. A withdrawn share is a
+/// 403 saying so; anything else the same 404 as for an unknown id.
+pub async fn usable(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+) -> Result<CredentialRecord, WebError> {
+    Ok(state.credentials.usable_by(&session.user, id).await?)
+}

@@ -1,6 +1,8 @@
 //! `GET /credentials/{id}/info`: everything about one credential except its
-//! secrets, with the actions Edit, Reauthorize and Delete (behind a
-//! confirmation box).
+//! secrets, with the actions Edit, Reauthorize, Check, Share (a username
+//! form and the collaborators, each with Withdraw) and Delete (behind a
+//! confirmation box), and the activity log, newest first, 25 at a time.
+//! Only the owner sees it: a collaborator gets 403, anyone else 404.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
@@ -19,7 +21,18 @@ pub struct InfoQuery {
     confirm: Option<String>,
     /// `ok` or `failed` after a check.
     checked: Option<String>,
+    /// The collaborator just added.
+    shared: Option<String>,
+    /// `unknown` or `already` when sharing failed.
+    share_error: Option<String>,
+    /// The collaborator whose share was just withdrawn.
+    withdrawn: Option<String>,
+    /// Show activity entries older than this entry id.
+    before: Option<i64>,
 }
+
+/// Activity entries per page.
+const ACTIVITY_PAGE: u32 = 25;
 
 /// Renders the screen.
 pub async fn get(
@@ -37,6 +50,22 @@ pub async fn get(
         .destinations
         .using_credential(&session.user, record.id.as_str())
         .await?;
+    let shares = state
+        .credentials
+        .shares(&session.user, record.id.as_str())
+        .await?;
+    let activity = state
+        .credentials
+        .activity(
+            &session.user,
+            record.id.as_str(),
+            query.before,
+            ACTIVITY_PAGE,
+        )
+        .await?;
+    let older = (activity.len() == ACTIVITY_PAGE as usize)
+        .then(|| activity.last().map(|e| e.id))
+        .flatten();
     let csrf = session.csrf();
     let id = record.id.as_str();
     let content = html! {
@@ -84,6 +113,71 @@ pub async fn get(
                 @for destination in &destinations {
                     li { (destination.name) " (destination: board " (destination.board_name) ")" }
                 }
+            }
+        }
+        h2 id="share" { "Share" }
+        p class="hint" { "A collaborator can pick this credential for their own sources and destinations, but cannot see or change its settings, reauthorize or delete it. You can withdraw a share at any time; their sources that use it then stop running." }
+        @if let Some(username) = &query.shared {
+            p class="notice shared" role="status" { "Shared with " strong { (username) } "." }
+        }
+        @if let Some(username) = &query.withdrawn {
+            p class="notice withdrawn" role="status" { "The share with " strong { (username) } " was withdrawn." }
+        }
+        form class="share" method="post" action={ "/credentials/" (id) "/shares" } {
+            input type="hidden" name="csrf" value=(csrf);
+            @let share_error = match query.share_error.as_deref() {
+                Some("already") => Some("It is already shared with this user."),
+                Some(_) => Some("No user has this username."),
+                None => None,
+            };
+            div class={ "field" @if share_error.is_some() { " invalid" } } {
+                label for="share-username" { "Username" }
+                input type="text" id="share-username" name="username" autocomplete="off";
+                @if let Some(error) = share_error { p class="error" { (error) } }
+            }
+            div class="buttons" { button type="submit" { "Share" } }
+        }
+        @if shares.is_empty() {
+            p class="collaborators" { "Not shared with anyone." }
+        } @else {
+            ul class="collaborators" {
+                @for share in &shares {
+                    li data-collaborator=(share.username.as_str()) {
+                        strong { (share.username.as_str()) }
+                        " since " (when(Some(share.created_at)))
+                        form class="inline" method="post" action={ "/credentials/" (id) "/shares/" (share.username.as_str()) "/withdraw" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Withdraw" }
+                        }
+                    }
+                }
+            }
+        }
+        h2 id="activity" { "Activity" }
+        @if activity.is_empty() {
+            p class="activity" { "Nothing recorded yet." }
+        } @else {
+            table class="activity" {
+                thead { tr { th { "When" } th { "Who" } th { "What" } th { "Details" } } }
+                tbody {
+                    @for entry in &activity {
+                        tr data-event=(entry.event) {
+                            td { (when(Some(entry.at))) }
+                            td class="actor" { (entry.actor) }
+                            td class="event" {
+                                (pinion_store::ActivityEvent::parse(&entry.event).map_or(entry.event.as_str(), |e| e.label()))
+                            }
+                            td class="detail" {
+                                @if let Some(subject) = &entry.subject { (subject) }
+                                @if entry.subject.is_some() && entry.detail.is_some() { ": " }
+                                @if let Some(detail) = &entry.detail { (detail) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(before) = older {
+                p { a href={ "/credentials/" (id) "/info?before=" (before) "#activity" } { "Older entries" } }
             }
         }
         h2 { "Delete" }

@@ -1,5 +1,5 @@
 //! `GET /destinations/new`: the Authenticate screen that starts a new
-//! destination: the user's credentials as tiles to pick from, plus Add
+//! destination: the user's credentials (and those shared with them) as tiles to pick from, plus Add
 //! Credential. Continue goes on to pick a board.
 
 use axum::extract::{Query, State};
@@ -8,7 +8,7 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::web::credentials::tile::{TileMode, tile};
+use crate::web::credentials::tile::pick_tile;
 use crate::web::layout::page;
 use crate::web::{Session, WebError};
 
@@ -25,19 +25,19 @@ pub async fn get(
     session: Session,
     Query(query): Query<AuthenticateQuery>,
 ) -> Result<Html<String>, WebError> {
-    let records = state.credentials.list(&session.user).await?;
+    let usable = state.credentials.list_usable(&session.user).await?;
     let csrf = session.csrf();
     let content = html! {
         h1 { "New destination" }
         p class="step" { "Authenticate: pick the Pinterest credential that publishes to the board, or add one." }
         form method="get" action="/destinations/new/configure" {
             div class="tiles" {
-                @for record in &records {
-                    (tile(record, query.selected.as_deref() == Some(record.id.as_str()), TileMode::Pick, &csrf))
+                @for credential in &usable {
+                    (pick_tile(credential, query.selected.as_deref(), &csrf))
                 }
                 a class="tile add" href="/credentials/new?return_to=/destinations/new" { "+ Add Credential" }
             }
-            @if !records.is_empty() {
+            @if !usable.is_empty() {
                 div class="buttons" { button class="primary" type="submit" { "Continue" } }
             }
         }

@@ -1,5 +1,5 @@
 //! `GET /sources/new`: the Authenticate screen that starts a new data source:
-//! the user's credentials as tiles to pick from (radio buttons), plus Add
+//! the user's credentials (and those shared with them) as tiles to pick from (radio buttons), plus Add
 //! Credential, which opens the overlay and comes back here with the new tile
 //! selected. Continue goes to the streams and output.
 
@@ -9,7 +9,7 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::web::credentials::tile::{TileMode, tile};
+use crate::web::credentials::tile::pick_tile;
 use crate::web::layout::page;
 use crate::web::{Session, WebError};
 
@@ -26,19 +26,19 @@ pub async fn get(
     session: Session,
     Query(query): Query<AuthenticateQuery>,
 ) -> Result<Html<String>, WebError> {
-    let records = state.credentials.list(&session.user).await?;
+    let usable = state.credentials.list_usable(&session.user).await?;
     let csrf = session.csrf();
     let content = html! {
         h1 { "New data source" }
         p class="step" { "Authenticate: pick the Pinterest credential this source reads with, or add one." }
         form method="get" action="/sources/new/configure" {
             div class="tiles" {
-                @for record in &records {
-                    (tile(record, query.selected.as_deref() == Some(record.id.as_str()), TileMode::Pick, &csrf))
+                @for credential in &usable {
+                    (pick_tile(credential, query.selected.as_deref(), &csrf))
                 }
                 a class="tile add" href="/credentials/new?return_to=/sources/new" { "+ Add Credential" }
             }
-            @if !records.is_empty() {
+            @if !usable.is_empty() {
                 div class="buttons" { button class="primary" type="submit" { "Continue" } }
             }
         }

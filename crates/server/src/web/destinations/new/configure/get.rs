@@ -11,7 +11,7 @@ use pinion_store::CredentialRecord;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::web::credentials::edit::owned;
+use crate::web::credentials::edit::usable;
 use crate::web::layout::page;
 use crate::web::{Session, WebError};
 
@@ -90,13 +90,14 @@ pub fn boards_or_message(
     }
 }
 
-/// Renders the board picker for an owned credential; anything else is 404.
+/// Renders the board picker for a credential the user owns or that is
+/// shared with them; anything else is 404.
 pub async fn get(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<ConfigureQuery>,
 ) -> Result<Html<String>, WebError> {
-    let credential = owned(&state, &session, &query.credential).await?;
+    let credential = usable(&state, &session, &query.credential).await?;
     let boards = boards_or_message(
         state
             .destinations

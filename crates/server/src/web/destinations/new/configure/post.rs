@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::get::boards_or_message;
 use crate::AppState;
-use crate::web::credentials::edit::owned;
+use crate::web::credentials::edit::usable;
 use crate::web::{Session, WebError};
 
 /// The form's fields.
@@ -33,7 +33,7 @@ pub async fn post(
     Form(form): Form<DestinationForm>,
 ) -> Result<Response, WebError> {
     session.check_csrf(&form.csrf)?;
-    let credential = owned(&state, &session, &form.credential).await?;
+    let credential = usable(&state, &session, &form.credential).await?;
     let input = DestinationInput {
         name: form.name.clone(),
         credential_id: form.credential.clone(),

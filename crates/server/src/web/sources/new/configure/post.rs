@@ -8,7 +8,7 @@ use pinion_service::{ServiceError, SourceInput};
 
 use super::{SourceValues, form as source_form};
 use crate::AppState;
-use crate::web::credentials::edit::owned;
+use crate::web::credentials::edit::usable;
 use crate::web::{Session, WebError};
 
 /// The form's fields. `streams` repeats, so the body is parsed by hand.
@@ -47,7 +47,7 @@ pub async fn post(
 ) -> Result<Response, WebError> {
     let form = parse(&body);
     session.check_csrf(&form.csrf)?;
-    let credential = owned(&state, &session, &form.credential).await?;
+    let credential = usable(&state, &session, &form.credential).await?;
     let input = SourceInput {
         name: form.name.clone(),
         credential_id: form.credential.clone(),
