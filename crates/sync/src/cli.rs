@@ -23,7 +23,7 @@ use crate::error::{StateError, SyncError};
 use crate::publish::{self, PublishError, PublishOptions, PublishReport};
 use crate::run::{ProgressObserver, StreamReport, SyncJob, SyncOptions, SyncReport};
 use crate::source::AnalyticsWindow;
-use crate::state::SqlState;
+use crate::state::{SqlState, StoreState};
 use crate::stream::StreamName;
 
 /// Arguments of `pinion sync` (besides `--credential`, which the binary
@@ -64,8 +64,8 @@ pub struct SyncArgs {
     /// clicks, engagement, CTR).
     #[arg(long, value_delimiter = ',')]
     pub analytics_columns: Option<Vec<String>>,
-    /// Where run state lives: a file path or postgres://URL. Default:
-    /// `<data dir>/sync-state.db`.
+    /// Keep run state in a separate file path or postgres://URL instead of
+    /// Pinion's store.
     #[arg(long)]
     pub state: Option<String>,
     /// Also read a GET operation of Pinterest's API as the `custom` stream,
@@ -103,8 +103,8 @@ pub struct PublishArgs {
     /// Where rejected rows go (default `<input>.rejects.jsonl`).
     #[arg(long)]
     pub reject_file: Option<PathBuf>,
-    /// Where the ledger lives: a file path or postgres://URL. Default:
-    /// `<data dir>/sync-state.db`.
+    /// Keep the ledger in a separate file path or postgres://URL instead of
+    /// Pinion's store.
     #[arg(long)]
     pub state: Option<String>,
     /// Print the summary as JSON on stdout.
@@ -140,8 +140,11 @@ pub struct CliEnv {
     /// A stable name of the credential (its id): names resume state,
     /// watermarks and the publish ledger.
     pub credential_key: String,
-    /// Pinion's data directory, for the default state file.
+    /// Pinion's data directory, for the state file when there is no store.
     pub data_dir: PathBuf,
+    /// Pinion's store: run state and the publish ledger live there unless
+    /// `--state` names another place. Without it, `<data dir>/sync-state.db`.
+    pub store: Option<Arc<dyn pinion_store::Store>>,
 }
 
 /// Why `pinion publish` did not complete.
@@ -334,7 +337,17 @@ pub async fn run_sync(args: &SyncArgs, env: CliEnv) -> Result<SyncReport, SyncEr
     let destination = destination::open(&args.dest)
         .await
         .map_err(SyncError::DestinationSetup)?;
-    let state = SqlState::open(&state_location(&args.state, &env)).await?;
+    let (in_store, standalone);
+    let state: &dyn crate::state::RunStateStore = match (&args.state, &env.store) {
+        (None, Some(store)) => {
+            in_store = StoreState::new(Arc::clone(store));
+            &in_store
+        }
+        (explicit, _) => {
+            standalone = SqlState::open(&state_location(explicit, &env)).await?;
+            &standalone
+        }
+    };
     let to_stdout = args.dest == "stdout" || args.dest == "-";
     let bars = (!args.json && std::io::stderr().is_terminal()).then(|| Bars {
         multi: MultiProgress::new(),
@@ -353,7 +366,7 @@ pub async fn run_sync(args: &SyncArgs, env: CliEnv) -> Result<SyncReport, SyncEr
             None => format!("{}|{}", env.credential_key, destination.describe()),
         },
         destination: destination.as_ref(),
-        state: &state,
+        state,
         observer: bars.as_ref().map(|b| b as &dyn ProgressObserver),
     };
     let mut report = crate::run::run(&job, &options).await?;
@@ -398,7 +411,17 @@ pub async fn run_publish(
         None => None,
     };
     let client = client(&env).map_err(PublishCliError::Invalid)?;
-    let ledger = SqlState::open(&state_location(&args.state, &env)).await?;
+    let (in_store, standalone);
+    let ledger: &dyn crate::state::PublishLedger = match (&args.state, &env.store) {
+        (None, Some(store)) => {
+            in_store = StoreState::new(Arc::clone(store));
+            &in_store
+        }
+        (explicit, _) => {
+            standalone = SqlState::open(&state_location(explicit, &env)).await?;
+            &standalone
+        }
+    };
     let options = PublishOptions {
         namespace: env.credential_key.clone(),
         board: args.board.clone(),
@@ -407,11 +430,11 @@ pub async fn run_publish(
         settle: Duration::from_secs(args.settle_seconds),
     };
     let report = if let Some(plan) = custom_write {
-        publish::publish_custom(&client, &ledger, &args.input, plan, &options).await?
+        publish::publish_custom(&client, ledger, &args.input, plan, &options).await?
     } else if args.boards {
-        publish::publish_boards(&client, &ledger, &args.input, &options).await?
+        publish::publish_boards(&client, ledger, &args.input, &options).await?
     } else {
-        publish::publish_pins(&client, &ledger, &args.input, &options).await?
+        publish::publish_pins(&client, ledger, &args.input, &options).await?
     };
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());

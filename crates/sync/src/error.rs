@@ -47,6 +47,9 @@ pub enum StateError {
     /// A stored value could not be read back.
     #[error("sync state is corrupt: {0}")]
     Corrupt(String),
+    /// Pinion's store failed.
+    #[error("sync state in Pinion's store: {0}")]
+    Store(#[from] pinion_store::StoreError),
 }
 
 /// A sync run that did not complete.

@@ -232,6 +232,7 @@ impl DemoArgs {
             scopes: record.granted_scopes.clone().unwrap_or_default(),
             credential_key: record.id.to_string(),
             data_dir: data_dir.to_path_buf(),
+            store: Some(store.clone()),
         };
 
         let synced = dir.join("pinterest-data.db");

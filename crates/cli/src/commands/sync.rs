@@ -94,6 +94,7 @@ async fn cli_env(
         scopes,
         credential_key: record.id.to_string(),
         data_dir: store_args.data_dir()?,
+        store: Some(store.clone()),
     })
 }
 

@@ -2,15 +2,18 @@
 //! read, its bookmark, the destination position, counts, status) and the
 //! publish ledger, each behind a small async trait.
 //!
-//! The traits are deliberately small so that Pinion's main store can
-//! implement them later; [`SqlState`] is the implementation this crate
-//! owns: a SQLite file (WAL, `synchronous=FULL`) or a PostgreSQL database.
-//! A checkpoint is one transaction, so after a crash the state holds either
-//! the previous checkpoint or the new one, never half of each.
+//! Two implementations: [`StoreState`] keeps the state in Pinion's store
+//! (what `pinion sync` and `pinion publish` use), and [`SqlState`] in a
+//! standalone SQLite file (WAL, `synchronous=FULL`) or PostgreSQL database
+//! (`--state`, and the crash-test worker). A checkpoint is one transaction,
+//! so after a crash the state holds either the previous checkpoint or the
+//! new one, never half of each.
 
 mod sql;
+mod store;
 
 pub use sql::SqlState;
+pub use store::StoreState;
 
 use std::collections::HashMap;
 

@@ -27,6 +27,7 @@ async fn env(sim: &TestSim, dir: &std::path::Path) -> CliEnv {
         scopes: ScopeSet::parse(ALL_SCOPES).unwrap(),
         credential_key: "credential-custom".into(),
         data_dir: dir.to_path_buf(),
+        store: None,
     }
 }
 
