@@ -171,6 +171,22 @@ fn client(env: &CliEnv) -> Result<PinterestClient, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Says so when a state file of an earlier version sits in the data
+/// directory while the state now goes to the store: its unfinished runs and
+/// ledger are not read unless `--state` names it.
+fn note_earlier_state_file(env: &CliEnv) {
+    let legacy = env.data_dir.join("sync-state.db");
+    if legacy.exists() {
+        tracing::warn!(file = %legacy.display(), "Run state and the publish ledger are now kept in Pinion's store; the earlier state file is not read.");
+        eprintln!(
+            "note: {} from an earlier version is not read any more (state is in Pinion's store); \
+             pass --state {} to resume a run or publish an input recorded there",
+            legacy.display(),
+            legacy.display()
+        );
+    }
+}
+
 fn state_location(explicit: &Option<String>, env: &CliEnv) -> String {
     explicit
         .clone()
@@ -340,6 +356,7 @@ pub async fn run_sync(args: &SyncArgs, env: CliEnv) -> Result<SyncReport, SyncEr
     let (in_store, standalone);
     let state: &dyn crate::state::RunStateStore = match (&args.state, &env.store) {
         (None, Some(store)) => {
+            note_earlier_state_file(&env);
             in_store = StoreState::new(Arc::clone(store));
             &in_store
         }
@@ -414,6 +431,7 @@ pub async fn run_publish(
     let (in_store, standalone);
     let ledger: &dyn crate::state::PublishLedger = match (&args.state, &env.store) {
         (None, Some(store)) => {
+            note_earlier_state_file(&env);
             in_store = StoreState::new(Arc::clone(store));
             &in_store
         }
