@@ -497,12 +497,14 @@ async fn the_background_refresher_refreshes_due_credentials_once() {
     let h = harness(SimConfig::for_tests()).await;
     authorize(&h).await;
     let secrets = h.store.credential_secrets(&id(&h)).await.unwrap();
+    // Stored now with an expiry already past: due (a token stored with a
+    // minute to live would be due only in its last 6 seconds).
     h.store
         .set_tokens(
             &id(&h),
             &pinion_store::TokenSet {
                 access_token: secrets.access_token.unwrap(),
-                access_token_expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(60)),
+                access_token_expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(5)),
                 refresh_token: None,
                 refresh_token_expires_at: None,
                 granted_scopes: None,

@@ -145,7 +145,19 @@ pub struct RefreshFailure {
     pub keep_marker: bool,
 }
 
-/// What makes a credential due for a refresh.
+/// What makes a credential due for a refresh: the one definition, used in
+/// Rust ([`DueRule::is_due`], by the token manager) and in SQL
+/// ([`DUE_CONDITION`], by the batch claim of the background refresher). Both
+/// compare the same stored columns with the same bounds, so they agree to the
+/// microsecond.
+///
+/// A credential is due when it holds no access token expiry, or when its
+/// access token expires within `access_margin` *and* has lived nine tenths of
+/// its lifetime (`access_token_aged_at`, written with the token by
+/// [`aged_at`]): that is, it refreshes `min(access_margin, lifetime / 10)`
+/// before expiry, so a short-lived token is not due on every pass. It is also
+/// due when its refresh token expires within `refresh_token_margin` (keeping
+/// the 60-day continuous refresh token alive).
 #[derive(Debug, Clone, Copy)]
 pub struct DueRule {
     /// The current time.
@@ -157,31 +169,48 @@ pub struct DueRule {
     pub refresh_token_margin: Duration,
 }
 
+/// The SQL side of [`DueRule::is_due`] over `credentials`. Binds: `$1` =
+/// [`DueRule::access_expires_before`], `$2` = [`DueRule::now`], `$3` =
+/// [`DueRule::refresh_expires_before`] (each through `stored_time`; stored
+/// times are whole microseconds, so `stored <= trunc(t)` iff `stored <= t`).
+pub(crate) const DUE_CONDITION: &str = "(access_token_expires_at IS NULL \
+     OR (access_token_expires_at <= $1 \
+         AND (access_token_aged_at IS NULL OR access_token_aged_at <= $2)) \
+     OR refresh_token_expires_at <= $3)";
+
+/// When an access token stored at `issued` and expiring at `expires` has lived
+/// nine tenths of its lifetime (`expires` itself if the lifetime is not
+/// positive), in stored precision.
+pub(crate) fn aged_at(issued: DateTime<Utc>, expires: DateTime<Utc>) -> DateTime<Utc> {
+    let tenth = ((expires - issued) / 10).max(chrono::Duration::zero());
+    crate::sql::stored_time(expires - tenth)
+}
+
 impl DueRule {
-    /// True when `record` is due under this rule (ignoring backoff).
+    /// True when `record` is due under this rule (ignoring backoff). The same
+    /// test as [`DUE_CONDITION`].
     pub fn is_due(&self, record: &CredentialRecord) -> bool {
         let Some(expires) = record.access_token_expires_at else {
             return true;
         };
-        let mut margin = chrono_duration(self.access_margin);
-        if let Some(issued) = record.last_refreshed_at {
-            let tenth = (expires - issued) / 10;
-            if tenth < margin {
-                margin = tenth.max(chrono::Duration::zero());
-            }
-        }
-        expires - margin <= self.now
+        let access_due = expires <= self.access_expires_before()
+            && record
+                .access_token_aged_at
+                .is_none_or(|aged| aged <= self.now);
+        access_due
             || record
                 .refresh_token_expires_at
-                .is_some_and(|at| at - chrono_duration(self.refresh_token_margin) <= self.now)
+                .is_some_and(|at| at <= self.refresh_expires_before())
     }
 
-    /// Access tokens expiring before this are due (the SQL side of the rule).
+    /// Access tokens expiring at or before this may be due (`$1` of
+    /// [`DUE_CONDITION`]).
     pub fn access_expires_before(&self) -> DateTime<Utc> {
         self.now + chrono_duration(self.access_margin)
     }
 
-    /// Refresh tokens expiring before this are due.
+    /// Refresh tokens expiring at or before this are due (`$3` of
+    /// [`DUE_CONDITION`]).
     pub fn refresh_expires_before(&self) -> DateTime<Utc> {
         self.now + chrono_duration(self.refresh_token_margin)
     }
@@ -251,6 +280,18 @@ pub trait LifecycleStore: Send + Sync {
         attempt_id: &str,
         limit: usize,
     ) -> Result<Vec<CredentialId>, StoreError>;
+
+    /// Backdates the in-flight marker of `id` to `started_at` if the attempt
+    /// `attempt_id` still holds it (bumping the version); true when it did.
+    /// For a lease whose process is known to have ended: the marker stays,
+    /// so the next claim still reports the earlier outcome as unknown, but
+    /// it no longer has to wait out the lease.
+    async fn expire_refresh_lease(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+        started_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Credentials holding an in-flight marker set before `started_before`
     /// (interrupted refreshes, after a crash).
@@ -581,16 +622,16 @@ macro_rules! impl_lifecycle {
                 let now = $crate::sql::stored_time(self.clock.now());
                 let sql = format!(
                     "SELECT id FROM credentials WHERE status = 'active' \
-                     AND refresh_token_sealed IS NOT NULL \
-                     AND (access_token_expires_at IS NULL OR access_token_expires_at <= $1 \
-                          OR refresh_token_expires_at <= $2) \
-                     AND (next_refresh_at IS NULL OR next_refresh_at <= $3) \
+                     AND refresh_token_sealed IS NOT NULL AND {} \
+                     AND (next_refresh_at IS NULL OR next_refresh_at <= $4) \
                      AND refresh_started_at IS NULL \
-                     ORDER BY access_token_expires_at LIMIT $4{}",
+                     ORDER BY access_token_expires_at LIMIT $5{}",
+                    $crate::lifecycle::DUE_CONDITION,
                     Self::SKIP_LOCKED
                 );
                 let ids: Vec<(String,)> = sqlx::query_as(&sql)
                     .bind($crate::sql::stored_time(due.access_expires_before()))
+                    .bind($crate::sql::stored_time(due.now))
                     .bind($crate::sql::stored_time(due.refresh_expires_before()))
                     .bind(now)
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -614,6 +655,29 @@ macro_rules! impl_lifecycle {
                     .into_iter()
                     .map(|(id,)| CredentialId::from_trusted(id))
                     .collect())
+            }
+
+            #[tracing::instrument(skip_all, fields(credential_id = %id))]
+            async fn expire_refresh_lease(
+                &self,
+                id: &CredentialId,
+                attempt_id: &str,
+                started_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, StoreError> {
+                let now = $crate::sql::stored_time(self.clock.now());
+                let result = sqlx::query(
+                    "UPDATE credentials SET refresh_started_at = $3, version = version + 1, \
+                     updated_at = $4 WHERE id = $1 AND refresh_attempt_id = $2 \
+                     AND refresh_started_at IS NOT NULL",
+                )
+                .bind(id.as_str())
+                .bind(attempt_id)
+                .bind($crate::sql::stored_time(started_at))
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(result.rows_affected() == 1)
             }
 
             async fn interrupted_refreshes(

@@ -62,6 +62,9 @@ pub struct CredentialRecord {
     pub has_refresh_token: bool,
     /// When the access token expires.
     pub access_token_expires_at: Option<DateTime<Utc>>,
+    /// When the access token has lived nine tenths of its lifetime (set when
+    /// it is stored); part of the refresh rule, see [`crate::DueRule`].
+    pub access_token_aged_at: Option<DateTime<Utc>>,
     /// When the refresh token expires.
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     /// When tokens were last stored.

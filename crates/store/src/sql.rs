@@ -45,7 +45,7 @@ pub(crate) const CREDENTIAL_COLUMNS: &str = "id, owner_id, name, description, pr
      client_id, client_secret_sealed, scopes, granted_scopes, status, access_token_sealed, \
      access_token_expires_at, refresh_token_sealed, refresh_token_expires_at, last_refreshed_at, \
      last_error, refresh_started_at, refresh_attempt_id, refresh_failures, next_refresh_at, \
-     version, created_at, updated_at";
+     version, created_at, updated_at, access_token_aged_at";
 
 pub(crate) const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, owner_id, name, \
      description, provider, client_id, client_secret_sealed, scopes, granted_scopes, status, \
@@ -61,8 +61,8 @@ pub(crate) const UPDATE_CREDENTIAL: &str = "UPDATE credentials SET name = $2, na
      granted_scopes = $8, status = $9, access_token_sealed = $10, access_token_expires_at = $11, \
      refresh_token_sealed = $12, refresh_token_expires_at = $13, last_refreshed_at = $14, \
      last_error = $15, refresh_started_at = $16, refresh_attempt_id = $17, \
-     refresh_failures = $18, next_refresh_at = $19, version = $20, updated_at = $21 \
-     WHERE id = $1 AND version = $22";
+     refresh_failures = $18, next_refresh_at = $19, version = $20, updated_at = $21, \
+     access_token_aged_at = $23 WHERE id = $1 AND version = $22";
 
 pub(crate) const USER_COLUMNS: &str = "id, username, role, password_hash, created_at, updated_at";
 
@@ -124,6 +124,9 @@ pub(crate) struct CredentialRow {
     pub status: String,
     pub access_token_sealed: Option<Vec<u8>>,
     pub access_token_expires_at: Option<DateTime<Utc>>,
+    /// When the access token has lived nine tenths of its lifetime (see
+    /// [`crate::lifecycle::DueRule`]); written with the token.
+    pub access_token_aged_at: Option<DateTime<Utc>>,
     pub refresh_token_sealed: Option<Vec<u8>>,
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     pub last_refreshed_at: Option<DateTime<Utc>>,
@@ -181,6 +184,7 @@ impl CredentialRow {
             has_access_token: self.access_token_sealed.is_some(),
             has_refresh_token: self.refresh_token_sealed.is_some(),
             access_token_expires_at: self.access_token_expires_at,
+            access_token_aged_at: self.access_token_aged_at,
             refresh_token_expires_at: self.refresh_token_expires_at,
             last_refreshed_at: self.last_refreshed_at,
             last_error: self.last_error.clone(),
@@ -200,6 +204,7 @@ impl CredentialRow {
     pub(crate) fn clear_tokens(&mut self) {
         self.access_token_sealed = None;
         self.access_token_expires_at = None;
+        self.access_token_aged_at = None;
         self.refresh_token_sealed = None;
         self.refresh_token_expires_at = None;
         self.granted_scopes = None;
@@ -623,6 +628,7 @@ macro_rules! impl_store {
                     .bind(row.version)
                     .bind(row.updated_at)
                     .bind(expected)
+                    .bind(row.access_token_aged_at)
                     .execute(&mut **tx)
                     .await
                     .map_err(|err| {
@@ -671,6 +677,9 @@ macro_rules! impl_store {
                 ));
                 row.access_token_expires_at =
                     tokens.access_token_expires_at.map($crate::sql::stored_time);
+                row.access_token_aged_at = row
+                    .access_token_expires_at
+                    .map(|expires| $crate::lifecycle::aged_at(now, expires));
                 if let Some(refresh) = &tokens.refresh_token {
                     row.refresh_token_sealed = Some(keyring.seal(
                         row.location($crate::sql::REFRESH_TOKEN),
@@ -1011,6 +1020,7 @@ macro_rules! impl_store {
                     status: CredentialStatus::NeedsAuthorization.as_str().to_owned(),
                     access_token_sealed: None,
                     access_token_expires_at: None,
+                    access_token_aged_at: None,
                     refresh_token_sealed: None,
                     refresh_token_expires_at: None,
                     last_refreshed_at: None,

@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod backend;
+mod due;
 mod helpers;
 mod keys;
 mod runs;
@@ -51,6 +52,7 @@ on_both_backends!(
     suite::a_token_set_without_refresh_token_keeps_the_stored_one,
     suite::set_status_records_the_error_and_tokens_clear_it,
     suite::users_and_api_tokens,
+    due::the_batch_claim_and_the_due_rule_agree_and_spare_short_lived_tokens,
     at_rest::no_secret_appears_in_the_stored_bytes,
     at_rest::ciphertext_moved_between_rows_or_columns_fails_to_decrypt,
     keys::rotation_reencrypts_in_batches_resumes_and_retires_the_old_key,
