@@ -3,6 +3,7 @@
 //! refresher's pacing.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pinion_store::Store;
@@ -27,6 +28,10 @@ pub struct Settings {
     pub refresh_policy: pinion_service::RefreshPolicy,
     /// The background refresher's pacing; `None` runs no refresher.
     pub refresher: Option<pinion_service::RefresherConfig>,
+    /// Pinion's data directory (`PINION_DATA_DIR`): source runs write their
+    /// outputs under `outputs/` in it and keep their state there. `None`
+    /// makes every run fail saying so.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Pinterest's consent page, the default of `PINTEREST_OAUTH_URL`.
@@ -46,6 +51,7 @@ impl Settings {
             pinterest_api_url: DEFAULT_PINTEREST_API_URL.to_owned(),
             refresh_policy: pinion_service::RefreshPolicy::default(),
             refresher: Some(pinion_service::RefresherConfig::default()),
+            data_dir: None,
         }
     }
 

@@ -53,6 +53,22 @@ impl Application {
             Arc::new(SystemClock),
             settings.refresh_policy.clone(),
         ));
+        if settings.store.backend() == pinion_store::BackendKind::Sqlite {
+            // One process owns a SQLite store, so its unfinished runs died
+            // with the previous process (replicas on PostgreSQL keep theirs).
+            let interrupted = pinion_service::Runs::new(
+                settings.store.clone(),
+                tokens.clone(),
+                pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
+                None,
+            )
+            .fail_interrupted()
+            .await
+            .map_err(|err| anyhow::anyhow!("marking interrupted runs: {err}"))?;
+            if interrupted > 0 {
+                tracing::warn!(interrupted, "Marked runs left by a stopped server as failed.");
+            }
+        }
         let refresher = settings
             .refresher
             .clone()
@@ -68,7 +84,13 @@ impl Application {
             destinations: pinion_service::Destinations::new(
                 settings.store.clone(),
                 tokens.clone(),
+                pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
+            ),
+            runs: pinion_service::Runs::new(
+                settings.store.clone(),
+                tokens.clone(),
                 pinion_pinterest::ClientConfig::with_base_url(api_base),
+                settings.data_dir.clone(),
             ),
             store: settings.store,
             public_url: settings.public_url,

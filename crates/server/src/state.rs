@@ -29,4 +29,6 @@ pub struct AppState {
     pub sources: pinion_service::Sources,
     /// Destinations (issue 6).
     pub destinations: pinion_service::Destinations,
+    /// Source runs (issue 6).
+    pub runs: pinion_service::Runs,
 }

@@ -14,6 +14,7 @@ mod destinations;
 mod error;
 mod pause;
 mod refresher;
+mod runs;
 mod sessions;
 mod sharing;
 mod sources;
@@ -37,6 +38,7 @@ pub use users::Users;
 
 // Web sign-in and data sources (issue 6).
 pub use destinations::{BoardChoice, DestinationInput, Destinations};
+pub use runs::{OUTPUTS_DIR, RUNS_LISTED, Runs, output_location, valid_output_name};
 pub use sessions::{
     MIN_PASSWORD_CHARS, SESSION_TTL, SessionToken, Sessions, SignedIn, hash_password,
     validate_password, verify_password,

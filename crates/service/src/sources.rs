@@ -37,7 +37,8 @@ pub struct SourceInput {
     pub streams: Vec<String>,
     /// A kind from [`OUTPUTS`].
     pub output_kind: String,
-    /// An absolute path on the server.
+    /// The output's name under the server's outputs folder (see
+    /// [`crate::output_location`]).
     pub output_path: String,
 }
 
@@ -71,16 +72,13 @@ fn validate(input: &SourceInput) -> Result<(), ValidationErrors> {
     if !OUTPUTS.iter().any(|(kind, _)| *kind == input.output_kind) {
         errors.push(FieldError::new("output_kind", "pick JSON Lines or SQLite"));
     }
-    let path = input.output_path.trim();
-    if !path.starts_with('/') {
-        errors.push(FieldError::new("output_path", "must be an absolute path"));
-    } else if path.split('/').any(|part| part == "..")
-        || path.chars().any(char::is_control)
-        || path.len() > 500
-    {
+    // Outputs live under `<data dir>/outputs/<owner>/`: a name, never a path
+    // of the server's choosing.
+    if !crate::runs::valid_output_name(input.output_path.trim()) {
         errors.push(FieldError::new(
             "output_path",
-            "must not contain `..` or control characters, and at most 500 bytes",
+            "must be a name such as `weekly` or `reports/boards.db`: letters, digits, `.`, `_` \
+             and `-`, parts separated by `/`, no leading dot",
         ));
     }
     if errors.is_empty() {
@@ -176,7 +174,7 @@ mod tests {
             credential_id: "cred_x".into(),
             streams: vec!["boards".into(), "board_pins".into()],
             output_kind: "jsonl".into(),
-            output_path: "/var/lib/pinion/boards".into(),
+            output_path: "boards".into(),
         }
     }
 
@@ -200,12 +198,12 @@ mod tests {
             fields,
             vec!["name", "streams", "output_kind", "output_path"]
         );
-        let relative = SourceInput {
-            output_path: "out".into(),
+        let absolute = SourceInput {
+            output_path: "/var/lib/pinion/out".into(),
             streams: vec![],
             ..input()
         };
-        let fields: Vec<_> = validate(&relative)
+        let fields: Vec<_> = validate(&absolute)
             .unwrap_err()
             .0
             .iter()

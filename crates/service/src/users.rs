@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use pinion_domain::{ApiToken, Role, Username};
-use pinion_store::{Store, User};
+use pinion_domain::{ApiToken, FieldError, Role, Username, ValidationErrors};
+use pinion_store::{ApiTokenInfo, Store, User};
 
 use crate::ServiceError;
 
@@ -45,9 +45,46 @@ impl Users {
         Ok(self.store.get_user_by_username(&username).await?)
     }
 
-    /// The user an API token belongs to; an unknown or revoked token is `None`.
+    /// The user an API token belongs to; an unknown or revoked token is
+    /// `None`. Notes the token's use (to the minute) for its owner's list.
     pub async fn authenticate(&self, token: &ApiToken) -> Result<Option<User>, ServiceError> {
-        Ok(self.store.user_for_api_token(token).await?)
+        Ok(self.store.authenticate_api_token(token).await?)
+    }
+
+    /// Issues an API token named `name` for `user` (the web UI and API): the
+    /// token is returned once, with its listing entry.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn create_named_token(
+        &self,
+        user: &User,
+        name: &str,
+    ) -> Result<(ApiToken, ApiTokenInfo), ServiceError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(ServiceError::Validation(ValidationErrors(vec![
+                FieldError::new("name", "give the token a name of 1 to 64 characters"),
+            ])));
+        }
+        let created = self.store.create_named_api_token(&user.id, name).await?;
+        tracing::info!(token_id = %created.1.id, "Issued an API token.");
+        Ok(created)
+    }
+
+    /// `user`'s API tokens (never their values), newest first.
+    pub async fn tokens(&self, user: &User) -> Result<Vec<ApiTokenInfo>, ServiceError> {
+        Ok(self.store.list_api_tokens(&user.id).await?)
+    }
+
+    /// Revokes `user`'s token `id`; another user's or an unknown id is
+    /// `NotFound`.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id, token_id = %id))]
+    pub async fn revoke_token(&self, user: &User, id: &str) -> Result<(), ServiceError> {
+        if self.store.revoke_api_token_by_id(&user.id, id).await? {
+            tracing::info!("Revoked an API token.");
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound { what: "API token" })
+        }
     }
 
     /// Issues another API token for `user`.

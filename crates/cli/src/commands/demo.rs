@@ -84,6 +84,7 @@ impl DemoArgs {
 
         let public_url = Settings::parse_public_url(&format!("http://{}", self.listen))?;
         let mut settings = Settings::new(self.listen, public_url.clone(), store.clone());
+        settings.data_dir = Some(data_dir.clone());
         let simulator = start_simulator("127.0.0.1:0".parse()?, &settings.redirect_uri()).await?;
         settings.pinterest_oauth_url = simulator.oauth_url();
         settings.pinterest_api_url = simulator.api_url();

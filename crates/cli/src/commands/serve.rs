@@ -58,6 +58,8 @@ impl ServeArgs {
         let mut settings = Settings::new(self.listen, public_url.clone(), store);
         settings.pinterest_oauth_url = self.pinterest_oauth_url.clone();
         settings.pinterest_api_url = self.pinterest_api_url.clone();
+        // Source runs write under `<data dir>/outputs/`.
+        settings.data_dir = Some(store_args.data_dir()?);
         // Kept alive until the server stops; dropping it stops the simulator.
         let simulator = if self.simulator {
             let sim = start_simulator(self.simulator_listen, &settings.redirect_uri()).await?;

@@ -11,8 +11,10 @@ pub mod credentials;
 pub mod destinations;
 mod error;
 pub mod openapi;
+pub mod runs;
 pub mod sharing;
 pub mod sources;
+pub mod tokens;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -52,6 +54,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         // Data sources (issue 6).
         .routes(routes!(sources::list, sources::create))
         .routes(routes!(sources::get))
+        .routes(routes!(runs::start, runs::list))
+        .routes(routes!(runs::get))
+        // API tokens (issue 6).
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
         .routes(routes!(destinations::list, destinations::create))
         .routes(routes!(destinations::get, destinations::delete))
 }

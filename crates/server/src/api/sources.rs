@@ -37,7 +37,9 @@ pub struct CreateSource {
 pub struct OutputBody {
     /// `jsonl` or `sqlite`.
     pub kind: String,
-    /// An absolute path on the server.
+    /// A name under the server's outputs folder (`<data dir>/outputs/<user
+    /// id>/`), e.g. `weekly` or `reports/boards.db`: letters, digits, `.`,
+    /// `_`, `-`, parts separated by `/`, no leading dot.
     pub path: String,
 }
 

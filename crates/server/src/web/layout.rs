@@ -14,6 +14,7 @@ pub fn page(title: &str, session: &Session, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Pinion" }
                 link rel="stylesheet" href="/static/pinion.css";
+                script src="/static/pinion.js" defer {}
             }
             body {
                 header class="top" {
@@ -24,6 +25,7 @@ pub fn page(title: &str, session: &Session, content: Markup) -> Markup {
                         a href="/sources/new" { "New data source" }
                         a href="/destinations" { "Destinations" }
                         a href="/destinations/new" { "New destination" }
+                        a href="/settings/tokens" { "API tokens" }
                     }
                     form class="sign-out" method="post" action="/sign-out" {
                         span class="who" { (session.user.username.as_str()) }

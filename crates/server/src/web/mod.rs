@@ -22,7 +22,14 @@
 //! - `GET /sources`: the user's sources.
 //! - `GET /destinations/new`, `GET|POST /destinations/new/configure`,
 //!   `GET /destinations`: the same for destinations, which pick a board.
-//! - `GET /static/…`: the stylesheet; nothing is loaded from elsewhere.
+//! - `GET /sources/{id}`, `POST /sources/{id}/runs`,
+//!   `GET /sources/{id}/runs/{run_id}` (and `…/progress`, its JSON): a
+//!   source's page, Run, and a run's progress and counts (`sources/runs`).
+//! - `GET|POST /settings/tokens`, `POST /settings/tokens/{id}/revoke`: the
+//!   user's API tokens (`tokens`).
+//! - `GET /static/…`: the stylesheet and the one script (progressive:
+//!   the overlay as a dialog, live run progress); nothing is loaded from
+//!   elsewhere.
 //!
 //! Every page needs a session: without one the answer is a 303 to
 //! `/sign-in`. Another user's credential is a 404 page, exactly as for an id
@@ -41,6 +48,7 @@ mod sign_in;
 mod sign_out;
 mod sources;
 mod static_files;
+mod tokens;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -89,5 +97,14 @@ pub fn router() -> Router<AppState> {
             "/destinations/new/configure",
             get(destinations::new::configure::get).post(destinations::new::configure::post),
         )
+        .route("/sources/{id}", get(sources::runs::source_page))
+        .route("/sources/{id}/runs", post(sources::runs::start))
+        .route("/sources/{id}/runs/{run_id}", get(sources::runs::run_page))
+        .route(
+            "/sources/{id}/runs/{run_id}/progress",
+            get(sources::runs::progress),
+        )
+        .route("/settings/tokens", get(tokens::get).post(tokens::post))
+        .route("/settings/tokens/{id}/revoke", post(tokens::revoke))
         .route("/static/{file}", get(static_files::get))
 }

@@ -304,7 +304,7 @@ async fn responses_match_the_documented_schemas() {
             "name": "Boards",
             "credential_id": id,
             "streams": ["boards"],
-            "output": {"kind": "jsonl", "path": "/tmp/pinion-out"},
+            "output": {"kind": "jsonl", "path": "pinion-out"},
         }))
         .send()
         .await

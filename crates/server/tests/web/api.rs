@@ -20,7 +20,7 @@ async fn sources_via_the_api_belong_to_their_owner_and_report_field_errors() {
         "name": "API source",
         "credential_id": credential,
         "streams": ["boards", "pins"],
-        "output": {"kind": "sqlite", "path": "/var/lib/pinion/api.db"},
+        "output": {"kind": "sqlite", "path": "reports/api.db"},
     });
 
     let anonymous = http.get(url("/sources")).send().await.unwrap();

@@ -276,7 +276,7 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
     );
     fill(&client, "#name", "Weekly board report").await;
     click(&client, "input[name=streams][value=pins]").await;
-    fill(&client, "#output_path", "/var/lib/pinion/weekly").await;
+    fill(&client, "#output_path", "weekly").await;
     screenshot(&client, "flow-08-source-streams").await;
     click(&client, "button[type=submit].primary").await;
     wait_for_path(&client, "/sources").await;

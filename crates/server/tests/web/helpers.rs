@@ -29,6 +29,8 @@ pub struct TestApp {
     pub client_secret: String,
     /// API tokens of `alice` and `bob`, for the JSON API.
     pub api_tokens: [String; 2],
+    /// Pinion's data directory (source runs write under `outputs/` here).
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -82,6 +84,7 @@ pub async fn spawn_app() -> TestApp {
     settings.pinterest_oauth_url = sim.oauth_url();
     settings.pinterest_api_url = sim.api_url();
     settings.refresher = None;
+    settings.data_dir = Some(dir.path().to_owned());
     let app = Application::build(settings).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async {
@@ -93,6 +96,7 @@ pub async fn spawn_app() -> TestApp {
         client_id: app_info.client_id,
         client_secret: app_info.client_secret,
         api_tokens: api_tokens.try_into().unwrap(),
+        data_dir: dir.path().to_owned(),
         _dir: dir,
         _shutdown: tx,
     }

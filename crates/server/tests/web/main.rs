@@ -11,5 +11,7 @@ mod flow;
 mod helpers;
 mod pages;
 mod revoked;
+mod runs;
 mod sharing;
 mod sources;
+mod tokens;

@@ -41,7 +41,7 @@ async fn a_source_is_created_from_the_picked_credential_and_listed_where_it_is_u
                 ("credential", &id),
                 ("name", "Weekly report"),
                 ("output_kind", "jsonl"),
-                ("output_path", "relative/out"),
+                ("output_path", "/etc/pinion-out"),
             ],
         )
         .await;
@@ -60,7 +60,7 @@ async fn a_source_is_created_from_the_picked_credential_and_listed_where_it_is_u
                 ("streams", "boards"),
                 ("streams", "pins"),
                 ("output_kind", "jsonl"),
-                ("output_path", "/var/lib/pinion/weekly"),
+                ("output_path", "weekly"),
             ],
         )
         .await;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::web::layout::{page, when};
+use crate::web::sources::runs::run_button;
 use crate::web::{Session, WebError};
 
 /// The page's query.
@@ -36,13 +37,14 @@ pub async fn get(
             labels.insert(item.credential_id.clone(), label);
         }
     }
+    let csrf = session.csrf();
     let content = html! {
         h1 { "Data sources" }
         div class="tiles" {
             @for source in &sources {
                 @let selected = query.created.as_deref() == Some(source.id.as_str());
                 div class={ "tile source" @if selected { " selected" } } data-source=(source.id) {
-                    h2 { (source.name) }
+                    h2 { a href={ "/sources/" (source.id) } { (source.name) } }
                     dl {
                         dt { "Credential" } @match labels.get(&source.credential_id) {
                             Some(Err(problem)) => dd class="credential unusable" { (problem) },
@@ -50,8 +52,12 @@ pub async fn get(
                             None => dd {},
                         }
                         dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
-                        dt { "Output" } dd { (source.output_kind) " · " code { (source.output_path) } }
+                        dt { "Output" } dd { (source.output_kind) " · " code { "outputs/" (source.output_path) } }
                         dt { "Created" } dd { (when(Some(source.created_at))) }
+                    }
+                    div class="actions" {
+                        (run_button(source, &csrf))
+                        a href={ "/sources/" (source.id) } { "Runs" }
                     }
                 }
             }

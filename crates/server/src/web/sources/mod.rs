@@ -2,5 +2,6 @@
 
 mod get;
 pub mod new;
+pub mod runs;
 
 pub use get::get;

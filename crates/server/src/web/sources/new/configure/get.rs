@@ -99,9 +99,9 @@ pub fn form(
             }
             @let path_error = error_of("output_path");
             div class={ "field" @if path_error.is_some() { " invalid" } } {
-                label for="output_path" { "Output path on the server" }
+                label for="output_path" { "Output name" }
                 input type="text" id="output_path" name="output_path" value=(values.output_path);
-                p class="hint" { "An absolute path: a directory for JSON Lines, a file for SQLite." }
+                p class="hint" { "A name in your outputs folder on the server, such as " code { "weekly" } ": a folder for JSON Lines, a file for SQLite (" code { "reports/boards.db" } ")." }
                 @if let Some(error) = path_error { p class="error" id="output_path-error" { (error) } }
             }
             div class="buttons" {

@@ -1,0 +1,122 @@
+//! `/api/v1/sources/{id}/runs`: running a source (issue 6). A run starts in
+//! the background and answers 202 with the queued run; reading it shows the
+//! per-stream counts so far and, at the end, the status and any error.
+//! Another user's source or run is a 404, as is an unknown id.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use pinion_store::RunRecord;
+use utoipa::ToSchema;
+
+use super::openapi::ErrorBody;
+use super::{ApiError, ApiUser};
+use crate::AppState;
+
+/// A run of a source (`pinion_store::RunRecord`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Run {
+    /// `run_…`.
+    id: String,
+    /// The source it runs.
+    source_id: String,
+    /// The owning user's id.
+    owner: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    status: String,
+    /// Records per stream, so far or at the end.
+    streams: Vec<RunStream>,
+    /// Why it failed (never a secret).
+    error: Option<String>,
+    /// When it was asked for.
+    created_at: DateTime<Utc>,
+    /// When it started reading.
+    started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    finished_at: Option<DateTime<Utc>>,
+}
+
+/// One stream of a run (`pinion_store::RunStreamCount`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RunStream {
+    /// The stream's name.
+    stream: String,
+    /// Records committed.
+    records: u64,
+    /// `done`, `skipped`, `failed`, `not_started`…; null while it runs.
+    outcome: Option<String>,
+    /// Why it failed or was skipped.
+    error: Option<String>,
+}
+
+/// `POST /api/v1/sources/{id}/runs`: starts a run; 202 with the queued run.
+#[utoipa::path(
+    post,
+    operation_id = "start_run",
+    path = "/sources/{id}/runs",
+    tag = "sources",
+    params(("id" = String, Path, description = "A source id, `src_…`")),
+    responses(
+        (status = 202, description = "Queued; poll the run for progress", body = Run),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+        (status = 409, description = "A run of this source is still going", body = ErrorBody),
+    )
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run = state.runs.start(&user, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(run)))
+}
+
+/// `GET /api/v1/sources/{id}/runs`: the source's recent runs, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "list_runs",
+    path = "/sources/{id}/runs",
+    tag = "sources",
+    params(("id" = String, Path, description = "A source id, `src_…`")),
+    responses(
+        (status = 200, description = "The source's last 20 runs, newest first", body = Vec<Run>),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<RunRecord>>, ApiError> {
+    Ok(Json(state.runs.list(&user, &id).await?))
+}
+
+/// `GET /api/v1/sources/{id}/runs/{run_id}`
+#[utoipa::path(
+    get,
+    operation_id = "get_run",
+    path = "/sources/{id}/runs/{run_id}",
+    tag = "sources",
+    params(
+        ("id" = String, Path, description = "A source id, `src_…`"),
+        ("run_id" = String, Path, description = "A run id, `run_…`"),
+    ),
+    responses(
+        (status = 200, description = "The run", body = Run),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<Json<RunRecord>, ApiError> {
+    Ok(Json(state.runs.get(&user, &id, &run_id).await?))
+}

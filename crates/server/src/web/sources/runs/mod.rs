@@ -1,0 +1,175 @@
+//! `/sources/{id}…`: a source's page with its runs, Run, and a run's page.
+//!
+//! - `GET /sources/{id}`: the source, a Run button and its recent runs.
+//! - `POST /sources/{id}/runs`: starts a run (CSRF form) and goes to it.
+//! - `GET /sources/{id}/runs/{run_id}`: the run's status and per-stream
+//!   counts, and at the end any errors. Without JavaScript an unfinished
+//!   run's page refreshes itself (`<noscript>` meta refresh) and has a
+//!   Refresh link; with it, `/static/pinion.js` polls
+//! - `GET /sources/{id}/runs/{run_id}/progress`: the run as JSON, and
+//!   updates the page in place.
+//!
+//! Another user's source or run is a 404, as for an unknown id.
+
+use axum::Json;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use pinion_service::ServiceError;
+use pinion_store::{RunRecord, SourceRecord};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::web::layout::{page, when};
+use crate::web::{Session, WebError};
+
+/// A form with only the CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The Run button, for the sources page and the source's page.
+pub fn run_button(source: &SourceRecord, csrf: &str) -> Markup {
+    html! {
+        form class="run" method="post" action={ "/sources/" (source.id) "/runs" } {
+            input type="hidden" name="csrf" value=(csrf);
+            button class="primary" type="submit" { "Run" }
+        }
+    }
+}
+
+fn total(run: &RunRecord) -> u64 {
+    run.streams.iter().map(|s| s.records).sum()
+}
+
+/// `GET /sources/{id}`
+pub async fn source_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let source = state.sources.get(&session.user, &id).await?;
+    let runs = state.runs.list(&session.user, &source.id).await?;
+    let content = html! {
+        h1 { (source.name) }
+        dl class="facts" {
+            dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
+            dt { "Output" } dd { (source.output_kind) " · " code { "outputs/" (source.output_path) } }
+            dt { "Created" } dd { (when(Some(source.created_at))) }
+        }
+        (run_button(&source, &session.csrf()))
+        h2 { "Runs" }
+        @if runs.is_empty() {
+            p class="hint" { "No runs yet." }
+        } @else {
+            table class="runs" {
+                thead { tr { th { "Run" } th { "Status" } th { "Started" } th { "Finished" } th { "Records" } } }
+                tbody {
+                    @for run in &runs {
+                        tr {
+                            td { a href={ "/sources/" (source.id) "/runs/" (run.id) } { (when(Some(run.created_at))) } }
+                            td { span class={ "status run-" (run.status.as_str()) } { (run.status.label()) } }
+                            td { (when(run.started_at)) }
+                            td { (when(run.finished_at)) }
+                            td class="num" { (total(run)) }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/sources" { "All sources" } }
+    };
+    Ok(Html(page(&source.name, &session, content).into_string()))
+}
+
+/// `POST /sources/{id}/runs`: starts a run and shows it.
+pub async fn start(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    session.check_csrf(&form.csrf)?;
+    match state.runs.start(&session.user, &id).await {
+        Ok(run) => Ok(
+            Redirect::to(&format!("/sources/{}/runs/{}", run.source_id, run.id)).into_response(),
+        ),
+        Err(ServiceError::Conflict { message, .. }) => {
+            let source = state.sources.get(&session.user, &id).await?;
+            let content = html! {
+                h1 { (source.name) }
+                p class="notice bad" role="alert" { (message) }
+                p { a href={ "/sources/" (source.id) } { "Back to the source" } }
+            };
+            Ok((
+                StatusCode::CONFLICT,
+                Html(page(&source.name, &session, content).into_string()),
+            )
+                .into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /sources/{id}/runs/{run_id}`
+pub async fn run_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<Html<String>, WebError> {
+    let source = state.sources.get(&session.user, &id).await?;
+    let run = state.runs.get(&session.user, &source.id, &run_id).await?;
+    let finished = run.status.is_final();
+    let here = format!("/sources/{}/runs/{}", source.id, run.id);
+    let content = html! {
+        @if !finished {
+            noscript { meta http-equiv="refresh" content="2"; }
+        }
+        h1 { "Run of " (source.name) }
+        div class="run" data-run-progress={ (here) "/progress" } data-final=(finished) {
+            p {
+                "Status: "
+                span class={ "status run-status run-" (run.status.as_str()) } { (run.status.label()) }
+            }
+            dl class="facts" {
+                dt { "Started" } dd class="run-started" { (when(run.started_at)) }
+                dt { "Finished" } dd class="run-finished" { (when(run.finished_at)) }
+            }
+            table class="run-counts" {
+                thead { tr { th { "Stream" } th { "Records" } th { "Outcome" } th { "Notes" } } }
+                tbody {
+                    @for count in &run.streams {
+                        tr data-stream=(count.stream) {
+                            td class="stream" { (count.stream) }
+                            td class="records num" { (count.records) }
+                            td class="outcome" { (count.outcome.as_deref().unwrap_or(if finished { "" } else { "…" })) }
+                            td class="note" { (count.error.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+            @if let Some(error) = &run.error {
+                p class="notice bad run-error" role="alert" { (error) }
+            }
+            @if !finished {
+                p class="refresh" { a href=(here) { "Refresh" } }
+            }
+        }
+        p { a href={ "/sources/" (source.id) } { "Back to the source" } }
+    };
+    Ok(Html(page("Run", &session, content).into_string()))
+}
+
+/// `GET /sources/{id}/runs/{run_id}/progress`: the run as JSON for the
+/// page's script.
+pub async fn progress(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<Json<RunRecord>, WebError> {
+    let run = state.runs.get(&session.user, &id, &run_id).await?;
+    Ok(Json(run))
+}

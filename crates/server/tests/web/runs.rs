@@ -1,0 +1,341 @@
+//! Running a source from the web UI and the API: Run starts a run in the
+//! server, the run page shows per-stream counts and the end, outputs land
+//! under `<data dir>/outputs/<owner>/<name>` only, a credential that is not
+//! usable fails the run with a clear message; and access control and CSRF
+//! on every new route.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Browser, SECRET_CANARY, TestApp, csrf_in, spawn_app};
+
+/// Creates a source reading `streams` with `credential` into `output` (a
+/// JSON Lines folder); returns its id.
+async fn create_source(browser: &Browser, credential: &str, output: &str) -> String {
+    let form = browser
+        .page(&format!("/sources/new/configure?credential={credential}"))
+        .await;
+    let csrf = csrf_in(&form);
+    let created = browser
+        .post_form(
+            "/sources/new/configure",
+            &[
+                ("csrf", &csrf),
+                ("credential", credential),
+                ("name", "Weekly boards"),
+                ("streams", "boards"),
+                ("streams", "board_pins"),
+                ("output_kind", "jsonl"),
+                ("output_path", output),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    created.headers()["location"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("/sources?created=")
+        .unwrap()
+        .to_owned()
+}
+
+/// Presses Run on the source's page; returns the run page's path.
+async fn run(browser: &Browser, source: &str) -> String {
+    let page = browser.page(&format!("/sources/{source}")).await;
+    assert!(page.contains(&format!("action=\"/sources/{source}/runs\"")));
+    let started = browser
+        .post_form(
+            &format!("/sources/{source}/runs"),
+            &[("csrf", &csrf_in(&page))],
+        )
+        .await;
+    assert_eq!(started.status(), 303);
+    started.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Polls the run's JSON until it ends (the run is a background task).
+async fn wait_for_end(browser: &Browser, run_page: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let run: Value = browser
+            .get(&format!("{run_page}/progress"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if run["status"] == "succeeded" || run["status"] == "failed" {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "the run never ended: {run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn records(run: &Value, stream: &str) -> u64 {
+    run["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == stream)
+        .unwrap_or_else(|| panic!("no {stream} in {run}"))["records"]
+        .as_u64()
+        .unwrap()
+}
+
+fn lines(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+        .lines()
+        .count() as u64
+}
+
+fn alice_id(app: &TestApp) -> String {
+    let outputs = app.data_dir.join("outputs");
+    let mut owners = std::fs::read_dir(outputs).unwrap();
+    let owner = owners.next().unwrap().unwrap();
+    owner.file_name().into_string().unwrap()
+}
+
+#[tokio::test]
+async fn a_source_runs_from_its_page_and_shows_counts_per_stream() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let credential = app.authorized_credential(&alice, "Boards").await;
+    let source = create_source(&alice, &credential, "weekly").await;
+    let list = alice.page("/sources").await;
+    assert!(list.contains(&format!("action=\"/sources/{source}/runs\"")));
+
+    let run_page = run(&alice, &source).await;
+    assert!(run_page.starts_with(&format!("/sources/{source}/runs/run_")));
+    let page = alice.page(&run_page).await;
+    assert!(page.contains("data-run-progress="), "{page}");
+    assert!(page.contains("src=\"/static/pinion.js\""));
+
+    let run = wait_for_end(&alice, &run_page).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let boards = records(&run, "boards");
+    let pins = records(&run, "board_pins");
+    assert!(boards > 0 && pins > 0, "{run}");
+
+    // The counts are what was written, under the data directory only.
+    let out = app
+        .data_dir
+        .join("outputs")
+        .join(alice_id(&app))
+        .join("weekly");
+    assert_eq!(lines(&out.join("boards.jsonl")), boards);
+    assert_eq!(lines(&out.join("board_pins.jsonl")), pins);
+
+    // The finished page: status, counts, no refresh, no secret.
+    let done = alice.page(&run_page).await;
+    assert!(done.contains("Succeeded"));
+    assert!(done.contains(&format!("<td class=\"records num\">{boards}</td>")));
+    assert!(!done.contains("http-equiv=\"refresh\""));
+    assert!(!done.contains(&app.client_secret));
+    let source_page = alice.page(&format!("/sources/{source}")).await;
+    assert!(source_page.contains(&run_page));
+
+    // The API sees the same run, and starts another one (202).
+    let [alice_token, bob_token] = &app.api_tokens;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/v1{path}", app.address);
+    let run_id = run["id"].as_str().unwrap();
+    let listed: Value = http
+        .get(url(&format!("/sources/{source}/runs")))
+        .bearer_auth(alice_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["id"], run_id);
+    let one = http
+        .get(url(&format!("/sources/{source}/runs/{run_id}")))
+        .bearer_auth(alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+    for path in [
+        format!("/sources/{source}/runs"),
+        format!("/sources/{source}/runs/{run_id}"),
+    ] {
+        let hidden = http
+            .get(url(&path))
+            .bearer_auth(bob_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(hidden.status(), 404, "GET {path} as bob");
+        let anonymous = http.get(url(&path)).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "GET {path} anonymously");
+    }
+    let refused = http
+        .post(url(&format!("/sources/{source}/runs")))
+        .bearer_auth(bob_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    let anonymous = http
+        .post(url(&format!("/sources/{source}/runs")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let started = http
+        .post(url(&format!("/sources/{source}/runs")))
+        .bearer_auth(alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let second: Value = started.json().await.unwrap();
+    assert_eq!(second["status"], "queued");
+    let second = wait_for_end(
+        &alice,
+        &format!("/sources/{source}/runs/{}", second["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+}
+
+#[tokio::test]
+async fn a_run_with_an_unauthorized_credential_fails_with_a_clear_message() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let credential = alice
+        .add_credential("Never authorized", "1484362", SECRET_CANARY)
+        .await;
+    let source = create_source(&alice, &credential, "never").await;
+    let run_page = run(&alice, &source).await;
+    let run = wait_for_end(&alice, &run_page).await;
+    assert_eq!(run["status"], "failed");
+    let error = run["error"].as_str().unwrap();
+    assert!(
+        error.contains("\"Never authorized\" is not authorized yet"),
+        "{error}"
+    );
+    let page = alice.page(&run_page).await;
+    assert!(page.contains("class=\"notice bad run-error\""));
+    assert!(page.contains("Failed"));
+    assert!(!page.contains(SECRET_CANARY));
+    assert!(
+        !app.data_dir.join("outputs").exists(),
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn outputs_are_names_under_the_data_directory() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let credential = alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let form = alice
+        .page(&format!("/sources/new/configure?credential={credential}"))
+        .await;
+    let csrf = csrf_in(&form);
+    for bad in ["/etc/cron.d/x", "../other-user", "a/../../b", ".ssh", "a b"] {
+        let refused = alice
+            .post_form(
+                "/sources/new/configure",
+                &[
+                    ("csrf", &csrf),
+                    ("credential", &credential),
+                    ("name", "Escape"),
+                    ("streams", "boards"),
+                    ("output_kind", "sqlite"),
+                    ("output_path", bad),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{bad}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("id=\"output_path-error\""), "{bad}");
+    }
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(format!("{}/api/v1/sources", app.address))
+        .bearer_auth(&app.api_tokens[0])
+        .json(&json!({
+            "name": "Escape",
+            "credential_id": credential,
+            "streams": ["boards"],
+            "output": {"kind": "sqlite", "path": "/var/lib/pinion/x.db"},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "output_path", "{error}");
+}
+
+#[tokio::test]
+async fn run_routes_are_the_owners_only_and_need_a_session_and_csrf() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let credential = alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let source = create_source(&alice, &credential, "owned").await;
+    let run_page = run(&alice, &source).await;
+    wait_for_end(&alice, &run_page).await;
+
+    let bob = app.signed_in("bob").await;
+    let bobs_csrf = bob.csrf().await;
+    for path in [
+        format!("/sources/{source}"),
+        run_page.clone(),
+        format!("{run_page}/progress"),
+    ] {
+        assert_eq!(bob.get(&path).await.status(), 404, "GET {path} as bob");
+        let anonymous = app.browser().get(&path).await;
+        assert_eq!(anonymous.status(), 303, "GET {path} anonymously");
+        assert_eq!(anonymous.headers()["location"], "/sign-in");
+    }
+    let stolen = bob
+        .post_form(&format!("/sources/{source}/runs"), &[("csrf", &bobs_csrf)])
+        .await;
+    assert_eq!(stolen.status(), 404);
+    let anonymous = app
+        .browser()
+        .post_form(&format!("/sources/{source}/runs"), &[("csrf", "x")])
+        .await;
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(anonymous.headers()["location"], "/sign-in");
+    // Another run of Alice's source needs her token.
+    for token in [None, Some(""), Some(bobs_csrf.as_str())] {
+        let mut form = vec![];
+        if let Some(token) = token {
+            form.push(("csrf", token));
+        }
+        let refused = alice
+            .post_form(&format!("/sources/{source}/runs"), &form)
+            .await;
+        assert_eq!(refused.status(), 403, "Run with {token:?}");
+    }
+    let page = alice.page(&format!("/sources/{source}")).await;
+    assert_eq!(page.matches("/runs/run_").count(), 1, "no run was added");
+    // A run id of another source is not found, as is an unknown one.
+    let other = create_source(&alice, &credential, "other").await;
+    let run_id = run_page.rsplit('/').next().unwrap();
+    assert_eq!(
+        alice
+            .get(&format!("/sources/{other}/runs/{run_id}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        alice
+            .get(&format!("/sources/{source}/runs/run_nope"))
+            .await
+            .status(),
+        404
+    );
+}
