@@ -174,9 +174,34 @@ fn refresh_command(setup: &Setup, pause_at: Option<&str>) -> tokio::process::Com
     command
 }
 
-/// Runs the refresh until it pauses at `point`, then kills it with SIGKILL.
-async fn kill_at(setup: &Setup, point: &str) {
-    let mut child = refresh_command(setup, Some(point)).spawn().unwrap();
+/// `pinion serve` (with its background refresher) on the setup's data
+/// directory and simulator.
+fn serve_command(setup: &Setup, pause_at: Option<&str>) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinion"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PINION_DATA_DIR", setup.dir.path())
+        .env("PINTEREST_OAUTH_URL", setup.sim.oauth_url())
+        .env("PINTEREST_API_URL", setup.sim.api_url())
+        .env_remove("PINION_DATABASE_URL")
+        .env_remove("PINION_MASTER_KEY")
+        .env_remove("PINION_MASTER_KEY_FILE")
+        .env_remove("PINION_PUBLIC_URL")
+        .env_remove("PINION_LISTEN")
+        .env_remove("PINION_TEST_PAUSE_AT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(point) = pause_at {
+        command.env("PINION_TEST_PAUSE_AT", point);
+    }
+    command
+}
+
+/// Runs `command` until it pauses at `point`, then kills it with SIGKILL.
+async fn kill_command_at(mut command: tokio::process::Command, point: &str) {
+    let mut child = command.spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let marker = format!("PINION_TEST_PAUSED_AT={point}");
     let paused = tokio::time::timeout(Duration::from_secs(60), async {
@@ -193,6 +218,11 @@ async fn kill_at(setup: &Setup, point: &str) {
     child.start_kill().unwrap();
     let status = child.wait().await.unwrap();
     assert!(!status.success(), "the child was killed");
+}
+
+/// Runs the refresh until it pauses at `point`, then kills it with SIGKILL.
+async fn kill_at(setup: &Setup, point: &str) {
+    kill_command_at(refresh_command(setup, Some(point)), point).await;
 }
 
 /// Restarts as `pinion serve` would on a single node (every in-flight
@@ -293,4 +323,84 @@ async fn refreshes_killed_at_spread_moments_never_leave_a_stale_or_stuck_credent
     eprintln!("outcomes of the spread kills: {outcomes:?}");
     // Every kill ended in one of the two clear states (checked above).
     assert_eq!(outcomes.values().sum::<i32>(), 16, "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_resolves_the_refresh_its_killed_predecessor_held_without_waiting_out_the_lease()
+ {
+    let setup = setup().await;
+    // The access token expired: the server's refresher claims it at start.
+    let store = open_store(setup.dir.path()).await;
+    let secrets = store.credential_secrets(&setup.id).await.unwrap();
+    store
+        .set_tokens(
+            &setup.id,
+            &pinion_store::TokenSet {
+                access_token: secrets.access_token.unwrap(),
+                access_token_expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(5)),
+                refresh_token: None,
+                refresh_token_expires_at: None,
+                granted_scopes: None,
+            },
+            secrets.record.version,
+        )
+        .await
+        .unwrap();
+    setup.sim.control().reset_stats().await.unwrap();
+
+    // The server dies holding the lease, before its token request.
+    kill_command_at(
+        serve_command(&setup, Some("before_request")),
+        "before_request",
+    )
+    .await;
+    let stuck = store.get_credential(&setup.id).await.unwrap();
+    let lease_started = stuck
+        .refresh
+        .started_at
+        .expect("the killed server held the refresh lease");
+    assert!(
+        stuck
+            .refresh
+            .attempt_id
+            .as_deref()
+            .is_some_and(|attempt| attempt.contains("@inst_")),
+        "the lease names the process that held it: {:?}",
+        stuck.refresh.attempt_id
+    );
+    let stats = setup.sim.control().stats().await.unwrap();
+    assert_eq!(stats.grant_type("refresh_token"), 0, "{stats:?}");
+
+    // The restarted server sees that the lease's process is gone and
+    // refreshes at start, long before the 120 s lease would have run out.
+    let mut second = serve_command(&setup, None).spawn().unwrap();
+    let resolved = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let record = store.get_credential(&setup.id).await.unwrap();
+            if record.refresh.started_at.is_none() {
+                return record;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the restarted server resolved the stuck refresh within a minute");
+    assert_eq!(
+        resolved.status,
+        CredentialStatus::Active,
+        "{:?}",
+        resolved.last_error
+    );
+    assert!(
+        resolved
+            .last_refreshed_at
+            .is_some_and(|at| at > lease_started),
+        "the restarted server stored new tokens"
+    );
+    let stats = setup.sim.control().stats().await.unwrap();
+    assert_eq!(stats.grant_type("refresh_token"), 1, "{stats:?}");
+    second.start_kill().unwrap();
+    let _ = second.wait().await;
+    store.close().await;
+    assert_eq!(recover_and_check(&setup).await, CredentialStatus::Active);
 }

@@ -12,6 +12,7 @@ mod check;
 mod credentials;
 mod destinations;
 mod error;
+mod instance;
 mod pause;
 mod refresher;
 mod runs;
@@ -29,6 +30,7 @@ pub use authorization::{
 pub use check::{CheckReport, check_credential, check_credential_by};
 pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN};
 pub use error::ServiceError;
+pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
 pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};
 pub use tokens::{

@@ -80,6 +80,9 @@ impl Refresher {
     /// tried. The batch claim leaves such rows alone, so that the claim here
     /// reports the earlier outcome as unknown.
     async fn resolve_expired_markers(&self, lease: std::time::Duration) -> usize {
+        if let Err(err) = self.manager.expire_ended_leases().await {
+            tracing::warn!(error = %err, "Could not look for leases of ended processes.");
+        }
         let now = self.manager.due_rule().now;
         let cutoff = now - chrono::Duration::from_std(lease).unwrap_or_default();
         let ids = match self.manager.store().interrupted_refreshes(cutoff).await {
@@ -110,9 +113,7 @@ impl Refresher {
     /// refreshes them.
     #[tracing::instrument(skip_all)]
     pub async fn run_once(&self) -> Result<RunOutcome, RefreshError> {
-        let attempt_id = pinion_domain::FlowId::generate()
-            .as_str()
-            .replace("flow_", "batch_");
+        let attempt_id = self.manager.new_attempt_id("batch");
         let policy = self.manager.policy().clone();
         self.resolve_expired_markers(policy.lease).await;
         let ids = self
@@ -158,9 +159,14 @@ impl Refresher {
 
     /// Resolves refreshes left in flight by a process that died. `lease` is
     /// how old a marker must be to count as dead: zero on a single node at
-    /// start-up, the refresh lease when other replicas may be running.
+    /// start-up, the refresh lease when other replicas may be running. A
+    /// marker of an instance of this data directory that has ended (see
+    /// [`crate::Instances`]) counts as dead whatever its age.
     #[tracing::instrument(skip_all)]
     pub async fn recover_interrupted(&self, lease: Duration) -> Result<usize, RefreshError> {
+        // Leases of processes of this data directory that died are expired
+        // first, so they are resolved now rather than after `lease`.
+        self.manager.expire_ended_leases().await?;
         let cutoff =
             self.manager.due_rule().now - chrono::Duration::from_std(lease).unwrap_or_default();
         let ids: Vec<CredentialId> = self.manager.store().interrupted_refreshes(cutoff).await?;

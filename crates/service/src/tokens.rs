@@ -130,6 +130,9 @@ pub struct TokenManager {
     clock: Arc<dyn Clock>,
     policy: RefreshPolicy,
     locks: Mutex<HashMap<CredentialId, Arc<tokio::sync::Mutex<()>>>>,
+    /// This process's registration, once made: leases carry its id, and
+    /// leases of ended instances of the same data directory are cut short.
+    instance: std::sync::OnceLock<crate::instance::Instance>,
 }
 
 impl TokenManager {
@@ -146,7 +149,79 @@ impl TokenManager {
             clock,
             policy,
             locks: Mutex::new(HashMap::new()),
+            instance: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Tags this manager's leases with `instance`, and lets it cut short the
+    /// leases of ended instances of the same registry (see
+    /// [`crate::Instances`]). Returns false if an instance was already set.
+    pub fn set_instance(&self, instance: crate::instance::Instance) -> bool {
+        self.instance.set(instance).is_ok()
+    }
+
+    /// A new attempt id (`<kind>_<random>`, with `@<instance>` when this
+    /// process is registered).
+    pub fn new_attempt_id(&self, kind: &str) -> String {
+        let random = pinion_domain::FlowId::generate()
+            .as_str()
+            .replace("flow_", &format!("{kind}_"));
+        match self.instance.get() {
+            Some(instance) => format!("{random}@{}", instance.id()),
+            None => random,
+        }
+    }
+
+    /// Expires at once the leases held by ended instances of this process's
+    /// registry (a process of the same data directory that died), so their
+    /// refreshes are resolved now rather than when the lease runs out; also
+    /// deletes the files of ended instances no marker names any more.
+    /// Returns how many leases were expired. Without a registration, nothing.
+    pub async fn expire_ended_leases(&self) -> Result<usize, RefreshError> {
+        let Some(instance) = self.instance.get() else {
+            return Ok(0);
+        };
+        let registry = instance.registry();
+        let now = self.clock.now();
+        let ids = self.store.interrupted_refreshes(now).await?;
+        let mut attempts = Vec::new();
+        for id in ids {
+            match self.store.get_credential(&id).await {
+                Ok(record) => {
+                    if let Some(attempt) = record.refresh.attempt_id {
+                        attempts.push((id, attempt));
+                    }
+                }
+                Err(StoreError::NotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let mut expired = 0;
+        let backdated = now - chrono::Duration::from_std(self.policy.lease).unwrap_or_default();
+        for (id, attempt) in &attempts {
+            let Some(owner) = crate::instance::instance_of(attempt) else {
+                continue;
+            };
+            if owner == instance.id()
+                || registry.liveness(owner) != crate::instance::Liveness::Ended
+            {
+                continue;
+            }
+            if self
+                .store
+                .expire_refresh_lease(id, attempt, backdated)
+                .await?
+            {
+                tracing::info!(credential_id = %id, "The process refreshing this credential ended; resolving its refresh now.");
+                expired += 1;
+            }
+        }
+        let named: Vec<&str> = attempts
+            .iter()
+            .filter_map(|(_, attempt)| crate::instance::instance_of(attempt))
+            .collect();
+        registry.forget_ended(&named);
+        Ok(expired)
     }
 
     /// The policy in use.
@@ -350,9 +425,7 @@ impl TokenManager {
     ) -> Result<RefreshOutcome, RefreshError> {
         let attempt_id = match claimed {
             Some(attempt) => attempt.to_owned(),
-            None => pinion_domain::FlowId::generate()
-                .as_str()
-                .replace("flow_", "att_"),
+            None => self.new_attempt_id("att"),
         };
         let waited_since = tokio::time::Instant::now();
         let (secrets, previous_outcome_unknown) = loop {

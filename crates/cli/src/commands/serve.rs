@@ -70,6 +70,23 @@ impl ServeArgs {
             None
         };
         let app = Application::build(settings).await?;
+        // Refresh leases carry this process's instance id, so that when it
+        // dies mid-refresh, the next start on this data directory resolves
+        // the refresh at once instead of waiting out the lease.
+        match store_args.data_dir().and_then(|dir| {
+            pinion_service::Instances::in_data_dir(&dir)
+                .register()
+                .map_err(anyhow::Error::from)
+        }) {
+            Ok(instance) => {
+                app.tokens().set_instance(instance);
+            }
+            Err(err) => tracing::warn!(
+                error = %err,
+                "Could not register this process in the data directory; a refresh it leaves \
+                 in flight at a crash waits out its lease."
+            ),
+        }
         eprintln!(
             "Pinion is serving on http://{} (public URL {public_url}).",
             app.local_addr()
