@@ -3,7 +3,8 @@
 //! overlay; Authorize; sign in and Give access on the simulator's real pages;
 //! back in the overlay see the account and granted scopes; Save; see the tile
 //! selected on the Authenticate screen; Continue, pick streams and create the
-//! source. Also: Decline on the consent page
+//! source; Run it and see the counts per stream. Add Credential opens the
+//! overlay as a modal dialog (JavaScript). Also: Decline on the consent page
 //! shows a clear message.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`CHROMEDRIVER` and
@@ -186,12 +187,14 @@ async fn sign_in_and_fill_the_overlay(client: &Client, app: &TestApp, prefix: &s
     assert_eq!(text_of(client, "h1").await, "New data source");
     screenshot(client, &format!("{prefix}02-authenticate-screen")).await;
 
+    // With JavaScript, Add Credential opens the overlay as a modal dialog
+    // on the Authenticate screen.
     click(client, "a.tile.add").await;
-    wait_for_path(client, "/credentials/new").await;
     assert_eq!(
-        text_of(client, "#overlay-title").await,
+        text_of(client, "dialog.overlay-dialog[open] #overlay-title").await,
         "Add New Credential"
     );
+    assert_eq!(path_of(client).await, "/sources/new");
     let scopes = client
         .find(Locator::Css("#scopes"))
         .await
@@ -289,6 +292,26 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
         "boards, board_pins, pins"
     );
     screenshot(&client, "flow-09-source-created").await;
+
+    // Run it and watch the counts per stream.
+    click(&client, ".tile.source.selected form.run button").await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = text_of(&client, ".run-status").await;
+        if status == "Succeeded" {
+            break;
+        }
+        assert_ne!(status, "Failed", "the run failed");
+        assert!(Instant::now() < deadline, "the run never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(path_of(&client).await.contains("/runs/run_"));
+    for stream in ["boards", "board_pins", "pins"] {
+        let records = text_of(&client, &format!("tr[data-stream={stream}] .records")).await;
+        let records: u64 = records.parse().unwrap();
+        assert!(records > 0, "{stream}: {records}");
+    }
+    screenshot(&client, "flow-10-run-finished").await;
 
     client.close().await.unwrap();
 }
