@@ -138,3 +138,88 @@ async fn a_shared_credential_is_pickable_but_its_settings_are_forbidden_until_wi
     let body = configure.text().await.unwrap();
     assert!(body.contains("is no longer shared with you"), "{body}");
 }
+
+/// After the owner withdraws the share, a run of the collaborator's source
+/// fails with "credential X is no longer shared with you", and the sources
+/// page says so next to the source.
+#[tokio::test]
+async fn a_run_of_a_collaborators_source_fails_clearly_after_the_share_is_withdrawn() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let bob = app.signed_in("bob").await;
+    let id = app.authorized_credential(&alice, "Team boards").await;
+    let [alice_token, bob_token] = app.api_tokens.clone();
+    let http = reqwest::Client::new();
+    let api = |path: &str| format!("{}/api/v1{path}", app.address);
+
+    let shared = http
+        .post(api(&format!("/credentials/{id}/shares")))
+        .bearer_auth(&alice_token)
+        .json(&serde_json::json!({"username": "bob"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 201);
+    let source: serde_json::Value = http
+        .post(api("/sources"))
+        .bearer_auth(&bob_token)
+        .json(&serde_json::json!({
+            "name": "Bob's boards",
+            "credential_id": id,
+            "streams": ["boards"],
+            "output": {"kind": "jsonl", "path": "bob-boards"},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let source_id = source["id"].as_str().expect("a source").to_owned();
+    let withdrawn = http
+        .delete(api(&format!("/credentials/{id}/shares/bob")))
+        .bearer_auth(&alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 204);
+
+    let started = http
+        .post(api(&format!("/sources/{source_id}/runs")))
+        .bearer_auth(&bob_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let run: serde_json::Value = started.json().await.unwrap();
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    // Poll until the run reaches a final state; the bound only stops a hung run.
+    let mut run = run;
+    for _ in 0..2400 {
+        if run["status"] == "failed" || run["status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        run = http
+            .get(api(&format!("/sources/{source_id}/runs/{run_id}")))
+            .bearer_auth(&bob_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    }
+    assert_eq!(run["status"], "failed", "{run}");
+    let error = run["error"].as_str().unwrap();
+    assert!(
+        error.contains("\"Team boards\" is no longer shared with you"),
+        "{error}"
+    );
+    let sources = bob.page("/sources").await;
+    assert!(
+        sources.contains("credential \"Team boards\" is no longer shared with you")
+            || sources.contains("credential &quot;Team boards&quot; is no longer shared with you"),
+        "{sources}"
+    );
+}
