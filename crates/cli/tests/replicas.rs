@@ -1,0 +1,326 @@
+//! Two `pinion serve` processes on one PostgreSQL database (issue 4): with 200
+//! credentials due for a refresh, their background refreshers together make
+//! exactly 200 token refreshes (rows are claimed with `FOR UPDATE SKIP
+//! LOCKED`, so no credential is refreshed twice), and every credential ends
+//! `active` holding the tokens the simulator accepts.
+//!
+//! Runs when `PINION_TEST_POSTGRES_URL` names a PostgreSQL server (a fresh
+//! database is created and dropped); otherwise it says it was skipped.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use pinion_domain::{
+    AuthorizationCode, ClientSecret, CredentialId, CredentialInput, CredentialStatus, OAuthState,
+    SystemClock,
+};
+use pinion_service::oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
+use pinion_service::{
+    Authorizations, CallbackParams, Credentials, RefreshPolicy, TokenManager, Users,
+};
+use pinion_simulator::{AppInfo, RunningSimulator, SimConfig, UserSpec};
+use pinion_store::{KeySource, Store, TokenSet};
+
+const REDIRECT: &str = "http://127.0.0.1:8080/oauth/pinterest/callback";
+const CREDENTIALS: usize = 200;
+
+/// A fresh PostgreSQL database, dropped (with its connections) at the end.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("PINION_TEST_POSTGRES_URL") else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped the two-process PostgreSQL test: PINION_TEST_POSTGRES_URL is not set"
+            );
+            return None;
+        };
+        let name = format!("pinion_test_{}", &CredentialId::generate().as_str()[5..21]);
+        let created = std::process::Command::new("psql")
+            .arg(&admin_url)
+            .arg("-qc")
+            .arg(format!("CREATE DATABASE \"{name}\""))
+            .output()
+            .expect("psql must be installed for the PostgreSQL tests");
+        assert!(created.status.success(), "{created:?}");
+        let mut url = reqwest::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        Some(Self {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .arg(&self.admin_url)
+            .arg("-qc")
+            .arg(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+fn oauth(sim: &RunningSimulator) -> Arc<PinterestOAuth> {
+    Arc::new(
+        PinterestOAuth::new(
+            OAuthConfig::from_urls(&sim.oauth_url(), &sim.api_url()).unwrap(),
+            Arc::new(SystemClock),
+        )
+        .unwrap(),
+    )
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The whole flow for `id`, headless (the simulator's user auto-approves).
+async fn authorize(authorizations: &Authorizations, owner: &pinion_store::User, id: &CredentialId) {
+    let started = authorizations
+        .start(owner, id.as_str(), None)
+        .await
+        .unwrap();
+    let consent = no_redirects()
+        .get(started.url.as_str())
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    let get = |key: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    authorizations
+        .complete(
+            CallbackParams {
+                state: Some(OAuthState::new(get("state"))),
+                code: Some(AuthorizationCode::new(get("code"))),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+/// `pinion serve` on the database, with its own data directory.
+fn serve(
+    db: &TestDatabase,
+    key_file: &Path,
+    data_dir: &Path,
+    sim: &RunningSimulator,
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_pinion"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PINION_DATABASE_URL", &db.url)
+        .env("PINION_MASTER_KEY_FILE", key_file)
+        .env("PINION_DATA_DIR", data_dir)
+        .env("PINTEREST_OAUTH_URL", sim.oauth_url())
+        .env("PINTEREST_API_URL", sim.api_url())
+        .env_remove("PINION_MASTER_KEY")
+        .env_remove("PINION_PUBLIC_URL")
+        .env_remove("PINION_LISTEN")
+        .env_remove("PINION_TEST_PAUSE_AT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactly_once_each() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("master.key");
+    pinion_store::keys::generate_key_file(&key_file).unwrap();
+    let store: Arc<dyn Store> = pinion_store::connect(&db.url, KeySource::File(key_file.clone()))
+        .await
+        .unwrap()
+        .store;
+    let sim = pinion_simulator::spawn(SimConfig::for_tests())
+        .await
+        .unwrap();
+    let app: AppInfo = sim
+        .control()
+        .register_test_app("Replicas", REDIRECT)
+        .await
+        .unwrap();
+    sim.control()
+        .register_user(&UserSpec {
+            username: "pinner".into(),
+            password: "pw".into(),
+            account_type: pinion_simulator::AccountType::Business,
+            auto_approve: true,
+            data: pinion_simulator::DataShape::empty(),
+        })
+        .await
+        .unwrap();
+
+    // 200 authorized credentials whose access tokens have expired.
+    let (owner, _) = Users::new(store.clone())
+        .create("alice", false)
+        .await
+        .unwrap();
+    let credentials = Credentials::new(store.clone());
+    let authorizations = Authorizations::new(
+        store.clone(),
+        oauth(&sim),
+        RedirectUri::parse(REDIRECT).unwrap(),
+    );
+    let mut ids = Vec::new();
+    for n in 0..CREDENTIALS {
+        let record = credentials
+            .create(
+                &owner,
+                &CredentialInput {
+                    name: format!("Replica {n}"),
+                    description: None,
+                    client_id: app.client_id.clone(),
+                    client_secret: Some(ClientSecret::new(app.client_secret.clone())),
+                    scopes: Some("boards:read,user_accounts:read".into()),
+                },
+            )
+            .await
+            .unwrap();
+        ids.push(record.id);
+    }
+    futures::stream::iter(&ids)
+        .for_each_concurrent(8, |id| {
+            let (authorizations, owner, store) = (&authorizations, &owner, &store);
+            async move {
+                authorize(authorizations, owner, id).await;
+                let secrets = store.credential_secrets(id).await.unwrap();
+                store
+                    .set_tokens(
+                        id,
+                        &TokenSet {
+                            access_token: secrets.access_token.unwrap(),
+                            access_token_expires_at: Some(
+                                chrono::Utc::now() - chrono::Duration::seconds(5),
+                            ),
+                            refresh_token: None,
+                            refresh_token_expires_at: None,
+                            granted_scopes: None,
+                        },
+                        secrets.record.version,
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    sim.control().reset_stats().await.unwrap();
+    let seeded_at = chrono::Utc::now();
+
+    // Two replicas, each with its own data directory, on the one database.
+    let replica_dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut replicas: Vec<_> = replica_dirs
+        .iter()
+        .map(|data_dir| serve(&db, &key_file, data_dir.path(), &sim))
+        .collect();
+
+    // Wait until every credential holds tokens stored after the seeding and
+    // no refresh is in flight.
+    let waited = tokio::time::timeout(Duration::from_secs(300), async {
+        loop {
+            let mut done = 0;
+            for id in &ids {
+                let record = store.get_credential(id).await.unwrap();
+                if record.refresh.started_at.is_none()
+                    && record.last_refreshed_at.is_some_and(|at| at > seeded_at)
+                {
+                    done += 1;
+                }
+            }
+            if done == ids.len() {
+                return;
+            }
+            for replica in &mut replicas {
+                assert!(
+                    replica.try_wait().unwrap().is_none(),
+                    "a replica exited early"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    for replica in &mut replicas {
+        let _ = replica.start_kill();
+        let _ = replica.wait().await;
+    }
+    waited.expect("both replicas refreshed every credential within 5 minutes");
+
+    let stats = sim.control().stats().await.unwrap();
+    assert_eq!(
+        stats.grant_type("refresh_token"),
+        CREDENTIALS as u64,
+        "exactly one refresh per credential: {stats:?}"
+    );
+    assert_eq!(
+        stats.grant_type_succeeded("refresh_token"),
+        CREDENTIALS as u64,
+        "{stats:?}"
+    );
+
+    // Every credential is active; its access token works and its stored
+    // refresh token is the one the simulator accepts.
+    let manager = Arc::new(TokenManager::new(
+        store.clone(),
+        oauth(&sim),
+        Arc::new(SystemClock),
+        RefreshPolicy::default(),
+    ));
+    let http = reqwest::Client::new();
+    futures::stream::iter(&ids)
+        .for_each_concurrent(8, |id| {
+            let (store, manager, http, sim) = (&store, &manager, &http, &sim);
+            async move {
+                let record = store.get_credential(id).await.unwrap();
+                assert_eq!(
+                    record.status,
+                    CredentialStatus::Active,
+                    "{id}: {:?}",
+                    record.last_error
+                );
+                let secrets = store.credential_secrets(id).await.unwrap();
+                let account = http
+                    .get(format!("{}/user_account", sim.api_url()))
+                    .bearer_auth(secrets.access_token.unwrap().expose_secret())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(account.status(), 200, "{id}: the access token is refused");
+                manager.refresh(id).await.unwrap_or_else(|err| {
+                    panic!("{id}: the stored refresh token is refused: {err}")
+                });
+            }
+        })
+        .await;
+    store.close().await;
+}
