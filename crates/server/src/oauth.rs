@@ -3,8 +3,11 @@
 //!
 //! The callback reads its query by hand so a repeated parameter is refused
 //! rather than silently picking one value. On success it answers 303 to a
-//! clean URL without `code` or `state` (`/credentials/{id}?authorized=1`);
-//! every refused case is a 4xx HTML page whose text is escaped. The request
+//! clean URL without `code` or `state`: for a flow bound to a browser (started
+//! from the web UI, or from the API with `bind_browser`), the credential's
+//! page `/credentials/{id}/edit?authorized=1`, which shows the authorized
+//! account and granted scopes; otherwise (API and CLI flows) the minimal
+//! result page `/credentials/{id}?authorized=1`. Every refused case is a 4xx HTML page whose text is escaped. The request
 //! trace logs only the path, never this query string.
 //!
 //! Browser binding: a flow started with `bind_browser` sets a cookie holding
@@ -144,7 +147,7 @@ async fn callback(
         .await;
     let mut response = match result {
         Ok(done) => {
-            let location = format!("/credentials/{}?authorized=1", done.credential.id);
+            let location = landing_url(&done);
             let mut response = StatusCode::SEE_OTHER.into_response();
             if let Ok(value) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(header::LOCATION, value);
@@ -176,6 +179,16 @@ async fn callback(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// Where a completed authorization sends the browser: a clean URL, with no
+/// code or state.
+fn landing_url(done: &pinion_service::CompletedAuthorization) -> String {
+    if done.browser_bound {
+        format!("/credentials/{}/edit?authorized=1", done.credential.id)
+    } else {
+        format!("/credentials/{}?authorized=1", done.credential.id)
+    }
 }
 
 /// `GET /credentials/{id}`: a minimal page after the callback (the web UI

@@ -165,7 +165,6 @@ pub fn router(state: AppState) -> Router {
             https,
             headers::security_headers,
         ))
-        .layer(axum::middleware::from_fn(crate::web::callback_landing))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 tracing::info_span!(

@@ -109,6 +109,9 @@ pub struct CompletedAuthorization {
     pub flow_id: FlowId,
     /// Set when Pinterest granted fewer scopes than requested.
     pub warning: Option<String>,
+    /// True when the flow was started by (and bound to) a browser of the web
+    /// UI, so the callback sends that browser back to the credential's page.
+    pub browser_bound: bool,
 }
 
 /// Why a callback was refused. Every message is safe to show (escaped).
@@ -254,6 +257,7 @@ impl Authorizations {
         };
         let flow_id = flow.record.id.clone();
         let credential_id = flow.record.credential_id.clone();
+        let browser_bound = flow.record.browser_binding_hash.is_some();
         if let Some(expected) = &flow.record.browser_binding_hash {
             let presented = binding.map(BrowserBinding::hash).unwrap_or_default();
             if !pinion_oauth::constant_time_eq(expected.as_bytes(), presented.as_bytes()) {
@@ -400,6 +404,7 @@ impl Authorizations {
             credential,
             flow_id,
             warning,
+            browser_bound,
         })
     }
 

@@ -41,7 +41,6 @@
 mod credentials;
 mod destinations;
 mod error;
-mod landing;
 mod layout;
 mod session;
 mod sign_in;
@@ -54,7 +53,6 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use error::WebError;
-pub use landing::callback_landing;
 pub use session::{SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE, Session, session_cookie_name};
 
 use crate::AppState;

@@ -169,7 +169,8 @@ async fn the_browser_signs_in_and_gives_access_on_the_real_pages_and_the_credent
     let done = browser.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), 303);
     let location = done.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(location, format!("/credentials/{id}?authorized=1"));
+    // A browser-bound flow lands on the credential's page in the web UI.
+    assert_eq!(location, format!("/credentials/{id}/edit?authorized=1"));
 
     let record: Value = browser
         .get(format!("{}/api/v1/credentials/{id}", app.address))

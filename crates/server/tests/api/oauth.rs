@@ -85,8 +85,17 @@ async fn the_whole_flow_via_the_api_ends_active_and_check_and_refresh_work() {
     let done = app.http.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), 303);
     let location = done.headers()["location"].to_str().unwrap().to_owned();
+    // A flow not bound to a browser (API, CLI) lands on the result page.
     assert_eq!(location, format!("/credentials/{id}?authorized=1"));
     assert!(!location.contains("code") && !location.contains("state"));
+    let landed = app
+        .http
+        .get(format!("{}{location}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status(), 200);
+    assert!(landed.text().await.unwrap().contains("is authorized"));
     assert_eq!(done.headers()["referrer-policy"], "no-referrer");
     assert_eq!(done.headers()["cache-control"], "no-store");
 

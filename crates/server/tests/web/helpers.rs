@@ -248,8 +248,8 @@ impl TestApp {
         let landing = landed.headers()["location"].to_str().unwrap().to_owned();
         landing
             .strip_prefix("/credentials/")
-            .and_then(|rest| rest.strip_suffix("?authorized=1"))
-            .expect("the callback lands on the credential")
+            .and_then(|rest| rest.strip_suffix("/edit?authorized=1"))
+            .expect("the callback lands on the credential's overlay")
             .to_owned()
     }
 }

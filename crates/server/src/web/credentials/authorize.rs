@@ -1,8 +1,7 @@
 //! Starting an authorization from a form: the lifecycle service stores the
 //! flow, bound to this browser by a cookie, and the browser goes to
-//! Pinterest's consent page. The callback (module `oauth`) brings it back to
-//! `/credentials/{id}?authorized=1`, which `landing.rs` sends to the
-//! credential's overlay.
+//! Pinterest's consent page. The callback (module `oauth`) brings it back
+//! straight to the credential's overlay, `/credentials/{id}/edit?authorized=1`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
