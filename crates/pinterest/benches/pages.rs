@@ -1,6 +1,7 @@
 //! Throughput of the client's read path over loopback: pages of 250 pins
 //! served by a minimal in-process server, fetched, parsed into `Pin`
-//! records and dropped. Measures records per second of the client alone
+//! records (or kept as bytes with only the id read: `board_pins_raw`) and
+//! dropped. Measures records per second of the client alone
 //! (HTTP, body read, JSON parse, record checks), with pacing off.
 
 use std::sync::Arc;
@@ -103,6 +104,17 @@ fn bench_pages(c: &mut Criterion) {
     group.bench_function("10000_pins_in_pages_of_250", |b| {
         b.to_async(&runtime).iter(|| async {
             let mut stream = client.board_pins(&board, &PinsQuery::default(), PageRequest::first());
+            let mut n = 0;
+            while let Some(page) = stream.next().await {
+                n += page.unwrap().items.len();
+            }
+            assert_eq!(n, PAGES * PAGE_SIZE);
+        })
+    });
+    group.bench_function("10000_raw_pins_in_pages_of_250", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let mut stream =
+                client.board_pins_raw(&board, &PinsQuery::default(), PageRequest::first());
             let mut n = 0;
             while let Some(page) = stream.next().await {
                 n += page.unwrap().items.len();

@@ -127,6 +127,39 @@ digit_id!(
     AdAccountId, "ad account id", 18
 );
 
+/// An id that keys a kind of record (see [`crate::models::RawRecord`]).
+pub trait RecordId: Sized + Clone + PartialEq + fmt::Debug + Send + Sync + 'static {
+    /// The kind of record, for messages: `pin`, `board`…
+    const RECORD: &'static str;
+
+    /// Checks `value`.
+    fn parse(value: String) -> Result<Self, InvalidId>;
+
+    /// The id as Pinterest spells it.
+    fn as_str(&self) -> &str;
+}
+
+macro_rules! record_id {
+    ($name:ident, $record:literal) => {
+        impl RecordId for $name {
+            const RECORD: &'static str = $record;
+
+            fn parse(value: String) -> Result<Self, InvalidId> {
+                Self::new(value)
+            }
+
+            fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+record_id!(BoardId, "board");
+record_id!(SectionId, "board section");
+record_id!(PinId, "pin");
+record_id!(AdAccountId, "ad account");
+
 /// Pinterest's opaque pagination cursor.
 ///
 /// It is not a secret, but it is only ever sent as a query value (which

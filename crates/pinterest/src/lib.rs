@@ -14,7 +14,10 @@
 //!   `update_pin`, `delete_pin`, `create_board_section`), and the generic
 //!   `get_json`, `pages`, `write_json` serve operations read from the spec.
 //! - Pagination: list methods return a [`PageStream`], one page at a time,
-//!   resumable from a saved [`Bookmark`].
+//!   resumable from a saved [`Bookmark`]. Each list has a `_raw` twin
+//!   (`board_pins_raw`…) whose items are [`RawRecord`]s: the bytes Pinterest
+//!   sent with only the `id` read, for moving records without loss at the
+//!   lowest cost; the typed models stay available for everything else.
 //! - Errors: [`ApiError`] says what to do ([`ApiError::action`]): retry
 //!   later, reauthorize, reconcile a write, or give up.
 //! - Pacing: [`RateBudgets`] per rate-limit category, adjusted by Pinterest's
@@ -45,11 +48,11 @@ pub use config::{BaseUrl, ClientConfig, ConfigError, DEFAULT_BASE_URL, RetryPoli
 pub use endpoint::{Endpoint, HttpMethod, RateCategory};
 pub use endpoints::{BoardsQuery, PinFilter, PinGetQuery, PinListQuery, PinsQuery};
 pub use error::{ApiError, ErrorAction, ErrorBody, PaginationProblem, RequestId, TransientCause};
-pub use id::{AdAccountId, BoardId, Bookmark, InvalidId, PinId, SectionId};
+pub use id::{AdAccountId, BoardId, Bookmark, InvalidId, PinId, RecordId, SectionId};
 pub use models::{
     Account, AdAccount, AnalyticsQuery, AnalyticsRow, Board, BoardCreate, BoardPrivacy,
     BoardPrivacyFilter, BoardSection, BoardSectionCreate, BoardUpdate, ConversionReportTime,
-    Granularity, MediaSource, Pin, PinCreate, PinUpdate, Record,
+    Granularity, MediaSource, Pin, PinCreate, PinUpdate, RawJson, RawRecord, Record, Scalar,
 };
 pub use pacing::{Budget, Pacer, RateBudgets};
 pub use pager::{InvalidItem, Page, PageRequest, PageSize, PageStream};

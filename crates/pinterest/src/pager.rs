@@ -13,15 +13,17 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 
+use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::client::{PinterestClient, Request};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, PaginationProblem, RequestId};
 use crate::id::Bookmark;
-use crate::models::Record;
+use crate::models::{RawJson, Record};
 
 /// Largest page Pinterest serves.
 pub const MAX_PAGE_SIZE: u8 = 250;
@@ -129,22 +131,52 @@ struct Envelope {
     bookmark: Option<String>,
 }
 
+/// The envelope with its items left as text, for records that keep bytes.
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    items: Vec<&'a RawValue>,
+    #[serde(default)]
+    bookmark: Option<String>,
+}
+
 /// Parses a list answer: the envelope must be well formed, each item is
-/// checked on its own.
+/// checked on its own. Records that keep bytes get spans of one shared copy
+/// of the body; the others are built from parsed values.
 pub(crate) fn parse_page<T: Record>(body: &[u8]) -> Result<ParsedPage<T>, String> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let mut items = Vec::with_capacity(envelope.items.len());
+    let mut items = Vec::new();
     let mut invalid = Vec::new();
-    for item in envelope.items {
-        match T::from_json(item) {
-            Ok(record) => items.push(record),
-            Err((raw, reason)) => invalid.push(InvalidItem { raw, reason }),
+    let bookmark = if T::KEEPS_BYTES {
+        let shared = Bytes::copy_from_slice(body);
+        let envelope: RawEnvelope<'_> =
+            serde_json::from_slice(&shared).map_err(|e| e.to_string())?;
+        items.reserve(envelope.items.len());
+        for item in envelope.items {
+            let raw = RawJson::trusted(shared.slice_ref(item.get().as_bytes()));
+            match T::from_raw(raw) {
+                Ok(record) => items.push(record),
+                Err((raw, reason)) => invalid.push(InvalidItem {
+                    raw: raw.to_value().unwrap_or(Value::Null),
+                    reason,
+                }),
+            }
         }
-    }
+        envelope.bookmark
+    } else {
+        let envelope: Envelope = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        items.reserve(envelope.items.len());
+        for item in envelope.items {
+            match T::from_json(item) {
+                Ok(record) => items.push(record),
+                Err((raw, reason)) => invalid.push(InvalidItem { raw, reason }),
+            }
+        }
+        envelope.bookmark
+    };
     Ok(ParsedPage {
         items,
         invalid,
-        next_bookmark: envelope.bookmark.and_then(Bookmark::new),
+        next_bookmark: bookmark.and_then(Bookmark::new),
     })
 }
 
@@ -313,6 +345,29 @@ mod tests {
             page.invalid[0].reason
         );
         assert_eq!(page.invalid[1].raw["name"], "no id");
+    }
+
+    #[test]
+    fn raw_pages_keep_each_item_as_sent_and_report_invalid_ones() {
+        use crate::id::PinId;
+        use crate::models::RawRecord;
+        let body = b"{\"items\":[{\"id\":\"1\", \"x\":{\"y\":[1.50,\"\\u00e9\"]}},\n  {\"id\":\"a/b\"},{\n\"id\":\"2\"\n}],\"bookmark\":\"b2\"}";
+        let page = parse_page::<RawRecord<PinId>>(body).unwrap();
+        let texts: Vec<&str> = page.items.iter().map(|r| r.json().as_str()).collect();
+        assert_eq!(
+            texts,
+            [r#"{"id":"1", "x":{"y":[1.50,"\u00e9"]}}"#, r#"{"id":"2"}"#]
+        );
+        assert_eq!(page.items[1].id().as_str(), "2");
+        assert_eq!(page.invalid.len(), 1);
+        assert_eq!(page.invalid[0].raw["id"], "a/b");
+        assert!(
+            page.invalid[0].reason.contains("pin id"),
+            "{}",
+            page.invalid[0].reason
+        );
+        assert_eq!(page.next_bookmark, Bookmark::new("b2"));
+        assert!(parse_page::<RawRecord<PinId>>(br#"{"items":[1,2"#).is_err());
     }
 
     #[test]

@@ -547,7 +547,7 @@ fn to_record(value: Value) -> SyncRecord {
             hex::encode(Sha256::digest(&text))
         }
     };
-    SyncRecord { key, raw }
+    SyncRecord::from_object(key, raw)
 }
 
 /// The ids the fan-out needs, listed before the destination is opened.
@@ -781,6 +781,6 @@ mod tests {
         assert_eq!(a.key, b.key);
         assert_eq!(a.key.len(), 64);
         let scalar = to_record(serde_json::json!(5));
-        assert_eq!(scalar.raw["value"], 5);
+        assert_eq!(scalar.raw.to_value().unwrap()["value"], 5);
     }
 }

@@ -15,9 +15,9 @@ use futures::StreamExt;
 use pinion_domain::Scope;
 use pinion_domain::ScopeSet;
 use pinion_pinterest::{
-    AdAccountId, AnalyticsQuery, ApiError, Board, BoardId, BoardPrivacyFilter, BoardsQuery,
-    Bookmark, Granularity, Page, PageRequest, PageSize, PageStream, PinListQuery, PinsQuery,
-    PinterestClient, SectionId,
+    AdAccountId, AnalyticsQuery, ApiError, BoardId, BoardPrivacyFilter, BoardsQuery, Bookmark,
+    Granularity, Page, PageRequest, PageSize, PageStream, PinListQuery, PinsQuery, PinterestClient,
+    RawRecord, RecordId, SectionId,
 };
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -175,8 +175,14 @@ pub(crate) async fn forward<T>(
 }
 
 fn keyed(key: &str, raw: Map<String, Value>) -> SyncRecord {
+    SyncRecord::from_object(key, raw)
+}
+
+/// A record kept as Pinterest's bytes, keyed by its id.
+fn raw<I: RecordId>(record: RawRecord<I>) -> SyncRecord {
+    let (id, raw) = record.into_parts();
     SyncRecord {
-        key: key.to_owned(),
+        key: id.as_str().to_owned(),
         raw,
     }
 }
@@ -220,32 +226,20 @@ pub(crate) async fn read_single(
             let _ = tx.send(msg).await;
         }
         StreamName::Boards => {
-            let pages = ctx.client.boards(ctx.boards_query(), start);
-            forward(stream, "", label, pages, &tx, None, |b: Board| {
-                let key = b.id().as_str().to_owned();
-                keyed(&key, b.into_json())
-            })
-            .await?;
+            let pages = ctx.client.boards_raw(ctx.boards_query(), start);
+            forward(stream, "", label, pages, &tx, None, raw).await?;
         }
         StreamName::Pins => {
             let query = PinListQuery {
                 include_protected_pins: true,
                 ..PinListQuery::default()
             };
-            let pages = ctx.client.pins(&query, start);
-            forward(stream, "", label, pages, &tx, None, |p| {
-                let key = p.id().as_str().to_owned();
-                keyed(&key, p.into_json())
-            })
-            .await?;
+            let pages = ctx.client.pins_raw(&query, start);
+            forward(stream, "", label, pages, &tx, None, raw).await?;
         }
         StreamName::AdAccounts => {
-            let pages = ctx.client.ad_accounts(None, start);
-            forward(stream, "", label, pages, &tx, None, |a| {
-                let key = a.id().as_str().to_owned();
-                keyed(&key, a.into_json())
-            })
-            .await?;
+            let pages = ctx.client.ad_accounts_raw(None, start);
+            forward(stream, "", label, pages, &tx, None, raw).await?;
         }
         _ => unreachable!("read_single is only called for single-list streams"),
     }
@@ -284,7 +278,7 @@ pub(crate) async fn read_board(
             .await?;
         }
         StreamName::BoardPins => {
-            let pages = ctx.client.board_pins(
+            let pages = ctx.client.board_pins_raw(
                 &board.id,
                 &PinsQuery::default(),
                 ctx.page(own.bookmark.as_deref()),
@@ -296,10 +290,7 @@ pub(crate) async fn read_board(
                 pages,
                 &tx,
                 board.pins_modified_at.as_deref(),
-                |p| {
-                    let key = p.id().as_str().to_owned();
-                    keyed(&key, p.into_json())
-                },
+                raw,
             )
             .await?;
         }
@@ -318,17 +309,13 @@ pub(crate) async fn read_board(
                 if saved_section.done {
                     continue;
                 }
-                let pages = ctx.client.board_section_pins(
+                let pages = ctx.client.board_section_pins_raw(
                     &board.id,
                     &section,
                     ctx.page(saved_section.bookmark.as_deref()),
                 );
                 let section_label = format!("board {board_key} section {}", section.as_str());
-                let open = forward(stream, &part, &section_label, pages, &tx, None, |p| {
-                    let key = p.id().as_str().to_owned();
-                    keyed(&key, p.into_json())
-                })
-                .await?;
+                let open = forward(stream, &part, &section_label, pages, &tx, None, raw).await?;
                 if !open {
                     return Ok(());
                 }

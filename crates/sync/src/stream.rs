@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use pinion_domain::{Scope, ScopeSet};
+use pinion_pinterest::RawJson;
 use serde_json::{Map, Value};
 
 /// One kind of record read from Pinterest.
@@ -128,14 +129,19 @@ pub struct SyncRecord {
     /// The primary key: Pinterest's `id`, or `AD_ACCOUNT_ID:DATE` for
     /// analytics rows.
     pub key: String,
-    /// The object, lossless.
-    pub raw: Map<String, Value>,
+    /// The object's JSON text as received, on one line: destinations write
+    /// these bytes, so the record is lossless.
+    pub raw: RawJson,
 }
 
 impl SyncRecord {
-    /// A string field of the object.
-    pub fn str_field(&self, key: &str) -> Option<&str> {
-        self.raw.get(key)?.as_str()
+    /// A record from a parsed object (records that were not kept as bytes:
+    /// the user account, sections, analytics rows, custom streams).
+    pub fn from_object(key: impl Into<String>, object: Map<String, Value>) -> Self {
+        Self {
+            key: key.into(),
+            raw: RawJson::from_value(&Value::Object(object)),
+        }
     }
 }
 

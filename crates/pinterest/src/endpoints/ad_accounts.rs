@@ -6,7 +6,7 @@ use crate::client::{PinterestClient, Request};
 use crate::endpoint::{AD_ACCOUNT_ANALYTICS, AD_ACCOUNTS_GET, AD_ACCOUNTS_LIST};
 use crate::error::ApiError;
 use crate::id::AdAccountId;
-use crate::models::{AdAccount, AnalyticsQuery, AnalyticsRow, Record};
+use crate::models::{AdAccount, AnalyticsQuery, AnalyticsRow, RawRecord, Record};
 use crate::pager::{PageRequest, PageStream};
 
 use super::{invalid, parse_record};
@@ -19,6 +19,25 @@ impl PinterestClient {
         include_shared_accounts: Option<bool>,
         page: PageRequest,
     ) -> PageStream<AdAccount> {
+        self.ad_accounts_as(include_shared_accounts, page)
+    }
+
+    /// [`PinterestClient::ad_accounts`] with each account kept as the
+    /// bytes sent.
+    pub fn ad_accounts_raw(
+        &self,
+        include_shared_accounts: Option<bool>,
+        page: PageRequest,
+    ) -> PageStream<RawRecord<AdAccountId>> {
+        self.ad_accounts_as(include_shared_accounts, page)
+    }
+
+    /// The pages of [`PinterestClient::ad_accounts`] as any record type.
+    fn ad_accounts_as<T: Record>(
+        &self,
+        include_shared_accounts: Option<bool>,
+        page: PageRequest,
+    ) -> PageStream<T> {
         let query: Vec<(&str, &str)> = include_shared_accounts
             .map(|shared| {
                 (

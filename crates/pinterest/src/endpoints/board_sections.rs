@@ -3,8 +3,8 @@
 use crate::client::{PinterestClient, Request};
 use crate::endpoint::{BOARD_SECTIONS_CREATE, BOARD_SECTIONS_LIST, BOARD_SECTIONS_LIST_PINS};
 use crate::error::ApiError;
-use crate::id::{BoardId, SectionId};
-use crate::models::{BoardSection, BoardSectionCreate, Pin};
+use crate::id::{BoardId, PinId, SectionId};
+use crate::models::{BoardSection, BoardSectionCreate, Pin, RawRecord, Record};
 use crate::pager::{PageRequest, PageStream};
 
 use super::{invalid, parse_record};
@@ -16,6 +16,21 @@ impl PinterestClient {
         board_id: &BoardId,
         page: PageRequest,
     ) -> PageStream<BoardSection> {
+        self.board_sections_as(board_id, page)
+    }
+
+    /// [`PinterestClient::board_sections`] with each section kept as the
+    /// bytes sent.
+    pub fn board_sections_raw(
+        &self,
+        board_id: &BoardId,
+        page: PageRequest,
+    ) -> PageStream<RawRecord<SectionId>> {
+        self.board_sections_as(board_id, page)
+    }
+
+    /// The pages of [`PinterestClient::board_sections`] as any record type.
+    fn board_sections_as<T: Record>(&self, board_id: &BoardId, page: PageRequest) -> PageStream<T> {
         self.pages(
             &BOARD_SECTIONS_LIST,
             &[("board_id", board_id.as_str())],
@@ -31,6 +46,27 @@ impl PinterestClient {
         section_id: &SectionId,
         page: PageRequest,
     ) -> PageStream<Pin> {
+        self.board_section_pins_as(board_id, section_id, page)
+    }
+
+    /// [`PinterestClient::board_section_pins`] with each pin kept as the
+    /// bytes sent.
+    pub fn board_section_pins_raw(
+        &self,
+        board_id: &BoardId,
+        section_id: &SectionId,
+        page: PageRequest,
+    ) -> PageStream<RawRecord<PinId>> {
+        self.board_section_pins_as(board_id, section_id, page)
+    }
+
+    /// The pages of [`PinterestClient::board_section_pins`] as any record type.
+    fn board_section_pins_as<T: Record>(
+        &self,
+        board_id: &BoardId,
+        section_id: &SectionId,
+        page: PageRequest,
+    ) -> PageStream<T> {
         self.pages(
             &BOARD_SECTIONS_LIST_PINS,
             &[

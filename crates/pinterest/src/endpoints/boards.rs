@@ -5,8 +5,8 @@ use crate::endpoint::{
     BOARDS_CREATE, BOARDS_DELETE, BOARDS_GET, BOARDS_LIST, BOARDS_LIST_PINS, BOARDS_UPDATE,
 };
 use crate::error::ApiError;
-use crate::id::BoardId;
-use crate::models::{Board, BoardCreate, BoardPrivacyFilter, BoardUpdate, Pin};
+use crate::id::{BoardId, PinId};
+use crate::models::{Board, BoardCreate, BoardPrivacyFilter, BoardUpdate, Pin, RawRecord, Record};
 use crate::pager::{PageRequest, PageStream};
 
 use super::{PinsQuery, ignore_body, invalid, parse_record};
@@ -22,6 +22,20 @@ pub struct BoardsQuery {
 impl PinterestClient {
     /// Pages of the user's boards.
     pub fn boards(&self, query: BoardsQuery, page: PageRequest) -> PageStream<Board> {
+        self.boards_as(query, page)
+    }
+
+    /// [`PinterestClient::boards`] with each board kept as the bytes sent.
+    pub fn boards_raw(
+        &self,
+        query: BoardsQuery,
+        page: PageRequest,
+    ) -> PageStream<RawRecord<BoardId>> {
+        self.boards_as(query, page)
+    }
+
+    /// The pages of [`PinterestClient::boards`] as any record type.
+    fn boards_as<T: Record>(&self, query: BoardsQuery, page: PageRequest) -> PageStream<T> {
         let privacy: Vec<(&str, &str)> = query
             .privacy
             .map(|p| ("privacy", p.as_str()))
@@ -43,6 +57,26 @@ impl PinterestClient {
         query: &PinsQuery,
         page: PageRequest,
     ) -> PageStream<Pin> {
+        self.board_pins_as(board_id, query, page)
+    }
+
+    /// [`PinterestClient::board_pins`] with each pin kept as the bytes sent.
+    pub fn board_pins_raw(
+        &self,
+        board_id: &BoardId,
+        query: &PinsQuery,
+        page: PageRequest,
+    ) -> PageStream<RawRecord<PinId>> {
+        self.board_pins_as(board_id, query, page)
+    }
+
+    /// The pages of [`PinterestClient::board_pins`] as any record type.
+    fn board_pins_as<T: Record>(
+        &self,
+        board_id: &BoardId,
+        query: &PinsQuery,
+        page: PageRequest,
+    ) -> PageStream<T> {
         let pairs = query.pairs();
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.pages(

@@ -4,7 +4,7 @@ use crate::client::{PinterestClient, Request};
 use crate::endpoint::{PINS_CREATE, PINS_DELETE, PINS_GET, PINS_LIST, PINS_UPDATE};
 use crate::error::ApiError;
 use crate::id::PinId;
-use crate::models::{Pin, PinCreate, PinUpdate};
+use crate::models::{Pin, PinCreate, PinUpdate, RawRecord, Record};
 use crate::pager::{PageRequest, PageStream};
 
 use super::{ignore_body, invalid, parse_record};
@@ -78,6 +78,20 @@ pub struct PinGetQuery {
 impl PinterestClient {
     /// Pages of the user's own pins.
     pub fn pins(&self, query: &PinListQuery, page: PageRequest) -> PageStream<Pin> {
+        self.pins_as(query, page)
+    }
+
+    /// [`PinterestClient::pins`] with each pin kept as the bytes sent.
+    pub fn pins_raw(
+        &self,
+        query: &PinListQuery,
+        page: PageRequest,
+    ) -> PageStream<RawRecord<PinId>> {
+        self.pins_as(query, page)
+    }
+
+    /// The pages of [`PinterestClient::pins`] as any record type.
+    fn pins_as<T: Record>(&self, query: &PinListQuery, page: PageRequest) -> PageStream<T> {
         let mut pairs = query.pins.pairs();
         if let Some(filter) = query.pin_filter {
             pairs.push(("pin_filter", filter.as_str().to_owned()));

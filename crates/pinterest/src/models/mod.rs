@@ -15,6 +15,7 @@ mod ad_account;
 mod analytics;
 mod board;
 mod pin;
+mod raw;
 mod section;
 mod write;
 
@@ -23,6 +24,7 @@ pub use ad_account::AdAccount;
 pub use analytics::{AnalyticsQuery, AnalyticsRow, ConversionReportTime, Granularity, WINDOW_DAYS};
 pub use board::{Board, BoardPrivacy, BoardPrivacyFilter};
 pub use pin::Pin;
+pub use raw::{RawJson, RawRecord, Scalar};
 pub use section::BoardSection;
 pub use write::{
     ALT_TEXT_MAX_CHARS, BoardCreate, BoardSectionCreate, BoardUpdate, DESCRIPTION_MAX_CHARS,
@@ -34,9 +36,22 @@ use serde_json::{Map, Value};
 
 /// Something a page's `items` can be turned into.
 pub trait Record: Sized + Send + 'static {
+    /// True when the record keeps the item's bytes ([`RawRecord`]): the
+    /// pager then reads a page into byte spans instead of JSON values.
+    const KEEPS_BYTES: bool = false;
+
     /// Checks and wraps one item; on failure gives the item back with the
     /// reason.
     fn from_json(value: Value) -> Result<Self, (Value, String)>;
+
+    /// Checks and wraps one item given as JSON text; on failure gives the
+    /// item back with the reason.
+    fn from_raw(raw: RawJson) -> Result<Self, (RawJson, String)> {
+        match raw.to_value() {
+            Ok(value) => Self::from_json(value).map_err(|(_, reason)| (raw, reason)),
+            Err(e) => Err((raw, e.to_string())),
+        }
+    }
 }
 
 impl Record for Value {

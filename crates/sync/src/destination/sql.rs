@@ -8,12 +8,13 @@
 //! durable before the checkpoint is saved. Because rows are upserts, reading
 //! a page again after a crash leaves one row per record.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use serde_json::Value;
+use pinion_pinterest::Scalar;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -49,32 +50,65 @@ pub enum SqlDestination {
 /// The typed columns of a record.
 struct Columns<'a> {
     id: &'a str,
-    name: Option<&'a str>,
-    created_at: Option<String>,
-    board_id: Option<&'a str>,
-    board_section_id: Option<&'a str>,
-    ad_account_id: Option<&'a str>,
-    date: Option<&'a str>,
+    name: Option<Cow<'a, str>>,
+    created_at: Option<Cow<'a, str>>,
+    board_id: Option<Cow<'a, str>>,
+    board_section_id: Option<Cow<'a, str>>,
+    ad_account_id: Option<Cow<'a, str>>,
+    date: Option<Cow<'a, str>>,
 }
 
+/// The members the typed columns come from.
+const COLUMN_SOURCES: [&str; 10] = [
+    "name",
+    "title",
+    "username",
+    "created_at",
+    "created_time",
+    "board_id",
+    "board_section_id",
+    "AD_ACCOUNT_ID",
+    "ad_account_id",
+    "DATE",
+];
+
+/// Reads the typed columns from the record's text without parsing the rest
+/// of it; members of an unexpected type leave their column empty.
 fn columns(record: &SyncRecord) -> Columns<'_> {
-    let raw = &record.raw;
-    let text = |key: &str| raw.get(key).and_then(Value::as_str);
+    let scalars = record.raw.scalars(COLUMN_SOURCES).ok();
+    let [
+        name,
+        title,
+        username,
+        created_at,
+        created_time,
+        board_id,
+        board_section_id,
+        ad_account_upper,
+        ad_account_id,
+        date,
+    ] = scalars.unwrap_or_else(|| std::array::from_fn(|_| Scalar::Absent));
+    fn text(scalar: Scalar<'_>) -> Option<Cow<'_, str>> {
+        match scalar {
+            Scalar::Str(text) => Some(text),
+            _ => None,
+        }
+    }
     Columns {
         id: &record.key,
-        name: text("name")
-            .or_else(|| text("title"))
-            .or_else(|| text("username")),
-        created_at: text("created_at").map(str::to_owned).or_else(|| {
-            raw.get("created_time")
-                .and_then(Value::as_i64)
+        name: text(name)
+            .or_else(|| text(title))
+            .or_else(|| text(username)),
+        created_at: text(created_at).or_else(|| {
+            created_time
+                .as_i64()
                 .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-                .map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
+                .map(|d| Cow::Owned(d.format("%Y-%m-%dT%H:%M:%S").to_string()))
         }),
-        board_id: text("board_id"),
-        board_section_id: text("board_section_id"),
-        ad_account_id: text("AD_ACCOUNT_ID").or_else(|| text("ad_account_id")),
-        date: text("DATE"),
+        board_id: text(board_id),
+        board_section_id: text(board_section_id),
+        ad_account_id: text(ad_account_upper).or_else(|| text(ad_account_id)),
+        date: text(date),
     }
 }
 
@@ -211,11 +245,7 @@ impl StreamSink for SqlSink {
                             .push_bind(c.board_section_id)
                             .push_bind(c.ad_account_id)
                             .push_bind(c.date)
-                            // A JSON object with string keys always serializes.
-                            .push_bind(
-                                serde_json::to_string(&record.raw)
-                                    .expect("a JSON object serializes"),
-                            )
+                            .push_bind(record.raw.as_str())
                             .push_bind(synced_at.clone());
                     });
                     builder.push(UPSERT_TAIL);
@@ -235,14 +265,16 @@ impl StreamSink for SqlSink {
                 let mut builder = QueryBuilder::<Postgres>::new(&head);
                 builder.push_values(unique, |mut row, record| {
                     let c = columns(record);
-                    row.push_bind(c.id.to_owned())
-                        .push_bind(c.name.map(str::to_owned))
+                    row.push_bind(c.id)
+                        .push_bind(c.name)
                         .push_bind(c.created_at)
-                        .push_bind(c.board_id.map(str::to_owned))
-                        .push_bind(c.board_section_id.map(str::to_owned))
-                        .push_bind(c.ad_account_id.map(str::to_owned))
-                        .push_bind(c.date.map(str::to_owned))
-                        .push_bind(sqlx::types::Json(record.raw.clone()))
+                        .push_bind(c.board_id)
+                        .push_bind(c.board_section_id)
+                        .push_bind(c.ad_account_id)
+                        .push_bind(c.date)
+                        // The record's text, parsed by PostgreSQL itself.
+                        .push_bind(record.raw.as_str())
+                        .push_unseparated("::jsonb")
                         .push_bind(now);
                 });
                 builder.push(UPSERT_TAIL);
@@ -276,22 +308,26 @@ mod tests {
     #[test]
     fn typed_columns_come_from_the_common_fields() {
         let raw = json!({"id":"9","title":"T","board_id":"1","created_at":"2024-01-01T00:00:00"});
-        let record = SyncRecord {
-            key: "9".into(),
-            raw: raw.as_object().unwrap().clone(),
-        };
+        let record = SyncRecord::from_object("9", raw.as_object().unwrap().clone());
         let c = columns(&record);
-        assert_eq!((c.id, c.name, c.board_id), ("9", Some("T"), Some("1")));
+        assert_eq!(
+            (c.id, c.name.as_deref(), c.board_id.as_deref()),
+            ("9", Some("T"), Some("1"))
+        );
         assert_eq!(c.created_at.as_deref(), Some("2024-01-01T00:00:00"));
         let raw = json!({"id":"5","name":"acct","created_time": 0});
-        let record = SyncRecord {
-            key: "5".into(),
-            raw: raw.as_object().unwrap().clone(),
-        };
+        let record = SyncRecord::from_object("5", raw.as_object().unwrap().clone());
         assert_eq!(
             columns(&record).created_at.as_deref(),
             Some("1970-01-01T00:00:00")
         );
+        let raw = json!({"id":"6","name":{"nested":"x"},"title":"T","board_id":7,"DATE":"2024-01-02","ad_account_id":"a\"b"});
+        let record = SyncRecord::from_object("6", raw.as_object().unwrap().clone());
+        let c = columns(&record);
+        assert_eq!(c.name.as_deref(), Some("T"), "a non-string name falls back");
+        assert_eq!(c.board_id, None);
+        assert_eq!(c.date.as_deref(), Some("2024-01-02"));
+        assert_eq!(c.ad_account_id.as_deref(), Some("a\"b"));
     }
 
     #[tokio::test]
@@ -301,12 +337,14 @@ mod tests {
         let dest = SqlDestination::sqlite(path.to_str().unwrap())
             .await
             .unwrap();
-        let rec = |v: i64| SyncRecord {
-            key: "7".into(),
-            raw: json!({"id":"7","name":"b","v":v})
-                .as_object()
-                .unwrap()
-                .clone(),
+        let rec = |v: i64| {
+            SyncRecord::from_object(
+                "7",
+                json!({"id":"7","name":"b","v":v})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )
         };
         let mut sink = dest.begin(StreamName::Boards, None).await.unwrap();
         sink.write_batch(&[rec(1)]).await.unwrap();

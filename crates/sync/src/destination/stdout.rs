@@ -8,7 +8,6 @@
 use std::io::Write;
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use super::{Destination, StreamSink};
 use crate::error::DestinationError;
@@ -54,13 +53,11 @@ fn stdout_error(source: std::io::Error) -> DestinationError {
 impl StreamSink for StdoutSink {
     async fn write_batch(&mut self, records: &[SyncRecord]) -> Result<(), DestinationError> {
         let mut out = std::io::stdout().lock();
+        let head = format!("{{\"stream\":\"{}\",\"record\":", self.stream.as_str());
         for record in records {
-            let line = serde_json::json!({
-                "stream": self.stream.as_str(),
-                "record": Value::Object(record.raw.clone()),
-            });
-            serde_json::to_writer(&mut out, &line).map_err(|e| stdout_error(e.into()))?;
-            out.write_all(b"\n").map_err(stdout_error)?;
+            out.write_all(head.as_bytes()).map_err(stdout_error)?;
+            out.write_all(record.raw.as_bytes()).map_err(stdout_error)?;
+            out.write_all(b"}\n").map_err(stdout_error)?;
         }
         self.lines += records.len() as u64;
         Ok(())
