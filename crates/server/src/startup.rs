@@ -66,7 +66,10 @@ impl Application {
             .await
             .map_err(|err| anyhow::anyhow!("marking interrupted runs: {err}"))?;
             if interrupted > 0 {
-                tracing::warn!(interrupted, "Marked runs left by a stopped server as failed.");
+                tracing::warn!(
+                    interrupted,
+                    "Marked runs left by a stopped server as failed."
+                );
             }
         }
         let refresher = settings

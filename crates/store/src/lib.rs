@@ -43,6 +43,9 @@ pub use crate::model::{
     RefreshState, TokenSet, User,
 };
 pub use crate::postgres::PgStore;
+pub use crate::runs::{
+    ApiTokenInfo, LAST_USED_GRANULARITY, RunRecord, RunStatus, RunStore, RunStreamCount,
+};
 pub use crate::sharing::{
     ActivityEvent, ActivityRecord, NewActivity, ShareRecord, ShareState, SharingStore,
 };
@@ -52,9 +55,6 @@ pub use crate::sync_state::{
     LedgerRecord, SyncPartitionState, SyncRunStart, SyncStateStore, SyncStreamState,
 };
 pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore};
-pub use crate::runs::{
-    ApiTokenInfo, LAST_USED_GRANULARITY, RunRecord, RunStatus, RunStore, RunStreamCount,
-};
 
 /// The database file's name inside the data directory.
 pub const DEFAULT_DATABASE_FILE: &str = "pinion.db";
