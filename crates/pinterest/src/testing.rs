@@ -6,13 +6,13 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// Where the spec lives: `$PINION_OPENAPI_SPEC`, else `shared/` beside the
-/// repository checkout.
+/// Where the spec lives: `$PINION_OPENAPI_SPEC`, else the copy vendored in
+/// the repository under `spec/pinterest/`.
 pub(crate) fn spec_path() -> PathBuf {
     if let Some(path) = std::env::var_os("PINION_OPENAPI_SPEC") {
         return PathBuf::from(path);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pinterest/openapi-v5.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/pinterest/openapi-v5.json")
 }
 
 /// The parsed spec. Panics with the path tried when it is missing, because a

@@ -27,11 +27,11 @@ fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/pinterest/openapi-v5.json");
+            .join("../../spec/pinterest/openapi-v5.json");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
             panic!(
                 "the conformance tests need Pinterest's OpenAPI description at {} \
-                 (shared/pinterest/openapi-v5.json next to the repository): {err}",
+                 (vendored at spec/pinterest/openapi-v5.json): {err}",
                 path.display()
             )
         });
