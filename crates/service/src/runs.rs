@@ -326,10 +326,9 @@ impl Runs {
         let destination = pinion_sync::destination::open(&spec)
             .await
             .map_err(|err| format!("The output could not be opened: {err}"))?;
-        let state_path = data_dir.join("sync-state.db");
-        let state = pinion_sync::SqlState::open(&state_path.display().to_string())
-            .await
-            .map_err(|err| format!("The run state could not be opened: {err}"))?;
+        // Run progress lives in Pinion's store, like the CLI's, keyed by
+        // credential and source below.
+        let state = pinion_sync::StoreState::new(self.store.clone());
         let scopes = credential
             .granted_scopes
             .clone()

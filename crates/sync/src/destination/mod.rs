@@ -89,13 +89,33 @@ pub async fn open(spec: &str) -> Result<Box<dyn Destination>, DestinationError> 
 
 /// A URL with its password replaced, for messages.
 pub(crate) fn redact_url(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => text.to_owned(),
+    let Ok(mut url) = url::Url::parse(text) else {
+        return text.to_owned();
+    };
+    let mut changed = false;
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+        changed = true;
     }
+    // libpq also takes the password as a query parameter.
+    if url
+        .query_pairs()
+        .any(|(key, _)| key.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                if key.eq_ignore_ascii_case("password") {
+                    (key.into_owned(), "***".to_owned())
+                } else {
+                    (key.into_owned(), value.into_owned())
+                }
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed { url.to_string() } else { text.to_owned() }
 }
 
 #[cfg(test)]
@@ -109,6 +129,9 @@ mod tests {
             "postgres://u:***@127.0.0.1/db"
         );
         assert_eq!(redact_url("jsonl:/tmp/x"), "jsonl:/tmp/x");
+        let redacted = redact_url("postgres://u@127.0.0.1/db?sslmode=disable&password=CANARY");
+        assert!(!redacted.contains("CANARY"), "{redacted}");
+        assert!(redacted.contains("sslmode=disable"), "{redacted}");
     }
 
     #[tokio::test]
