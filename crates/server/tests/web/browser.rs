@@ -129,16 +129,26 @@ async fn click(client: &Client, css: &str) {
         .unwrap();
 }
 
+/// The text of the first element matching `css`, waiting for it to appear.
+/// Pages that update themselves (the live run page) may replace the element
+/// between finding it and reading it; that read is tried again.
 async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|err| panic!("no `{css}` on the page: {err}"))
-        .text()
-        .await
-        .unwrap()
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let element = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("no `{css}` on the page: {err}"));
+        match element.text().await {
+            Ok(text) => return text,
+            Err(fantoccini::error::CmdError::Standard(err))
+                if err.error == fantoccini::error::ErrorStatus::StaleElementReference
+                    && Instant::now() < deadline => {}
+            Err(err) => panic!("reading `{css}`: {err}"),
+        }
+    }
 }
 
 /// Waits until the browser is at a URL whose path is `path`.

@@ -115,7 +115,11 @@ pub(crate) fn redact_url(text: &str) -> String {
         url.query_pairs_mut().clear().extend_pairs(pairs);
         changed = true;
     }
-    if changed { url.to_string() } else { text.to_owned() }
+    if changed {
+        url.to_string()
+    } else {
+        text.to_owned()
+    }
 }
 
 #[cfg(test)]
