@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 mod headers;
 mod health;
+pub mod metrics;
 pub mod oauth;
 pub mod startup;
 mod state;

@@ -155,6 +155,7 @@ impl Application {
 /// The whole router: API, probes, security headers, request tracing that logs
 /// the method and path only (a query string may carry an OAuth code or state).
 pub fn router(state: AppState) -> Router {
+    crate::metrics::install();
     let https = headers::Https(state.public_url.scheme() == "https");
     Router::new()
         .nest("/api/v1", api::router())
@@ -162,7 +163,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::render))
         .with_state(state)
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             https,

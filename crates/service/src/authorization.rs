@@ -221,6 +221,7 @@ impl Authorizations {
             })
             .await?;
         tracing::info!(credential_id = %record.id, flow_id = %flow.id, "Started an authorization.");
+        metrics::counter!("pinion_authorization_flows_started_total").increment(1);
         Ok(StartedAuthorization {
             flow_id: flow.id,
             url: request.url,
@@ -237,6 +238,26 @@ impl Authorizations {
     /// consumed here, the browser matches and a lone `code` came back.
     #[tracing::instrument(skip_all)]
     pub async fn complete(
+        &self,
+        params: CallbackParams,
+        binding: Option<&BrowserBinding>,
+    ) -> Result<CompletedAuthorization, CallbackError> {
+        let result = self.complete_flow(params, binding).await;
+        let outcome = match &result {
+            Ok(_) => "authorized",
+            Err(CallbackError::Malformed(_)) => "malformed",
+            Err(CallbackError::UnknownState) => "unknown_state",
+            Err(CallbackError::OtherBrowser) => "other_browser",
+            Err(CallbackError::Denied { .. }) => "denied",
+            Err(CallbackError::ExchangeFailed { .. }) => "exchange_failed",
+            Err(CallbackError::Service(_)) => "error",
+        };
+        metrics::counter!("pinion_authorization_flows_completed_total", "outcome" => outcome)
+            .increment(1);
+        result
+    }
+
+    async fn complete_flow(
         &self,
         params: CallbackParams,
         binding: Option<&BrowserBinding>,

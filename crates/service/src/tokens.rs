@@ -414,8 +414,32 @@ impl TokenManager {
             .await
     }
 
-    /// One refresh: claim, request, store or classify.
+    /// One refresh, counted in `pinion_refreshes_total` by outcome.
     async fn refresh_with(
+        &self,
+        id: &CredentialId,
+        force: bool,
+        claimed: Option<&str>,
+        lease: Duration,
+        actor: &Actor,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        let result = self.refresh_attempt(id, force, claimed, lease, actor).await;
+        let outcome = match &result {
+            Ok(RefreshOutcome::Refreshed(_)) => "refreshed",
+            Ok(RefreshOutcome::AlreadyFresh(_)) => "already_fresh",
+            Err(RefreshError::NotFound) => "not_found",
+            Err(RefreshError::NotAuthorized) => "not_authorized",
+            Err(RefreshError::NeedsReauthorization { .. }) => "needs_reauthorization",
+            Err(RefreshError::AppCredentials { .. }) => "app_credentials",
+            Err(RefreshError::Unavailable { .. }) => "unavailable",
+            Err(RefreshError::Store(_)) => "store_error",
+        };
+        metrics::counter!("pinion_refreshes_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    /// One refresh: claim, request, store or classify.
+    async fn refresh_attempt(
         &self,
         id: &CredentialId,
         force: bool,

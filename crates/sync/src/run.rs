@@ -550,6 +550,8 @@ async fn write_stream(
             return Err(dest_err(err));
         }
         total += msg.records.len() as u64;
+        metrics::counter!("pinion_sync_records_written_total", "stream" => stream.as_str())
+            .increment(msg.records.len() as u64);
         report.invalid_records += msg.invalid;
         if let (true, Some(observer)) = (msg.progress.done, job.observer) {
             observer.partition_done(stream);

@@ -6,6 +6,7 @@ mod credentials;
 mod destinations;
 mod health;
 mod helpers;
+mod metrics;
 mod oauth;
 mod openapi;
 mod sharing;

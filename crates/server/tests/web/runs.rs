@@ -136,6 +136,23 @@ async fn a_source_runs_from_its_page_and_shows_counts_per_stream() {
     let source_page = alice.page(&format!("/sources/{source}")).await;
     assert!(source_page.contains(&run_page));
 
+    // The records written show in Prometheus' counters, by stream. The
+    // recorder is process-wide and other tests run beside this one, so the
+    // counter is at least this run's count.
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let written = metrics
+        .lines()
+        .find(|line| line.starts_with("pinion_sync_records_written_total{stream=\"board_pins\"}"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no board_pins records in\n{metrics}"));
+    assert!(written >= pins as f64, "{written} < {pins}");
+
     // The API sees the same run, and starts another one (202).
     let [alice_token, bob_token] = &app.api_tokens;
     let http = reqwest::Client::new();
