@@ -141,7 +141,11 @@ impl Application {
                     .await;
             })
         });
-        let result = axum::serve(self.listener, self.router)
+        // The peer address feeds sign-in throttling per client.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_tx.send(true);

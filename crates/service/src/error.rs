@@ -25,6 +25,13 @@ pub enum ServiceError {
         /// The credential's name.
         credential: String,
     },
+    /// Too many failed sign-ins for this username or client address; try
+    /// again after `retry_after`.
+    #[error("too many failed sign-ins; try again in {} minutes", retry_after.as_secs().div_ceil(60))]
+    Throttled {
+        /// How long until an attempt is checked again.
+        retry_after: std::time::Duration,
+    },
     /// The input clashes with stored data, e.g. a duplicate name.
     #[error("{field}: {message}")]
     Conflict {

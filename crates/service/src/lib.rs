@@ -19,6 +19,7 @@ mod runs;
 mod sessions;
 mod sharing;
 mod sources;
+pub mod throttle;
 mod tokens;
 mod users;
 

@@ -9,8 +9,9 @@
 //! password" for an unknown user and a wrong password, and runs argon2 in both
 //! cases so the time taken does not tell them apart.
 
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -19,6 +20,7 @@ use pinion_store::{Store, StoreError, User};
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
+use crate::throttle::SignInThrottle;
 
 /// How long a session lasts after sign-in.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
@@ -132,6 +134,8 @@ pub struct Sessions {
     /// A valid hash of a password nobody has, verified when the user is
     /// unknown so both failures take as long.
     decoy_hash: Arc<String>,
+    /// Failed sign-ins per username and client address.
+    throttle: Arc<SignInThrottle>,
 }
 
 impl Sessions {
@@ -143,6 +147,7 @@ impl Sessions {
             store,
             ttl: SESSION_TTL,
             decoy_hash: Arc::new(decoy_hash),
+            throttle: Arc::new(SignInThrottle::default()),
         }
     }
 
@@ -168,6 +173,38 @@ impl Sessions {
     /// (whichever half is wrong).
     #[tracing::instrument(skip_all)]
     pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &Password,
+    ) -> Result<Option<SignedIn>, ServiceError> {
+        self.sign_in_from(username, password, None).await
+    }
+
+    /// [`Sessions::sign_in`] from a client address, throttled: after too many
+    /// failures for the username or the address (see [`crate::throttle`]),
+    /// the answer is [`ServiceError::Throttled`] and no password is checked.
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in_from(
+        &self,
+        username: &str,
+        password: &Password,
+        client: Option<IpAddr>,
+    ) -> Result<Option<SignedIn>, ServiceError> {
+        let started = Instant::now();
+        if let Some(retry_after) = self.throttle.check(username, client, started) {
+            tracing::info!("A sign-in was refused: too many failed attempts.");
+            return Err(ServiceError::Throttled { retry_after });
+        }
+        let result = self.check_password(username, password).await;
+        match &result {
+            Ok(Some(_)) => self.throttle.succeeded(username),
+            Ok(None) => self.throttle.failed(username, client, started),
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn check_password(
         &self,
         username: &str,
         password: &Password,

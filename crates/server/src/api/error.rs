@@ -140,6 +140,9 @@ impl From<ServiceError> for ApiError {
                 )
             },
             ServiceError::Stale => Self::new(StatusCode::CONFLICT, "stale", err.to_string()),
+            ServiceError::Throttled { .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled", err.to_string())
+            }
             ServiceError::Unavailable(_) => {
                 tracing::warn!(error = %err, "Database unavailable.");
                 Self::new(

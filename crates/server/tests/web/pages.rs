@@ -202,3 +202,32 @@ async fn delete_needs_the_confirmation_box() {
         404
     );
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_throttled_per_username_without_telling_users_apart() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let limit = pinion_service::throttle::MAX_FAILURES_PER_USERNAME;
+    for name in ["alice", "nobody"] {
+        for _ in 0..limit {
+            let wrong = browser.sign_in(name, "not the password at all").await;
+            assert_eq!(wrong.status(), 401, "{name}");
+        }
+        // Now even the right password is not checked, for a real user and
+        // an unknown one alike, and the page says when to come back.
+        let throttled = browser.sign_in(name, PASSWORD).await;
+        assert_eq!(throttled.status(), 429, "{name}");
+        let retry_after: u64 = throttled.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry_after > 0 && retry_after <= 15 * 60, "{retry_after}");
+        let page = throttled.text().await.unwrap();
+        assert!(page.contains("too many failed sign-ins"), "{page}");
+        assert!(page.contains("name=\"csrf\""), "the form is shown again");
+    }
+    // Another user from the same address still signs in.
+    let bob = browser.sign_in("bob", PASSWORD).await;
+    assert_eq!(bob.status(), 303);
+}

@@ -1,12 +1,14 @@
 //! `POST /sign-in`: checks the double-submit token, then the password; on
 //! success starts a session and goes to the credentials page.
 
+use std::net::SocketAddr;
+
 use axum::Form;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use pinion_domain::Password;
-use pinion_service::SessionToken;
+use pinion_service::{ServiceError, SessionToken};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -30,6 +32,7 @@ pub struct SignInForm {
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, WebError> {
     let expected = read_signin_cookie(&headers, &state.public_url).unwrap_or_default();
@@ -39,7 +42,29 @@ pub async fn post(
         return Err(WebError::BadCsrf);
     }
     let password = Password::new(form.password);
-    let Some(signed_in) = state.sessions.sign_in(&form.username, &password).await? else {
+    let client = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    let attempt = state
+        .sessions
+        .sign_in_from(&form.username, &password, client)
+        .await;
+    if let Err(ServiceError::Throttled { retry_after }) = &attempt {
+        let value = SessionToken::random_value();
+        let message = attempt.as_ref().err().map(ToString::to_string);
+        let page = super::get::form(&value, &form.username, message.as_deref());
+        let seconds = retry_after.as_secs().max(1).to_string();
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [
+                (header::SET_COOKIE, signin_cookie(&state.public_url, &value)),
+                (header::RETRY_AFTER, seconds),
+            ],
+            Html(page.into_string()),
+        )
+            .into_response());
+    }
+    let Some(signed_in) = attempt? else {
         // A new token for the next attempt.
         let value = SessionToken::random_value();
         let page = super::get::form(&value, &form.username, Some("Wrong username or password."));
