@@ -1,0 +1,286 @@
+//! HTTP benchmark (issue 6): `GET /api/v1/credentials` (50 credentials,
+//! bearer token) and the credentials page (session cookie) against a bare
+//! axum "hello" route, on SQLite and, when `PINION_BENCH_POSTGRES_URL` is
+//! set, PostgreSQL; all served by this process on loopback.
+//!
+//! For each target: the maximum rate with `wrk` (closed loop, `WRK_THREADS`
+//! threads, `WRK_CONNECTIONS` connections, `WRK_SECONDS` seconds; requests/s
+//! and p99), then an open-loop run at a fixed 1,000 requests/s for 5 s whose
+//! latencies are measured from each request's scheduled start (so a stall
+//! counts against every request it delays), reporting p50/p99/max.
+//!
+//! Run: `cargo bench -p pinion-server --bench http` (needs `wrk` on PATH:
+//! `apt-get install wrk`). Figures go in BENCHMARKS.md.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pinion_domain::{CredentialInput, Password, Role, Username};
+use pinion_server::{Application, Settings};
+use pinion_store::{KeySource, Keyring, Store};
+
+const CREDENTIALS: usize = 50;
+const FIXED_RATE: u64 = 1_000;
+const FIXED_SECONDS: u64 = 5;
+
+struct Target {
+    name: String,
+    url: String,
+    header: Option<String>,
+}
+
+/// A fixed key, so a PostgreSQL database can be benchmarked again.
+fn keys() -> KeySource {
+    KeySource::Given(Arc::new(
+        Keyring::from_keys([(1, zeroize::Zeroizing::new([7u8; 32]))]).unwrap(),
+    ))
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// Parses a wrk duration such as `850.00us`, `3.21ms` or `1.02s` into ms.
+fn wrk_ms(text: &str) -> f64 {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+/// Runs wrk against `target`; returns (requests/s, p99 ms, non-2xx count).
+fn wrk(target: &Target) -> (f64, f64, u64) {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t",
+        &env_or("WRK_THREADS", "2"),
+        "-c",
+        &env_or("WRK_CONNECTIONS", "32"),
+        "-d",
+        &format!("{}s", env_or("WRK_SECONDS", "10")),
+        "--latency",
+    ]);
+    if let Some(header) = &target.header {
+        command.args(["-H", header]);
+    }
+    let output = command
+        .arg(&target.url)
+        .output()
+        .expect("wrk runs (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut rps = f64::NAN;
+    let mut p99 = f64::NAN;
+    let mut bad = 0;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Requests/sec:") {
+            rps = rest.trim().parse().unwrap_or(f64::NAN);
+        } else if let Some(rest) = line.strip_prefix("99%") {
+            p99 = wrk_ms(rest.trim());
+        } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            bad = rest.trim().parse().unwrap_or(0);
+        }
+    }
+    (rps, p99, bad)
+}
+
+/// Open loop at `FIXED_RATE` requests/s; latencies from scheduled start, in ms.
+async fn fixed_rate(target: &Target) -> (f64, f64, f64, usize) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let header = target.header.as_ref().map(|h| {
+        h.split_once(": ")
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .unwrap()
+    });
+    // Warm the connection pool.
+    for _ in 0..50 {
+        let mut request = client.get(&target.url);
+        if let Some((k, v)) = &header {
+            request = request.header(k, v);
+        }
+        let _ = request.send().await.unwrap().bytes().await;
+    }
+    let total = (FIXED_RATE * FIXED_SECONDS) as usize;
+    let interval = Duration::from_nanos(1_000_000_000 / FIXED_RATE);
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let scheduled = start + interval * i as u32;
+        tokio::time::sleep_until(scheduled).await;
+        let mut request = client.get(&target.url);
+        if let Some((k, v)) = &header {
+            request = request.header(k, v);
+        }
+        tasks.push(tokio::spawn(async move {
+            let ok = match request.send().await {
+                Ok(response) => {
+                    let ok = response.status().is_success();
+                    response.bytes().await.is_ok() && ok
+                }
+                Err(_) => false,
+            };
+            (scheduled.elapsed(), ok)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut failed = 0;
+    for task in tasks {
+        let (latency, ok) = task.await.unwrap();
+        if !ok {
+            failed += 1;
+        }
+        latencies.push(latency.as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    (pick(0.50), pick(0.99), *latencies.last().unwrap(), failed)
+}
+
+/// A fresh server on `store` with one user, 50 credentials, an API token
+/// and a browser session; returns the two targets.
+async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Stop) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let username = format!("bench{:x}", nanos % 0xffff_ffff);
+    let (user, token) = store
+        .create_user_with_token(&Username::parse(&username).unwrap(), Role::User)
+        .await
+        .unwrap();
+    let credentials = pinion_service::Credentials::new(store.clone());
+    for i in 0..CREDENTIALS {
+        credentials
+            .create(
+                &user,
+                &CredentialInput {
+                    name: format!("Credential {i:02}"),
+                    description: Some("Benchmark credential".into()),
+                    client_id: format!("{}", 1_000_000 + i),
+                    client_secret: Some(pinion_domain::ClientSecret::new(format!(
+                        "bench-secret-{i}"
+                    ))),
+                    scopes: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let sessions = pinion_service::Sessions::new(store.clone());
+    let password = Password::new("bench-password-long-enough".to_owned());
+    sessions.set_password(&username, &password).await.unwrap();
+    let signed_in = sessions
+        .sign_in(&username, &password)
+        .await
+        .unwrap()
+        .expect("signed in");
+    let mut settings = Settings::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Settings::parse_public_url("http://127.0.0.1:8080").unwrap(),
+        store,
+    );
+    settings.refresher = None;
+    let app = Application::build(settings).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    let targets = vec![
+        Target {
+            name: format!("GET /api/v1/credentials ({label}, 50, bearer)"),
+            url: format!("{base}/api/v1/credentials"),
+            header: Some(format!("Authorization: Bearer {}", token.expose_secret())),
+        },
+        Target {
+            name: format!("GET /credentials page ({label}, 50, session)"),
+            url: format!("{base}/credentials"),
+            header: Some(format!(
+                "Cookie: pinion_session={}",
+                signed_in.token.expose_secret()
+            )),
+        },
+    ];
+    (targets, Stop(Some(tx)))
+}
+
+struct Stop(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn bare_hello() -> (Target, Stop) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    (
+        Target {
+            name: "GET /hello (bare axum)".into(),
+            url: format!("http://{addr}/hello"),
+            header: None,
+        },
+        Stop(Some(tx)),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = pinion_store::connect(dir.path().join("pinion.db").to_str().unwrap(), keys())
+        .await
+        .unwrap()
+        .store;
+    let (hello, _hello_stop) = bare_hello().await;
+    let mut targets = vec![hello];
+    let mut stops = Vec::new();
+    let (sqlite_targets, stop) = pinion_targets("SQLite", sqlite).await;
+    targets.extend(sqlite_targets);
+    stops.push(stop);
+    if let Ok(url) = std::env::var("PINION_BENCH_POSTGRES_URL") {
+        let pg = pinion_store::connect(&url, keys())
+            .await
+            .expect("PINION_BENCH_POSTGRES_URL names a fresh database")
+            .store;
+        let (pg_targets, stop) = pinion_targets("PostgreSQL", pg).await;
+        targets.extend(pg_targets);
+        stops.push(stop);
+    }
+    println!(
+        "| target | wrk req/s | wrk p99 (ms) | at {FIXED_RATE}/s p50 (ms) | p99 (ms) | max (ms) | errors |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for target in &targets {
+        let (rps, p99, bad) = wrk(target);
+        let (f50, f99, fmax, failed) = fixed_rate(target).await;
+        println!(
+            "| {} | {rps:.0} | {p99:.2} | {f50:.2} | {f99:.2} | {fmax:.1} | {} |",
+            target.name,
+            bad as usize + failed
+        );
+    }
+}
