@@ -131,7 +131,7 @@ async fn click(client: &Client, css: &str) {
 
 /// The text of the first element matching `css`, waiting for it to appear.
 /// Pages that update themselves (the live run page) may replace the element
-/// between finding it and reading it; that read is tried again.
+/// between finding it and reading it; that read is tried again for up to 10 s.
 async fn text_of(client: &Client, css: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -141,11 +141,14 @@ async fn text_of(client: &Client, css: &str) -> String {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|err| panic!("no `{css}` on the page: {err}"));
+        // Chromium reports a replaced element either as a stale reference
+        // or as a node that no longer belongs to the document; both are read
+        // again from a fresh find.
         match element.text().await {
             Ok(text) => return text,
-            Err(fantoccini::error::CmdError::Standard(err))
-                if err.error == fantoccini::error::ErrorStatus::StaleElementReference
-                    && Instant::now() < deadline => {}
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             Err(err) => panic!("reading `{css}`: {err}"),
         }
     }
