@@ -36,22 +36,18 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
     let full_run = {
         let dir = tempfile::tempdir().unwrap();
         let started = std::time::Instant::now();
-        let status = tokio::process::Command::new(binary)
-            .env("PINION_CHILD_API", sim.sim.api_url())
-            .env("PINION_CHILD_TOKEN", &tokens.access)
-            .env(
-                "PINION_CHILD_DEST",
-                format!("jsonl:{}", dir.path().join("out").display()),
-            )
-            .env("PINION_CHILD_STATE", dir.path().join("state.db"))
-            .env("PINION_CHILD_PAGE_SIZE", "7")
-            .env("PINION_CHILD_COMMIT_MS", "20")
-            .env("PINION_CHILD_STREAMS", "boards,board_pins,pins")
-            .env("PINION_CHILD_RESUME", "0")
-            .stdout(std::process::Stdio::null())
-            .status()
-            .await
-            .unwrap();
+        let status = worker(
+            binary,
+            &sim.sim.api_url(),
+            &tokens.access,
+            &format!("jsonl:{}", dir.path().join("out").display()),
+            dir.path(),
+            false,
+        )
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .unwrap();
         assert!(status.success(), "an uninterrupted run failed: {status}");
         started.elapsed().as_millis().max(20) as u64
     };
@@ -68,16 +64,15 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
         };
         let mut attempt = 0;
         loop {
-            let mut command = tokio::process::Command::new(binary);
+            let mut command = worker(
+                binary,
+                &sim.sim.api_url(),
+                &tokens.access,
+                &dest,
+                dir.path(),
+                attempt > 0,
+            );
             command
-                .env("PINION_CHILD_API", sim.sim.api_url())
-                .env("PINION_CHILD_TOKEN", &tokens.access)
-                .env("PINION_CHILD_DEST", &dest)
-                .env("PINION_CHILD_STATE", dir.path().join("state.db"))
-                .env("PINION_CHILD_PAGE_SIZE", "7")
-                .env("PINION_CHILD_COMMIT_MS", "20")
-                .env("PINION_CHILD_STREAMS", "boards,board_pins,pins")
-                .env("PINION_CHILD_RESUME", if attempt == 0 { "0" } else { "1" })
                 .stdout(std::process::Stdio::piped())
                 .kill_on_drop(true);
             let mut child = command.spawn().unwrap();
@@ -143,6 +138,29 @@ async fn a_sync_killed_at_random_points_and_resumed_writes_every_record_exactly_
         mid_stream_kills >= 5,
         "only {mid_stream_kills} kills landed while records were being written"
     );
+}
+
+/// The sync worker reading the three streams in small pages into `dest`,
+/// its state in `dir`.
+fn worker(
+    binary: &str,
+    api: &str,
+    token: &str,
+    dest: &str,
+    dir: &std::path::Path,
+    resume: bool,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .env("PINION_CHILD_API", api)
+        .env("PINION_CHILD_TOKEN", token)
+        .env("PINION_CHILD_DEST", dest)
+        .env("PINION_CHILD_STATE", dir.join("state.db"))
+        .env("PINION_CHILD_PAGE_SIZE", "7")
+        .env("PINION_CHILD_COMMIT_MS", "20")
+        .env("PINION_CHILD_STREAMS", "boards,board_pins,pins")
+        .env("PINION_CHILD_RESUME", if resume { "1" } else { "0" });
+    command
 }
 
 /// True when a killed SQLite run had committed some records.

@@ -49,31 +49,23 @@ pub async fn post(
         .sessions
         .sign_in_from(&form.username, &password, client)
         .await;
-    if let Err(ServiceError::Throttled { retry_after }) = &attempt {
-        let value = SessionToken::random_value();
-        let message = attempt.as_ref().err().map(ToString::to_string);
-        let page = super::get::form(&value, &form.username, message.as_deref());
-        let seconds = retry_after.as_secs().max(1).to_string();
-        return Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            [
-                (header::SET_COOKIE, signin_cookie(&state.public_url, &value)),
-                (header::RETRY_AFTER, seconds),
-            ],
-            Html(page.into_string()),
-        )
-            .into_response());
-    }
-    let Some(signed_in) = attempt? else {
-        // A new token for the next attempt.
-        let value = SessionToken::random_value();
-        let page = super::get::form(&value, &form.username, Some("Wrong username or password."));
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            [(header::SET_COOKIE, signin_cookie(&state.public_url, &value))],
-            Html(page.into_string()),
-        )
-            .into_response());
+    let signed_in = match attempt {
+        Ok(Some(signed_in)) => signed_in,
+        Ok(None) => {
+            let page = form_again(&state, &form.username, "Wrong username or password.");
+            return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+        }
+        Err(err @ ServiceError::Throttled { retry_after }) => {
+            let page = form_again(&state, &form.username, &err.to_string());
+            let seconds = retry_after.as_secs().max(1).to_string();
+            return Ok((
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds)],
+                page,
+            )
+                .into_response());
+        }
+        Err(err) => return Err(err.into()),
     };
     let mut response = Redirect::to("/credentials").into_response();
     let max_age = state.sessions.ttl().as_secs();
@@ -85,4 +77,16 @@ pub async fn post(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// The form again with `message`, under a new double-submit token for the
+/// next attempt.
+fn form_again(state: &AppState, username: &str, message: &str) -> Response {
+    let value = SessionToken::random_value();
+    let page = super::get::form(&value, username, Some(message));
+    (
+        [(header::SET_COOKIE, signin_cookie(&state.public_url, &value))],
+        Html(page.into_string()),
+    )
+        .into_response()
 }
