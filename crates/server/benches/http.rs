@@ -224,10 +224,21 @@ impl Drop for Stop {
     }
 }
 
-async fn bare_hello() -> (Target, Stop) {
+/// A bare axum server: `GET /hello`, and `GET /static` answering `body` as
+/// JSON, the ceiling for any route that sends that many bytes.
+async fn bare(body: axum::body::Bytes) -> (Target, Target, Stop) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
+    let size = body.len();
+    let router = axum::Router::new()
+        .route("/hello", axum::routing::get(|| async { "hello" }))
+        .route(
+            "/static",
+            axum::routing::get(move || {
+                let body = body.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         axum::serve(listener, router)
@@ -243,8 +254,24 @@ async fn bare_hello() -> (Target, Stop) {
             url: format!("http://{addr}/hello"),
             header: None,
         },
+        Target {
+            name: format!("GET /static (bare axum, the API's {size} bytes)"),
+            url: format!("http://{addr}/static"),
+            header: None,
+        },
         Stop(Some(tx)),
     )
+}
+
+/// The body `target` answers now.
+async fn body_of(target: &Target) -> axum::body::Bytes {
+    let mut request = reqwest::Client::new().get(&target.url);
+    if let Some((k, v)) = target.header.as_ref().and_then(|h| h.split_once(": ")) {
+        request = request.header(k, v);
+    }
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{}", target.name);
+    response.bytes().await.unwrap()
 }
 
 #[tokio::main]
@@ -255,12 +282,14 @@ async fn main() {
         .await
         .unwrap()
         .store;
-    let (hello, _hello_stop) = bare_hello().await;
-    let mut targets = vec![hello];
     let mut stops = Vec::new();
     let (sqlite_targets, stop) = pinion_targets("SQLite", sqlite).await;
-    targets.extend(sqlite_targets);
     stops.push(stop);
+    let api_body = body_of(&sqlite_targets[0]).await;
+    let (hello, same_bytes, bare_stop) = bare(api_body).await;
+    stops.push(bare_stop);
+    let mut targets = vec![hello, same_bytes];
+    targets.extend(sqlite_targets);
     if let Ok(url) = std::env::var("PINION_BENCH_POSTGRES_URL") {
         let pg = pinion_store::connect(&url, keys())
             .await

@@ -19,6 +19,9 @@ use crate::{AppState, Settings, api, headers, health, oauth};
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How many users' credential listings the API keeps in memory.
+const CACHED_CREDENTIAL_LISTS: usize = 10_000;
+
 /// A bound, ready-to-serve Pinion server.
 #[derive(Debug)]
 pub struct Application {
@@ -95,6 +98,10 @@ impl Application {
                 pinion_pinterest::ClientConfig::with_base_url(api_base),
                 settings.data_dir.clone(),
             ),
+            credential_lists: Arc::new(pinion_service::cache::ReadCache::new(
+                settings.store.changes().clone(),
+                CACHED_CREDENTIAL_LISTS,
+            )),
             store: settings.store,
             public_url: settings.public_url,
         };

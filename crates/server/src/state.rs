@@ -31,4 +31,7 @@ pub struct AppState {
     pub destinations: pinion_service::Destinations,
     /// Source runs (issue 6).
     pub runs: pinion_service::Runs,
+    /// `GET /api/v1/credentials` answers by user, until the store changes.
+    pub credential_lists:
+        Arc<pinion_service::cache::ReadCache<pinion_domain::UserId, axum::body::Bytes>>,
 }

@@ -8,6 +8,7 @@
 
 mod activity;
 mod authorization;
+pub mod cache;
 mod check;
 mod credentials;
 mod destinations;

@@ -3,20 +3,36 @@
 use std::sync::Arc;
 
 use pinion_domain::{ApiToken, FieldError, Role, Username, ValidationErrors};
-use pinion_store::{ApiTokenInfo, Store, User};
+use pinion_store::{ApiTokenInfo, LAST_USED_GRANULARITY, Store, User};
+use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
+use crate::cache::ReadCache;
+
+/// How long a remembered token goes without its use being noted.
+const LAST_USED_GRANULARITY_STD: std::time::Duration =
+    std::time::Duration::from_secs(LAST_USED_GRANULARITY.num_seconds().unsigned_abs());
+
+/// How many API tokens [`Users::authenticate`] remembers.
+const KNOWN_TOKENS: usize = 10_000;
 
 /// User management, as the CLI and the admin screens use it.
 #[derive(Debug, Clone)]
 pub struct Users {
     store: Arc<dyn Store>,
+    /// The users of recently seen API tokens, by the token's SHA-256 (never
+    /// the token itself), until the store changes.
+    known_tokens: Arc<ReadCache<[u8; 32], User>>,
 }
 
 impl Users {
     /// Works on `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        let known_tokens = Arc::new(ReadCache::new(store.changes().clone(), KNOWN_TOKENS));
+        Self {
+            store,
+            known_tokens,
+        }
     }
 
     /// Creates a user with a first API token; the token is returned once and
@@ -47,8 +63,21 @@ impl Users {
 
     /// The user an API token belongs to; an unknown or revoked token is
     /// `None`. Notes the token's use (to the minute) for its owner's list.
+    ///
+    /// A token seen before is answered from memory until the store changes
+    /// (a revocation, by this process or another, is such a change) or its
+    /// last note is a minute old, when the store is asked again.
     pub async fn authenticate(&self, token: &ApiToken) -> Result<Option<User>, ServiceError> {
-        Ok(self.store.authenticate_api_token(token).await?)
+        let key: [u8; 32] = Sha256::digest(token.expose_secret().as_bytes()).into();
+        if let Some(user) = self.known_tokens.get(&key, LAST_USED_GRANULARITY_STD) {
+            return Ok(Some(user));
+        }
+        let generation = self.known_tokens.generation();
+        let user = self.store.authenticate_api_token(token).await?;
+        if let (Some(generation), Some(user)) = (generation, &user) {
+            self.known_tokens.insert(key, generation, user.clone());
+        }
+        Ok(user)
     }
 
     /// Issues an API token named `name` for `user` (the web UI and API): the

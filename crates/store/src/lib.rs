@@ -11,6 +11,7 @@
 //! [`Store::credential_secrets`] is the one way back to them.
 #![warn(missing_docs)]
 
+mod changes;
 pub mod crypto;
 mod error;
 pub mod keys;
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 use pinion_domain::{Clock, SystemClock};
 
+pub use crate::changes::{ChangeFeed, Generation, SQLITE_POLL};
 pub use crate::crypto::{KeyVersion, Keyring};
 pub use crate::error::StoreError;
 pub use crate::keys::{KeyError, KeySource};

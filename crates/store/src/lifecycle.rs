@@ -411,7 +411,7 @@ macro_rules! impl_lifecycle {
                     }
                     _ => Self::db_error(err),
                 })?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(row.to_record())
             }
 
@@ -482,6 +482,7 @@ macro_rules! impl_lifecycle {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(())
             }
@@ -494,6 +495,7 @@ macro_rules! impl_lifecycle {
                     .bind($crate::sql::stored_time(before))
                     .execute(&self.pool)
                     .await
+                    .inspect(|_| self.changes.bump())
                     .map_err(Self::db_error)?;
                 Ok(result.rows_affected())
             }
@@ -531,7 +533,7 @@ macro_rules! impl_lifecycle {
                         row.version = current + 1;
                         row.updated_at = now;
                         Self::write_credential(&mut tx, &row, current).await?;
-                        Self::commit(tx).await?;
+                        self.commit(tx).await?;
                         return Ok(RefreshClaim::NotNeeded(row.to_record()?));
                     }
                     if !mine {
@@ -561,7 +563,7 @@ macro_rules! impl_lifecycle {
                 row.version = current + 1;
                 row.updated_at = now;
                 Self::write_credential(&mut tx, &row, current).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 let opened = self.open_row(&row).await?;
                 Ok(RefreshClaim::Claimed {
                     secrets: Box::new($crate::model::CredentialSecrets {
@@ -586,7 +588,7 @@ macro_rules! impl_lifecycle {
                 if row.refresh_attempt_id.as_deref() != Some(attempt_id) {
                     // Another attempt took over (or tokens were replaced); its
                     // result stands.
-                    Self::commit(tx).await?;
+                    self.commit(tx).await?;
                     return row.to_record();
                 }
                 let now = $crate::sql::stored_time(self.clock.now());
@@ -602,7 +604,7 @@ macro_rules! impl_lifecycle {
                 row.version = current + 1;
                 row.updated_at = now;
                 Self::write_credential(&mut tx, &row, current).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 row.to_record()
             }
 
@@ -650,7 +652,7 @@ macro_rules! impl_lifecycle {
                     .await
                     .map_err(Self::db_error)?;
                 }
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(ids
                     .into_iter()
                     .map(|(id,)| CredentialId::from_trusted(id))
@@ -676,6 +678,7 @@ macro_rules! impl_lifecycle {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(result.rows_affected() == 1)
             }

@@ -10,6 +10,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::ConnectOptions;
+use crate::changes::ChangeFeed;
 use crate::crypto::{KeyVersion, Keyring};
 use crate::error::{Backend, StoreError};
 use crate::keys::{KeyError, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV};
@@ -23,6 +24,7 @@ pub struct PgStore {
     pool: PgPool,
     keys: Keys,
     clock: Arc<dyn Clock>,
+    changes: ChangeFeed,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -85,10 +87,13 @@ impl PgStore {
             verify_keyring(&keyring, &stored, &source, false)?;
         }
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let changes = ChangeFeed::for_location(url);
+        crate::changes::watch_postgres(&changes, pool.clone());
         let store = Self {
             pool,
             keys: Keys::new(keyring, source),
             clock: options.clock.clone(),
+            changes,
         };
         store.register_keys().await?;
         Ok(store)

@@ -285,6 +285,7 @@ macro_rules! impl_runs {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(|err| match &err {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                         StoreError::NotFound { entity: "source" }
@@ -338,6 +339,7 @@ macro_rules! impl_runs {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 if result.rows_affected() == 0 {
                     return Err(StoreError::NotFound { entity: "queued run" });
@@ -358,6 +360,7 @@ macro_rules! impl_runs {
                 .bind($crate::runs::streams_json(streams))
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(())
             }
@@ -382,6 +385,7 @@ macro_rules! impl_runs {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(())
             }
@@ -396,6 +400,7 @@ macro_rules! impl_runs {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(result.rows_affected())
             }
@@ -419,6 +424,7 @@ macro_rules! impl_runs {
                 .bind(name)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(|err| match &err {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                         StoreError::NotFound { entity: "user" }
@@ -478,6 +484,7 @@ macro_rules! impl_runs {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(result.rows_affected() > 0)
             }
@@ -512,6 +519,7 @@ macro_rules! impl_runs {
                             .bind(now)
                             .execute(&self.pool)
                             .await
+                            .inspect(|_| self.changes.bump())
                     {
                         tracing::warn!(error = %err, "Could not note an API token's use.");
                     }

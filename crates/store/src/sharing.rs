@@ -370,7 +370,7 @@ macro_rules! impl_sharing {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(Self::db_error)?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(row.into_record())
             }
 
@@ -397,7 +397,7 @@ macro_rules! impl_sharing {
                     return Ok(false);
                 }
                 Self::insert_activity(&mut *tx, now, activity).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
 
@@ -474,7 +474,7 @@ macro_rules! impl_sharing {
                     });
                 }
                 Self::insert_activity(&mut *tx, now, activity).await?;
-                Self::commit(tx).await
+                self.commit(tx).await
             }
 
             async fn append_activity(

@@ -430,8 +430,14 @@ macro_rules! impl_store {
                 }
             }
 
-            async fn commit(tx: sqlx::Transaction<'static, $db>) -> Result<(), StoreError> {
-                tx.commit().await.map_err(Self::db_error)
+            /// Commits `tx` and notes the write in the change feed.
+            async fn commit(
+                &self,
+                tx: sqlx::Transaction<'static, $db>,
+            ) -> Result<(), StoreError> {
+                tx.commit().await.map_err(Self::db_error)?;
+                self.changes.bump();
+                Ok(())
             }
 
             /// Reads every stored key-check value.
@@ -494,7 +500,7 @@ macro_rules! impl_store {
                 // same version in between; compare again inside the transaction.
                 let stored = Self::stored_checks(&mut *tx, 0, "").await?;
                 $crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?;
-                Self::commit(tx).await
+                self.commit(tx).await
             }
 
             /// The keyring to seal with inside a write transaction. Locks the
@@ -702,7 +708,7 @@ macro_rules! impl_store {
                 row.version = expected_version + 1;
                 row.updated_at = now;
                 Self::write_credential(&mut tx, &row, expected_version).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 row.to_record()
             }
 
@@ -849,12 +855,16 @@ macro_rules! impl_store {
                 Self::KIND
             }
 
+            fn changes(&self) -> &$crate::ChangeFeed {
+                &self.changes
+            }
+
             #[tracing::instrument(skip_all, fields(role = role.as_str()))]
             async fn create_user(&self, username: &Username, role: Role) -> Result<User, StoreError> {
                 let now = $crate::sql::stored_time(self.clock.now());
                 let mut tx = self.begin_write().await?;
                 let user = Self::insert_user(&mut tx, username, role, now).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(user)
             }
 
@@ -868,7 +878,7 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 let user = Self::insert_user(&mut tx, username, role, now).await?;
                 let token = Self::insert_api_token(&mut tx, &user.id, now).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok((user, token))
             }
 
@@ -909,6 +919,7 @@ macro_rules! impl_store {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 if result.rows_affected() == 0 {
                     return Err(StoreError::NotFound { entity: "user" });
@@ -934,7 +945,7 @@ macro_rules! impl_store {
                 let now = $crate::sql::stored_time(self.clock.now());
                 let mut tx = self.begin_write().await?;
                 let token = Self::insert_api_token(&mut tx, user, now).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(token)
             }
 
@@ -969,6 +980,7 @@ macro_rules! impl_store {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(result.rows_affected() > 0)
             }
@@ -984,6 +996,7 @@ macro_rules! impl_store {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(result.rows_affected())
             }
@@ -1076,7 +1089,7 @@ macro_rules! impl_store {
                         }
                         _ => Self::db_error(err),
                     })?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 row.to_record()
             }
 
@@ -1110,7 +1123,7 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 let mut row = Self::credential_for_write(&mut tx, id, expected_version).await?;
                 if update.is_empty() {
-                    Self::commit(tx).await?;
+                    self.commit(tx).await?;
                     return row.to_record();
                 }
                 let current = row.version;
@@ -1153,7 +1166,7 @@ macro_rules! impl_store {
                 row.version = current + 1;
                 row.updated_at = $crate::sql::stored_time(self.clock.now());
                 Self::write_credential(&mut tx, &row, current).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 row.to_record()
             }
 
@@ -1170,7 +1183,7 @@ macro_rules! impl_store {
                         entity: "credential",
                     });
                 }
-                Self::commit(tx).await
+                self.commit(tx).await
             }
 
             #[tracing::instrument(skip_all, fields(credential_id = %id))]
@@ -1224,7 +1237,7 @@ macro_rules! impl_store {
                 row.version = current + 1;
                 row.updated_at = $crate::sql::stored_time(self.clock.now());
                 Self::write_credential(&mut tx, &row, current).await?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 row.to_record()
             }
 
@@ -1318,7 +1331,7 @@ macro_rules! impl_store {
                     }
                     flows = flow_rows.len();
                 }
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(rows.len() + flows)
             }
 
@@ -1355,7 +1368,7 @@ macro_rules! impl_store {
                         ),
                     });
                 }
-                Self::commit(tx).await
+                self.commit(tx).await
             }
 
             async fn close(&self) {

@@ -11,6 +11,7 @@ use pinion_domain::{Clock, CredentialId, CredentialStatus, Role, UserId, Usernam
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Sqlite, Transaction};
 
+use crate::changes::ChangeFeed;
 use crate::crypto::{KeyVersion, Keyring};
 use crate::error::{Backend, StoreError};
 use crate::keys::{KeySource, generate_key_file};
@@ -26,6 +27,7 @@ pub struct SqliteStore {
     keys: Keys,
     clock: Arc<dyn Clock>,
     path: PathBuf,
+    changes: ChangeFeed,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -144,17 +146,21 @@ impl SqliteStore {
                 SqlitePoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.connect_timeout)
-                    .connect_with(connect_options)
+                    .connect_with(connect_options.clone())
                     .await
                     .map_err(Self::db_error)?
             }
         };
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let changes = ChangeFeed::for_location(&format!("sqlite:{}", canonical.display()));
+        crate::changes::watch_sqlite(&changes, connect_options.create_if_missing(false));
         let store = Self {
             pool,
             keys: Keys::new(keyring, source),
             clock: options.clock.clone(),
             path: path.to_owned(),
+            changes,
         };
         store.register_keys().await?;
         Ok((store, notice))

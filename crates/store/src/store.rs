@@ -43,6 +43,10 @@ pub trait Store:
     /// Which database this store runs on.
     fn backend(&self) -> BackendKind;
 
+    /// Counts committed writes to this store's database, by this process and
+    /// others, so a read result can be kept until the data may have changed.
+    fn changes(&self) -> &crate::ChangeFeed;
+
     // Users.
 
     /// Creates a user. A taken username gives [`StoreError::Conflict`] on `username`.

@@ -252,7 +252,7 @@ macro_rules! impl_sync_state {
                             .execute(&mut *tx)
                             .await
                             .map_err(Self::db_error)?;
-                        tx.commit().await.map_err(Self::db_error)?;
+                        tx.commit().await.map_err(Self::db_error).inspect(|_| self.changes.bump())?;
                         return Ok($crate::sync_state::SyncRunStart {
                             run_id: id,
                             resumed: true,
@@ -277,7 +277,7 @@ macro_rules! impl_sync_state {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(Self::db_error)?;
-                tx.commit().await.map_err(Self::db_error)?;
+                tx.commit().await.map_err(Self::db_error).inspect(|_| self.changes.bump())?;
                 Ok($crate::sync_state::SyncRunStart {
                     run_id: id,
                     resumed: false,
@@ -324,7 +324,7 @@ macro_rules! impl_sync_state {
                     .await
                     .map_err(Self::db_error)?;
                 }
-                tx.commit().await.map_err(Self::db_error)
+                tx.commit().await.map_err(Self::db_error).inspect(|_| self.changes.bump())
             }
 
             async fn sync_set_stream_status(
@@ -345,6 +345,7 @@ macro_rules! impl_sync_state {
                 .bind(message)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(())
             }
@@ -377,7 +378,7 @@ macro_rules! impl_sync_state {
                     .await
                     .map_err(Self::db_error)?;
                 }
-                tx.commit().await.map_err(Self::db_error)
+                tx.commit().await.map_err(Self::db_error).inspect(|_| self.changes.bump())
             }
 
             async fn sync_watermarks(
@@ -434,6 +435,7 @@ macro_rules! impl_sync_state {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(())
             }
@@ -455,6 +457,7 @@ macro_rules! impl_sync_state {
                 .bind(key)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(())
             }
@@ -478,6 +481,7 @@ macro_rules! impl_sync_state {
                 .bind(key)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(())
             }

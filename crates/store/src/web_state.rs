@@ -208,6 +208,7 @@ macro_rules! impl_web_state {
                 .bind($crate::sql::stored_time(expires_at))
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 Ok(())
             }
@@ -243,6 +244,7 @@ macro_rules! impl_web_state {
                     .bind(token_hash)
                     .execute(&self.pool)
                     .await
+                    .inspect(|_| self.changes.bump())
                     .map_err(Self::db_error)?;
                 Ok(result.rows_affected() > 0)
             }
@@ -252,6 +254,7 @@ macro_rules! impl_web_state {
                     .bind(user.as_str())
                     .execute(&self.pool)
                     .await
+                    .inspect(|_| self.changes.bump())
                     .map_err(Self::db_error)?;
                 Ok(result.rows_affected())
             }
@@ -264,6 +267,7 @@ macro_rules! impl_web_state {
                     .bind($crate::sql::stored_time(before))
                     .execute(&self.pool)
                     .await
+                    .inspect(|_| self.changes.bump())
                     .map_err(Self::db_error)?;
                 Ok(result.rows_affected())
             }
@@ -289,6 +293,7 @@ macro_rules! impl_web_state {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 let mut stored = source.clone();
                 stored.created_at = now;
@@ -362,6 +367,7 @@ macro_rules! impl_web_state {
                 .bind(now)
                 .execute(&self.pool)
                 .await
+                .inspect(|_| self.changes.bump())
                 .map_err(Self::db_error)?;
                 let mut stored = destination.clone();
                 stored.created_at = now;
@@ -428,6 +434,7 @@ macro_rules! impl_web_state {
                         .bind(owner.as_str())
                         .execute(&self.pool)
                         .await
+                        .inspect(|_| self.changes.bump())
                         .map_err(Self::db_error)?;
                 Ok(result.rows_affected() == 1)
             }

@@ -3,13 +3,17 @@
 //! Responses carry metadata only: `client_secret` is `"set"`, tokens appear as
 //! their expiry times. Another user's credential is a 404, as is an unknown id.
 
+use std::time::Duration;
+
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::{Json, extract::rejection::JsonRejection};
 use chrono::{DateTime, Utc};
 use pinion_domain::{ClientSecret, CredentialInput, CredentialPatchInput};
-use pinion_store::CredentialRecord;
+use pinion_store::{CredentialRecord, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -168,6 +172,14 @@ pub struct CredentialList {
     items: Vec<CredentialView>,
 }
 
+impl CredentialList {
+    fn of(records: &[CredentialRecord]) -> Self {
+        Self {
+            items: records.iter().map(CredentialView::from).collect(),
+        }
+    }
+}
+
 /// `POST /api/v1/credentials`: 201 with the new credential.
 #[utoipa::path(
     post,
@@ -218,14 +230,36 @@ pub async fn list(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Query(query): Query<ListQuery>,
-) -> Result<Json<CredentialList>, ApiError> {
+) -> Result<Response, ApiError> {
     let records = match query.scope.as_deref() {
-        None | Some("mine") => state.credentials.list(&user).await?,
+        None | Some("mine") => return own_list(&state, &user).await,
         Some("all") => state.credentials.list_all(&user).await?,
         Some(_) => return Err(ApiError::bad_request("scope must be `mine` or `all`")),
     };
-    let items: Vec<CredentialView> = records.iter().map(CredentialView::from).collect();
-    Ok(Json(CredentialList { items }))
+    Ok(Json(CredentialList::of(&records)).into_response())
+}
+
+/// The caller's own credentials, answered from memory until the store
+/// changes: the listing is the API's most frequent call, and rendering 50
+/// credentials costs far more than sending them.
+async fn own_list(state: &AppState, user: &User) -> Result<Response, ApiError> {
+    let cache = &state.credential_lists;
+    let body = match cache.get(&user.id, Duration::MAX) {
+        Some(body) => body,
+        None => {
+            let generation = cache.generation();
+            let records = state.credentials.list(user).await?;
+            let body = Bytes::from(
+                serde_json::to_vec(&CredentialList::of(&records))
+                    .map_err(|err| ApiError::internal(&err))?,
+            );
+            if let Some(generation) = generation {
+                cache.insert(user.id.clone(), generation, body.clone());
+            }
+            body
+        }
+    };
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `GET /api/v1/credentials/{id}`

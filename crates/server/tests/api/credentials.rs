@@ -247,3 +247,67 @@ async fn an_empty_patch_is_refused() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["field"], "update");
 }
+
+/// Polls `GET /api/v1/credentials` with `token` for up to 5 s until `done`.
+async fn listing_until(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    done: impl Fn(u16, &Value) -> bool,
+) -> (u16, Value) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let response = app.get_credentials(token).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        if done(status, &body) || std::time::Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_listing_and_token_checks_follow_writes_made_around_the_server() {
+    use sqlx::Connection;
+
+    let app = spawn_app().await;
+    let id = app.create_credential(&app.alice, "Before").await;
+    // Listed twice: the second answer may come from memory.
+    for _ in 0..2 {
+        let body: Value = app.get_credentials(&app.alice).await.json().await.unwrap();
+        assert_eq!(body["items"][0]["name"], "Before");
+    }
+    // A write through the API shows at once.
+    let renamed = app
+        .patch_credential(&app.alice, &id, &json!({"name": "Through the API"}))
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let body: Value = app.get_credentials(&app.alice).await.json().await.unwrap();
+    assert_eq!(body["items"][0]["name"], "Through the API");
+
+    // Writes by another process (the CLI, another replica) are made here with
+    // a connection of their own, bypassing the server entirely.
+    let mut other =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.database().display()))
+            .await
+            .unwrap();
+    sqlx::query("UPDATE credentials SET name = 'Elsewhere', name_key = 'elsewhere' WHERE id = $1")
+        .bind(&id)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let (_, body) = listing_until(&app, &app.alice, |_, body| {
+        body["items"][0]["name"] == "Elsewhere"
+    })
+    .await;
+    assert_eq!(body["items"][0]["name"], "Elsewhere", "{body}");
+
+    // Revoking the token elsewhere ends its use here.
+    sqlx::query("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let (status, body) = listing_until(&app, &app.alice, |status, _| status == 401).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(app.get_credentials(&app.bob).await.status(), 401);
+}

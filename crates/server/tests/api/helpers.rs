@@ -68,6 +68,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// The server's SQLite file, for writes made around the server.
+    pub fn database(&self) -> std::path::PathBuf {
+        self._dir.path().join("pinion.db")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

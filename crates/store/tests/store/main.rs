@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod backend;
+mod changes;
 mod due;
 mod helpers;
 mod keys;
@@ -40,6 +41,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    changes::the_change_feed_moves_on_every_write_here_and_elsewhere,
     suite::created_credential_reads_back_as_metadata_only,
     suite::credentials_are_listed_per_owner_and_in_full,
     suite::missing_records_are_not_found,
