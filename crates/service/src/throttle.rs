@@ -8,11 +8,19 @@
 //! unknown one. A successful sign-in clears its username's count. The counts
 //! live in this process: each `pinion serve` replica throttles on its own, so
 //! with N replicas an attacker gets at most N times the limit.
+//!
+//! Memory is bounded whatever an attacker sends: a username is kept as its
+//! SHA-256 (32 bytes, however long the name typed), an IPv6 client as its
+//! /64 network (one host usually holds a whole /64, so counting single
+//! addresses would let it start afresh with each), and at most
+//! [`MAX_KEYS`] keys are kept: expired ones go first, then the oldest.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 /// Failed sign-ins allowed per username within [`WINDOW`].
 pub const MAX_FAILURES_PER_USERNAME: u32 = 5;
@@ -21,13 +29,35 @@ pub const MAX_FAILURES_PER_USERNAME: u32 = 5;
 pub const MAX_FAILURES_PER_CLIENT: u32 = 50;
 /// How long failures are remembered, counted from the first in a series.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Keys kept before expired ones are swept, so memory stays bounded.
-const SWEEP_ABOVE: usize = 10_000;
+/// The most usernames and client networks remembered at once (about 80
+/// bytes each, so under 20 MB in all).
+pub const MAX_KEYS: usize = 200_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Username(String),
+    /// SHA-256 of the trimmed, lower-cased name.
+    Username([u8; 32]),
+    /// An IPv4 address, or the /64 network of an IPv6 one.
     Client(IpAddr),
+}
+
+impl Key {
+    fn username(username: &str) -> Self {
+        Self::Username(Sha256::digest(username.trim().to_lowercase().as_bytes()).into())
+    }
+
+    fn client(client: IpAddr) -> Self {
+        Self::Client(match client {
+            IpAddr::V4(_) => client,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let network = u128::from(v6) & (u128::MAX << 64);
+                    IpAddr::V6(Ipv6Addr::from(network))
+                }
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,19 +67,30 @@ struct Failures {
 }
 
 /// Counts failed sign-ins; see the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SignInThrottle {
     failures: Mutex<HashMap<Key, Failures>>,
+    max_keys: usize,
+}
+
+impl Default for SignInThrottle {
+    fn default() -> Self {
+        Self::with_max_keys(MAX_KEYS)
+    }
 }
 
 impl SignInThrottle {
+    fn with_max_keys(max_keys: usize) -> Self {
+        Self {
+            failures: Mutex::default(),
+            max_keys,
+        }
+    }
+
     fn keys(username: &str, client: Option<IpAddr>) -> Vec<(Key, u32)> {
-        let mut keys = vec![(
-            Key::Username(username.trim().to_lowercase()),
-            MAX_FAILURES_PER_USERNAME,
-        )];
+        let mut keys = vec![(Key::username(username), MAX_FAILURES_PER_USERNAME)];
         if let Some(client) = client {
-            keys.push((Key::Client(client), MAX_FAILURES_PER_CLIENT));
+            keys.push((Key::client(client), MAX_FAILURES_PER_CLIENT));
         }
         keys
     }
@@ -71,8 +112,8 @@ impl SignInThrottle {
     /// Records a failed attempt.
     pub fn failed(&self, username: &str, client: Option<IpAddr>, now: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > SWEEP_ABOVE {
-            failures.retain(|_, entry| now < entry.first + WINDOW);
+        if failures.len() + 2 > self.max_keys {
+            make_room(&mut failures, self.max_keys, now);
         }
         for (key, _) in Self::keys(username, client) {
             let entry = failures.entry(key).or_insert(Failures {
@@ -92,7 +133,35 @@ impl SignInThrottle {
     /// Clears a username's count after a successful sign-in.
     pub fn succeeded(&self, username: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(&Key::Username(username.trim().to_lowercase()));
+        failures.remove(&Key::username(username));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+/// Drops expired keys and, if that is not enough, a quarter of the rest, the
+/// fewest failures first and then the oldest, so a lock in force is the last
+/// thing a flood of new names can push out, and the next few thousand
+/// failures need no sweep (each sweep is linear).
+fn make_room(failures: &mut HashMap<Key, Failures>, max_keys: usize, now: Instant) {
+    failures.retain(|_, entry| now < entry.first + WINDOW);
+    let keep = max_keys / 4 * 3;
+    if failures.len() > keep {
+        let mut order: Vec<(u32, Instant, Key)> = failures
+            .iter()
+            .map(|(key, entry)| (entry.count, entry.first, key.clone()))
+            .collect();
+        let cut = order.len() - keep;
+        order.select_nth_unstable_by(cut, |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        for (_, _, key) in &order[..cut] {
+            failures.remove(key);
+        }
     }
 }
 
@@ -133,5 +202,50 @@ mod tests {
         }
         assert!(throttle.check("someone-new", CLIENT, now).is_some());
         assert_eq!(throttle.check("someone-new", None, now), None);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_network() {
+        let throttle = SignInThrottle::default();
+        let now = Instant::now();
+        for n in 0..MAX_FAILURES_PER_CLIENT {
+            let host: Ipv6Addr = format!("2001:db8:1:2::{:x}", n + 1).parse().unwrap();
+            throttle.failed(&format!("user{n}"), Some(IpAddr::V6(host)), now);
+        }
+        let same_network: Ipv6Addr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        let next_network: Ipv6Addr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(
+            throttle
+                .check("new", Some(IpAddr::V6(same_network)), now)
+                .is_some()
+        );
+        assert_eq!(
+            throttle.check("new", Some(IpAddr::V6(next_network)), now),
+            None
+        );
+        // An IPv4 address written as IPv6 is the IPv4 address.
+        let mapped: Ipv6Addr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            Key::client(IpAddr::V6(mapped)),
+            Key::client(CLIENT.unwrap())
+        );
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_flood_of_names_and_a_lock_in_force_stays() {
+        let max_keys = 1_000;
+        let throttle = SignInThrottle::with_max_keys(max_keys);
+        let start = Instant::now();
+        for _ in 0..MAX_FAILURES_PER_USERNAME {
+            throttle.failed("victim", None, start);
+        }
+        let later = start + Duration::from_secs(1);
+        let long_name = "x".repeat(1_000);
+        for n in 0..10 * max_keys {
+            let client = IpAddr::V4(std::net::Ipv4Addr::from(n as u32));
+            throttle.failed(&format!("{long_name}{n}"), Some(client), later);
+        }
+        assert!(throttle.len() <= max_keys, "{} keys", throttle.len());
+        assert!(throttle.check("victim", None, later).is_some());
     }
 }
