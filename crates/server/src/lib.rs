@@ -1,5 +1,5 @@
 //! Pinion's HTTP surface: the JSON API under `/api/v1`, health and readiness
-//! probes, the OAuth callback and its result pages (in `oauth`), all from one
+//! probes, the OAuth callback and its landing page (in `oauth`), all from one
 //! axum router, plus the background token refresher.
 //!
 //! This crate is an adapter: handlers translate HTTP into calls to

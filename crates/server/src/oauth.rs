@@ -1,14 +1,17 @@
-//! The OAuth callback `GET /oauth/pinterest/callback` and the minimal result
-//! page it redirects to.
+//! The OAuth callback `GET /oauth/pinterest/callback` and the fixed page
+//! `GET /oauth/pinterest/authorized` it redirects to when no browser session
+//! is bound to the flow.
 //!
 //! The callback reads its query by hand so a repeated parameter is refused
 //! rather than silently picking one value. On success it answers 303 to a
 //! clean URL without `code` or `state`: for a flow bound to a browser (started
 //! from the web UI, or from the API with `bind_browser`), the credential's
 //! page `/credentials/{id}/edit?authorized=1`, which shows the authorized
-//! account and granted scopes; otherwise (API and CLI flows) the minimal
-//! result page `/credentials/{id}?authorized=1`. Every refused case is a 4xx HTML page whose text is escaped. The request
-//! trace logs only the path, never this query string.
+//! account and granted scopes (that page needs the owner's session);
+//! otherwise (API and CLI flows) `/oauth/pinterest/authorized`, a public page
+//! of fixed text that names no credential, so nothing about any credential is
+//! served without a session. Every refused case is a 4xx HTML page whose text
+//! is escaped. The request trace logs only the path, never this query string.
 //!
 //! Browser binding: a flow started with `bind_browser` sets a cookie holding
 //! 256 random bits (only its hash is stored). With an https public URL it is
@@ -18,7 +21,7 @@
 //! a cross-site top-level GET, which `Strict` would not carry), `Max-Age=600`.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -37,7 +40,7 @@ pub const PLAIN_COOKIE: &str = "pinion_flow";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/pinterest/callback", get(callback))
-        .route("/credentials/{id}", get(result_page))
+        .route("/oauth/pinterest/authorized", get(authorized_page))
 }
 
 fn cookie_name(public_url: &Url) -> &'static str {
@@ -187,23 +190,19 @@ fn landing_url(done: &pinion_service::CompletedAuthorization) -> String {
     if done.browser_bound {
         format!("/credentials/{}/edit?authorized=1", done.credential.id)
     } else {
-        format!("/credentials/{}?authorized=1", done.credential.id)
+        "/oauth/pinterest/authorized".to_owned()
     }
 }
 
-/// `GET /credentials/{id}`: a minimal page after the callback (the web UI
-/// issue replaces it). Shows only the id it was given, escaped.
-async fn result_page(
-    Path(id): Path<String>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
-) -> Response {
-    let authorized = query.get("authorized").is_some_and(|v| v == "1");
-    let message = if authorized {
-        format!("Credential {id} is authorized. You can close this page.")
-    } else {
-        format!("Credential {id}.")
-    };
-    page(StatusCode::OK, "Pinion", &message)
+/// `GET /oauth/pinterest/authorized`: fixed text, the same for everyone; it
+/// takes no id and shows nothing about any credential (the API or CLI that
+/// started the flow reads the credential's status itself).
+async fn authorized_page() -> Response {
+    page(
+        StatusCode::OK,
+        "Pinion",
+        "The authorization is complete. You can close this page.",
+    )
 }
 
 #[cfg(test)]

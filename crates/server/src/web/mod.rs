@@ -36,7 +36,9 @@
 //! that does not exist; a collaborator gets a 403 page for every screen or
 //! form that would show or change a credential shared with them. Every
 //! state-changing form carries the session's CSRF token and is refused with
-//! 403 without it.
+//! 403 without it. `tests/web/access.rs` lists every route of this router
+//! (and of `oauth.rs` and `startup.rs`) in one table and checks these rules
+//! on each; a route added here fails that test until it is listed there.
 
 mod credentials;
 mod destinations;

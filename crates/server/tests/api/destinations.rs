@@ -2,83 +2,9 @@
 //! credential's account, list, read, delete; validation names the field;
 //! another user gets 404 and an anonymous caller 401.
 
-use pinion_domain::{Role, Username};
-use pinion_store::KeySource;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{SimApp, spawn_with_simulator};
-
-impl SimApp {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.address));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// A second user, `bob`, with an API token.
-    async fn bob(&self) -> String {
-        let store = pinion_store::connect(
-            self.dir.path().join("pinion.db").to_str().unwrap(),
-            KeySource::DataDirFile(self.dir.path().join("master.key")),
-        )
-        .await
-        .unwrap()
-        .store;
-        let (_, token) = store
-            .create_user_with_token(&Username::parse("bob").unwrap(), Role::User)
-            .await
-            .unwrap();
-        token.expose_secret().to_owned()
-    }
-
-    /// Creates a credential for alice and authorizes it headlessly.
-    async fn authorized_credential(&self) -> String {
-        let (status, created) = self
-            .send(
-                reqwest::Method::POST,
-                "/api/v1/credentials",
-                Some(&self.token),
-                Some(json!({
-                    "name": "Publisher",
-                    "client_id": self.client_id,
-                    "client_secret": self.client_secret,
-                    "scopes": "boards:read,pins:read,pins:write,user_accounts:read",
-                })),
-            )
-            .await;
-        assert_eq!(status, 201, "{created}");
-        let id = created["id"].as_str().unwrap().to_owned();
-        let (status, started) = self
-            .send(
-                reqwest::Method::POST,
-                &format!("/api/v1/credentials/{id}/authorize"),
-                Some(&self.token),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{started}");
-        let url = started["authorization_url"].as_str().unwrap();
-        let approved = self.http.get(url).send().await.unwrap();
-        assert_eq!(approved.status(), 302);
-        let callback = approved.headers()["location"].to_str().unwrap().to_owned();
-        let done = self.http.get(&callback).send().await.unwrap();
-        assert_eq!(done.status(), 303);
-        id
-    }
-}
+use crate::helpers::spawn_with_simulator;
 
 #[tokio::test]
 async fn destinations_are_created_listed_read_and_deleted_by_their_owner_only() {

@@ -5,7 +5,7 @@
 use pinion_domain::{Role, Username};
 use pinion_server::{Application, Settings};
 use pinion_store::KeySource;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
@@ -129,7 +129,7 @@ impl TestApp {
         let response = self
             .post_credential(
                 token,
-                &serde_json::json!({
+                &json!({
                     "name": name,
                     "client_id": "1484362",
                     "client_secret": "CANARY-client-secret-4b1d",
@@ -214,5 +214,84 @@ pub async fn spawn_with_simulator(password: &str, auto_approve: bool) -> SimApp 
         client_secret: app.client_secret,
         dir,
         _shutdown: tx,
+    }
+}
+
+impl SimApp {
+    /// `method path` with `token` and a JSON `body`; the status and the
+    /// JSON answer (`Null` when there is none).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A second user, `bob`, with an API token.
+    pub async fn bob(&self) -> String {
+        self.user("bob", Role::User).await
+    }
+
+    /// Another user `name` with `role`; their API token.
+    pub async fn user(&self, name: &str, role: Role) -> String {
+        let store = pinion_store::connect(
+            self.dir.path().join("pinion.db").to_str().unwrap(),
+            KeySource::DataDirFile(self.dir.path().join("master.key")),
+        )
+        .await
+        .unwrap()
+        .store;
+        let (_, token) = store
+            .create_user_with_token(&Username::parse(name).unwrap(), role)
+            .await
+            .unwrap();
+        token.expose_secret().to_owned()
+    }
+
+    /// Creates a credential for alice and authorizes it headlessly.
+    pub async fn authorized_credential(&self) -> String {
+        let (status, created) = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/credentials",
+                Some(&self.token),
+                Some(json!({
+                    "name": "Publisher",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                    "scopes": "boards:read,pins:read,pins:write,user_accounts:read",
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (status, started) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/credentials/{id}/authorize"),
+                Some(&self.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{started}");
+        let url = started["authorization_url"].as_str().unwrap();
+        let approved = self.http.get(url).send().await.unwrap();
+        assert_eq!(approved.status(), 302);
+        let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+        let done = self.http.get(&callback).send().await.unwrap();
+        assert_eq!(done.status(), 303);
+        id
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the JSON API: each test spawns the real server on port 0
 //! with a fresh SQLite database and talks to it over loopback HTTP.
 
+mod access;
 mod browser;
 mod credentials;
 mod destinations;

@@ -85,8 +85,9 @@ async fn the_whole_flow_via_the_api_ends_active_and_check_and_refresh_work() {
     let done = app.http.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), 303);
     let location = done.headers()["location"].to_str().unwrap().to_owned();
-    // A flow not bound to a browser (API, CLI) lands on the result page.
-    assert_eq!(location, format!("/credentials/{id}?authorized=1"));
+    // A flow not bound to a browser (API, CLI) lands on a fixed page that
+    // names no credential.
+    assert_eq!(location, "/oauth/pinterest/authorized");
     assert!(!location.contains("code") && !location.contains("state"));
     let landed = app
         .http
@@ -95,7 +96,18 @@ async fn the_whole_flow_via_the_api_ends_active_and_check_and_refresh_work() {
         .await
         .unwrap();
     assert_eq!(landed.status(), 200);
-    assert!(landed.text().await.unwrap().contains("is authorized"));
+    let text = landed.text().await.unwrap();
+    assert!(text.contains("The authorization is complete"), "{text}");
+    assert!(!text.contains(&id), "{text}");
+    // The former public page that echoed any id in its path is gone.
+    let echo = app
+        .http
+        .get(format!("{}/credentials/{id}?authorized=1", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echo.status(), 404);
+    assert!(!echo.text().await.unwrap().contains(&id));
     assert_eq!(done.headers()["referrer-policy"], "no-referrer");
     assert_eq!(done.headers()["cache-control"], "no-store");
 

@@ -29,7 +29,7 @@ async fn document(app: &TestApp) -> (String, Value) {
 }
 
 /// `(path, method)` of every documented operation.
-fn operations(doc: &Value) -> Vec<(String, String)> {
+pub(crate) fn operations(doc: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in METHODS {

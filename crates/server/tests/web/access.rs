@@ -1,138 +1,659 @@
-//! Access control and CSRF on every UI route: anonymous requests go to
-//! sign-in, another user's credential is a 404 exactly like an unknown one,
-//! and every state-changing form refuses a missing or wrong CSRF token.
+//! Access control on every UI route, driven by one table ([`ROUTES`]) that
+//! lists each `(method, path)` the server's source registers outside the JSON
+//! API, and a test that fails when the router has a route the table lacks
+//! (or the table one the router lacks). For every route that needs a
+//! session, an anonymous request is sent to sign-in; for every route that
+//! names a user's object (in its path, query or form), another user gets
+//! exactly the 404 of an unknown id, with nothing of the object in it, and
+//! the owner does not; a collaborator on a shared credential is refused
+//! (403 or 404) on every route that would show or change its settings but
+//! can pick it for a source or a destination. The CSRF test closes the file.
 
-use crate::helpers::{PASSWORD, SECRET_CANARY, spawn_app};
+use std::collections::BTreeSet;
+use std::path::Path;
 
-#[tokio::test]
-async fn anonymous_requests_to_every_ui_route_are_sent_to_sign_in() {
-    let app = spawn_app().await;
-    let owner = app.signed_in("alice").await;
-    let id = owner
-        .add_credential("Boards", "1484362", SECRET_CANARY)
-        .await;
-    let anonymous = app.browser();
-    let gets = [
-        "/".to_owned(),
-        "/credentials".to_owned(),
-        "/credentials/new".to_owned(),
-        format!("/credentials/{id}/edit"),
-        format!("/credentials/{id}/info"),
-        "/sources/new".to_owned(),
-        "/sources".to_owned(),
-        format!("/sources/new/configure?credential={id}"),
-        "/destinations".to_owned(),
-        "/destinations/new".to_owned(),
-        format!("/destinations/new/configure?credential={id}"),
-    ];
-    for path in &gets {
-        let response = anonymous.get(path).await;
-        let location = response.headers().get("location").cloned();
-        if path == "/" {
-            // The root only points at the credentials page, which then asks for a session.
-            assert_eq!(location.unwrap(), "/credentials");
-            continue;
-        }
-        assert_eq!(response.status(), 303, "GET {path}");
-        assert_eq!(location.unwrap(), "/sign-in", "GET {path}");
-    }
-    let posts = [
-        "/sign-out".to_owned(),
-        "/credentials/new".to_owned(),
-        format!("/credentials/{id}/edit"),
-        format!("/credentials/{id}/delete"),
-        format!("/credentials/{id}/check"),
-        "/sources/new/configure".to_owned(),
-        "/destinations/new/configure".to_owned(),
-    ];
-    for path in &posts {
-        let response = anonymous.post_form(path, &[("csrf", "x")]).await;
-        assert_eq!(response.status(), 303, "POST {path}");
-        assert_eq!(response.headers()["location"], "/sign-in", "POST {path}");
-    }
-    // A forged session cookie is no session.
-    let forged = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = forged
-        .get(format!("{}/credentials", app.address))
-        .header("cookie", "pinion_session=forged")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
+use crate::helpers::{Browser, PASSWORD, SECRET_CANARY, TestApp, csrf_in, spawn_app};
+
+/// Who may reach a route, and what names the user's object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reach {
+    /// Anyone; an anonymous request gets this status.
+    Public(u16),
+    /// A signed-in user; nothing of another user is named.
+    Session,
+    /// A signed-in user, about one of their objects.
+    Owned(Object),
 }
 
-#[tokio::test]
-async fn another_users_credential_is_not_found_on_every_ui_route() {
-    let app = spawn_app().await;
-    let alice = app.signed_in("alice").await;
-    let id = alice
-        .add_credential("Alice boards", "1484362", SECRET_CANARY)
-        .await;
-    let bob = app.signed_in("bob").await;
-    let csrf = bob.csrf().await;
+/// The object an owned route is about.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Object {
+    /// A credential's settings or state: the owner only; a collaborator is
+    /// refused.
+    CredentialSettings,
+    /// A credential picked for a source or destination: the owner, or a
+    /// collaborator it is shared with.
+    CredentialUse,
+    /// A source, or a run of it: the owner only.
+    Source,
+    /// An API token: the owner only.
+    Token,
+}
 
-    for path in [
-        format!("/credentials/{id}/edit"),
-        format!("/credentials/{id}/info"),
-        format!("/sources/new/configure?credential={id}"),
-    ] {
-        let response = bob.get(&path).await;
-        assert_eq!(response.status(), 404, "GET {path}");
-        let body = response.text().await.unwrap();
-        assert!(!body.contains("Alice boards"), "GET {path} leaked the name");
-        // Exactly the answer for an id that does not exist.
-        let unknown = bob
-            .get(&path.replace(&id, "cred_00000000000000000000000000"))
-            .await;
-        assert_eq!(unknown.status(), 404);
+/// One UI route and how to reach it. In `path`, `query` and `form`,
+/// `{id}` is the route's object (a credential under `/credentials`, a
+/// source under `/sources`, a token under `/settings/tokens`), `{run_id}` a
+/// run of that source, `{username}` the collaborator, `{file}` a static
+/// file and `{credential}` a credential named in a query or form.
+struct UiRoute {
+    method: &'static str,
+    path: &'static str,
+    reach: Reach,
+    query: &'static str,
+    form: &'static [(&'static str, &'static str)],
+}
+
+const fn route(method: &'static str, path: &'static str, reach: Reach) -> UiRoute {
+    UiRoute {
+        method,
+        path,
+        reach,
+        query: "",
+        form: &[],
     }
-    for (path, action) in [
-        (format!("/credentials/{id}/edit"), "save"),
-        (format!("/credentials/{id}/edit"), "authorize"),
-        (format!("/credentials/{id}/delete"), ""),
-        (format!("/credentials/{id}/check"), ""),
-    ] {
-        let response = bob
-            .post_form(
-                &path,
-                &[
-                    ("csrf", &csrf),
-                    ("name", "Mine now"),
-                    ("action", action),
-                    ("confirm", "yes"),
-                ],
-            )
-            .await;
-        assert_eq!(response.status(), 404, "POST {path} {action}");
+}
+
+use Object::{CredentialSettings, CredentialUse, Source, Token};
+use Reach::{Owned, Public, Session};
+
+/// Every route served outside `/api/v1` (the JSON API has its own walk over
+/// the OpenAPI document in `tests/api/access.rs`). The owner's pass goes down
+/// the table in order, so a route that ends an object (withdraw after
+/// share, revoke, delete, sign-out) comes after every use of it.
+const ROUTES: &[UiRoute] = &[
+    route("GET", "/", Public(303)),
+    route("GET", "/sign-in", Public(200)),
+    // Without the form's double-submit cookie.
+    route("POST", "/sign-in", Public(403)),
+    route("GET", "/static/{file}", Public(200)),
+    route("GET", "/healthz", Public(200)),
+    route("GET", "/readyz", Public(200)),
+    route("GET", "/metrics", Public(200)),
+    // Without `state` and `code`.
+    route("GET", "/oauth/pinterest/callback", Public(400)),
+    route("GET", "/oauth/pinterest/authorized", Public(200)),
+    route("GET", "/credentials", Session),
+    route("GET", "/credentials/new", Session),
+    UiRoute {
+        form: &[
+            ("name", "Another"),
+            ("client_id", "1484362"),
+            ("client_secret", SECRET_CANARY),
+            ("scopes", "boards:read"),
+            ("action", "save"),
+        ],
+        ..route("POST", "/credentials/new", Session)
+    },
+    route("GET", "/credentials/{id}/edit", Owned(CredentialSettings)),
+    UiRoute {
+        form: &[
+            ("name", "Alice boards"),
+            ("description", "Team boards"),
+            ("scopes", "boards:read,pins:read,user_accounts:read"),
+            ("action", "save"),
+        ],
+        ..route("POST", "/credentials/{id}/edit", Owned(CredentialSettings))
+    },
+    route("GET", "/credentials/{id}/info", Owned(CredentialSettings)),
+    route("POST", "/credentials/{id}/check", Owned(CredentialSettings)),
+    route("GET", "/sources", Session),
+    route("GET", "/sources/new", Session),
+    UiRoute {
+        query: "credential={credential}",
+        ..route("GET", "/sources/new/configure", Owned(CredentialUse))
+    },
+    UiRoute {
+        form: &[
+            ("credential", "{credential}"),
+            ("name", "Another source"),
+            ("streams", "boards"),
+            ("output_kind", "jsonl"),
+            ("output_path", "another"),
+        ],
+        ..route("POST", "/sources/new/configure", Owned(CredentialUse))
+    },
+    route("GET", "/destinations", Session),
+    route("GET", "/destinations/new", Session),
+    UiRoute {
+        query: "credential={credential}",
+        ..route("GET", "/destinations/new/configure", Owned(CredentialUse))
+    },
+    UiRoute {
+        form: &[
+            ("credential", "{credential}"),
+            ("name", "Another destination"),
+            ("board_id", "no-such-board"),
+        ],
+        ..route("POST", "/destinations/new/configure", Owned(CredentialUse))
+    },
+    route("GET", "/sources/{id}", Owned(Source)),
+    route("POST", "/sources/{id}/runs", Owned(Source)),
+    route("GET", "/sources/{id}/runs/{run_id}", Owned(Source)),
+    route("GET", "/sources/{id}/runs/{run_id}/progress", Owned(Source)),
+    route("GET", "/settings/tokens", Session),
+    UiRoute {
+        form: &[("name", "Another token")],
+        ..route("POST", "/settings/tokens", Session)
+    },
+    UiRoute {
+        form: &[("username", "bob")],
+        ..route(
+            "POST",
+            "/credentials/{id}/shares",
+            Owned(CredentialSettings),
+        )
+    },
+    route(
+        "POST",
+        "/credentials/{id}/shares/{username}/withdraw",
+        Owned(CredentialSettings),
+    ),
+    route("POST", "/settings/tokens/{id}/revoke", Owned(Token)),
+    UiRoute {
+        form: &[("confirm", "yes")],
+        ..route(
+            "POST",
+            "/credentials/{id}/delete",
+            Owned(CredentialSettings),
+        )
+    },
+    route("POST", "/sign-out", Session),
+];
+
+/// `(METHOD, path)` of every `.route("path", method(…).method(…))` in Rust
+/// `source`; `Err` names a registration this reader cannot follow (a path
+/// that is not a literal, or a nested or service route).
+fn routes_in(source: &str) -> Result<Vec<(String, String)>, String> {
+    let code: String = source
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for other in [".route_service(", ".nest_service(", ".merge(", ".nest("] {
+        if let Some(at) = code.find(other) {
+            let rest = &code[at..];
+            // The only nest is the JSON API's; merges of our own routers
+            // are followed through their own files.
+            let allowed = rest.starts_with(".nest(\"/api/v1\"")
+                || rest.starts_with(".merge(oauth::router())")
+                || rest.starts_with(".merge(crate::web::router())");
+            if !allowed {
+                return Err(format!("cannot follow {}", &rest[..rest.len().min(60)]));
+            }
+        }
     }
-    // A source cannot be made with another user's credential.
-    let response = bob
+    let mut out = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find(".route(") {
+        let args_start = at + ".route(".len();
+        let args = &rest[args_start..];
+        let end = matching_paren(args).ok_or("an unclosed .route(")?;
+        let args = &args[..end];
+        let literal = args.trim_start();
+        let path = literal
+            .strip_prefix('"')
+            .and_then(|s| s.split_once('"'))
+            .map(|(path, _)| path.to_owned())
+            .ok_or_else(|| format!("a route path that is not a literal: {args}"))?;
+        let methods = &literal[path.len() + 2..];
+        let mut found = false;
+        for method in [
+            "get", "post", "put", "patch", "delete", "head", "options", "any",
+        ] {
+            let needle = format!("{method}(");
+            let mut from = 0;
+            while let Some(i) = methods[from..].find(&needle) {
+                let i = from + i;
+                let before = methods[..i].chars().next_back();
+                if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                    out.push((method.to_uppercase(), path.clone()));
+                    found = true;
+                }
+                from = i + needle.len();
+            }
+        }
+        if !found {
+            return Err(format!("no method for route {path}"));
+        }
+        rest = &rest[args_start + end..];
+    }
+    Ok(out)
+}
+
+/// The index of the `)` closing an argument list that starts at `text[0]`,
+/// skipping string literals.
+fn matching_paren(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if in_string {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => in_string = false,
+                _ => escaped = false,
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' => depth += 1,
+            ')' if depth == 0 => return Some(i),
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_route_reader_finds_each_method_of_a_route() {
+    let source = r#"
+        // .route("/commented", get(nothing))
+        Router::new()
+            .route("/", get(|| async { Redirect::to("/x") }))
+            .route("/a/{id}", get(a::get).post(a::post))
+            .route("/b", post(b::post_it))
+    "#;
+    assert_eq!(
+        routes_in(source).unwrap(),
+        vec![
+            ("GET".to_owned(), "/".to_owned()),
+            ("GET".to_owned(), "/a/{id}".to_owned()),
+            ("POST".to_owned(), "/a/{id}".to_owned()),
+            ("POST".to_owned(), "/b".to_owned()),
+        ]
+    );
+    assert!(routes_in(".route(PATH, get(x))").is_err());
+    assert!(routes_in(".nest(\"/other\", router())").is_err());
+}
+
+#[test]
+fn the_access_table_lists_every_route_the_server_registers() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut registered = BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let routes = routes_in(&text).unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+        registered.extend(routes);
+    }
+    // The reader really read the routers.
+    assert!(registered.len() >= 30, "{registered:?}");
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(table.len(), ROUTES.len(), "a route is listed twice");
+    let missing: Vec<_> = registered.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "the server registers {missing:?}; add each to ROUTES with how to reach it"
+    );
+    let stale: Vec<_> = table.difference(&registered).collect();
+    assert!(
+        stale.is_empty(),
+        "ROUTES lists {stale:?}, which the server does not register"
+    );
+}
+
+/// Alice's objects, and what the routes need to name them.
+struct World {
+    credential: String,
+    source: String,
+    run: String,
+    token: String,
+    /// Names and ids of Alice's objects, none of which may reach Bob.
+    private: Vec<String>,
+}
+
+/// An id of the same kind as `id` that does not exist.
+fn unknown(id: &str) -> String {
+    let (prefix, rest) = id.split_once('_').expect("a prefixed id");
+    format!("{prefix}_{}", "0".repeat(rest.len()))
+}
+
+impl World {
+    fn unknown(&self) -> World {
+        World {
+            credential: unknown(&self.credential),
+            source: unknown(&self.source),
+            run: unknown(&self.run),
+            token: unknown(&self.token),
+            private: Vec::new(),
+        }
+    }
+
+    /// `text` with the route's placeholders filled in.
+    fn fill(&self, route: &UiRoute, text: &str) -> String {
+        let id = if route.path.starts_with("/sources/") {
+            &self.source
+        } else if route.path.starts_with("/settings/tokens/") {
+            &self.token
+        } else {
+            &self.credential
+        };
+        text.replace("{id}", id)
+            .replace("{run_id}", &self.run)
+            .replace("{username}", "bob")
+            .replace("{file}", "pinion.css")
+            .replace("{credential}", &self.credential)
+    }
+
+    fn url(&self, route: &UiRoute) -> String {
+        let path = self.fill(route, route.path);
+        if route.query.is_empty() {
+            path
+        } else {
+            format!("{path}?{}", self.fill(route, route.query))
+        }
+    }
+}
+
+/// Sends `route` about `world`'s objects from `browser`, with `csrf` in the
+/// form of a POST; returns the status and the body.
+async fn send(browser: &Browser, route: &UiRoute, world: &World, csrf: &str) -> (u16, String) {
+    let url = world.url(route);
+    let response = if route.method == "GET" {
+        browser.get(&url).await
+    } else {
+        assert_eq!(route.method, "POST", "{}", route.path);
+        let filled: Vec<(String, String)> = route
+            .form
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), world.fill(route, v)))
+            .chain([("csrf".to_owned(), csrf.to_owned())])
+            .collect();
+        let form: Vec<(&str, &str)> = filled
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        browser.post_form(&url, &form).await
+    };
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response.text().await.unwrap();
+    (status, location.map_or(body, |l| format!("-> {l}")))
+}
+
+/// Alice with an authorized credential, a source reading with it, a run of
+/// that source and a named API token.
+async fn alices_world(app: &TestApp, alice: &Browser) -> World {
+    let credential = app.authorized_credential(alice, "Alice boards").await;
+    let form = alice
+        .page(&format!("/sources/new/configure?credential={credential}"))
+        .await;
+    let created = alice
         .post_form(
             "/sources/new/configure",
             &[
-                ("csrf", &csrf),
-                ("credential", &id),
-                ("name", "Stolen"),
+                ("csrf", &csrf_in(&form)),
+                ("credential", &credential),
+                ("name", "Alice source"),
                 ("streams", "boards"),
                 ("output_kind", "jsonl"),
-                ("output_path", "/tmp/stolen"),
+                ("output_path", "alice-boards"),
             ],
         )
         .await;
-    assert_eq!(response.status(), 404);
-    for listing in ["/credentials", "/sources/new", "/sources"] {
-        let page = bob.page(listing).await;
-        assert!(
-            !page.contains("Alice boards"),
-            "{listing} shows another user's tile"
-        );
+    assert_eq!(created.status(), 303);
+    let source =
+        created.headers()["location"].to_str().unwrap()["/sources?created=".len()..].to_owned();
+    let started = alice
+        .post_form(
+            &format!("/sources/{source}/runs"),
+            &[("csrf", &alice.csrf().await)],
+        )
+        .await;
+    assert_eq!(started.status(), 303);
+    let run = started.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let tokens = alice
+        .post_form(
+            "/settings/tokens",
+            &[("csrf", &alice.csrf().await), ("name", "Alice token")],
+        )
+        .await;
+    assert_eq!(tokens.status(), 200);
+    let page = tokens.text().await.unwrap();
+    let marker = "data-token=\"";
+    let start = page.find(marker).expect("a token row") + marker.len();
+    let token = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let private = vec![
+        "Alice boards".to_owned(),
+        "Alice source".to_owned(),
+        "Alice token".to_owned(),
+        "alice-boards".to_owned(),
+        credential.clone(),
+        source.clone(),
+        run.clone(),
+        token.clone(),
+    ];
+    World {
+        credential,
+        source,
+        run,
+        token,
+        private,
     }
-    // Alice's credential is untouched.
-    let page = alice.page(&format!("/credentials/{id}/info")).await;
-    assert!(page.contains("Alice boards"));
+}
+
+fn assert_private(world: &World, what: &str, body: &str) {
+    for private in &world.private {
+        assert!(!body.contains(private.as_str()), "{what} shows {private}");
+    }
+    assert!(!body.contains(SECRET_CANARY), "{what} shows the secret");
+}
+
+#[tokio::test]
+async fn every_ui_route_needs_a_session_and_keeps_each_users_objects_to_that_user() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let world = alices_world(&app, &alice).await;
+    let nothing = world.unknown();
+
+    // Anonymous: the public routes answer as listed; every other is a 303
+    // to sign-in, even with a forged session cookie.
+    let anonymous = app.browser();
+    let mut forged = app.browser();
+    forged.http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(
+            [(
+                reqwest::header::COOKIE,
+                "pinion_session=forged".parse().unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap();
+    for route in ROUTES {
+        let what = format!("{} {} anonymously", route.method, route.path);
+        let (status, body) = send(&anonymous, route, &world, "x").await;
+        match route.reach {
+            Public(expected) => {
+                assert_eq!(status, expected, "{what}: {body}");
+                assert_ne!(body, "-> /sign-in", "{what}");
+            }
+            Session | Owned(_) => {
+                assert_eq!((status, body.as_str()), (303, "-> /sign-in"), "{what}");
+                let (status, body) = send(&forged, route, &world, "x").await;
+                assert_eq!((status, body.as_str()), (303, "-> /sign-in"), "{what}");
+            }
+        }
+    }
+
+    // Bob, a stranger: every route about Alice's object is the 404 of an
+    // object that does not exist, byte for byte, and no page shows any of
+    // hers.
+    let bob = app.signed_in("bob").await;
+    let bob_csrf = bob.csrf().await;
+    for route in ROUTES {
+        let what = format!("{} {} as bob", route.method, route.path);
+        match route.reach {
+            Public(_) => {}
+            Session => {
+                if route.method == "GET" {
+                    let (status, body) = send(&bob, route, &world, &bob_csrf).await;
+                    assert_eq!(status, 200, "{what}");
+                    assert_private(&world, &what, &body);
+                }
+            }
+            Owned(_) => {
+                let (status, body) = send(&bob, route, &world, &bob_csrf).await;
+                assert_eq!(status, 404, "{what}: {body}");
+                assert_private(&world, &what, &body);
+                let (unknown_status, unknown_body) = send(&bob, route, &nothing, &bob_csrf).await;
+                assert_eq!(
+                    (status, &body),
+                    (unknown_status, &unknown_body),
+                    "{what} differs from an unknown id"
+                );
+            }
+        }
+    }
+    // Nor is Alice's run reachable through a source of Bob's.
+    let own = bob
+        .add_credential("Bob boards", "1484362", SECRET_CANARY)
+        .await;
+    let bobs = World {
+        credential: own.clone(),
+        source: String::new(),
+        run: world.run.clone(),
+        token: String::new(),
+        private: Vec::new(),
+    };
+    let created = bob
+        .post_form(
+            "/sources/new/configure",
+            &[
+                ("csrf", &bob_csrf),
+                ("credential", &own),
+                ("name", "Bob source"),
+                ("streams", "boards"),
+                ("output_kind", "jsonl"),
+                ("output_path", "bob-boards"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let bobs = World {
+        source: created.headers()["location"].to_str().unwrap()["/sources?created=".len()..]
+            .to_owned(),
+        ..bobs
+    };
+    for route in ROUTES.iter().filter(|r| r.path.contains("{run_id}")) {
+        let (status, body) = send(&bob, route, &bobs, &bob_csrf).await;
+        assert_eq!(
+            status, 404,
+            "{} {} with Bob's source",
+            route.method, route.path
+        );
+        assert_private(&world, route.path, &body);
+    }
+
+    // Bob as a collaborator: refused on the credential's settings, free to
+    // pick it for a source or destination; Alice's other objects stay 404.
+    share(&alice, &world.credential, "bob").await;
+    for route in ROUTES {
+        let what = format!("{} {} as a collaborator", route.method, route.path);
+        let Owned(object) = route.reach else { continue };
+        let (status, body) = send(&bob, route, &world, &bob_csrf).await;
+        match object {
+            CredentialSettings => {
+                assert!(matches!(status, 403 | 404), "{what}: {status} {body}");
+                assert!(!body.contains(&app.client_secret), "{what}");
+                assert!(!body.contains(&app.client_id), "{what} shows the client id");
+            }
+            CredentialUse => {
+                assert!(
+                    matches!(status, 200 | 303 | 422),
+                    "{what}: the collaborator may pick it, got {status} {body}"
+                );
+                assert!(!body.contains(&app.client_secret), "{what}");
+                assert!(!body.contains(&app.client_id), "{what} shows the client id");
+            }
+            Source | Token => assert_eq!(status, 404, "{what}"),
+        }
+    }
+    // Nothing changed for Alice.
+    let info = alice
+        .page(&format!("/credentials/{}/info", world.credential))
+        .await;
+    assert!(info.contains("Alice boards") && info.contains("data-collaborator=\"bob\""));
+    withdraw(&alice, &world.credential, "bob").await;
+
+    // Alice reaches every route about her objects, in table order.
+    let alice_csrf = alice.csrf().await;
+    for route in ROUTES {
+        if matches!(route.reach, Public(_)) {
+            continue;
+        }
+        let what = format!("{} {} as the owner", route.method, route.path);
+        let (status, body) = send(&alice, route, &world, &alice_csrf).await;
+        assert!(
+            status < 500 && !matches!(status, 403 | 404),
+            "{what}: {status} {body}"
+        );
+        if route.path == "/sign-out" {
+            assert_eq!((status, body.as_str()), (303, "-> /sign-in"), "{what}");
+            assert_eq!(alice.get("/credentials").await.status(), 303, "{what}");
+        } else {
+            assert_ne!(body, "-> /sign-in", "{what}");
+        }
+    }
+}
+
+async fn share(owner: &Browser, credential: &str, username: &str) {
+    let response = owner
+        .post_form(
+            &format!("/credentials/{credential}/shares"),
+            &[("csrf", &owner.csrf().await), ("username", username)],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+}
+
+async fn withdraw(owner: &Browser, credential: &str, username: &str) {
+    let response = owner
+        .post_form(
+            &format!("/credentials/{credential}/shares/{username}/withdraw"),
+            &[("csrf", &owner.csrf().await)],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
 }
 
 #[tokio::test]
