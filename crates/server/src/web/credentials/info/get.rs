@@ -115,15 +115,12 @@ pub async fn get(
             ul class="used-by" {
                 @for used in &usage.sources {
                     @let source = &used.source;
+                    @let label = format!("{} (source: {})", source.name, source.streams.join(", "));
                     li data-source=(source.id) {
                         @if source.owner == session.user.id {
-                            a href={ "/sources/" (source.id) } { (source.name) }
+                            a href={ "/sources/" (source.id) } { (label) }
                         } @else {
-                            (source.name)
-                        }
-                        " (source: " (source.streams.join(", ")) ")"
-                        @if source.owner != session.user.id {
-                            " · " span class="owner" { (used.owner_username.as_str()) "'s" }
+                            (label) " · " span class="owner" { (used.owner_username.as_str()) "'s" }
                         }
                     }
                 }
