@@ -177,19 +177,6 @@ impl Destinations {
         tracing::info!(destination_id = %id, "Deleted a destination.");
         Ok(())
     }
-
-    /// `actor`'s destinations that write with credential `credential_id`.
-    pub async fn using_credential(
-        &self,
-        actor: &User,
-        credential_id: &str,
-    ) -> Result<Vec<DestinationRecord>, ServiceError> {
-        let all = self
-            .store
-            .destinations_using_credential(credential_id)
-            .await?;
-        Ok(all.into_iter().filter(|d| d.owner == actor.id).collect())
-    }
 }
 
 fn new_destination_id() -> String {

@@ -22,6 +22,7 @@ mod sharing;
 mod sources;
 pub mod throttle;
 mod tokens;
+mod usage;
 mod users;
 
 pub use activity::Actor;
@@ -38,6 +39,7 @@ pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};
 pub use tokens::{
     CredentialTokenSource, RefreshError, RefreshOutcome, RefreshPolicy, TokenManager,
 };
+pub use usage::{CredentialUsage, DestinationUse, MAX_USAGE_RUNS, SourceUse, USAGE_RUNS_LISTED};
 pub use users::Users;
 
 // Web sign-in and data sources (issue 6).

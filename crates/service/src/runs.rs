@@ -182,6 +182,22 @@ impl Runs {
         Ok(run)
     }
 
+    /// Deletes a finished run of `actor`'s source; any other is `NotFound`,
+    /// and a run still going is a `Conflict`.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id, source_id = %source_id))]
+    pub async fn delete(
+        &self,
+        actor: &User,
+        source_id: &str,
+        run_id: &str,
+    ) -> Result<(), ServiceError> {
+        if !self.store.delete_run(source_id, run_id, &actor.id).await? {
+            return Err(ServiceError::NotFound { what: "run" });
+        }
+        tracing::info!(run_id = %run_id, "Deleted a run.");
+        Ok(())
+    }
+
     /// Fails the runs a stopped single-process server left unfinished.
     pub async fn fail_interrupted(&self) -> Result<u64, ServiceError> {
         Ok(self
@@ -349,7 +365,7 @@ impl Runs {
         let job = SyncJob {
             client,
             scopes,
-            job_key: format!("{}|source:{}", credential.id, source.id),
+            job_key: pinion_store::source_job_key(credential.id.as_str(), &source.id),
             destination: destination.as_ref(),
             state: &state,
             observer: Some(&observer),

@@ -153,14 +153,16 @@ impl Sources {
         Ok(source)
     }
 
-    /// `actor`'s sources that read with credential `credential_id`.
-    pub async fn using_credential(
-        &self,
-        actor: &User,
-        credential_id: &str,
-    ) -> Result<Vec<SourceRecord>, ServiceError> {
-        let all = self.store.sources_using_credential(credential_id).await?;
-        Ok(all.into_iter().filter(|s| s.owner == actor.id).collect())
+    /// Deletes a source `actor` owns with its runs and the sync state of
+    /// its job, in one transaction; any other is `NotFound`, and a source
+    /// with a run still going is a `Conflict`. Its output files stay.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
+        if !self.store.delete_source(id, &actor.id).await? {
+            return Err(ServiceError::NotFound { what: "source" });
+        }
+        tracing::info!(source_id = %id, "Deleted a source.");
+        Ok(())
     }
 }
 

@@ -56,7 +56,7 @@ pub use crate::store::{BackendKind, Store};
 pub use crate::sync_state::{
     LedgerRecord, SyncPartitionState, SyncRunStart, SyncStateStore, SyncStreamState,
 };
-pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore};
+pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore, source_job_key};
 
 /// The database file's name inside the data directory.
 pub const DEFAULT_DATABASE_FILE: &str = "pinion.db";

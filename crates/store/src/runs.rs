@@ -58,7 +58,7 @@ impl RunStatus {
         matches!(self, RunStatus::Succeeded | RunStatus::Failed)
     }
 
-    fn parse(text: &str) -> Result<Self, StoreError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
         Ok(match text {
             "queued" => RunStatus::Queued,
             "running" => RunStatus::Running,
@@ -214,6 +214,25 @@ pub trait RunStore: Send + Sync {
     /// The runs of `source_id`, newest first, at most `limit`.
     async fn list_runs(&self, source_id: &str, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
 
+    /// The runs of `owner`'s sources that read with credential
+    /// `credential_id`, newest first, at most `limit`.
+    async fn runs_using_credential(
+        &self,
+        credential_id: &str,
+        owner: &UserId,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Deletes run `id` of source `source_id` if `owner` owns it; `false`
+    /// when there is no such run of theirs. A queued or running run is not
+    /// deleted: [`StoreError::Conflict`] on `run`.
+    async fn delete_run(
+        &self,
+        source_id: &str,
+        id: &str,
+        owner: &UserId,
+    ) -> Result<bool, StoreError>;
+
     /// Marks a queued run running (sets `started_at`).
     async fn start_run(&self, id: &str) -> Result<(), StoreError>;
 
@@ -327,6 +346,71 @@ macro_rules! impl_runs {
                     .await
                     .map_err(Self::db_error)?;
                 rows.into_iter().map(|row| row.into_record()).collect()
+            }
+
+            async fn runs_using_credential(
+                &self,
+                credential_id: &str,
+                owner: &UserId,
+                limit: u32,
+            ) -> Result<Vec<$crate::runs::RunRecord>, StoreError> {
+                let columns: Vec<String> = $crate::runs::RUN_COLUMNS
+                    .split(", ")
+                    .map(|column| format!("r.{column}"))
+                    .collect();
+                let sql = format!(
+                    "SELECT {} FROM runs r JOIN sources s ON s.id = r.source_id \
+                     WHERE s.credential_id = $1 AND r.owner_id = $2 \
+                     ORDER BY r.created_at DESC, r.id DESC LIMIT $3",
+                    columns.join(", ")
+                );
+                let rows: Vec<$crate::runs::RunRow> = sqlx::query_as(&sql)
+                    .bind(credential_id)
+                    .bind(owner.as_str())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_error)?;
+                rows.into_iter().map(|row| row.into_record()).collect()
+            }
+
+            #[tracing::instrument(skip_all, fields(run_id = %id))]
+            async fn delete_run(
+                &self,
+                source_id: &str,
+                id: &str,
+                owner: &UserId,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "SELECT status FROM runs WHERE id = $1 AND source_id = $2 \
+                     AND owner_id = $3{}",
+                    Self::FOR_UPDATE
+                );
+                let status: Option<String> = sqlx::query_scalar(&sql)
+                    .bind(id)
+                    .bind(source_id)
+                    .bind(owner.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                let Some(status) = status else {
+                    return Ok(false);
+                };
+                if !$crate::runs::RunStatus::parse(&status)?.is_final() {
+                    return Err(StoreError::Conflict {
+                        field: "run",
+                        message: "the run is still going; wait for it to end before deleting it"
+                            .to_owned(),
+                    });
+                }
+                sqlx::query("DELETE FROM runs WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                Self::commit(tx).await?;
+                Ok(true)
             }
 
             async fn start_run(&self, id: &str) -> Result<(), StoreError> {

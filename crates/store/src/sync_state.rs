@@ -226,6 +226,29 @@ macro_rules! impl_sync_state {
                 }
                 Ok(out)
             }
+
+            /// Deletes every run of `job` (their streams and partitions
+            /// too) and its watermarks, inside the caller's transaction.
+            async fn sync_delete_job(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                job: &str,
+            ) -> Result<(), StoreError> {
+                for sql in [
+                    "DELETE FROM sync_partitions WHERE run_id IN \
+                     (SELECT id FROM sync_runs WHERE job = $1)",
+                    "DELETE FROM sync_streams WHERE run_id IN \
+                     (SELECT id FROM sync_runs WHERE job = $1)",
+                    "DELETE FROM sync_runs WHERE job = $1",
+                    "DELETE FROM sync_watermarks WHERE job = $1",
+                ] {
+                    sqlx::query(sql)
+                        .bind(job)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(Self::db_error)?;
+                }
+                Ok(())
+            }
         }
 
         #[async_trait::async_trait]

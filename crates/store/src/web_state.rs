@@ -71,6 +71,13 @@ impl SourceRow {
 pub(crate) const SOURCE_COLUMNS: &str =
     "id, owner_id, credential_id, name, streams, output_kind, output_path, created_at";
 
+/// The sync job of a source's runs: its credential plus the source, so its
+/// progress and watermarks are its own (see [`crate::SyncStateStore`]).
+/// [`WebStateStore::delete_source`] deletes the sync state of this job.
+pub fn source_job_key(credential_id: &str, source_id: &str) -> String {
+    format!("{credential_id}|source:{source_id}")
+}
+
 /// A destination as stored: the board pins are published to, and the
 /// credential that writes there.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -159,6 +166,13 @@ pub trait WebStateStore: Send + Sync {
         &self,
         credential_id: &str,
     ) -> Result<Vec<SourceRecord>, StoreError>;
+
+    /// Deletes source `id` if `owner` owns it, with everything that belongs
+    /// to it (its runs, and the sync state of its job, [`source_job_key`]),
+    /// in one transaction; `false` when there was no such source of theirs.
+    /// While one of its runs is queued or running nothing is deleted and the
+    /// answer is [`StoreError::Conflict`] on `source`.
+    async fn delete_source(&self, id: &str, owner: &UserId) -> Result<bool, StoreError>;
 
     /// Stores a new destination (its `created_at` is set here).
     async fn create_destination(
@@ -346,6 +360,58 @@ macro_rules! impl_web_state {
                     .await
                     .map_err(Self::db_error)?;
                 Ok(rows.into_iter().map(|row| row.into_record()).collect())
+            }
+
+            #[tracing::instrument(skip_all, fields(source_id = %id))]
+            async fn delete_source(&self, id: &str, owner: &UserId) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                // The row lock makes a run being created for this source
+                // wait (its foreign key check) until the deletion commits,
+                // and then fail as a run of an unknown source.
+                let sql = format!(
+                    "SELECT credential_id FROM sources WHERE id = $1 AND owner_id = $2{}",
+                    Self::FOR_UPDATE
+                );
+                let credential_id: Option<String> = sqlx::query_scalar(&sql)
+                    .bind(id)
+                    .bind(owner.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                let Some(credential_id) = credential_id else {
+                    return Ok(false);
+                };
+                let unfinished: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM runs WHERE source_id = $1 \
+                     AND status IN ('queued', 'running')",
+                )
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(Self::db_error)?;
+                if unfinished > 0 {
+                    return Err(StoreError::Conflict {
+                        field: "source",
+                        message: "a run of this source is still going; wait for it to end \
+                                  before deleting the source"
+                            .to_owned(),
+                    });
+                }
+                let job = $crate::web_state::source_job_key(&credential_id, id);
+                Self::sync_delete_job(&mut tx, &job).await?;
+                sqlx::query("DELETE FROM runs WHERE source_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                sqlx::query("DELETE FROM sources WHERE id = $1 AND owner_id = $2")
+                    .bind(id)
+                    .bind(owner.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db_error)?;
+                Self::commit(tx).await?;
+                Ok(true)
             }
 
             #[tracing::instrument(skip_all, fields(destination_id = %destination.id))]

@@ -15,6 +15,7 @@ pub mod runs;
 pub mod sharing;
 pub mod sources;
 pub mod tokens;
+pub mod usage;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -46,6 +47,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::authorize))
         .routes(routes!(credentials::check))
         .routes(routes!(credentials::refresh))
+        .routes(routes!(usage::usage))
         // Sharing and the activity log (issue 6).
         .routes(routes!(sharing::list_shares, sharing::create_share))
         .routes(routes!(sharing::delete_share))
@@ -53,9 +55,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sharing::shared_with_me))
         // Data sources (issue 6).
         .routes(routes!(sources::list, sources::create))
-        .routes(routes!(sources::get))
+        .routes(routes!(sources::get, sources::delete))
         .routes(routes!(runs::start, runs::list))
-        .routes(routes!(runs::get))
+        .routes(routes!(runs::get, runs::delete))
         // API tokens (issue 6).
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))

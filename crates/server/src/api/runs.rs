@@ -1,7 +1,8 @@
 //! `/api/v1/sources/{id}/runs`: running a source (issue 6). A run starts in
 //! the background and answers 202 with the queued run; reading it shows the
-//! per-stream counts so far and, at the end, the status and any error.
-//! Another user's source or run is a 404, as is an unknown id.
+//! per-stream counts so far and, at the end, the status and any error. A
+//! finished run can be deleted; one still going answers 409. Another user's
+//! source or run is a 404, as is an unknown id.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -119,4 +120,30 @@ pub async fn get(
     Path((id, run_id)): Path<(String, String)>,
 ) -> Result<Json<RunRecord>, ApiError> {
     Ok(Json(state.runs.get(&user, &id, &run_id).await?))
+}
+
+/// `DELETE /api/v1/sources/{id}/runs/{run_id}`: deletes a finished run; 204.
+#[utoipa::path(
+    delete,
+    operation_id = "delete_run",
+    path = "/sources/{id}/runs/{run_id}",
+    tag = "sources",
+    params(
+        ("id" = String, Path, description = "A source id, `src_…`"),
+        ("run_id" = String, Path, description = "A run id, `run_…`"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+        (status = 409, description = "The run is still going; it was not deleted", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.runs.delete(&user, &id, &run_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,8 @@
 //! `/api/v1/sources`: the JSON side of the data-source screens (issue 6):
-//! create, list and read sources. Another user's source is a 404, as is an
-//! unknown id; a source can only be made with a credential the caller owns.
+//! create, list, read and delete sources. Another user's source is a 404,
+//! as is an unknown id; a source can only be made with a credential the
+//! caller owns or one shared with them. A source with a run still going is
+//! not deleted (409).
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -111,4 +113,28 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<SourceRecord>, ApiError> {
     Ok(Json(state.sources.get(&user, &id).await?))
+}
+
+/// `DELETE /api/v1/sources/{id}`: deletes the source with its runs and the
+/// sync state of its job; 204. Its output files stay.
+#[utoipa::path(
+    delete,
+    operation_id = "delete_source",
+    path = "/sources/{id}",
+    tag = "sources",
+    params(("id" = String, Path, description = "A source id, `src_…`")),
+    responses(
+        (status = 204, description = "Deleted, with its runs"),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+        (status = 409, description = "A run of this source is still going; nothing was deleted", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.sources.delete(&user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

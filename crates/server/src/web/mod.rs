@@ -25,6 +25,9 @@
 //! - `GET /sources/{id}`, `POST /sources/{id}/runs`,
 //!   `GET /sources/{id}/runs/{run_id}` (and `…/progress`, its JSON): a
 //!   source's page, Run, and a run's progress and counts (`sources/runs`).
+//! - `POST /sources/{id}/delete` (with a confirmation box), `POST
+//!   /sources/{id}/runs/{run_id}/delete`: deleting a source with its runs,
+//!   or one finished run; 409 while a run is going.
 //! - `GET|POST /settings/tokens`, `POST /settings/tokens/{id}/revoke`: the
 //!   user's API tokens (`tokens`).
 //! - `GET /static/…`: the stylesheet and the one script (progressive:
@@ -98,8 +101,13 @@ pub fn router() -> Router<AppState> {
             get(destinations::new::configure::get).post(destinations::new::configure::post),
         )
         .route("/sources/{id}", get(sources::runs::source_page))
+        .route("/sources/{id}/delete", post(sources::runs::delete_source))
         .route("/sources/{id}/runs", post(sources::runs::start))
         .route("/sources/{id}/runs/{run_id}", get(sources::runs::run_page))
+        .route(
+            "/sources/{id}/runs/{run_id}/delete",
+            post(sources::runs::delete_run),
+        )
         .route(
             "/sources/{id}/runs/{run_id}/progress",
             get(sources::runs::progress),

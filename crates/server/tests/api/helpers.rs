@@ -17,6 +17,9 @@ pub struct TestApp {
     pub bob: String,
     /// API token of admin `root`.
     pub admin: String,
+    /// The server's store, for setting up what the API cannot make directly
+    /// (a run caught while it runs, a destination without Pinterest).
+    pub store: std::sync::Arc<dyn pinion_store::Store>,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -62,6 +65,7 @@ pub async fn spawn_app() -> TestApp {
         alice,
         bob,
         admin,
+        store,
         _dir: dir,
         _shutdown: tx,
     }

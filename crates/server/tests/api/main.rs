@@ -10,4 +10,5 @@ mod helpers;
 mod metrics;
 mod oauth;
 mod openapi;
+mod runs;
 mod sharing;

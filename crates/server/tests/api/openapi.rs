@@ -313,6 +313,34 @@ async fn responses_match_the_documented_schemas() {
     let source: Value = source.json().await.unwrap();
     assert_matches_schema(&doc, "Source", &source);
 
+    let run = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/sources/{}/runs",
+            source["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 202);
+    let run: Value = run.json().await.unwrap();
+    assert_matches_schema(&doc, "Run", &run);
+    let usage: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/credentials/{id}/usage")))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usage["recent_runs"][0]["id"], run["id"], "{usage}");
+    assert_matches_schema(&doc, "Usage", &usage);
+    assert_matches_schema(&doc, "SourceUse", &usage["sources"][0]);
+    assert_matches_schema(&doc, "Run", &usage["recent_runs"][0]);
+
     // Errors: validation (with `field` and `errors`), not found, unauthorized.
     let invalid: Value = app
         .post_credential(

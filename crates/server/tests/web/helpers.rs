@@ -31,6 +31,9 @@ pub struct TestApp {
     pub api_tokens: [String; 2],
     /// Pinion's data directory (source runs write under `outputs/` here).
     pub data_dir: std::path::PathBuf,
+    /// The server's store, for setting up what the pages cannot make
+    /// directly (a run caught while it runs).
+    pub store: std::sync::Arc<dyn pinion_store::Store>,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -80,7 +83,11 @@ pub async fn spawn_app() -> TestApp {
             .await
             .unwrap();
     }
-    let mut settings = Settings::new(addr, Settings::parse_public_url(&public).unwrap(), store);
+    let mut settings = Settings::new(
+        addr,
+        Settings::parse_public_url(&public).unwrap(),
+        store.clone(),
+    );
     settings.pinterest_oauth_url = sim.oauth_url();
     settings.pinterest_api_url = sim.api_url();
     settings.refresher = None;
@@ -97,6 +104,7 @@ pub async fn spawn_app() -> TestApp {
         client_secret: app_info.client_secret,
         api_tokens: api_tokens.try_into().unwrap(),
         data_dir: dir.path().to_owned(),
+        store,
         _dir: dir,
         _shutdown: tx,
     }

@@ -356,3 +356,204 @@ async fn run_routes_are_the_owners_only_and_need_a_session_and_csrf() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_information_screen_lists_every_user_and_links_your_recent_runs() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let bob = app.signed_in("bob").await;
+    let credential = app.authorized_credential(&alice, "Boards").await;
+    let info_path = format!("/credentials/{credential}/info");
+    let info = alice.page(&info_path).await;
+    assert!(info.contains("No source or destination uses this credential yet."));
+    assert!(info.contains("None of your sources has run with this credential yet."));
+
+    let source = create_source(&alice, &credential, "weekly").await;
+    let run_page = run(&alice, &source).await;
+    let finished = wait_for_end(&alice, &run_page).await;
+    let shared = alice
+        .post_form(
+            &format!("/credentials/{credential}/shares"),
+            &[("csrf", &alice.csrf().await), ("username", "bob")],
+        )
+        .await;
+    assert_eq!(shared.status(), 303);
+    let bobs_source = create_source(&bob, &credential, "bobs").await;
+    let bobs_run = run(&bob, &bobs_source).await;
+    wait_for_end(&bob, &bobs_run).await;
+
+    let info = alice.page(&info_path).await;
+    // Her source links to its page; Bob's is named, marked as his, and
+    // not linked.
+    assert!(
+        info.contains(&format!(
+            "<a href=\"/sources/{source}\">Weekly boards (source: boards, board_pins)</a>"
+        )),
+        "{info}"
+    );
+    let bobs_item = info
+        .find(&format!("data-source=\"{bobs_source}\""))
+        .expect("Bob's source is listed");
+    let bobs_item = &info[bobs_item..info[bobs_item..].find("</li>").unwrap() + bobs_item];
+    assert!(bobs_item.contains("class=\"owner\">bob"), "{bobs_item}");
+    assert!(!bobs_item.contains("href"), "{bobs_item}");
+    // Her run, linked to its page, with its status and count; not Bob's.
+    assert!(info.contains(&format!("href=\"{run_page}\"")), "{info}");
+    assert!(!info.contains(&bobs_run));
+    let total: u64 = finished["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["records"].as_u64().unwrap())
+        .sum();
+    let row = info
+        .find(&format!(
+            "data-run=\"{}\"",
+            finished["id"].as_str().unwrap()
+        ))
+        .expect("the run's row");
+    let row = &info[row..info[row..].find("</tr>").unwrap() + row];
+    assert!(row.contains("Succeeded"), "{row}");
+    assert!(
+        row.contains(&format!("<td class=\"num\">{total}</td>")),
+        "{row}"
+    );
+    assert!(!info.contains(&app.client_secret));
+}
+
+#[tokio::test]
+async fn a_finished_run_and_a_source_are_deleted_from_their_pages() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let bob = app.signed_in("bob").await;
+    let credential = alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let source = create_source(&alice, &credential, "weekly").await;
+    let run_page = run(&alice, &source).await;
+    wait_for_end(&alice, &run_page).await;
+
+    // The finished run's page offers Delete.
+    let page = alice.page(&run_page).await;
+    let delete_run = format!("{run_page}/delete");
+    assert!(page.contains(&format!("action=\"{delete_run}\"")), "{page}");
+    let csrf = csrf_in(&page);
+    let bobs_csrf = bob.csrf().await;
+    // Refused without the session's token, for another user, anonymously.
+    for token in ["", "forged", bobs_csrf.as_str()] {
+        let refused = alice.post_form(&delete_run, &[("csrf", token)]).await;
+        assert_eq!(refused.status(), 403, "csrf {token:?}");
+    }
+    let hidden = bob.post_form(&delete_run, &[("csrf", &bobs_csrf)]).await;
+    assert_eq!(hidden.status(), 404);
+    let anonymous = app
+        .browser()
+        .post_form(&delete_run, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(anonymous.headers()["location"], "/sign-in");
+    assert_eq!(alice.get(&run_page).await.status(), 200, "still there");
+
+    let deleted = alice.post_form(&delete_run, &[("csrf", &csrf)]).await;
+    assert_eq!(deleted.status(), 303);
+    let back = deleted.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(back, format!("/sources/{source}?run_deleted=1"));
+    assert_eq!(alice.get(&run_page).await.status(), 404);
+    let source_page = alice.page(&back).await;
+    assert!(source_page.contains("The run was deleted."));
+    assert!(source_page.contains("No runs yet."));
+
+    // The source: Delete needs the confirmation box.
+    let delete_source = format!("/sources/{source}/delete");
+    assert!(source_page.contains(&format!("action=\"{delete_source}\"")));
+    let unconfirmed = alice.post_form(&delete_source, &[("csrf", &csrf)]).await;
+    assert_eq!(unconfirmed.status(), 303);
+    let again = unconfirmed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(again, format!("/sources/{source}?confirm=missing"));
+    assert!(
+        alice
+            .page(&again)
+            .await
+            .contains("Tick the box to confirm the deletion.")
+    );
+    let confirmed = [("csrf", csrf.as_str()), ("confirm", "yes")];
+    for token in ["", "forged", bobs_csrf.as_str()] {
+        let refused = alice
+            .post_form(&delete_source, &[("csrf", token), ("confirm", "yes")])
+            .await;
+        assert_eq!(refused.status(), 403, "csrf {token:?}");
+    }
+    let hidden = bob
+        .post_form(&delete_source, &[("csrf", &bobs_csrf), ("confirm", "yes")])
+        .await;
+    assert_eq!(hidden.status(), 404);
+    let anonymous = app.browser().post_form(&delete_source, &confirmed).await;
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(anonymous.headers()["location"], "/sign-in");
+    let second_run = run(&alice, &source).await;
+    wait_for_end(&alice, &second_run).await;
+
+    let deleted = alice.post_form(&delete_source, &confirmed).await;
+    assert_eq!(deleted.status(), 303);
+    assert_eq!(deleted.headers()["location"], "/sources?deleted=1");
+    let list = alice.page("/sources?deleted=1").await;
+    assert!(list.contains("The source and its runs were deleted."));
+    assert!(!list.contains(&source));
+    for path in [format!("/sources/{source}"), second_run] {
+        assert_eq!(alice.get(&path).await.status(), 404, "GET {path}");
+    }
+    let info = alice.page(&format!("/credentials/{credential}/info")).await;
+    assert!(info.contains("No source or destination uses this credential yet."));
+    assert!(info.contains("None of your sources has run with this credential yet."));
+}
+
+#[tokio::test]
+async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let credential = alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let source = create_source(&alice, &credential, "weekly").await;
+    // A run caught while it runs: stored as the runner stores it.
+    let owner = app.store.get_source(&source).await.unwrap().owner;
+    let going = app
+        .store
+        .create_run(&pinion_store::RunRecord {
+            id: "run_0123456789abcdef0123456789abcdef".into(),
+            source_id: source.clone(),
+            owner,
+            status: pinion_store::RunStatus::Queued,
+            streams: vec![],
+            error: None,
+            created_at: chrono::Utc::now(),
+            started_at: None,
+            finished_at: None,
+        })
+        .await
+        .unwrap();
+    app.store.start_run(&going.id).await.unwrap();
+    let run_page = format!("/sources/{source}/runs/{}", going.id);
+    let page = alice.page(&run_page).await;
+    assert!(!page.contains("/delete\""), "no Delete while it runs");
+    let csrf = csrf_in(&page);
+
+    for (path, form) in [
+        (format!("{run_page}/delete"), vec![("csrf", csrf.as_str())]),
+        (
+            format!("/sources/{source}/delete"),
+            vec![("csrf", csrf.as_str()), ("confirm", "yes")],
+        ),
+    ] {
+        let refused = alice.post_form(&path, &form).await;
+        assert_eq!(refused.status(), 409, "POST {path}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("still going"), "{page}");
+        assert!(page.contains(&format!("href=\"/sources/{source}\"")));
+    }
+    assert_eq!(alice.get(&run_page).await.status(), 200);
+    assert_eq!(alice.get(&format!("/sources/{source}")).await.status(), 200);
+}

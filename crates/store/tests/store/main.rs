@@ -69,6 +69,8 @@ on_both_backends!(
     web_state::destinations_are_listed_per_owner_and_per_credential,
     runs::a_run_goes_from_queued_to_its_final_counts,
     runs::named_api_tokens_are_listed_revoked_by_owner_and_note_their_use,
+    runs::deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_going,
+    runs::a_finished_run_is_deleted_by_its_owner_and_runs_are_found_by_credential,
     sharing::shares_are_active_withdrawn_or_never_made_and_log_in_one_transaction,
     sharing::the_activity_log_is_paginated_append_only_and_outlives_its_credential,
     sync_state::sync_runs_resume_per_job_and_promote_watermarks_only_on_success,

@@ -1,10 +1,16 @@
 //! Source runs and named API tokens (the web UI's tables): a run moves from
-//! queued to running to a final status with its per-stream counts; tokens
-//! are listed by name without their value, revoked by public id only by
-//! their owner, and note their last use.
+//! queued to running to a final status with its per-stream counts; a
+//! finished run, or a source with all it owns, is deleted by its owner only
+//! and never while a run is going; tokens are listed by name without their
+//! value, revoked by public id only by their owner, and note their last use.
 
-use pinion_domain::{Role, Username};
-use pinion_store::{RunRecord, RunStatus, RunStreamCount, SourceRecord, StoreError};
+use std::sync::Arc;
+
+use pinion_domain::{Role, UserId, Username};
+use pinion_store::{
+    RunRecord, RunStatus, RunStreamCount, SourceRecord, Store, StoreError, SyncPartitionState,
+    source_job_key,
+};
 
 use crate::helpers::{TestDb, keyring};
 
@@ -193,4 +199,233 @@ pub async fn named_api_tokens_are_listed_revoked_by_owner_and_note_their_use(db:
     );
     assert!(store.user_for_api_token(&token).await.unwrap().is_none());
     assert_eq!(store.list_api_tokens(&alice.id).await.unwrap().len(), 1);
+}
+
+fn source(id: &str, owner: &UserId, credential: &str) -> SourceRecord {
+    SourceRecord {
+        id: id.into(),
+        owner: owner.clone(),
+        credential_id: credential.into(),
+        name: format!("Source {id}"),
+        streams: vec!["boards".into()],
+        output_kind: "jsonl".into(),
+        output_path: "out".into(),
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// Stores run `id` of `source` and brings it to `status`.
+async fn stored_run(store: &Arc<dyn Store>, id: &str, source: &SourceRecord, status: RunStatus) {
+    store
+        .create_run(&RunRecord {
+            id: id.into(),
+            source_id: source.id.clone(),
+            owner: source.owner.clone(),
+            status: RunStatus::Queued,
+            streams: vec![count("boards", 0, None)],
+            error: None,
+            created_at: chrono::Utc::now(),
+            started_at: None,
+            finished_at: None,
+        })
+        .await
+        .unwrap();
+    if status == RunStatus::Queued {
+        return;
+    }
+    store.start_run(id).await.unwrap();
+    if status.is_final() {
+        store
+            .finish_run(id, status, &[count("boards", 3, Some("done"))], None)
+            .await
+            .unwrap();
+    }
+}
+
+/// Gives `job` a succeeded sync run with a watermark and an unfinished one
+/// with a bookmark.
+async fn sync_state_of(store: &Arc<dyn Store>, job: &str) {
+    let done = store.sync_begin_run(job, false).await.unwrap();
+    let part = |bookmark: Option<&str>, done: bool| SyncPartitionState {
+        part: "board-1".into(),
+        bookmark: bookmark.map(str::to_owned),
+        done,
+        watermark: Some("w1".into()),
+    };
+    store
+        .sync_save_checkpoint(done.run_id, "board_pins", 1, 1, &[part(None, true)])
+        .await
+        .unwrap();
+    store.sync_finish_run(done.run_id, job, true).await.unwrap();
+    let going = store.sync_begin_run(job, false).await.unwrap();
+    store
+        .sync_save_checkpoint(going.run_id, "board_pins", 2, 2, &[part(Some("bm"), false)])
+        .await
+        .unwrap();
+}
+
+async fn has_sync_state(store: &Arc<dyn Store>, job: &str) -> bool {
+    let watermarks = store.sync_watermarks(job, "board_pins").await.unwrap();
+    // Beginning a run with resume finds the unfinished one, if it is kept.
+    let resumed = store.sync_begin_run(job, true).await.unwrap();
+    assert_eq!(
+        watermarks.is_empty(),
+        !resumed.resumed,
+        "{job}: all or nothing"
+    );
+    resumed.resumed
+}
+
+pub async fn deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_going(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = store
+        .create_user(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&Username::parse("bob").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let doomed = source("src_a", &alice.id, "cred_1");
+    let kept = source("src_b", &alice.id, "cred_1");
+    for source in [&doomed, &kept] {
+        store.create_source(source).await.unwrap();
+    }
+    stored_run(&store, "run_1", &doomed, RunStatus::Succeeded).await;
+    stored_run(&store, "run_2", &doomed, RunStatus::Running).await;
+    stored_run(&store, "run_3", &kept, RunStatus::Failed).await;
+    let job = source_job_key("cred_1", "src_a");
+    let kept_job = source_job_key("cred_1", "src_b");
+    sync_state_of(&store, &job).await;
+    sync_state_of(&store, &kept_job).await;
+
+    // Only the owner deletes; another user's attempt changes nothing.
+    assert!(!store.delete_source("src_a", &bob.id).await.unwrap());
+    assert!(!store.delete_source("src_nope", &alice.id).await.unwrap());
+    // A run is going: nothing is deleted.
+    match store.delete_source("src_a", &alice.id).await {
+        Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "source"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.list_runs("src_a", 10).await.unwrap().len(), 2);
+    assert!(has_sync_state(&store, &job).await);
+
+    store
+        .finish_run("run_2", RunStatus::Failed, &[], Some("stopped"))
+        .await
+        .unwrap();
+    assert!(store.delete_source("src_a", &alice.id).await.unwrap());
+    assert!(matches!(
+        store.get_source("src_a").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    for run in ["run_1", "run_2"] {
+        assert!(matches!(
+            store.get_run(run).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+    assert!(store.list_runs("src_a", 10).await.unwrap().is_empty());
+    assert!(!has_sync_state(&store, &job).await, "the job starts afresh");
+    assert!(!store.delete_source("src_a", &alice.id).await.unwrap());
+    // A run can no longer be made for it.
+    let late = RunRecord {
+        id: "run_late".into(),
+        source_id: "src_a".into(),
+        owner: alice.id.clone(),
+        status: RunStatus::Queued,
+        streams: vec![],
+        error: None,
+        created_at: chrono::Utc::now(),
+        started_at: None,
+        finished_at: None,
+    };
+    assert!(matches!(
+        store.create_run(&late).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // The other source of the same credential keeps everything.
+    assert_eq!(store.get_source("src_b").await.unwrap().name, kept.name);
+    assert_eq!(store.get_run("run_3").await.unwrap().source_id, "src_b");
+    assert!(has_sync_state(&store, &kept_job).await);
+    store.close().await;
+}
+
+pub async fn a_finished_run_is_deleted_by_its_owner_and_runs_are_found_by_credential(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = store
+        .create_user(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&Username::parse("bob").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let boards = source("src_a", &alice.id, "cred_1");
+    let pins = source("src_b", &alice.id, "cred_1");
+    let elsewhere = source("src_c", &alice.id, "cred_2");
+    let bobs = source("src_d", &bob.id, "cred_1");
+    for source in [&boards, &pins, &elsewhere, &bobs] {
+        store.create_source(source).await.unwrap();
+    }
+    stored_run(&store, "run_1", &boards, RunStatus::Succeeded).await;
+    stored_run(&store, "run_2", &pins, RunStatus::Failed).await;
+    stored_run(&store, "run_3", &elsewhere, RunStatus::Succeeded).await;
+    stored_run(&store, "run_4", &bobs, RunStatus::Succeeded).await;
+    stored_run(&store, "run_5", &boards, RunStatus::Running).await;
+    stored_run(&store, "run_6", &pins, RunStatus::Queued).await;
+
+    // Alice's runs of her sources that read with cred_1, newest first.
+    let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .runs_using_credential("cred_1", &alice.id, 10)
+            .await
+            .unwrap()),
+        vec!["run_6", "run_5", "run_2", "run_1"]
+    );
+    assert_eq!(
+        ids(store
+            .runs_using_credential("cred_1", &alice.id, 2)
+            .await
+            .unwrap()),
+        vec!["run_6", "run_5"]
+    );
+    assert_eq!(
+        ids(store
+            .runs_using_credential("cred_1", &bob.id, 10)
+            .await
+            .unwrap()),
+        vec!["run_4"]
+    );
+
+    // Deleting: only a finished run, of that source, by its owner.
+    assert!(!store.delete_run("src_a", "run_1", &bob.id).await.unwrap());
+    assert!(!store.delete_run("src_b", "run_1", &alice.id).await.unwrap());
+    assert!(
+        !store
+            .delete_run("src_a", "run_nope", &alice.id)
+            .await
+            .unwrap()
+    );
+    for (source, run) in [("src_a", "run_5"), ("src_b", "run_6")] {
+        match store.delete_run(source, run, &alice.id).await {
+            Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "run"),
+            other => panic!("{run}: expected a conflict, got {other:?}"),
+        }
+        assert!(store.get_run(run).await.is_ok(), "{run} is kept");
+    }
+    assert!(store.delete_run("src_a", "run_1", &alice.id).await.unwrap());
+    assert!(!store.delete_run("src_a", "run_1", &alice.id).await.unwrap());
+    assert!(matches!(
+        store.get_run("run_1").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        ids(store.list_runs("src_a", 10).await.unwrap()),
+        vec!["run_5"]
+    );
+    assert!(store.get_source("src_a").await.is_ok(), "the source stays");
+    store.close().await;
 }

@@ -16,6 +16,8 @@ use crate::web::{Session, WebError};
 pub struct SourcesQuery {
     /// A source just created, outlined.
     created: Option<String>,
+    /// Set after a source was deleted.
+    deleted: Option<String>,
 }
 
 /// Renders the list.
@@ -40,6 +42,9 @@ pub async fn get(
     let csrf = session.csrf();
     let content = html! {
         h1 { "Data sources" }
+        @if query.deleted.is_some() {
+            p class="notice source-deleted" role="status" { "The source and its runs were deleted." }
+        }
         div class="tiles" {
             @for source in &sources {
                 @let selected = query.created.as_deref() == Some(source.id.as_str());

@@ -1,13 +1,18 @@
 //! `GET /credentials/{id}/info`: everything about one credential except its
 //! secrets, with the actions Edit, Reauthorize, Check, Share (a username
 //! form and the collaborators, each with Withdraw) and Delete (behind a
-//! confirmation box), and the activity log, newest first, 25 at a time.
+//! confirmation box), what uses it (every source and destination, others'
+//! marked with their owner, and the last 10 runs of the user's own sources
+//! among them, linked to their pages), and the activity log, newest first,
+//! 25 at a time.
 //! Only the owner sees it: a collaborator gets 403, anyone else 404.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use maud::html;
 use serde::Deserialize;
+
+use pinion_service::USAGE_RUNS_LISTED;
 
 use crate::AppState;
 use crate::web::credentials::edit::owned;
@@ -42,14 +47,15 @@ pub async fn get(
     Query(query): Query<InfoQuery>,
 ) -> Result<Html<String>, WebError> {
     let record = owned(&state, &session, &id).await?;
-    let sources = state
+    let usage = state
+        .credentials
+        .usage(&session.user, record.id.as_str(), USAGE_RUNS_LISTED)
+        .await?;
+    let source_names: std::collections::HashMap<&str, &str> = usage
         .sources
-        .using_credential(&session.user, record.id.as_str())
-        .await?;
-    let destinations = state
-        .destinations
-        .using_credential(&session.user, record.id.as_str())
-        .await?;
+        .iter()
+        .map(|used| (used.source.id.as_str(), used.source.name.as_str()))
+        .collect();
     let shares = state
         .credentials
         .shares(&session.user, record.id.as_str())
@@ -102,16 +108,51 @@ pub async fn get(
                 button type="submit" { "Check" }
             }
         }
-        h2 { "Used by" }
-        @if sources.is_empty() && destinations.is_empty() {
+        h2 id="used-by" { "Used by" }
+        @if usage.sources.is_empty() && usage.destinations.is_empty() {
             p class="used-by" { "No source or destination uses this credential yet." }
         } @else {
             ul class="used-by" {
-                @for source in &sources {
-                    li { (source.name) " (source: " (source.streams.join(", ")) ")" }
+                @for used in &usage.sources {
+                    @let source = &used.source;
+                    @let label = format!("{} (source: {})", source.name, source.streams.join(", "));
+                    li data-source=(source.id) {
+                        @if source.owner == session.user.id {
+                            a href={ "/sources/" (source.id) } { (label) }
+                        } @else {
+                            (label) " · " span class="owner" { (used.owner_username.as_str()) "'s" }
+                        }
+                    }
                 }
-                @for destination in &destinations {
-                    li { (destination.name) " (destination: board " (destination.board_name) ")" }
+                @for used in &usage.destinations {
+                    @let destination = &used.destination;
+                    li data-destination=(destination.id) {
+                        (destination.name) " (destination: board " (destination.board_name) ")"
+                        @if destination.owner != session.user.id {
+                            " · " span class="owner" { (used.owner_username.as_str()) "'s" }
+                        }
+                    }
+                }
+            }
+        }
+        h2 id="recent-runs" { "Recent runs" }
+        @if usage.recent_runs.is_empty() {
+            p class="recent-runs" { "None of your sources has run with this credential yet." }
+        } @else {
+            table class="runs recent-runs" {
+                thead { tr { th { "Run" } th { "Source" } th { "Status" } th { "Started" } th { "Finished" } th { "Records" } th { "Error" } } }
+                tbody {
+                    @for run in &usage.recent_runs {
+                        tr data-run=(run.id) {
+                            td { a href={ "/sources/" (run.source_id) "/runs/" (run.id) } { (when(Some(run.created_at))) } }
+                            td { (source_names.get(run.source_id.as_str()).copied().unwrap_or(run.source_id.as_str())) }
+                            td { span class={ "status run-" (run.status.as_str()) } { (run.status.label()) } }
+                            td { (when(run.started_at)) }
+                            td { (when(run.finished_at)) }
+                            td class="num" { (run.streams.iter().map(|s| s.records).sum::<u64>()) }
+                            td class="run-error" { (run.error.as_deref().unwrap_or("")) }
+                        }
+                    }
                 }
             }
         }

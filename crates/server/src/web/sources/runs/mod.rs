@@ -8,11 +8,16 @@
 //!   Refresh link; with it, `/static/pinion.js` polls
 //! - `GET /sources/{id}/runs/{run_id}/progress`: the run as JSON, and
 //!   updates the page in place.
+//! - `POST /sources/{id}/delete`: deletes the source with its runs and the
+//!   sync state of its job, once the confirmation box is ticked
+//!   (`confirm=yes`); otherwise back to the source's page asking for it.
+//! - `POST /sources/{id}/runs/{run_id}/delete`: deletes a finished run.
 //!
+//! Both deletions answer 409 with a page saying why while a run is going.
 //! Another user's source or run is a 404, as for an unknown id.
 
 use axum::Json;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -45,22 +50,44 @@ fn total(run: &RunRecord) -> u64 {
     run.streams.iter().map(|s| s.records).sum()
 }
 
+/// The deletion form of a source.
+#[derive(Deserialize)]
+pub struct DeleteSourceForm {
+    #[serde(default)]
+    csrf: String,
+    confirm: Option<String>,
+}
+
+/// The source page's query.
+#[derive(Deserialize)]
+pub struct SourcePageQuery {
+    /// Set when a delete was sent without ticking the confirmation box.
+    confirm: Option<String>,
+    /// Set after a run was deleted.
+    run_deleted: Option<String>,
+}
+
 /// `GET /sources/{id}`
 pub async fn source_page(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
+    Query(query): Query<SourcePageQuery>,
 ) -> Result<Html<String>, WebError> {
     let source = state.sources.get(&session.user, &id).await?;
     let runs = state.runs.list(&session.user, &source.id).await?;
+    let csrf = session.csrf();
     let content = html! {
         h1 { (source.name) }
+        @if query.run_deleted.is_some() {
+            p class="notice run-deleted" role="status" { "The run was deleted." }
+        }
         dl class="facts" {
             dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
             dt { "Output" } dd { (source.output_kind) " · " code { "outputs/" (source.output_path) } }
             dt { "Created" } dd { (when(Some(source.created_at))) }
         }
-        (run_button(&source, &session.csrf()))
+        (run_button(&source, &csrf))
         h2 { "Runs" }
         @if runs.is_empty() {
             p class="hint" { "No runs yet." }
@@ -80,9 +107,77 @@ pub async fn source_page(
                 }
             }
         }
+        h2 { "Delete" }
+        @if query.confirm.is_some() {
+            p class="notice bad" role="alert" { "Tick the box to confirm the deletion." }
+        }
+        form class="delete-source" method="post" action={ "/sources/" (source.id) "/delete" } {
+            input type="hidden" name="csrf" value=(csrf);
+            label { input type="checkbox" name="confirm" value="yes"; " Delete this source and all its runs; this cannot be undone. Its output files stay." }
+            div class="buttons" { button type="submit" { "Delete" } }
+        }
         p { a href="/sources" { "All sources" } }
     };
     Ok(Html(page(&source.name, &session, content).into_string()))
+}
+
+/// A 409 page: `message` about `source`, with a link back to it.
+fn conflict_page(session: &Session, source: &SourceRecord, message: &str) -> Response {
+    let content = html! {
+        h1 { (source.name) }
+        p class="notice bad" role="alert" { (message) }
+        p { a href={ "/sources/" (source.id) } { "Back to the source" } }
+    };
+    (
+        StatusCode::CONFLICT,
+        Html(page(&source.name, session, content).into_string()),
+    )
+        .into_response()
+}
+
+/// `POST /sources/{id}/delete`: deletes the source once confirmed and goes
+/// to the sources page.
+pub async fn delete_source(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<DeleteSourceForm>,
+) -> Result<Response, WebError> {
+    session.check_csrf(&form.csrf)?;
+    let source = state.sources.get(&session.user, &id).await?;
+    if form.confirm.as_deref() != Some("yes") {
+        return Ok(
+            Redirect::to(&format!("/sources/{}?confirm=missing", source.id)).into_response(),
+        );
+    }
+    match state.sources.delete(&session.user, &source.id).await {
+        Ok(()) => Ok(Redirect::to("/sources?deleted=1").into_response()),
+        Err(ServiceError::Conflict { message, .. }) => {
+            Ok(conflict_page(&session, &source, &message))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST /sources/{id}/runs/{run_id}/delete`: deletes a finished run and
+/// goes back to the source's page.
+pub async fn delete_run(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, run_id)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    session.check_csrf(&form.csrf)?;
+    let source = state.sources.get(&session.user, &id).await?;
+    match state.runs.delete(&session.user, &source.id, &run_id).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/sources/{}?run_deleted=1", source.id)).into_response())
+        }
+        Err(ServiceError::Conflict { message, .. }) => {
+            Ok(conflict_page(&session, &source, &message))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `POST /sources/{id}/runs`: starts a run and shows it.
@@ -99,16 +194,7 @@ pub async fn start(
         ),
         Err(ServiceError::Conflict { message, .. }) => {
             let source = state.sources.get(&session.user, &id).await?;
-            let content = html! {
-                h1 { (source.name) }
-                p class="notice bad" role="alert" { (message) }
-                p { a href={ "/sources/" (source.id) } { "Back to the source" } }
-            };
-            Ok((
-                StatusCode::CONFLICT,
-                Html(page(&source.name, &session, content).into_string()),
-            )
-                .into_response())
+            Ok(conflict_page(&session, &source, &message))
         }
         Err(other) => Err(other.into()),
     }
@@ -156,6 +242,12 @@ pub async fn run_page(
             }
             @if !finished {
                 p class="refresh" { a href=(here) { "Refresh" } }
+            }
+        }
+        @if finished {
+            form class="delete-run" method="post" action={ (here) "/delete" } {
+                input type="hidden" name="csrf" value=(session.csrf());
+                button type="submit" { "Delete this run" }
             }
         }
         p { a href={ "/sources/" (source.id) } { "Back to the source" } }
