@@ -5,7 +5,8 @@
 //! object (an id in its path, or a credential named in its body), exactly
 //! the 404 of an unknown id; a collaborator on a shared credential is
 //! refused on every operation about its settings but can pick it for a
-//! source or destination; and the owner is served.
+//! source or destination and read its usage (their own part only); and the
+//! owner is served.
 
 use pinion_domain::Role;
 use reqwest::Method;
@@ -95,6 +96,11 @@ impl Ids {
         })
     }
 }
+
+/// Operations on a credential's path that a collaborator of an active share
+/// is served, showing only their own objects (everything else there is about
+/// the credential's settings and refused to them).
+const COLLABORATOR_READS: &[(&str, &str)] = &[("GET", "/api/v1/credentials/{id}/usage")];
 
 /// One documented operation and what it is about.
 struct Operation {
@@ -361,7 +367,8 @@ async fn every_api_operation_about_an_object_is_404_to_strangers_refused_to_coll
     }
 
     // Bob as a collaborator: refused on the credential's settings, free to
-    // pick it; Alice's other objects are still 404.
+    // pick it and to see his own use of it; Alice's other objects are still
+    // 404.
     let shares = format!("/api/v1/credentials/{}/shares", ids.credential);
     let alice = Some(app.token.as_str());
     let (status, _) = app
@@ -377,6 +384,15 @@ async fn every_api_operation_about_an_object_is_404_to_strangers_refused_to_coll
         let what = format!("{} {} as a collaborator", op.method, op.path);
         let (status, body) = send(&app, op, &ids, Some(&bob)).await;
         match op.about {
+            About::CredentialSettings
+                if COLLABORATOR_READS.contains(&(op.method.as_str(), op.path.as_str())) =>
+            {
+                assert_eq!(status, 200, "{what}: {body}");
+                let text = body.to_string();
+                for value in private.iter().filter(|v| **v != ids.credential) {
+                    assert!(!text.contains(value), "{what} shows {value}");
+                }
+            }
             About::CredentialSettings => {
                 assert!(matches!(status, 403 | 404), "{what}: {status} {body}");
                 assert!(!body.to_string().contains(&app.client_id), "{what}");
@@ -400,18 +416,54 @@ async fn every_api_operation_about_an_object_is_404_to_strangers_refused_to_coll
         .await;
     assert_eq!((status, &owner_view["name"]), (200, &json!("Publisher")));
 
-    // Alice is served on every operation: what ends an object last, the
-    // credential itself at the very end.
+    // Alice is served on every operation, with no run going (a run going
+    // is a 409 to starting another and to deleting): what ends an object
+    // last, the deepest first, so a run is deleted before its source, and
+    // the credential itself at the very end.
     let mut order: Vec<&Operation> = ops.iter().collect();
     order.sort_by_key(|op| {
+        let delete = op.method == "DELETE";
         (
-            op.method == "DELETE",
-            op.method == "DELETE" && op.path == "/api/v1/credentials/{id}",
+            delete,
+            delete && op.path == "/api/v1/credentials/{id}",
+            std::cmp::Reverse(if delete {
+                op.path.matches('/').count()
+            } else {
+                0
+            }),
         )
     });
     for op in order {
         let what = format!("{} {} as the owner", op.method, op.path);
+        runs_finished(&app, &ids).await;
         let (status, body) = send(&app, op, &ids, Some(&app.token)).await;
-        assert!(matches!(status, 200..=299 | 409), "{what}: {status} {body}");
+        assert!(matches!(status, 200..=299), "{what}: {status} {body}");
+    }
+}
+
+/// Waits (up to 30 s) until no run of Alice's source is queued or running;
+/// nothing to wait for once the source is deleted.
+async fn runs_finished(app: &SimApp, ids: &Ids) {
+    let path = format!("/api/v1/sources/{}/runs", ids.source);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, runs) = app.send(Method::GET, &path, Some(&app.token), None).await;
+        if status == 404 {
+            return;
+        }
+        assert_eq!(status, 200, "{runs}");
+        let going = runs
+            .as_array()
+            .expect("a list of runs")
+            .iter()
+            .any(|run| matches!(run["status"].as_str(), Some("queued" | "running")));
+        if !going {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a run is still going: {runs}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
