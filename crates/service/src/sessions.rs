@@ -190,16 +190,17 @@ impl Sessions {
         password: &Password,
         client: Option<IpAddr>,
     ) -> Result<Option<SignedIn>, ServiceError> {
-        let started = Instant::now();
-        if let Some(retry_after) = self.throttle.check(username, client, started) {
+        // The attempt counts as a failure from here until the password
+        // matched, so attempts sent together cannot all get through.
+        if let Err(retry_after) = self.throttle.begin(username, client, Instant::now()) {
             tracing::info!("A sign-in was refused: too many failed attempts.");
             return Err(ServiceError::Throttled { retry_after });
         }
         let result = self.check_password(username, password).await;
         match &result {
-            Ok(Some(_)) => self.throttle.succeeded(username),
-            Ok(None) => self.throttle.failed(username, client, started),
-            Err(_) => {}
+            Ok(Some(_)) => self.throttle.succeeded(username, client),
+            Ok(None) => {}
+            Err(_) => self.throttle.abandoned(username, client),
         }
         result
     }
@@ -342,6 +343,43 @@ mod tests {
 
         sessions.sign_out(&signed.token).await.unwrap();
         assert!(sessions.user(&signed.token).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn wrong_passwords_sent_together_get_no_more_tries_than_one_after_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        Users::new(store.clone())
+            .create("erin", false)
+            .await
+            .unwrap();
+        let sessions = Sessions::new(store);
+        sessions
+            .set_password("erin", &Password::new("a long enough password"))
+            .await
+            .unwrap();
+        let wrong = Password::new("a wrong but long password");
+        let client = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7)));
+        let attempts = 3 * crate::throttle::MAX_FAILURES_PER_USERNAME;
+        let answers = futures::future::join_all(
+            (0..attempts).map(|_| sessions.sign_in_from("erin", &wrong, client)),
+        )
+        .await;
+        let checked = answers
+            .iter()
+            .filter(|answer| matches!(answer, Ok(None)))
+            .count();
+        let refused = answers
+            .iter()
+            .filter(|answer| matches!(answer, Err(ServiceError::Throttled { .. })))
+            .count();
+        assert_eq!(
+            (checked, refused),
+            (
+                crate::throttle::MAX_FAILURES_PER_USERNAME as usize,
+                (attempts - crate::throttle::MAX_FAILURES_PER_USERNAME) as usize
+            )
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,12 @@
 //!
 //! The username key is the name as typed (trimmed, lower-cased), whether or
 //! not such a user exists, so the answer never tells a known user from an
-//! unknown one. A successful sign-in clears its username's count. The counts
+//! unknown one. An attempt is counted as a failure the moment it is let
+//! through ([`SignInThrottle::begin`], one step under the lock), so attempts
+//! sent together cannot all pass while the first ones are still being
+//! checked; a successful sign-in then clears its username's count and gives
+//! the client its attempt back, and an attempt that could not be checked (a
+//! store error) gives both back. The counts
 //! live in this process: each `pinion serve` replica throttles on its own, so
 //! with N replicas an attacker gets at most N times the limit.
 //!
@@ -99,6 +104,15 @@ impl SignInThrottle {
     /// refused now, with how long until it may be tried again.
     pub fn check(&self, username: &str, client: Option<IpAddr>, now: Instant) -> Option<Duration> {
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        Self::refusal(&failures, username, client, now)
+    }
+
+    fn refusal(
+        failures: &HashMap<Key, Failures>,
+        username: &str,
+        client: Option<IpAddr>,
+        now: Instant,
+    ) -> Option<Duration> {
         Self::keys(username, client)
             .into_iter()
             .filter_map(|(key, limit)| {
@@ -109,11 +123,39 @@ impl SignInThrottle {
             .max()
     }
 
+    /// Lets an attempt for `username` from `client` through, counting it as
+    /// a failure at once, or refuses it with how long until it may be tried
+    /// again. Follow it with [`Self::succeeded`] when the password matched,
+    /// or [`Self::abandoned`] when it could not be checked.
+    pub fn begin(
+        &self,
+        username: &str,
+        client: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(wait) = Self::refusal(&failures, username, client, now) {
+            return Err(wait);
+        }
+        self.record(&mut failures, username, client, now);
+        Ok(())
+    }
+
     /// Records a failed attempt.
     pub fn failed(&self, username: &str, client: Option<IpAddr>, now: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        self.record(&mut failures, username, client, now);
+    }
+
+    fn record(
+        &self,
+        failures: &mut HashMap<Key, Failures>,
+        username: &str,
+        client: Option<IpAddr>,
+        now: Instant,
+    ) {
         if failures.len() + 2 > self.max_keys {
-            make_room(&mut failures, self.max_keys, now);
+            make_room(failures, self.max_keys, now);
         }
         for (key, _) in Self::keys(username, client) {
             let entry = failures.entry(key).or_insert(Failures {
@@ -130,10 +172,23 @@ impl SignInThrottle {
         }
     }
 
-    /// Clears a username's count after a successful sign-in.
-    pub fn succeeded(&self, username: &str) {
+    /// Clears a username's count after a successful sign-in, and gives
+    /// `client` back the attempt [`Self::begin`] counted.
+    pub fn succeeded(&self, username: &str, client: Option<IpAddr>) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.remove(&Key::username(username));
+        if let Some(client) = client {
+            give_back(&mut failures, &Key::client(client));
+        }
+    }
+
+    /// Gives back the attempt [`Self::begin`] counted, when the password
+    /// could not be checked at all.
+    pub fn abandoned(&self, username: &str, client: Option<IpAddr>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, _) in Self::keys(username, client) {
+            give_back(&mut failures, &key);
+        }
     }
 
     #[cfg(test)]
@@ -142,6 +197,16 @@ impl SignInThrottle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
+    }
+}
+
+/// Takes one attempt off `key`'s count, forgetting it at zero.
+fn give_back(failures: &mut HashMap<Key, Failures>, key: &Key) {
+    if let Some(entry) = failures.get_mut(key) {
+        entry.count = entry.count.saturating_sub(1);
+        if entry.count == 0 {
+            failures.remove(key);
+        }
     }
 }
 
@@ -193,7 +258,7 @@ mod tests {
         for _ in 0..MAX_FAILURES_PER_USERNAME - 1 {
             throttle.failed("carol", CLIENT, now);
         }
-        throttle.succeeded("carol");
+        throttle.succeeded("carol", CLIENT);
         throttle.failed("carol", CLIENT, now);
         assert_eq!(throttle.check("carol", CLIENT, now), None);
 
@@ -202,6 +267,31 @@ mod tests {
         }
         assert!(throttle.check("someone-new", CLIENT, now).is_some());
         assert_eq!(throttle.check("someone-new", None, now), None);
+    }
+
+    #[test]
+    fn attempts_let_through_together_count_before_any_is_checked() {
+        let throttle = SignInThrottle::default();
+        let now = Instant::now();
+        // Five attempts in flight at once: the sixth is refused before any
+        // of them has been answered.
+        for _ in 0..MAX_FAILURES_PER_USERNAME {
+            assert_eq!(throttle.begin("dave", CLIENT, now), Ok(()));
+        }
+        assert_eq!(throttle.begin("dave", CLIENT, now), Err(WINDOW));
+        // One that could not be checked gives its attempt back.
+        throttle.abandoned("dave", CLIENT);
+        assert_eq!(throttle.begin("dave", CLIENT, now), Ok(()));
+        // A success clears the name and gives the client its attempt back.
+        throttle.succeeded("dave", CLIENT);
+        assert_eq!(throttle.check("dave", CLIENT, now), None);
+        // The client still has the four failed attempts of dave.
+        let left = MAX_FAILURES_PER_CLIENT - (MAX_FAILURES_PER_USERNAME - 1);
+        for n in 0..left {
+            assert_eq!(throttle.check("someone-new", CLIENT, now), None, "{n}");
+            assert_eq!(throttle.begin(&format!("user{n}"), CLIENT, now), Ok(()));
+        }
+        assert!(throttle.check("someone-new", CLIENT, now).is_some());
     }
 
     #[test]
