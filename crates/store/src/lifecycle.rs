@@ -431,6 +431,7 @@ macro_rules! impl_lifecycle {
                     .bind(state_hash)
                     .fetch_optional(&self.pool)
                     .await
+                    .inspect(|_| self.changes.bump())
                     .map_err(Self::db_error)?;
                 let Some(row) = row else {
                     return Ok(None);

@@ -482,7 +482,9 @@ macro_rules! impl_sharing {
                 activity: &$crate::sharing::NewActivity,
             ) -> Result<(), StoreError> {
                 let now = $crate::sql::stored_time(self.clock.now());
-                Self::insert_activity(&self.pool, now, activity).await
+                Self::insert_activity(&self.pool, now, activity)
+                    .await
+                    .inspect(|_| self.changes.bump())
             }
 
             async fn list_activity(

@@ -81,3 +81,51 @@ pub async fn the_change_feed_moves_on_every_write_here_and_elsewhere(db: &TestDb
         "a write by another connection went unnoticed"
     );
 }
+
+pub async fn consuming_a_flow_and_appending_activity_move_the_feed_at_once(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let feed = store.changes().clone();
+    settled(&feed).await;
+    let owner = user(&*store, "alice").await;
+    let credential = store
+        .create_credential(&owner, &new_credential("Boards", "secret-one"))
+        .await
+        .unwrap();
+    store
+        .create_flow(&pinion_store::NewFlow {
+            credential_id: credential.id.clone(),
+            user_id: owner.clone(),
+            state_hash: "cd".repeat(32),
+            redirect_uri: "http://127.0.0.1:8080/oauth/pinterest/callback".into(),
+            pkce_verifier: pinion_domain::PkceVerifier::new("a-verifier"),
+            browser_binding_hash: None,
+            ttl: Duration::from_secs(600),
+        })
+        .await
+        .unwrap();
+    settled(&feed).await;
+
+    // Checked as soon as each call returns: the watcher (which would notice
+    // these on SQLite a poll later, and never on PostgreSQL, whose triggers
+    // leave these tables out) has no part in it.
+    let before = feed.generation().unwrap();
+    let consumed = store.consume_flow(&"cd".repeat(32)).await.unwrap();
+    assert!(consumed.is_some());
+    assert!(!feed.is_current(before), "consume_flow left the feed");
+
+    let before = feed.generation().unwrap();
+    store
+        .append_activity(&pinion_store::NewActivity {
+            credential_id: credential.id.clone(),
+            credential_name: "Boards".into(),
+            actor_id: Some(owner.clone()),
+            actor: "alice".into(),
+            event: pinion_store::ActivityEvent::Edited,
+            subject: None,
+            detail: None,
+        })
+        .await
+        .unwrap();
+    assert!(!feed.is_current(before), "append_activity left the feed");
+    store.close().await;
+}

@@ -42,6 +42,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     changes::the_change_feed_moves_on_every_write_here_and_elsewhere,
+    changes::consuming_a_flow_and_appending_activity_move_the_feed_at_once,
     suite::created_credential_reads_back_as_metadata_only,
     suite::credentials_are_listed_per_owner_and_in_full,
     suite::missing_records_are_not_found,
