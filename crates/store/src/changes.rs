@@ -14,7 +14,9 @@
 //! - writes by other processes (the CLI, other replicas): on SQLite a watcher
 //!   connection polls `PRAGMA data_version` every [`SQLITE_POLL`]; on
 //!   PostgreSQL a listener receives the `pinion_changes` notifications that
-//!   triggers send on commit (migration 0050);
+//!   triggers send on commit (migration 0050), and asks its connection
+//!   `SELECT 1` after each idle second, so a connection lost without a word
+//!   (its notifications with it) is noticed within a few seconds;
 //! - the watcher itself: while it is not running (not yet started, its
 //!   connection lost) the feed reports no generation at all, and callers
 //!   must read the database.
@@ -29,6 +31,13 @@ pub const SQLITE_POLL: Duration = Duration::from_millis(20);
 
 /// How long a lost watcher waits before connecting again.
 const RECONNECT_AFTER: Duration = Duration::from_millis(500);
+
+/// How long the PostgreSQL listener waits for a notification before asking
+/// its connection whether it is still there.
+const PG_IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// How long that question may take before the connection counts as lost.
+const PG_PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A point in a [`ChangeFeed`]'s history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,12 +232,28 @@ pub(crate) fn watch_postgres(feed: &ChangeFeed, pool: sqlx::PgPool) {
             }
             loop {
                 // Wake now and then to notice that the stores are gone.
-                let next = tokio::time::timeout(Duration::from_secs(1), listener.try_recv()).await;
+                let next = tokio::time::timeout(PG_IDLE_CHECK, listener.try_recv()).await;
                 let Some(feed) = weak.upgrade().map(|inner| ChangeFeed { inner }) else {
                     return;
                 };
                 match next {
-                    Err(_elapsed) => {}
+                    Err(_elapsed) => {
+                        // An idle connection can be dropped on the way (a NAT
+                        // or firewall forgetting it) without either end being
+                        // told, and its notifications with it: ask it
+                        // something, so a dead one is noticed within seconds
+                        // and a live one is never idle for long.
+                        let ping = tokio::time::timeout(
+                            PG_PING_TIMEOUT,
+                            sqlx::query("SELECT 1").execute(&mut listener),
+                        )
+                        .await;
+                        if !matches!(ping, Ok(Ok(_))) {
+                            tracing::debug!("The change listener's connection stopped answering.");
+                            feed.set_watched(false);
+                            break;
+                        }
+                    }
                     Ok(Ok(Some(_notification))) => feed.bump(),
                     // `None`: the connection was lost, and notifications with it.
                     Ok(Ok(None)) | Ok(Err(_)) => {

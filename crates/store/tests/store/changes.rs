@@ -129,3 +129,93 @@ pub async fn consuming_a_flow_and_appending_activity_move_the_feed_at_once(db: &
     assert!(!feed.is_current(before), "append_activity left the feed");
     store.close().await;
 }
+
+/// A TCP relay to `upstream` that can go silent: once `frozen`, it passes
+/// nothing on and closes nothing, as a NAT or firewall that forgot a
+/// connection does. Returns its address.
+async fn silent_relay(
+    upstream: std::net::SocketAddr,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::net::SocketAddr {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn pipe(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let Ok(read) = from.read(&mut buffer).await else {
+                return;
+            };
+            if read == 0 {
+                return;
+            }
+            if frozen.load(Ordering::SeqCst) {
+                // Hold both ends open and pass nothing on, ever.
+                std::future::pending::<()>().await;
+            }
+            if to.write_all(&buffer[..read]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            tokio::spawn(pipe(client_read, server_write, frozen.clone()));
+            tokio::spawn(pipe(server_read, client_write, frozen.clone()));
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn postgres_a_listener_connection_that_goes_silent_stops_vouching_for_cached_reads() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let Some(db) = TestDb::postgres("listener_connection_goes_silent").await else {
+        return;
+    };
+    let mut url = url::Url::parse(&db.location).unwrap();
+    let upstream = tokio::net::lookup_host((
+        url.host_str().unwrap().to_owned(),
+        url.port().unwrap_or(5432),
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let frozen = Arc::new(AtomicBool::new(false));
+    let relay = silent_relay(upstream, frozen.clone()).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.port())).unwrap();
+    let store = pinion_store::connect_with(
+        url.as_str(),
+        pinion_store::KeySource::Given(Arc::new(keyring(&[(1, 1)]))),
+        crate::helpers::options(),
+    )
+    .await
+    .unwrap()
+    .store;
+    let feed = store.changes().clone();
+    settled(&feed).await;
+
+    // Nothing is closed and nothing arrives: notifications would be lost
+    // without a word, so the feed must stop vouching for what was read.
+    frozen.store(true, Ordering::SeqCst);
+    assert!(
+        eventually(|| feed.generation().is_none()).await,
+        "the feed still vouches for cached reads over a silent connection"
+    );
+}
