@@ -668,66 +668,57 @@ async fn withdraw(owner: &Browser, credential: &str, username: &str) {
 async fn every_state_changing_form_refuses_a_missing_or_wrong_csrf_token() {
     let app = spawn_app().await;
     let alice = app.signed_in("alice").await;
-    let id = alice
-        .add_credential("Boards", "1484362", SECRET_CANARY)
-        .await;
+    let world = alices_world(&app, &alice).await;
     let bob = app.signed_in("bob").await;
     // Bob's valid token is a wrong token in Alice's session.
     let other_sessions_token = bob.csrf().await;
 
-    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
-        (
-            "/credentials/new".into(),
-            vec![
-                ("name", "Forged"),
-                ("client_id", "1484362"),
-                ("client_secret", "forged-secret"),
-                ("action", "save"),
-            ],
-        ),
-        (
-            format!("/credentials/{id}/edit"),
-            vec![("name", "Forged"), ("action", "save")],
-        ),
-        (
-            format!("/credentials/{id}/edit"),
-            vec![("action", "authorize")],
-        ),
-        (
-            format!("/credentials/{id}/delete"),
-            vec![("confirm", "yes")],
-        ),
-        (format!("/credentials/{id}/check"), vec![]),
-        (
-            "/sources/new/configure".into(),
-            vec![
-                ("credential", id.as_str()),
-                ("name", "Forged"),
-                ("streams", "boards"),
-                ("output_kind", "jsonl"),
-                ("output_path", "/tmp/forged"),
-            ],
-        ),
-        ("/sign-out".into(), vec![]),
-    ];
-    for (path, fields) in &forms {
+    // Every POST of the table that needs a session, with everything it
+    // needs but a right token: refused before anything is looked at.
+    let posts: Vec<&UiRoute> = ROUTES
+        .iter()
+        .filter(|r| r.method == "POST" && !matches!(r.reach, Public(_)))
+        .collect();
+    assert!(posts.len() >= 14, "{}", posts.len());
+    for route in posts {
+        let url = world.url(route);
         for token in [None, Some(""), Some(other_sessions_token.as_str())] {
-            let mut form = fields.clone();
-            if let Some(token) = token {
-                form.push(("csrf", token));
-            }
-            let response = alice.post_form(path, &form).await;
-            assert_eq!(response.status(), 403, "POST {path} with {token:?}");
+            let filled: Vec<(String, String)> = route
+                .form
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), world.fill(route, v)))
+                .chain(token.map(|t| ("csrf".to_owned(), t.to_owned())))
+                .collect();
+            let form: Vec<(&str, &str)> = filled
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let response = alice.post_form(&url, &form).await;
+            assert_eq!(response.status(), 403, "POST {} with {token:?}", route.path);
         }
     }
+    // The edit form's other action, Authorize, too.
+    let edit = format!("/credentials/{}/edit", world.credential);
+    for token in ["", other_sessions_token.as_str()] {
+        let form = [("action", "authorize"), ("csrf", token)];
+        let response = alice.post_form(&edit, &form).await;
+        assert_eq!(response.status(), 403, "authorize with {token:?}");
+    }
     // Nothing changed and Alice is still signed in.
-    let page = alice.page("/credentials").await;
-    assert!(page.contains("Boards") && !page.contains("Forged"));
-    assert!(!alice.page("/sources").await.contains("Forged"));
-    assert_eq!(
-        alice.get(&format!("/credentials/{id}/info")).await.status(),
-        200
-    );
+    let credentials = alice.page("/credentials").await;
+    assert!(credentials.contains("Alice boards") && !credentials.contains("Another"));
+    let sources = alice.page("/sources").await;
+    assert!(sources.contains("Alice source") && !sources.contains("Another source"));
+    let tokens = alice.page("/settings/tokens").await;
+    assert!(tokens.contains("Alice token") && !tokens.contains("Another token"));
+    let info = alice
+        .page(&format!("/credentials/{}/info", world.credential))
+        .await;
+    assert!(!info.contains("data-collaborator=\"bob\""));
+    let run = alice
+        .get(&format!("/sources/{}/runs/{}", world.source, world.run))
+        .await;
+    assert_eq!(run.status(), 200, "the run is still there");
 
     // The sign-in form needs its double-submit cookie too.
     let fresh = app.browser();
