@@ -2,6 +2,7 @@
 //! directory, exit codes, JSON output, and secrets that never reach the output,
 //! the argument list or the database file in plaintext.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -10,7 +11,7 @@ use serde_json::Value;
 
 const SECRET: &str = "CANARY-cli-client-secret-91c2";
 
-fn pinion(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+fn pinion<A: AsRef<OsStr>>(data_dir: &Path, args: &[A], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pinion"))
         .args(args)
         .env("PINION_DATA_DIR", data_dir)
@@ -234,6 +235,82 @@ fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
     let list = pinion(dir.path(), &["credentials", "list", "--json"], None);
     let records: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_argument_exits_2_naming_the_field_and_stores_nothing() {
+    use std::os::unix::ffi::OsStringExt;
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    let kept = create_credential(dir.path(), "Kept");
+    let id = kept["id"].as_str().unwrap();
+    let bad = || OsString::from_vec(b"ab\xffc".to_vec());
+    let base = [
+        ("--owner", "alice"),
+        ("--name", "fresh"),
+        ("--client-id", "1484362"),
+        ("--description", "d"),
+        ("--scopes", "boards:read"),
+    ];
+    for (flag, field) in [
+        ("--owner", "owner"),
+        ("--name", "name"),
+        ("--client-id", "client_id"),
+        ("--description", "description"),
+        ("--scopes", "scopes"),
+    ] {
+        let mut args: Vec<OsString> = vec!["credentials".into(), "create".into()];
+        for (other, value) in base {
+            args.push(other.into());
+            args.push(if other == flag { bad() } else { value.into() });
+        }
+        args.push("--client-secret-stdin".into());
+        let output = pinion(dir.path(), &args, Some("secret\n"));
+        assert_eq!(output.status.code(), Some(2), "{flag}: {}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("error: {field}: must be valid UTF-8")),
+            "{flag}: {stderr}"
+        );
+
+        if flag != "--owner" {
+            let args = [
+                "credentials".into(),
+                "update".into(),
+                id.into(),
+                flag.into(),
+                bad(),
+            ];
+            let output = pinion(dir.path(), &args, None);
+            assert_eq!(output.status.code(), Some(2), "{flag}: {}", text(&output));
+            assert!(
+                text(&output).contains(&format!("error: {field}: must be valid UTF-8")),
+                "{flag}: {}",
+                text(&output)
+            );
+        }
+    }
+    let output = pinion(
+        dir.path(),
+        &[
+            OsString::from("users"),
+            "create".into(),
+            "--username".into(),
+            bad(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("error: username: must be valid UTF-8"));
+
+    let list = pinion(dir.path(), &["credentials", "list", "--json"], None);
+    let records: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+    assert_eq!(records[0], kept, "the failed updates changed nothing");
+    let users = pinion(dir.path(), &["users", "list", "--json"], None);
+    let users: Value = serde_json::from_slice(&users.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
 }
 
 #[test]
