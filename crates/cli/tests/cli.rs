@@ -314,6 +314,51 @@ fn a_non_utf8_argument_exits_2_naming_the_field_and_stores_nothing() {
 }
 
 #[test]
+fn only_commands_that_open_the_store_offer_the_store_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["simulator", "demo"] {
+        let output = pinion(dir.path(), &[command, "--help"], None);
+        assert!(output.status.success(), "{}", text(&output));
+        let help = text(&output);
+        assert!(!help.contains("--data-dir"), "{command}: {help}");
+        assert!(!help.contains("--database-url"), "{command}: {help}");
+        let output = pinion(dir.path(), &[command, "--data-dir", "x"], None);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    }
+    for command in [
+        &["serve", "--help"][..],
+        &["users", "create", "--help"],
+        &["credentials", "list", "--help"],
+        &["keys", "--help"],
+        &["sync", "--help"],
+        &["publish", "--help"],
+    ] {
+        let output = pinion(dir.path(), command, None);
+        let help = text(&output);
+        assert!(help.contains("--data-dir"), "{command:?}: {help}");
+        assert!(help.contains("--database-url"), "{command:?}: {help}");
+    }
+    // The flag works before and after the subcommand, over the environment.
+    let other = tempfile::tempdir().unwrap();
+    let flag = other.path().to_str().unwrap();
+    let before = pinion(
+        dir.path(),
+        &["users", "--data-dir", flag, "create", "--username", "alice"],
+        None,
+    );
+    assert!(before.status.success(), "{}", text(&before));
+    let after = pinion(
+        dir.path(),
+        &["users", "list", "--json", "--data-dir", flag],
+        None,
+    );
+    let users: Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+    assert!(other.path().join("pinion.db").exists());
+    assert!(!dir.path().join("pinion.db").exists());
+}
+
+#[test]
 fn a_client_secret_is_never_accepted_as_a_plain_argument() {
     let dir = tempfile::tempdir().unwrap();
     create_alice(dir.path());
