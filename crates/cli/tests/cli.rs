@@ -165,19 +165,42 @@ fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
     create_credential(dir.path(), "Taken");
     let long_name = "n".repeat(101);
     let long_description = "d".repeat(1001);
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--name", ""], "name"),
-        (vec!["--name", &long_name], "name"),
-        (vec!["--name", "Taken"], "name"),
-        (vec!["--name", "ok", "--scopes", "boards:fly"], "scopes"),
-        (vec!["--name", "ok", "--client-id", ""], "client_id"),
+    // Each case: the flags, the field and a phrase of the rule it broke.
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (vec!["--name", ""], "name", "must not be blank"),
+        (vec!["--name", &long_name], "name", "at most 100 characters"),
+        (
+            vec!["--name", "Taken"],
+            "name",
+            "already has a credential named",
+        ),
+        (
+            vec!["--name", "ok", "--scopes", "boards:fly"],
+            "scopes",
+            "unknown scope `boards:fly`",
+        ),
+        (
+            vec!["--name", "ok", "--client-id", ""],
+            "client_id",
+            "is required",
+        ),
         (
             vec!["--name", "ok", "--description", &long_description],
             "description",
+            "at most 1000 characters",
         ),
-        (vec!["--name", "tab\u{1b}name"], "name"),
+        (
+            vec!["--name", "tab\u{1b}name"],
+            "name",
+            "must not contain control characters",
+        ),
+        (
+            vec!["--name", "ok", "--description", "bell\u{7}here"],
+            "description",
+            "must not contain control characters",
+        ),
     ];
-    for (extra, field) in cases {
+    for (extra, field, rule) in cases {
         let mut args = vec![
             "credentials",
             "create",
@@ -193,7 +216,7 @@ fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            stderr.contains(&format!("error: {field}:")),
+            stderr.contains(&format!("error: {field}:")) && stderr.contains(rule),
             "{args:?}: {stderr}"
         );
     }
@@ -213,7 +236,7 @@ fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
         Some("\n"),
     );
     assert_eq!(empty_secret.status.code(), Some(2));
-    assert!(text(&empty_secret).contains("client_secret"));
+    assert!(text(&empty_secret).contains("client_secret: is required"));
     let unknown_owner = pinion(
         dir.path(),
         &[
