@@ -160,19 +160,18 @@ impl SqliteStore {
     }
 
     /// The pool's settings. A connection is dropped instead of reused when it
-    /// comes back still counting an open transaction: SQLite rolls a
-    /// transaction back by itself on some errors (`SQLITE_FULL`, `SQLITE_IOERR`),
-    /// the driver's own rollback then fails, and the connection would refuse
-    /// every later `BEGIN`.
+    /// still counts an open transaction: SQLite rolls a transaction back by
+    /// itself on some errors (`SQLITE_FULL`, `SQLITE_IOERR`), the driver's own
+    /// rollback then fails, and the connection would refuse every later
+    /// `BEGIN`. The pool pings a connection when it comes back, after the
+    /// rollback its dropped transaction queued, so the count is final by the
+    /// time the connection is handed out again.
     fn pool_options(options: &ConnectOptions) -> SqlitePoolOptions {
         SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.connect_timeout)
-            .after_release(|conn, _| {
+            .before_acquire(|conn, _| {
                 Box::pin(async move {
-                    // The ping runs after the rollback the dropped transaction
-                    // queued, so the count below is final.
-                    conn.ping().await?;
                     if conn.is_in_transaction() {
                         tracing::warn!(
                             "Dropping a database connection left in a transaction after an error."
