@@ -409,7 +409,7 @@ macro_rules! impl_runs {
                     .execute(&mut *tx)
                     .await
                     .map_err(Self::db_error)?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
 

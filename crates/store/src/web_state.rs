@@ -410,7 +410,7 @@ macro_rules! impl_web_state {
                     .execute(&mut *tx)
                     .await
                     .map_err(Self::db_error)?;
-                Self::commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
 

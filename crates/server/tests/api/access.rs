@@ -113,6 +113,9 @@ enum About {
     CredentialSettings,
     /// A credential picked for something new (named in the body).
     CredentialUse,
+    /// What uses a credential: all of it for the owner (and an admin), only
+    /// their own sources and destinations for a collaborator.
+    CredentialUsage,
     /// Another object of the caller's, in the path.
     OwnObject,
 }
@@ -134,7 +137,9 @@ fn classify(doc: &Value, ids: &Ids) -> Vec<Operation> {
             .as_str()
             .and_then(|target| doc.pointer(target.trim_start_matches('#')))
             .is_some_and(|schema| schema["properties"].get("credential_id").is_some());
-        let about = if path.starts_with("/api/v1/credentials/{id}") {
+        let about = if path == "/api/v1/credentials/{id}/usage" {
+            About::CredentialUsage
+        } else if path.starts_with("/api/v1/credentials/{id}") {
             About::CredentialSettings
         } else if path.contains('{') {
             About::OwnObject
@@ -335,7 +340,10 @@ async fn every_api_operation_about_an_object_is_404_to_strangers_refused_to_coll
     for op in ops.iter().filter(|op| op.about != About::Nothing) {
         let what = format!("{} {} as an admin", op.method, op.path);
         let (status, body) = send(&app, op, &ids, Some(&admin)).await;
-        if op.about == About::CredentialSettings && op.method == "GET" {
+        let credential_read =
+            matches!(op.about, About::CredentialSettings | About::CredentialUsage)
+                && op.method == "GET";
+        if credential_read {
             assert_eq!(status, 200, "{what}: {body}");
             assert!(!body.to_string().contains(&app.client_secret), "{what}");
         } else {
@@ -382,6 +390,13 @@ async fn every_api_operation_about_an_object_is_404_to_strangers_refused_to_coll
                 assert!(!body.to_string().contains(&app.client_id), "{what}");
             }
             About::CredentialUse => assert_eq!(status, 201, "{what}: {body}"),
+            About::CredentialUsage => {
+                assert_eq!(status, 200, "{what}: {body}");
+                let text = body.to_string();
+                for owners_only in [&ids.source, &ids.run, &ids.destination] {
+                    assert!(!text.contains(owners_only.as_str()), "{what}: {text}");
+                }
+            }
             About::OwnObject => assert_eq!(status, 404, "{what}: {body}"),
             About::Nothing => unreachable!(),
         }
@@ -400,13 +415,19 @@ async fn every_api_operation_about_an_object_is_404_to_strangers_refused_to_coll
         .await;
     assert_eq!((status, &owner_view["name"]), (200, &json!("Publisher")));
 
-    // Alice is served on every operation: what ends an object last, the
-    // credential itself at the very end.
+    // Alice is served on every operation: what ends an object last, a part
+    // (a run) before its whole (the source), the credential at the very end.
     let mut order: Vec<&Operation> = ops.iter().collect();
     order.sort_by_key(|op| {
+        let delete = op.method == "DELETE";
         (
-            op.method == "DELETE",
-            op.method == "DELETE" && op.path == "/api/v1/credentials/{id}",
+            delete,
+            delete && op.path == "/api/v1/credentials/{id}",
+            std::cmp::Reverse(if delete {
+                op.path.matches('/').count()
+            } else {
+                0
+            }),
         )
     });
     for op in order {

@@ -140,6 +140,14 @@ const ROUTES: &[UiRoute] = &[
     route("POST", "/sources/{id}/runs", Owned(Source)),
     route("GET", "/sources/{id}/runs/{run_id}", Owned(Source)),
     route("GET", "/sources/{id}/runs/{run_id}/progress", Owned(Source)),
+    UiRoute {
+        form: &[("confirm", "yes")],
+        ..route("POST", "/sources/{id}/runs/{run_id}/delete", Owned(Source))
+    },
+    UiRoute {
+        form: &[("confirm", "yes")],
+        ..route("POST", "/sources/{id}/delete", Owned(Source))
+    },
     route("GET", "/settings/tokens", Session),
     UiRoute {
         form: &[("name", "Another token")],
