@@ -16,10 +16,31 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "pinion", version, about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+// The store flags (`--data-dir`, `--database-url`) belong to the commands that
+// open Pinion's store, so `demo` and `simulator`, which do not, neither list
+// nor accept them. Within a command they may come before or after its
+// subcommand.
+
+/// A command group that works on the store.
+#[derive(Debug, clap::Args)]
+struct OnStore<C: Subcommand> {
     #[command(flatten)]
     store: settings::StoreArgs,
     #[command(subcommand)]
-    command: Command,
+    command: C,
+}
+
+/// A command that works on the store.
+#[derive(Debug, clap::Args)]
+struct WithStore<A: clap::Args> {
+    #[command(flatten)]
+    args: A,
+    #[command(flatten)]
+    store: settings::StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,20 +49,17 @@ enum Command {
     /// authorize, sync and publish, then keep serving.
     Demo(commands::demo::DemoArgs),
     /// Serve the web UI and the JSON API.
-    Serve(commands::serve::ServeArgs),
+    Serve(WithStore<commands::serve::ServeArgs>),
     /// Manage Pinion users and their API tokens.
-    #[command(subcommand)]
-    Users(commands::users::UsersCommand),
+    Users(OnStore<commands::users::UsersCommand>),
     /// Manage Pinterest credentials.
-    #[command(subcommand)]
-    Credentials(commands::credentials::CredentialsCommand),
+    Credentials(OnStore<commands::credentials::CredentialsCommand>),
     /// Inspect and rotate the encryption keys that seal secrets at rest.
-    #[command(subcommand)]
-    Keys(commands::keys::KeysCommand),
+    Keys(OnStore<commands::keys::KeysCommand>),
     /// Read a credential's Pinterest data into files or databases.
-    Sync(commands::sync::SyncCommand),
+    Sync(WithStore<commands::sync::SyncCommand>),
     /// Create pins (or boards) on Pinterest from a JSON Lines file.
-    Publish(commands::sync::PublishCommand),
+    Publish(WithStore<commands::sync::PublishCommand>),
     /// Run a strict local stand-in for Pinterest's OAuth and v5 API.
     Simulator(pinion_simulator::cli::SimulatorArgs),
 }
@@ -65,12 +83,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => args.run().await,
-            Command::Serve(args) => args.run(&cli.store).await,
-            Command::Users(command) => command.run(&cli.store).await,
-            Command::Credentials(command) => command.run(&cli.store).await,
-            Command::Keys(command) => command.run(&cli.store).await,
-            Command::Sync(command) => command.run(&cli.store).await,
-            Command::Publish(command) => command.run(&cli.store).await,
+            Command::Serve(serve) => serve.args.run(&serve.store).await,
+            Command::Users(users) => users.command.run(&users.store).await,
+            Command::Credentials(credentials) => credentials.command.run(&credentials.store).await,
+            Command::Keys(keys) => keys.command.run(&keys.store).await,
+            Command::Sync(sync) => sync.args.run(&sync.store).await,
+            Command::Publish(publish) => publish.args.run(&publish.store).await,
             Command::Simulator(args) => pinion_simulator::cli::run(args)
                 .await
                 .map_err(commands::Failure::Other),

@@ -2,6 +2,7 @@
 //! directory, exit codes, JSON output, and secrets that never reach the output,
 //! the argument list or the database file in plaintext.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -10,7 +11,7 @@ use serde_json::Value;
 
 const SECRET: &str = "CANARY-cli-client-secret-91c2";
 
-fn pinion(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+fn pinion<A: AsRef<OsStr>>(data_dir: &Path, args: &[A], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pinion"))
         .args(args)
         .env("PINION_DATA_DIR", data_dir)
@@ -164,19 +165,42 @@ fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
     create_credential(dir.path(), "Taken");
     let long_name = "n".repeat(101);
     let long_description = "d".repeat(1001);
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--name", ""], "name"),
-        (vec!["--name", &long_name], "name"),
-        (vec!["--name", "Taken"], "name"),
-        (vec!["--name", "ok", "--scopes", "boards:fly"], "scopes"),
-        (vec!["--name", "ok", "--client-id", ""], "client_id"),
+    // Each case: the flags, the field and a phrase of the rule it broke.
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (vec!["--name", ""], "name", "must not be blank"),
+        (vec!["--name", &long_name], "name", "at most 100 characters"),
+        (
+            vec!["--name", "Taken"],
+            "name",
+            "already has a credential named",
+        ),
+        (
+            vec!["--name", "ok", "--scopes", "boards:fly"],
+            "scopes",
+            "unknown scope `boards:fly`",
+        ),
+        (
+            vec!["--name", "ok", "--client-id", ""],
+            "client_id",
+            "is required",
+        ),
         (
             vec!["--name", "ok", "--description", &long_description],
             "description",
+            "at most 1000 characters",
         ),
-        (vec!["--name", "tab\u{1b}name"], "name"),
+        (
+            vec!["--name", "tab\u{1b}name"],
+            "name",
+            "must not contain control characters",
+        ),
+        (
+            vec!["--name", "ok", "--description", "bell\u{7}here"],
+            "description",
+            "must not contain control characters",
+        ),
     ];
-    for (extra, field) in cases {
+    for (extra, field, rule) in cases {
         let mut args = vec![
             "credentials",
             "create",
@@ -192,7 +216,7 @@ fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            stderr.contains(&format!("error: {field}:")),
+            stderr.contains(&format!("error: {field}:")) && stderr.contains(rule),
             "{args:?}: {stderr}"
         );
     }
@@ -212,7 +236,7 @@ fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
         Some("\n"),
     );
     assert_eq!(empty_secret.status.code(), Some(2));
-    assert!(text(&empty_secret).contains("client_secret"));
+    assert!(text(&empty_secret).contains("client_secret: is required"));
     let unknown_owner = pinion(
         dir.path(),
         &[
@@ -234,6 +258,127 @@ fn invalid_input_exits_2_naming_the_field_and_stores_nothing() {
     let list = pinion(dir.path(), &["credentials", "list", "--json"], None);
     let records: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_argument_exits_2_naming_the_field_and_stores_nothing() {
+    use std::os::unix::ffi::OsStringExt;
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    let kept = create_credential(dir.path(), "Kept");
+    let id = kept["id"].as_str().unwrap();
+    let bad = || OsString::from_vec(b"ab\xffc".to_vec());
+    let base = [
+        ("--owner", "alice"),
+        ("--name", "fresh"),
+        ("--client-id", "1484362"),
+        ("--description", "d"),
+        ("--scopes", "boards:read"),
+    ];
+    for (flag, field) in [
+        ("--owner", "owner"),
+        ("--name", "name"),
+        ("--client-id", "client_id"),
+        ("--description", "description"),
+        ("--scopes", "scopes"),
+    ] {
+        let mut args: Vec<OsString> = vec!["credentials".into(), "create".into()];
+        for (other, value) in base {
+            args.push(other.into());
+            args.push(if other == flag { bad() } else { value.into() });
+        }
+        args.push("--client-secret-stdin".into());
+        let output = pinion(dir.path(), &args, Some("secret\n"));
+        assert_eq!(output.status.code(), Some(2), "{flag}: {}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("error: {field}: must be valid UTF-8")),
+            "{flag}: {stderr}"
+        );
+
+        if flag != "--owner" {
+            let args = [
+                "credentials".into(),
+                "update".into(),
+                id.into(),
+                flag.into(),
+                bad(),
+            ];
+            let output = pinion(dir.path(), &args, None);
+            assert_eq!(output.status.code(), Some(2), "{flag}: {}", text(&output));
+            assert!(
+                text(&output).contains(&format!("error: {field}: must be valid UTF-8")),
+                "{flag}: {}",
+                text(&output)
+            );
+        }
+    }
+    let output = pinion(
+        dir.path(),
+        &[
+            OsString::from("users"),
+            "create".into(),
+            "--username".into(),
+            bad(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("error: username: must be valid UTF-8"));
+
+    let list = pinion(dir.path(), &["credentials", "list", "--json"], None);
+    let records: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+    assert_eq!(records[0], kept, "the failed updates changed nothing");
+    let users = pinion(dir.path(), &["users", "list", "--json"], None);
+    let users: Value = serde_json::from_slice(&users.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+}
+
+#[test]
+fn only_commands_that_open_the_store_offer_the_store_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["simulator", "demo"] {
+        let output = pinion(dir.path(), &[command, "--help"], None);
+        assert!(output.status.success(), "{}", text(&output));
+        let help = text(&output);
+        assert!(!help.contains("--data-dir"), "{command}: {help}");
+        assert!(!help.contains("--database-url"), "{command}: {help}");
+        let output = pinion(dir.path(), &[command, "--data-dir", "x"], None);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    }
+    for command in [
+        &["serve", "--help"][..],
+        &["users", "create", "--help"],
+        &["credentials", "list", "--help"],
+        &["keys", "--help"],
+        &["sync", "--help"],
+        &["publish", "--help"],
+    ] {
+        let output = pinion(dir.path(), command, None);
+        let help = text(&output);
+        assert!(help.contains("--data-dir"), "{command:?}: {help}");
+        assert!(help.contains("--database-url"), "{command:?}: {help}");
+    }
+    // The flag works before and after the subcommand, over the environment.
+    let other = tempfile::tempdir().unwrap();
+    let flag = other.path().to_str().unwrap();
+    let before = pinion(
+        dir.path(),
+        &["users", "--data-dir", flag, "create", "--username", "alice"],
+        None,
+    );
+    assert!(before.status.success(), "{}", text(&before));
+    let after = pinion(
+        dir.path(),
+        &["users", "list", "--json", "--data-dir", flag],
+        None,
+    );
+    let users: Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+    assert!(other.path().join("pinion.db").exists());
+    assert!(!dir.path().join("pinion.db").exists());
 }
 
 #[test]

@@ -17,4 +17,4 @@ pub mod web;
 
 pub use config::Settings;
 pub use startup::Application;
-pub use state::AppState;
+pub use state::{AppState, Services};

@@ -14,6 +14,7 @@ use pinion_service::{Authorizations, Credentials, Refresher, TokenManager, Users
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+use crate::state::Services;
 use crate::{AppState, Settings, api, headers, health, oauth};
 
 /// Largest request body accepted, in bytes.
@@ -79,7 +80,7 @@ impl Application {
             .refresher
             .clone()
             .map(|config| Refresher::new(tokens.clone(), config));
-        let state = AppState {
+        let state = AppState::new(Services {
             users: Users::new(settings.store.clone()),
             credentials: Credentials::new(settings.store.clone()),
             authorizations: Authorizations::new(settings.store.clone(), oauth, redirect_uri),
@@ -104,7 +105,7 @@ impl Application {
             )),
             store: settings.store,
             public_url: settings.public_url,
-        };
+        });
         Ok(Self {
             listener,
             router: router(state),

@@ -1,14 +1,35 @@
 //! What every handler can reach: the services and settings, cheap to clone.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use pinion_service::{Authorizations, Credentials, TokenManager, Users};
 use pinion_store::Store;
 use url::Url;
 
-/// Shared handler state.
+/// Shared handler state: one pointer, since axum clones it for every
+/// extractor of every request.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// Shares `services` between handlers.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services and settings behind [`AppState`].
+#[derive(Debug)]
+pub struct Services {
     /// The store, for readiness checks.
     pub store: Arc<dyn Store>,
     /// User management and API-token authentication.

@@ -135,6 +135,10 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// How long to wait for a connection from the pool.
     pub connect_timeout: Duration,
+    /// SQLite only: the largest the database file may grow, in pages
+    /// (`PRAGMA max_page_count` on every connection). A write past it fails
+    /// as if the disk were full. `None` leaves SQLite's default.
+    pub sqlite_max_page_count: Option<u32>,
 }
 
 impl Default for ConnectOptions {
@@ -144,6 +148,7 @@ impl Default for ConnectOptions {
             busy_timeout: Duration::from_secs(5),
             max_connections: 8,
             connect_timeout: Duration::from_secs(10),
+            sqlite_max_page_count: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pinion_domain::{Clock, CredentialId, CredentialStatus, Role, UserId, Username};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 
 use crate::changes::ChangeFeed;
 use crate::crypto::{KeyVersion, Keyring};
@@ -85,20 +85,21 @@ impl SqliteStore {
         options: &ConnectOptions,
     ) -> Result<(Self, Option<KeyNotice>), StoreError> {
         let exists = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
-        let connect_options = SqliteConnectOptions::new()
+        let mut connect_options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(!exists)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout);
+        if let Some(pages) = options.sqlite_max_page_count {
+            connect_options = connect_options.pragma("max_page_count", pages.to_string());
+        }
 
         let mut stored = None;
         let mut pool = None;
         if exists {
-            let opened = SqlitePoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(options.connect_timeout)
+            let opened = Self::pool_options(options)
                 .connect_with(connect_options.clone())
                 .await
                 .map_err(Self::db_error)?;
@@ -143,9 +144,7 @@ impl SqliteStore {
                 if let Some(parent) = path.parent() {
                     create_dir(parent)?;
                 }
-                SqlitePoolOptions::new()
-                    .max_connections(options.max_connections)
-                    .acquire_timeout(options.connect_timeout)
+                Self::pool_options(options)
                     .connect_with(connect_options.clone())
                     .await
                     .map_err(Self::db_error)?
@@ -164,6 +163,30 @@ impl SqliteStore {
         };
         store.register_keys().await?;
         Ok((store, notice))
+    }
+
+    /// The pool's settings. A connection is dropped instead of reused when it
+    /// still counts an open transaction: SQLite rolls a transaction back by
+    /// itself on some errors (`SQLITE_FULL`, `SQLITE_IOERR`), the driver's own
+    /// rollback then fails, and the connection would refuse every later
+    /// `BEGIN`. The pool pings a connection when it comes back, after the
+    /// rollback its dropped transaction queued, so the count is final by the
+    /// time the connection is handed out again.
+    fn pool_options(options: &ConnectOptions) -> SqlitePoolOptions {
+        SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.connect_timeout)
+            .before_acquire(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        tracing::warn!(
+                            "Dropping a database connection left in a transaction after an error."
+                        );
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
     }
 
     /// Loads the keyring, generating the data-directory key file for a new

@@ -15,7 +15,7 @@ use pinion_domain::{
 use pinion_service::{Credentials, Users};
 use pinion_store::CredentialRecord;
 
-use super::{CommandResult, Failure};
+use super::{CommandResult, Failure, Utf8Text};
 use crate::output;
 use crate::settings::StoreArgs;
 
@@ -174,21 +174,21 @@ fn read_secret_from_stdin() -> Result<ClientSecret, Failure> {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The Pinion user who owns the credential.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     owner: String,
     /// Credential Name, unique per owner (1 to 100 characters).
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     name: String,
     /// Credential Description (up to 1,000 characters).
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     description: Option<String>,
     /// The Client ID (App ID) of the user's Pinterest app.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     client_id: String,
     #[command(flatten)]
     secret: SecretSource,
     /// Access Scope, comma or space separated.
-    #[arg(long, default_value = ScopeSet::DEFAULT_TEXT)]
+    #[arg(long, default_value = ScopeSet::DEFAULT_TEXT, value_parser = Utf8Text)]
     scopes: String,
     /// Print JSON.
     #[arg(long)]
@@ -199,7 +199,7 @@ pub struct CreateArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only this user's credentials (default: every credential).
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     owner: Option<String>,
     /// Print JSON.
     #[arg(long)]
@@ -222,18 +222,18 @@ pub struct UpdateArgs {
     /// The credential's id (`cred_…`).
     id: String,
     /// A new name.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     name: Option<String>,
     /// A new description; an empty value clears it.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     description: Option<String>,
     /// A new Client ID; the credential then needs authorization again.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     client_id: Option<String>,
     #[command(flatten)]
     secret: SecretSource,
     /// New requested scopes; they apply at the next authorization.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     scopes: Option<String>,
     /// Print JSON.
     #[arg(long)]

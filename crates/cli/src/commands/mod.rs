@@ -68,3 +68,29 @@ impl From<pinion_domain::FieldError> for Failure {
 
 /// The result of a command.
 pub type CommandResult = Result<(), Failure>;
+
+/// Parses a text argument, refusing one that is not valid UTF-8 with a message
+/// naming the field (clap's own check names none). Exit code 2, like every
+/// invalid input; nothing has been opened yet, so nothing is changed.
+#[derive(Debug, Clone, Copy)]
+pub struct Utf8Text;
+
+impl clap::builder::TypedValueParser for Utf8Text {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        value.to_str().map(str::to_owned).ok_or_else(|| {
+            let field = arg.map_or("argument", |arg| arg.get_id().as_str());
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidUtf8,
+                format!("{field}: must be valid UTF-8 text\nNothing was changed.\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}

@@ -9,7 +9,7 @@ use pinion_domain::Password;
 use pinion_service::{Sessions, Users};
 use pinion_store::User;
 
-use super::CommandResult;
+use super::{CommandResult, Utf8Text};
 use crate::output;
 use crate::settings::StoreArgs;
 
@@ -30,7 +30,7 @@ pub enum UsersCommand {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The new user's name: letters, digits, `.`, `_`, `-`.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     username: String,
     /// Let the user list every credential (never their secrets).
     #[arg(long)]
@@ -55,7 +55,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct PasswordArgs {
     /// The user.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     username: String,
     /// Read the password from the first line of stdin instead of prompting.
     #[arg(long)]
@@ -80,7 +80,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// The user.
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8Text)]
     username: String,
     /// Print JSON.
     #[arg(long)]

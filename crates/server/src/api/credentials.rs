@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, extract::rejection::JsonRejection};
 use chrono::{DateTime, Utc};
 use pinion_domain::{ClientSecret, CredentialInput, CredentialPatchInput};
 use pinion_store::{CredentialRecord, User};
@@ -221,7 +222,7 @@ pub async fn create(
     params(ListQuery),
     responses(
         (status = 200, description = "The credentials (metadata only)", body = CredentialList),
-        (status = 400, description = "Unknown `scope`", body = ErrorBody),
+        (status = 400, description = "Unknown `scope`, or a malformed query string", body = ErrorBody),
         (status = 401, description = "No valid API token", body = ErrorBody),
         (status = 403, description = "`scope=all` by a non-admin", body = ErrorBody),
     )
@@ -229,8 +230,9 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query?;
     let records = match query.scope.as_deref() {
         None | Some("mine") => return own_list(&state, &user).await,
         Some("all") => state.credentials.list_all(&user).await?,

@@ -6,7 +6,7 @@
 //! carries one).
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pinion_domain::FieldError;
@@ -171,6 +171,22 @@ impl From<JsonRejection> for ApiError {
             _ => rejection.body_text(),
         };
         Self::new(status, "invalid_json", message)
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        // serde names the parameter and the problem, e.g. "runs: invalid
+        // digit found in string"; query parameters here carry no secret.
+        let text = rejection.body_text();
+        let message = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("invalid query string: {message}"),
+        )
     }
 }
 

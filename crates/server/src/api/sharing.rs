@@ -15,7 +15,7 @@
 //! other user gets the same 404 as for an unknown id.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -230,6 +230,7 @@ pub async fn delete_share(
     params(("id" = String, Path, description = "A credential id, `cred_…`"), ActivityQuery),
     responses(
         (status = 200, description = "Log entries, newest first", body = ActivityList),
+        (status = 400, description = "A malformed query string", body = ErrorBody),
         (status = 401, description = "No valid API token", body = ErrorBody),
         (status = 403, description = "The credential is shared with the caller", body = ErrorBody),
         (status = 404, description = "No such credential, or not the caller's", body = ErrorBody),
@@ -239,8 +240,9 @@ pub async fn activity(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
-    Query(query): Query<ActivityQuery>,
+    query: Result<Query<ActivityQuery>, QueryRejection>,
 ) -> Result<Json<ActivityList>, ApiError> {
+    let Query(query) = query?;
     let limit = query.limit.unwrap_or(50);
     let entries = state
         .credentials

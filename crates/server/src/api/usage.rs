@@ -5,6 +5,7 @@
 //! their own; anyone else gets 404, as for an unknown id.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use pinion_service::{CredentialUsage, USAGE_RUNS_LISTED};
@@ -118,6 +119,7 @@ impl Usage {
     ),
     responses(
         (status = 200, description = "The sources and destinations using the credential, and the caller's recent runs of those sources", body = Usage),
+        (status = 400, description = "A malformed query string", body = ErrorBody),
         (status = 401, description = "No valid API token", body = ErrorBody),
         (status = 404, description = "Unknown, or neither the caller's nor shared with them", body = ErrorBody),
     )
@@ -126,8 +128,9 @@ pub async fn usage(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
-    Query(query): Query<UsageQuery>,
+    query: Result<Query<UsageQuery>, QueryRejection>,
 ) -> Result<Json<Usage>, ApiError> {
+    let Query(query) = query?;
     let usage = state
         .credentials
         .usage(&user, &id, query.runs.unwrap_or(USAGE_RUNS_LISTED))

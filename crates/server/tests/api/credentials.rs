@@ -239,6 +239,36 @@ async fn malformed_bodies_get_4xx_in_the_error_format() {
 }
 
 #[tokio::test]
+async fn malformed_query_strings_get_400_in_the_error_format_naming_the_parameter() {
+    let app = spawn_app().await;
+    let id = app.create_credential(&app.alice, "Queried").await;
+    for (path, parameter) in [
+        (format!("/api/v1/credentials/{id}/usage?runs=abc"), "runs"),
+        (
+            format!("/api/v1/credentials/{id}/activity?limit=-1"),
+            "limit",
+        ),
+        (
+            format!("/api/v1/credentials/{id}/activity?before=x"),
+            "before",
+        ),
+    ] {
+        let response = app
+            .http
+            .get(app.url(&path))
+            .bearer_auth(&app.alice)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "invalid_query", "{path}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(parameter), "{path}: {message}");
+    }
+}
+
+#[tokio::test]
 async fn an_empty_patch_is_refused() {
     let app = spawn_app().await;
     let id = app.create_credential(&app.alice, "Same").await;

@@ -3,11 +3,11 @@
 //! operation table is checked against the spec's `security` and `x-ratelimit-category`,
 //! and the spec's examples are round-tripped through the simulator's shapes.
 //!
-//! The spec is read at test time from `shared/pinterest/openapi-v5.json` beside the
-//! repository; it is not copied into the crate. OpenAPI 3.0 is converted to JSON Schema
-//! 2020-12: `nullable` becomes a union with `null`, discriminator mappings become
-//! `if`/`then` rules, `$ref`s point into the embedded `components`, and annotations that
-//! JSON Schema lacks are dropped.
+//! The spec is read at test time from the repository's vendored copy,
+//! `spec/pinterest/openapi-v5.json` (MIT, notice beside it). OpenAPI 3.0 is converted to
+//! JSON Schema 2020-12: `nullable` becomes a union with `null`, discriminator mappings
+//! become `if`/`then` rules, `$ref`s point into the embedded `components`, and annotations
+//! that JSON Schema lacks are dropped.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock};

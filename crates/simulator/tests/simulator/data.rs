@@ -476,3 +476,64 @@ async fn another_users_ad_account_is_refused() {
     let token = t.access_token(ALL_READ).await;
     assert_error(t.get(&token, "/ad_accounts/123").await, 403, 29).await;
 }
+
+#[tokio::test]
+async fn the_privacy_filter_lists_only_boards_of_that_privacy() {
+    let t = start().await;
+    let token = t.access_token(ALL_READ).await;
+    let all: Value = t
+        .get(&token, "/boards?page_size=250")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let of = |privacy: &str| -> Vec<String> {
+        let mut ids: Vec<String> = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["privacy"] == privacy)
+            .map(|b| b["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // Page by page (two a page), so the filter also holds across bookmarks.
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    for privacy in ["PUBLIC", "PROTECTED", "SECRET"] {
+        let expected = of(privacy);
+        assert!(!expected.is_empty(), "the test data has a {privacy} board");
+        let listed = walk(&t, &token, &format!("/boards?privacy={privacy}"), 2).await;
+        assert_eq!(sorted(listed), expected, "privacy={privacy}");
+    }
+    let listed = walk(&t, &token, "/boards?privacy=PUBLIC_AND_SECRET", 2).await;
+    assert_eq!(
+        sorted(listed),
+        sorted([of("PUBLIC"), of("SECRET")].concat()),
+        "privacy=PUBLIC_AND_SECRET"
+    );
+    let listed = walk(&t, &token, "/boards?privacy=ALL", 2).await;
+    assert_eq!(listed.len(), all["items"].as_array().unwrap().len());
+    assert_error(t.get(&token, "/boards?privacy=HIDDEN").await, 400, 1).await;
+    assert_error(t.get(&token, "/boards?privacy=public").await, 400, 1).await;
+
+    // Without boards:read_secret (a simulator of its own, since a token covers
+    // every scope approved before): secret boards are never listed, and asking
+    // for them is a missing scope.
+    let t = start().await;
+    let token = t.access_token("boards:read").await;
+    for privacy in ["PUBLIC", "PROTECTED"] {
+        let listed = walk(&t, &token, &format!("/boards?privacy={privacy}"), 2).await;
+        assert_eq!(sorted(listed), of(privacy), "privacy={privacy}");
+    }
+    assert_error(t.get(&token, "/boards?privacy=SECRET").await, 401, 3).await;
+    assert_error(
+        t.get(&token, "/boards?privacy=PUBLIC_AND_SECRET").await,
+        401,
+        3,
+    )
+    .await;
+}

@@ -201,3 +201,49 @@ async fn an_expired_refresh_token_is_an_invalid_grant() {
         .await;
     crate::helpers::assert_error(res, 401, 283).await;
 }
+
+#[tokio::test]
+async fn an_authorization_code_past_its_configured_life_is_an_invalid_grant() {
+    let mut config = crate::helpers::test_config();
+    config.code_ttl = std::time::Duration::from_secs(1);
+    let t = crate::helpers::start_with(config, crate::helpers::small_shape()).await;
+    let exchange = |code: String| {
+        let t = &t;
+        async move {
+            t.token_request(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ])
+            .await
+        }
+    };
+    let fresh = t.code("boards:read").await;
+    let stale = t.code("boards:read").await;
+    assert_eq!(exchange(fresh).await.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    crate::helpers::assert_error(exchange(stale).await, 401, 283).await;
+}
+
+#[tokio::test]
+async fn an_access_token_past_its_configured_life_is_401_code_2_until_refreshed() {
+    let mut config = crate::helpers::test_config();
+    config.access_token_ttl = std::time::Duration::from_secs(1);
+    let t = crate::helpers::start_with(config, crate::helpers::small_shape()).await;
+    let body = t.tokens("boards:read").await;
+    assert_eq!(body["expires_in"], 1);
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(t.get(token, "/boards").await.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    crate::helpers::assert_error(t.get(token, "/boards").await, 401, 2).await;
+    let res = t
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let refreshed: Value = res.json().await.unwrap();
+    let token = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(t.get(token, "/boards").await.status(), StatusCode::OK);
+}

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use pinion_domain::CredentialStatus;
 use pinion_store::{KeySource, StoreError};
 use secrecy::SecretString;
 use sqlx::Connection;
@@ -87,6 +88,90 @@ async fn sqlite_locked_database_gives_a_clear_error_and_writes_nothing() {
         .create_credential(&owner, &new_credential("blocked", "s"))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_full_database_gives_a_clear_error_writes_nothing_and_keeps_working() {
+    let db = TestDb::sqlite();
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let owner = user(&*store, "alice").await;
+    let kept = store
+        .create_credential(&owner, &new_credential("kept", "s"))
+        .await
+        .unwrap();
+    store.close().await;
+    let pages = page_count(&db).await;
+
+    // The file may not grow past its current size: a full disk. One
+    // connection, so every later call reuses the one that saw the failure.
+    let full = pinion_store::connect_with(
+        &db.location,
+        KeySource::Given(Arc::new(keyring(&[(1, 1)]))),
+        pinion_store::ConnectOptions {
+            max_connections: 1,
+            sqlite_max_page_count: Some(pages),
+            ..options()
+        },
+    )
+    .await
+    .unwrap()
+    .store;
+    let description = "d".repeat(1000);
+    let mut created = vec![kept.id.clone()];
+    let err = loop {
+        assert!(created.len() < 500, "the database never filled up");
+        let mut new = new_credential(&format!("filler-{}", created.len()), "s");
+        new.description = pinion_domain::Description::parse(&description).unwrap();
+        match full.create_credential(&owner, &new).await {
+            Ok(record) => created.push(record.id),
+            Err(err) => break err,
+        }
+    };
+    assert!(err.is_transient(), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("full") && message.contains("nothing was written"),
+        "{message}"
+    );
+
+    // Nothing of the failed write is stored, and the connection that failed
+    // still reads and writes.
+    let listed = full.list_credentials(&owner).await.unwrap();
+    assert_eq!(listed.len(), created.len());
+    assert!(listed.iter().all(|c| created.contains(&c.id)));
+    // A small update fits in the pages already there.
+    full.set_status(&kept.id, CredentialStatus::Error, Some("x"), None)
+        .await
+        .unwrap();
+    full.delete_credential(&created[created.len() - 1])
+        .await
+        .unwrap();
+    let refilled = full
+        .create_credential(&owner, &new_credential("after-space-was-freed", "s"))
+        .await
+        .unwrap();
+    assert_eq!(
+        full.credential_secrets(&refilled.id)
+            .await
+            .unwrap()
+            .client_secret
+            .expose_secret(),
+        "s"
+    );
+    full.close().await;
+}
+
+/// The page count of the SQLite file, read by a connection of its own.
+async fn page_count(db: &TestDb) -> u32 {
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.location))
+        .await
+        .unwrap();
+    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+    u32::try_from(pages).unwrap()
 }
 
 #[tokio::test]
