@@ -162,7 +162,12 @@ impl Sessions {
         validate_password(password)?;
         let username = Username::parse(username)?;
         let user = self.store.get_user_by_username(&username).await?;
-        let hash = hash_password(password)?;
+        let new_password = password.clone();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&new_password))
+            .await
+            .map_err(|err| {
+                ServiceError::Unavailable(format!("cannot hash the password: {err}"))
+            })??;
         self.store.set_password_hash(&user.id, Some(&hash)).await?;
         self.store.delete_user_sessions(&user.id).await?;
         tracing::info!(user_id = %user.id, "Set a password.");
@@ -222,13 +227,15 @@ impl Sessions {
             Some(user) => self.store.password_hash(&user.id).await?,
             None => None,
         };
-        let matches = match &hash {
-            Some(hash) => verify_password(password, hash),
-            None => {
-                verify_password(password, &self.decoy_hash);
-                false
-            }
-        };
+        // argon2 takes tens of milliseconds of CPU: run it on the blocking
+        // pool so a burst of sign-ins does not stall every other request.
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.decoy_hash.as_ref().clone());
+        let attempt = password.clone();
+        let verified = tokio::task::spawn_blocking(move || verify_password(&attempt, &hash))
+            .await
+            .unwrap_or(false);
+        let matches = known && verified;
         let Some(user) = user.filter(|_| matches) else {
             tracing::info!("A sign-in was refused.");
             return Ok(None);
