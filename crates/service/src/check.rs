@@ -58,6 +58,7 @@ pub async fn check_credential_by(
         crate::ServiceError::Unavailable(format!("the Pinterest client is misconfigured: {err}"))
     })?;
     let result = client.user_account().await;
+    manager.store().record_check(id, manager.now()).await?;
     let record = manager.store().get_credential(id).await?;
     let mut report = CheckReport {
         ok: false,

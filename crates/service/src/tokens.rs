@@ -241,6 +241,11 @@ impl TokenManager {
         &self.store
     }
 
+    /// The current time by this manager's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// The due rule at this moment.
     pub fn due_rule(&self) -> DueRule {
         let now = self.clock.now();

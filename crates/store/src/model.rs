@@ -69,6 +69,8 @@ pub struct CredentialRecord {
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     /// When tokens were last stored.
     pub last_refreshed_at: Option<DateTime<Utc>>,
+    /// When Pinion last asked Pinterest whether the credential works.
+    pub last_checked_at: Option<DateTime<Utc>>,
     /// The last problem, in words a user understands; never a secret.
     pub last_error: Option<String>,
     /// Bookkeeping of the token refresher.

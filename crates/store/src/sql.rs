@@ -45,7 +45,7 @@ pub(crate) const CREDENTIAL_COLUMNS: &str = "id, owner_id, name, description, pr
      client_id, client_secret_sealed, scopes, granted_scopes, status, access_token_sealed, \
      access_token_expires_at, refresh_token_sealed, refresh_token_expires_at, last_refreshed_at, \
      last_error, refresh_started_at, refresh_attempt_id, refresh_failures, next_refresh_at, \
-     version, created_at, updated_at, access_token_aged_at";
+     version, created_at, updated_at, access_token_aged_at, last_checked_at";
 
 pub(crate) const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, owner_id, name, \
      description, provider, client_id, client_secret_sealed, scopes, granted_scopes, status, \
@@ -130,6 +130,8 @@ pub(crate) struct CredentialRow {
     pub refresh_token_sealed: Option<Vec<u8>>,
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     pub last_refreshed_at: Option<DateTime<Utc>>,
+    /// Written only by `record_check`, never by [`UPDATE_CREDENTIAL`].
+    pub last_checked_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub refresh_started_at: Option<DateTime<Utc>>,
     pub refresh_attempt_id: Option<String>,
@@ -187,6 +189,7 @@ impl CredentialRow {
             access_token_aged_at: self.access_token_aged_at,
             refresh_token_expires_at: self.refresh_token_expires_at,
             last_refreshed_at: self.last_refreshed_at,
+            last_checked_at: self.last_checked_at,
             last_error: self.last_error.clone(),
             refresh: RefreshState {
                 started_at: self.refresh_started_at,
@@ -1037,6 +1040,7 @@ macro_rules! impl_store {
                     refresh_token_sealed: None,
                     refresh_token_expires_at: None,
                     last_refreshed_at: None,
+                    last_checked_at: None,
                     last_error: None,
                     refresh_started_at: None,
                     refresh_attempt_id: None,
@@ -1239,6 +1243,24 @@ macro_rules! impl_store {
                 Self::write_credential(&mut tx, &row, current).await?;
                 self.commit(tx).await?;
                 row.to_record()
+            }
+
+            async fn record_check(
+                &self,
+                id: &CredentialId,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), StoreError> {
+                let result = sqlx::query("UPDATE credentials SET last_checked_at = $2 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind($crate::sql::stored_time(at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::db_error)
+                    .inspect(|_| self.changes.bump())?;
+                if result.rows_affected() == 0 {
+                    return Err(StoreError::NotFound { entity: "credential" });
+                }
+                Ok(())
             }
 
             async fn keyring_status(&self) -> Result<$crate::model::KeyringStatus, StoreError> {

@@ -8,6 +8,7 @@
 //! [`StoreError::VersionConflict`].
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use pinion_domain::{
     ApiToken, CredentialId, CredentialStatus, CredentialUpdate, NewCredential, Role, UserId,
     Username,
@@ -160,6 +161,10 @@ pub trait Store:
         last_error: Option<&str>,
         expected_version: Option<i64>,
     ) -> Result<CredentialRecord, StoreError>;
+
+    /// Notes that the credential's validity was checked with Pinterest at
+    /// `at` (whatever the answer); changes nothing else and no version.
+    async fn record_check(&self, id: &CredentialId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     // Keys.
 

@@ -568,6 +568,7 @@ fn print_credential(record: &CredentialRecord, json: bool, verb: &str) -> Comman
             output::time(record.refresh_token_expires_at),
         ),
         ("last refreshed", output::time(record.last_refreshed_at)),
+        ("last checked", output::time(record.last_checked_at)),
         (
             "last error",
             record.last_error.clone().unwrap_or_else(|| "-".into()),

@@ -122,6 +122,9 @@ pub struct CredentialView {
     access_token_expires_at: Option<DateTime<Utc>>,
     refresh_token_expires_at: Option<DateTime<Utc>>,
     last_refreshed_at: Option<DateTime<Utc>>,
+    /// When Pinion last asked Pinterest whether the credential works
+    /// (`POST …/check`); `null` if never.
+    last_checked_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -151,6 +154,7 @@ impl From<&CredentialRecord> for CredentialView {
             access_token_expires_at: record.access_token_expires_at,
             refresh_token_expires_at: record.refresh_token_expires_at,
             last_refreshed_at: record.last_refreshed_at,
+            last_checked_at: record.last_checked_at,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

@@ -119,6 +119,17 @@ async fn the_whole_flow_via_the_api_ends_active_and_check_and_refresh_work() {
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["status"], "active");
     assert_eq!(report["account_username"], "pinner");
+    let view: Value = app
+        .http
+        .get(format!("{}/api/v1/credentials/{id}", app.address))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(view["last_checked_at"].is_string(), "{view}");
 
     let refreshed = app
         .post(&format!("/api/v1/credentials/{id}/refresh"), None)

@@ -5,7 +5,9 @@
 //! selected on the Authenticate screen; Continue, pick streams and create the
 //! source; Run it and see the counts per stream. Add Credential opens the
 //! overlay as a modal dialog (JavaScript). Also: Decline on the consent page
-//! shows a clear message.
+//! shows a clear message; a credential whose grant was revoked on Pinterest
+//! shows Needs reauthorization on its tile after Check, and the tile's
+//! Reauthorize makes it Active again.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`CHROMEDRIVER` and
 //! `CHROMIUM` override the paths). Every step saves a screenshot under
@@ -357,5 +359,66 @@ async fn declining_on_the_consent_page_shows_a_clear_message() {
         text_of(&client, ".tile .status").await,
         "Not yet authorized"
     );
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_revoked_credentials_tile_says_needs_reauthorization_and_reauthorize_fixes_it() {
+    let app = spawn_app().await;
+    let driver = start_driver();
+    let client = open_browser(&driver).await;
+
+    sign_in_and_fill_the_overlay(&client, &app, "revoked-").await;
+    click(&client, "button[name=decision][value=accept]").await;
+    text_of(&client, ".notice.authorized").await;
+    click(&client, "button[name=action][value=save]").await;
+    assert_eq!(text_of(&client, ".tile.selected .status").await, "Active");
+
+    // The user removes Pinion under Connected apps on Pinterest.
+    app.sim
+        .control()
+        .revoke_grant(PINNER, &app.client_id)
+        .await
+        .unwrap();
+
+    // Check, from the credential's information screen, finds out.
+    client
+        .goto(&format!("{}/credentials", app.address))
+        .await
+        .unwrap();
+    click(&client, ".tile .actions a[href$='/info']").await;
+    text_of(&client, "h2#used-by").await;
+    click(&client, "form[action$='/check'] button").await;
+    assert_eq!(
+        text_of(&client, "td span.status").await,
+        "Needs reauthorization"
+    );
+
+    client
+        .goto(&format!("{}/credentials", app.address))
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&client, ".tile .status").await,
+        "Needs reauthorization"
+    );
+    let reason = text_of(&client, ".tile .reason").await;
+    assert!(!reason.is_empty(), "the tile gives the reason");
+    let button = text_of(&client, ".tile .actions form button").await;
+    assert_eq!(button, "Reauthorize");
+    screenshot(&client, "revoked-06-needs-reauthorization").await;
+
+    // Reauthorize: the simulator still knows the browser, so its consent
+    // page comes straight away.
+    click(&client, ".tile .actions form button").await;
+    click(&client, "button[name=decision][value=accept]").await;
+    let notice = text_of(&client, ".notice.authorized").await;
+    assert!(notice.contains("Authorized as pinner"), "{notice}");
+    client
+        .goto(&format!("{}/credentials", app.address))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&client, ".tile .status").await, "Active");
+    screenshot(&client, "revoked-07-active-again").await;
     client.close().await.unwrap();
 }

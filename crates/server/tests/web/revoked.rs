@@ -32,6 +32,13 @@ async fn a_revoked_credential_needs_reauthorization_and_reauthorize_fixes_it() {
         tiles[tile..].contains("class=\"reason\""),
         "the tile gives the reason"
     );
+    // Both the tile and the information screen say when validity was checked.
+    let year = chrono::Utc::now().format("%Y").to_string();
+    assert!(
+        tiles[tile..].contains(&format!("<dd class=\"last-checked\">{year}-")),
+        "the tile says when it was checked"
+    );
+    assert!(info.contains(&format!("<td class=\"last-checked\">{year}-")));
 
     // The tile's Reauthorize button starts a new authorization.
     let again = alice

@@ -54,6 +54,7 @@ on_both_backends!(
     suite::set_tokens_is_a_compare_and_set,
     suite::a_token_set_without_refresh_token_keeps_the_stored_one,
     suite::set_status_records_the_error_and_tokens_clear_it,
+    suite::a_check_is_recorded_without_touching_anything_else,
     suite::users_and_api_tokens,
     due::the_batch_claim_and_the_due_rule_agree_and_spare_short_lived_tokens,
     at_rest::no_secret_appears_in_the_stored_bytes,

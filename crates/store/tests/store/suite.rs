@@ -559,3 +559,34 @@ pub async fn users_and_api_tokens(db: &TestDb) {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+pub async fn a_check_is_recorded_without_touching_anything_else(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let owner = user(&*store, "alice").await;
+    let created = store
+        .create_credential(&owner, &new_credential("c", "s"))
+        .await
+        .unwrap();
+    assert_eq!(created.last_checked_at, None);
+    let at = chrono::Utc::now();
+    store.record_check(&created.id, at).await.unwrap();
+    let checked = store.get_credential(&created.id).await.unwrap();
+    let stored = checked.last_checked_at.expect("recorded");
+    assert!(
+        (stored - at).num_milliseconds().abs() < 1,
+        "{stored} vs {at}"
+    );
+    assert_eq!(checked.version, created.version);
+    assert_eq!(checked.updated_at, created.updated_at);
+    // A later compare-and-set write keeps it.
+    let active = store
+        .set_tokens(&created.id, &tokens("a", Some("r")), created.version)
+        .await
+        .unwrap();
+    assert_eq!(active.last_checked_at, Some(stored));
+    let unknown = pinion_domain::CredentialId::generate();
+    assert!(matches!(
+        store.record_check(&unknown, at).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}

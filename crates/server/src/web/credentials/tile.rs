@@ -94,6 +94,8 @@ fn tile_of(
             dd { (when(record.last_refreshed_at)) }
             dt { "Expires" }
             dd { (when(record.access_token_expires_at)) }
+            dt { "Last checked" }
+            dd class="last-checked" { (when(record.last_checked_at)) }
         }
     };
     match mode {
@@ -121,7 +123,7 @@ fn tile_of(
                         input type="hidden" name="action" value="authorize";
                         input type="hidden" name="return_to" value="/credentials";
                         button type="submit" {
-                            @if record.status == CredentialStatus::Active { "Reauthorize" } @else { "Authorize" }
+                            @if record.status == CredentialStatus::NeedsAuthorization { "Authorize" } @else { "Reauthorize" }
                         }
                     }
                 }

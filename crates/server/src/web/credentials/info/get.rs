@@ -94,6 +94,7 @@ pub async fn get(
             tr { th { "Last refreshed" } td { (when(record.last_refreshed_at)) } }
             tr { th { "Access expires" } td { (when(record.access_token_expires_at)) } }
             tr { th { "Refresh token expires" } td { (when(record.refresh_token_expires_at)) } }
+            tr { th { "Validity last checked" } td class="last-checked" { (when(record.last_checked_at)) } }
             tr { th { "Created" } td { (when(Some(record.created_at))) } }
         }
         div class="actions" {
