@@ -8,26 +8,6 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-/// Fails the build when `$ty` implements any of the traits: with such an impl,
-/// two blanket impls of a helper trait apply and the call at the end is
-/// ambiguous (the technique of `static_assertions::assert_not_impl_any!`).
-macro_rules! assert_not_impl_any {
-    ($ty:ty: $($trait:path),+ $(,)?) => {
-        const _: fn() = || {
-            trait AmbiguousIfImpl<A> {
-                fn some_item() {}
-            }
-            impl<T: ?Sized> AmbiguousIfImpl<()> for T {}
-            $({
-                #[allow(dead_code)]
-                struct Invalid;
-                impl<T: ?Sized + $trait> AmbiguousIfImpl<Invalid> for T {}
-            })+
-            let _ = <$ty as AmbiguousIfImpl<_>>::some_item;
-        };
-    };
-}
-
 macro_rules! secret_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
@@ -65,7 +45,7 @@ macro_rules! secret_type {
         }
 
         // A secret is never serialized, printed or compared by accident.
-        assert_not_impl_any!(
+        static_assertions::assert_not_impl_any!(
             $name: serde::Serialize,
             std::fmt::Display,
             PartialEq,

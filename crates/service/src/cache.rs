@@ -43,15 +43,28 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         }
     }
 
-    /// The generation to tag a value with: take it before reading the store.
-    /// `None` means nothing may be cached now (the feed is not watched).
-    pub fn generation(&self) -> Option<Generation> {
-        self.feed.generation()
+    /// The value under `key` if it was read at the current generation and
+    /// less than `max_age` ago; otherwise `load`'s, kept when `load` found
+    /// one and no write happened while it ran.
+    pub async fn get_or_load<E>(
+        &self,
+        key: K,
+        max_age: Duration,
+        load: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<V>, E> {
+        if let Some(value) = self.get(&key, max_age) {
+            return Ok(Some(value));
+        }
+        // Taken before the read, so a write during it leaves the value out.
+        let generation = self.feed.generation();
+        let value = load.await?;
+        if let (Some(generation), Some(value)) = (generation, &value) {
+            self.insert(key, generation, value.clone());
+        }
+        Ok(value)
     }
 
-    /// The value under `key`, if it was read at the current generation and
-    /// less than `max_age` ago.
-    pub fn get(&self, key: &K, max_age: Duration) -> Option<V> {
+    fn get(&self, key: &K, max_age: Duration) -> Option<V> {
         let current = self.feed.generation()?;
         let entries = self.lock();
         let entry = entries.get(key)?;
@@ -59,8 +72,7 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
             .then(|| entry.value.clone())
     }
 
-    /// Keeps `value`, read from the store after `generation` was taken.
-    pub fn insert(&self, key: K, generation: Generation, value: V) {
+    fn insert(&self, key: K, generation: Generation, value: V) {
         if !self.feed.is_current(generation) {
             return;
         }
@@ -76,12 +88,6 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
                 value,
             },
         );
-    }
-
-    /// Forgets `key` (after a write whose effect must show at once even
-    /// before the feed moves, for example).
-    pub fn remove(&self, key: &K) {
-        self.lock().remove(key);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Entry<V>>> {

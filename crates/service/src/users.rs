@@ -69,14 +69,14 @@ impl Users {
     /// last note is a minute old, when the store is asked again.
     pub async fn authenticate(&self, token: &ApiToken) -> Result<Option<User>, ServiceError> {
         let key: [u8; 32] = Sha256::digest(token.expose_secret().as_bytes()).into();
-        if let Some(user) = self.known_tokens.get(&key, LAST_USED_GRANULARITY_STD) {
-            return Ok(Some(user));
-        }
-        let generation = self.known_tokens.generation();
-        let user = self.store.authenticate_api_token(token).await?;
-        if let (Some(generation), Some(user)) = (generation, &user) {
-            self.known_tokens.insert(key, generation, user.clone());
-        }
+        let user = self
+            .known_tokens
+            .get_or_load(
+                key,
+                LAST_USED_GRANULARITY_STD,
+                self.store.authenticate_api_token(token),
+            )
+            .await?;
         Ok(user)
     }
 

@@ -167,9 +167,8 @@ pub(crate) fn watch_sqlite(feed: &ChangeFeed, options: sqlx::sqlite::SqliteConne
                 // transaction open between polls, and with it an old snapshot.
                 let version = sqlx::query_scalar::<_, i64>("PRAGMA data_version")
                     .persistent(false)
-                    .fetch_all(&mut conn)
-                    .await
-                    .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound));
+                    .fetch_one(&mut conn)
+                    .await;
                 match version {
                     Ok(version) => {
                         if last.is_some_and(|last| last != version) {

@@ -354,15 +354,11 @@ macro_rules! impl_runs {
                 owner: &UserId,
                 limit: u32,
             ) -> Result<Vec<$crate::runs::RunRecord>, StoreError> {
-                let columns: Vec<String> = $crate::runs::RUN_COLUMNS
-                    .split(", ")
-                    .map(|column| format!("r.{column}"))
-                    .collect();
                 let sql = format!(
-                    "SELECT {} FROM runs r JOIN sources s ON s.id = r.source_id \
-                     WHERE s.credential_id = $1 AND r.owner_id = $2 \
-                     ORDER BY r.created_at DESC, r.id DESC LIMIT $3",
-                    columns.join(", ")
+                    "SELECT {} FROM runs WHERE owner_id = $2 AND source_id IN \
+                     (SELECT id FROM sources WHERE credential_id = $1) \
+                     ORDER BY created_at DESC, id DESC LIMIT $3",
+                    $crate::runs::RUN_COLUMNS
                 );
                 let rows: Vec<$crate::runs::RunRow> = sqlx::query_as(&sql)
                     .bind(credential_id)

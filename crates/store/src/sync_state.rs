@@ -275,7 +275,7 @@ macro_rules! impl_sync_state {
                             .execute(&mut *tx)
                             .await
                             .map_err(Self::db_error)?;
-                        tx.commit().await.map_err(Self::db_error).inspect(|_| self.changes.bump())?;
+                        self.commit(tx).await?;
                         return Ok($crate::sync_state::SyncRunStart {
                             run_id: id,
                             resumed: true,
@@ -300,7 +300,7 @@ macro_rules! impl_sync_state {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(Self::db_error)?;
-                tx.commit().await.map_err(Self::db_error).inspect(|_| self.changes.bump())?;
+                self.commit(tx).await?;
                 Ok($crate::sync_state::SyncRunStart {
                     run_id: id,
                     resumed: false,
@@ -347,7 +347,7 @@ macro_rules! impl_sync_state {
                     .await
                     .map_err(Self::db_error)?;
                 }
-                tx.commit().await.map_err(Self::db_error).inspect(|_| self.changes.bump())
+                self.commit(tx).await
             }
 
             async fn sync_set_stream_status(
@@ -401,7 +401,7 @@ macro_rules! impl_sync_state {
                     .await
                     .map_err(Self::db_error)?;
                 }
-                tx.commit().await.map_err(Self::db_error).inspect(|_| self.changes.bump())
+                self.commit(tx).await
             }
 
             async fn sync_watermarks(

@@ -249,22 +249,17 @@ pub async fn list(
 /// changes: the listing is the API's most frequent call, and rendering 50
 /// credentials costs far more than sending them.
 async fn own_list(state: &AppState, user: &User) -> Result<Response, ApiError> {
-    let cache = &state.credential_lists;
-    let body = match cache.get(&user.id, Duration::MAX) {
-        Some(body) => body,
-        None => {
-            let generation = cache.generation();
-            let records = state.credentials.list(user).await?;
-            let body = Bytes::from(
-                serde_json::to_vec(&CredentialList::of(&records))
-                    .map_err(|err| ApiError::internal(&err))?,
-            );
-            if let Some(generation) = generation {
-                cache.insert(user.id.clone(), generation, body.clone());
-            }
-            body
-        }
+    let load = async {
+        let records = state.credentials.list(user).await?;
+        let body = serde_json::to_vec(&CredentialList::of(&records))
+            .map_err(|err| ApiError::internal(&err))?;
+        Ok::<_, ApiError>(Some(Bytes::from(body)))
     };
+    let body = state
+        .credential_lists
+        .get_or_load(user.id.clone(), Duration::MAX, load)
+        .await?
+        .unwrap_or_default();
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
