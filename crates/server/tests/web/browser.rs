@@ -116,16 +116,27 @@ async fn screenshot(client: &Client, name: &str) {
 }
 
 async fn fill(client: &Client, css: &str, text: &str) {
-    let field = client.find(Locator::Css(css)).await.unwrap();
+    let field = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|err| panic!("no `{css}` on the page: {err}"));
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
+/// Clicks the first element matching `css`, waiting up to 10 s for it to
+/// appear: after a form submit that redirects to another site (Pinion to
+/// the simulator's consent page), Chromium can answer the next command
+/// before the new page has loaded.
 async fn click(client: &Client, css: &str) {
     client
-        .find(Locator::Css(css))
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
-        .unwrap()
+        .unwrap_or_else(|err| panic!("no `{css}` on the page: {err}"))
         .click()
         .await
         .unwrap();
