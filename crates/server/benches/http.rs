@@ -9,6 +9,11 @@
 //! latencies are measured from each request's scheduled start (so a stall
 //! counts against every request it delays), reporting p50/p99/max.
 //!
+//! The credentials API is then measured again while the store takes 10
+//! writes a second (activity entries, each moving the change feed as a
+//! sync run's progress commit does, which happens every 500 ms per stream):
+//! the cost of answering from the database after each write.
+//!
 //! Run: `cargo bench -p pinion-server --bench http` (needs `wrk` on PATH:
 //! `apt-get install wrk`). Figures go in BENCHMARKS.md.
 
@@ -24,6 +29,7 @@ const CREDENTIALS: usize = 50;
 const FIXED_RATE: u64 = 1_000;
 const FIXED_SECONDS: u64 = 5;
 
+#[derive(Clone)]
 struct Target {
     name: String,
     url: String,
@@ -146,9 +152,45 @@ async fn fixed_rate(target: &Target) -> (f64, f64, f64, usize) {
     (pick(0.50), pick(0.99), *latencies.last().unwrap(), failed)
 }
 
+/// Writes to a store in the background while a target is measured.
+struct Churn {
+    label: String,
+    store: Arc<dyn Store>,
+    credential: pinion_store::CredentialRecord,
+    user: pinion_domain::UserId,
+}
+
+impl Churn {
+    /// Appends an activity entry every 100 ms until the task is aborted.
+    fn start(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let credential = self.credential.clone();
+        let user = self.user.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                store
+                    .append_activity(&pinion_store::NewActivity {
+                        credential_id: credential.id.clone(),
+                        credential_name: credential.name.to_string(),
+                        actor_id: Some(user.clone()),
+                        actor: "bench".into(),
+                        event: pinion_store::ActivityEvent::Checked,
+                        subject: None,
+                        detail: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+        })
+    }
+}
+
 /// A fresh server on `store` with one user, 50 credentials, an API token
-/// and a browser session; returns the two targets.
-async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Stop) {
+/// and a browser session; returns the two targets and a writer for the
+/// API target's second measurement.
+async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Stop, Churn) {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -159,8 +201,9 @@ async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Sto
         .await
         .unwrap();
     let credentials = pinion_service::Credentials::new(store.clone());
+    let mut first = None;
     for i in 0..CREDENTIALS {
-        credentials
+        let created = credentials
             .create(
                 &user,
                 &CredentialInput {
@@ -175,7 +218,14 @@ async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Sto
             )
             .await
             .unwrap();
+        first.get_or_insert(created);
     }
+    let churn = Churn {
+        label: label.to_owned(),
+        store: store.clone(),
+        credential: first.expect("a credential"),
+        user: user.id.clone(),
+    };
     let sessions = pinion_service::Sessions::new(store.clone());
     let password = Password::new("bench-password-long-enough".to_owned());
     sessions.set_password(&username, &password).await.unwrap();
@@ -211,7 +261,7 @@ async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Sto
             )),
         },
     ];
-    (targets, Stop(Some(tx)))
+    (targets, Stop(Some(tx)), churn)
 }
 
 struct Stop(Option<tokio::sync::oneshot::Sender<()>>);
@@ -283,7 +333,8 @@ async fn main() {
         .unwrap()
         .store;
     let mut stops = Vec::new();
-    let (sqlite_targets, stop) = pinion_targets("SQLite", sqlite).await;
+    let (sqlite_targets, stop, churn) = pinion_targets("SQLite", sqlite).await;
+    let mut churned = vec![(sqlite_targets[0].clone(), churn)];
     stops.push(stop);
     let api_body = body_of(&sqlite_targets[0]).await;
     let (hello, same_bytes, bare_stop) = bare(api_body).await;
@@ -295,7 +346,8 @@ async fn main() {
             .await
             .expect("PINION_BENCH_POSTGRES_URL names a fresh database")
             .store;
-        let (pg_targets, stop) = pinion_targets("PostgreSQL", pg).await;
+        let (pg_targets, stop, churn) = pinion_targets("PostgreSQL", pg).await;
+        churned.push((pg_targets[0].clone(), churn));
         targets.extend(pg_targets);
         stops.push(stop);
     }
@@ -304,12 +356,29 @@ async fn main() {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for target in &targets {
-        let (rps, p99, bad) = wrk(target);
-        let (f50, f99, fmax, failed) = fixed_rate(target).await;
-        println!(
-            "| {} | {rps:.0} | {p99:.2} | {f50:.2} | {f99:.2} | {fmax:.1} | {} |",
-            target.name,
-            bad as usize + failed
-        );
+        measure(target).await;
     }
+    for (target, churn) in &churned {
+        let writer = churn.start();
+        measure(&Target {
+            name: format!(
+                "GET /api/v1/credentials ({}, 50, bearer, 10 writes/s)",
+                churn.label
+            ),
+            ..target.clone()
+        })
+        .await;
+        writer.abort();
+    }
+}
+
+/// Measures `target` with wrk and at the fixed rate; prints a table row.
+async fn measure(target: &Target) {
+    let (rps, p99, bad) = wrk(target);
+    let (f50, f99, fmax, failed) = fixed_rate(target).await;
+    println!(
+        "| {} | {rps:.0} | {p99:.2} | {f50:.2} | {f99:.2} | {fmax:.1} | {} |",
+        target.name,
+        bad as usize + failed
+    );
 }

@@ -13,11 +13,12 @@
 //! counts only. Operators who expose Pinion publicly should keep the path off
 //! their reverse proxy.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -72,28 +73,72 @@ pub async fn render() -> impl IntoResponse {
 }
 
 /// Counts every request and times it, by method, route template and status
-/// class.
+/// class. Methods other than the nine of RFC 9110 and PATCH are counted as
+/// `other`, so a client cannot grow the label set.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = method_label(request.method());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    let status = match response.status().as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    let labels = [
-        ("method", method),
-        ("route", route),
-        ("status", status.to_owned()),
-    ];
-    metrics::counter!("pinion_http_requests_total", &labels).increment(1);
-    metrics::histogram!(LATENCY, &labels).record(started.elapsed().as_secs_f64());
+    let class = (response.status().as_u16() / 100).clamp(1, 5) as usize - 1;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (requests, latency) = request_handles(method, route, class);
+    requests.increment(1);
+    latency.record(started.elapsed().as_secs_f64());
     response
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+type Handles = (metrics::Counter, metrics::Histogram);
+
+/// The request counter and latency histogram of one method, route and status
+/// class, registered once and then kept: registering costs a lookup by
+/// labels in the recorder, and the label set is small and fixed (route
+/// templates, not paths).
+fn request_handles(method: &'static str, route: &str, class: usize) -> Handles {
+    type ByRoute = HashMap<&'static str, HashMap<String, [Option<Handles>; 5]>>;
+    static HANDLES: OnceLock<RwLock<ByRoute>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(Default::default);
+    let known = handles
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(method)
+        .and_then(|routes| routes.get(route))
+        .and_then(|classes| classes[class].clone());
+    if let Some(known) = known {
+        return known;
+    }
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", STATUS_CLASSES[class].to_owned()),
+    ];
+    let registered = (
+        metrics::counter!("pinion_http_requests_total", &labels),
+        metrics::histogram!(LATENCY, &labels),
+    );
+    handles
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(method)
+        .or_default()
+        .entry(route.to_owned())
+        .or_default()[class] = Some(registered.clone());
+    registered
 }

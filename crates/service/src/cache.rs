@@ -10,9 +10,16 @@
 //!
 //! The cache holds at most `capacity` entries; when full, it starts over
 //! empty, which costs some reads and never serves anything wrong.
+//!
+//! Misses are loaded once: requests that miss the same key at the same time
+//! (every request in flight just after a write) wait for one load and share
+//! its result, instead of each asking the database. Loads are serialised per
+//! stripe of keys (a fixed set of locks chosen by the key's hash), so the
+//! cache needs no bookkeeping per key; loads of keys in different stripes run
+//! side by side.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,7 +31,12 @@ pub struct ReadCache<K, V> {
     feed: ChangeFeed,
     capacity: usize,
     entries: Mutex<HashMap<K, Entry<V>>>,
+    hasher: RandomState,
+    loading: [tokio::sync::Mutex<()>; LOAD_STRIPES],
 }
+
+/// How many keys may be loaded at once (at most one per stripe).
+const LOAD_STRIPES: usize = 16;
 
 #[derive(Debug)]
 struct Entry<V> {
@@ -40,6 +52,8 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
             feed,
             capacity: capacity.max(1),
             entries: Mutex::new(HashMap::new()),
+            hasher: RandomState::new(),
+            loading: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         }
     }
 
@@ -52,6 +66,14 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         max_age: Duration,
         load: impl Future<Output = Result<Option<V>, E>>,
     ) -> Result<Option<V>, E> {
+        if let Some(value) = self.get(&key, max_age) {
+            return Ok(Some(value));
+        }
+        // One load per stripe at a time: whoever waited here finds the value
+        // the load before it kept, unless that one found nothing or a write
+        // came in between.
+        let stripe = self.hasher.hash_one(&key) as usize % LOAD_STRIPES;
+        let _loading = self.loading[stripe].lock().await;
         if let Some(value) = self.get(&key, max_age) {
             return Ok(Some(value));
         }
@@ -95,5 +117,103 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    async fn watched_feed(dir: &tempfile::TempDir) -> (Arc<dyn pinion_store::Store>, ChangeFeed) {
+        let keys = pinion_store::KeySource::Given(Arc::new(pinion_store::Keyring::generate()));
+        let store = pinion_store::connect(dir.path().join("cache.db").to_str().unwrap(), keys)
+            .await
+            .unwrap()
+            .store;
+        let feed = store.changes().clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while feed.generation().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the change watcher never started"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Let the watcher notice the migrations' writes before measuring.
+        tokio::time::sleep(pinion_store::SQLITE_POLL * 10).await;
+        (store, feed)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_of_one_key_share_one_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, feed) = watched_feed(&dir).await;
+        let cache = Arc::new(ReadCache::<u32, u64>::new(feed, 8));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let (cache, loads) = (cache.clone(), loads.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_load(1, Duration::MAX, async {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok::<_, ()>(Some(42))
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Ok(Some(42)));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "one load for 32 misses");
+    }
+
+    #[tokio::test]
+    async fn a_load_that_found_nothing_or_failed_is_tried_again_by_the_next_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, feed) = watched_feed(&dir).await;
+        let cache = ReadCache::<u32, u64>::new(feed, 8);
+        let nothing = cache
+            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(None) })
+            .await;
+        assert_eq!(nothing, Ok(None));
+        let failed = cache
+            .get_or_load(1, Duration::MAX, async { Err::<Option<u64>, _>(()) })
+            .await;
+        assert_eq!(failed, Err(()));
+        let found = cache
+            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(Some(5)) })
+            .await;
+        assert_eq!(found, Ok(Some(5)));
+    }
+
+    #[tokio::test]
+    async fn a_write_moves_every_key_to_a_fresh_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, feed) = watched_feed(&dir).await;
+        let cache = ReadCache::<u32, u64>::new(feed, 8);
+        let first = cache
+            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(Some(1)) })
+            .await;
+        assert_eq!(first, Ok(Some(1)));
+        let kept = cache
+            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(Some(2)) })
+            .await;
+        assert_eq!(kept, Ok(Some(1)), "answered from memory");
+        store
+            .create_user(
+                &pinion_domain::Username::parse("writer").unwrap(),
+                pinion_domain::Role::User,
+            )
+            .await
+            .unwrap();
+        let reloaded = cache
+            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(Some(3)) })
+            .await;
+        assert_eq!(reloaded, Ok(Some(3)), "read again after the write");
     }
 }

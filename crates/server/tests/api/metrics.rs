@@ -121,3 +121,44 @@ async fn a_flow_and_a_refresh_show_in_the_metrics_without_names_or_secrets() {
         );
     }
 }
+
+#[tokio::test]
+async fn requests_with_made_up_methods_share_one_label_and_are_counted_on_each_request() {
+    let app = spawn_with_simulator("pw", true).await;
+    let brew = reqwest::Method::from_bytes(b"BREWCOFFEE").unwrap();
+    for _ in 0..3 {
+        let response = app
+            .http
+            .request(brew.clone(), format!("{}/api/v1/credentials", app.address))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("BREWCOFFEE"),
+        "a client-chosen method is a label"
+    );
+    let counted = sample(
+        &text,
+        "pinion_http_requests_total",
+        &[
+            "method=\"other\"",
+            "route=\"/api/v1/credentials\"",
+            "status=\"4xx\"",
+        ],
+    )
+    .unwrap_or_else(|| panic!("no `other` sample in\n{text}"));
+    // The recorder is process-wide: at least this test's three.
+    assert!(counted >= 3.0, "{counted}");
+}
