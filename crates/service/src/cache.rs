@@ -147,6 +147,14 @@ mod tests {
         (store, feed)
     }
 
+    /// Asks `cache` for key 1, with a load that answers `result`.
+    async fn load(
+        cache: &ReadCache<u32, u64>,
+        result: Result<Option<u64>, ()>,
+    ) -> Result<Option<u64>, ()> {
+        cache.get_or_load(1, Duration::MAX, async { result }).await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_misses_of_one_key_share_one_load() {
         let dir = tempfile::tempdir().unwrap();
@@ -177,17 +185,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_store, feed) = watched_feed(&dir).await;
         let cache = ReadCache::<u32, u64>::new(feed, 8);
-        let nothing = cache
-            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(None) })
-            .await;
+        let nothing = load(&cache, Ok(None)).await;
         assert_eq!(nothing, Ok(None));
-        let failed = cache
-            .get_or_load(1, Duration::MAX, async { Err::<Option<u64>, _>(()) })
-            .await;
+        let failed = load(&cache, Err(())).await;
         assert_eq!(failed, Err(()));
-        let found = cache
-            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(Some(5)) })
-            .await;
+        let found = load(&cache, Ok(Some(5))).await;
         assert_eq!(found, Ok(Some(5)));
     }
 
@@ -196,13 +198,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, feed) = watched_feed(&dir).await;
         let cache = ReadCache::<u32, u64>::new(feed, 8);
-        let first = cache
-            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(Some(1)) })
-            .await;
+        let first = load(&cache, Ok(Some(1))).await;
         assert_eq!(first, Ok(Some(1)));
-        let kept = cache
-            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(Some(2)) })
-            .await;
+        let kept = load(&cache, Ok(Some(2))).await;
         assert_eq!(kept, Ok(Some(1)), "answered from memory");
         store
             .create_user(
@@ -211,9 +209,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let reloaded = cache
-            .get_or_load(1, Duration::MAX, async { Ok::<_, ()>(Some(3)) })
-            .await;
+        let reloaded = load(&cache, Ok(Some(3))).await;
         assert_eq!(reloaded, Ok(Some(3)), "read again after the write");
     }
 }

@@ -115,31 +115,27 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn fill(client: &Client, css: &str, text: &str) {
-    let field = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|err| panic!("no `{css}` on the page: {err}"));
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-/// Clicks the first element matching `css`, waiting up to 10 s for it to
-/// appear: after a form submit that redirects to another site (Pinion to
-/// the simulator's consent page), Chromium can answer the next command
-/// before the new page has loaded.
-async fn click(client: &Client, css: &str) {
+/// The first element matching `css`, waiting up to 10 s for it to appear:
+/// after a form submit that redirects to another site (Pinion to the
+/// simulator's consent page), Chromium can answer the next command before
+/// the new page has loaded.
+async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|err| panic!("no `{css}` on the page: {err}"))
-        .click()
-        .await
-        .unwrap();
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = element(client, css).await;
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    element(client, css).await.click().await.unwrap();
 }
 
 /// The text of the first element matching `css`, waiting for it to appear.
@@ -148,12 +144,7 @@ async fn click(client: &Client, css: &str) {
 async fn text_of(client: &Client, css: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let element = client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("no `{css}` on the page: {err}"));
+        let element = element(client, css).await;
         // Chromium reports a replaced element either as a stale reference
         // or as a node that no longer belongs to the document; both are read
         // again from a fresh find.
