@@ -73,7 +73,7 @@ pub async fn render() -> impl IntoResponse {
 }
 
 /// Counts every request and times it, by method, route template and status
-/// class. Methods other than the nine of RFC 9110 and PATCH are counted as
+/// class. Methods other than the eight of RFC 9110 and PATCH are counted as
 /// `other`, so a client cannot grow the label set.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();

@@ -16,7 +16,10 @@
 //! its result, instead of each asking the database. Loads are serialised per
 //! stripe of keys (a fixed set of locks chosen by the key's hash), so the
 //! cache needs no bookkeeping per key; loads of keys in different stripes run
-//! side by side.
+//! side by side. A caller waits at most [`LOAD_WAIT`] for the load before
+//! it, then loads by itself: a load that hangs (a database that stopped
+//! answering) never holds up the requests queued behind it for longer, and
+//! they fail as they did without the cache.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
@@ -37,6 +40,10 @@ pub struct ReadCache<K, V> {
 
 /// How many keys may be loaded at once (at most one per stripe).
 const LOAD_STRIPES: usize = 16;
+
+/// How long a miss waits for the load of its stripe before loading by itself;
+/// a listing of 50 credentials loads in a few milliseconds.
+pub const LOAD_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Debug)]
 struct Entry<V> {
@@ -73,7 +80,9 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         // the load before it kept, unless that one found nothing or a write
         // came in between.
         let stripe = self.hasher.hash_one(&key) as usize % LOAD_STRIPES;
-        let _loading = self.loading[stripe].lock().await;
+        let _loading = tokio::time::timeout(LOAD_WAIT, self.loading[stripe].lock())
+            .await
+            .ok();
         if let Some(value) = self.get(&key, max_age) {
             return Ok(Some(value));
         }
@@ -178,6 +187,29 @@ mod tests {
             assert_eq!(task.await.unwrap(), Ok(Some(42)));
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1, "one load for 32 misses");
+    }
+
+    #[tokio::test]
+    async fn a_load_that_hangs_holds_up_the_next_miss_only_for_the_load_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, feed) = watched_feed(&dir).await;
+        let cache = Arc::new(ReadCache::<u32, u64>::new(feed, 8));
+        let stuck = cache.clone();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let hanging = tokio::spawn(async move {
+            stuck
+                .get_or_load(1, Duration::MAX, async {
+                    started_tx.send(()).unwrap();
+                    std::future::pending::<Result<Option<u64>, ()>>().await
+                })
+                .await
+        });
+        started_rx.await.unwrap();
+        let next = tokio::time::timeout(LOAD_WAIT * 20, load(&cache, Ok(Some(7))))
+            .await
+            .expect("the second miss waited on the hung load");
+        assert_eq!(next, Ok(Some(7)));
+        hanging.abort();
     }
 
     #[tokio::test]
