@@ -16,7 +16,7 @@
 //! its result, instead of each asking the database. Loads are serialised per
 //! stripe of keys (a fixed set of locks chosen by the key's hash), so the
 //! cache needs no bookkeeping per key; loads of keys in different stripes run
-//! side by side. A caller waits at most [`LOAD_WAIT`] for the load before
+//! side by side. A caller waits at most `LOAD_WAIT` (250 ms) for the load before
 //! it, then loads by itself: a load that hangs (a database that stopped
 //! answering) never holds up the requests queued behind it for longer, and
 //! they fail as they did without the cache.
@@ -43,7 +43,7 @@ const LOAD_STRIPES: usize = 16;
 
 /// How long a miss waits for the load of its stripe before loading by itself;
 /// a listing of 50 credentials loads in a few milliseconds.
-pub const LOAD_WAIT: Duration = Duration::from_millis(250);
+const LOAD_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Debug)]
 struct Entry<V> {
@@ -66,7 +66,9 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
 
     /// The value under `key` if it was read at the current generation and
     /// less than `max_age` ago; otherwise `load`'s, kept when `load` found
-    /// one and no write happened while it ran.
+    /// one and no write happened while it ran. A miss first waits for a
+    /// load of its stripe already under way, and takes that load's value
+    /// if it is for the same key.
     pub async fn get_or_load<E>(
         &self,
         key: K,
