@@ -5,48 +5,40 @@
 //! responses are not cached, since pages and API answers carry credential data.
 //! Behind https, `Strict-Transport-Security` keeps browsers on https.
 
-use axum::extract::{Request, State};
-use axum::http::HeaderValue;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::middleware::Next;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Whether the public URL is https, which decides `Strict-Transport-Security`.
-#[derive(Debug, Clone, Copy)]
-pub struct Https(pub bool);
+const HSTS: &str = "max-age=31536000; includeSubDomains";
 
-/// Adds the security headers unless a handler set its own value.
-pub async fn security_headers(
-    State(Https(https)): State<Https>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    if https {
-        headers
-            .entry(STRICT_TRANSPORT_SECURITY)
-            .or_insert_with(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+/// Adds the security headers a handler did not set itself; `https` (the
+/// public URL's scheme) adds `Strict-Transport-Security`. A plain function of
+/// the response, applied with `ServiceBuilder::map_response`, so it costs no
+/// allocation per request.
+pub fn security_headers(https: bool) -> impl Fn(Response) -> Response + Clone + Send + Sync {
+    move |mut response| {
+        let headers = response.headers_mut();
+        let defaults: [(HeaderName, &'static str); 5] = [
+            (CONTENT_SECURITY_POLICY, CSP),
+            (X_FRAME_OPTIONS, "DENY"),
+            (REFERRER_POLICY, "no-referrer"),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (CACHE_CONTROL, "no-store"),
+        ];
+        let hsts = https.then_some((STRICT_TRANSPORT_SECURITY, HSTS));
+        for (name, value) in defaults.into_iter().chain(hsts) {
+            headers
+                .entry(name)
+                .or_insert_with(|| HeaderValue::from_static(value));
+        }
+        response
     }
-    let defaults = [
-        (CONTENT_SECURITY_POLICY, CSP),
-        (X_FRAME_OPTIONS, "DENY"),
-        (REFERRER_POLICY, "no-referrer"),
-        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (CACHE_CONTROL, "no-store"),
-    ];
-    for (name, value) in defaults {
-        headers
-            .entry(name)
-            .or_insert_with(|| HeaderValue::from_static(value));
-    }
-    response
 }
 
 #[cfg(test)]
@@ -58,9 +50,9 @@ mod tests {
     use tower::ServiceExt;
 
     async fn headers_for(https: bool) -> axum::http::HeaderMap {
-        let app = Router::new().route("/", get(|| async { "ok" })).layer(
-            axum::middleware::from_fn_with_state(Https(https), security_headers),
-        );
+        let app = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(tower::ServiceBuilder::new().map_response(security_headers(https)));
         let request = axum::http::Request::get("/").body(Body::empty()).unwrap();
         app.oneshot(request).await.unwrap().headers().clone()
     }
@@ -68,15 +60,26 @@ mod tests {
     #[tokio::test]
     async fn hsts_is_sent_only_behind_https() {
         let secure = headers_for(true).await;
-        assert_eq!(
-            secure[STRICT_TRANSPORT_SECURITY],
-            "max-age=31536000; includeSubDomains"
-        );
+        assert_eq!(secure[STRICT_TRANSPORT_SECURITY], HSTS);
         let plain = headers_for(false).await;
         assert!(!plain.contains_key(STRICT_TRANSPORT_SECURITY));
         for headers in [secure, plain] {
             assert_eq!(headers[X_FRAME_OPTIONS], "DENY");
             assert_eq!(headers[REFERRER_POLICY], "no-referrer");
         }
+    }
+
+    #[tokio::test]
+    async fn a_handlers_own_value_is_kept() {
+        let app = Router::new()
+            .route(
+                "/",
+                get(|| async { ([(CACHE_CONTROL, "public, max-age=3600")], "asset") }),
+            )
+            .layer(tower::ServiceBuilder::new().map_response(security_headers(false)));
+        let request = axum::http::Request::get("/").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.headers()[CACHE_CONTROL], "public, max-age=3600");
+        assert_eq!(response.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
     }
 }

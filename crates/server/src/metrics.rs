@@ -14,14 +14,17 @@
 //! their reverse proxy.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{OnceLock, RwLock};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::{Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::MatchedPath;
+use axum::http::{Method, Request, Response, header};
+use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 const LATENCY: &str = "pinion_http_request_duration_seconds";
 
@@ -75,17 +78,79 @@ pub async fn render() -> impl IntoResponse {
 /// Counts every request and times it, by method, route template and status
 /// class. Methods other than the eight of RFC 9110 and PATCH are counted as
 /// `other`, so a client cannot grow the label set.
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let class = (response.status().as_u16() / 100).clamp(1, 5) as usize - 1;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let (requests, latency) = request_handles(method, route, class);
-    requests.increment(1);
-    latency.record(started.elapsed().as_secs_f64());
-    response
+///
+/// Applied with `Router::layer`, so it wraps each route after routing and
+/// reads the route template from [`MatchedPath`]. A tower layer rather than
+/// `axum::middleware::from_fn`: that boxes the rest of the stack and the
+/// future on every request, this wraps the future in place.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrackLayer;
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner }
+    }
+}
+
+/// The service [`TrackLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Track<S> {
+    inner: S,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for Track<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        TrackFuture {
+            started: Instant::now(),
+            method: method_label(request.method()),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// A request's response future, counted and timed when it completes.
+    pub struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        method: &'static str,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, ResBody, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            let class = (response.status().as_u16() / 100).clamp(1, 5) as usize - 1;
+            let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            let (requests, latency) = request_handles(this.method, route, class);
+            requests.increment(1);
+            latency.record(this.started.elapsed().as_secs_f64());
+        }
+        Poll::Ready(result)
+    }
 }
 
 fn method_label(method: &Method) -> &'static str {

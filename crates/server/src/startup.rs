@@ -12,6 +12,7 @@ use pinion_domain::SystemClock;
 use pinion_oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
 use pinion_service::{Authorizations, Credentials, Refresher, TokenManager, Users};
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::trace::TraceLayer;
 
 use crate::state::Services;
@@ -166,23 +167,14 @@ impl Application {
 
 /// The whole router: API, probes, security headers, request tracing that logs
 /// the method and path only (a query string may carry an OAuth code or state).
+///
+/// The middleware is one `ServiceBuilder` stack given to a single
+/// `Router::layer` call: each such call wraps every route in another boxed
+/// service, which each request would pay for again.
 pub fn router(state: AppState) -> Router {
     crate::metrics::install();
-    let https = headers::Https(state.public_url.scheme() == "https");
-    Router::new()
-        .nest("/api/v1", api::router())
-        .merge(oauth::router())
-        .merge(crate::web::router())
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::render))
-        .with_state(state)
-        .layer(axum::middleware::from_fn(crate::metrics::track))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            https,
-            headers::security_headers,
-        ))
+    let https = state.public_url.scheme() == "https";
+    let middleware = ServiceBuilder::new()
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 tracing::info_span!(
@@ -192,4 +184,17 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        .map_response(headers::security_headers(https))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(crate::metrics::TrackLayer);
+    Router::new()
+        .merge(api::router())
+        .merge(oauth::router())
+        .merge(crate::web::router())
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::render))
+        .fallback(api::not_found)
+        .with_state(state)
+        .layer(middleware)
 }

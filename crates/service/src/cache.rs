@@ -68,31 +68,36 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     /// less than `max_age` ago; otherwise `load`'s, kept when `load` found
     /// one and no write happened while it ran. A miss first waits for a
     /// load of its stripe already under way, and takes that load's value
-    /// if it is for the same key.
-    pub async fn get_or_load<E>(
+    /// if it is for the same key. `load` is called on a miss only, so a hit
+    /// builds no query and copies no key.
+    pub async fn get_or_load<E, F>(
         &self,
-        key: K,
+        key: &K,
         max_age: Duration,
-        load: impl Future<Output = Result<Option<V>, E>>,
-    ) -> Result<Option<V>, E> {
-        if let Some(value) = self.get(&key, max_age) {
+        load: impl FnOnce() -> F,
+    ) -> Result<Option<V>, E>
+    where
+        K: Clone,
+        F: Future<Output = Result<Option<V>, E>>,
+    {
+        if let Some(value) = self.get(key, max_age) {
             return Ok(Some(value));
         }
         // One load per stripe at a time: whoever waited here finds the value
         // the load before it kept, unless that one found nothing or a write
         // came in between.
-        let stripe = self.hasher.hash_one(&key) as usize % LOAD_STRIPES;
+        let stripe = self.hasher.hash_one(key) as usize % LOAD_STRIPES;
         let _loading = tokio::time::timeout(LOAD_WAIT, self.loading[stripe].lock())
             .await
             .ok();
-        if let Some(value) = self.get(&key, max_age) {
+        if let Some(value) = self.get(key, max_age) {
             return Ok(Some(value));
         }
         // Taken before the read, so a write during it leaves the value out.
         let generation = self.feed.generation();
-        let value = load.await?;
+        let value = load().await?;
         if let (Some(generation), Some(value)) = (generation, &value) {
-            self.insert(key, generation, value.clone());
+            self.insert(key.clone(), generation, value.clone());
         }
         Ok(value)
     }
@@ -163,7 +168,9 @@ mod tests {
         cache: &ReadCache<u32, u64>,
         result: Result<Option<u64>, ()>,
     ) -> Result<Option<u64>, ()> {
-        cache.get_or_load(1, Duration::MAX, async { result }).await
+        cache
+            .get_or_load(&1, Duration::MAX, || async { result })
+            .await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +184,7 @@ mod tests {
             let (cache, loads) = (cache.clone(), loads.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get_or_load(1, Duration::MAX, async {
+                    .get_or_load(&1, Duration::MAX, || async {
                         loads.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Ok::<_, ()>(Some(42))
@@ -200,7 +207,7 @@ mod tests {
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let hanging = tokio::spawn(async move {
             stuck
-                .get_or_load(1, Duration::MAX, async {
+                .get_or_load(&1, Duration::MAX, || async {
                     started_tx.send(()).unwrap();
                     std::future::pending::<Result<Option<u64>, ()>>().await
                 })

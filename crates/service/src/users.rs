@@ -22,7 +22,7 @@ pub struct Users {
     store: Arc<dyn Store>,
     /// The users of recently seen API tokens, by the token's SHA-256 (never
     /// the token itself), until the store changes.
-    known_tokens: Arc<ReadCache<[u8; 32], User>>,
+    known_tokens: Arc<ReadCache<[u8; 32], Arc<User>>>,
 }
 
 impl Users {
@@ -67,15 +67,20 @@ impl Users {
     /// A token seen before is answered from memory until the store changes
     /// (a revocation, by this process or another, is such a change) or its
     /// last note is a minute old, when the store is asked again.
-    pub async fn authenticate(&self, token: &ApiToken) -> Result<Option<User>, ServiceError> {
+    /// The user is shared, not copied: every request with the token gets
+    /// the same one.
+    pub async fn authenticate(&self, token: &ApiToken) -> Result<Option<Arc<User>>, ServiceError> {
         let key: [u8; 32] = Sha256::digest(token.expose_secret().as_bytes()).into();
         let user = self
             .known_tokens
-            .get_or_load(
-                key,
-                LAST_USED_GRANULARITY_STD,
-                self.store.authenticate_api_token(token),
-            )
+            .get_or_load(&key, LAST_USED_GRANULARITY_STD, || async {
+                Ok::<_, ServiceError>(
+                    self.store
+                        .authenticate_api_token(token)
+                        .await?
+                        .map(Arc::new),
+                )
+            })
             .await?;
         Ok(user)
     }

@@ -3,15 +3,17 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use std::sync::Arc;
+
 use pinion_domain::ApiToken;
 use pinion_store::User;
 
 use super::ApiError;
 use crate::AppState;
 
-/// The user a request acts for.
+/// The user a request acts for, shared with the token cache.
 #[derive(Debug, Clone)]
-pub struct ApiUser(pub User);
+pub struct ApiUser(pub Arc<User>);
 
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;

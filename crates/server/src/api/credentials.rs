@@ -257,7 +257,7 @@ async fn own_list(state: &AppState, user: &User) -> Result<Response, ApiError> {
     };
     let body = state
         .credential_lists
-        .get_or_load(user.id.clone(), Duration::MAX, load)
+        .get_or_load(&user.id, Duration::MAX, || load)
         .await?
         .unwrap_or_default();
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
@@ -445,7 +445,7 @@ pub async fn check(
         &state.tokens,
         state.pinterest.clone(),
         &record.id,
-        &pinion_service::Actor::from(&user),
+        &pinion_service::Actor::from(&*user),
     )
     .await?;
     Ok(Json(report))
@@ -476,7 +476,7 @@ pub async fn refresh(
     let record = owned(&state, &user, &id).await?;
     match state
         .tokens
-        .refresh_by(&record.id, &pinion_service::Actor::from(&user))
+        .refresh_by(&record.id, &pinion_service::Actor::from(&*user))
         .await
     {
         Ok(outcome) => Ok(Json(CredentialView::from(outcome.record()))),

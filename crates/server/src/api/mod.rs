@@ -5,6 +5,11 @@
 //! OpenAPI document (`GET /api/v1/openapi.json`, see [`openapi`]) are built
 //! from the same list. Register new routes there the same way, never with a
 //! bare `.route(...)` (a test refuses that).
+//!
+//! Handlers declare paths relative to `/api/v1`; [`routes`] registers them at
+//! their full paths rather than nesting a router under the prefix, so no
+//! request pays for rewriting its URI. An unknown path under the prefix gets
+//! the API's JSON 404 from [`not_found`], the whole router's fallback.
 
 mod auth;
 pub mod credentials;
@@ -18,8 +23,10 @@ pub mod tokens;
 pub mod usage;
 
 use axum::Router;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 pub use auth::ApiUser;
@@ -27,40 +34,65 @@ pub use error::ApiError;
 
 use crate::AppState;
 
-/// Routes under `/api/v1`.
+/// The `/api/v1` routes, at their full paths.
 pub fn router() -> Router<AppState> {
-    let (router, _) = routes().split_for_parts();
-    router.fallback(|| async { ApiError::not_found("route") })
+    routes().split_for_parts().0
 }
 
-/// Every `/api/v1` route with its documentation; paths are relative to
-/// `/api/v1`.
+/// The answer for a path no route matches: the API's JSON 404 under
+/// `/api/v1`, a bare 404 elsewhere.
+pub async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    let api = path
+        .strip_prefix(openapi::PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if api {
+        ApiError::not_found("route").into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// Every `/api/v1` route with its documentation, under [`openapi::PREFIX`].
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .routes(routes!(openapi::openapi_json))
-        .routes(routes!(credentials::list, credentials::create))
-        .routes(routes!(
-            credentials::get,
-            credentials::update,
-            credentials::delete
-        ))
-        .routes(routes!(credentials::authorize))
-        .routes(routes!(credentials::check))
-        .routes(routes!(credentials::refresh))
-        .routes(routes!(usage::usage))
+    [
+        routes!(openapi::openapi_json),
+        routes!(credentials::list, credentials::create),
+        routes!(credentials::get, credentials::update, credentials::delete),
+        routes!(credentials::authorize),
+        routes!(credentials::check),
+        routes!(credentials::refresh),
+        routes!(usage::usage),
         // Sharing and the activity log (issue 6).
-        .routes(routes!(sharing::list_shares, sharing::create_share))
-        .routes(routes!(sharing::delete_share))
-        .routes(routes!(sharing::activity))
-        .routes(routes!(sharing::shared_with_me))
+        routes!(sharing::list_shares, sharing::create_share),
+        routes!(sharing::delete_share),
+        routes!(sharing::activity),
+        routes!(sharing::shared_with_me),
         // Data sources (issue 6).
-        .routes(routes!(sources::list, sources::create))
-        .routes(routes!(sources::get, sources::delete))
-        .routes(routes!(runs::start, runs::list))
-        .routes(routes!(runs::get, runs::delete))
+        routes!(sources::list, sources::create),
+        routes!(sources::get, sources::delete),
+        routes!(runs::start, runs::list),
+        routes!(runs::get, runs::delete),
         // API tokens (issue 6).
-        .routes(routes!(tokens::create, tokens::list))
-        .routes(routes!(tokens::revoke))
-        .routes(routes!(destinations::list, destinations::create))
-        .routes(routes!(destinations::get, destinations::delete))
+        routes!(tokens::create, tokens::list),
+        routes!(tokens::revoke),
+        routes!(destinations::list, destinations::create),
+        routes!(destinations::get, destinations::delete),
+    ]
+    .into_iter()
+    .fold(
+        OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()),
+        |router, routes| router.routes(under_prefix(routes)),
+    )
+}
+
+/// `routes` with each of its paths (relative to `/api/v1`) made absolute.
+fn under_prefix(
+    (schemas, mut paths, method_router): UtoipaMethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
+    paths.paths = std::mem::take(&mut paths.paths)
+        .into_iter()
+        .map(|(path, item)| (format!("{}{path}", openapi::PREFIX), item))
+        .collect();
+    (schemas, paths, method_router)
 }

@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-/// Where the API is mounted; documented paths are prefixed with it.
+/// Where the API is served; [`super::routes`] puts it before every
+/// handler's path, in the router and in the document alike.
 pub const PREFIX: &str = "/api/v1";
 
 /// The document's fixed parts; the paths come from the router.
@@ -66,13 +67,7 @@ impl Modify for BearerAuth {
 
 /// The whole document, with paths under [`PREFIX`].
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = super::routes().split_for_parts();
-    let paths = std::mem::take(&mut doc.paths.paths);
-    doc.paths.paths = paths
-        .into_iter()
-        .map(|(path, item)| (format!("{PREFIX}{path}"), item))
-        .collect();
-    doc
+    super::routes().split_for_parts().1
 }
 
 static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
