@@ -11,22 +11,34 @@ use std::sync::Arc;
 
 use pinion_domain::{
     CredentialId, CredentialInput, CredentialPatchInput, CredentialUpdate, NewCredential, Role,
+    UserId,
 };
 use pinion_store::{ActivityEvent, CredentialRecord, ShareState, Store, User};
 
 use crate::ServiceError;
 use crate::activity::{self, Actor};
+use crate::cache::ReadCache;
 
 /// What a collaborator is told when they try to see or change the settings
 /// of a credential shared with them.
 pub const SHARED_SETTINGS_FORBIDDEN: &str = "this credential is shared with you: you can use it \
      for your sources and destinations, but only its owner can see or change its settings";
 
+/// How many users' lists of usable credentials [`Credentials`] keeps.
+const CACHED_USABLE_LISTS: usize = 10_000;
+
 /// Credential management for one store.
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub(crate) store: Arc<dyn Store>,
+    /// Each user's usable credentials, until the store changes: the pages
+    /// that show tiles ask for them on every view.
+    pub(crate) usable: Arc<ReadCache<UserId, UsableList>>,
 }
+
+/// The credentials a user may pick, shared between the requests that read
+/// them (see [`Credentials::list_usable`]).
+pub type UsableList = Arc<[crate::UsableCredential]>;
 
 /// What an actor may do with a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +52,8 @@ pub(crate) enum Access {
 impl Credentials {
     /// Works on `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        let usable = Arc::new(ReadCache::new(store.changes().clone(), CACHED_USABLE_LISTS));
+        Self { store, usable }
     }
 
     /// Validates `input` and stores a new credential owned by `owner`, with

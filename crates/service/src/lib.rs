@@ -31,7 +31,7 @@ pub use authorization::{
     FLOW_TTL, StartedAuthorization,
 };
 pub use check::{CheckReport, check_credential, check_credential_by};
-pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN};
+pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, UsableList};
 pub use error::ServiceError;
 pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};

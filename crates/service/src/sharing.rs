@@ -15,8 +15,10 @@ use pinion_store::{
     ActivityEvent, ActivityRecord, CredentialRecord, ShareRecord, ShareState, User,
 };
 
+use std::time::Duration;
+
 use crate::activity::{self, Actor};
-use crate::credentials::Access;
+use crate::credentials::{Access, UsableList};
 use crate::{Credentials, ServiceError};
 
 /// The most activity entries one call returns.
@@ -101,8 +103,20 @@ impl Credentials {
     }
 
     /// The credentials `user` may pick: their own by name, then those shared
-    /// with them, each with its owner's username.
-    pub async fn list_usable(&self, user: &User) -> Result<Vec<UsableCredential>, ServiceError> {
+    /// with them, each with its owner's username. Answered from memory while
+    /// the store is unchanged (any write, a share or a rename included,
+    /// moves its change feed and so forces a fresh read).
+    pub async fn list_usable(&self, user: &User) -> Result<UsableList, ServiceError> {
+        let usable = self
+            .usable
+            .get_or_load(&user.id, Duration::MAX, || async {
+                Ok::<_, ServiceError>(Some(self.read_usable(user).await?.into()))
+            })
+            .await?;
+        Ok(usable.unwrap_or_default())
+    }
+
+    async fn read_usable(&self, user: &User) -> Result<Vec<UsableCredential>, ServiceError> {
         let mut usable: Vec<UsableCredential> = self
             .store
             .list_credentials(&user.id)
@@ -271,6 +285,45 @@ mod tests {
 
     fn forbidden<T>(result: Result<T, ServiceError>) -> bool {
         matches!(result, Err(ServiceError::Forbidden(_)))
+    }
+
+    #[tokio::test]
+    async fn usable_lists_are_kept_until_a_write_from_any_handle_to_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.changes().generation().is_none() {
+            assert!(std::time::Instant::now() < deadline, "no change feed");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let users = Users::new(store.clone());
+        let pages = Credentials::new(store.clone());
+        // Another handle on the same store, with a cache of its own.
+        let api = Credentials::new(store);
+        let (alice, _) = users.create("alice", false).await.unwrap();
+        let (bob, _) = users.create("bob", false).await.unwrap();
+        let record = api.create(&alice, &input("Boards")).await.unwrap();
+        let id = record.id.as_str();
+
+        let first = pages.list_usable(&alice).await.unwrap();
+        let again = pages.list_usable(&alice).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "an unchanged list is kept");
+        assert!(pages.list_usable(&bob).await.unwrap().is_empty());
+
+        let rename = CredentialPatchInput {
+            name: Some("Renamed".into()),
+            ..Default::default()
+        };
+        api.update(&alice, id, &rename).await.unwrap();
+        api.share(&alice, id, "bob").await.unwrap();
+        let renamed = pages.list_usable(&alice).await.unwrap();
+        assert_eq!(renamed[0].record.name.as_str(), "Renamed");
+        let shared = pages.list_usable(&bob).await.unwrap();
+        assert_eq!(shared.len(), 1, "the share shows at once");
+        assert_eq!(shared[0].shared_by.as_ref().unwrap().as_str(), "alice");
+
+        api.withdraw_share(&alice, id, "bob").await.unwrap();
+        assert!(pages.list_usable(&bob).await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -39,7 +39,7 @@ pub async fn get(
         @if usable.iter().any(|c| c.shared_by.is_some()) {
             h2 { "Shared with you" }
             div class="tiles shared-with-you" {
-                @for credential in &usable {
+                @for credential in usable.iter() {
                     @if let Some(owner) = &credential.shared_by {
                         (shared_tile(&credential.record, owner.as_str(), selected(credential.record.id.as_str()), TileMode::Manage, &csrf))
                     }

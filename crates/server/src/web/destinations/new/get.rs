@@ -32,7 +32,7 @@ pub async fn get(
         p class="step" { "Authenticate: pick the Pinterest credential that publishes to the board, or add one." }
         form method="get" action="/destinations/new/configure" {
             div class="tiles" {
-                @for credential in &usable {
+                @for credential in usable.iter() {
                     (pick_tile(credential, query.selected.as_deref(), &csrf))
                 }
                 a class="tile add" href="/credentials/new?return_to=/destinations/new" { "+ Add Credential" }

@@ -33,7 +33,7 @@ pub async fn get(
         p class="step" { "Authenticate: pick the Pinterest credential this source reads with, or add one." }
         form method="get" action="/sources/new/configure" {
             div class="tiles" {
-                @for credential in &usable {
+                @for credential in usable.iter() {
                     (pick_tile(credential, query.selected.as_deref(), &csrf))
                 }
                 a class="tile add" href="/credentials/new?return_to=/sources/new" { "+ Add Credential" }
