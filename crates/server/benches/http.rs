@@ -9,6 +9,13 @@
 //! latencies are measured from each request's scheduled start (so a stall
 //! counts against every request it delays), reporting p50/p99/max.
 //!
+//! Last, the ratio the target is stated in: `RATIO_ROUNDS` (5) rounds of
+//! the credentials API for `RATIO_SECONDS` (5) and straight after it `hello`
+//! for as long, each round's ratio from its own pair, and the median
+//! over the rounds. On a shared machine `hello` alone swings by a third
+//! from one minute to the next; a ratio taken from adjacent measurements
+//! is far steadier than one taken from two runs minutes apart.
+//!
 //! The credentials API is then measured again while the store takes 10
 //! writes a second (activity entries, each moving the change feed as a
 //! sync run's progress commit does, which happens every 500 ms per stream):
@@ -61,8 +68,14 @@ fn wrk_ms(text: &str) -> f64 {
     number.parse::<f64>().unwrap_or(f64::NAN) * factor
 }
 
-/// Runs wrk against `target`; returns (requests/s, p99 ms, non-2xx count).
+/// Runs wrk against `target` for `WRK_SECONDS`; returns (requests/s, p99 ms,
+/// non-2xx count).
 fn wrk(target: &Target) -> (f64, f64, u64) {
+    wrk_for(target, &env_or("WRK_SECONDS", "10"))
+}
+
+/// Runs wrk against `target` for `seconds`.
+fn wrk_for(target: &Target, seconds: &str) -> (f64, f64, u64) {
     let mut command = Command::new("wrk");
     command.args([
         "-t",
@@ -70,7 +83,7 @@ fn wrk(target: &Target) -> (f64, f64, u64) {
         "-c",
         &env_or("WRK_CONNECTIONS", "32"),
         "-d",
-        &format!("{}s", env_or("WRK_SECONDS", "10")),
+        &format!("{seconds}s"),
         "--latency",
     ]);
     if let Some(header) = &target.header {
@@ -335,6 +348,7 @@ async fn main() {
     let mut stops = Vec::new();
     let (sqlite_targets, stop, churn) = pinion_targets("SQLite", sqlite).await;
     let mut churned = vec![(sqlite_targets[0].clone(), churn)];
+    let mut api_targets = vec![sqlite_targets[0].clone()];
     stops.push(stop);
     let api_body = body_of(&sqlite_targets[0]).await;
     let (hello, same_bytes, bare_stop) = bare(api_body).await;
@@ -348,6 +362,7 @@ async fn main() {
             .store;
         let (pg_targets, stop, churn) = pinion_targets("PostgreSQL", pg).await;
         churned.push((pg_targets[0].clone(), churn));
+        api_targets.push(pg_targets[0].clone());
         targets.extend(pg_targets);
         stops.push(stop);
     }
@@ -370,6 +385,7 @@ async fn main() {
         .await;
         writer.abort();
     }
+    ratios(&targets[0], &api_targets);
 }
 
 /// Measures `target` with wrk and at the fixed rate; prints a table row.
@@ -381,4 +397,27 @@ async fn measure(target: &Target) {
         target.name,
         bad as usize + failed
     );
+}
+
+/// Prints, for each of `targets`, its requests/s over `hello`'s in rounds of
+/// adjacent measurements, and the median of the rounds.
+fn ratios(hello: &Target, targets: &[Target]) {
+    let rounds: usize = env_or("RATIO_ROUNDS", "5").parse().expect("RATIO_ROUNDS");
+    let seconds = env_or("RATIO_SECONDS", "5");
+    println!();
+    println!("| target | round ratios (target / hello req/s) | median |");
+    println!("|---|---|---:|");
+    for target in targets {
+        let mut ratios: Vec<f64> = (0..rounds)
+            .map(|_| wrk_for(target, &seconds).0 / wrk_for(hello, &seconds).0)
+            .collect();
+        let shown: Vec<String> = ratios.iter().map(|r| format!("{:.1}%", r * 100.0)).collect();
+        ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "| {} | {} | {:.1}% |",
+            target.name,
+            shown.join(", "),
+            ratios[ratios.len() / 2] * 100.0
+        );
+    }
 }
