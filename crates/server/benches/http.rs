@@ -411,7 +411,10 @@ fn ratios(hello: &Target, targets: &[Target]) {
         let mut ratios: Vec<f64> = (0..rounds)
             .map(|_| wrk_for(target, &seconds).0 / wrk_for(hello, &seconds).0)
             .collect();
-        let shown: Vec<String> = ratios.iter().map(|r| format!("{:.1}%", r * 100.0)).collect();
+        let shown: Vec<String> = ratios
+            .iter()
+            .map(|r| format!("{:.1}%", r * 100.0))
+            .collect();
         ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
             "| {} | {} | {:.1}% |",
