@@ -24,8 +24,10 @@ use crate::cache::ReadCache;
 pub const SHARED_SETTINGS_FORBIDDEN: &str = "this credential is shared with you: you can use it \
      for your sources and destinations, but only its owner can see or change its settings";
 
-/// How many users' lists of usable credentials [`Credentials`] keeps.
-const CACHED_USABLE_LISTS: usize = 10_000;
+/// How many users' lists of usable credentials [`Credentials`] keeps: the
+/// people viewing pages at one time, not every user (each list holds
+/// metadata only, about 1 KB per credential).
+const CACHED_USABLE_LISTS: usize = 1_000;
 
 /// Credential management for one store.
 #[derive(Debug, Clone)]

@@ -10,12 +10,12 @@
 //! shared with you" ([`ServiceError::NotShared`]). The activity log is for the
 //! owner and admins; an admin can still read the log of a deleted credential.
 
+use std::time::Duration;
+
 use pinion_domain::{CredentialId, FieldError, Role, Username};
 use pinion_store::{
     ActivityEvent, ActivityRecord, CredentialRecord, ShareRecord, ShareState, User,
 };
-
-use std::time::Duration;
 
 use crate::activity::{self, Actor};
 use crate::credentials::{Access, UsableList};

@@ -1,10 +1,10 @@
 //! API authentication: `Authorization: Bearer <API token>` names the user.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use std::sync::Arc;
-
 use pinion_domain::ApiToken;
 use pinion_store::User;
 
