@@ -136,6 +136,20 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     }
 }
 
+/// Waits (at most 10 s) until `feed`'s watcher reports a generation: before
+/// that a [`ReadCache`] keeps nothing, so a test of caching must wait.
+#[cfg(test)]
+pub(crate) async fn feed_started(feed: &ChangeFeed) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while feed.generation().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the change watcher never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -150,14 +164,7 @@ mod tests {
             .unwrap()
             .store;
         let feed = store.changes().clone();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while feed.generation().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "the change watcher never started"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        feed_started(&feed).await;
         // Let the watcher notice the migrations' writes before measuring.
         tokio::time::sleep(pinion_store::SQLITE_POLL * 10).await;
         (store, feed)

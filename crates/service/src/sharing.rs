@@ -291,11 +291,7 @@ mod tests {
     async fn usable_lists_are_kept_until_a_write_from_any_handle_to_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while store.changes().generation().is_none() {
-            assert!(std::time::Instant::now() < deadline, "no change feed");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        crate::cache::feed_started(store.changes()).await;
         let users = Users::new(store.clone());
         let pages = Credentials::new(store.clone());
         // Another handle on the same store, with a cache of its own.

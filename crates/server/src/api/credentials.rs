@@ -249,7 +249,7 @@ pub async fn list(
 /// changes: the listing is the API's most frequent call, and rendering 50
 /// credentials costs far more than sending them.
 async fn own_list(state: &AppState, user: &User) -> Result<Response, ApiError> {
-    let load = async {
+    let load = || async {
         let records = state.credentials.list(user).await?;
         let body = serde_json::to_vec(&CredentialList::of(&records))
             .map_err(|err| ApiError::internal(&err))?;
@@ -257,7 +257,7 @@ async fn own_list(state: &AppState, user: &User) -> Result<Response, ApiError> {
     };
     let body = state
         .credential_lists
-        .get_or_load(&user.id, Duration::MAX, || load)
+        .get_or_load(&user.id, Duration::MAX, load)
         .await?
         .unwrap_or_default();
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
