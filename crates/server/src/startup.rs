@@ -58,6 +58,14 @@ impl Application {
             Arc::new(SystemClock),
             settings.refresh_policy.clone(),
         ));
+        if let Some(dir) = &settings.data_dir {
+            // Refreshed tokens are journaled here until the database takes
+            // them, so a database outage never costs a user their grant.
+            tokens.set_journal(pinion_service::TokenJournal::in_data_dir(
+                dir,
+                settings.store.clone(),
+            ));
+        }
         if settings.store.backend() == pinion_store::BackendKind::Sqlite {
             // One process owns a SQLite store, so its unfinished runs died
             // with the previous process (replicas on PostgreSQL keep theirs).

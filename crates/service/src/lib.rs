@@ -14,6 +14,7 @@ mod credentials;
 mod destinations;
 mod error;
 mod instance;
+mod journal;
 mod pause;
 mod refresher;
 mod runs;
@@ -34,6 +35,7 @@ pub use check::{CheckReport, check_credential, check_credential_by};
 pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, UsableList};
 pub use error::ServiceError;
 pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};
+pub use journal::{JOURNAL_DIR, JournalEntry, TokenJournal};
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
 pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};
 pub use tokens::{

@@ -37,8 +37,8 @@ pub use crate::crypto::{KeyVersion, Keyring};
 pub use crate::error::StoreError;
 pub use crate::keys::{KeyError, KeySource};
 pub use crate::lifecycle::{
-    ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, NewFlow, RefreshClaim,
-    RefreshFailure,
+    ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, NewFlow, RefreshBasis,
+    RefreshClaim, RefreshFailure,
 };
 pub use crate::model::{
     CredentialRecord, CredentialSecrets, KeyVersionStatus, KeyringStatus, PROVIDER_PINTEREST,

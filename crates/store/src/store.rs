@@ -168,6 +168,17 @@ pub trait Store:
 
     // Keys.
 
+    /// Seals `plaintext` for a file outside the database (the token journal)
+    /// under the active key, bound to `location` like every sealed column.
+    fn seal_file(&self, location: crate::crypto::Location<'_>, plaintext: &[u8]) -> Vec<u8>;
+
+    /// Opens what [`Store::seal_file`] sealed for the same `location`.
+    fn open_file(
+        &self,
+        location: crate::crypto::Location<'_>,
+        envelope: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError>;
+
     /// The active key version and how many sealed values each version protects.
     async fn keyring_status(&self) -> Result<KeyringStatus, StoreError>;
 

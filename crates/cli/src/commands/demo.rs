@@ -221,12 +221,17 @@ impl DemoArgs {
             )
             .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
-        let manager = Arc::new(TokenManager::new(
+        let manager = TokenManager::new(
             store.clone(),
             oauth,
             Arc::new(SystemClock),
             pinion_service::RefreshPolicy::default(),
+        );
+        manager.set_journal(pinion_service::TokenJournal::in_data_dir(
+            data_dir,
+            store.clone(),
         ));
+        let manager = Arc::new(manager);
         let env = || CliEnv {
             tokens: Arc::new(manager.token_source(record.id.clone())),
             api_base_url: simulator.api_url(),

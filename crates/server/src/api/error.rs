@@ -13,6 +13,10 @@ use pinion_domain::FieldError;
 use pinion_service::ServiceError;
 use serde::Serialize;
 
+/// The `Retry-After` of every 503: a database restart or a refresh under
+/// way elsewhere is usually over within seconds.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
 /// An API failure.
 #[derive(Debug)]
 pub struct ApiError {
@@ -103,7 +107,16 @@ impl ApiError {
                 "refresh_unavailable",
                 err.to_string(),
             ),
-            RefreshError::Store(_) => Self::internal(&err),
+            _ if err.is_database_unavailable() => {
+                tracing::warn!(error = %err, "Database unavailable during a refresh.");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly (tokens Pinterest already \
+                     issued are kept and stored when it is back)",
+                )
+            }
+            RefreshError::StorePending(_) | RefreshError::Store(_) => Self::internal(&err),
         }
     }
 
@@ -250,6 +263,13 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 is "try again shortly" (RFC 9110 section 10.2.3).
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
         }
         response
     }

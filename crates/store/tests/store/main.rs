@@ -57,6 +57,7 @@ on_both_backends!(
     suite::a_check_is_recorded_without_touching_anything_else,
     suite::users_and_api_tokens,
     due::the_batch_claim_and_the_due_rule_agree_and_spare_short_lived_tokens,
+    due::a_claim_naming_a_replaced_token_is_not_needed,
     at_rest::no_secret_appears_in_the_stored_bytes,
     at_rest::ciphertext_moved_between_rows_or_columns_fails_to_decrypt,
     keys::rotation_reencrypts_in_batches_resumes_and_retires_the_old_key,
