@@ -663,7 +663,7 @@ impl TokenManager {
     /// stored a different refresh token, ours are dropped in favour of it.
     ///
     /// If the database is still unavailable after [`STORE_WAIT`], the call
-    /// answers [`StoreError::Unavailable`] and a background task keeps
+    /// answers [`RefreshError::StorePending`] and a background task keeps
     /// trying; the journal entry stays until the database has taken the
     /// tokens, so a process that ends meanwhile loses nothing (the next one
     /// on this data directory replays it).
