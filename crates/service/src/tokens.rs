@@ -613,23 +613,32 @@ impl TokenManager {
         if previous_outcome_unknown {
             tracing::warn!(credential_id = %id, "Resolving a refresh whose outcome is unknown.");
         }
-        pause_point(PausePoint::BeforeRequest).await;
-        let result = self
-            .oauth
-            .refresh(
-                &record.client_id,
-                &secrets.client_secret,
-                refresh_token,
-                None,
-            )
-            .await;
+        // From the token request until its answer is journaled and stored,
+        // the work runs as its own task: a caller that goes away (a client
+        // that hangs up, a request timeout) drops only its wait, never a
+        // refresh token Pinterest has already rotated.
+        let request = tokio::spawn(request_and_store(
+            Arc::clone(&self.oauth),
+            Arc::clone(&self.store),
+            self.journal.get().cloned(),
+            id.clone(),
+            record.version,
+            secrets.client_secret.clone(),
+            refresh_token.clone(),
+            record.client_id.clone(),
+        ));
+        let result = match request.await {
+            Ok(result) => result,
+            Err(err) => {
+                return Err(RefreshError::Unavailable {
+                    reason: format!("the refresh task ended unexpectedly: {err}"),
+                    retry_at: None,
+                });
+            }
+        };
         match result {
-            Ok(response) => {
-                pause_point(PausePoint::AfterResponse).await;
-                let stored = self
-                    .store_refreshed(id, record.version, refresh_token, &response)
-                    .await?;
-                pause_point(PausePoint::AfterWrite).await;
+            Ok(stored) => {
+                let stored = stored?;
                 tracing::info!(credential_id = %id, "Refreshed the tokens.");
                 if let RefreshOutcome::Refreshed(record) = &stored {
                     let detail = record
@@ -649,77 +658,6 @@ impl TokenManager {
                     self.log_refresh_failure(record, actor, failure).await;
                 }
                 outcome
-            }
-        }
-    }
-
-    /// Writes refreshed tokens: first to the journal (durable, sealed), then
-    /// to the database with compare-and-set, trying for [`STORE_WAIT`].
-    ///
-    /// On a version conflict or a store failure the stored refresh token
-    /// decides (see [`store_entry`]): if it is still the one this refresh
-    /// sent, nobody stored newer tokens, so ours are written over the current
-    /// version, whatever lease or status the row shows now; if another writer
-    /// stored a different refresh token, ours are dropped in favour of it.
-    ///
-    /// If the database is still unavailable after [`STORE_WAIT`], the call
-    /// answers [`RefreshError::StorePending`] and a background task keeps
-    /// trying; the journal entry stays until the database has taken the
-    /// tokens, so a process that ends meanwhile loses nothing (the next one
-    /// on this data directory replays it).
-    async fn store_refreshed(
-        &self,
-        id: &CredentialId,
-        claimed_version: i64,
-        sent: &pinion_domain::RefreshToken,
-        response: &pinion_oauth::TokenResponse,
-    ) -> Result<RefreshOutcome, RefreshError> {
-        let tokens = token_set(response);
-        let entry = match self.journal.get().map(|j| j.write(id, sent, &tokens)) {
-            Some(Ok(entry)) => Some(entry),
-            Some(Err(err)) => {
-                tracing::error!(credential_id = %id, error = %err, "Could not journal refreshed tokens; storing them from memory only.");
-                None
-            }
-            None => None,
-        };
-        let pending = entry.unwrap_or_else(|| JournalEntry::in_memory(id, sent, &tokens));
-        let waited = tokio::time::Instant::now();
-        let mut version = Some(claimed_version);
-        let mut attempt = 0u32;
-        let outcome = loop {
-            attempt += 1;
-            match store_entry(&*self.store, &pending, version.take()).await {
-                Ok(stored) => break Ok(stored),
-                Err(err) if err.is_transient() && waited.elapsed() < STORE_WAIT => {
-                    tracing::warn!(credential_id = %id, attempt, "Could not store refreshed tokens yet; retrying.");
-                    tokio::time::sleep(retry_pause(attempt)).await;
-                }
-                Err(err) => break Err(err),
-            }
-        };
-        match outcome {
-            Ok(stored) => {
-                log_stored(id, &stored, "refresh");
-                pending.remove();
-                match stored {
-                    Stored::Written(record) => Ok(RefreshOutcome::Refreshed(record)),
-                    Stored::AlreadyThere(record) | Stored::Superseded(record) => {
-                        Ok(RefreshOutcome::AlreadyFresh(record))
-                    }
-                    Stored::Gone => Err(RefreshError::NotFound),
-                }
-            }
-            Err(err) if err.is_transient() => {
-                tracing::warn!(credential_id = %id, "The database is unavailable; the refreshed tokens are journaled and will be stored when it is back.");
-                let store = Arc::clone(&self.store);
-                tokio::spawn(keep_storing(store, pending));
-                Err(RefreshError::StorePending(err))
-            }
-            Err(err) => {
-                // A lasting failure (a damaged row, a missing key): the entry
-                // stays on disk for an operator and the next replay.
-                Err(err.into())
             }
         }
     }
@@ -869,6 +807,108 @@ impl TokenManager {
         let delay = delay.max(retry_after.unwrap_or_default());
         self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default()
     }
+}
+
+/// Writes refreshed tokens: first to the journal (durable, sealed), then
+/// to the database with compare-and-set, trying for [`STORE_WAIT`].
+///
+/// On a version conflict or a store failure the stored refresh token
+/// decides (see [`store_entry`]): if it is still the one this refresh
+/// sent, nobody stored newer tokens, so ours are written over the current
+/// version, whatever lease or status the row shows now; if another writer
+/// stored a different refresh token, ours are dropped in favour of it.
+///
+/// If the database is still unavailable after [`STORE_WAIT`], the call
+/// answers [`RefreshError::StorePending`] and a background task keeps
+/// trying; the journal entry stays until the database has taken the
+/// tokens, so a process that ends meanwhile loses nothing (the next one
+/// on this data directory replays it).
+async fn store_refreshed(
+    store: &Arc<dyn Store>,
+    journal: Option<&TokenJournal>,
+    id: &CredentialId,
+    claimed_version: i64,
+    sent: &pinion_domain::RefreshToken,
+    response: &pinion_oauth::TokenResponse,
+) -> Result<RefreshOutcome, RefreshError> {
+    let tokens = token_set(response);
+    let entry = match journal.map(|j| j.write(id, sent, &tokens)) {
+        Some(Ok(entry)) => Some(entry),
+        Some(Err(err)) => {
+            tracing::error!(credential_id = %id, error = %err, "Could not journal refreshed tokens; storing them from memory only.");
+            None
+        }
+        None => None,
+    };
+    let pending = entry.unwrap_or_else(|| JournalEntry::in_memory(id, sent, &tokens));
+    let waited = tokio::time::Instant::now();
+    let mut version = Some(claimed_version);
+    let mut attempt = 0u32;
+    let outcome = loop {
+        attempt += 1;
+        match store_entry(&**store, &pending, version.take()).await {
+            Ok(stored) => break Ok(stored),
+            Err(err) if err.is_transient() && waited.elapsed() < STORE_WAIT => {
+                tracing::warn!(credential_id = %id, attempt, "Could not store refreshed tokens yet; retrying.");
+                tokio::time::sleep(retry_pause(attempt)).await;
+            }
+            Err(err) => break Err(err),
+        }
+    };
+    match outcome {
+        Ok(stored) => {
+            log_stored(id, &stored, "refresh");
+            pending.remove();
+            match stored {
+                Stored::Written(record) => Ok(RefreshOutcome::Refreshed(record)),
+                Stored::AlreadyThere(record) | Stored::Superseded(record) => {
+                    Ok(RefreshOutcome::AlreadyFresh(record))
+                }
+                Stored::Gone => Err(RefreshError::NotFound),
+            }
+        }
+        Err(err) if err.is_transient() => {
+            tracing::warn!(credential_id = %id, "The database is unavailable; the refreshed tokens are journaled and will be stored when it is back.");
+            tokio::spawn(keep_storing(Arc::clone(store), pending));
+            Err(RefreshError::StorePending(err))
+        }
+        Err(err) => {
+            // A lasting failure (a damaged row, a missing key): the entry
+            // stays on disk for an operator and the next replay.
+            Err(err.into())
+        }
+    }
+}
+
+/// The token request and, when it succeeds, [`store_refreshed`]: the part
+/// of a refresh that must finish once started, run as its own task.
+#[allow(clippy::too_many_arguments)]
+async fn request_and_store(
+    oauth: Arc<PinterestOAuth>,
+    store: Arc<dyn Store>,
+    journal: Option<TokenJournal>,
+    id: CredentialId,
+    claimed_version: i64,
+    client_secret: pinion_domain::ClientSecret,
+    refresh_token: pinion_domain::RefreshToken,
+    client_id: pinion_domain::ClientId,
+) -> Result<Result<RefreshOutcome, RefreshError>, TokenError> {
+    pause_point(PausePoint::BeforeRequest).await;
+    let response = oauth
+        .refresh(&client_id, &client_secret, &refresh_token, None)
+        .await?;
+    pause_point(PausePoint::AfterResponse).await;
+    let stored = store_refreshed(
+        &store,
+        journal.as_ref(),
+        &id,
+        claimed_version,
+        &refresh_token,
+        &response,
+    )
+    .await;
+    pause_point(PausePoint::AfterWrite).await;
+    Ok(stored)
 }
 
 /// The pause before the `attempt`-th try to store tokens: 100 ms growing to
