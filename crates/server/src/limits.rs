@@ -75,3 +75,82 @@ pub async fn on_middleware_error(uri: Uri, err: BoxError) -> Response {
         WebError::Internal.into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::error_handling::HandleErrorLayer;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::{ServiceBuilder, ServiceExt};
+
+    /// The router's stack with a 20 ms request timeout, and a handler that
+    /// takes longer, under `/api/` and elsewhere.
+    fn slow_app() -> Router {
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        };
+        Router::new()
+            .route("/api/v1/slow", get(slow))
+            .route("/slow", get(slow))
+            .route("/down", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+            .layer(
+                ServiceBuilder::new()
+                    .map_response(retry_after_on_503)
+                    .layer(HandleErrorLayer::new(on_middleware_error))
+                    .timeout(Duration::from_millis(20)),
+            )
+    }
+
+    async fn get_path(path: &str) -> (StatusCode, Option<String>, String, String) {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = slow_app().oneshot(request).await.unwrap();
+        let status = response.status();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let retry_after = header(RETRY_AFTER);
+        let content_type = header(axum::http::header::CONTENT_TYPE).unwrap_or_default();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            retry_after,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_time_gets_a_503_with_retry_after_in_its_callers_shape() {
+        let (status, retry_after, content_type, body) = get_path("/api/v1/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("5"));
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], "timeout", "{body}");
+
+        let (status, retry_after, content_type, body) = get_path("/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("5"));
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        assert!(body.contains("Try again shortly"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn every_503_carries_retry_after() {
+        let (status, retry_after, _, _) = get_path("/down").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("5"));
+    }
+}
