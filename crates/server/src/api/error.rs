@@ -120,6 +120,29 @@ impl ApiError {
         }
     }
 
+    /// 503 `unavailable`: the database could not be reached, or did not
+    /// answer in time, so nothing was changed. The response carries
+    /// `Retry-After` ([`RETRY_AFTER_SECONDS`]); never a 500,
+    /// since trying again shortly is exactly what the client should do.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database is unavailable; nothing was changed, try again shortly",
+        )
+    }
+
+    /// 503 `timeout`: the request took longer than the server allows
+    /// ([`crate::limits::REQUEST_TIMEOUT`]). It may or may not have taken
+    /// effect; read the object again before repeating a write.
+    pub fn timed_out() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long and was stopped; check its effect, then try again shortly",
+        )
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -158,11 +181,11 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Unavailable(_) => {
                 tracing::warn!(error = %err, "Database unavailable.");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the database is unavailable; nothing was changed, try again shortly",
-                )
+                Self::unavailable()
+            }
+            ServiceError::Store(store) if store.is_transient() => {
+                tracing::warn!(error = %store, "Database unavailable.");
+                Self::unavailable()
             }
             ServiceError::Store(_) => Self::internal(&err),
         }

@@ -15,6 +15,12 @@ pub enum WebError {
     BadCsrf,
     /// The request is not allowed, with a reason safe to show.
     Forbidden(String),
+    /// The database is unavailable or did not answer in time: 503 with
+    /// `Retry-After`, never a 500, so the user knows to try again shortly.
+    Unavailable,
+    /// The request took longer than the server allows
+    /// ([`crate::limits::REQUEST_TIMEOUT`]): 503 with `Retry-After`.
+    TimedOut,
     /// Something failed on our side; the cause is logged.
     Internal,
 }
@@ -25,6 +31,14 @@ impl From<ServiceError> for WebError {
             ServiceError::NotFound { .. } => WebError::NotFound,
             ServiceError::Forbidden(reason) => WebError::Forbidden(reason.to_owned()),
             ServiceError::NotShared { .. } => WebError::Forbidden(err.to_string()),
+            ServiceError::Unavailable(_) => {
+                tracing::warn!(error = %err, "Database unavailable.");
+                WebError::Unavailable
+            }
+            ServiceError::Store(store) if store.is_transient() => {
+                tracing::warn!(error = %store, "Database unavailable.");
+                WebError::Unavailable
+            }
             other => {
                 tracing::error!(error = %other, "A page request failed.");
                 WebError::Internal
@@ -47,6 +61,16 @@ impl IntoResponse for WebError {
                 "This form is missing its security token or it has expired. Go back, reload the page and try again.".to_owned(),
             ),
             WebError::Forbidden(reason) => (StatusCode::FORBIDDEN, "Not allowed", reason),
+            WebError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "Pinion cannot reach its database right now; nothing was changed. Try again in a few seconds.".to_owned(),
+            ),
+            WebError::TimedOut => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "This took too long and was stopped. Check whether it took effect, then try again in a few seconds.".to_owned(),
+            ),
             WebError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
@@ -70,6 +94,10 @@ impl IntoResponse for WebError {
                 }
             }
         };
-        (status, Html(body.into_string())).into_response()
+        let mut response = (status, Html(body.into_string())).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            crate::limits::add_retry_after(&mut response);
+        }
+        response
     }
 }
