@@ -11,24 +11,22 @@
 //! (a fresh database is created and dropped); otherwise it says it was
 //! skipped.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pinion_domain::{
-    AuthorizationCode, ClientSecret, CredentialId, CredentialInput, OAuthState, SystemClock,
-};
-use pinion_service::oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
-use pinion_service::{Authorizations, CallbackParams, Credentials, Users};
-use pinion_simulator::{AppInfo, DataShape, FaultKind, FaultSpec, RunningSimulator, UserSpec};
+use pinion_domain::CredentialId;
+use pinion_simulator::{AppInfo, DataShape, FaultKind, FaultSpec, RunningSimulator};
 use pinion_store::{KeySource, Store};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const REDIRECT: &str = "http://127.0.0.1:8080/oauth/pinterest/callback";
-const USERNAME: &str = "pinner";
+use support::{assert_exact, jsonl_ids, seed};
+
+const SCOPES: &str = "boards:read,pins:read,user_accounts:read";
 const BOARDS: u32 = 60;
 const PINS_PER_BOARD: u64 = 500;
 /// Pages of one board's pins (250 a page).
@@ -184,46 +182,20 @@ impl Server {
     }
 }
 
-fn oauth(sim: &RunningSimulator) -> Arc<PinterestOAuth> {
-    Arc::new(
-        PinterestOAuth::new(
-            OAuthConfig::from_urls(&sim.oauth_url(), &sim.api_url()).unwrap(),
-            Arc::new(SystemClock),
-        )
-        .unwrap(),
-    )
-}
-
 /// A simulator with one user holding 60 boards of 500 pins, every page of
 /// board pins slowed down so a run takes many seconds.
 async fn simulator() -> (RunningSimulator, AppInfo) {
-    let sim = pinion_simulator::spawn(pinion_simulator::SimConfig::for_tests())
-        .await
-        .unwrap();
-    let app = sim
-        .control()
-        .register_test_app("Takeover", REDIRECT)
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: USERNAME.into(),
-            password: "pw".into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: true,
-            data: DataShape {
-                boards: BOARDS,
-                sections_per_board: 0,
-                pins_per_board: PINS_PER_BOARD,
-                pins_per_section: 0,
-                ad_accounts: 0,
-                secret_share: 0.0,
-                protected_share: 0.0,
-                video_share: 0.0,
-            },
-        })
-        .await
-        .unwrap();
+    let (sim, app) = support::simulator(DataShape {
+        boards: BOARDS,
+        sections_per_board: 0,
+        pins_per_board: PINS_PER_BOARD,
+        pins_per_section: 0,
+        ad_accounts: 0,
+        secret_share: 0.0,
+        protected_share: 0.0,
+        video_share: 0.0,
+    })
+    .await;
     sim.control()
         .inject_fault(&FaultSpec {
             path_prefix: "/v5/boards/".into(),
@@ -235,68 +207,6 @@ async fn simulator() -> (RunningSimulator, AppInfo) {
         .await
         .unwrap();
     (sim, app)
-}
-
-/// A user with an API token and an authorized credential; returns the token
-/// and the credential id.
-async fn seed(store: &Arc<dyn Store>, sim: &RunningSimulator, app: &AppInfo) -> (String, String) {
-    let (owner, token) = Users::new(store.clone())
-        .create("alice", false)
-        .await
-        .unwrap();
-    let record = Credentials::new(store.clone())
-        .create(
-            &owner,
-            &CredentialInput {
-                name: "Takeover".into(),
-                description: None,
-                client_id: app.client_id.clone(),
-                client_secret: Some(ClientSecret::new(app.client_secret.clone())),
-                scopes: Some("boards:read,pins:read,user_accounts:read".into()),
-            },
-        )
-        .await
-        .unwrap();
-    let authorizations = Authorizations::new(
-        store.clone(),
-        oauth(sim),
-        RedirectUri::parse(REDIRECT).unwrap(),
-    );
-    let started = authorizations
-        .start(&owner, record.id.as_str(), None)
-        .await
-        .unwrap();
-    let consent = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(started.url.as_str())
-        .send()
-        .await
-        .unwrap();
-    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
-    let get = |key: &str| {
-        location
-            .query_pairs()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    authorizations
-        .complete(
-            CallbackParams {
-                state: Some(OAuthState::new(get("state"))),
-                code: Some(AuthorizationCode::new(get("code"))),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    (
-        token.expose_secret().to_owned(),
-        record.id.as_str().to_owned(),
-    )
 }
 
 /// Creates a source (boards and board pins into JSON Lines `out`) on
@@ -393,44 +303,6 @@ async fn wait_finished(server: &Server, token: &str, source: &str, run: &str) ->
     }
 }
 
-fn jsonl_ids(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<Value>(line).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect()
-}
-
-/// Every expected id once, no other.
-async fn assert_exact(sim: &RunningSimulator, stream: pinion_simulator::Stream, got: Vec<String>) {
-    let mut counts: HashMap<&str, u32> = HashMap::new();
-    for id in &got {
-        *counts.entry(id.as_str()).or_default() += 1;
-    }
-    let duplicates: BTreeMap<&str, u32> = counts
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(id, n)| (*id, *n))
-        .collect();
-    assert!(
-        duplicates.is_empty(),
-        "{stream:?}: {} duplicated ids, e.g. {:?}",
-        duplicates.len(),
-        duplicates.iter().take(5).collect::<Vec<_>>()
-    );
-    let mut expected = sim.control().expected_ids(USERNAME, stream).await.unwrap();
-    let mut got = got;
-    expected.sort();
-    got.sort();
-    assert_eq!(got.len(), expected.len(), "{stream:?}: count differs");
-    assert_eq!(got, expected, "{stream:?}: ids differ");
-}
-
 /// What every test checks once the run finished after the kill.
 async fn assert_taken_over_and_exact(
     sim: &RunningSimulator,
@@ -505,7 +377,7 @@ async fn a_killed_servers_run_is_resumed_by_the_restarted_server_on_sqlite() {
         database: None,
     };
     let store = backend.store().await;
-    let (token, credential) = seed(&store, &sim, &app).await;
+    let (token, credential) = seed(&store, &sim, &app, SCOPES).await;
 
     let mut server = Server::start(&backend, &sim).await;
     let (source, owner, run) = start_run(&server, &token, &credential).await;
@@ -539,7 +411,7 @@ async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
         database: Some(database),
     };
     let store = backend.store().await;
-    let (token, credential) = seed(&store, &sim, &app).await;
+    let (token, credential) = seed(&store, &sim, &app, SCOPES).await;
 
     let mut running = Server::start(&backend, &sim).await;
     let other = Server::start(&backend, &sim).await;
