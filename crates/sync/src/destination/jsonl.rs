@@ -79,7 +79,7 @@ impl JsonlDestination {
     }
 
     /// The file of a stream completed in a run that has not completed yet.
-    fn staged_path(&self, stream: StreamName) -> PathBuf {
+    pub fn staged_path(&self, stream: StreamName) -> PathBuf {
         self.staging.join(format!("{stream}.jsonl"))
     }
 
