@@ -48,7 +48,8 @@ async fn refresh_requests(sim: &RunningSimulator) -> u64 {
 async fn fifty_cli_processes_on_one_sqlite_data_dir_refresh_a_rejected_token_once() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path();
-    let (sim, app) = support::simulator("Single flight").await;
+    let (sim, app) =
+        support::simulator("Single flight", pinion_simulator::DataShape::empty()).await;
     let store = support::open_data_dir(data_dir).await;
     let authorized = support::authorized_credential(&store, &sim, &app).await;
     store.close().await;
@@ -107,7 +108,7 @@ async fn pg_setup(test: &str) -> Option<PgSetup> {
         .await
         .unwrap()
         .store;
-    let (sim, app) = support::simulator("Outages").await;
+    let (sim, app) = support::simulator("Outages", pinion_simulator::DataShape::empty()).await;
     let authorized = support::authorized_credential(&store, &sim, &app).await;
     Some(PgSetup {
         db,

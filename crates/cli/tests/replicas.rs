@@ -62,7 +62,7 @@ async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactl
         .await
         .unwrap()
         .store;
-    let (sim, app) = support::simulator("Replicas").await;
+    let (sim, app) = support::simulator("Replicas", pinion_simulator::DataShape::empty()).await;
 
     // 200 authorized credentials whose access tokens have expired.
     let (owner, _) = Users::new(store.clone())

@@ -34,6 +34,7 @@ pub struct Application {
     refresher: Option<Refresher>,
     tokens: Arc<TokenManager>,
     max_connections: Option<usize>,
+    runs: pinion_service::Runs,
 }
 
 impl Application {
@@ -69,29 +70,16 @@ impl Application {
                 settings.store.clone(),
             ));
         }
-        if settings.store.backend() == pinion_store::BackendKind::Sqlite {
-            // One process owns a SQLite store, so its unfinished runs died
-            // with the previous process (replicas on PostgreSQL keep theirs).
-            let interrupted = pinion_service::Runs::new(
-                settings.store.clone(),
-                tokens.clone(),
-                pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
-                None,
-            )
-            .fail_interrupted()
-            .await
-            .map_err(|err| anyhow::anyhow!("marking interrupted runs: {err}"))?;
-            if interrupted > 0 {
-                tracing::warn!(
-                    interrupted,
-                    "Marked runs left by a stopped server as failed."
-                );
-            }
-        }
         let refresher = settings
             .refresher
             .clone()
             .map(|config| Refresher::new(tokens.clone(), config));
+        let runs = pinion_service::Runs::new(
+            settings.store.clone(),
+            tokens.clone(),
+            pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
+            settings.data_dir.clone(),
+        );
         let state = AppState::new(Services {
             users: Users::new(settings.store.clone()),
             credentials: Credentials::new(settings.store.clone()),
@@ -105,12 +93,7 @@ impl Application {
                 tokens.clone(),
                 pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
             ),
-            runs: pinion_service::Runs::new(
-                settings.store.clone(),
-                tokens.clone(),
-                pinion_pinterest::ClientConfig::with_base_url(api_base),
-                settings.data_dir.clone(),
-            ),
+            runs: runs.clone(),
             credential_lists: Arc::new(pinion_service::cache::ReadCache::new(
                 settings.store.changes().clone(),
                 CACHED_CREDENTIAL_LISTS,
@@ -124,6 +107,7 @@ impl Application {
             refresher,
             tokens,
             max_connections: settings.max_connections,
+            runs,
         })
     }
 
@@ -134,6 +118,11 @@ impl Application {
             .expect("a bound TCP listener has a local address")
     }
 
+    /// The source runs service, shared with the handlers.
+    pub fn runs(&self) -> &pinion_service::Runs {
+        &self.runs
+    }
+
     /// The token manager, shared with the handlers.
     pub fn tokens(&self) -> &Arc<TokenManager> {
         &self.tokens
@@ -142,12 +131,29 @@ impl Application {
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     /// First resolves refreshes left in flight by a process that died (any
     /// marker older than the lease), then runs the background refresher
-    /// until the same shutdown.
+    /// until the same shutdown. Source runs left by a process that stopped
+    /// are taken over first, then every few seconds (see
+    /// `pinion_service::runs`); at shutdown this process's runs stop and
+    /// release their leases.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // Before the refresher, which forgets the files of ended instances.
+        if let Err(err) = self.runs.take_over_abandoned().await {
+            tracing::warn!(error = %err, "Could not look for runs to take over.");
+        }
+        let supervisor = {
+            let runs = self.runs.clone();
+            let mut stop_rx = stop_rx.clone();
+            tokio::spawn(async move {
+                runs.supervise(async move {
+                    let _ = stop_rx.wait_for(|stopped| *stopped).await;
+                })
+                .await;
+            })
+        };
         let refresher_task = self.refresher.map(|refresher| {
             let lease = self.tokens.policy().lease;
             let mut stop_rx = stop_rx.clone();
@@ -184,6 +190,7 @@ impl Application {
         if let Some(task) = refresher_task {
             let _ = task.await;
         }
+        let _ = supervisor.await;
         result
     }
 }

@@ -46,7 +46,10 @@ pub use users::Users;
 
 // Web sign-in and data sources (issue 6).
 pub use destinations::{BoardChoice, DestinationInput, Destinations};
-pub use runs::{OUTPUTS_DIR, RUNS_LISTED, Runs, output_location, valid_output_name};
+pub use runs::{
+    MAX_TAKEOVERS, OUTPUTS_DIR, RUN_HEARTBEAT, RUN_LEASE, RUN_SCAN, RUNS_LISTED, Runs,
+    output_location, valid_output_name,
+};
 pub use sessions::{
     MIN_PASSWORD_CHARS, SESSION_TTL, SessionToken, Sessions, SignedIn, hash_password,
     validate_password, verify_password,

@@ -46,7 +46,8 @@ pub use crate::model::{
 };
 pub use crate::postgres::PgStore;
 pub use crate::runs::{
-    ApiTokenInfo, LAST_USED_GRANULARITY, RunRecord, RunStatus, RunStore, RunStreamCount,
+    ApiTokenInfo, LAST_USED_GRANULARITY, RunLease, RunRecord, RunStatus, RunStore, RunStreamCount,
+    UnfinishedRun,
 };
 pub use crate::sharing::{
     ActivityEvent, ActivityRecord, NewActivity, ShareRecord, ShareState, SharingStore,

@@ -76,15 +76,17 @@ impl ServeArgs {
             None
         };
         let app = Application::build(settings).await?;
-        // Refresh leases carry this process's instance id, so that when it
-        // dies mid-refresh, the next start on this data directory resolves
-        // the refresh at once instead of waiting out the lease.
+        // Refresh leases and source runs carry this process's instance id,
+        // so that when it dies mid-refresh, the next start on this data
+        // directory resolves the refresh at once instead of waiting out the
+        // lease, and its runs are taken over at once.
         match store_args.data_dir().and_then(|dir| {
             pinion_service::Instances::in_data_dir(&dir)
                 .register()
                 .map_err(anyhow::Error::from)
         }) {
             Ok(instance) => {
+                app.runs().set_instance(&instance);
                 app.tokens().set_instance(instance);
             }
             Err(err) => tracing::warn!(

@@ -1,7 +1,8 @@
 //! Helpers shared by the `pinion` binary's process tests: fresh PostgreSQL
 //! databases, a simulator with an auto-approving user, the headless
-//! authorization flow through the service library, and `pinion serve`
-//! children whose address is read from their banner.
+//! authorization flow through the service library, `pinion serve` children
+//! whose address is read from their banner, and exactly-once checks of
+//! synced records against the simulator's data set.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -14,7 +15,7 @@ use pinion_domain::{
 };
 use pinion_service::oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
 use pinion_service::{Authorizations, CallbackParams, Credentials, Users};
-use pinion_simulator::{AppInfo, RunningSimulator, SimConfig, UserSpec};
+use pinion_simulator::{AppInfo, DataShape, RunningSimulator, SimConfig, UserSpec};
 use pinion_store::{KeySource, Store};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -24,6 +25,8 @@ pub const REDIRECT: &str = "http://127.0.0.1:8080/oauth/pinterest/callback";
 
 /// The simulated Pinterest user who approves every request.
 pub const PINNER: &str = "pinner";
+/// The same user, as the run tests name it.
+pub const USERNAME: &str = PINNER;
 
 /// A fresh PostgreSQL database, dropped (with its connections) at the end.
 pub struct TestDatabase {
@@ -114,8 +117,8 @@ pub fn no_redirects() -> reqwest::Client {
 }
 
 /// A simulator with one app (redirect [`REDIRECT`]) and the auto-approving
-/// user [`PINNER`].
-pub async fn simulator(app_name: &str) -> (RunningSimulator, AppInfo) {
+/// user [`PINNER`] holding `data`.
+pub async fn simulator(app_name: &str, data: DataShape) -> (RunningSimulator, AppInfo) {
     let sim = pinion_simulator::spawn(SimConfig::for_tests())
         .await
         .unwrap();
@@ -130,7 +133,7 @@ pub async fn simulator(app_name: &str) -> (RunningSimulator, AppInfo) {
             password: "pw".into(),
             account_type: pinion_simulator::AccountType::Business,
             auto_approve: true,
-            data: pinion_simulator::DataShape::empty(),
+            data,
         })
         .await
         .unwrap();
@@ -181,11 +184,33 @@ pub struct Authorized {
     pub id: CredentialId,
 }
 
-/// Creates [`Authorized`] on `store` against `sim`.
+/// Creates [`Authorized`] on `store` against `sim`, with the default test
+/// scopes.
 pub async fn authorized_credential(
     store: &Arc<dyn Store>,
     sim: &RunningSimulator,
     app: &AppInfo,
+) -> Authorized {
+    authorized_with_scopes(store, sim, app, "boards:read,user_accounts:read").await
+}
+
+/// [`authorized_credential`] as `(API token, credential id)`, with `scopes`.
+pub async fn seed(
+    store: &Arc<dyn Store>,
+    sim: &RunningSimulator,
+    app: &AppInfo,
+    scopes: &str,
+) -> (String, String) {
+    let authorized = authorized_with_scopes(store, sim, app, scopes).await;
+    (authorized.api_token, authorized.id.as_str().to_owned())
+}
+
+/// Creates [`Authorized`] on `store` against `sim`, asking for `scopes`.
+pub async fn authorized_with_scopes(
+    store: &Arc<dyn Store>,
+    sim: &RunningSimulator,
+    app: &AppInfo,
+    scopes: &str,
 ) -> Authorized {
     let (owner, token) = Users::new(store.clone())
         .create("alice", false)
@@ -199,7 +224,7 @@ pub async fn authorized_credential(
                 description: None,
                 client_id: app.client_id.clone(),
                 client_secret: Some(ClientSecret::new(app.client_secret.clone())),
-                scopes: Some("boards:read,user_accounts:read".into()),
+                scopes: Some(scopes.into()),
             },
         )
         .await
@@ -333,4 +358,47 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The `id` of every line of a JSON Lines file.
+pub fn jsonl_ids(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Asserts `got` holds every id the simulator lists for `stream`, once.
+pub async fn assert_exact(
+    sim: &RunningSimulator,
+    stream: pinion_simulator::Stream,
+    got: Vec<String>,
+) {
+    let mut counts: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for id in &got {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    let duplicates: std::collections::BTreeMap<&str, u32> = counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, n)| (*id, *n))
+        .collect();
+    assert!(
+        duplicates.is_empty(),
+        "{stream:?}: {} duplicated ids, e.g. {:?}",
+        duplicates.len(),
+        duplicates.iter().take(5).collect::<Vec<_>>()
+    );
+    let mut expected = sim.control().expected_ids(USERNAME, stream).await.unwrap();
+    let mut got = got;
+    expected.sort();
+    got.sort();
+    assert_eq!(got.len(), expected.len(), "{stream:?}: count differs");
+    assert_eq!(got, expected, "{stream:?}: ids differ");
 }

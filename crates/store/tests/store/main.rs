@@ -71,6 +71,7 @@ on_both_backends!(
     web_state::sources_are_listed_per_owner_and_per_credential,
     web_state::destinations_are_listed_per_owner_and_per_credential,
     runs::a_run_goes_from_queued_to_its_final_counts,
+    runs::a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it,
     runs::named_api_tokens_are_listed_revoked_by_owner_and_note_their_use,
     runs::deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_going,
     runs::a_finished_run_is_deleted_by_its_owner_and_runs_are_found_by_credential,
