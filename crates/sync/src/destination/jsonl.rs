@@ -41,7 +41,9 @@ impl JsonlDestination {
     /// Uses `dir`, creating it if needed.
     pub fn create(dir: impl AsRef<Path>) -> Result<Self, DestinationError> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
+        // Synced data is users' own: 0700 folders and 0600 files, whatever
+        // the umask (SECURITY.md R32).
+        pinion_store::private_fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
         Ok(Self { dir })
     }
 
@@ -92,6 +94,8 @@ impl Destination for JsonlDestination {
                     .write(true)
                     .open(&partial)
                     .map_err(io("open for resume", &partial))?;
+                pinion_store::private_fs::restrict_open_file(&file)
+                    .map_err(io("restrict", &partial))?;
                 let length = file.metadata().map_err(io("inspect", &partial))?.len();
                 if length < position {
                     return Err(DestinationError::Inconsistent(format!(
@@ -105,12 +109,10 @@ impl Destination for JsonlDestination {
                 file
             }
             _ => {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .write(true)
-                    .truncate(true)
-                    .open(&partial)
+                let file = pinion_store::private_fs::create_file(&partial)
                     .map_err(io("create", &partial))?;
+                pinion_store::private_fs::restrict_open_file(&file)
+                    .map_err(io("restrict", &partial))?;
                 file.sync_all().map_err(io("sync", &partial))?;
                 file
             }
