@@ -186,8 +186,11 @@ impl Sessions {
     }
 
     /// [`Sessions::sign_in`] from a client address, throttled: after too many
-    /// failures for the username or the address (see [`crate::throttle`]),
-    /// the answer is [`ServiceError::Throttled`] and no password is checked.
+    /// failures for the username from this client, or from this client in
+    /// all, or (for a client that failed for it) for the username from
+    /// anywhere, the answer is [`ServiceError::Throttled`] and no password is
+    /// checked. Failures elsewhere never refuse a client that has none (see
+    /// [`crate::throttle`]).
     #[tracing::instrument(skip_all)]
     pub async fn sign_in_from(
         &self,
@@ -367,7 +370,7 @@ mod tests {
             .unwrap();
         let wrong = Password::new("a wrong but long password");
         let client = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7)));
-        let attempts = 3 * crate::throttle::MAX_FAILURES_PER_USERNAME;
+        let attempts = 3 * crate::throttle::MAX_FAILURES_PER_PAIR;
         let answers = futures::future::join_all(
             (0..attempts).map(|_| sessions.sign_in_from("erin", &wrong, client)),
         )
@@ -383,10 +386,47 @@ mod tests {
         assert_eq!(
             (checked, refused),
             (
-                crate::throttle::MAX_FAILURES_PER_USERNAME as usize,
-                (attempts - crate::throttle::MAX_FAILURES_PER_USERNAME) as usize
+                crate::throttle::MAX_FAILURES_PER_PAIR as usize,
+                (attempts - crate::throttle::MAX_FAILURES_PER_PAIR) as usize
             )
         );
+    }
+
+    #[tokio::test]
+    async fn strangers_cannot_stop_the_right_password_and_guessing_stays_throttled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        Users::new(store.clone())
+            .create("frank", false)
+            .await
+            .unwrap();
+        let sessions = Sessions::new(store);
+        let right = Password::new("a long enough password");
+        sessions.set_password("frank", &right).await.unwrap();
+        let wrong = Password::new("a wrong but long password");
+        let own = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+        // Strangers at 20 addresses fail for frank until they are refused.
+        let mut refused = 0;
+        for n in 0..20u8 {
+            let stranger = Some(IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, n)));
+            for _ in 0..crate::throttle::MAX_FAILURES_PER_PAIR + 1 {
+                match sessions.sign_in_from("frank", &wrong, stranger).await {
+                    Ok(None) => {}
+                    Err(ServiceError::Throttled { .. }) => refused += 1,
+                    other => panic!("{other:?}"),
+                }
+            }
+            // Guessing stays throttled: not even the right password is
+            // checked for a stranger who has failed.
+            assert!(matches!(
+                sessions.sign_in_from("frank", &right, stranger).await,
+                Err(ServiceError::Throttled { .. })
+            ));
+        }
+        assert!(refused >= 20, "{refused}");
+        // Frank signs in from his own client.
+        let signed = sessions.sign_in_from("frank", &right, own).await.unwrap();
+        assert_eq!(signed.unwrap().user.username.as_str(), "frank");
     }
 
     #[tokio::test]

@@ -207,7 +207,7 @@ async fn delete_needs_the_confirmation_box() {
 async fn repeated_wrong_passwords_are_throttled_per_username_without_telling_users_apart() {
     let app = spawn_app().await;
     let browser = app.browser();
-    let limit = pinion_service::throttle::MAX_FAILURES_PER_USERNAME;
+    let limit = pinion_service::throttle::MAX_FAILURES_PER_PAIR;
     for name in ["alice", "nobody"] {
         for _ in 0..limit {
             let wrong = browser.sign_in(name, "not the password at all").await;
@@ -230,4 +230,51 @@ async fn repeated_wrong_passwords_are_throttled_per_username_without_telling_use
     // Another user from the same address still signs in.
     let bob = browser.sign_in("bob", PASSWORD).await;
     assert_eq!(bob.status(), 303);
+}
+
+/// A browser whose connections come from `source` (any 127.0.0.0/8 address
+/// reaches the loopback listener; the server sees it as the client).
+fn browser_from(app: &crate::helpers::TestApp, source: [u8; 4]) -> crate::helpers::Browser {
+    crate::helpers::Browser {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(std::net::IpAddr::from(source))
+            .build()
+            .unwrap(),
+        address: app.address.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_strangers_failures_cannot_stop_the_right_password_from_the_users_own_client() {
+    let app = spawn_app().await;
+    let limit = pinion_service::throttle::MAX_FAILURES_PER_PAIR;
+    // Strangers at two other addresses guess Alice's password until refused.
+    for source in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+        let stranger = browser_from(&app, source);
+        let mut refused = 0;
+        for _ in 0..limit + 3 {
+            let status = stranger
+                .sign_in("alice", "not the password at all")
+                .await
+                .status();
+            match status.as_u16() {
+                401 => {}
+                429 => refused += 1,
+                other => panic!("a stranger's guess answered {other}"),
+            }
+        }
+        assert!(refused >= 3, "{source:?}: refused {refused}");
+        // Guessing stays throttled: not even the right password is checked.
+        let guessed = stranger.sign_in("alice", PASSWORD).await;
+        assert_eq!(guessed.status(), 429, "{source:?}");
+        assert!(guessed.headers().contains_key("retry-after"));
+    }
+    // Alice, from her own address, signs in with the right password.
+    let alice = browser_from(&app, [127, 0, 0, 1]);
+    let response = alice.sign_in("alice", PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/credentials");
+    assert!(alice.page("/credentials").await.contains("alice"));
 }
