@@ -168,6 +168,21 @@ pub trait Store:
 
     // Keys.
 
+    /// A MAC of `message` for `purpose` under a subkey of the active master
+    /// key, with that key's version ([`crate::Keyring::mac`]): for values the
+    /// server hands out and must recognise later, on any replica.
+    fn mac(&self, purpose: &str, message: &[u8]) -> (crate::KeyVersion, [u8; 32]);
+
+    /// True when `tag` is [`Store::mac`]'s MAC of `message` for `purpose`
+    /// under key `version`.
+    fn verify_mac(
+        &self,
+        purpose: &str,
+        version: crate::KeyVersion,
+        message: &[u8],
+        tag: &[u8],
+    ) -> bool;
+
     /// The active key version and how many sealed values each version protects.
     async fn keyring_status(&self) -> Result<KeyringStatus, StoreError>;
 

@@ -278,3 +278,71 @@ async fn a_strangers_failures_cannot_stop_the_right_password_from_the_users_own_
     assert_eq!(response.headers()["location"], "/credentials");
     assert!(alice.page("/credentials").await.contains("alice"));
 }
+
+#[tokio::test]
+async fn the_sign_in_form_accepts_only_a_token_the_server_issued() {
+    let app = spawn_app().await;
+    // A browser that sends exactly the cookies the test gives it.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |cookie: String, csrf: String| {
+        let http = http.clone();
+        let url = format!("{}/sign-in", app.address);
+        async move {
+            http.post(url)
+                .header("cookie", format!("pinion_signin={cookie}"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("username", "alice"),
+                    ("password", PASSWORD),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // What the server issues: the same value in the cookie and the form.
+    let form = http
+        .get(format!("{}/sign-in", app.address))
+        .send()
+        .await
+        .unwrap();
+    let cookie = form.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let issued = cookie
+        .strip_prefix("pinion_signin=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Max-Age=600"),
+        "{cookie}"
+    );
+    assert_eq!(crate::helpers::csrf_in(&form.text().await.unwrap()), issued);
+
+    // Values a client chose, planted as a matching cookie and form pair,
+    // including one shaped like the server's with a made-up signature.
+    let (head, _) = issued.rsplit_once('.').unwrap();
+    for chosen in [
+        "attacker-chosen-value".to_owned(),
+        pinion_service::SessionToken::random_value(),
+        format!("{head}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    ] {
+        let response = sign_in(chosen.clone(), chosen.clone()).await;
+        assert_eq!(response.status(), 403, "{chosen}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("not issued by Pinion"), "{page}");
+        assert!(page.contains("href=\"/sign-in\""), "{page}");
+    }
+    // The issued value, in the cookie but not echoed by the form, neither.
+    assert_eq!(
+        sign_in(issued.clone(), "other".to_owned()).await.status(),
+        403
+    );
+
+    // The server's own token signs Alice in.
+    let response = sign_in(issued.clone(), issued).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/credentials");
+}
