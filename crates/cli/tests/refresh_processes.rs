@@ -233,6 +233,24 @@ fn journal_entries(data_dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// The journal folder is 0700 and its files 0600 (SECURITY.md R32), and no
+/// file holds a token in plaintext.
+fn assert_private_journal(data_dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = data_dir.join(pinion_service::JOURNAL_DIR);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("pina_") && !text.contains("pinr_"),
+            "a plaintext token"
+        );
+    }
+}
+
 /// How long the database stays away: well past the server's own attempts to
 /// store the tokens (the request gives up after a few seconds).
 const OUTAGE: Duration = Duration::from_secs(60);
@@ -286,6 +304,7 @@ async fn a_refresh_whose_database_goes_away_for_a_minute_keeps_the_rotated_token
         1,
         "the tokens are journaled"
     );
+    assert_private_journal(data_dir.path());
 
     tokio::time::sleep_until(cut_at + OUTAGE).await;
     relay.set_mode(RelayMode::Forward);

@@ -99,7 +99,7 @@ impl TokenJournal {
         sent: &RefreshToken,
         tokens: &TokenSet,
     ) -> std::io::Result<JournalEntry> {
-        create_private_dir(&self.dir)?;
+        pinion_store::private_fs::create_dir_all(&self.dir)?;
         let stem = format!(
             "{}.{}",
             credential_id.as_str(),
@@ -233,30 +233,13 @@ fn location(stem: &str) -> Location<'_> {
     }
 }
 
-/// Creates `dir` (and its parents) with mode 0700, whatever the umask.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
-/// Creates `path` new with mode 0600, whatever the umask.
+/// Creates `path` new, 0600 whatever the umask.
 fn private_file(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = OpenOptions::new()
+    pinion_store::private_fs::open_options()
         .read(true)
         .write(true)
         .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(file)
+        .open(path)
 }
 
 fn clone_tokens(tokens: &TokenSet) -> TokenSet {

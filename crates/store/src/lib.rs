@@ -18,6 +18,7 @@ pub mod keys;
 mod lifecycle;
 mod model;
 mod postgres;
+pub mod private_fs;
 mod runs;
 mod sharing;
 mod sql;

@@ -179,6 +179,21 @@ pub trait Store:
         envelope: &[u8],
     ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError>;
 
+    /// A MAC of `message` for `purpose` under a subkey of the active master
+    /// key, with that key's version ([`crate::Keyring::mac`]): for values the
+    /// server hands out and must recognise later, on any replica.
+    fn mac(&self, purpose: &str, message: &[u8]) -> (crate::KeyVersion, [u8; 32]);
+
+    /// True when `tag` is [`Store::mac`]'s MAC of `message` for `purpose`
+    /// under key `version`.
+    fn verify_mac(
+        &self,
+        purpose: &str,
+        version: crate::KeyVersion,
+        message: &[u8],
+        tag: &[u8],
+    ) -> bool;
+
     /// The active key version and how many sealed values each version protects.
     async fn keyring_status(&self) -> Result<KeyringStatus, StoreError>;
 

@@ -68,7 +68,7 @@ impl DemoArgs {
     async fn run_all(self) -> anyhow::Result<()> {
         let dir = std::path::absolute(&self.dir).unwrap_or(self.dir.clone());
         let data_dir = dir.join("data");
-        std::fs::create_dir_all(&data_dir)
+        pinion_store::private_fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
         say(&format!("Demo directory: {}", dir.display()));
 

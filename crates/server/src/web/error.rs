@@ -13,6 +13,9 @@ pub enum WebError {
     NotFound,
     /// The form's CSRF token is missing or wrong.
     BadCsrf,
+    /// The sign-in form's token is missing, differs from its cookie, was not
+    /// issued by this server, or has expired.
+    BadSignInForm,
     /// The request is not allowed, with a reason safe to show.
     Forbidden(String),
     /// The database is unavailable or did not answer in time: 503 with
@@ -49,6 +52,7 @@ impl From<ServiceError> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let mut back = ("/credentials", "Back to credentials");
         let (status, title, message) = match self {
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -60,6 +64,16 @@ impl IntoResponse for WebError {
                 "Form expired",
                 "This form is missing its security token or it has expired. Go back, reload the page and try again.".to_owned(),
             ),
+            WebError::BadSignInForm => {
+                back = ("/sign-in", "Sign in again");
+                (
+                    StatusCode::FORBIDDEN,
+                    "Sign-in form not accepted",
+                    "This sign-in form was not issued by Pinion, or it has expired. Open the \
+                     sign-in page again and sign in from there."
+                        .to_owned(),
+                )
+            }
             WebError::Forbidden(reason) => (StatusCode::FORBIDDEN, "Not allowed", reason),
             WebError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -89,7 +103,7 @@ impl IntoResponse for WebError {
                     main class="narrow" {
                         h1 { (title) }
                         p { (message) }
-                        p { a href="/credentials" { "Back to credentials" } }
+                        p { a href=(back.0) { (back.1) } }
                     }
                 }
             }
