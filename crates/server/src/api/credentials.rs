@@ -517,7 +517,9 @@ async fn owned(
 }
 
 /// `POST /api/v1/credentials/{id}/check`: calls `GET /v5/user_account` with
-/// the credential and reports status, account, scopes and expiries.
+/// the credential and reports status, account, scopes and expiries. A check
+/// within 30 s of the last one of the unchanged credential answers that
+/// one's result (`cached: true`, `checked_at`) without calling Pinterest.
 #[utoipa::path(
     post,
     operation_id = "check_credential",

@@ -122,11 +122,18 @@ pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                 .any(|p| matches!(p.parameter_in, ParameterIn::Path));
             let has_body = operation.request_body.is_some();
             let mut add = |status: &str, description: &str| {
-                operation
+                let response = operation
                     .responses
                     .responses
                     .entry(status.to_owned())
-                    .or_insert_with(|| error_response(description, status == "503").into());
+                    .or_insert_with(|| error_response(description).into());
+                if let (utoipa::openapi::RefOr::T(response), "503") = (response, status) {
+                    // A handler's own 503 gets the header too.
+                    response
+                        .headers
+                        .entry("Retry-After".to_owned())
+                        .or_insert_with(retry_after);
+                }
             };
             if has_body {
                 add("400", "The body is not well-formed JSON");
@@ -166,30 +173,32 @@ pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// A response with the common error body; for 503, a `Retry-After` header.
-fn error_response(description: &str, retry_after: bool) -> utoipa::openapi::Response {
-    use utoipa::openapi::header::HeaderBuilder;
-    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, ResponseBuilder, Type};
-    let mut response = ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("Error")))
-            .build(),
-    );
-    if retry_after {
-        response = response.header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .minimum(Some(0)),
-                )
-                .description(Some("Seconds to wait before trying again"))
+/// A response with the common error body.
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
                 .build(),
-        );
-    }
-    response.build()
+        )
+        .build()
+}
+
+/// The `Retry-After` header of a 503: seconds to wait.
+fn retry_after() -> utoipa::openapi::header::Header {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::{ObjectBuilder, Type};
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .description(Some("Seconds to wait before trying again"))
+        .build()
 }
 
 static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
@@ -227,7 +236,8 @@ pub struct ErrorBody {
 #[allow(dead_code)]
 pub struct ErrorDetail {
     /// Machine-readable: `unauthorized`, `not_found`, `bad_request`,
-    /// `invalid_json`, `validation_failed`, `conflict`, `stale`, `forbidden`,
+    /// `invalid_json`, `invalid_query`, `body_too_large`, `validation_failed`,
+    /// `conflict`, `stale`, `forbidden`, `credential_not_authorized`,
     /// `not_authorized`, `needs_reauthorization`, `app_credentials`,
     /// `refresh_unavailable`, `unavailable`, `internal`, `too_many_requests`.
     code: String,
@@ -294,4 +304,10 @@ pub struct CheckReport {
     refresh_token_expires_at: Option<DateTime<Utc>>,
     /// What went wrong, if anything.
     error: Option<String>,
+    /// When Pinterest answered this check.
+    checked_at: DateTime<Utc>,
+    /// True when this is the answer of a check of the unchanged credential
+    /// made less than 30 s ago (at `checked_at`), reused without calling
+    /// Pinterest again.
+    cached: bool,
 }
