@@ -11,6 +11,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::ApiError;
 
@@ -29,7 +30,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let Json(value) = <Json<T> as FromRequest<S>>::from_request(req, state).await?;
+        let Json(value) = <Json<Value> as FromRequest<S>>::from_request(req, state).await?;
+        Self::from_value(value)
+    }
+}
+
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// `T` from a well-formed body, which must be a JSON object (or `null`,
+    /// which `T` may refuse): serde would otherwise take a struct from an
+    /// array of its fields, a shape the document does not allow.
+    fn from_value(value: Value) -> Result<Self, ApiError> {
+        if !(value.is_object() || value.is_null()) {
+            return Err(ApiError::unprocessable(
+                "invalid_json",
+                "the JSON body must be an object",
+            ));
+        }
+        // Parsed again from its bytes, so errors name the field at fault
+        // exactly as axum's `Json` does.
+        let bytes = serde_json::to_vec(&value).map_err(|err| ApiError::internal(&err))?;
+        let Json(value) = Json::<T>::from_bytes(&bytes)?;
         Ok(Self(value))
     }
 }
@@ -42,8 +62,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
-        let body = <Json<T> as OptionalFromRequest<S>>::from_request(req, state).await?;
-        Ok(body.map(|Json(value)| Self(value)))
+        match <Json<Value> as OptionalFromRequest<S>>::from_request(req, state).await? {
+            Some(Json(value)) => Self::from_value(value).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

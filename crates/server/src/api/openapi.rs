@@ -237,7 +237,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Machine-readable: `unauthorized`, `not_found`, `bad_request`,
     /// `invalid_json`, `invalid_query`, `body_too_large`, `validation_failed`,
-    /// `conflict`, `stale`, `forbidden`, `credential_not_authorized`,
+    /// `conflict`, `unknown_user`, `stale`, `forbidden`, `credential_not_authorized`,
     /// `not_authorized`, `needs_reauthorization`, `app_credentials`,
     /// `refresh_unavailable`, `unavailable`, `internal`, `too_many_requests`.
     code: String,

@@ -187,8 +187,8 @@ pub async fn list_shares(
         (status = 201, description = "Shared", body = ShareView),
         (status = 401, description = "No valid API token", body = ErrorBody),
         (status = 403, description = "The credential is shared with the caller", body = ErrorBody),
-        (status = 404, description = "No such credential, or no user has this username", body = ErrorBody),
-        (status = 409, description = "The username is the owner's, or the credential is shared with them already", body = ErrorBody),
+        (status = 404, description = "No such credential, or not the caller's", body = ErrorBody),
+        (status = 409, description = "`unknown_user`: no user has this username; `conflict`: it is the owner's, or the credential is shared with them already", body = ErrorBody),
     )
 )]
 pub async fn create_share(
@@ -200,12 +200,14 @@ pub async fn create_share(
     let share = match state.credentials.share(&user, &id, &body.username).await {
         Ok(share) => share,
         // The only field of the body: a well-formed username that names no
-        // user is a missing object (404), the owner's own a conflict (409),
-        // so a body the document allows is never a 422.
+        // user, or the owner's own, conflicts with the users there are
+        // (409), so a body the document allows is never a 422 (and a 404
+        // stays "no such credential").
         Err(pinion_service::ServiceError::Validation(errors)) => {
             let message = errors.to_string();
             return Err(if message.contains("no user") {
-                ApiError::not_found("user").with_field("username")
+                ApiError::conflict("unknown_user", "no user has this username")
+                    .with_field("username")
             } else {
                 ApiError::from(pinion_service::ServiceError::Conflict {
                     field: "username",

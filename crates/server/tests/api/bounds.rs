@@ -73,6 +73,21 @@ async fn body_errors_are_the_json_error_body_with_their_own_status() {
             422,
             "invalid_json",
         ),
+        // A struct is never taken from an array of its fields.
+        (
+            &authorize,
+            Some("application/json"),
+            "[]".into(),
+            422,
+            "invalid_json",
+        ),
+        (
+            "/api/v1/tokens",
+            Some("application/json"),
+            r#"["ci"]"#.into(),
+            422,
+            "invalid_json",
+        ),
         (
             "/api/v1/tokens",
             None,
@@ -506,9 +521,7 @@ async fn open_authorization_flows_per_credential_are_capped_and_the_newest_stay(
 }
 
 /// Runs every future at once (no extra dependency for one join).
-async fn futures_join_all<F>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
