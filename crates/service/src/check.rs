@@ -123,21 +123,46 @@ pub async fn check_credential(
     check_credential_by(manager, config, id, &Actor::System).await
 }
 
-/// Calls `GET /v5/user_account` with credential `id` and reports; the
-/// result goes to the credential's activity log as done by `actor`.
-#[tracing::instrument(skip_all, fields(credential_id = %id))]
+/// Calls `GET /v5/user_account` with credential `id` and reports, unless
+/// a check of the unchanged credential made less than [`CHECK_REUSE`] ago
+/// answers it; the result goes to the credential's activity log as done by
+/// `actor`.
 pub async fn check_credential_by(
     manager: &Arc<TokenManager>,
     config: ClientConfig,
     id: &CredentialId,
     actor: &Actor,
 ) -> Result<CheckReport, crate::ServiceError> {
-    if let Some(report) = recent_check(manager, id).await? {
+    check(manager, config, id, actor, true).await
+}
+
+/// Like [`check_credential_by`], but always asks Pinterest (after any check
+/// of the credential already under way in this process): for the web UI's
+/// Check button, pressed by a person who has just changed something on
+/// Pinterest's side. Its answer is kept for the checks that follow.
+pub async fn check_credential_now_by(
+    manager: &Arc<TokenManager>,
+    config: ClientConfig,
+    id: &CredentialId,
+    actor: &Actor,
+) -> Result<CheckReport, crate::ServiceError> {
+    check(manager, config, id, actor, false).await
+}
+
+#[tracing::instrument(skip_all, fields(credential_id = %id, reuse = reuse))]
+async fn check(
+    manager: &Arc<TokenManager>,
+    config: ClientConfig,
+    id: &CredentialId,
+    actor: &Actor,
+    reuse: bool,
+) -> Result<CheckReport, crate::ServiceError> {
+    if reuse && let Some(report) = recent_check(manager, id).await? {
         return Ok(report);
     }
     let _one_at_a_time = check_lock(id).lock().await;
     // A check that ran while this one waited answers it too.
-    if let Some(report) = recent_check(manager, id).await? {
+    if reuse && let Some(report) = recent_check(manager, id).await? {
         return Ok(report);
     }
     let source = Arc::new(manager.token_source(id.clone()));
