@@ -25,6 +25,29 @@ const ROUNDS: usize = 20;
 /// Concurrent callers per burst.
 const CALLERS: usize = 50;
 
+/// Starts a round: the credential's access token expires at the simulator
+/// (Pinion still believes it valid) and the statistics are cleared. The
+/// credential's description changes too: a check is answered from one less
+/// than 30 s old of the unchanged credential, and each round must ask
+/// Pinterest again.
+async fn start_round(
+    store: &Arc<dyn Store>,
+    authorized: &support::Authorized,
+    sim: &RunningSimulator,
+    app: &AppInfo,
+    round: usize,
+) {
+    let patch = pinion_domain::CredentialPatchInput {
+        description: Some(format!("round {round}")),
+        ..Default::default()
+    };
+    pinion_service::Credentials::new(store.clone())
+        .update(&authorized.owner, authorized.id.as_str(), &patch)
+        .await
+        .unwrap();
+    expire_at_pinterest(sim, app).await;
+}
+
 /// Expires the credential's access token at the simulator (Pinion still
 /// believes it valid) and clears the statistics.
 async fn expire_at_pinterest(sim: &RunningSimulator, app: &AppInfo) {
@@ -52,11 +75,10 @@ async fn fifty_cli_processes_on_one_sqlite_data_dir_refresh_a_rejected_token_onc
         support::simulator("Single flight", pinion_simulator::DataShape::empty()).await;
     let store = support::open_data_dir(data_dir).await;
     let authorized = support::authorized_credential(&store, &sim, &app).await;
-    store.close().await;
     let id = authorized.id.as_str().to_owned();
 
     for round in 0..ROUNDS {
-        expire_at_pinterest(&sim, &app).await;
+        start_round(&store, &authorized, &sim, &app, round).await;
         let children: Vec<_> = (0..CALLERS)
             .map(|_| {
                 support::pinion(data_dir, &sim)
@@ -85,6 +107,7 @@ async fn fifty_cli_processes_on_one_sqlite_data_dir_refresh_a_rejected_token_onc
             "round {round}: {CALLERS} processes saw one rejected token"
         );
     }
+    store.close().await;
 }
 
 /// A PostgreSQL database with one authorized credential, and the key file
@@ -142,7 +165,14 @@ async fn fifty_checks_over_two_replicas_on_postgres_refresh_a_rejected_token_onc
     let http = reqwest::Client::new();
     let id = setup.authorized.id.as_str();
     for round in 0..ROUNDS {
-        expire_at_pinterest(&setup.sim, &setup.app).await;
+        start_round(
+            &setup.store,
+            &setup.authorized,
+            &setup.sim,
+            &setup.app,
+            round,
+        )
+        .await;
         let calls = (0..CALLERS).map(|n| {
             let url = format!("{}/api/v1/credentials/{id}/check", replicas[n % 2].url);
             let request = http

@@ -21,7 +21,7 @@ use crate::state::Services;
 use crate::{AppState, Settings, api, headers, health, limits, oauth};
 
 /// Largest request body accepted, in bytes.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How many users' credential listings the API keeps in memory.
 const CACHED_CREDENTIAL_LISTS: usize = 10_000;

@@ -40,6 +40,18 @@ pub enum ServiceError {
         /// What clashes, without a secret.
         message: String,
     },
+    /// The credential holds no authorization Pinion can use (never
+    /// authorized, or Pinterest no longer accepts it): its owner must
+    /// authorize it first.
+    #[error(
+        "credential \"{credential}\" is not authorized ({status}); authorize it with Pinterest first"
+    )]
+    NotAuthorized {
+        /// The credential's name.
+        credential: String,
+        /// Its status, e.g. `needs_authorization`.
+        status: &'static str,
+    },
     /// The object changed since it was read; read it again and retry.
     #[error("the credential changed while this request ran; reload and try again")]
     Stale,

@@ -31,7 +31,9 @@ pub use authorization::{
     Authorizations, BrowserBinding, CallbackError, CallbackParams, CompletedAuthorization,
     FLOW_TTL, StartedAuthorization,
 };
-pub use check::{CheckReport, check_credential, check_credential_by};
+pub use check::{
+    CHECK_REUSE, CheckReport, check_credential, check_credential_by, check_credential_now_by,
+};
 pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, UsableList};
 pub use error::ServiceError;
 pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};

@@ -38,12 +38,12 @@ pub use crate::crypto::{KeyVersion, Keyring};
 pub use crate::error::StoreError;
 pub use crate::keys::{KeyError, KeySource};
 pub use crate::lifecycle::{
-    ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, NewFlow, RefreshBasis,
-    RefreshClaim, RefreshFailure,
+    ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, MAX_OPEN_FLOWS_PER_CREDENTIAL,
+    NewFlow, RefreshBasis, RefreshClaim, RefreshFailure,
 };
 pub use crate::model::{
     CredentialRecord, CredentialSecrets, KeyVersionStatus, KeyringStatus, PROVIDER_PINTEREST,
-    RefreshState, TokenSet, User,
+    RefreshState, StoredCheck, TokenSet, User,
 };
 pub use crate::postgres::PgStore;
 pub use crate::runs::{

@@ -325,10 +325,21 @@ impl DueRule {
     }
 }
 
+/// The most authorization flows of one credential that may be open
+/// (started, neither completed nor expired) at once. Starting one more
+/// expires the oldest: a user sees only their latest consent link work, and
+/// nobody can fill the table by starting flows in a loop.
+pub const MAX_OPEN_FLOWS_PER_CREDENTIAL: usize = 10;
+
+/// The outcome message of a flow expired because newer ones were started.
+pub(crate) const REPLACED_FLOW_MESSAGE: &str = "a newer authorization of this credential replaced this one; use the latest link, or start again";
+
 /// Flows and refresh leases. Every [`crate::Store`] implements it.
 #[async_trait]
 pub trait LifecycleStore: Send + Sync {
-    /// Stores a new flow, sealing its verifier bound to the new row.
+    /// Stores a new flow, sealing its verifier bound to the new row; past
+    /// [`MAX_OPEN_FLOWS_PER_CREDENTIAL`] open flows of the credential, the
+    /// oldest expire (outcome `failed`, "replaced").
     async fn create_flow(&self, flow: &NewFlow) -> Result<FlowRecord, StoreError>;
 
     /// Consumes the unexpired, unconsumed flow whose state hashes to
@@ -479,6 +490,22 @@ macro_rules! impl_lifecycle {
                 flow: &$crate::lifecycle::NewFlow,
             ) -> Result<$crate::lifecycle::FlowRecord, StoreError> {
                 let mut tx = self.begin_write().await?;
+                // One flow is created at a time per credential (the row lock on
+                // PostgreSQL, the write lock on SQLite), so the cap below holds
+                // under any number of concurrent starts.
+                let locked = sqlx::query(&format!(
+                    "SELECT id FROM credentials WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                ))
+                .bind(flow.credential_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Self::db_error)?;
+                if locked.is_none() {
+                    return Err(StoreError::NotFound {
+                        entity: "credential",
+                    });
+                }
                 let keyring = self.sealing_keyring(&mut tx).await?;
                 let now = $crate::sql::stored_time(self.clock.now());
                 let mut row = $crate::lifecycle::FlowRow {
@@ -524,6 +551,23 @@ macro_rules! impl_lifecycle {
                     }
                     _ => Self::db_error(err),
                 })?;
+                // Past the cap, the oldest open flows of the credential expire
+                // now, marked as replaced for a CLI that waits on one.
+                sqlx::query(
+                    "UPDATE oauth_flows SET expires_at = $1, outcome = 'failed', message = $2, \
+                     finished_at = $1 WHERE credential_id = $3 AND consumed_at IS NULL \
+                     AND expires_at > $1 AND id <> $4 AND id NOT IN (SELECT id FROM oauth_flows \
+                     WHERE credential_id = $3 AND consumed_at IS NULL AND expires_at > $1 \
+                     AND id <> $4 ORDER BY created_at DESC, id DESC LIMIT $5)",
+                )
+                .bind(row.created_at)
+                .bind($crate::lifecycle::REPLACED_FLOW_MESSAGE)
+                .bind(&row.credential_id)
+                .bind(&row.id)
+                .bind(($crate::lifecycle::MAX_OPEN_FLOWS_PER_CREDENTIAL - 1) as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(Self::db_error)?;
                 self.commit(tx).await?;
                 Ok(row.to_record())
             }

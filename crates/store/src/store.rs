@@ -166,6 +166,16 @@ pub trait Store:
     /// `at` (whatever the answer); changes nothing else and no version.
     async fn record_check(&self, id: &CredentialId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
+    /// Keeps `check` as the credential's latest check, replacing the one
+    /// before; changes nothing of the credential and no version.
+    async fn save_check(&self, check: &crate::StoredCheck) -> Result<(), StoreError>;
+
+    /// The credential's latest check, if one was saved.
+    async fn latest_check(
+        &self,
+        id: &CredentialId,
+    ) -> Result<Option<crate::StoredCheck>, StoreError>;
+
     // Keys.
 
     /// Seals `plaintext` for a file outside the database (the token journal)

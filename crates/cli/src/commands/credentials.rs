@@ -383,6 +383,18 @@ impl CredentialsCommand {
                             output::time(report.refresh_token_expires_at),
                         ),
                         ("Error", report.error.clone().unwrap_or_else(|| "-".into())),
+                        (
+                            "Checked",
+                            if report.cached {
+                                format!(
+                                    "{} (a recent check, reused: checks within {} s of the last one are not sent to Pinterest again)",
+                                    output::time(Some(report.checked_at)),
+                                    pinion_service::CHECK_REUSE.as_secs()
+                                )
+                            } else {
+                                output::time(Some(report.checked_at))
+                            },
+                        ),
                     ]);
                 }
                 if report.ok {

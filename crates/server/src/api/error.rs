@@ -70,9 +70,39 @@ impl ApiError {
         )
     }
 
+    /// The same error naming request field `field`.
+    pub fn with_field(self, field: &'static str) -> Self {
+        Self {
+            field: Some(field),
+            ..self
+        }
+    }
+
+    /// 409 with `code`: the request conflicts with what is stored.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 422 with `code`: a well-formed request the API cannot take.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
     /// 400: the request itself is malformed.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 400: query parameter `name` is outside what the document allows.
+    pub fn invalid_query(name: &'static str, message: impl std::fmt::Display) -> Self {
+        Self {
+            field: Some(name),
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("invalid query string: {name}: {message}"),
+            )
+        }
     }
 
     /// 500 with a generic message; `cause` goes to the log only.
@@ -175,6 +205,14 @@ impl From<ServiceError> for ApiError {
                     format!("{field}: {message}"),
                 )
             },
+            ServiceError::NotAuthorized { .. } => Self {
+                field: Some("credential_id"),
+                ..Self::new(
+                    StatusCode::CONFLICT,
+                    "credential_not_authorized",
+                    err.to_string(),
+                )
+            },
             ServiceError::Stale => Self::new(StatusCode::CONFLICT, "stale", err.to_string()),
             ServiceError::Throttled { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled", err.to_string())
@@ -194,11 +232,20 @@ impl From<ServiceError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        let status = match rejection {
-            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
-        };
+        // axum's own statuses: 415 for a missing or wrong content type, 422
+        // for a body of the wrong shape, 413 for one over the server's body
+        // limit, 400 for malformed JSON.
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(
+                status,
+                "body_too_large",
+                format!(
+                    "the request body is larger than the limit of {} KiB",
+                    crate::startup::MAX_BODY_BYTES / 1024
+                ),
+            );
+        }
         let message = match &rejection {
             // serde's text for a wrongly typed or invalid value quotes the
             // value (a client secret sent as a number, say): name the field

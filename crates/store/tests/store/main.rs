@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod backend;
+mod bounds;
 mod changes;
 mod due;
 mod helpers;
@@ -41,6 +42,8 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    bounds::concurrent_flows_past_the_cap_expire_the_oldest,
+    bounds::the_latest_check_is_kept_replaced_and_deleted_with_its_credential,
     changes::the_change_feed_moves_on_every_write_here_and_elsewhere,
     changes::consuming_a_flow_and_appending_activity_move_the_feed_at_once,
     suite::created_credential_reads_back_as_metadata_only,
