@@ -280,6 +280,87 @@ async fn slow_clients_under_an_open_file_limit_leave_healthz_answering_within_a_
     );
 }
 
+/// Reads from `stream` until the server closes it; returns what it sent.
+async fn until_closed(stream: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, String> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(limit, async {
+        let mut buf = [0_u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    match read {
+        Ok(()) => Ok(received),
+        Err(_) => Err(format!(
+            "still open after {limit:?}; received {:?}",
+            String::from_utf8_lossy(&received)
+        )),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_headers_and_idle_keep_alive_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &[], None).await;
+    // The server's bound is 10 s; a loaded machine gets some slack.
+    let limit = Duration::from_secs(20);
+
+    // Headers that never finish: one line every 3 s, until the server
+    // closes the connection.
+    let mut slow = TcpStream::connect(served.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let trickle = async {
+        let mut sink = [0_u8; 512];
+        let mut line = 0;
+        while started.elapsed() < limit {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(3)) => {
+                    line += 1;
+                    let header = format!("X-Slow-{line}: 1\r\n");
+                    if slow.write_all(header.as_bytes()).await.is_err() {
+                        return Some(started.elapsed());
+                    }
+                }
+                read = slow.read(&mut sink) => {
+                    if matches!(read, Ok(0) | Err(_)) {
+                        return Some(started.elapsed());
+                    }
+                }
+            }
+        }
+        None
+    };
+    // A keep-alive connection that asks once and then says nothing.
+    let mut idle = TcpStream::connect(served.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let idle_started = Instant::now();
+    let idle_closed = async {
+        let answer = until_closed(&mut idle, limit).await;
+        (answer, idle_started.elapsed())
+    };
+    let (slow_closed, (idle_answer, idle_took)) = tokio::join!(trickle, idle_closed);
+    let idle_answer = idle_answer.expect("the idle keep-alive connection is closed");
+    assert!(
+        idle_answer.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&idle_answer)
+    );
+    let slow_took = slow_closed.unwrap_or_else(|| {
+        panic!("the connection trickling headers was still open after {limit:?}")
+    });
+    eprintln!("trickling headers closed after {slow_took:?}, idle keep-alive after {idle_took:?}");
+    served.stop().await;
+}
+
 /// The last 40 lines of a log.
 fn tail(log: &str) -> String {
     let lines: Vec<_> = log.lines().collect();
