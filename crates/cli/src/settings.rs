@@ -69,7 +69,11 @@ impl StoreArgs {
     /// was generated.
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         let (location, keys) = self.locate()?;
-        let connected = pinion_store::connect(&location, keys).await?;
+        let options = pinion_store::ConnectOptions {
+            acquire_timeout: acquire_timeout_from_env()?,
+            ..pinion_store::ConnectOptions::default()
+        };
+        let connected = pinion_store::connect_with(&location, keys, options).await?;
         if let Some(KeyNotice::GeneratedKeyFile(path)) = &connected.key_notice {
             eprintln!(
                 "Generated a new encryption key at {} (mode 0600). Back it up: without it the \
@@ -78,6 +82,25 @@ impl StoreArgs {
             );
         }
         Ok(connected.store)
+    }
+}
+
+/// `PINION_DATABASE_ACQUIRE_TIMEOUT_MS`: how long a PostgreSQL call waits for
+/// a connection before the request answers 503
+/// ([`pinion_store::ConnectOptions::acquire_timeout`]); 1,500 when unset.
+fn acquire_timeout_from_env() -> anyhow::Result<std::time::Duration> {
+    const NAME: &str = "PINION_DATABASE_ACQUIRE_TIMEOUT_MS";
+    match std::env::var(NAME) {
+        Err(std::env::VarError::NotPresent) => Ok(pinion_store::DEFAULT_ACQUIRE_TIMEOUT),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(ms @ 1..=600_000) => Ok(std::time::Duration::from_millis(ms)),
+            _ => anyhow::bail!(
+                "{NAME} must be a whole number of milliseconds from 1 to 600000, not `{text}`"
+            ),
+        },
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("{NAME} must be a whole number of milliseconds from 1 to 600000")
+        }
     }
 }
 

@@ -51,6 +51,7 @@ fn pinion(data_dir: &Path, open_files: Option<u32>) -> Command {
         .env_remove("PINION_PUBLIC_URL")
         .env_remove("PINION_LISTEN")
         .env_remove("PINION_MAX_CONNECTIONS")
+        .env_remove("PINION_DATABASE_ACQUIRE_TIMEOUT_MS")
         .env_remove("PINTEREST_OAUTH_URL")
         .env_remove("PINTEREST_API_URL")
         .stdin(Stdio::null())
@@ -359,6 +360,32 @@ async fn unfinished_headers_and_idle_keep_alive_connections_are_closed() {
     });
     eprintln!("trickling headers closed after {slow_took:?}, idle keep-alive after {idle_took:?}");
     served.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_acquire_timeout_is_refused_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["soon", "0", "-5", "600001"] {
+        let output = pinion(dir.path(), None)
+            .args(["users", "list"])
+            .env("PINION_DATABASE_ACQUIRE_TIMEOUT_MS", bad)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("PINION_DATABASE_ACQUIRE_TIMEOUT_MS must be a whole number"),
+            "{bad}: {stderr}"
+        );
+    }
+    let output = pinion(dir.path(), None)
+        .args(["users", "list"])
+        .env("PINION_DATABASE_ACQUIRE_TIMEOUT_MS", "2500")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
 }
 
 /// The last 40 lines of a log.
