@@ -53,8 +53,8 @@ pub use runs::{
     output_location, valid_output_name,
 };
 pub use sessions::{
-    MIN_PASSWORD_CHARS, SESSION_TTL, SIGNIN_TOKEN_TTL, SessionToken, Sessions, SignedIn,
-    hash_password, validate_password, verify_password,
+    DEVICE_TOKEN_TTL, MIN_PASSWORD_CHARS, SESSION_TTL, SIGNIN_TOKEN_TTL, SessionToken, Sessions,
+    SignedIn, hash_password, validate_password, verify_password,
 };
 pub use sources::{OUTPUTS, STREAMS, SourceInput, Sources};
 

@@ -49,6 +49,12 @@ pub const SIGNIN_TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
 /// same key can pass for one.
 const SIGNIN_TOKEN_PURPOSE: &str = "pinion sign-in form token v1";
 
+/// How long a browser's device token (see [`crate::throttle`]) lasts.
+pub const DEVICE_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
+
+/// The purpose of a device token's MAC.
+const DEVICE_TOKEN_PURPOSE: &str = "pinion sign-in device token v1";
+
 /// A browser session's token: the session cookie's value.
 #[derive(Clone)]
 pub struct SessionToken(String);
@@ -145,6 +151,8 @@ pub struct SignedIn {
     pub user: User,
     /// The new session's token, for the cookie.
     pub token: SessionToken,
+    /// A new device token for this browser (see [`crate::throttle`]).
+    pub device_token: String,
 }
 
 /// Passwords and browser sessions.
@@ -219,17 +227,44 @@ impl Sessions {
         password: &Password,
         client: Option<IpAddr>,
     ) -> Result<Option<SignedIn>, ServiceError> {
+        self.sign_in_on_device(username, password, client, None)
+            .await
+    }
+
+    /// [`Sessions::sign_in_from`] from a browser that may hold a device token
+    /// (`device`, the cookie's value). A valid one for `username` means the
+    /// browser signed in as that user before: its attempts are counted on
+    /// the device alone, so nobody else's failures, even at the same
+    /// address, refuse it ([`SignInThrottle::begin_device`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in_on_device(
+        &self,
+        username: &str,
+        password: &Password,
+        client: Option<IpAddr>,
+        device: Option<&str>,
+    ) -> Result<Option<SignedIn>, ServiceError> {
+        let device = device.and_then(|token| {
+            self.verify_token(DEVICE_TOKEN_PURPOSE, &username_digest(username), token)
+        });
         // The attempt counts as a failure from here until the password
         // matched, so attempts sent together cannot all get through.
-        if let Err(retry_after) = self.throttle.begin(username, client, Instant::now()) {
+        let begun = match device {
+            Some(device) => self.throttle.begin_device(device, Instant::now()),
+            None => self.throttle.begin(username, client, Instant::now()),
+        };
+        if let Err(retry_after) = begun {
             tracing::info!("A sign-in was refused: too many failed attempts.");
             return Err(ServiceError::Throttled { retry_after });
         }
         let result = self.check_password(username, password).await;
-        match &result {
-            Ok(Some(_)) => self.throttle.succeeded(username, client),
-            Ok(None) => {}
-            Err(_) => self.throttle.abandoned(username, client),
+        match (device, &result) {
+            (Some(device), result) => self
+                .throttle
+                .device_done(device, matches!(result, Ok(None))),
+            (None, Ok(Some(_))) => self.throttle.succeeded(username, client),
+            (None, Ok(None)) => {}
+            (None, Err(_)) => self.throttle.abandoned(username, client),
         }
         result
     }
@@ -276,7 +311,12 @@ impl Sessions {
             .create_session(&user.id, &token.storage_hash(), expires_at)
             .await?;
         tracing::info!(user_id = %user.id, "Signed in.");
-        Ok(Some(SignedIn { user, token }))
+        let device_token = self.issue_device_token(user.username.as_str());
+        Ok(Some(SignedIn {
+            user,
+            token,
+            device_token,
+        }))
     }
 
     /// The user of a live session, or `None`.
@@ -298,33 +338,60 @@ impl Sessions {
     /// A new sign-in form token, for the double-submit cookie and the form's
     /// hidden field (see the module docs).
     pub fn issue_signin_token(&self) -> String {
-        let expires = chrono::Utc::now().timestamp() + SIGNIN_TOKEN_TTL.as_secs() as i64;
-        let message = format!("{expires}.{}", SessionToken::random_value());
-        let (version, tag) = self.store.mac(SIGNIN_TOKEN_PURPOSE, message.as_bytes());
-        format!("{version}.{message}.{}", base64_url(&tag))
+        self.sign_token(SIGNIN_TOKEN_PURPOSE, "", SIGNIN_TOKEN_TTL)
     }
 
     /// True when `token` is a sign-in token this deployment issued that has
     /// not expired.
     pub fn signin_token_valid(&self, token: &str) -> bool {
+        self.verify_token(SIGNIN_TOKEN_PURPOSE, "", token).is_some()
+    }
+
+    /// A new device token for `username`: the cookie a browser gets when it
+    /// signs in, which lets its later attempts for that username be counted
+    /// on the device alone ([`SignInThrottle::begin_device`]).
+    pub fn issue_device_token(&self, username: &str) -> String {
+        self.sign_token(
+            DEVICE_TOKEN_PURPOSE,
+            &username_digest(username),
+            DEVICE_TOKEN_TTL,
+        )
+    }
+
+    /// `VERSION.EXPIRES.NONCE.MAC`, the MAC over the expiry, a random nonce
+    /// and `bound` (what the token is for).
+    fn sign_token(&self, purpose: &str, bound: &str, ttl: Duration) -> String {
+        let expires = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
+        let nonce = SessionToken::random_value();
+        let message = format!("{expires}.{nonce}.{bound}");
+        let (version, tag) = self.store.mac(purpose, message.as_bytes());
+        format!("{version}.{expires}.{nonce}.{}", base64_url(&tag))
+    }
+
+    /// The nonce of `token` when this deployment signed it for `purpose` and
+    /// `bound` and it has not expired.
+    fn verify_token<'t>(&self, purpose: &str, bound: &str, token: &'t str) -> Option<&'t str> {
         use base64::Engine;
         let mut parts = token.splitn(4, '.');
-        let (Some(version), Some(expires), Some(nonce), Some(tag)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return false;
-        };
-        let (Ok(version), Ok(expires_at)) = (version.parse(), expires.parse::<i64>()) else {
-            return false;
-        };
-        let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
-            return false;
-        };
-        let message = format!("{expires}.{nonce}");
-        self.store
-            .verify_mac(SIGNIN_TOKEN_PURPOSE, version, message.as_bytes(), &tag)
-            && chrono::Utc::now().timestamp() < expires_at
+        let (version, expires, nonce, tag) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let version = version.parse().ok()?;
+        let expires_at = expires.parse::<i64>().ok()?;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tag)
+            .ok()?;
+        let message = format!("{expires}.{nonce}.{bound}");
+        (self
+            .store
+            .verify_mac(purpose, version, message.as_bytes(), &tag)
+            && chrono::Utc::now().timestamp() < expires_at)
+            .then_some(nonce)
     }
+}
+
+/// SHA-256 hex of the trimmed, lower-cased username a device token is for.
+fn username_digest(username: &str) -> String {
+    hex::encode(Sha256::digest(username.trim().to_lowercase().as_bytes()))
 }
 
 fn base64_url(bytes: &[u8]) -> String {
@@ -513,11 +580,30 @@ mod tests {
         ] {
             assert!(!sessions.signin_token_valid(bad), "{bad}");
         }
-        // An expired one, with a valid MAC.
-        let expired = format!("{}.x", chrono::Utc::now().timestamp() - 1);
-        let (version, tag) = sessions.store.mac(SIGNIN_TOKEN_PURPOSE, expired.as_bytes());
-        let expired = format!("{version}.{expired}.{}", base64_url(&tag));
+        // An expired one, with a valid MAC, and the same moved later.
+        let expires = chrono::Utc::now().timestamp() - 1;
+        let (version, tag) = sessions
+            .store
+            .mac(SIGNIN_TOKEN_PURPOSE, format!("{expires}.x.").as_bytes());
+        let expired = format!("{version}.{expires}.x.{}", base64_url(&tag));
+        let moved = format!("{version}.{}.x.{}", expires + 60, base64_url(&tag));
         assert!(!sessions.signin_token_valid(&expired), "{expired}");
+        assert!(!sessions.signin_token_valid(&moved), "{moved}");
+        let (version, tag) = sessions.store.mac(
+            SIGNIN_TOKEN_PURPOSE,
+            format!("{}.x.", expires + 60).as_bytes(),
+        );
+        let valid = format!("{version}.{}.x.{}", expires + 60, base64_url(&tag));
+        assert!(sessions.signin_token_valid(&valid), "{valid}");
+        // A device token is for its username only, and is no sign-in token.
+        let device = sessions.issue_device_token("Alice");
+        let alice = username_digest("alice ");
+        let found = sessions.verify_token(DEVICE_TOKEN_PURPOSE, &alice, &device);
+        assert!(found.is_some());
+        let bob = username_digest("bob");
+        let found = sessions.verify_token(DEVICE_TOKEN_PURPOSE, &bob, &device);
+        assert!(found.is_none());
+        assert!(!sessions.signin_token_valid(&device));
     }
 
     #[tokio::test]

@@ -48,10 +48,19 @@
 //! replica throttles on its own, so with N replicas an attacker gets at most
 //! N times the limits.
 //!
-//! What is left: an attacker behind the same address as the user (one NAT)
-//! shares the user's client bucket and can keep it full, slowing the user's
-//! first try to one every 18 s at worst; OWASP's "device cookies" would let
-//! a browser that signed in before skip it.
+//! - **Per device**: behind one NAT or reverse proxy an attacker shares the
+//!   user's address, so the two counts above cannot tell them apart. After
+//!   a successful sign-in the browser gets a device cookie for that username
+//!   (OWASP's "Slow Down Online Guessing Attacks with Device Cookies"; signed
+//!   like the sign-in form's token, see `sessions.rs`). An attempt showing a
+//!   valid one for the username typed is counted on that device alone
+//!   ([`SignInThrottle::begin_device`]: 5 failures per 15 minutes), so a
+//!   user who has signed in from a browser before is never refused because
+//!   of anyone else, even at the same address.
+//!
+//! What is left: a browser that never signed in, behind the same address as
+//! an attacker, shares the attacker's client bucket (one try every 18 s at
+//! worst), and, for a username, the (username, client) count.
 //!
 //! Memory is bounded whatever an attacker sends: a username is kept as its
 //! SHA-256 (32 bytes, however long the name typed), a (username, client)
@@ -101,6 +110,8 @@ enum Key {
     Client(IpAddr),
     /// SHA-256 of the trimmed, lower-cased name.
     Username([u8; 32]),
+    /// SHA-256 of a device token's nonce: a browser that signed in before.
+    Device([u8; 32]),
 }
 
 fn normalized(username: &str) -> String {
@@ -127,6 +138,13 @@ impl Key {
 
     fn client(client: IpAddr) -> Self {
         Self::Client(client_network(client))
+    }
+
+    fn device(nonce: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"pinion sign-in device v1\0");
+        hasher.update(nonce.as_bytes());
+        Self::Device(hasher.finalize().into())
     }
 
     fn pair(username: &str, client: Option<IpAddr>) -> Self {
@@ -172,7 +190,7 @@ impl Failures {
 /// How often a bucket key leaks, or `None` for a pair (a fixed window).
 fn leak(key: &Key) -> Option<Duration> {
     match key {
-        Key::Pair(_) => None,
+        Key::Pair(_) | Key::Device(_) => None,
         Key::Client(_) => Some(CLIENT_LEAK),
         Key::Username(_) => Some(USERNAME_LEAK),
     }
@@ -348,6 +366,37 @@ impl SignInThrottle {
         }
     }
 
+    /// [`Self::begin`] for a browser that showed a valid device token for
+    /// the username (it signed in as that user before, see the module docs):
+    /// its attempts are counted on the device alone, [`MAX_FAILURES_PER_PAIR`]
+    /// per [`WINDOW`], so no failure from anyone else, at its address or
+    /// elsewhere, refuses it. Follow it with [`Self::device_done`].
+    pub fn begin_device(&self, device: &str, now: Instant) -> Result<(), Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let key = Key::device(device);
+        let entry = Self::settled(&failures, &key, now);
+        if entry.count >= MAX_FAILURES_PER_PAIR {
+            return Err(entry.since + WINDOW - now);
+        }
+        if failures.len() + 1 > self.max_keys {
+            make_room(&mut failures, self.max_keys, now);
+        }
+        let entry = failures.entry(key.clone()).or_insert(Failures::new(now));
+        settle(&key, entry, now);
+        entry.count += 1;
+        entry.last = now;
+        Ok(())
+    }
+
+    /// After [`Self::begin_device`]: a success or an attempt that could not
+    /// be checked clears the device's count; a failure keeps it.
+    pub fn device_done(&self, device: &str, failed: bool) {
+        if !failed {
+            let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+            failures.remove(&Key::device(device));
+        }
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.failures
@@ -445,6 +494,29 @@ mod tests {
         let wait = throttle.check("alice", CLIENT, now).expect("slowed");
         assert!(wait <= USERNAME_MAX_DELAY, "{wait:?}");
         assert_eq!(throttle.check("alice", CLIENT, now + wait), None);
+    }
+
+    #[test]
+    fn a_device_that_signed_in_before_is_counted_on_its_own() {
+        let throttle = SignInThrottle::default();
+        let now = Instant::now();
+        // Someone at the user's own address fills its bucket and the pair.
+        for n in 0..CLIENT_BURST {
+            let _ = throttle.begin(&format!("user{n}"), CLIENT, now);
+        }
+        for _ in 0..MAX_FAILURES_PER_PAIR {
+            let _ = throttle.begin("erin", CLIENT, now);
+        }
+        assert!(throttle.check("erin", CLIENT, now).is_some());
+        // Erin's browser, with its device token, still gets its own tries.
+        for _ in 0..MAX_FAILURES_PER_PAIR {
+            assert_eq!(throttle.begin_device("erins-device", now), Ok(()));
+            throttle.device_done("erins-device", true);
+        }
+        assert_eq!(throttle.begin_device("erins-device", now), Err(WINDOW));
+        assert_eq!(throttle.begin_device("another-device", now), Ok(()));
+        throttle.device_done("another-device", false);
+        assert_eq!(throttle.begin_device("erins-device", now + WINDOW), Ok(()));
     }
 
     #[test]

@@ -370,6 +370,27 @@ mod tests {
     }
 
     #[test]
+    fn a_mac_verifies_under_its_version_and_purpose_only_and_survives_a_rotation() {
+        let old = keyring(&[(1, 7)]);
+        let (version, tag) = old.mac("purpose", b"message");
+        assert_eq!(version, 1);
+        assert!(old.verify_mac("purpose", 1, b"message", &tag));
+        assert!(!old.verify_mac("other purpose", 1, b"message", &tag));
+        assert!(!old.verify_mac("purpose", 1, b"messagE", &tag));
+        assert!(!old.verify_mac("purpose", 2, b"message", &tag));
+        assert!(!old.verify_mac("purpose", 1, b"message", &tag[..31]));
+        // Another process with the same keys, after a rotation added key 2.
+        let rotated = keyring(&[(1, 7), (2, 8)]);
+        assert!(rotated.verify_mac("purpose", 1, b"message", &tag));
+        let (version, newer) = rotated.mac("purpose", b"message");
+        assert_eq!(version, 2);
+        assert_ne!(newer, tag);
+        // Other keys, or the seal key's derivation, give other MACs.
+        assert!(!keyring(&[(1, 9)]).verify_mac("purpose", 1, b"message", &tag));
+        assert_ne!(tag, old.check_value(1).unwrap());
+    }
+
+    #[test]
     fn sealed_value_opens_at_its_own_location_only() {
         let ring = keyring(&[(1, 7)]);
         let sealed = ring.seal(HERE, b"marker-secret");

@@ -79,17 +79,36 @@ pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 }
 
 /// Sets an open file's mode to 0600 (`fchmod`), for a file that may have
-/// been created earlier with a wider mode.
-pub fn restrict_open_file(file: &fs::File) -> io::Result<()> {
+/// been created earlier with a wider mode. A file of another owner (which
+/// only its owner may change) is left as it is, with a warning.
+pub fn restrict_open_file(file: &fs::File, path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
+        tolerate_other_owner(
+            file.set_permissions(fs::Permissions::from_mode(FILE_MODE)),
+            path,
+        )
     }
     #[cfg(not(unix))]
     {
-        let _ = file;
+        let _ = (file, path);
         Ok(())
+    }
+}
+
+/// `Ok` for a refused `chmod` of another user's file, with a warning: the
+/// operator chose its owner and mode, and reading it still works.
+fn tolerate_other_owner(result: io::Result<()>, path: &Path) -> io::Result<()> {
+    match result {
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+            tracing::warn!(
+                path = %path.display(),
+                "Could not make a file private (mode 0600): it belongs to another user."
+            );
+            Ok(())
+        }
+        other => other,
     }
 }
 
@@ -108,10 +127,11 @@ pub fn prepare_sqlite_file(path: &Path) -> io::Result<()> {
 }
 
 /// After SQLite opened `path`: sets 0600 on the database file and on its
-/// `-wal` and `-shm` files where they exist.
+/// `-wal` and `-shm` files where they exist (another user's are left as
+/// they are, with a warning).
 pub fn restrict_sqlite_files(path: &Path) -> io::Result<()> {
     for file in sqlite_files(path) {
-        match set_mode(&file, FILE_MODE) {
+        match tolerate_other_owner(set_mode(&file, FILE_MODE), &file) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => return Err(err),

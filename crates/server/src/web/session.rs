@@ -18,6 +18,11 @@
 //! (`Sessions::issue_signin_token`), the form must echo it, and a value the
 //! server did not sign (one a client set or an attacker planted) is refused
 //! with a 403 page (SECURITY.md R33).
+//!
+//! A successful sign-in also sets a device cookie (`__Host-pinion_device` /
+//! `pinion_device`, 90 days), signed for the username, so that browser's
+//! later sign-ins are throttled on their own and nobody else's failures can
+//! refuse them (`pinion_service::throttle`).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -38,6 +43,11 @@ pub const SESSION_COOKIE_PLAIN: &str = "pinion_session";
 const SIGNIN_COOKIE_SECURE: &str = "__Host-pinion_signin";
 /// The sign-in form's double-submit cookie on a plain-http public URL.
 const SIGNIN_COOKIE_PLAIN: &str = "pinion_signin";
+/// The device cookie (a browser that signed in before, see
+/// `pinion_service::throttle`) on an https public URL.
+const DEVICE_COOKIE_SECURE: &str = "__Host-pinion_device";
+/// The device cookie on a plain-http public URL.
+const DEVICE_COOKIE_PLAIN: &str = "pinion_device";
 
 fn is_https(public_url: &Url) -> bool {
     public_url.scheme() == "https"
@@ -85,6 +95,25 @@ pub fn clearing_session_cookie(public_url: &Url) -> String {
 pub fn signin_cookie(public_url: &Url, value: &str) -> String {
     let max_age = pinion_service::SIGNIN_TOKEN_TTL.as_secs();
     cookie(public_url, signin_cookie_name(public_url), value, max_age)
+}
+
+fn device_cookie_name(public_url: &Url) -> &'static str {
+    if is_https(public_url) {
+        DEVICE_COOKIE_SECURE
+    } else {
+        DEVICE_COOKIE_PLAIN
+    }
+}
+
+/// The `Set-Cookie` value of the device cookie a browser gets at sign-in.
+pub fn device_cookie(public_url: &Url, value: &str) -> String {
+    let max_age = pinion_service::DEVICE_TOKEN_TTL.as_secs();
+    cookie(public_url, device_cookie_name(public_url), value, max_age)
+}
+
+/// The device cookie's value, if any.
+pub fn read_device_cookie<'a>(headers: &'a HeaderMap, public_url: &Url) -> Option<&'a str> {
+    read_cookie(headers, device_cookie_name(public_url))
 }
 
 /// The `Set-Cookie` value that removes the sign-in cookie.

@@ -346,3 +346,36 @@ async fn the_sign_in_form_accepts_only_a_token_the_server_issued() {
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/credentials");
 }
+
+#[tokio::test]
+async fn a_browser_that_signed_in_before_is_not_refused_for_others_failures_at_its_address() {
+    let app = spawn_app().await;
+    // Alice signs in once from her browser, which keeps its device cookie,
+    // and signs out.
+    let alice = app.signed_in("alice").await;
+    let csrf = alice.csrf().await;
+    assert_eq!(
+        alice
+            .post_form("/sign-out", &[("csrf", &csrf)])
+            .await
+            .status(),
+        303
+    );
+    // Someone at the same address (one NAT) fails for many names and for
+    // alice until the address is refused for her.
+    let stranger = app.browser();
+    let burst = pinion_service::throttle::CLIENT_BURST;
+    for n in 0..burst {
+        let _ = stranger
+            .sign_in(&format!("user{n}"), "not the password at all")
+            .await;
+    }
+    let refused = stranger.sign_in("alice", PASSWORD).await;
+    assert_eq!(refused.status(), 429);
+    // A browser that never signed in at that address is refused too...
+    assert_eq!(app.browser().sign_in("alice", PASSWORD).await.status(), 429);
+    // ...but Alice's own browser signs in.
+    let response = alice.sign_in("alice", PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    assert!(alice.page("/credentials").await.contains("alice"));
+}

@@ -174,7 +174,7 @@ impl Destination for JsonlDestination {
                     .write(true)
                     .open(&partial)
                     .map_err(io("open for resume", &partial))?;
-                pinion_store::private_fs::restrict_open_file(&file)
+                pinion_store::private_fs::restrict_open_file(&file, &partial)
                     .map_err(io("restrict", &partial))?;
                 let length = file.metadata().map_err(io("inspect", &partial))?.len();
                 if length < position {
@@ -191,7 +191,7 @@ impl Destination for JsonlDestination {
             _ => {
                 let file = pinion_store::private_fs::create_file(&partial)
                     .map_err(io("create", &partial))?;
-                pinion_store::private_fs::restrict_open_file(&file)
+                pinion_store::private_fs::restrict_open_file(&file, &partial)
                     .map_err(io("restrict", &partial))?;
                 file.sync_all().map_err(io("sync", &partial))?;
                 file

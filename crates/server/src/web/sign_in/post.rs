@@ -15,7 +15,8 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::web::WebError;
 use crate::web::session::{
-    clearing_signin_cookie, read_signin_cookie, session_cookie, signin_cookie,
+    clearing_signin_cookie, device_cookie, read_device_cookie, read_signin_cookie, session_cookie,
+    signin_cookie,
 };
 
 /// The sign-in form's fields.
@@ -54,9 +55,10 @@ pub async fn post(
     let client = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip());
+    let device = read_device_cookie(&headers, &state.public_url);
     let attempt = state
         .sessions
-        .sign_in_from(&form.username, &password, client)
+        .sign_in_on_device(&form.username, &password, client, device)
         .await;
     let signed_in = match attempt {
         Ok(Some(signed_in)) => signed_in,
@@ -81,6 +83,7 @@ pub async fn post(
     for cookie in [
         session_cookie(&state.public_url, &signed_in.token, max_age),
         clearing_signin_cookie(&state.public_url),
+        device_cookie(&state.public_url, &signed_in.device_token),
     ] {
         let value = HeaderValue::from_str(&cookie).map_err(|_| WebError::Internal)?;
         response.headers_mut().append(header::SET_COOKIE, value);
