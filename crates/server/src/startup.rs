@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::routing::get;
 use std::sync::Arc;
@@ -13,10 +14,11 @@ use pinion_oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
 use pinion_service::{Authorizations, Credentials, Refresher, TokenManager, Users};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::Services;
-use crate::{AppState, Settings, api, headers, health, oauth};
+use crate::{AppState, Settings, api, headers, health, limits, oauth};
 
 /// Largest request body accepted, in bytes.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -31,6 +33,8 @@ pub struct Application {
     router: Router,
     refresher: Option<Refresher>,
     tokens: Arc<TokenManager>,
+    max_connections: Option<usize>,
+    runs: pinion_service::Runs,
 }
 
 impl Application {
@@ -58,29 +62,24 @@ impl Application {
             Arc::new(SystemClock),
             settings.refresh_policy.clone(),
         ));
-        if settings.store.backend() == pinion_store::BackendKind::Sqlite {
-            // One process owns a SQLite store, so its unfinished runs died
-            // with the previous process (replicas on PostgreSQL keep theirs).
-            let interrupted = pinion_service::Runs::new(
+        if let Some(dir) = &settings.data_dir {
+            // Refreshed tokens are journaled here until the database takes
+            // them, so a database outage never costs a user their grant.
+            tokens.set_journal(pinion_service::TokenJournal::in_data_dir(
+                dir,
                 settings.store.clone(),
-                tokens.clone(),
-                pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
-                None,
-            )
-            .fail_interrupted()
-            .await
-            .map_err(|err| anyhow::anyhow!("marking interrupted runs: {err}"))?;
-            if interrupted > 0 {
-                tracing::warn!(
-                    interrupted,
-                    "Marked runs left by a stopped server as failed."
-                );
-            }
+            ));
         }
         let refresher = settings
             .refresher
             .clone()
             .map(|config| Refresher::new(tokens.clone(), config));
+        let runs = pinion_service::Runs::new(
+            settings.store.clone(),
+            tokens.clone(),
+            pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
+            settings.data_dir.clone(),
+        );
         let state = AppState::new(Services {
             users: Users::new(settings.store.clone()),
             credentials: Credentials::new(settings.store.clone()),
@@ -94,12 +93,7 @@ impl Application {
                 tokens.clone(),
                 pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
             ),
-            runs: pinion_service::Runs::new(
-                settings.store.clone(),
-                tokens.clone(),
-                pinion_pinterest::ClientConfig::with_base_url(api_base),
-                settings.data_dir.clone(),
-            ),
+            runs: runs.clone(),
             credential_lists: Arc::new(pinion_service::cache::ReadCache::new(
                 settings.store.changes().clone(),
                 CACHED_CREDENTIAL_LISTS,
@@ -112,6 +106,8 @@ impl Application {
             router: router(state),
             refresher,
             tokens,
+            max_connections: settings.max_connections,
+            runs,
         })
     }
 
@@ -122,6 +118,11 @@ impl Application {
             .expect("a bound TCP listener has a local address")
     }
 
+    /// The source runs service, shared with the handlers.
+    pub fn runs(&self) -> &pinion_service::Runs {
+        &self.runs
+    }
+
     /// The token manager, shared with the handlers.
     pub fn tokens(&self) -> &Arc<TokenManager> {
         &self.tokens
@@ -130,12 +131,29 @@ impl Application {
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     /// First resolves refreshes left in flight by a process that died (any
     /// marker older than the lease), then runs the background refresher
-    /// until the same shutdown.
+    /// until the same shutdown. Source runs left by a process that stopped
+    /// are taken over first, then every few seconds (see
+    /// `pinion_service::runs`); at shutdown this process's runs stop and
+    /// release their leases.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // Before the refresher, which forgets the files of ended instances.
+        if let Err(err) = self.runs.take_over_abandoned().await {
+            tracing::warn!(error = %err, "Could not look for runs to take over.");
+        }
+        let supervisor = {
+            let runs = self.runs.clone();
+            let mut stop_rx = stop_rx.clone();
+            tokio::spawn(async move {
+                runs.supervise(async move {
+                    let _ = stop_rx.wait_for(|stopped| *stopped).await;
+                })
+                .await;
+            })
+        };
         let refresher_task = self.refresher.map(|refresher| {
             let lease = self.tokens.policy().lease;
             let mut stop_rx = stop_rx.clone();
@@ -150,23 +168,37 @@ impl Application {
                     .await;
             })
         });
-        // The peer address feeds sign-in throttling per client.
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // Header read and idle keep-alive bounded, connections capped below
+        // the open-file limit (issue 12, SECURITY.md R30).
+        let allowed = crate::connections::connection_cap();
+        let max_connections = match self.max_connections {
+            Some(asked) if asked > allowed => {
+                tracing::warn!(
+                    asked,
+                    allowed,
+                    "PINION_MAX_CONNECTIONS is above what the open-file limit allows; \
+                     accepting may fail with \"Too many open files\"."
+                );
+                asked
+            }
+            Some(asked) => asked,
+            None => allowed,
+        };
+        let result =
+            crate::connections::serve(self.listener, self.router, max_connections, shutdown).await;
         let _ = stop_tx.send(true);
         if let Some(task) = refresher_task {
             let _ = task.await;
         }
+        let _ = supervisor.await;
         result
     }
 }
 
 /// The whole router: API, probes, security headers, request tracing that logs
-/// the method and path only (a query string may carry an OAuth code or state).
+/// the method and path only (a query string may carry an OAuth code or state),
+/// `Retry-After` on every 503, and the bounds on a request's time
+/// (`crate::limits`): the whole request and each wait for body bytes.
 ///
 /// The middleware is one `ServiceBuilder` stack given to a single
 /// `Router::layer` call: each such call wraps every route in another boxed
@@ -185,8 +217,12 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .map_response(headers::security_headers(https))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(crate::metrics::TrackLayer);
+        .map_response(limits::retry_after_on_503)
+        .layer(crate::metrics::TrackLayer)
+        .layer(HandleErrorLayer::new(limits::on_middleware_error))
+        .timeout(limits::REQUEST_TIMEOUT)
+        .layer(RequestBodyTimeoutLayer::new(limits::BODY_READ_TIMEOUT))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .merge(api::router())
         .merge(oauth::router())

@@ -14,6 +14,7 @@ mod credentials;
 mod destinations;
 mod error;
 mod instance;
+mod journal;
 mod pause;
 mod refresher;
 mod runs;
@@ -36,6 +37,7 @@ pub use check::{
 pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, UsableList};
 pub use error::ServiceError;
 pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};
+pub use journal::{JOURNAL_DIR, JournalEntry, TokenJournal};
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
 pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};
 pub use tokens::{
@@ -46,10 +48,13 @@ pub use users::Users;
 
 // Web sign-in and data sources (issue 6).
 pub use destinations::{BoardChoice, DestinationInput, Destinations};
-pub use runs::{OUTPUTS_DIR, RUNS_LISTED, Runs, output_location, valid_output_name};
+pub use runs::{
+    MAX_TAKEOVERS, OUTPUTS_DIR, RUN_HEARTBEAT, RUN_LEASE, RUN_SCAN, RUNS_LISTED, Runs,
+    output_location, valid_output_name,
+};
 pub use sessions::{
-    MIN_PASSWORD_CHARS, SESSION_TTL, SessionToken, Sessions, SignedIn, hash_password,
-    validate_password, verify_password,
+    MIN_PASSWORD_CHARS, SESSION_TTL, SIGNIN_TOKEN_TTL, SessionToken, Sessions, SignedIn,
+    hash_password, validate_password, verify_password,
 };
 pub use sources::{OUTPUTS, STREAMS, SourceInput, Sources};
 

@@ -14,19 +14,72 @@
 //! while it writes), and the final counts and status are stored last. A
 //! run's error is a message for people: the sync error's text, which names
 //! the stream, endpoint and cause but never a token or secret.
+//!
+//! ## Runs that outlive their process (issue 12)
+//!
+//! A run is owned by the process running it: its instance id (`inst_…`,
+//! the OS-locked file `<data dir>/instances/inst_….lock` of each
+//! `pinion serve`, see [`crate::Instances`]) or, without a registration, a
+//! random process id. The owner holds a lease of [`RUN_LEASE`] (30 s) and
+//! renews it every [`RUN_HEARTBEAT`] (10 s), so two heartbeats may be lost
+//! or late before it lapses. Every `pinion serve` scans the unfinished runs
+//! at start and then every [`RUN_SCAN`] (5 s, plus up to 1 s of jitter) and
+//! claims a run whose lease ended, or whose owner's instance file in the
+//! same data directory is unlocked (that process is gone, however it
+//! ended), with one conditional `UPDATE` on (run, previous owner, lease):
+//! exactly one replica wins. The winner resumes the run from the sync
+//! engine's checkpoint (`SyncOptions::resume`, the state kept in Pinion's
+//! store under the source's job key), writes "taken over" in the
+//! credential's activity log and sets the run's `taken_over_at`, shown on
+//! the run page. A run taken over more than [`MAX_TAKEOVERS`] times is
+//! failed instead (something kills every process that runs it).
+//!
+//! So a replica killed with SIGKILL loses its runs to a replica sharing its
+//! data directory within one scan, and to any other replica once the lease
+//! ends (at most 30 s plus a scan); a restarted single server takes its
+//! runs back at start. A process that stops cleanly stops its runs and
+//! releases their leases. A process that cannot renew a lease for
+//! [`RUN_LEASE`] − [`RUN_HEARTBEAT`] (20 s: the database is away, or the
+//! process was paused) stops the run itself before anyone may claim it, and
+//! a heartbeat that finds the run taken over stops it too; the outcome is
+//! stored only by the run's current owner.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use pinion_domain::{CredentialStatus, UserId};
 use pinion_pinterest::{ClientConfig, PinterestClient};
 use pinion_store::{
-    CredentialRecord, RunRecord, RunStatus, RunStreamCount, SourceRecord, Store, User,
+    ActivityEvent, CredentialRecord, RunLease, RunRecord, RunStatus, RunStreamCount, SourceRecord,
+    Store, User,
 };
 use pinion_sync::{ProgressObserver, StreamName, StreamReport, SyncJob, SyncOptions};
 use tokio::sync::watch;
 
+use crate::activity::{self, Actor};
+use crate::instance::{Instance, Instances, Liveness};
 use crate::{Credentials, ServiceError, Sources, TokenManager};
+
+/// How long a run's lease lasts after each renewal.
+pub const RUN_LEASE: Duration = Duration::from_secs(30);
+
+/// How often the owner of a run renews its lease (a third of [`RUN_LEASE`]).
+pub const RUN_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// How often `pinion serve` looks for runs to take over.
+pub const RUN_SCAN: Duration = Duration::from_secs(5);
+
+/// Takeovers after which a run is failed instead of resumed again.
+pub const MAX_TAKEOVERS: i64 = 3;
+
+/// The process that runs runs: its id, and the instance registry of its data
+/// directory when it is registered there.
+#[derive(Debug, Clone)]
+struct Owner {
+    id: String,
+    registry: Option<Instances>,
+}
 
 /// The folder under the data directory that holds every source's output.
 pub const OUTPUTS_DIR: &str = "outputs";
@@ -70,6 +123,12 @@ pub struct Runs {
     tokens: Arc<TokenManager>,
     pinterest: ClientConfig,
     data_dir: Option<PathBuf>,
+    owner: Arc<RwLock<Owner>>,
+    /// Runs executing in this process hold a read guard; stopping takes the
+    /// write guard, so it waits for every run to let go.
+    executing: Arc<tokio::sync::RwLock<()>>,
+    /// Set when this process stops: its runs stop without an outcome.
+    stopping: watch::Sender<bool>,
 }
 
 fn new_run_id() -> String {
@@ -105,6 +164,149 @@ impl Runs {
             tokens,
             pinterest,
             data_dir,
+            owner: Arc::new(RwLock::new(Owner {
+                id: new_run_id().replacen("run_", "proc_", 1),
+                registry: None,
+            })),
+            executing: Arc::new(tokio::sync::RwLock::new(())),
+            stopping: watch::channel(false).0,
+        }
+    }
+
+    /// Owns this process's runs as `instance`, so that when it dies another
+    /// process of the same data directory takes them over at once (call
+    /// before any run starts).
+    pub fn set_instance(&self, instance: &Instance) {
+        let mut owner = self.owner.write().unwrap_or_else(|e| e.into_inner());
+        owner.id = instance.id().to_owned();
+        owner.registry = Some(instance.registry().clone());
+    }
+
+    fn owner(&self) -> Owner {
+        self.owner.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn lease(&self, owner: &str) -> RunLease {
+        RunLease {
+            owner: owner.to_owned(),
+            expires_at: chrono::Utc::now()
+                + chrono::Duration::from_std(RUN_LEASE).unwrap_or_default(),
+        }
+    }
+
+    /// Takes over every run whose owner is gone (see the module docs) and
+    /// resumes it in the background; returns how many were taken.
+    pub async fn take_over_abandoned(&self) -> Result<usize, ServiceError> {
+        let me = self.owner();
+        let now = chrono::Utc::now();
+        let mut taken = 0;
+        for run in self.store.unfinished_runs().await? {
+            if run.owner_instance == me.id {
+                continue;
+            }
+            let ended = me
+                .registry
+                .as_ref()
+                .is_some_and(|registry| registry.liveness(&run.owner_instance) == Liveness::Ended);
+            if !ended && run.lease_expires_at >= now {
+                continue;
+            }
+            let lease = self.lease(&me.id);
+            if !self
+                .store
+                .claim_run(&run.id, &run.owner_instance, ended, &lease, now)
+                .await?
+            {
+                continue;
+            }
+            taken += 1;
+            let why = if ended {
+                "the process running it stopped"
+            } else {
+                "the process running it stopped renewing its lease"
+            };
+            tracing::warn!(run_id = %run.id, previous_owner = %run.owner_instance, reason = why, "Took over a run.");
+            let record = match self.store.get_run(&run.id).await {
+                Ok(record) => record,
+                Err(err) => {
+                    tracing::error!(run_id = %run.id, error = %err, "Could not read a run taken over.");
+                    continue;
+                }
+            };
+            if run.takeovers + 1 > MAX_TAKEOVERS {
+                let error = format!(
+                    "The processes running this run stopped {} times; run it again.",
+                    run.takeovers + 1
+                );
+                self.store
+                    .finish_owned_run(
+                        &run.id,
+                        &me.id,
+                        RunStatus::Failed,
+                        &record.streams,
+                        Some(&error),
+                    )
+                    .await?;
+                continue;
+            }
+            let source = self.store.get_source(&record.source_id).await;
+            let actor = self.store.get_user(&record.owner).await;
+            match (source, actor) {
+                (Ok(source), Ok(actor)) => {
+                    let runs = self.clone();
+                    let note = format!("taken over: {why}; resumed from its checkpoint");
+                    tokio::spawn(async move {
+                        runs.execute_as(&actor, &source, &record.id, Some(note))
+                            .await
+                    });
+                }
+                (Err(err), _) | (_, Err(err)) => {
+                    let error = format!("The run could not be resumed: {err}");
+                    self.store
+                        .finish_owned_run(
+                            &run.id,
+                            &me.id,
+                            RunStatus::Failed,
+                            &record.streams,
+                            Some(&error),
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Takes over abandoned runs now and every [`RUN_SCAN`] until `stop`
+    /// completes, then stops this process's runs and releases their leases,
+    /// so another process (or the next start) resumes them at once.
+    pub async fn supervise(&self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            if let Err(err) = self.take_over_abandoned().await {
+                tracing::warn!(error = %err, "Could not look for runs to take over.");
+            }
+            let jitter = Duration::from_millis(rand::random::<u64>() % 1000);
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(RUN_SCAN + jitter) => {}
+            }
+        }
+        self.stop_all().await;
+    }
+
+    /// Stops every run of this process without an outcome and releases
+    /// their leases.
+    pub async fn stop_all(&self) {
+        let _ = self.stopping.send(true);
+        let _all_stopped = self.executing.write().await;
+        let owner = self.owner().id;
+        match self.store.release_run_leases(&owner).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "Released the leases of this process's runs."),
+            Err(err) => {
+                tracing::warn!(error = %err, "Could not release the leases of this process's runs; they are taken over when the leases end.")
+            }
         }
     }
 
@@ -141,8 +343,12 @@ impl Runs {
             created_at: chrono::Utc::now(),
             started_at: None,
             finished_at: None,
+            taken_over_at: None,
         };
-        let run = self.store.create_run(&run).await?;
+        let run = self
+            .store
+            .create_run(&run, &self.lease(&self.owner().id))
+            .await?;
         tracing::info!(run_id = %run.id, "Queued a source run.");
         let runs = self.clone();
         let actor = actor.clone();
@@ -198,14 +404,6 @@ impl Runs {
         Ok(())
     }
 
-    /// Fails the runs a stopped single-process server left unfinished.
-    pub async fn fail_interrupted(&self) -> Result<u64, ServiceError> {
-        Ok(self
-            .store
-            .fail_unfinished_runs("The server stopped while this run was going; run it again.")
-            .await?)
-    }
-
     /// The credential a run of `source` reads with, if `actor` may use it
     /// now (they own it, or it is shared with them); otherwise a message for
     /// people saying what to do. A usable credential gets "used by run" in
@@ -259,11 +457,36 @@ impl Runs {
     }
 
     /// Runs `source` as run `run_id` to its end and stores the outcome.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id, source_id = %source.id))]
     pub async fn execute(&self, actor: &User, source: &SourceRecord, run_id: &str) {
-        if let Err(err) = self.store.start_run(run_id).await {
-            tracing::error!(error = %err, "Could not start a run.");
+        self.execute_as(actor, source, run_id, None).await;
+    }
+
+    /// [`Runs::execute`]; with `takeover` (the note for the activity log)
+    /// the run was claimed from a process that stopped and resumes from its
+    /// checkpoint. Renews the run's lease while it runs, and stops without
+    /// an outcome when the lease is lost or this process stops.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id, source_id = %source.id))]
+    async fn execute_as(
+        &self,
+        actor: &User,
+        source: &SourceRecord,
+        run_id: &str,
+        takeover: Option<String>,
+    ) {
+        let Ok(_executing) = self.executing.try_read() else {
+            // This process is stopping; the released lease lets another
+            // process (or the next start) run it.
             return;
+        };
+        let owner = self.owner().id;
+        match self.store.start_run(run_id).await {
+            Ok(()) => {}
+            // A run taken over while it was already running.
+            Err(pinion_store::StoreError::NotFound { .. }) if takeover.is_some() => {}
+            Err(err) => {
+                tracing::error!(error = %err, "Could not start a run.");
+                return;
+            }
         }
         let initial: Vec<RunStreamCount> = source
             .streams
@@ -275,7 +498,25 @@ impl Runs {
                 error: None,
             })
             .collect();
-        let (status, streams, error) = match self.sync(actor, source, run_id, &initial).await {
+        let initial = match (&takeover, self.store.get_run(run_id).await) {
+            // Counts stored before the takeover, until the resumed run reports.
+            (Some(_), Ok(stored)) if !stored.streams.is_empty() => stored.streams,
+            _ => initial,
+        };
+        let mut lost = self.heartbeat(run_id, &owner);
+        let mut stopping = self.stopping.subscribe();
+        let outcome = tokio::select! {
+            outcome = self.sync(actor, source, run_id, &initial, takeover.as_deref()) => outcome,
+            _ = lost.changed() => {
+                tracing::warn!("This run's lease was lost (another process took it over, or it could not be renewed in time); stopped running it here.");
+                return;
+            }
+            _ = stopping.wait_for(|stopping| *stopping) => {
+                tracing::info!("This process is stopping; the run is left for another process to resume.");
+                return;
+            }
+        };
+        let (status, streams, error) = match outcome {
             Ok((streams, None)) => (RunStatus::Succeeded, streams, None),
             Ok((streams, Some(error))) => (RunStatus::Failed, streams, Some(error)),
             Err(error) => (RunStatus::Failed, initial, Some(error)),
@@ -285,13 +526,53 @@ impl Runs {
             None => tracing::info!("The run succeeded."),
             Some(error) => tracing::warn!(error = %error, "The run failed."),
         }
-        if let Err(err) = self
+        match self
             .store
-            .finish_run(run_id, status, &streams, error.as_deref())
+            .finish_owned_run(run_id, &owner, status, &streams, error.as_deref())
             .await
         {
-            tracing::error!(error = %err, "Could not store a run's outcome.");
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "Another process took this run over; its outcome here is not stored."
+            ),
+            Err(err) => tracing::error!(error = %err, "Could not store a run's outcome."),
         }
+    }
+
+    /// Renews run `run_id`'s lease every [`RUN_HEARTBEAT`] while the
+    /// returned receiver lives; it changes when the lease is lost: another
+    /// process holds the run, or no renewal succeeded for
+    /// [`RUN_LEASE`] − [`RUN_HEARTBEAT`], after which another process may
+    /// claim it any moment.
+    fn heartbeat(&self, run_id: &str, owner: &str) -> watch::Receiver<()> {
+        let (lost_tx, lost_rx) = watch::channel(());
+        let runs = self.clone();
+        let (run_id, owner) = (run_id.to_owned(), owner.to_owned());
+        tokio::spawn(async move {
+            let mut renewed = Instant::now();
+            loop {
+                tokio::select! {
+                    () = lost_tx.closed() => return,
+                    () = tokio::time::sleep(RUN_HEARTBEAT) => {}
+                }
+                match runs
+                    .store
+                    .renew_run_lease(&run_id, &owner, runs.lease(&owner).expires_at)
+                    .await
+                {
+                    Ok(true) => renewed = Instant::now(),
+                    Ok(false) => break,
+                    Err(err) => {
+                        tracing::warn!(run_id = %run_id, error = %err, "Could not renew a run's lease.");
+                        if renewed.elapsed() >= RUN_LEASE - RUN_HEARTBEAT {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = lost_tx.send(());
+        });
+        lost_rx
     }
 
     /// The sync itself: `Err` when it could not start, else the final counts
@@ -302,8 +583,19 @@ impl Runs {
         source: &SourceRecord,
         run_id: &str,
         initial: &[RunStreamCount],
+        takeover: Option<&str>,
     ) -> Result<(Vec<RunStreamCount>, Option<String>), String> {
         let credential = self.usable_credential(actor, source, run_id).await?;
+        if let Some(note) = takeover {
+            let entry = activity::entry(
+                &credential,
+                &Actor::System,
+                ActivityEvent::UsedByRun,
+                Some(run_id.to_owned()),
+                Some(note.to_owned()),
+            );
+            activity::append(&*self.store, entry).await;
+        }
         let data_dir = self.data_dir.as_ref().ok_or_else(|| {
             "This server has no data directory for outputs (PINION_DATA_DIR); ask its \
              administrator."
@@ -317,12 +609,13 @@ impl Runs {
             ));
         }
         let output = output_location(data_dir, &source.owner, &source.output_path);
+        let output_existed = output.exists();
         let parent = if source.output_kind == "jsonl" {
             output.as_path()
         } else {
             output.parent().unwrap_or(data_dir)
         };
-        std::fs::create_dir_all(parent)
+        pinion_store::private_fs::create_dir_all(parent)
             .map_err(|err| format!("The output folder could not be created: {err}"))?;
         let spec = match source.output_kind.as_str() {
             "jsonl" => format!("jsonl:{}", output.display()),
@@ -370,8 +663,12 @@ impl Runs {
             state: &state,
             observer: Some(&observer),
         };
+        // A run taken over continues the checkpoint of the run it took over,
+        // when its output is here (a replica with another data directory
+        // starts the output again).
         let options = SyncOptions {
             streams: Some(streams),
+            resume: takeover.is_some() && output_existed,
             ..SyncOptions::default()
         };
         let result = pinion_sync::run::run(&job, &options).await;

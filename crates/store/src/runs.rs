@@ -6,6 +6,12 @@
 //! progresses) and a message for people when it failed, which holds no
 //! secret.
 //!
+//! A run also names the process running it and holds a lease that process
+//! renews (issue 12): see [`RunLease`] and [`RunStore::claim_run`]. The
+//! durations are the service's (`pinion_service::runs`); the store only
+//! compares what it is given, under one conditional `UPDATE`, so exactly one
+//! process wins a claim on either backend.
+//!
 //! API tokens gain a name and a "last used" time. A token's public id,
 //! `tok_` and the first 8 bytes of its SHA-256 hash in hex, is derived from
 //! what is already stored: it says nothing usable about the token.
@@ -106,6 +112,55 @@ pub struct RunRecord {
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
+    /// When another process last took it over after the one running it
+    /// stopped (it then resumed from its checkpoint); `None` if never.
+    pub taken_over_at: Option<DateTime<Utc>>,
+}
+
+/// Who runs a run, and until when they must renew it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLease {
+    /// The running process's id: an instance id (`inst_…`) when it is
+    /// registered in a data directory, else another unique process id.
+    pub owner: String,
+    /// When the lease ends unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A queued or running run with its lease, as the takeover scan sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedRun {
+    /// `run_…`.
+    pub id: String,
+    /// `queued` or `running`.
+    pub status: RunStatus,
+    /// The process running it (`""` for runs stored before leases existed).
+    pub owner_instance: String,
+    /// When its lease ends unless renewed.
+    pub lease_expires_at: DateTime<Utc>,
+    /// How many times it was taken over.
+    pub takeovers: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UnfinishedRow {
+    pub id: String,
+    pub status: String,
+    pub owner_instance: String,
+    pub lease_expires_at: DateTime<Utc>,
+    pub takeovers: i64,
+}
+
+impl UnfinishedRow {
+    pub(crate) fn into_run(self) -> Result<UnfinishedRun, StoreError> {
+        Ok(UnfinishedRun {
+            status: RunStatus::parse(&self.status)?,
+            id: self.id,
+            owner_instance: self.owner_instance,
+            lease_expires_at: self.lease_expires_at,
+            takeovers: self.takeovers,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -119,6 +174,7 @@ pub(crate) struct RunRow {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub taken_over_at: Option<DateTime<Utc>>,
 }
 
 impl RunRow {
@@ -139,12 +195,13 @@ impl RunRow {
             created_at: self.created_at,
             started_at: self.started_at,
             finished_at: self.finished_at,
+            taken_over_at: self.taken_over_at,
         })
     }
 }
 
-pub(crate) const RUN_COLUMNS: &str =
-    "id, source_id, owner_id, status, streams, error, created_at, started_at, finished_at";
+pub(crate) const RUN_COLUMNS: &str = "id, source_id, owner_id, status, streams, error, \
+     created_at, started_at, finished_at, taken_over_at";
 
 pub(crate) fn streams_json(streams: &[RunStreamCount]) -> String {
     serde_json::to_string(streams).unwrap_or_else(|_| "[]".to_owned())
@@ -205,8 +262,8 @@ pub const LAST_USED_GRANULARITY: chrono::Duration = chrono::Duration::seconds(60
 /// Runs and named API tokens. Every [`crate::Store`] implements it.
 #[async_trait]
 pub trait RunStore: Send + Sync {
-    /// Stores a new run (its `created_at` is set here).
-    async fn create_run(&self, run: &RunRecord) -> Result<RunRecord, StoreError>;
+    /// Stores a new run (its `created_at` is set here), held by `lease`.
+    async fn create_run(&self, run: &RunRecord, lease: &RunLease) -> Result<RunRecord, StoreError>;
 
     /// A run by id; [`StoreError::NotFound`] when there is none.
     async fn get_run(&self, id: &str) -> Result<RunRecord, StoreError>;
@@ -253,9 +310,50 @@ pub trait RunStore: Send + Sync {
         error: Option<&str>,
     ) -> Result<(), StoreError>;
 
-    /// Fails every queued or running run with `error` (after a restart of a
-    /// single-process server, whose runs died with it); returns how many.
-    async fn fail_unfinished_runs(&self, error: &str) -> Result<u64, StoreError>;
+    /// Ends run `id` like [`RunStore::finish_run`], only while `owner`
+    /// holds it; `false` (nothing written) once another process took it
+    /// over.
+    async fn finish_owned_run(
+        &self,
+        id: &str,
+        owner: &str,
+        status: RunStatus,
+        streams: &[RunStreamCount],
+        error: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Every queued or running run with its lease, oldest first.
+    async fn unfinished_runs(&self) -> Result<Vec<UnfinishedRun>, StoreError>;
+
+    /// The heartbeat: moves the lease of unfinished run `id` to
+    /// `expires_at` while `owner` holds it; `false` when it does not (the
+    /// run ended, or another process took it over: stop running it).
+    async fn renew_run_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes unfinished run `id` over from `previous_owner` for `lease`, if
+    /// it is still theirs and either its lease ended before `now` or
+    /// `previous_owner_ended` (the caller saw that process's instance lock
+    /// released). One conditional `UPDATE`: of any number of processes
+    /// claiming at once, exactly one gets `true`. Sets `taken_over_at` and
+    /// counts the takeover.
+    async fn claim_run(
+        &self,
+        id: &str,
+        previous_owner: &str,
+        previous_owner_ended: bool,
+        lease: &RunLease,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends the leases of `owner`'s unfinished runs now (a process stopping
+    /// cleanly), so another process or the next start takes them over at
+    /// once; returns how many.
+    async fn release_run_leases(&self, owner: &str) -> Result<u64, StoreError>;
 
     /// Issues an API token named `name` for `user`; the plaintext is
     /// returned once, with the listing entry.
@@ -289,11 +387,13 @@ macro_rules! impl_runs {
             async fn create_run(
                 &self,
                 run: &$crate::runs::RunRecord,
+                lease: &$crate::runs::RunLease,
             ) -> Result<$crate::runs::RunRecord, StoreError> {
                 let now = $crate::sql::stored_time(self.clock.now());
                 sqlx::query(
                     "INSERT INTO runs (id, source_id, owner_id, status, streams, error, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     created_at, owner_instance, lease_expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&run.id)
                 .bind(&run.source_id)
@@ -302,6 +402,8 @@ macro_rules! impl_runs {
                 .bind($crate::runs::streams_json(&run.streams))
                 .bind(&run.error)
                 .bind(now)
+                .bind(&lease.owner)
+                .bind($crate::sql::stored_time(lease.expires_at))
                 .execute(&self.pool)
                 .await
                 .inspect(|_| self.changes.bump())
@@ -470,17 +572,110 @@ macro_rules! impl_runs {
                 Ok(())
             }
 
-            async fn fail_unfinished_runs(&self, error: &str) -> Result<u64, StoreError> {
+            #[tracing::instrument(skip_all, fields(run_id = %id, status = status.as_str()))]
+            async fn finish_owned_run(
+                &self,
+                id: &str,
+                owner: &str,
+                status: $crate::runs::RunStatus,
+                streams: &[$crate::runs::RunStreamCount],
+                error: Option<&str>,
+            ) -> Result<bool, StoreError> {
                 let now = $crate::sql::stored_time(self.clock.now());
                 let result = sqlx::query(
-                    "UPDATE runs SET status = 'failed', error = $1, finished_at = $2 \
-                     WHERE status IN ('queued', 'running')",
+                    "UPDATE runs SET status = $2, streams = $3, error = $4, finished_at = $5, \
+                     started_at = COALESCE(started_at, $5) WHERE id = $1 \
+                     AND owner_instance = $6 AND status IN ('queued', 'running')",
                 )
+                .bind(id)
+                .bind(status.as_str())
+                .bind($crate::runs::streams_json(streams))
                 .bind(error)
                 .bind(now)
+                .bind(owner)
                 .execute(&self.pool)
                 .await
                 .inspect(|_| self.changes.bump())
+                .map_err(Self::db_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn unfinished_runs(
+                &self,
+            ) -> Result<Vec<$crate::runs::UnfinishedRun>, StoreError> {
+                let rows: Vec<$crate::runs::UnfinishedRow> = sqlx::query_as(
+                    "SELECT id, status, owner_instance, lease_expires_at, \
+                     CAST(takeovers AS BIGINT) AS takeovers FROM runs \
+                     WHERE status IN ('queued', 'running') ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                rows.into_iter().map(|row| row.into_run()).collect()
+            }
+
+            async fn renew_run_lease(
+                &self,
+                id: &str,
+                owner: &str,
+                expires_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, StoreError> {
+                // No change-feed bump: heartbeats change nothing anyone caches.
+                let result = sqlx::query(
+                    "UPDATE runs SET lease_expires_at = $3 WHERE id = $1 \
+                     AND owner_instance = $2 AND status IN ('queued', 'running')",
+                )
+                .bind(id)
+                .bind(owner)
+                .bind($crate::sql::stored_time(expires_at))
+                .execute(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all, fields(run_id = %id))]
+            async fn claim_run(
+                &self,
+                id: &str,
+                previous_owner: &str,
+                previous_owner_ended: bool,
+                lease: &$crate::runs::RunLease,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, StoreError> {
+                let now = $crate::sql::stored_time(now);
+                let result = sqlx::query(
+                    "UPDATE runs SET owner_instance = $3, lease_expires_at = $4, \
+                     taken_over_at = $5, takeovers = takeovers + 1 \
+                     WHERE id = $1 AND owner_instance = $2 \
+                     AND status IN ('queued', 'running') \
+                     AND (lease_expires_at < $5 OR $6)",
+                )
+                .bind(id)
+                .bind(previous_owner)
+                .bind(&lease.owner)
+                .bind($crate::sql::stored_time(lease.expires_at))
+                .bind(now)
+                .bind(previous_owner_ended)
+                .execute(&self.pool)
+                .await
+                .inspect(|_| self.changes.bump())
+                .map_err(Self::db_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn release_run_leases(&self, owner: &str) -> Result<u64, StoreError> {
+                let past = $crate::sql::stored_time(
+                    chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+                );
+                let result = sqlx::query(
+                    "UPDATE runs SET lease_expires_at = $2 WHERE owner_instance = $1 \
+                     AND status IN ('queued', 'running')",
+                )
+                .bind(owner)
+                .bind(past)
+                .execute(&self.pool)
+                .await
                 .map_err(Self::db_error)?;
                 Ok(result.rows_affected())
             }

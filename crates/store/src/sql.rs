@@ -1327,6 +1327,35 @@ macro_rules! impl_store {
                 ))
             }
 
+            fn seal_file(&self, location: $crate::crypto::Location<'_>, plaintext: &[u8]) -> Vec<u8> {
+                self.keys.current().seal(location, plaintext)
+            }
+
+            fn open_file(
+                &self,
+                location: $crate::crypto::Location<'_>,
+                envelope: &[u8],
+            ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+                self.keys
+                    .current()
+                    .open(location, envelope)
+                    .map_err(|err| $crate::sql::open_error(location, err, &self.keys.source))
+            }
+
+            fn mac(&self, purpose: &str, message: &[u8]) -> ($crate::KeyVersion, [u8; 32]) {
+                self.keys.current().mac(purpose, message)
+            }
+
+            fn verify_mac(
+                &self,
+                purpose: &str,
+                version: $crate::KeyVersion,
+                message: &[u8],
+                tag: &[u8],
+            ) -> bool {
+                self.keys.current().verify_mac(purpose, version, message, tag)
+            }
+
             async fn keyring_status(&self) -> Result<$crate::model::KeyringStatus, StoreError> {
                 let registered = Self::stored_checks(&self.pool, 0, "").await?;
                 let mut conn = self.pool.acquire().await.map_err(Self::db_error)?;

@@ -178,6 +178,32 @@ pub trait Store:
 
     // Keys.
 
+    /// Seals `plaintext` for a file outside the database (the token journal)
+    /// under the active key, bound to `location` like every sealed column.
+    fn seal_file(&self, location: crate::crypto::Location<'_>, plaintext: &[u8]) -> Vec<u8>;
+
+    /// Opens what [`Store::seal_file`] sealed for the same `location`.
+    fn open_file(
+        &self,
+        location: crate::crypto::Location<'_>,
+        envelope: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError>;
+
+    /// A MAC of `message` for `purpose` under a subkey of the active master
+    /// key, with that key's version ([`crate::Keyring::mac`]): for values the
+    /// server hands out and must recognise later, on any replica.
+    fn mac(&self, purpose: &str, message: &[u8]) -> (crate::KeyVersion, [u8; 32]);
+
+    /// True when `tag` is [`Store::mac`]'s MAC of `message` for `purpose`
+    /// under key `version`.
+    fn verify_mac(
+        &self,
+        purpose: &str,
+        version: crate::KeyVersion,
+        message: &[u8],
+        tag: &[u8],
+    ) -> bool;
+
     /// The active key version and how many sealed values each version protects.
     async fn keyring_status(&self) -> Result<KeyringStatus, StoreError>;
 

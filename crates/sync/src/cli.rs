@@ -386,7 +386,36 @@ pub async fn run_sync(args: &SyncArgs, env: CliEnv) -> Result<SyncReport, SyncEr
         state,
         observer: bars.as_ref().map(|b| b as &dyn ProgressObserver),
     };
-    let mut report = crate::run::run(&job, &options).await?;
+    let mut report = match crate::run::run(&job, &options).await {
+        Ok(report) => report,
+        Err(err) => {
+            if args.json && !to_stdout {
+                let summary = serde_json::json!({
+                    "destination": destination.describe(),
+                    "streams": [],
+                    "failure": err.to_string(),
+                });
+                println!("{summary}");
+            }
+            return Err(err);
+        }
+    };
+    if args.resume && !report.resumed {
+        eprintln!(
+            "note: there was no unfinished run of this credential and destination ({}) to \
+             resume; this was a new run",
+            report.destination
+        );
+    }
+    let invalid: u64 = report.streams.iter().map(|s| s.invalid_records).sum();
+    if report.failure.is_none() && invalid > 0 {
+        report.failure = Some(SyncError::Incomplete {
+            failed: 0,
+            first: format!(
+                "{invalid} item(s) from Pinterest were not valid records and were left out"
+            ),
+        });
+    }
     if args.json && !to_stdout {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
@@ -394,15 +423,6 @@ pub async fn run_sync(args: &SyncArgs, env: CliEnv) -> Result<SyncReport, SyncEr
     }
     if let Some(failure) = report.failure.take() {
         return Err(failure);
-    }
-    let invalid: u64 = report.streams.iter().map(|s| s.invalid_records).sum();
-    if invalid > 0 {
-        return Err(SyncError::Incomplete {
-            failed: 0,
-            first: format!(
-                "{invalid} item(s) from Pinterest were not valid records and were left out"
-            ),
-        });
     }
     Ok(report)
 }

@@ -135,9 +135,20 @@ pub struct SyncReport {
     pub streams: Vec<StreamReport>,
     /// Wall time in seconds.
     pub seconds: f64,
-    /// The error that stopped the run, if any.
-    #[serde(skip)]
+    /// The error that stopped the run, if any (its message in JSON; `null`
+    /// when every stream completed).
+    #[serde(serialize_with = "failure_message")]
     pub failure: Option<SyncError>,
+}
+
+fn failure_message<S: serde::Serializer>(
+    failure: &Option<SyncError>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match failure {
+        Some(failure) => serializer.serialize_some(&failure.to_string()),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl SyncReport {
@@ -232,6 +243,10 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
     let plans = plan(options, &job.scopes)?;
     let start = job.state.begin_run(&job.job_key, options.resume).await?;
     let run_id = start.run_id;
+    job.destination
+        .start_run(start.resumed)
+        .await
+        .map_err(SyncError::DestinationSetup)?;
     let ctx = Arc::new(SourceContext {
         client: job.client.clone(),
         scopes: job.scopes.clone(),
@@ -303,12 +318,18 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
         stream_report.retries = stats.retries;
         stream_report.rate_limited = stats.rate_limited;
         stream_report.seconds = stream_started.elapsed().as_secs_f64();
+        // A stream is done once its state says so; failing to record it
+        // fails the stream like any other error, and is reported.
+        let result = match result {
+            Ok(()) => job
+                .state
+                .set_stream_status(run_id, stream, StreamStatus::Done, None)
+                .await
+                .map_err(SyncError::from),
+            Err(err) => Err(err),
+        };
         match result {
-            Ok(()) => {
-                job.state
-                    .set_stream_status(run_id, stream, StreamStatus::Done, None)
-                    .await?;
-            }
+            Ok(()) => {}
             Err(err) => {
                 let message = err.to_string();
                 tracing::error!(stream = %stream, error = %message, "Stream failed; its output keeps only committed records.");
@@ -329,6 +350,18 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
             observer.stream_finished(&stream_report);
         }
         report.streams.push(stream_report);
+    }
+    if report.failure.is_none() {
+        let completed: Vec<StreamName> = report
+            .streams
+            .iter()
+            .filter(|s| matches!(s.outcome, StreamOutcome::Done | StreamOutcome::AlreadyDone))
+            .map(|s| s.stream)
+            .collect();
+        if let Err(source) = job.destination.finish_run(&completed).await {
+            tracing::error!(error = %source, "The run's output could not be completed.");
+            report.failure = Some(SyncError::DestinationSetup(source));
+        }
     }
     let succeeded = report.failure.is_none();
     job.state

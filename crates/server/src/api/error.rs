@@ -13,6 +13,10 @@ use pinion_domain::FieldError;
 use pinion_service::ServiceError;
 use serde::Serialize;
 
+/// The `Retry-After` of every 503: a database restart or a refresh under
+/// way elsewhere is usually over within seconds.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
 /// An API failure.
 #[derive(Debug)]
 pub struct ApiError {
@@ -133,8 +137,40 @@ impl ApiError {
                 "refresh_unavailable",
                 err.to_string(),
             ),
-            RefreshError::Store(_) => Self::internal(&err),
+            _ if err.is_database_unavailable() => {
+                tracing::warn!(error = %err, "Database unavailable during a refresh.");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly (tokens Pinterest already \
+                     issued are kept and stored when it is back)",
+                )
+            }
+            RefreshError::StorePending(_) | RefreshError::Store(_) => Self::internal(&err),
         }
+    }
+
+    /// 503 `unavailable`: the database could not be reached, or did not
+    /// answer in time, so nothing was changed. The response carries
+    /// `Retry-After` ([`RETRY_AFTER_SECONDS`]); never a 500,
+    /// since trying again shortly is exactly what the client should do.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database is unavailable; nothing was changed, try again shortly",
+        )
+    }
+
+    /// 503 `timeout`: the request took longer than the server allows
+    /// ([`crate::limits::REQUEST_TIMEOUT`]). It may or may not have taken
+    /// effect; read the object again before repeating a write.
+    pub fn timed_out() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long and was stopped; check its effect, then try again shortly",
+        )
     }
 
     /// The HTTP status.
@@ -183,11 +219,11 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Unavailable(_) => {
                 tracing::warn!(error = %err, "Database unavailable.");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the database is unavailable; nothing was changed, try again shortly",
-                )
+                Self::unavailable()
+            }
+            ServiceError::Store(store) if store.is_transient() => {
+                tracing::warn!(error = %store, "Database unavailable.");
+                Self::unavailable()
             }
             ServiceError::Store(_) => Self::internal(&err),
         }
@@ -297,6 +333,13 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 is "try again shortly" (RFC 9110 section 10.2.3).
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
         }
         response
     }

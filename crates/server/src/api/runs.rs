@@ -39,6 +39,9 @@ pub struct Run {
     started_at: Option<DateTime<Utc>>,
     /// When it ended.
     finished_at: Option<DateTime<Utc>>,
+    /// When a process took it over after the one running it stopped (it
+    /// resumed from its checkpoint); null if never.
+    taken_over_at: Option<DateTime<Utc>>,
 }
 
 /// One stream of a run (`pinion_store::RunStreamCount`).

@@ -59,22 +59,29 @@ impl TestApp {
         let id = format!("run_{:032x}", NEXT.fetch_add(1, Ordering::Relaxed));
         let run = self
             .store
-            .create_run(&RunRecord {
-                id: id.clone(),
-                source_id: source.to_owned(),
-                owner: owner.clone(),
-                status: RunStatus::Queued,
-                streams: vec![RunStreamCount {
-                    stream: "boards".into(),
-                    records: 0,
-                    outcome: None,
+            .create_run(
+                &RunRecord {
+                    id: id.clone(),
+                    source_id: source.to_owned(),
+                    owner: owner.clone(),
+                    status: RunStatus::Queued,
+                    streams: vec![RunStreamCount {
+                        stream: "boards".into(),
+                        records: 0,
+                        outcome: None,
+                        error: None,
+                    }],
                     error: None,
-                }],
-                error: None,
-                created_at: chrono::Utc::now(),
-                started_at: None,
-                finished_at: None,
-            })
+                    created_at: chrono::Utc::now(),
+                    started_at: None,
+                    finished_at: None,
+                    taken_over_at: None,
+                },
+                &pinion_store::RunLease {
+                    owner: "test".into(),
+                    expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+                },
+            )
             .await
             .unwrap();
         if status != RunStatus::Queued {

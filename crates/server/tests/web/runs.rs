@@ -522,17 +522,24 @@ async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
     let owner = app.store.get_source(&source).await.unwrap().owner;
     let going = app
         .store
-        .create_run(&pinion_store::RunRecord {
-            id: "run_0123456789abcdef0123456789abcdef".into(),
-            source_id: source.clone(),
-            owner,
-            status: pinion_store::RunStatus::Queued,
-            streams: vec![],
-            error: None,
-            created_at: chrono::Utc::now(),
-            started_at: None,
-            finished_at: None,
-        })
+        .create_run(
+            &pinion_store::RunRecord {
+                id: "run_0123456789abcdef0123456789abcdef".into(),
+                source_id: source.clone(),
+                owner,
+                status: pinion_store::RunStatus::Queued,
+                streams: vec![],
+                error: None,
+                created_at: chrono::Utc::now(),
+                started_at: None,
+                finished_at: None,
+                taken_over_at: None,
+            },
+            &pinion_store::RunLease {
+                owner: "test".into(),
+                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+        )
         .await
         .unwrap();
     app.store.start_run(&going.id).await.unwrap();

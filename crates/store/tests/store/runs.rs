@@ -1,7 +1,8 @@
 //! Source runs and named API tokens (the web UI's tables): a run moves from
 //! queued to running to a final status with its per-stream counts; a
 //! finished run, or a source with all it owns, is deleted by its owner only
-//! and never while a run is going; tokens are listed by name without their
+//! and never while a run is going; a run is taken over only once its
+//! owner is gone, by one claimant, and only its owner ends it; tokens are listed by name without their
 //! value, revoked by public id only by their owner, and note their last use.
 
 use std::sync::Arc;
@@ -52,12 +53,30 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
         created_at: chrono::Utc::now(),
         started_at: None,
         finished_at: None,
+        taken_over_at: None,
     };
     assert!(matches!(
-        store.create_run(&run("run_x", "src_nope")).await,
+        store
+            .create_run(
+                &run("run_x", "src_nope"),
+                &pinion_store::RunLease {
+                    owner: "test".into(),
+                    expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+                }
+            )
+            .await,
         Err(StoreError::NotFound { .. })
     ));
-    store.create_run(&run("run_1", "src_a")).await.unwrap();
+    store
+        .create_run(
+            &run("run_1", "src_a"),
+            &pinion_store::RunLease {
+                owner: "test".into(),
+                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .await
+        .unwrap();
     let queued = store.get_run("run_1").await.unwrap();
     assert_eq!(queued.status, RunStatus::Queued);
     assert!(queued.started_at.is_none());
@@ -99,7 +118,16 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
     assert_eq!(done.error.as_deref(), Some("the pins stream failed"));
     assert!(done.finished_at.is_some());
 
-    store.create_run(&run("run_2", "src_a")).await.unwrap();
+    store
+        .create_run(
+            &run("run_2", "src_a"),
+            &pinion_store::RunLease {
+                owner: "test".into(),
+                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .await
+        .unwrap();
     let listed: Vec<_> = store
         .list_runs("src_a", 10)
         .await
@@ -109,14 +137,164 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
         .collect();
     assert_eq!(listed.len(), 2);
     assert_eq!(store.list_runs("src_a", 1).await.unwrap().len(), 1);
-    assert_eq!(store.fail_unfinished_runs("interrupted").await.unwrap(), 1);
-    let interrupted = store.get_run("run_2").await.unwrap();
-    assert_eq!(interrupted.status, RunStatus::Failed);
-    assert_eq!(interrupted.error.as_deref(), Some("interrupted"));
     assert!(matches!(
         store.get_run("run_nope").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// The claim and lease rules of issue 12: a run is claimed only from the
+/// owner the claimant saw, only once its lease ended or that owner was seen
+/// to end, by exactly one of many claimants at once; heartbeats and the
+/// outcome belong to the current owner only.
+pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(db: &TestDb) {
+    use chrono::{Duration, Utc};
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = store
+        .create_user(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let source = source("src_a", &alice.id, "cred_1");
+    store.create_source(&source).await.unwrap();
+    let lease = |owner: &str, seconds: i64| pinion_store::RunLease {
+        owner: owner.into(),
+        expires_at: Utc::now() + Duration::seconds(seconds),
+    };
+    let record = RunRecord {
+        id: "run_1".into(),
+        source_id: source.id.clone(),
+        owner: alice.id.clone(),
+        status: RunStatus::Queued,
+        streams: vec![count("boards", 0, None)],
+        error: None,
+        created_at: Utc::now(),
+        started_at: None,
+        finished_at: None,
+        taken_over_at: None,
+    };
+    store
+        .create_run(&record, &lease("inst_a", 30))
+        .await
+        .unwrap();
+    store.start_run("run_1").await.unwrap();
+    let unfinished = store.unfinished_runs().await.unwrap();
+    assert_eq!(unfinished.len(), 1);
+    assert_eq!(unfinished[0].owner_instance, "inst_a");
+    assert_eq!(unfinished[0].status, RunStatus::Running);
+    assert_eq!(unfinished[0].takeovers, 0);
+
+    // A live lease is not taken, nor one from an owner the claimant did not see.
+    let now = Utc::now();
+    assert!(
+        !store
+            .claim_run("run_1", "inst_a", false, &lease("inst_b", 30), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_run("run_1", "inst_x", true, &lease("inst_b", 30), now)
+            .await
+            .unwrap()
+    );
+    // Heartbeats: the owner's only.
+    assert!(
+        store
+            .renew_run_lease("run_1", "inst_a", Utc::now() + Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .renew_run_lease("run_1", "inst_b", Utc::now() + Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+
+    // The owner's instance was seen to end: exactly one of ten claimants wins.
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..10 {
+        let (store, lease) = (store.clone(), lease(&format!("inst_{n}"), 30));
+        tasks.spawn(async move {
+            let won = store
+                .claim_run("run_1", "inst_a", true, &lease, Utc::now())
+                .await
+                .unwrap();
+            (n, won)
+        });
+    }
+    let mut claims = vec![false; 10];
+    while let Some(claim) = tasks.join_next().await {
+        let (n, won) = claim.unwrap();
+        claims[n] = won;
+    }
+    assert_eq!(claims.iter().filter(|won| **won).count(), 1, "{claims:?}");
+    let winner = format!("inst_{}", claims.iter().position(|won| *won).unwrap());
+    let taken = store.get_run("run_1").await.unwrap();
+    assert!(taken.taken_over_at.is_some());
+    assert_eq!(taken.status, RunStatus::Running);
+    let unfinished = store.unfinished_runs().await.unwrap();
+    assert_eq!(unfinished[0].owner_instance, winner);
+    assert_eq!(unfinished[0].takeovers, 1);
+    // The old owner lost it: no heartbeat, no outcome.
+    assert!(
+        !store
+            .renew_run_lease("run_1", "inst_a", Utc::now() + Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_owned_run("run_1", "inst_a", RunStatus::Failed, &[], Some("late"))
+            .await
+            .unwrap()
+    );
+
+    // A lease that ended is taken without seeing the owner end.
+    assert!(
+        store
+            .renew_run_lease("run_1", &winner, Utc::now() - Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_run("run_1", &winner, false, &lease("inst_c", 30), Utc::now())
+            .await
+            .unwrap()
+    );
+    // A clean stop releases the lease at once.
+    assert_eq!(store.release_run_leases("inst_c").await.unwrap(), 1);
+    assert!(
+        store
+            .claim_run("run_1", "inst_c", false, &lease("inst_d", 30), Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.unfinished_runs().await.unwrap()[0].takeovers, 3);
+    assert!(
+        store
+            .finish_owned_run(
+                "run_1",
+                "inst_d",
+                RunStatus::Succeeded,
+                &[count("boards", 9, Some("done"))],
+                None
+            )
+            .await
+            .unwrap()
+    );
+    let done = store.get_run("run_1").await.unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert_eq!(done.streams[0].records, 9);
+    assert!(store.unfinished_runs().await.unwrap().is_empty());
+    // A finished run is never claimed again.
+    assert!(
+        !store
+            .claim_run("run_1", "inst_d", true, &lease("inst_e", 30), Utc::now())
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn named_api_tokens_are_listed_revoked_by_owner_and_note_their_use(db: &TestDb) {
@@ -217,17 +395,24 @@ fn source(id: &str, owner: &UserId, credential: &str) -> SourceRecord {
 /// Stores run `id` of `source` and brings it to `status`.
 async fn stored_run(store: &Arc<dyn Store>, id: &str, source: &SourceRecord, status: RunStatus) {
     store
-        .create_run(&RunRecord {
-            id: id.into(),
-            source_id: source.id.clone(),
-            owner: source.owner.clone(),
-            status: RunStatus::Queued,
-            streams: vec![count("boards", 0, None)],
-            error: None,
-            created_at: chrono::Utc::now(),
-            started_at: None,
-            finished_at: None,
-        })
+        .create_run(
+            &RunRecord {
+                id: id.into(),
+                source_id: source.id.clone(),
+                owner: source.owner.clone(),
+                status: RunStatus::Queued,
+                streams: vec![count("boards", 0, None)],
+                error: None,
+                created_at: chrono::Utc::now(),
+                started_at: None,
+                finished_at: None,
+                taken_over_at: None,
+            },
+            &pinion_store::RunLease {
+                owner: "test".into(),
+                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+        )
         .await
         .unwrap();
     if status == RunStatus::Queued {
@@ -339,9 +524,18 @@ pub async fn deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_goi
         created_at: chrono::Utc::now(),
         started_at: None,
         finished_at: None,
+        taken_over_at: None,
     };
     assert!(matches!(
-        store.create_run(&late).await,
+        store
+            .create_run(
+                &late,
+                &pinion_store::RunLease {
+                    owner: "test".into(),
+                    expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+                }
+            )
+            .await,
         Err(StoreError::NotFound { .. })
     ));
 

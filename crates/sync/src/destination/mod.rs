@@ -14,7 +14,7 @@ mod jsonl;
 mod sql;
 mod stdout;
 
-pub use jsonl::JsonlDestination;
+pub use jsonl::{JsonlDestination, STAGING_DIR};
 pub use sql::SqlDestination;
 pub use stdout::StdoutDestination;
 
@@ -26,8 +26,27 @@ use crate::stream::{StreamName, SyncRecord};
 /// A kind of output.
 #[async_trait]
 pub trait Destination: Send + Sync {
-    /// A description safe to print (no passwords).
+    /// A description safe to print (no credentials), and the destination's
+    /// identity for resume: canonical, so two spellings of one destination
+    /// (a relative and an absolute path, a URL with or without a password
+    /// or the default port) describe it alike.
     fn describe(&self) -> String;
+
+    /// Called once a run began, before any stream: `resumed` when it
+    /// continues an unfinished run. JSON Lines starts a new run's staging
+    /// folder afresh.
+    async fn start_run(&self, resumed: bool) -> Result<(), DestinationError> {
+        let _ = resumed;
+        Ok(())
+    }
+
+    /// Called when every stream to be read completed (`completed`), before
+    /// the run is recorded as succeeded. JSON Lines moves the run's files
+    /// into the folder, replacing the previous run's.
+    async fn finish_run(&self, completed: &[StreamName]) -> Result<(), DestinationError> {
+        let _ = completed;
+        Ok(())
+    }
 
     /// Opens `stream` for writing. `resume` is the position a previous run
     /// committed (from [`StreamSink::commit`]); `None` starts the stream from

@@ -9,6 +9,7 @@
 //! a page again after a crash leaves one row per record.
 
 use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -35,14 +36,16 @@ pub enum SqlDestination {
     Sqlite {
         /// The pool (one connection: SQLite has one writer).
         pool: SqlitePool,
-        /// The path, for messages.
+        /// The file's canonical path (its folder resolved), for messages
+        /// and as its identity.
         path: String,
     },
     /// A PostgreSQL database.
     Postgres {
         /// The pool.
         pool: PgPool,
-        /// The URL without its password, for messages.
+        /// The normalised URL without credentials, for messages and as its
+        /// identity.
         shown: String,
     },
 }
@@ -112,9 +115,61 @@ fn columns(record: &SyncRecord) -> Columns<'_> {
     }
 }
 
+/// `path` with its folder resolved to an absolute path without symlinks
+/// (the file itself may not exist yet); as given if the folder cannot be
+/// resolved.
+pub(crate) fn canonical_file(path: &Path) -> PathBuf {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), path.file_name()) {
+        (Ok(parent), Some(name)) => parent.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// A PostgreSQL URL as an identity: `postgres://host:port/database`, the
+/// host in lower case, the port explicit, no user, password or options;
+/// the redacted URL if it cannot be parsed.
+pub(crate) fn postgres_identity(text: &str) -> String {
+    let Ok(url) = url::Url::parse(text) else {
+        return redact_url(text);
+    };
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.into_owned())
+    };
+    let host = url
+        .host_str()
+        .map(str::to_owned)
+        .or_else(|| param("host"))
+        .unwrap_or_else(|| "localhost".to_owned())
+        .to_ascii_lowercase();
+    let port = url
+        .port()
+        .or_else(|| param("port").and_then(|p| p.parse().ok()))
+        .unwrap_or(5432);
+    let database = param("dbname").unwrap_or_else(|| url.path().trim_start_matches('/').to_owned());
+    format!("postgres://{host}:{port}/{database}")
+}
+
 impl SqlDestination {
     /// Opens (creating if needed) a SQLite file.
+    /// The file and its folder are private (0600, 0700), and so are
+    /// SQLite's `-wal` and `-shm` files, which take the file's mode
+    /// (SECURITY.md R32, `pinion_store::private_fs`).
     pub async fn sqlite(path: &str) -> Result<Self, DestinationError> {
+        let file = std::path::Path::new(path);
+        let private = |action: &'static str| {
+            move |source| DestinationError::Io {
+                action,
+                path: path.to_owned(),
+                source,
+            }
+        };
+        pinion_store::private_fs::prepare_sqlite_file(file).map_err(private("create"))?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
             .map_err(DestinationError::Database)?
             .create_if_missing(true)
@@ -125,9 +180,10 @@ impl SqlDestination {
             .max_connections(1)
             .connect_with(options)
             .await?;
+        pinion_store::private_fs::restrict_sqlite_files(file).map_err(private("restrict"))?;
         Ok(Self::Sqlite {
             pool,
-            path: path.to_owned(),
+            path: canonical_file(Path::new(path)).display().to_string(),
         })
     }
 
@@ -140,7 +196,7 @@ impl SqlDestination {
             .await?;
         Ok(Self::Postgres {
             pool,
-            shown: redact_url(url),
+            shown: postgres_identity(url),
         })
     }
 
@@ -304,6 +360,25 @@ impl StreamSink for SqlSink {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn spellings_of_one_destination_have_one_identity() {
+        let canonical = "postgres://db.example:5432/pins";
+        for spelling in [
+            "postgres://db.example/pins",
+            "postgresql://u:CANARY@DB.example:5432/pins?sslmode=require",
+            "postgres://u@db.example/pins?password=CANARY",
+        ] {
+            assert_eq!(postgres_identity(spelling), canonical, "{spelling}");
+        }
+        assert_ne!(postgres_identity("postgres://db.example/other"), canonical);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        assert_eq!(
+            canonical_file(&dir.path().join("a/../a/./x.db")),
+            std::fs::canonicalize(dir.path()).unwrap().join("a/x.db")
+        );
+    }
 
     #[test]
     fn typed_columns_come_from_the_common_fields() {

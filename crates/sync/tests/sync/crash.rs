@@ -204,7 +204,8 @@ async fn has_rows(db: &std::path::Path) -> bool {
 
 /// True when a JSON Lines stream was killed with committed or pending lines.
 fn has_partial_output(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir)
+    // A run's files are staged in `.pinion-partial/` until it completes.
+    std::fs::read_dir(dir.join(pinion_sync::destination::STAGING_DIR))
         .into_iter()
         .flatten()
         .flatten()

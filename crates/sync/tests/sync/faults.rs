@@ -206,10 +206,13 @@ async fn exhausted_retries_fail_loudly_keep_output_valid_and_resume_completes() 
         "no duplicate in the partial file"
     );
     assert!(partial.iter().all(|id| expected.contains(id)));
+    // The completed boards stream waits beside it until the run completes:
+    // the folder itself holds complete runs only.
+    assert!(!dest.final_path(StreamName::Boards).exists());
     assert_exact(
         &sim,
         StreamName::Boards,
-        &jsonl_ids(&dest.final_path(StreamName::Boards)),
+        &jsonl_ids(&dest.staged_path(StreamName::Boards)),
     )
     .await;
 

@@ -223,6 +223,13 @@ pub async fn run_page(
             dl class="facts" {
                 dt { "Started" } dd class="run-started" { (when(run.started_at)) }
                 dt { "Finished" } dd class="run-finished" { (when(run.finished_at)) }
+                @if run.taken_over_at.is_some() {
+                    dt { "Taken over" }
+                    dd class="run-taken-over" {
+                        (when(run.taken_over_at))
+                        " — the process running it stopped; another took it over and resumed it from its checkpoint"
+                    }
+                }
             }
             table class="run-counts" {
                 thead { tr { th { "Stream" } th { "Records" } th { "Outcome" } th { "Notes" } } }

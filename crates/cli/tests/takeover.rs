@@ -1,0 +1,436 @@
+//! Runs that outlive their process (issue 12), with real `pinion serve`
+//! processes: a large source run is started through the API, the server
+//! running it is killed with SIGKILL mid-run, and the run is taken over (by
+//! the other replica on PostgreSQL, by the restarted server on SQLite),
+//! resumed from its checkpoint and finished: every record of the
+//! simulator's data set exactly once in the output, the run page saying it
+//! was taken over, and fewer page requests after the kill than a whole run
+//! makes.
+//!
+//! The PostgreSQL test runs when `PINION_TEST_POSTGRES_URL` names a server
+//! (a fresh database is created and dropped); otherwise it says it was
+//! skipped.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pinion_domain::CredentialId;
+use pinion_simulator::{AppInfo, DataShape, FaultKind, FaultSpec, RunningSimulator};
+use pinion_store::{KeySource, Store};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use support::{assert_exact, jsonl_ids, seed};
+
+const SCOPES: &str = "boards:read,pins:read,user_accounts:read";
+const BOARDS: u32 = 60;
+const PINS_PER_BOARD: u64 = 500;
+/// Pages of one board's pins (250 a page).
+const PAGES_PER_BOARD: u64 = PINS_PER_BOARD.div_ceil(250);
+
+/// A fresh PostgreSQL database, dropped (with its connections) at the end.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("PINION_TEST_POSTGRES_URL") else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped the PostgreSQL replica takeover test: PINION_TEST_POSTGRES_URL is not set"
+            );
+            return None;
+        };
+        let name = format!("pinion_test_{}", &CredentialId::generate().as_str()[5..21]);
+        let created = std::process::Command::new("psql")
+            .arg(&admin_url)
+            .arg("-qc")
+            .arg(format!("CREATE DATABASE \"{name}\""))
+            .output()
+            .expect("psql must be installed for the PostgreSQL tests");
+        assert!(created.status.success(), "{created:?}");
+        let mut url = reqwest::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        Some(Self {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .arg(&self.admin_url)
+            .arg("-qc")
+            .arg(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+/// Where the servers keep their data: a SQLite file in the data directory,
+/// or a PostgreSQL database with a key file.
+struct Backend {
+    data_dir: tempfile::TempDir,
+    database: Option<TestDatabase>,
+}
+
+impl Backend {
+    fn key_file(&self) -> PathBuf {
+        self.data_dir.path().join("master.key")
+    }
+
+    async fn store(&self) -> Arc<dyn Store> {
+        let (location, keys) = match &self.database {
+            Some(db) => {
+                if !self.key_file().exists() {
+                    pinion_store::keys::generate_key_file(&self.key_file()).unwrap();
+                }
+                (db.url.clone(), KeySource::File(self.key_file()))
+            }
+            None => (
+                self.data_dir
+                    .path()
+                    .join("pinion.db")
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+                KeySource::DataDirFile(self.key_file()),
+            ),
+        };
+        pinion_store::connect(&location, keys).await.unwrap().store
+    }
+}
+
+/// A running `pinion serve`, its address, and every stderr line so far.
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    async fn start(backend: &Backend, sim: &RunningSimulator) -> Self {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinion"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("PINION_DATA_DIR", backend.data_dir.path())
+            .env("PINTEREST_OAUTH_URL", sim.oauth_url())
+            .env("PINTEREST_API_URL", sim.api_url())
+            .env("RUST_LOG", "info")
+            .env_remove("PINION_MASTER_KEY")
+            .env_remove("PINION_PUBLIC_URL")
+            .env_remove("PINION_LISTEN")
+            .env_remove("PINION_TEST_PAUSE_AT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        match &backend.database {
+            Some(db) => command
+                .env("PINION_DATABASE_URL", &db.url)
+                .env("PINION_MASTER_KEY_FILE", backend.key_file()),
+            None => command
+                .env_remove("PINION_DATABASE_URL")
+                .env_remove("PINION_MASTER_KEY_FILE"),
+        };
+        let mut child = command.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, address_rx) = tokio::sync::oneshot::channel();
+        {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut address_tx = Some(address_tx);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(rest) = line.strip_prefix("Pinion is serving on ")
+                        && let Some(tx) = address_tx.take()
+                    {
+                        let address = rest.split_whitespace().next().unwrap_or("").to_owned();
+                        let _ = tx.send(address);
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let base = tokio::time::timeout(Duration::from_secs(60), address_rx)
+            .await
+            .expect("the server said where it serves within a minute")
+            .expect("the server exited before serving");
+        Self { child, base, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}
+
+/// A simulator with one user holding 60 boards of 500 pins, every page of
+/// board pins slowed down so a run takes many seconds.
+async fn simulator() -> (RunningSimulator, AppInfo) {
+    let (sim, app) = support::simulator(
+        "Runs",
+        DataShape {
+            boards: BOARDS,
+            sections_per_board: 0,
+            pins_per_board: PINS_PER_BOARD,
+            pins_per_section: 0,
+            ad_accounts: 0,
+            secret_share: 0.0,
+            protected_share: 0.0,
+            video_share: 0.0,
+        },
+    )
+    .await;
+    sim.control()
+        .inject_fault(&FaultSpec {
+            path_prefix: "/v5/boards/".into(),
+            method: Some("GET".into()),
+            kind: FaultKind::Latency { ms: 250 },
+            count: None,
+            duration_ms: None,
+        })
+        .await
+        .unwrap();
+    (sim, app)
+}
+
+/// Creates a source (boards and board pins into JSON Lines `out`) on
+/// `server` and starts a run; returns (source id, owner id, run id).
+async fn start_run(server: &Server, token: &str, credential: &str) -> (String, String, String) {
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{}/api/v1/sources", server.base))
+        .bearer_auth(token)
+        .json(&json!({
+            "name": "Everything",
+            "credential_id": credential,
+            "streams": ["boards", "board_pins"],
+            "output": {"kind": "jsonl", "path": "out"},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let source: Value = response.json().await.unwrap();
+    let source_id = source["id"].as_str().unwrap().to_owned();
+    let response = http
+        .post(format!("{}/api/v1/sources/{source_id}/runs", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    let run: Value = response.json().await.unwrap();
+    (
+        source_id,
+        source["owner"].as_str().unwrap().to_owned(),
+        run["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn get_run(server: &Server, token: &str, source: &str, run: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/sources/{source}/runs/{run}",
+            server.base
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn records(run: &Value, stream: &str) -> u64 {
+    run["streams"]
+        .as_array()
+        .and_then(|streams| streams.iter().find(|s| s["stream"] == stream))
+        .and_then(|s| s["records"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Waits until `server` has committed some board pins of the run, well
+/// before its end.
+async fn wait_mid_run(server: &Server, token: &str, source: &str, run: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = get_run(server, token, source, run).await;
+        assert_ne!(now["status"], "succeeded", "the run ended before the kill");
+        assert_ne!(now["status"], "failed", "{now}\n{}", server.log());
+        if records(&now, "board_pins") >= 1_000 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no board pins within 2 minutes: {now}\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits for the run to end on `server` and returns it.
+async fn wait_finished(server: &Server, token: &str, source: &str, run: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let now = get_run(server, token, source, run).await;
+        if now["status"] == "succeeded" || now["status"] == "failed" {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run was not finished within 4 minutes of the kill: {now}\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// What every test checks once the run finished after the kill.
+async fn assert_taken_over_and_exact(
+    sim: &RunningSimulator,
+    store: &Arc<dyn Store>,
+    backend: &Backend,
+    finished: &Value,
+    owner: &str,
+    credential: &str,
+) {
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert!(
+        finished["taken_over_at"].is_string(),
+        "the run says it was taken over: {finished}"
+    );
+    let out = backend
+        .data_dir
+        .path()
+        .join("outputs")
+        .join(owner)
+        .join("out");
+    assert_exact(
+        sim,
+        pinion_simulator::Stream::Boards,
+        jsonl_ids(&out.join("boards.jsonl")),
+    )
+    .await;
+    assert_exact(
+        sim,
+        pinion_simulator::Stream::BoardPins,
+        jsonl_ids(&out.join("board_pins.jsonl")),
+    )
+    .await;
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "boards.jsonl" && name != "board_pins.jsonl")
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the folder holds one run's files: {leftovers:?}"
+    );
+
+    // Resumed from the checkpoint: the pages read after the kill are fewer
+    // than a whole run reads.
+    let pages = sim
+        .control()
+        .stats()
+        .await
+        .unwrap()
+        .endpoint("GET /v5/boards/{board_id}/pins");
+    assert!(
+        pages < u64::from(BOARDS) * PAGES_PER_BOARD,
+        "{pages} board-pin pages after the kill: the run was read again from the start"
+    );
+
+    // The credential's activity log says so.
+    let activity = store.list_activity(credential, None, 100).await.unwrap();
+    assert!(
+        activity.iter().any(|entry| entry
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("taken over"))),
+        "{activity:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_servers_run_is_resumed_by_the_restarted_server_on_sqlite() {
+    let (sim, app) = simulator().await;
+    let backend = Backend {
+        data_dir: tempfile::tempdir().unwrap(),
+        database: None,
+    };
+    let store = backend.store().await;
+    let (token, credential) = seed(&store, &sim, &app, SCOPES).await;
+
+    let mut server = Server::start(&backend, &sim).await;
+    let (source, owner, run) = start_run(&server, &token, &credential).await;
+    wait_mid_run(&server, &token, &source, &run).await;
+    server.kill().await;
+    sim.control().reset_stats().await.unwrap();
+
+    let server = Server::start(&backend, &sim).await;
+    let finished = wait_finished(&server, &token, &source, &run).await;
+    assert_taken_over_and_exact(&sim, &store, &backend, &finished, &owner, &credential).await;
+    // The source is not blocked: it runs again.
+    let again = reqwest::Client::new()
+        .post(format!("{}/api/v1/sources/{source}/runs", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let (sim, app) = simulator().await;
+    // Both replicas share the data directory: the outputs, and the instance
+    // files through which one sees the other die.
+    let backend = Backend {
+        data_dir: tempfile::tempdir().unwrap(),
+        database: Some(database),
+    };
+    let store = backend.store().await;
+    let (token, credential) = seed(&store, &sim, &app, SCOPES).await;
+
+    let mut running = Server::start(&backend, &sim).await;
+    let other = Server::start(&backend, &sim).await;
+    let (source, owner, run) = start_run(&running, &token, &credential).await;
+    wait_mid_run(&running, &token, &source, &run).await;
+    running.kill().await;
+    sim.control().reset_stats().await.unwrap();
+
+    let finished = wait_finished(&other, &token, &source, &run).await;
+    assert_taken_over_and_exact(&sim, &store, &backend, &finished, &owner, &credential).await;
+    let again = reqwest::Client::new()
+        .post(format!("{}/api/v1/sources/{source}/runs", other.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+    store.close().await;
+}
