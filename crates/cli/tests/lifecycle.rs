@@ -409,6 +409,32 @@ async fn credentials_authorize_check_and_refresh_work_against_serve_with_the_sim
         report["granted_scopes"].as_array().unwrap().len() >= 3,
         "{report}"
     );
+    assert_eq!(report["cached"], false, "{report}");
+
+    // A second check by another process within 30 s answers the first one's
+    // result from the database, without calling Pinterest again.
+    let calls = served
+        .control()
+        .stats()
+        .await
+        .unwrap()
+        .endpoint("GET /v5/user_account");
+    let (code, out, err) = run(
+        dir.path(),
+        &["credentials", "check", &id, "--json"],
+        &served.env(),
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    transcript.push_str(&out);
+    transcript.push_str(&err);
+    let again: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["cached"], true, "{again}");
+    assert_eq!(again["checked_at"], report["checked_at"], "{again}");
+    assert_eq!(again["account_username"], "demo");
+    let stats = served.control().stats().await.unwrap();
+    assert_eq!(stats.endpoint("GET /v5/user_account"), calls, "{stats:?}");
 
     // refresh: one refresh_token grant at the simulator, still active.
     let (code, out, err) = run(
