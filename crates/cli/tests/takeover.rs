@@ -183,8 +183,8 @@ impl Server {
 }
 
 /// A simulator with one user holding 60 boards of 500 pins, every page of
-/// board pins slowed down so a run takes many seconds.
-async fn simulator() -> (RunningSimulator, AppInfo) {
+/// board pins slowed down by `latency_ms` so a run takes many seconds.
+async fn simulator(latency_ms: u64) -> (RunningSimulator, AppInfo) {
     let (sim, app) = support::simulator(DataShape {
         boards: BOARDS,
         sections_per_board: 0,
@@ -200,7 +200,7 @@ async fn simulator() -> (RunningSimulator, AppInfo) {
         .inject_fault(&FaultSpec {
             path_prefix: "/v5/boards/".into(),
             method: Some("GET".into()),
-            kind: FaultKind::Latency { ms: 250 },
+            kind: FaultKind::Latency { ms: latency_ms },
             count: None,
             duration_ms: None,
         })
@@ -283,6 +283,44 @@ async fn wait_mid_run(server: &Server, token: &str, source: &str, run: &str) {
             server.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the run's owner renewed its lease by a heartbeat, while the
+/// other replica, which scans every few seconds, left it alone.
+async fn wait_lease_renewed(store: &Arc<dyn Store>, server: &Server, run: &str) {
+    let lease = || async {
+        store
+            .unfinished_runs()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == run)
+            .unwrap_or_else(|| {
+                panic!(
+                    "the run ended before its lease was renewed\n{}",
+                    server.log()
+                )
+            })
+    };
+    let first = lease().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = lease().await;
+        assert_eq!(
+            now.owner_instance, first.owner_instance,
+            "taken over while its owner ran"
+        );
+        assert_eq!(now.takeovers, 0);
+        if now.lease_expires_at > first.lease_expires_at + chrono::Duration::seconds(5) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lease was not renewed within a minute\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -371,7 +409,7 @@ async fn assert_taken_over_and_exact(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_servers_run_is_resumed_by_the_restarted_server_on_sqlite() {
-    let (sim, app) = simulator().await;
+    let (sim, app) = simulator(250).await;
     let backend = Backend {
         data_dir: tempfile::tempdir().unwrap(),
         database: None,
@@ -403,7 +441,8 @@ async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
     let Some(database) = TestDatabase::create() else {
         return;
     };
-    let (sim, app) = simulator().await;
+    // Slow enough that the run renews its lease before the kill.
+    let (sim, app) = simulator(600).await;
     // Both replicas share the data directory: the outputs, and the instance
     // files through which one sees the other die.
     let backend = Backend {
@@ -417,6 +456,7 @@ async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
     let other = Server::start(&backend, &sim).await;
     let (source, owner, run) = start_run(&running, &token, &credential).await;
     wait_mid_run(&running, &token, &source, &run).await;
+    wait_lease_renewed(&store, &running, &run).await;
     running.kill().await;
     sim.control().reset_stats().await.unwrap();
 
