@@ -176,6 +176,21 @@ impl Server {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// SIGTERM, as a service manager stops it; waits for the exit.
+    async fn terminate(&mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the server stopped within a minute of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "{status:?}\n{}", self.log());
+    }
+
     async fn kill(&mut self) {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
@@ -434,6 +449,36 @@ async fn a_killed_servers_run_is_resumed_by_the_restarted_server_on_sqlite() {
         .await
         .unwrap();
     assert_eq!(again.status(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_stopped_cleanly_releases_its_run_and_the_next_start_resumes_it() {
+    let (sim, app) = simulator(250).await;
+    let backend = Backend {
+        data_dir: tempfile::tempdir().unwrap(),
+        database: None,
+    };
+    let store = backend.store().await;
+    let (token, credential) = seed(&store, &sim, &app, SCOPES).await;
+
+    let mut server = Server::start(&backend, &sim).await;
+    let (source, owner, run) = start_run(&server, &token, &credential).await;
+    wait_mid_run(&server, &token, &source, &run).await;
+    server.terminate().await;
+    // Stopped without an outcome, its lease released rather than left to
+    // run out.
+    let left = store.unfinished_runs().await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].id, run);
+    assert!(
+        left[0].lease_expires_at < chrono::Utc::now(),
+        "the lease was released: {left:?}"
+    );
+    sim.control().reset_stats().await.unwrap();
+
+    let server = Server::start(&backend, &sim).await;
+    let finished = wait_finished(&server, &token, &source, &run).await;
+    assert_taken_over_and_exact(&sim, &store, &backend, &finished, &owner, &credential).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
