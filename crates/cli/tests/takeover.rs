@@ -5,7 +5,9 @@
 //! resumed from its checkpoint and finished: every record of the
 //! simulator's data set exactly once in the output, the run page saying it
 //! was taken over, and fewer page requests after the kill than a whole run
-//! makes.
+//! makes. On PostgreSQL the owner first renews its lease by heartbeat while
+//! the other replica leaves the live run alone; a server stopped with
+//! SIGTERM releases its run's lease for the next start.
 //!
 //! The PostgreSQL test runs when `PINION_TEST_POSTGRES_URL` names a server
 //! (a fresh database is created and dropped); otherwise it says it was
