@@ -31,13 +31,14 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The data directory, created if needed.
+    /// The data directory, created if needed (0700, with any missing
+    /// parents; see `pinion_store::private_fs`).
     pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
         let dir = match &self.data_dir {
             Some(dir) => dir.clone(),
             None => default_data_dir()?,
         };
-        std::fs::create_dir_all(&dir)
+        pinion_store::private_fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         Ok(dir)
     }

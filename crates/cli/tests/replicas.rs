@@ -7,122 +7,22 @@
 //! Runs when `PINION_TEST_POSTGRES_URL` names a PostgreSQL server (a fresh
 //! database is created and dropped); otherwise it says it was skipped.
 
+mod support;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use pinion_domain::{
-    AuthorizationCode, ClientSecret, CredentialId, CredentialInput, CredentialStatus, OAuthState,
-    SystemClock,
-};
-use pinion_service::oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
-use pinion_service::{
-    Authorizations, CallbackParams, Credentials, RefreshPolicy, TokenManager, Users,
-};
-use pinion_simulator::{AppInfo, RunningSimulator, SimConfig, UserSpec};
+use pinion_domain::{ClientSecret, CredentialInput, CredentialStatus, SystemClock};
+use pinion_service::oauth::RedirectUri;
+use pinion_service::{Authorizations, Credentials, RefreshPolicy, TokenManager, Users};
+use pinion_simulator::RunningSimulator;
 use pinion_store::{KeySource, Store, TokenSet};
+use support::{REDIRECT, TestDatabase, authorize, oauth};
 
-const REDIRECT: &str = "http://127.0.0.1:8080/oauth/pinterest/callback";
 const CREDENTIALS: usize = 200;
-
-/// A fresh PostgreSQL database, dropped (with its connections) at the end.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    async fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("PINION_TEST_POSTGRES_URL") else {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped the two-process PostgreSQL test: PINION_TEST_POSTGRES_URL is not set"
-            );
-            return None;
-        };
-        let name = format!("pinion_test_{}", &CredentialId::generate().as_str()[5..21]);
-        let created = std::process::Command::new("psql")
-            .arg(&admin_url)
-            .arg("-qc")
-            .arg(format!("CREATE DATABASE \"{name}\""))
-            .output()
-            .expect("psql must be installed for the PostgreSQL tests");
-        assert!(created.status.success(), "{created:?}");
-        let mut url = reqwest::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        Some(Self {
-            admin_url,
-            name,
-            url: url.to_string(),
-        })
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("psql")
-            .arg(&self.admin_url)
-            .arg("-qc")
-            .arg(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-fn oauth(sim: &RunningSimulator) -> Arc<PinterestOAuth> {
-    Arc::new(
-        PinterestOAuth::new(
-            OAuthConfig::from_urls(&sim.oauth_url(), &sim.api_url()).unwrap(),
-            Arc::new(SystemClock),
-        )
-        .unwrap(),
-    )
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The whole flow for `id`, headless (the simulator's user auto-approves).
-async fn authorize(authorizations: &Authorizations, owner: &pinion_store::User, id: &CredentialId) {
-    let started = authorizations
-        .start(owner, id.as_str(), None)
-        .await
-        .unwrap();
-    let consent = no_redirects()
-        .get(started.url.as_str())
-        .send()
-        .await
-        .unwrap();
-    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
-    let get = |key: &str| {
-        location
-            .query_pairs()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    authorizations
-        .complete(
-            CallbackParams {
-                state: Some(OAuthState::new(get("state"))),
-                code: Some(AuthorizationCode::new(get("code"))),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .unwrap();
-}
 
 /// `pinion serve` on the database, with its own data directory.
 fn serve(
@@ -152,7 +52,7 @@ fn serve(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactly_once_each() {
-    let Some(db) = TestDatabase::create().await else {
+    let Some(db) = TestDatabase::create("the two-process PostgreSQL test").await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -162,24 +62,7 @@ async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactl
         .await
         .unwrap()
         .store;
-    let sim = pinion_simulator::spawn(SimConfig::for_tests())
-        .await
-        .unwrap();
-    let app: AppInfo = sim
-        .control()
-        .register_test_app("Replicas", REDIRECT)
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: "pinner".into(),
-            password: "pw".into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: true,
-            data: pinion_simulator::DataShape::empty(),
-        })
-        .await
-        .unwrap();
+    let (sim, app) = support::simulator("Replicas", pinion_simulator::DataShape::empty()).await;
 
     // 200 authorized credentials whose access tokens have expired.
     let (owner, _) = Users::new(store.clone())

@@ -26,16 +26,19 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let (sim, app) = support::simulator(DataShape {
-        boards: 6,
-        sections_per_board: 0,
-        pins_per_board: 30,
-        pins_per_section: 0,
-        ad_accounts: 0,
-        secret_share: 0.0,
-        protected_share: 0.0,
-        video_share: 0.0,
-    })
+    let (sim, app) = support::simulator(
+        "Runs",
+        DataShape {
+            boards: 6,
+            sections_per_board: 0,
+            pins_per_board: 30,
+            pins_per_section: 0,
+            ad_accounts: 0,
+            secret_share: 0.0,
+            protected_share: 0.0,
+            video_share: 0.0,
+        },
+    )
     .await;
     let data = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = pinion_store::connect(

@@ -202,16 +202,19 @@ impl Server {
 /// A simulator with one user holding 60 boards of 500 pins, every page of
 /// board pins slowed down by `latency_ms` so a run takes many seconds.
 async fn simulator(latency_ms: u64) -> (RunningSimulator, AppInfo) {
-    let (sim, app) = support::simulator(DataShape {
-        boards: BOARDS,
-        sections_per_board: 0,
-        pins_per_board: PINS_PER_BOARD,
-        pins_per_section: 0,
-        ad_accounts: 0,
-        secret_share: 0.0,
-        protected_share: 0.0,
-        video_share: 0.0,
-    })
+    let (sim, app) = support::simulator(
+        "Runs",
+        DataShape {
+            boards: BOARDS,
+            sections_per_board: 0,
+            pins_per_board: PINS_PER_BOARD,
+            pins_per_section: 0,
+            ad_accounts: 0,
+            secret_share: 0.0,
+            protected_share: 0.0,
+            video_share: 0.0,
+        },
+    )
     .await;
     sim.control()
         .inject_fault(&FaultSpec {

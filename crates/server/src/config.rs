@@ -32,6 +32,10 @@ pub struct Settings {
     /// outputs under `outputs/` in it and keep their state there. `None`
     /// makes every run fail saying so.
     pub data_dir: Option<PathBuf>,
+    /// The most connections served at once (`PINION_MAX_CONNECTIONS`).
+    /// `None` derives it from the open-file limit
+    /// ([`crate::connections::max_connections_for`]).
+    pub max_connections: Option<usize>,
 }
 
 /// Pinterest's consent page, the default of `PINTEREST_OAUTH_URL`.
@@ -52,6 +56,7 @@ impl Settings {
             refresh_policy: pinion_service::RefreshPolicy::default(),
             refresher: Some(pinion_service::RefresherConfig::default()),
             data_dir: None,
+            max_connections: None,
         }
     }
 

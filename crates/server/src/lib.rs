@@ -7,8 +7,10 @@
 
 pub mod api;
 pub mod config;
+pub mod connections;
 mod headers;
 mod health;
+pub mod limits;
 pub mod metrics;
 pub mod oauth;
 pub mod startup;

@@ -164,9 +164,16 @@ async fn callback(
                 }
                 CallbackError::OtherBrowser | CallbackError::Denied { .. } => StatusCode::FORBIDDEN,
                 CallbackError::ExchangeFailed { .. } => StatusCode::BAD_GATEWAY,
+                CallbackError::Service(inner) if is_unavailable(inner) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 CallbackError::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
             };
             let message = match &err {
+                CallbackError::Service(inner) if is_unavailable(inner) => {
+                    tracing::warn!(error = %inner, "The callback found the database unavailable.");
+                    "Pinion cannot reach its database right now. Try again in a few seconds.".into()
+                }
                 CallbackError::Service(inner) => {
                     tracing::error!(error = %inner, "The callback failed.");
                     "Something went wrong on our side; the details are in the server log.".into()
@@ -182,6 +189,16 @@ async fn callback(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// True when a service error means "the database is away, try again" (a 503
+/// with `Retry-After`, never a 500).
+fn is_unavailable(err: &pinion_service::ServiceError) -> bool {
+    match err {
+        pinion_service::ServiceError::Unavailable(_) => true,
+        pinion_service::ServiceError::Store(store) => store.is_transient(),
+        _ => false,
+    }
 }
 
 /// Where a completed authorization sends the browser: a clean URL, with no

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::routing::get;
 use std::sync::Arc;
@@ -13,13 +14,14 @@ use pinion_oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
 use pinion_service::{Authorizations, Credentials, Refresher, TokenManager, Users};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::Services;
-use crate::{AppState, Settings, api, headers, health, oauth};
+use crate::{AppState, Settings, api, headers, health, limits, oauth};
 
 /// Largest request body accepted, in bytes.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How many users' credential listings the API keeps in memory.
 const CACHED_CREDENTIAL_LISTS: usize = 10_000;
@@ -31,6 +33,7 @@ pub struct Application {
     router: Router,
     refresher: Option<Refresher>,
     tokens: Arc<TokenManager>,
+    max_connections: Option<usize>,
     runs: pinion_service::Runs,
 }
 
@@ -59,6 +62,14 @@ impl Application {
             Arc::new(SystemClock),
             settings.refresh_policy.clone(),
         ));
+        if let Some(dir) = &settings.data_dir {
+            // Refreshed tokens are journaled here until the database takes
+            // them, so a database outage never costs a user their grant.
+            tokens.set_journal(pinion_service::TokenJournal::in_data_dir(
+                dir,
+                settings.store.clone(),
+            ));
+        }
         let refresher = settings
             .refresher
             .clone()
@@ -95,6 +106,7 @@ impl Application {
             router: router(state),
             refresher,
             tokens,
+            max_connections: settings.max_connections,
             runs,
         })
     }
@@ -156,13 +168,24 @@ impl Application {
                     .await;
             })
         });
-        // The peer address feeds sign-in throttling per client.
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // Header read and idle keep-alive bounded, connections capped below
+        // the open-file limit (issue 12, SECURITY.md R30).
+        let allowed = crate::connections::connection_cap();
+        let max_connections = match self.max_connections {
+            Some(asked) if asked > allowed => {
+                tracing::warn!(
+                    asked,
+                    allowed,
+                    "PINION_MAX_CONNECTIONS is above what the open-file limit allows; \
+                     accepting may fail with \"Too many open files\"."
+                );
+                asked
+            }
+            Some(asked) => asked,
+            None => allowed,
+        };
+        let result =
+            crate::connections::serve(self.listener, self.router, max_connections, shutdown).await;
         let _ = stop_tx.send(true);
         if let Some(task) = refresher_task {
             let _ = task.await;
@@ -173,7 +196,9 @@ impl Application {
 }
 
 /// The whole router: API, probes, security headers, request tracing that logs
-/// the method and path only (a query string may carry an OAuth code or state).
+/// the method and path only (a query string may carry an OAuth code or state),
+/// `Retry-After` on every 503, and the bounds on a request's time
+/// (`crate::limits`): the whole request and each wait for body bytes.
 ///
 /// The middleware is one `ServiceBuilder` stack given to a single
 /// `Router::layer` call: each such call wraps every route in another boxed
@@ -192,8 +217,12 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .map_response(headers::security_headers(https))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(crate::metrics::TrackLayer);
+        .map_response(limits::retry_after_on_503)
+        .layer(crate::metrics::TrackLayer)
+        .layer(HandleErrorLayer::new(limits::on_middleware_error))
+        .timeout(limits::REQUEST_TIMEOUT)
+        .layer(RequestBodyTimeoutLayer::new(limits::BODY_READ_TIMEOUT))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .merge(api::router())
         .merge(oauth::router())

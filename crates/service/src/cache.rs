@@ -150,6 +150,27 @@ pub(crate) async fn feed_started(feed: &ChangeFeed) {
     }
 }
 
+/// Waits until `feed`'s generation has held still for ten watcher polls:
+/// the SQLite watcher has seen the writes made before the call (it bumps
+/// the feed again when it notices them, up to a poll later, or more on a
+/// loaded machine), so a read cached now is not dropped by an old write.
+#[cfg(test)]
+pub(crate) async fn feed_settled(feed: &ChangeFeed) {
+    feed_started(feed).await;
+    let mut last = feed.generation();
+    let mut still = 0;
+    while still < 10 {
+        tokio::time::sleep(pinion_store::SQLITE_POLL).await;
+        let now = feed.generation();
+        if now == last {
+            still += 1;
+        } else {
+            still = 0;
+            last = now;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -1,8 +1,18 @@
 //! Checking a credential against Pinterest: `GET /v5/user_account` made with
 //! the credential's token (refreshed first if due), reported with the
 //! credential's status, granted scopes and expiries.
+//!
+//! A check is answered from the credential's latest check (kept in the
+//! store, `credential_checks`) when that was made less than [`CHECK_REUSE`]
+//! ago and the credential has not changed since (same version): the answer
+//! says so (`cached`, `checked_at`), and Pinterest is not called. Checks of
+//! one credential in one process wait for each other, so any number of them
+//! at once make one call; several processes make at most one each. This
+//! bounds what one user can spend of the owner's Pinterest rate budget by
+//! checking in a loop.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pinion_domain::{CredentialId, CredentialStatus};
@@ -32,6 +42,75 @@ pub struct CheckReport {
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     /// What went wrong, if anything.
     pub error: Option<String>,
+    /// When Pinterest answered this check.
+    pub checked_at: DateTime<Utc>,
+    /// True when this is the answer of a check made less than
+    /// [`CHECK_REUSE`] ago (at `checked_at`), reused without calling
+    /// Pinterest again.
+    pub cached: bool,
+}
+
+/// How long a check's answer is reused for the same, unchanged credential.
+pub const CHECK_REUSE: Duration = Duration::from_secs(30);
+
+/// Checks of credentials hashing to one stripe run one at a time in this
+/// process, so concurrent checks of one credential make one call.
+static CHECK_LOCKS: LazyLock<[tokio::sync::Mutex<()>; 32]> =
+    LazyLock::new(|| std::array::from_fn(|_| tokio::sync::Mutex::new(())));
+
+fn check_lock(id: &CredentialId) -> &'static tokio::sync::Mutex<()> {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(id.as_str());
+    &CHECK_LOCKS[hash as usize % CHECK_LOCKS.len()]
+}
+
+/// The report of the credential's latest check, if it was made less than
+/// [`CHECK_REUSE`] ago and the credential has not changed since.
+async fn recent_check(
+    manager: &Arc<TokenManager>,
+    id: &CredentialId,
+) -> Result<Option<CheckReport>, crate::ServiceError> {
+    let Some(check) = manager.store().latest_check(id).await? else {
+        return Ok(None);
+    };
+    let age = manager.now() - check.checked_at;
+    let reuse = chrono::Duration::from_std(CHECK_REUSE).unwrap_or_default();
+    if age < chrono::Duration::zero() || age >= reuse {
+        return Ok(None);
+    }
+    let record = manager.store().get_credential(id).await?;
+    if record.version != check.credential_version {
+        return Ok(None);
+    }
+    let mut report = CheckReport::of(&record, check.checked_at);
+    report.ok = check.ok;
+    report.account_username = check.account_username;
+    report.account_type = check.account_type;
+    report.error = check.error;
+    report.cached = true;
+    Ok(Some(report))
+}
+
+impl CheckReport {
+    /// A report of `record` as it stands, for a check answered at `at`.
+    fn of(record: &pinion_store::CredentialRecord, at: DateTime<Utc>) -> Self {
+        Self {
+            ok: false,
+            status: record.status,
+            account_username: None,
+            account_type: None,
+            granted_scopes: record
+                .granted_scopes
+                .as_ref()
+                .map(|s| s.iter().map(|s| s.as_str().to_owned()).collect())
+                .unwrap_or_default(),
+            access_token_expires_at: record.access_token_expires_at,
+            refresh_token_expires_at: record.refresh_token_expires_at,
+            error: None,
+            checked_at: at,
+            cached: false,
+        }
+    }
 }
 
 /// Calls `GET /v5/user_account` with credential `id` and reports; the
@@ -44,36 +123,58 @@ pub async fn check_credential(
     check_credential_by(manager, config, id, &Actor::System).await
 }
 
-/// Calls `GET /v5/user_account` with credential `id` and reports; the
-/// result goes to the credential's activity log as done by `actor`.
-#[tracing::instrument(skip_all, fields(credential_id = %id))]
+/// Calls `GET /v5/user_account` with credential `id` and reports, unless
+/// a check of the unchanged credential made less than [`CHECK_REUSE`] ago
+/// answers it; the result goes to the credential's activity log as done by
+/// `actor`.
 pub async fn check_credential_by(
     manager: &Arc<TokenManager>,
     config: ClientConfig,
     id: &CredentialId,
     actor: &Actor,
 ) -> Result<CheckReport, crate::ServiceError> {
+    check(manager, config, id, actor, true).await
+}
+
+/// Like [`check_credential_by`], but always asks Pinterest (after any check
+/// of the credential already under way in this process): for the web UI's
+/// Check button, pressed by a person who has just changed something on
+/// Pinterest's side. Its answer is kept for the checks that follow.
+pub async fn check_credential_now_by(
+    manager: &Arc<TokenManager>,
+    config: ClientConfig,
+    id: &CredentialId,
+    actor: &Actor,
+) -> Result<CheckReport, crate::ServiceError> {
+    check(manager, config, id, actor, false).await
+}
+
+#[tracing::instrument(skip_all, fields(credential_id = %id, reuse = reuse))]
+async fn check(
+    manager: &Arc<TokenManager>,
+    config: ClientConfig,
+    id: &CredentialId,
+    actor: &Actor,
+    reuse: bool,
+) -> Result<CheckReport, crate::ServiceError> {
+    if reuse && let Some(report) = recent_check(manager, id).await? {
+        return Ok(report);
+    }
+    let _one_at_a_time = check_lock(id).lock().await;
+    // A check that ran while this one waited answers it too.
+    if reuse && let Some(report) = recent_check(manager, id).await? {
+        return Ok(report);
+    }
     let source = Arc::new(manager.token_source(id.clone()));
     let client = PinterestClient::new(config, source).map_err(|err| {
         crate::ServiceError::Unavailable(format!("the Pinterest client is misconfigured: {err}"))
     })?;
     let result = client.user_account().await;
-    manager.store().record_check(id, manager.now()).await?;
+    // In the store's precision, so a reused answer names the same instant.
+    let now = chrono::SubsecRound::trunc_subsecs(manager.now(), 6);
+    manager.store().record_check(id, now).await?;
     let record = manager.store().get_credential(id).await?;
-    let mut report = CheckReport {
-        ok: false,
-        status: record.status,
-        account_username: None,
-        account_type: None,
-        granted_scopes: record
-            .granted_scopes
-            .as_ref()
-            .map(|s| s.iter().map(|s| s.as_str().to_owned()).collect())
-            .unwrap_or_default(),
-        access_token_expires_at: record.access_token_expires_at,
-        refresh_token_expires_at: record.refresh_token_expires_at,
-        error: None,
-    };
+    let mut report = CheckReport::of(&record, now);
     match result {
         Ok(account) => {
             report.ok = true;
@@ -82,6 +183,18 @@ pub async fn check_credential_by(
         }
         Err(err) => report.error = Some(err.to_string()),
     }
+    manager
+        .store()
+        .save_check(&pinion_store::StoredCheck {
+            credential_id: id.clone(),
+            credential_version: record.version,
+            checked_at: now,
+            ok: report.ok,
+            account_username: report.account_username.clone(),
+            account_type: report.account_type.clone(),
+            error: report.error.clone(),
+        })
+        .await?;
     let (outcome, detail) = match (&report.error, &report.account_username) {
         (Some(error), _) => ("failed", error.clone()),
         (None, Some(username)) => ("ok", format!("Pinterest accepted it (account {username})")),

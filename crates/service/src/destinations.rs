@@ -111,6 +111,13 @@ impl Destinations {
         input: &DestinationInput,
     ) -> Result<DestinationRecord, ServiceError> {
         let credential = self.owned_credential(actor, &input.credential_id).await?;
+        if credential.status != pinion_domain::CredentialStatus::Active {
+            // Its boards cannot be read without tokens Pinterest accepts.
+            return Err(ServiceError::NotAuthorized {
+                credential: credential.name.to_string(),
+                status: credential.status.as_str(),
+            });
+        }
         let mut errors = Vec::new();
         let name = input.name.trim();
         if name.is_empty() {

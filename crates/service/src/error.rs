@@ -25,9 +25,9 @@ pub enum ServiceError {
         /// The credential's name.
         credential: String,
     },
-    /// Too many failed sign-ins for this username or client address; try
-    /// again after `retry_after`.
-    #[error("too many failed sign-ins; try again in {} minutes", retry_after.as_secs().div_ceil(60))]
+    /// Too many failed sign-ins for this username from this client, or from
+    /// this client; try again after `retry_after`.
+    #[error("too many failed sign-ins; try again in {}", wait_text(*retry_after))]
     Throttled {
         /// How long until an attempt is checked again.
         retry_after: std::time::Duration,
@@ -39,6 +39,18 @@ pub enum ServiceError {
         field: &'static str,
         /// What clashes, without a secret.
         message: String,
+    },
+    /// The credential holds no authorization Pinion can use (never
+    /// authorized, or Pinterest no longer accepts it): its owner must
+    /// authorize it first.
+    #[error(
+        "credential \"{credential}\" is not authorized ({status}); authorize it with Pinterest first"
+    )]
+    NotAuthorized {
+        /// The credential's name.
+        credential: String,
+        /// Its status, e.g. `needs_authorization`.
+        status: &'static str,
     },
     /// The object changed since it was read; read it again and retry.
     #[error("the credential changed while this request ran; reload and try again")]
@@ -83,5 +95,18 @@ impl From<StoreError> for ServiceError {
             StoreError::Unavailable { cause, .. } => ServiceError::Unavailable(cause),
             other => ServiceError::Store(other),
         }
+    }
+}
+
+/// "45 seconds", "1 minute", "15 minutes": a wait as a person reads it.
+fn wait_text(wait: std::time::Duration) -> String {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    match seconds {
+        1 => "1 second".to_owned(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => match seconds.div_ceil(60) {
+            1 => "1 minute".to_owned(),
+            minutes => format!("{minutes} minutes"),
+        },
     }
 }

@@ -16,7 +16,7 @@
 //! one PostgreSQL (each with its own data directory, or sharing one) never cut
 //! each other's live leases short.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 /// The directory of instance lock files inside a data directory.
@@ -60,14 +60,14 @@ impl Instances {
 
     /// Registers this process: creates a new lock file and locks it.
     pub fn register(&self) -> std::io::Result<Instance> {
-        std::fs::create_dir_all(&self.dir)?;
+        pinion_store::private_fs::create_dir_all(&self.dir)?;
         let id = pinion_domain::FlowId::generate()
             .as_str()
             .replace("flow_", PREFIX);
         let path = self.path_of(&id).ok_or_else(|| {
             std::io::Error::other("a generated instance id is not a valid file name")
         })?;
-        let file = OpenOptions::new()
+        let file = pinion_store::private_fs::open_options()
             .write(true)
             .create_new(true)
             .open(&path)?;

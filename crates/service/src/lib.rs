@@ -14,6 +14,7 @@ mod credentials;
 mod destinations;
 mod error;
 mod instance;
+mod journal;
 mod pause;
 mod refresher;
 mod runs;
@@ -30,10 +31,13 @@ pub use authorization::{
     Authorizations, BrowserBinding, CallbackError, CallbackParams, CompletedAuthorization,
     FLOW_TTL, StartedAuthorization,
 };
-pub use check::{CheckReport, check_credential, check_credential_by};
+pub use check::{
+    CHECK_REUSE, CheckReport, check_credential, check_credential_by, check_credential_now_by,
+};
 pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, UsableList};
 pub use error::ServiceError;
 pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};
+pub use journal::{JOURNAL_DIR, JournalEntry, TokenJournal};
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
 pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};
 pub use tokens::{
@@ -49,8 +53,8 @@ pub use runs::{
     output_location, valid_output_name,
 };
 pub use sessions::{
-    MIN_PASSWORD_CHARS, SESSION_TTL, SessionToken, Sessions, SignedIn, hash_password,
-    validate_password, verify_password,
+    MIN_PASSWORD_CHARS, SESSION_TTL, SIGNIN_TOKEN_TTL, SessionToken, Sessions, SignedIn,
+    hash_password, validate_password, verify_password,
 };
 pub use sources::{OUTPUTS, STREAMS, SourceInput, Sources};
 

@@ -80,6 +80,9 @@ impl Refresher {
     /// tried. The batch claim leaves such rows alone, so that the claim here
     /// reports the earlier outcome as unknown.
     async fn resolve_expired_markers(&self, lease: std::time::Duration) -> usize {
+        // Journaled tokens of processes that ended are stored before any
+        // marker is resolved as "outcome unknown".
+        self.manager.replay_journal(None).await;
         if let Err(err) = self.manager.expire_ended_leases().await {
             tracing::warn!(error = %err, "Could not look for leases of ended processes.");
         }
@@ -164,6 +167,12 @@ impl Refresher {
     /// [`crate::Instances`]) counts as dead whatever its age.
     #[tracing::instrument(skip_all)]
     pub async fn recover_interrupted(&self, lease: Duration) -> Result<usize, RefreshError> {
+        // Tokens that processes which ended had received but not stored
+        // come first: storing them resolves their refreshes for good.
+        let replayed = self.manager.replay_journal(None).await;
+        if replayed > 0 {
+            tracing::info!(replayed, "Stored refreshed tokens kept in the journal.");
+        }
         // Leases of processes of this data directory that died are expired
         // first, so they are resolved now rather than after `lease`.
         self.manager.expire_ended_leases().await?;

@@ -615,7 +615,7 @@ impl Runs {
         } else {
             output.parent().unwrap_or(data_dir)
         };
-        std::fs::create_dir_all(parent)
+        pinion_store::private_fs::create_dir_all(parent)
             .map_err(|err| format!("The output folder could not be created: {err}"))?;
         let spec = match source.output_kind.as_str() {
             "jsonl" => format!("jsonl:{}", output.display()),

@@ -1,5 +1,5 @@
 //! Web sign-in: password hashing with argon2, browser sessions and their CSRF
-//! tokens (issue 6).
+//! tokens (issue 6), and the sign-in form's server-issued token.
 //!
 //! A session token is 256 random bits, sent to the browser as a cookie; the
 //! store keeps only its SHA-256. The session's CSRF token is a second hash of
@@ -8,6 +8,20 @@
 //! compares it in constant time. Sign-in answers the same "wrong username or
 //! password" for an unknown user and a wrong password, and runs argon2 in both
 //! cases so the time taken does not tell them apart.
+//!
+//! The sign-in form has no session yet, so it uses a *signed* double-submit
+//! token (OWASP CSRF Prevention Cheat Sheet, "Signed Double-Submit Cookie";
+//! SECURITY.md R33): `VERSION.EXPIRES.NONCE.MAC`, where the MAC is an
+//! HMAC-SHA256 of the expiry and a 256-bit random nonce under a subkey of
+//! the store's master key (version `VERSION`, [`pinion_store::Keyring::mac`]).
+//! A value a client made up, or planted from a sibling subdomain or over
+//! plain http, has no valid MAC and is refused, and an issued one stops
+//! working after [`SIGNIN_TOKEN_TTL`]. The key comes from the keyring rather
+//! than a per-process secret because every replica of one deployment loads
+//! the same keys (it needs them to open credentials): a form served by one
+//! replica is accepted by another and after a restart, with no new secret
+//! to distribute. A token names its key version, so after a rotation tokens
+//! of a version still loaded keep working.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,6 +41,13 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// How long a sign-in form's token is accepted after it was issued.
+pub const SIGNIN_TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// The purpose the sign-in token's MAC is made for, so no other MAC of the
+/// same key can pass for one.
+const SIGNIN_TOKEN_PURPOSE: &str = "pinion sign-in form token v1";
 
 /// A browser session's token: the session cookie's value.
 #[derive(Clone)]
@@ -186,8 +207,11 @@ impl Sessions {
     }
 
     /// [`Sessions::sign_in`] from a client address, throttled: after too many
-    /// failures for the username or the address (see [`crate::throttle`]),
-    /// the answer is [`ServiceError::Throttled`] and no password is checked.
+    /// failures for the username from this client, or from this client in
+    /// all, or (for a client that failed for it) for the username from
+    /// anywhere, the answer is [`ServiceError::Throttled`] and no password is
+    /// checked. Failures elsewhere never refuse a client that has none (see
+    /// [`crate::throttle`]).
     #[tracing::instrument(skip_all)]
     pub async fn sign_in_from(
         &self,
@@ -270,6 +294,42 @@ impl Sessions {
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
+
+    /// A new sign-in form token, for the double-submit cookie and the form's
+    /// hidden field (see the module docs).
+    pub fn issue_signin_token(&self) -> String {
+        let expires = chrono::Utc::now().timestamp() + SIGNIN_TOKEN_TTL.as_secs() as i64;
+        let message = format!("{expires}.{}", SessionToken::random_value());
+        let (version, tag) = self.store.mac(SIGNIN_TOKEN_PURPOSE, message.as_bytes());
+        format!("{version}.{message}.{}", base64_url(&tag))
+    }
+
+    /// True when `token` is a sign-in token this deployment issued that has
+    /// not expired.
+    pub fn signin_token_valid(&self, token: &str) -> bool {
+        use base64::Engine;
+        let mut parts = token.splitn(4, '.');
+        let (Some(version), Some(expires), Some(nonce), Some(tag)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let (Ok(version), Ok(expires_at)) = (version.parse(), expires.parse::<i64>()) else {
+            return false;
+        };
+        let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        let message = format!("{expires}.{nonce}");
+        self.store
+            .verify_mac(SIGNIN_TOKEN_PURPOSE, version, message.as_bytes(), &tag)
+            && chrono::Utc::now().timestamp() < expires_at
+    }
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -367,7 +427,7 @@ mod tests {
             .unwrap();
         let wrong = Password::new("a wrong but long password");
         let client = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7)));
-        let attempts = 3 * crate::throttle::MAX_FAILURES_PER_USERNAME;
+        let attempts = 3 * crate::throttle::MAX_FAILURES_PER_PAIR;
         let answers = futures::future::join_all(
             (0..attempts).map(|_| sessions.sign_in_from("erin", &wrong, client)),
         )
@@ -383,10 +443,81 @@ mod tests {
         assert_eq!(
             (checked, refused),
             (
-                crate::throttle::MAX_FAILURES_PER_USERNAME as usize,
-                (attempts - crate::throttle::MAX_FAILURES_PER_USERNAME) as usize
+                crate::throttle::MAX_FAILURES_PER_PAIR as usize,
+                (attempts - crate::throttle::MAX_FAILURES_PER_PAIR) as usize
             )
         );
+    }
+
+    #[tokio::test]
+    async fn strangers_cannot_stop_the_right_password_and_guessing_stays_throttled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        Users::new(store.clone())
+            .create("frank", false)
+            .await
+            .unwrap();
+        let sessions = Sessions::new(store);
+        let right = Password::new("a long enough password");
+        sessions.set_password("frank", &right).await.unwrap();
+        let wrong = Password::new("a wrong but long password");
+        let own = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+        // Strangers at 20 addresses fail for frank until they are refused.
+        let mut refused = 0;
+        for n in 0..20u8 {
+            let stranger = Some(IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, n)));
+            for _ in 0..crate::throttle::MAX_FAILURES_PER_PAIR + 1 {
+                match sessions.sign_in_from("frank", &wrong, stranger).await {
+                    Ok(None) => {}
+                    Err(ServiceError::Throttled { .. }) => refused += 1,
+                    other => panic!("{other:?}"),
+                }
+            }
+            // Guessing stays throttled: not even the right password is
+            // checked for a stranger who has failed.
+            assert!(matches!(
+                sessions.sign_in_from("frank", &right, stranger).await,
+                Err(ServiceError::Throttled { .. })
+            ));
+        }
+        assert!(refused >= 20, "{refused}");
+        // Frank signs in from his own client.
+        let signed = sessions.sign_in_from("frank", &right, own).await.unwrap();
+        assert_eq!(signed.unwrap().user.username.as_str(), "frank");
+    }
+
+    #[tokio::test]
+    async fn sign_in_tokens_are_the_servers_own_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = Sessions::new(store(&dir).await);
+        let token = sessions.issue_signin_token();
+        assert!(sessions.signin_token_valid(&token), "{token}");
+        assert_ne!(token, sessions.issue_signin_token());
+        // Another replica (its own connection, the same keys) accepts it.
+        let replica = Sessions::new(store(&dir).await);
+        assert!(replica.signin_token_valid(&token), "{token}");
+        // Made up, tampered with, or signed by another deployment's key.
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = Sessions::new(store(&other_dir).await).issue_signin_token();
+        let (head, tag) = token.rsplit_once('.').unwrap();
+        let later = head.replacen('.', ".9", 1);
+        for bad in [
+            "",
+            "guess",
+            "1.2.3.4",
+            &SessionToken::random_value(),
+            &other,
+            &format!("{head}.{}", base64_url(&[0; 32])),
+            &format!("{later}.{tag}"),
+            &format!("2{token}"),
+        ] {
+            assert!(!sessions.signin_token_valid(bad), "{bad}");
+        }
+        // An expired one, with a valid MAC.
+        let expired = format!("{}.x", chrono::Utc::now().timestamp() - 1);
+        let (version, tag) = sessions.store.mac(SIGNIN_TOKEN_PURPOSE, expired.as_bytes());
+        let expired = format!("{version}.{expired}.{}", base64_url(&tag));
+        assert!(!sessions.signin_token_valid(&expired), "{expired}");
     }
 
     #[tokio::test]

@@ -291,7 +291,8 @@ mod tests {
     async fn usable_lists_are_kept_until_a_write_from_any_handle_to_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
-        crate::cache::feed_started(store.changes()).await;
+        let feed = store.changes().clone();
+        crate::cache::feed_started(&feed).await;
         let users = Users::new(store.clone());
         let pages = Credentials::new(store.clone());
         // Another handle on the same store, with a cache of its own.
@@ -300,6 +301,7 @@ mod tests {
         let (bob, _) = users.create("bob", false).await.unwrap();
         let record = api.create(&alice, &input("Boards")).await.unwrap();
         let id = record.id.as_str();
+        crate::cache::feed_settled(&feed).await;
 
         let first = pages.list_usable(&alice).await.unwrap();
         let again = pages.list_usable(&alice).await.unwrap();

@@ -25,12 +25,13 @@ use pinion_domain::{AccessToken, Clock, CredentialId, CredentialStatus};
 use pinion_oauth::{PinterestOAuth, TokenError};
 use pinion_pinterest::token::{TokenSource, TokenSourceError};
 use pinion_store::{
-    ActivityEvent, CredentialRecord, CredentialSecrets, DueRule, RefreshClaim, RefreshFailure,
-    Store, StoreError,
+    ActivityEvent, CredentialRecord, CredentialSecrets, DueRule, RefreshBasis, RefreshClaim,
+    RefreshFailure, Store, StoreError,
 };
 
 use crate::activity::{self, Actor};
 use crate::authorization::token_set;
+use crate::journal::{JournalEntry, TokenJournal, refresh_token_sha256};
 use crate::pause::{PausePoint, pause_point};
 
 /// When and how the manager refreshes.
@@ -99,9 +100,29 @@ pub enum RefreshError {
         /// When trying again makes sense, if known.
         retry_at: Option<DateTime<Utc>>,
     },
+    /// Pinterest answered with new tokens but the database could not take
+    /// them yet: they are kept in the token journal and stored as soon as it
+    /// can (by this process, or the next one on the same data directory).
+    #[error(
+        "the database is unavailable; Pinterest's new tokens are kept in the token journal and \
+         will be stored when it is back"
+    )]
+    StorePending(#[source] StoreError),
     /// The store failed.
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
+}
+
+impl RefreshError {
+    /// True when the database, not the credential, is why this failed: try
+    /// again shortly.
+    pub fn is_database_unavailable(&self) -> bool {
+        match self {
+            Self::StorePending(_) => true,
+            Self::Store(err) => err.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 /// What a refresh did.
@@ -133,6 +154,46 @@ pub struct TokenManager {
     /// This process's registration, once made: leases carry its id, and
     /// leases of ended instances of the same data directory are cut short.
     instance: std::sync::OnceLock<crate::instance::Instance>,
+    /// Where refreshed tokens are kept until the database takes them.
+    journal: std::sync::OnceLock<TokenJournal>,
+}
+
+/// How long a token request's caller keeps trying to store the answer before
+/// it answers "the database is unavailable" and leaves the journaled tokens
+/// to a background task (which keeps trying for as long as the process runs).
+pub const STORE_WAIT: Duration = Duration::from_secs(5);
+
+/// The longest pause between two background attempts to store journaled
+/// tokens.
+pub const STORE_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// What a refresh is asked to do; see [`RefreshBasis`].
+#[derive(Debug)]
+enum Basis {
+    IfDue,
+    Replacing(AccessToken),
+}
+
+impl Basis {
+    fn as_store(&self) -> RefreshBasis<'_> {
+        match self {
+            Self::IfDue => RefreshBasis::IfDue,
+            Self::Replacing(token) => RefreshBasis::Replacing(token),
+        }
+    }
+}
+
+/// How journaled tokens met the database.
+#[derive(Debug)]
+enum Stored {
+    /// Written now.
+    Written(CredentialRecord),
+    /// The database already held them (an earlier write went through).
+    AlreadyThere(CredentialRecord),
+    /// Newer tokens are stored: these are dropped.
+    Superseded(CredentialRecord),
+    /// The credential was deleted.
+    Gone,
 }
 
 impl TokenManager {
@@ -150,7 +211,50 @@ impl TokenManager {
             policy,
             locks: Mutex::new(HashMap::new()),
             instance: std::sync::OnceLock::new(),
+            journal: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Keeps refreshed tokens in `journal` until the database takes them
+    /// (see [`crate::TokenJournal`]). Without a journal a refreshed answer
+    /// lives only in memory. Returns false if a journal was already set.
+    pub fn set_journal(&self, journal: TokenJournal) -> bool {
+        self.journal.set(journal).is_ok()
+    }
+
+    /// Stores the journaled tokens no live process holds (left by a process
+    /// that ended before the database took them), for every credential or
+    /// only `only`. Run it before resolving interrupted refreshes: a replayed
+    /// answer makes their resolution unnecessary. Entries the database cannot
+    /// take now stay for a later replay. Returns how many were settled.
+    pub async fn replay_journal(&self, only: Option<&CredentialId>) -> usize {
+        let Some(journal) = self.journal.get() else {
+            return 0;
+        };
+        let mut settled = 0;
+        for entry in journal.take_unowned(only) {
+            match store_entry(&*self.store, &entry, None).await {
+                Ok(stored) => {
+                    log_stored(&entry.credential_id, &stored, "journal replay");
+                    if let Stored::Written(record) = &stored {
+                        let entry_log = activity::entry(
+                            record,
+                            &Actor::System,
+                            ActivityEvent::Refreshed,
+                            None,
+                            Some("tokens kept while the database was away were stored".to_owned()),
+                        );
+                        activity::append(&*self.store, entry_log).await;
+                    }
+                    entry.remove();
+                    settled += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(credential_id = %entry.credential_id, error = %err, "Journaled tokens could not be stored yet; they are kept.");
+                }
+            }
+        }
+        settled
     }
 
     /// Tags this manager's leases with `instance`, and lets it cut short the
@@ -268,7 +372,7 @@ impl TokenManager {
         if let Some(token) = self.fresh_token(id).await? {
             return Ok(token);
         }
-        match self.refresh_locked(id, false, None).await {
+        match self.refresh_locked(id, Basis::IfDue, None).await {
             Ok(_) => self.current_token(id).await,
             Err(err @ RefreshError::Unavailable { .. }) => {
                 // The refresh failed for now (or another process's is still
@@ -287,9 +391,7 @@ impl TokenManager {
     /// refresh`), unless another caller is already doing it.
     #[tracing::instrument(skip_all, fields(credential_id = %id))]
     pub async fn refresh(&self, id: &CredentialId) -> Result<RefreshOutcome, RefreshError> {
-        let lock = self.lock_for(id);
-        let _guard = lock.lock().await;
-        self.refresh_locked(id, true, None).await
+        self.refresh_by(id, &Actor::System).await
     }
 
     /// [`TokenManager::refresh`] asked for by `actor`, who is named in the
@@ -302,7 +404,10 @@ impl TokenManager {
     ) -> Result<RefreshOutcome, RefreshError> {
         let lock = self.lock_for(id);
         let _guard = lock.lock().await;
-        self.refresh_with(id, true, None, self.policy.lease, actor)
+        // The tokens read now are the ones to replace: a caller who asks
+        // while another refresh replaces them gets that refresh's result.
+        let seen = self.current_token(id).await?;
+        self.refresh_with(id, Basis::Replacing(seen), None, self.policy.lease, actor)
             .await
     }
 
@@ -315,7 +420,8 @@ impl TokenManager {
     ) -> Result<RefreshOutcome, RefreshError> {
         let lock = self.lock_for(id);
         let _guard = lock.lock().await;
-        self.refresh_locked(id, false, Some(attempt_id)).await
+        self.refresh_locked(id, Basis::IfDue, Some(attempt_id))
+            .await
     }
 
     /// Resolves a refresh that was in flight when a process died: refreshes
@@ -328,12 +434,16 @@ impl TokenManager {
     ) -> Result<RefreshOutcome, RefreshError> {
         let lock = self.lock_for(id);
         let _guard = lock.lock().await;
-        self.refresh_with(id, false, None, lease, &Actor::System)
+        self.refresh_with(id, Basis::IfDue, None, lease, &Actor::System)
             .await
     }
 
-    /// After Pinterest answered 401 code 2 to `rejected`: the current token
-    /// if another caller already replaced it, otherwise a forced refresh.
+    /// After Pinterest answered 401 code 2 to `rejected`: a refresh that
+    /// replaces `rejected`, unless the database already holds another token
+    /// (some process, this one or another, replaced it first); then the
+    /// current token. The database decides under the row lock, so one
+    /// rejected token causes one token request, whatever the number of
+    /// callers and processes.
     pub async fn refreshed_after_unauthorized(
         &self,
         id: &CredentialId,
@@ -341,14 +451,9 @@ impl TokenManager {
     ) -> Result<AccessToken, RefreshError> {
         let lock = self.lock_for(id);
         let _guard = lock.lock().await;
-        let current = self.current_token(id).await?;
-        if !pinion_oauth::constant_time_eq(
-            current.expose_secret().as_bytes(),
-            rejected.expose_secret().as_bytes(),
-        ) {
-            return Ok(current);
-        }
-        self.refresh_locked(id, true, None).await?;
+        let rejected = AccessToken::new(rejected.expose_secret().to_owned());
+        self.refresh_locked(id, Basis::Replacing(rejected), None)
+            .await?;
         self.current_token(id).await
     }
 
@@ -412,10 +517,10 @@ impl TokenManager {
     async fn refresh_locked(
         &self,
         id: &CredentialId,
-        force: bool,
+        basis: Basis,
         claimed: Option<&str>,
     ) -> Result<RefreshOutcome, RefreshError> {
-        self.refresh_with(id, force, claimed, self.policy.lease, &Actor::System)
+        self.refresh_with(id, basis, claimed, self.policy.lease, &Actor::System)
             .await
     }
 
@@ -423,12 +528,14 @@ impl TokenManager {
     async fn refresh_with(
         &self,
         id: &CredentialId,
-        force: bool,
+        basis: Basis,
         claimed: Option<&str>,
         lease: Duration,
         actor: &Actor,
     ) -> Result<RefreshOutcome, RefreshError> {
-        let result = self.refresh_attempt(id, force, claimed, lease, actor).await;
+        let result = self
+            .refresh_attempt(id, &basis, claimed, lease, actor)
+            .await;
         let outcome = match &result {
             Ok(RefreshOutcome::Refreshed(_)) => "refreshed",
             Ok(RefreshOutcome::AlreadyFresh(_)) => "already_fresh",
@@ -437,6 +544,7 @@ impl TokenManager {
             Err(RefreshError::NeedsReauthorization { .. }) => "needs_reauthorization",
             Err(RefreshError::AppCredentials { .. }) => "app_credentials",
             Err(RefreshError::Unavailable { .. }) => "unavailable",
+            Err(RefreshError::StorePending(_)) => "store_pending",
             Err(RefreshError::Store(_)) => "store_error",
         };
         metrics::counter!("pinion_refreshes_total", "outcome" => outcome).increment(1);
@@ -447,11 +555,14 @@ impl TokenManager {
     async fn refresh_attempt(
         &self,
         id: &CredentialId,
-        force: bool,
+        basis: &Basis,
         claimed: Option<&str>,
         lease: Duration,
         actor: &Actor,
     ) -> Result<RefreshOutcome, RefreshError> {
+        // Tokens a process that ended left in the journal come first: they
+        // may be the very refresh whose outcome would otherwise be unknown.
+        self.replay_journal(Some(id)).await;
         let attempt_id = match claimed {
             Some(attempt) => attempt.to_owned(),
             None => self.new_attempt_id("att"),
@@ -460,7 +571,7 @@ impl TokenManager {
         let (secrets, previous_outcome_unknown) = loop {
             let claim = self
                 .store
-                .claim_refresh(id, &attempt_id, lease, force, self.due_rule())
+                .claim_refresh(id, &attempt_id, lease, basis.as_store(), self.due_rule())
                 .await
                 .map_err(|err| match err {
                     StoreError::NotFound { .. } => RefreshError::NotFound,
@@ -489,14 +600,9 @@ impl TokenManager {
                             }),
                         });
                     }
+                    // A refresh that finishes meanwhile replaces the named
+                    // token, so the next claim answers "not needed".
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    if force {
-                        // A refresh that finished meanwhile satisfies a forced one.
-                        let now = self.secrets(id).await?.record;
-                        if now.refresh.started_at.is_none() && now.version != record.version {
-                            return Ok(RefreshOutcome::AlreadyFresh(now));
-                        }
-                    }
                 }
             }
         };
@@ -507,23 +613,32 @@ impl TokenManager {
         if previous_outcome_unknown {
             tracing::warn!(credential_id = %id, "Resolving a refresh whose outcome is unknown.");
         }
-        pause_point(PausePoint::BeforeRequest).await;
-        let result = self
-            .oauth
-            .refresh(
-                &record.client_id,
-                &secrets.client_secret,
-                refresh_token,
-                None,
-            )
-            .await;
+        // From the token request until its answer is journaled and stored,
+        // the work runs as its own task: a caller that goes away (a client
+        // that hangs up, a request timeout) drops only its wait, never a
+        // refresh token Pinterest has already rotated.
+        let request = tokio::spawn(request_and_store(
+            Arc::clone(&self.oauth),
+            Arc::clone(&self.store),
+            self.journal.get().cloned(),
+            id.clone(),
+            record.version,
+            secrets.client_secret.clone(),
+            refresh_token.clone(),
+            record.client_id.clone(),
+        ));
+        let result = match request.await {
+            Ok(result) => result,
+            Err(err) => {
+                return Err(RefreshError::Unavailable {
+                    reason: format!("the refresh task ended unexpectedly: {err}"),
+                    retry_at: None,
+                });
+            }
+        };
         match result {
-            Ok(response) => {
-                pause_point(PausePoint::AfterResponse).await;
-                let stored = self
-                    .store_refreshed(id, record.version, refresh_token, &response)
-                    .await?;
-                pause_point(PausePoint::AfterWrite).await;
+            Ok(stored) => {
+                let stored = stored?;
                 tracing::info!(credential_id = %id, "Refreshed the tokens.");
                 if let RefreshOutcome::Refreshed(record) = &stored {
                     let detail = record
@@ -544,56 +659,6 @@ impl TokenManager {
                 }
                 outcome
             }
-        }
-    }
-
-    /// Writes refreshed tokens with compare-and-set, retrying while they are
-    /// in memory: the rotated refresh token must not be lost.
-    ///
-    /// On a version conflict or a store failure the stored refresh token
-    /// decides. If it is still the one this refresh sent, nobody stored newer
-    /// tokens (whoever else used it was refused or is about to be), so ours
-    /// are written over the current version, whatever lease or status the row
-    /// shows now. Only if another writer stored a different refresh token are
-    /// ours dropped in favour of the stored ones.
-    async fn store_refreshed(
-        &self,
-        id: &CredentialId,
-        claimed_version: i64,
-        sent: &pinion_domain::RefreshToken,
-        response: &pinion_oauth::TokenResponse,
-    ) -> Result<RefreshOutcome, RefreshError> {
-        let tokens = token_set(response);
-        let mut version = claimed_version;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match self.store.set_tokens(id, &tokens, version).await {
-                Ok(record) => return Ok(RefreshOutcome::Refreshed(record)),
-                Err(StoreError::VersionConflict { .. }) => {}
-                Err(StoreError::Unavailable { .. }) if attempt < 30 => {
-                    tracing::warn!(credential_id = %id, attempt, "Could not store refreshed tokens yet; retrying.");
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))))
-                        .await;
-                }
-                Err(err) => return Err(err.into()),
-            }
-            let current = match self.store.credential_secrets(id).await {
-                Ok(current) => current,
-                Err(StoreError::Unavailable { .. }) if attempt < 30 => continue,
-                Err(err) => return Err(err.into()),
-            };
-            let still_ours = current.refresh_token.as_ref().is_some_and(|stored| {
-                pinion_oauth::constant_time_eq(
-                    stored.expose_secret().as_bytes(),
-                    sent.expose_secret().as_bytes(),
-                )
-            });
-            if !still_ours {
-                tracing::warn!(credential_id = %id, "Newer tokens were stored during the refresh; keeping them.");
-                return Ok(RefreshOutcome::AlreadyFresh(current.record));
-            }
-            version = current.record.version;
         }
     }
 
@@ -741,6 +806,209 @@ impl TokenManager {
         };
         let delay = delay.max(retry_after.unwrap_or_default());
         self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default()
+    }
+}
+
+/// Writes refreshed tokens: first to the journal (durable, sealed), then
+/// to the database with compare-and-set, trying for [`STORE_WAIT`].
+///
+/// On a version conflict or a store failure the stored refresh token
+/// decides (see [`store_entry`]): if it is still the one this refresh
+/// sent, nobody stored newer tokens, so ours are written over the current
+/// version, whatever lease or status the row shows now; if another writer
+/// stored a different refresh token, ours are dropped in favour of it.
+///
+/// If the database is still unavailable after [`STORE_WAIT`], the call
+/// answers [`RefreshError::StorePending`] and a background task keeps
+/// trying; the journal entry stays until the database has taken the
+/// tokens, so a process that ends meanwhile loses nothing (the next one
+/// on this data directory replays it).
+async fn store_refreshed(
+    store: &Arc<dyn Store>,
+    journal: Option<&TokenJournal>,
+    id: &CredentialId,
+    claimed_version: i64,
+    sent: &pinion_domain::RefreshToken,
+    response: &pinion_oauth::TokenResponse,
+) -> Result<RefreshOutcome, RefreshError> {
+    let tokens = token_set(response);
+    let entry = match journal.map(|j| j.write(id, sent, &tokens)) {
+        Some(Ok(entry)) => Some(entry),
+        Some(Err(err)) => {
+            tracing::error!(credential_id = %id, error = %err, "Could not journal refreshed tokens; storing them from memory only.");
+            None
+        }
+        None => None,
+    };
+    let pending = entry.unwrap_or_else(|| JournalEntry::in_memory(id, sent, &tokens));
+    let waited = tokio::time::Instant::now();
+    let mut version = Some(claimed_version);
+    let mut attempt = 0u32;
+    let outcome = loop {
+        attempt += 1;
+        match store_entry(&**store, &pending, version.take()).await {
+            Ok(stored) => break Ok(stored),
+            Err(err) if err.is_transient() && waited.elapsed() < STORE_WAIT => {
+                tracing::warn!(credential_id = %id, attempt, "Could not store refreshed tokens yet; retrying.");
+                tokio::time::sleep(retry_pause(attempt)).await;
+            }
+            Err(err) => break Err(err),
+        }
+    };
+    match outcome {
+        Ok(stored) => {
+            log_stored(id, &stored, "refresh");
+            pending.remove();
+            match stored {
+                Stored::Written(record) => Ok(RefreshOutcome::Refreshed(record)),
+                Stored::AlreadyThere(record) | Stored::Superseded(record) => {
+                    Ok(RefreshOutcome::AlreadyFresh(record))
+                }
+                Stored::Gone => Err(RefreshError::NotFound),
+            }
+        }
+        Err(err) if err.is_transient() => {
+            tracing::warn!(credential_id = %id, "The database is unavailable; the refreshed tokens are journaled and will be stored when it is back.");
+            tokio::spawn(keep_storing(Arc::clone(store), pending));
+            Err(RefreshError::StorePending(err))
+        }
+        Err(err) => {
+            // A lasting failure (a damaged row, a missing key): the entry
+            // stays on disk for an operator and the next replay.
+            Err(err.into())
+        }
+    }
+}
+
+/// The token request and, when it succeeds, [`store_refreshed`]: the part
+/// of a refresh that must finish once started, run as its own task.
+#[allow(clippy::too_many_arguments)]
+async fn request_and_store(
+    oauth: Arc<PinterestOAuth>,
+    store: Arc<dyn Store>,
+    journal: Option<TokenJournal>,
+    id: CredentialId,
+    claimed_version: i64,
+    client_secret: pinion_domain::ClientSecret,
+    refresh_token: pinion_domain::RefreshToken,
+    client_id: pinion_domain::ClientId,
+) -> Result<Result<RefreshOutcome, RefreshError>, TokenError> {
+    pause_point(PausePoint::BeforeRequest).await;
+    let response = oauth
+        .refresh(&client_id, &client_secret, &refresh_token, None)
+        .await?;
+    pause_point(PausePoint::AfterResponse).await;
+    let stored = store_refreshed(
+        &store,
+        journal.as_ref(),
+        &id,
+        claimed_version,
+        &refresh_token,
+        &response,
+    )
+    .await;
+    pause_point(PausePoint::AfterWrite).await;
+    Ok(stored)
+}
+
+/// The pause before the `attempt`-th try to store tokens: 100 ms growing to
+/// [`STORE_RETRY_MAX`].
+fn retry_pause(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6))).min(STORE_RETRY_MAX)
+}
+
+/// Keeps trying to store `entry` until the database takes it (or holds newer
+/// tokens), for as long as this process runs.
+async fn keep_storing(store: Arc<dyn Store>, entry: JournalEntry) {
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match store_entry(&*store, &entry, None).await {
+            Ok(stored) => {
+                log_stored(&entry.credential_id, &stored, "background store");
+                entry.remove();
+                return;
+            }
+            Err(err) if err.is_transient() => {
+                tokio::time::sleep(retry_pause(attempt)).await;
+            }
+            Err(err) => {
+                tracing::error!(credential_id = %entry.credential_id, error = %err, "Journaled tokens cannot be stored; they stay in the journal for the next start.");
+                return;
+            }
+        }
+    }
+}
+
+/// Stores the tokens of `entry` if the database still holds the refresh
+/// token they were answered for, in one compare-and-set write (at
+/// `version` first, when the caller knows it). Clears any lease and makes the
+/// credential active: the tokens are valid, whatever another process
+/// concluded meanwhile.
+async fn store_entry(
+    store: &dyn Store,
+    entry: &JournalEntry,
+    mut version: Option<i64>,
+) -> Result<Stored, StoreError> {
+    let id = &entry.credential_id;
+    loop {
+        if let Some(expected) = version.take() {
+            match store.set_tokens(id, &entry.tokens, expected).await {
+                Ok(record) => return Ok(Stored::Written(record)),
+                Err(StoreError::VersionConflict { .. }) => {}
+                Err(StoreError::NotFound { .. }) => return Ok(Stored::Gone),
+                Err(err) => return Err(err),
+            }
+        }
+        let current = match store.credential_secrets(id).await {
+            Ok(current) => current,
+            Err(StoreError::NotFound { .. }) => return Ok(Stored::Gone),
+            Err(err) => return Err(err),
+        };
+        let same_access = current.access_token.as_ref().is_some_and(|stored| {
+            pinion_oauth::constant_time_eq(
+                stored.expose_secret().as_bytes(),
+                entry.tokens.access_token.expose_secret().as_bytes(),
+            )
+        });
+        if same_access {
+            return Ok(Stored::AlreadyThere(current.record));
+        }
+        let still_sent = current.refresh_token.as_ref().is_some_and(|stored| {
+            pinion_oauth::constant_time_eq(
+                &refresh_token_sha256(stored),
+                &entry.sent_refresh_sha256,
+            )
+        });
+        // Without rotation the refresh token stays the same across refreshes:
+        // only an answer newer than the stored access token may replace it.
+        let newer = entry.tokens.refresh_token.is_some()
+            || match (
+                current.record.access_token_expires_at,
+                entry.tokens.access_token_expires_at,
+            ) {
+                (Some(stored), Some(ours)) => ours > stored,
+                _ => true,
+            };
+        if !(still_sent && newer) {
+            return Ok(Stored::Superseded(current.record));
+        }
+        version = Some(current.record.version);
+    }
+}
+
+fn log_stored(id: &CredentialId, stored: &Stored, context: &'static str) {
+    match stored {
+        Stored::Written(_) => {
+            tracing::info!(credential_id = %id, context, "Stored refreshed tokens.")
+        }
+        Stored::AlreadyThere(_) => {}
+        Stored::Superseded(_) => {
+            tracing::warn!(credential_id = %id, context, "Newer tokens were stored meanwhile; keeping them.")
+        }
+        Stored::Gone => {
+            tracing::info!(credential_id = %id, context, "The credential was deleted; its refreshed tokens are dropped.")
+        }
     }
 }
 

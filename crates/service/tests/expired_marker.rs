@@ -37,7 +37,13 @@ async fn the_refresher_resolves_an_expired_marker_as_an_unknown_outcome() {
     // token) and then its process died: the marker stays, the answer is lost.
     let spent = &ids[0];
     let claim = store
-        .claim_refresh(spent, "att_died", LEASE, true, manager.due_rule())
+        .claim_refresh(
+            spent,
+            "att_died",
+            LEASE,
+            pinion_store::RefreshBasis::IfDue,
+            manager.due_rule(),
+        )
         .await
         .unwrap();
     let RefreshClaim::Claimed { secrets, .. } = claim else {

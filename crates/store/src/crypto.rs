@@ -44,6 +44,7 @@ pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 
 const SEAL_KEY_LABEL: &[u8] = b"pinion/v1/seal-key";
 const CHECK_LABEL: &[u8] = b"pinion/v1/key-check";
+const MAC_KEY_LABEL: &[u8] = b"pinion/v1/mac-key";
 const AAD_LABEL: &[u8] = b"pinion-sealed-value";
 
 /// A key version: a positive integer; the highest loaded one is active.
@@ -94,17 +95,32 @@ impl OpenError {
 /// One master key version and the subkeys derived from it.
 struct KeyEntry {
     seal_key: SecretBox<[u8; KEY_LEN]>,
+    /// The key of [`Keyring::mac`], a subkey of its own so a MAC never
+    /// reveals anything about the seal key.
+    mac_key: SecretBox<[u8; KEY_LEN]>,
     check_value: [u8; 32],
 }
 
 impl KeyEntry {
     fn derive(master: &[u8; KEY_LEN]) -> Self {
         let seal = hmac_sha256(master, SEAL_KEY_LABEL);
+        let mac = hmac_sha256(master, MAC_KEY_LABEL);
         let check_value = *hmac_sha256(master, CHECK_LABEL);
         Self {
             seal_key: SecretBox::new(Box::new(*seal)),
+            mac_key: SecretBox::new(Box::new(*mac)),
             check_value,
         }
+    }
+
+    /// HMAC-SHA256 under the MAC subkey of `purpose`, a zero byte, then `message`.
+    fn mac(&self, purpose: &str, message: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.mac_key.expose_secret())
+            .expect("HMAC accepts any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(message);
+        mac
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
@@ -169,6 +185,7 @@ impl Keyring {
                     *version,
                     KeyEntry {
                         seal_key: SecretBox::new(Box::new(*entry.seal_key.expose_secret())),
+                        mac_key: SecretBox::new(Box::new(*entry.mac_key.expose_secret())),
                         check_value: entry.check_value,
                     },
                 )
@@ -201,6 +218,35 @@ impl Keyring {
     /// it reveals nothing about the key.
     pub fn check_value(&self, version: KeyVersion) -> Option<[u8; 32]> {
         self.keys.get(&version).map(|entry| entry.check_value)
+    }
+
+    /// A MAC of `message` for `purpose` under a subkey of the active key, and
+    /// that key's version (to give back to [`Keyring::verify_mac`]). Every
+    /// process holding the same keys computes the same MAC, so a value signed
+    /// by one replica verifies at another and after a restart.
+    pub fn mac(&self, purpose: &str, message: &[u8]) -> (KeyVersion, [u8; 32]) {
+        let version = self.active_version();
+        let tag = self.keys[&version]
+            .mac(purpose, message)
+            .finalize()
+            .into_bytes()
+            .into();
+        (version, tag)
+    }
+
+    /// True when `tag` is the MAC of `message` for `purpose` under key
+    /// `version` (compared in constant time); false when that version is
+    /// not loaded.
+    pub fn verify_mac(
+        &self,
+        purpose: &str,
+        version: KeyVersion,
+        message: &[u8],
+        tag: &[u8],
+    ) -> bool {
+        self.keys
+            .get(&version)
+            .is_some_and(|entry| entry.mac(purpose, message).verify_slice(tag).is_ok())
     }
 
     /// Seals `plaintext` for `location` under the active key.

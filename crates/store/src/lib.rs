@@ -18,6 +18,7 @@ pub mod keys;
 mod lifecycle;
 mod model;
 mod postgres;
+pub mod private_fs;
 mod runs;
 mod sharing;
 mod sql;
@@ -37,12 +38,12 @@ pub use crate::crypto::{KeyVersion, Keyring};
 pub use crate::error::StoreError;
 pub use crate::keys::{KeyError, KeySource};
 pub use crate::lifecycle::{
-    ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, NewFlow, RefreshClaim,
-    RefreshFailure,
+    ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, MAX_OPEN_FLOWS_PER_CREDENTIAL,
+    NewFlow, RefreshBasis, RefreshClaim, RefreshFailure,
 };
 pub use crate::model::{
     CredentialRecord, CredentialSecrets, KeyVersionStatus, KeyringStatus, PROVIDER_PINTEREST,
-    RefreshState, TokenSet, User,
+    RefreshState, StoredCheck, TokenSet, User,
 };
 pub use crate::postgres::PgStore;
 pub use crate::runs::{
@@ -124,6 +125,11 @@ impl DatabaseLocation {
     }
 }
 
+/// The default [`ConnectOptions::acquire_timeout`]: a request against a
+/// PostgreSQL server that stopped answering fails after this long, leaving
+/// room under the 2 s the server promises for a 503 (issue 12).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// Tuning for [`connect_with`].
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -134,8 +140,21 @@ pub struct ConnectOptions {
     pub busy_timeout: Duration,
     /// The pool's maximum number of connections.
     pub max_connections: u32,
-    /// How long to wait for a connection from the pool.
+    /// How long opening the store waits for its first connection, and on
+    /// SQLite how long a call waits for a connection from the pool (a SQLite
+    /// call is otherwise bounded by `busy_timeout`: there is no network to
+    /// hang).
     pub connect_timeout: Duration,
+    /// PostgreSQL only: how long one database call waits for a connection
+    /// from the pool once the store is open, including opening a new one or
+    /// checking that an idle one still answers (sqlx pings it first). This
+    /// is what bounds every call a request or `/readyz` makes against a
+    /// database that accepts connections and never answers: the call fails
+    /// with [`StoreError::Unavailable`] and the server answers 503. Short
+    /// (1.5 s) so a request answers within about 2 s; long work (sync runs,
+    /// migrations, the refresher) is unaffected, since it only bounds the
+    /// wait for a connection, never a statement that is running.
+    pub acquire_timeout: Duration,
     /// SQLite only: the largest the database file may grow, in pages
     /// (`PRAGMA max_page_count` on every connection). A write past it fails
     /// as if the disk were full. `None` leaves SQLite's default.
@@ -149,6 +168,7 @@ impl Default for ConnectOptions {
             busy_timeout: Duration::from_secs(5),
             max_connections: 8,
             connect_timeout: Duration::from_secs(10),
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             sqlite_max_page_count: None,
         }
     }

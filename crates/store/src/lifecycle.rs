@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use pinion_domain::{CredentialId, CredentialStatus, FlowId, PkceVerifier, UserId};
+use pinion_domain::{AccessToken, CredentialId, CredentialStatus, FlowId, PkceVerifier, UserId};
 
 use crate::error::StoreError;
 use crate::model::{CredentialRecord, CredentialSecrets};
@@ -130,6 +130,115 @@ pub enum RefreshClaim {
     NotRefreshable(CredentialRecord),
 }
 
+/// What a refresh claim is asked to do, decided under the row lock.
+///
+/// Naming the token to replace is what makes a refresh single-flight across
+/// processes: however many callers saw one token rejected (or due), the first
+/// claim replaces it and every later claim finds a different token stored and
+/// answers [`RefreshClaim::NotNeeded`].
+#[derive(Debug, Clone, Copy)]
+pub enum RefreshBasis<'a> {
+    /// Refresh only if the credential is due under the [`DueRule`] and not
+    /// backing off (the background refresher, and callers about to use a
+    /// token).
+    IfDue,
+    /// Replace this access token, due or not: Pinterest rejected it, or a
+    /// caller forces a refresh of the tokens it read. Not needed once the
+    /// stored access token is another one.
+    Replacing(&'a AccessToken),
+}
+
+/// What [`decide_claim`] sees of a credential row under the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClaimState {
+    /// Active and holding a refresh token.
+    pub refreshable: bool,
+    /// The claim names a token ([`RefreshBasis::Replacing`]) that is no longer
+    /// the stored access token.
+    pub replaced: bool,
+    /// The claim is [`RefreshBasis::IfDue`].
+    pub if_due: bool,
+    /// The in-flight marker, if any.
+    pub marker: Option<Marker>,
+    /// Backing off after a failure while the access token still works.
+    pub backing_off: bool,
+    /// Due under the [`DueRule`].
+    pub due: bool,
+}
+
+/// An in-flight marker as a claim sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Marker {
+    /// Written by this claim's own attempt id (a batch claim).
+    pub mine: bool,
+    /// Younger than the lease.
+    pub live: bool,
+}
+
+/// The answer [`decide_claim`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClaimDecision {
+    /// Not active, or no refresh token.
+    NotRefreshable,
+    /// Someone else already refreshed, or nothing is due.
+    NotNeeded,
+    /// This attempt's batch lease ran out before the row's turn: release the
+    /// marker (no request was made under it) and answer "not needed".
+    ReleaseMine,
+    /// Another attempt's lease is live.
+    InFlight,
+    /// Take the lease and make the token request.
+    Claim {
+        /// An earlier attempt's lease expired: its outcome is unknown.
+        previous_outcome_unknown: bool,
+    },
+}
+
+/// The refresh-claim rule, as a pure function of the locked row's state.
+///
+/// In order: a credential that cannot be refreshed is refused; a named token
+/// that is no longer stored needs no refresh (another caller replaced it);
+/// a live marker of another attempt means "in flight", an expired one means
+/// the earlier outcome is unknown (claimed, to be resolved); an unforced
+/// claim of a fresh or backing-off credential is not needed.
+pub(crate) fn decide_claim(state: ClaimState) -> ClaimDecision {
+    if !state.refreshable {
+        return ClaimDecision::NotRefreshable;
+    }
+    if state.replaced {
+        return ClaimDecision::NotNeeded;
+    }
+    let mut previous_outcome_unknown = false;
+    let mut mine = false;
+    if let Some(marker) = state.marker {
+        match (marker.mine, marker.live) {
+            (true, false) => return ClaimDecision::ReleaseMine,
+            (false, true) => return ClaimDecision::InFlight,
+            (false, false) => previous_outcome_unknown = true,
+            (true, true) => mine = true,
+        }
+    }
+    if state.if_due && !previous_outcome_unknown && !mine && (state.backing_off || !state.due) {
+        return ClaimDecision::NotNeeded;
+    }
+    ClaimDecision::Claim {
+        previous_outcome_unknown,
+    }
+}
+
+/// True when `stored` is not `named`, compared in constant time. A credential
+/// without a stored access token has nothing that could have replaced it.
+pub(crate) fn token_replaced(stored: Option<&AccessToken>, named: &AccessToken) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let Some(stored) = stored else {
+        return false;
+    };
+    let a = Sha256::digest(stored.expose_secret().as_bytes());
+    let b = Sha256::digest(named.expose_secret().as_bytes());
+    !bool::from(a.ct_eq(&b))
+}
+
 /// What a failed refresh leaves on the credential.
 #[derive(Debug, Clone)]
 pub struct RefreshFailure {
@@ -216,10 +325,21 @@ impl DueRule {
     }
 }
 
+/// The most authorization flows of one credential that may be open
+/// (started, neither completed nor expired) at once. Starting one more
+/// expires the oldest: a user sees only their latest consent link work, and
+/// nobody can fill the table by starting flows in a loop.
+pub const MAX_OPEN_FLOWS_PER_CREDENTIAL: usize = 10;
+
+/// The outcome message of a flow expired because newer ones were started.
+pub(crate) const REPLACED_FLOW_MESSAGE: &str = "a newer authorization of this credential replaced this one; use the latest link, or start again";
+
 /// Flows and refresh leases. Every [`crate::Store`] implements it.
 #[async_trait]
 pub trait LifecycleStore: Send + Sync {
-    /// Stores a new flow, sealing its verifier bound to the new row.
+    /// Stores a new flow, sealing its verifier bound to the new row; past
+    /// [`MAX_OPEN_FLOWS_PER_CREDENTIAL`] open flows of the credential, the
+    /// oldest expire (outcome `failed`, "replaced").
     async fn create_flow(&self, flow: &NewFlow) -> Result<FlowRecord, StoreError>;
 
     /// Consumes the unexpired, unconsumed flow whose state hashes to
@@ -243,18 +363,22 @@ pub trait LifecycleStore: Send + Sync {
 
     /// Claims the refresh of one credential under a lease of `lease`.
     ///
-    /// Locks and re-reads the row. Unless `force`, a credential that `due`
-    /// says is fresh, or that is backing off (`next_refresh_at` ahead) with an
-    /// unexpired access token, is `NotNeeded`. A row already claimed with the same
-    /// `attempt_id` (by [`LifecycleStore::claim_due_refreshes`]) is handed to
-    /// this caller with its lease renewed, unless that lease has already
-    /// expired: then the marker is released and the answer is `NotNeeded`.
+    /// Locks and re-reads the row, then decides by [`decide_claim`]: a claim
+    /// [`RefreshBasis::Replacing`] a token that is no longer stored is
+    /// `NotNeeded` (so one rejected token causes one token request, whatever
+    /// the number of processes); an [`RefreshBasis::IfDue`] claim of a
+    /// credential that `due` says is fresh, or that is backing off
+    /// (`next_refresh_at` ahead) with an unexpired access token, is
+    /// `NotNeeded`. A row already claimed with the same `attempt_id` (by
+    /// [`LifecycleStore::claim_due_refreshes`]) is handed to this caller with
+    /// its lease renewed, unless that lease has already expired: then the
+    /// marker is released and the answer is `NotNeeded`.
     async fn claim_refresh(
         &self,
         id: &CredentialId,
         attempt_id: &str,
         lease: Duration,
-        force: bool,
+        basis: RefreshBasis<'_>,
         due: DueRule,
     ) -> Result<RefreshClaim, StoreError>;
 
@@ -366,6 +490,22 @@ macro_rules! impl_lifecycle {
                 flow: &$crate::lifecycle::NewFlow,
             ) -> Result<$crate::lifecycle::FlowRecord, StoreError> {
                 let mut tx = self.begin_write().await?;
+                // One flow is created at a time per credential (the row lock on
+                // PostgreSQL, the write lock on SQLite), so the cap below holds
+                // under any number of concurrent starts.
+                let locked = sqlx::query(&format!(
+                    "SELECT id FROM credentials WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                ))
+                .bind(flow.credential_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Self::db_error)?;
+                if locked.is_none() {
+                    return Err(StoreError::NotFound {
+                        entity: "credential",
+                    });
+                }
                 let keyring = self.sealing_keyring(&mut tx).await?;
                 let now = $crate::sql::stored_time(self.clock.now());
                 let mut row = $crate::lifecycle::FlowRow {
@@ -411,6 +551,23 @@ macro_rules! impl_lifecycle {
                     }
                     _ => Self::db_error(err),
                 })?;
+                // Past the cap, the oldest open flows of the credential expire
+                // now, marked as replaced for a CLI that waits on one.
+                sqlx::query(
+                    "UPDATE oauth_flows SET expires_at = $1, outcome = 'failed', message = $2, \
+                     finished_at = $1 WHERE credential_id = $3 AND consumed_at IS NULL \
+                     AND expires_at > $1 AND id <> $4 AND id NOT IN (SELECT id FROM oauth_flows \
+                     WHERE credential_id = $3 AND consumed_at IS NULL AND expires_at > $1 \
+                     AND id <> $4 ORDER BY created_at DESC, id DESC LIMIT $5)",
+                )
+                .bind(row.created_at)
+                .bind($crate::lifecycle::REPLACED_FLOW_MESSAGE)
+                .bind(&row.credential_id)
+                .bind(&row.id)
+                .bind(($crate::lifecycle::MAX_OPEN_FLOWS_PER_CREDENTIAL - 1) as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(Self::db_error)?;
                 self.commit(tx).await?;
                 Ok(row.to_record())
             }
@@ -501,29 +658,52 @@ macro_rules! impl_lifecycle {
                 Ok(result.rows_affected())
             }
 
-            #[tracing::instrument(skip_all, fields(credential_id = %id, force = force))]
+            #[tracing::instrument(skip_all, fields(credential_id = %id))]
             async fn claim_refresh(
                 &self,
                 id: &CredentialId,
                 attempt_id: &str,
                 lease: std::time::Duration,
-                force: bool,
+                basis: $crate::lifecycle::RefreshBasis<'_>,
                 due: $crate::lifecycle::DueRule,
             ) -> Result<$crate::lifecycle::RefreshClaim, StoreError> {
-                use $crate::lifecycle::RefreshClaim;
+                use $crate::lifecycle::{ClaimDecision, RefreshBasis, RefreshClaim};
                 let mut tx = self.begin_write().await?;
                 let mut row = Self::credential_for_write(&mut tx, id, None).await?;
                 let now = $crate::sql::stored_time(self.clock.now());
                 let record = row.to_record()?;
-                let mine = row.refresh_attempt_id.as_deref() == Some(attempt_id);
-                if record.status != CredentialStatus::Active || row.refresh_token_sealed.is_none()
-                {
-                    return Ok(RefreshClaim::NotRefreshable(record));
-                }
-                let mut previous_outcome_unknown = false;
-                if let Some(started) = row.refresh_started_at {
-                    let live = started + $crate::lifecycle::chrono_duration(lease) > now;
-                    if mine && !live {
+                let refreshable = record.status == CredentialStatus::Active
+                    && row.refresh_token_sealed.is_some();
+                // The secrets are opened under the lock: the stored access
+                // token decides whether a named one was already replaced.
+                let opened = if refreshable { Some(self.open_row(&row).await?) } else { None };
+                let replaced = match (basis, &opened) {
+                    (RefreshBasis::Replacing(named), Some(opened)) => {
+                        $crate::lifecycle::token_replaced(opened.access_token.as_ref(), named)
+                    }
+                    _ => false,
+                };
+                let marker = row.refresh_started_at.map(|started| $crate::lifecycle::Marker {
+                    mine: row.refresh_attempt_id.as_deref() == Some(attempt_id),
+                    live: started + $crate::lifecycle::chrono_duration(lease) > now,
+                });
+                // In backoff after a failure, an unforced caller whose access
+                // token still works uses it rather than ask Pinterest again.
+                let backing_off = record.refresh.next_refresh_at.is_some_and(|at| at > now)
+                    && record.access_token_expires_at.is_some_and(|at| at > now);
+                let decision = $crate::lifecycle::decide_claim($crate::lifecycle::ClaimState {
+                    refreshable,
+                    replaced,
+                    if_due: matches!(basis, RefreshBasis::IfDue),
+                    marker,
+                    backing_off,
+                    due: due.is_due(&record),
+                });
+                let previous_outcome_unknown = match decision {
+                    ClaimDecision::NotRefreshable => return Ok(RefreshClaim::NotRefreshable(record)),
+                    ClaimDecision::NotNeeded => return Ok(RefreshClaim::NotNeeded(record)),
+                    ClaimDecision::InFlight => return Ok(RefreshClaim::InFlight(record)),
+                    ClaimDecision::ReleaseMine => {
                         // The batch's lease ran out before this row's turn
                         // came. No request was made under it, so the marker
                         // is released and the row left to a later claim with
@@ -537,24 +717,8 @@ macro_rules! impl_lifecycle {
                         self.commit(tx).await?;
                         return Ok(RefreshClaim::NotNeeded(row.to_record()?));
                     }
-                    if !mine {
-                        if live {
-                            return Ok(RefreshClaim::InFlight(record));
-                        }
-                        previous_outcome_unknown = true;
-                    }
-                }
-                // In backoff after a failure, an unforced caller whose access
-                // token still works uses it rather than ask Pinterest again.
-                let backing_off = record.refresh.next_refresh_at.is_some_and(|at| at > now)
-                    && record.access_token_expires_at.is_some_and(|at| at > now);
-                if !force
-                    && !previous_outcome_unknown
-                    && !mine
-                    && (backing_off || !due.is_due(&record))
-                {
-                    return Ok(RefreshClaim::NotNeeded(record));
-                }
+                    ClaimDecision::Claim { previous_outcome_unknown } => previous_outcome_unknown,
+                };
                 // Every claim handed out, the batch's "mine" included, starts
                 // a full lease now and bumps the version, so the request runs
                 // under a lease that cannot lapse before its timeout.
@@ -565,7 +729,11 @@ macro_rules! impl_lifecycle {
                 row.updated_at = now;
                 Self::write_credential(&mut tx, &row, current).await?;
                 self.commit(tx).await?;
-                let opened = self.open_row(&row).await?;
+                let Some(opened) = opened else {
+                    // Unreachable: only a refreshable row is claimed, and it
+                    // was opened above.
+                    return Ok(RefreshClaim::NotRefreshable(row.to_record()?));
+                };
                 Ok(RefreshClaim::Claimed {
                     secrets: Box::new($crate::model::CredentialSecrets {
                         record: row.to_record()?,
@@ -706,3 +874,144 @@ macro_rules! impl_lifecycle {
 }
 
 pub(crate) use impl_lifecycle;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> ClaimState {
+        ClaimState {
+            refreshable: true,
+            replaced: false,
+            if_due: true,
+            marker: None,
+            backing_off: false,
+            due: true,
+        }
+    }
+
+    const LIVE_OTHER: Marker = Marker {
+        mine: false,
+        live: true,
+    };
+    const DEAD_OTHER: Marker = Marker {
+        mine: false,
+        live: false,
+    };
+
+    #[test]
+    fn a_credential_that_cannot_be_refreshed_is_refused_whatever_else_holds() {
+        for replaced in [false, true] {
+            let decision = decide_claim(ClaimState {
+                refreshable: false,
+                replaced,
+                marker: Some(DEAD_OTHER),
+                ..state()
+            });
+            assert_eq!(decision, ClaimDecision::NotRefreshable);
+        }
+    }
+
+    #[test]
+    fn a_named_token_that_was_replaced_needs_no_refresh_even_with_a_marker() {
+        for marker in [None, Some(LIVE_OTHER), Some(DEAD_OTHER)] {
+            let decision = decide_claim(ClaimState {
+                replaced: true,
+                if_due: false,
+                marker,
+                ..state()
+            });
+            assert_eq!(decision, ClaimDecision::NotNeeded, "{marker:?}");
+        }
+    }
+
+    #[test]
+    fn a_named_token_still_stored_is_claimed_even_when_fresh_or_backing_off() {
+        let decision = decide_claim(ClaimState {
+            if_due: false,
+            due: false,
+            backing_off: true,
+            ..state()
+        });
+        assert_eq!(
+            decision,
+            ClaimDecision::Claim {
+                previous_outcome_unknown: false
+            }
+        );
+    }
+
+    #[test]
+    fn another_attempts_live_lease_is_in_flight_and_an_expired_one_is_unknown() {
+        assert_eq!(
+            decide_claim(ClaimState {
+                marker: Some(LIVE_OTHER),
+                ..state()
+            }),
+            ClaimDecision::InFlight
+        );
+        // An expired marker is claimed even when the credential is not due:
+        // the earlier attempt may have spent the refresh token.
+        assert_eq!(
+            decide_claim(ClaimState {
+                marker: Some(DEAD_OTHER),
+                due: false,
+                ..state()
+            }),
+            ClaimDecision::Claim {
+                previous_outcome_unknown: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_batch_claim_keeps_its_own_live_lease_and_releases_an_expired_one() {
+        let mine = |live| {
+            decide_claim(ClaimState {
+                marker: Some(Marker { mine: true, live }),
+                due: false,
+                ..state()
+            })
+        };
+        assert_eq!(
+            mine(true),
+            ClaimDecision::Claim {
+                previous_outcome_unknown: false
+            }
+        );
+        assert_eq!(mine(false), ClaimDecision::ReleaseMine);
+    }
+
+    #[test]
+    fn an_unforced_claim_of_a_fresh_or_backing_off_credential_is_not_needed() {
+        assert_eq!(
+            decide_claim(ClaimState {
+                due: false,
+                ..state()
+            }),
+            ClaimDecision::NotNeeded
+        );
+        assert_eq!(
+            decide_claim(ClaimState {
+                backing_off: true,
+                ..state()
+            }),
+            ClaimDecision::NotNeeded
+        );
+        assert_eq!(
+            decide_claim(state()),
+            ClaimDecision::Claim {
+                previous_outcome_unknown: false
+            }
+        );
+    }
+
+    #[test]
+    fn token_comparison_finds_replacement_only_between_different_stored_tokens() {
+        let a = AccessToken::new("pina_first".to_owned());
+        let b = AccessToken::new("pina_second".to_owned());
+        assert!(!token_replaced(Some(&a), &a));
+        assert!(token_replaced(Some(&b), &a));
+        assert!(!token_replaced(None, &a));
+    }
+}

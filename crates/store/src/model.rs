@@ -189,3 +189,24 @@ mod tests {
         assert!(output.contains("REDACTED"), "{output}");
     }
 }
+
+/// What a check of a credential found (`credential_checks`), kept so a check
+/// repeated shortly after is answered from it. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheck {
+    /// The credential checked.
+    pub credential_id: CredentialId,
+    /// The credential's version after the check: the result describes that
+    /// version only.
+    pub credential_version: i64,
+    /// When Pinterest answered.
+    pub checked_at: DateTime<Utc>,
+    /// True when Pinterest answered with the account.
+    pub ok: bool,
+    /// The account's username.
+    pub account_username: Option<String>,
+    /// `PINNER` or `BUSINESS`.
+    pub account_type: Option<String>,
+    /// What went wrong (the client's message), if anything.
+    pub error: Option<String>,
+}

@@ -71,12 +71,7 @@ impl PgStore {
             .into());
         }
         let keyring = source.load()?;
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.connect_timeout)
-            .connect(url)
-            .await
-            .map_err(Self::db_error)?;
+        let pool = Self::connect_pool(url, options).await?;
         let (has_schema,): (bool,) = sqlx::query_as("SELECT to_regclass('key_checks') IS NOT NULL")
             .fetch_one(&pool)
             .await
@@ -97,6 +92,30 @@ impl PgStore {
         };
         store.register_keys().await?;
         Ok(store)
+    }
+
+    /// The pool, with its first connection open. Every later call waits at
+    /// most `acquire_timeout` for a connection (sqlx pings an idle one
+    /// before handing it out, so a server that stopped answering is found
+    /// there), while opening the store waits up to `connect_timeout` for the
+    /// server, as a database still starting up may need.
+    async fn connect_pool(url: &str, options: &ConnectOptions) -> Result<PgPool, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy(url)
+            .map_err(Self::db_error)?;
+        let deadline = tokio::time::Instant::now() + options.connect_timeout;
+        loop {
+            match pool.acquire().await {
+                Ok(connection) => {
+                    drop(connection);
+                    return Ok(pool);
+                }
+                Err(sqlx::Error::PoolTimedOut) if tokio::time::Instant::now() < deadline => {}
+                Err(err) => return Err(Self::db_error(err)),
+            }
+        }
     }
 
     /// Connects with a keyring built in code (tests, benchmarks).

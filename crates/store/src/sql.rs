@@ -1263,6 +1263,99 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn seal_file(&self, location: $crate::crypto::Location<'_>, plaintext: &[u8]) -> Vec<u8> {
+                self.keys.current().seal(location, plaintext)
+            }
+
+            fn open_file(
+                &self,
+                location: $crate::crypto::Location<'_>,
+                envelope: &[u8],
+            ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+                self.keys
+                    .current()
+                    .open(location, envelope)
+                    .map_err(|err| $crate::sql::open_error(location, err, &self.keys.source))
+            }
+
+            fn mac(&self, purpose: &str, message: &[u8]) -> ($crate::KeyVersion, [u8; 32]) {
+                self.keys.current().mac(purpose, message)
+            }
+
+            fn verify_mac(
+                &self,
+                purpose: &str,
+                version: $crate::KeyVersion,
+                message: &[u8],
+                tag: &[u8],
+            ) -> bool {
+                self.keys.current().verify_mac(purpose, version, message, tag)
+            }
+
+            async fn save_check(&self, check: &$crate::model::StoredCheck) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO credential_checks (credential_id, credential_version, checked_at, \
+                     ok, account_username, account_type, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (credential_id) DO UPDATE SET \
+                     credential_version = excluded.credential_version, \
+                     checked_at = excluded.checked_at, ok = excluded.ok, \
+                     account_username = excluded.account_username, \
+                     account_type = excluded.account_type, error = excluded.error",
+                )
+                .bind(check.credential_id.as_str())
+                .bind(check.credential_version)
+                .bind($crate::sql::stored_time(check.checked_at))
+                .bind(check.ok)
+                .bind(&check.account_username)
+                .bind(&check.account_type)
+                .bind(&check.error)
+                .execute(&self.pool)
+                .await
+                .map_err(|err| match &err {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound { entity: "credential" }
+                    }
+                    _ => Self::db_error(err),
+                })
+                .inspect(|_| self.changes.bump())?;
+                Ok(())
+            }
+
+            async fn latest_check(
+                &self,
+                id: &CredentialId,
+            ) -> Result<Option<$crate::model::StoredCheck>, StoreError> {
+                type Row = (
+                    i64,
+                    chrono::DateTime<chrono::Utc>,
+                    bool,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                );
+                let row = sqlx::query_as::<_, Row>(
+                    "SELECT credential_version, checked_at, ok, account_username, account_type, \
+                     error FROM credential_checks WHERE credential_id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::db_error)?;
+                Ok(row.map(
+                    |(credential_version, checked_at, ok, account_username, account_type, error)| {
+                        $crate::model::StoredCheck {
+                            credential_id: id.clone(),
+                            credential_version,
+                            checked_at,
+                            ok,
+                            account_username,
+                            account_type,
+                            error,
+                        }
+                    },
+                ))
+            }
+
             async fn keyring_status(&self) -> Result<$crate::model::KeyringStatus, StoreError> {
                 let registered = Self::stored_checks(&self.pool, 0, "").await?;
                 let mut conn = self.pool.acquire().await.map_err(Self::db_error)?;

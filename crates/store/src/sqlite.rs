@@ -141,15 +141,19 @@ impl SqliteStore {
         let pool = match pool {
             Some(pool) => pool,
             None => {
-                if let Some(parent) = path.parent() {
-                    create_dir(parent)?;
-                }
+                // The file first, 0600, so SQLite's -wal and -shm inherit
+                // its mode (see `private_fs`).
+                crate::private_fs::prepare_sqlite_file(path)
+                    .map_err(|source| io_unavailable("create", path, source))?;
                 Self::pool_options(options)
                     .connect_with(connect_options.clone())
                     .await
                     .map_err(Self::db_error)?
             }
         };
+        // Tightens a database an older Pinion created readable by others.
+        crate::private_fs::restrict_sqlite_files(path)
+            .map_err(|source| io_unavailable("restrict the permissions of", path, source))?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         let changes = ChangeFeed::for_location(&format!("sqlite:{}", canonical.display()));
@@ -234,14 +238,17 @@ impl SqliteStore {
     }
 }
 
+/// Creates `dir` and its missing parents, 0700.
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
-    if dir.as_os_str().is_empty() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::Unavailable {
-        cause: format!("cannot create directory {}: {source}", dir.display()),
+    crate::private_fs::create_dir_all(dir)
+        .map_err(|source| io_unavailable("create directory", dir, source))
+}
+
+fn io_unavailable(action: &str, path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Unavailable {
+        cause: format!("cannot {action} {}: {source}", path.display()),
         source: sqlx::Error::Io(source),
-    })
+    }
 }
 
 impl_store!(SqliteStore, Sqlite);

@@ -166,7 +166,43 @@ pub trait Store:
     /// `at` (whatever the answer); changes nothing else and no version.
     async fn record_check(&self, id: &CredentialId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
+    /// Keeps `check` as the credential's latest check, replacing the one
+    /// before; changes nothing of the credential and no version.
+    async fn save_check(&self, check: &crate::StoredCheck) -> Result<(), StoreError>;
+
+    /// The credential's latest check, if one was saved.
+    async fn latest_check(
+        &self,
+        id: &CredentialId,
+    ) -> Result<Option<crate::StoredCheck>, StoreError>;
+
     // Keys.
+
+    /// Seals `plaintext` for a file outside the database (the token journal)
+    /// under the active key, bound to `location` like every sealed column.
+    fn seal_file(&self, location: crate::crypto::Location<'_>, plaintext: &[u8]) -> Vec<u8>;
+
+    /// Opens what [`Store::seal_file`] sealed for the same `location`.
+    fn open_file(
+        &self,
+        location: crate::crypto::Location<'_>,
+        envelope: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError>;
+
+    /// A MAC of `message` for `purpose` under a subkey of the active master
+    /// key, with that key's version ([`crate::Keyring::mac`]): for values the
+    /// server hands out and must recognise later, on any replica.
+    fn mac(&self, purpose: &str, message: &[u8]) -> (crate::KeyVersion, [u8; 32]);
+
+    /// True when `tag` is [`Store::mac`]'s MAC of `message` for `purpose`
+    /// under key `version`.
+    fn verify_mac(
+        &self,
+        purpose: &str,
+        version: crate::KeyVersion,
+        message: &[u8],
+        tag: &[u8],
+    ) -> bool;
 
     /// The active key version and how many sealed values each version protects.
     async fn keyring_status(&self) -> Result<KeyringStatus, StoreError>;

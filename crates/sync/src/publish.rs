@@ -550,10 +550,12 @@ impl Rejects {
         let entry = serde_json::json!({"line": line_no, "row": row, "reasons": reasons});
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
-            let file = File::create(&self.path).map_err(|source| PublishError::Io {
-                action: "create",
-                path: self.path.display().to_string(),
-                source,
+            let file = pinion_store::private_fs::create_file(&self.path).map_err(|source| {
+                PublishError::Io {
+                    action: "create",
+                    path: self.path.display().to_string(),
+                    source,
+                }
             })?;
             *guard = Some(BufWriter::new(file));
         }

@@ -84,7 +84,8 @@ impl Drop for Relay {
 }
 
 async fn serve(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<RelayMode>) {
-    match *mode.borrow_and_update() {
+    let initial = *mode.borrow_and_update();
+    match initial {
         RelayMode::Refuse => return,
         RelayMode::Blackhole => {
             hold(client, mode).await;

@@ -77,16 +77,21 @@ impl PinterestArgs {
         ))
     }
 
+    /// A token manager that keeps refreshed tokens in the token journal of
+    /// `data_dir` until the database takes them, as `pinion serve` does.
     pub(crate) fn manager(
         &self,
         store: std::sync::Arc<dyn pinion_store::Store>,
+        data_dir: &std::path::Path,
     ) -> anyhow::Result<std::sync::Arc<pinion_service::TokenManager>> {
-        Ok(std::sync::Arc::new(pinion_service::TokenManager::new(
-            store,
+        let manager = pinion_service::TokenManager::new(
+            store.clone(),
             self.oauth()?,
             std::sync::Arc::new(pinion_domain::SystemClock),
             pinion_service::RefreshPolicy::default(),
-        )))
+        );
+        manager.set_journal(pinion_service::TokenJournal::in_data_dir(data_dir, store));
+        Ok(std::sync::Arc::new(manager))
     }
 }
 
@@ -262,12 +267,17 @@ impl CredentialsCommand {
             return print_scopes(args.json);
         }
         let store = store_args.open().await?;
-        let result = self.run_on(store.clone()).await;
+        let data_dir = store_args.data_dir()?;
+        let result = self.run_on(store.clone(), &data_dir).await;
         store.close().await;
         result
     }
 
-    async fn run_on(self, store: std::sync::Arc<dyn pinion_store::Store>) -> CommandResult {
+    async fn run_on(
+        self,
+        store: std::sync::Arc<dyn pinion_store::Store>,
+        data_dir: &std::path::Path,
+    ) -> CommandResult {
         let users = Users::new(store.clone());
         let credentials = Credentials::new(store.clone());
         match self {
@@ -340,7 +350,7 @@ impl CredentialsCommand {
             CredentialsCommand::Authorize(args) => authorize(store, args).await,
             CredentialsCommand::Check(args) => {
                 let record = local_credential(&*store, &args.id).await?;
-                let manager = args.pinterest.manager(store.clone())?;
+                let manager = args.pinterest.manager(store.clone(), data_dir)?;
                 let base =
                     pinion_service::pinterest::BaseUrl::parse(&args.pinterest.pinterest_api_url)
                         .map_err(|err| anyhow::anyhow!("PINTEREST_API_URL: {err}"))?;
@@ -373,6 +383,18 @@ impl CredentialsCommand {
                             output::time(report.refresh_token_expires_at),
                         ),
                         ("Error", report.error.clone().unwrap_or_else(|| "-".into())),
+                        (
+                            "Checked",
+                            if report.cached {
+                                format!(
+                                    "{} (a recent check, reused: checks within {} s of the last one are not sent to Pinterest again)",
+                                    output::time(Some(report.checked_at)),
+                                    pinion_service::CHECK_REUSE.as_secs()
+                                )
+                            } else {
+                                output::time(Some(report.checked_at))
+                            },
+                        ),
                     ]);
                 }
                 if report.ok {
@@ -383,7 +405,7 @@ impl CredentialsCommand {
             }
             CredentialsCommand::Refresh(args) => {
                 let record = local_credential(&*store, &args.id).await?;
-                let manager = args.pinterest.manager(store.clone())?;
+                let manager = args.pinterest.manager(store.clone(), data_dir)?;
                 match manager.refresh(&record.id).await {
                     Ok(outcome) => print_credential(outcome.record(), args.json, "Refreshed"),
                     Err(err) => Err(Failure::Other(anyhow::anyhow!("{err}"))),

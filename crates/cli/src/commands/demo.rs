@@ -68,7 +68,7 @@ impl DemoArgs {
     async fn run_all(self) -> anyhow::Result<()> {
         let dir = std::path::absolute(&self.dir).unwrap_or(self.dir.clone());
         let data_dir = dir.join("data");
-        std::fs::create_dir_all(&data_dir)
+        pinion_store::private_fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
         say(&format!("Demo directory: {}", dir.display()));
 
@@ -221,12 +221,17 @@ impl DemoArgs {
             )
             .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
-        let manager = Arc::new(TokenManager::new(
+        let manager = TokenManager::new(
             store.clone(),
             oauth,
             Arc::new(SystemClock),
             pinion_service::RefreshPolicy::default(),
+        );
+        manager.set_journal(pinion_service::TokenJournal::in_data_dir(
+            data_dir,
+            store.clone(),
         ));
+        let manager = Arc::new(manager);
         let env = || CliEnv {
             tokens: Arc::new(manager.token_source(record.id.clone())),
             api_base_url: simulator.api_url(),

@@ -40,6 +40,11 @@ pub struct ServeArgs {
     /// free port).
     #[arg(long, default_value = "127.0.0.1:0", requires = "simulator")]
     simulator_listen: SocketAddr,
+    /// The most HTTP connections served at once. Default: the open-file
+    /// limit less 128 kept for the database and files (896 under 1,024).
+    /// At the cap the connection idle longest is closed to admit a new one.
+    #[arg(long, env = "PINION_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: Option<u32>,
 }
 
 /// The simulator's demo user, who signs in on its pages and approves
@@ -60,6 +65,7 @@ impl ServeArgs {
         settings.pinterest_api_url = self.pinterest_api_url.clone();
         // Source runs write under `<data dir>/outputs/`.
         settings.data_dir = Some(store_args.data_dir()?);
+        settings.max_connections = self.max_connections.map(|n| n as usize);
         // Kept alive until the server stops; dropping it stops the simulator.
         let simulator = if self.simulator {
             let sim = start_simulator(self.simulator_listen, &settings.redirect_uri()).await?;

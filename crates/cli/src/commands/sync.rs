@@ -83,7 +83,7 @@ async fn cli_env(
 ) -> Result<CliEnv, Failure> {
     let record = credential_by_id(&**store, "credential", credential).await?;
     ensure_usable(&record)?;
-    let manager = pinterest.manager(store.clone())?;
+    let manager = pinterest.manager(store.clone(), &store_args.data_dir()?)?;
     let scopes = record
         .granted_scopes
         .clone()

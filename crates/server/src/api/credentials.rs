@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,7 @@ use pinion_store::{CredentialRecord, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiUser};
 use crate::AppState;
@@ -44,15 +44,29 @@ impl SecretField {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCredential {
-    /// Credential Name.
+    /// Credential Name: 1 to 100 characters once trimmed, no control
+    /// characters; unique among the owner's credentials.
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
     pub name: String,
-    /// Credential Description.
+    /// Credential Description: up to 1,000 characters once trimmed; line
+    /// breaks and tabs allowed, other control characters not. Blank or null:
+    /// none.
     #[serde(default)]
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"#
+    )]
     pub description: Option<String>,
-    /// The app's Client ID.
+    /// The app's Client ID: its digits (1 to 32), surrounding white space
+    /// ignored.
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{1,32}[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
     pub client_id: String,
-    /// The app's Client Secret; write-only.
-    #[schema(value_type = String, format = Password, write_only)]
+    /// The app's Client Secret; write-only: printable ASCII without spaces,
+    /// 1 to 512 characters, surrounding white space ignored.
+    #[schema(value_type = String, format = Password, write_only, pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[!-~]{1,512}[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#)]
     pub client_secret: SecretField,
     /// Access Scope, comma or space separated, or a list.
     #[serde(default)]
@@ -60,7 +74,7 @@ pub struct CreateCredential {
 }
 
 /// Scopes as a string (`"boards:read,pins:read"`) or a list.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum ScopesField {
     /// Comma- or space-separated.
@@ -68,6 +82,54 @@ pub enum ScopesField {
     /// One scope per element.
     List(Vec<String>),
 }
+
+/// Every scope Pinterest defines, as the document lists them.
+fn scope_names() -> Vec<&'static str> {
+    pinion_domain::Scope::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect()
+}
+
+impl utoipa::PartialSchema for ScopesField {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        let names = scope_names();
+        // Scopes separated by commas or white space (control characters
+        // other than tab and line breaks refused); blank: the default set.
+        let separator = r", \t\n\r\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+        let blank = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+        let scope = names.join("|");
+        let pattern = format!(
+            "^(?:[{blank}]*|[{separator}]*(?:{scope})(?:[{separator}]+(?:{scope}))*[{separator}]*)$"
+        );
+        let one_of = OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(pattern))
+                    .description(Some(
+                        "Comma- or space-separated scopes; blank asks for the default set \
+                         (`boards:read,pins:read,user_accounts:read`)",
+                    )),
+            )
+            .item(
+                ArrayBuilder::new()
+                    .items(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(names)),
+                    )
+                    .description(Some(
+                        "One scope per element; an empty list asks for the default set",
+                    )),
+            )
+            .build();
+        utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::OneOf(one_of))
+    }
+}
+
+impl utoipa::ToSchema for ScopesField {}
 
 impl ScopesField {
     fn into_text(self) -> String {
@@ -78,26 +140,51 @@ impl ScopesField {
     }
 }
 
-/// `PATCH /api/v1/credentials/{id}`
+/// `PATCH /api/v1/credentials/{id}`: at least one field; a field left out
+/// stays as it is (`null` is not a value: leave the field out instead). An
+/// empty patch is refused (422), so a mistyped field name never passes as
+/// "nothing to change".
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCredential {
-    /// A new name.
-    #[serde(default)]
+    /// A new name, with the rules of `name` at creation.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(
+        nullable = false,
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
     pub name: Option<String>,
-    /// A new description; `""` clears it.
-    #[serde(default)]
+    /// A new description; blank clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(
+        nullable = false,
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"#
+    )]
     pub description: Option<String>,
     /// A new Client ID.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(
+        nullable = false,
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{1,32}[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
     pub client_id: Option<String>,
     /// A new Client Secret.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password, write_only)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, format = Password, write_only, pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[!-~]{1,512}[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#)]
     pub client_secret: Option<SecretField>,
-    /// New requested scopes.
-    #[serde(default)]
+    /// New requested scopes; blank restores the default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub scopes: Option<ScopesField>,
+}
+
+/// A field that may be left out but is never `null`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// A credential as the API shows it.
@@ -165,9 +252,21 @@ impl From<&CredentialRecord> for CredentialView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// `all` lists every user's credentials (admins only).
+    /// `mine` (the default) lists the caller's credentials; `all` every
+    /// user's (admins only).
     #[serde(default)]
-    scope: Option<String>,
+    #[param(inline, nullable = false)]
+    scope: Option<ListScope>,
+}
+
+/// Whose credentials `GET /api/v1/credentials` lists.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListScope {
+    /// The caller's.
+    Mine,
+    /// Every user's (admins only).
+    All,
 }
 
 /// `GET /api/v1/credentials` answer.
@@ -202,9 +301,8 @@ impl CredentialList {
 pub async fn create(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    body: Result<Json<CreateCredential>, JsonRejection>,
+    ApiJson(body): ApiJson<CreateCredential>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(body) = body?;
     let input = CredentialInput {
         name: body.name,
         description: body.description,
@@ -234,13 +332,11 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query?;
-    let records = match query.scope.as_deref() {
-        None | Some("mine") => return own_list(&state, &user).await,
-        Some("all") => state.credentials.list_all(&user).await?,
-        Some(_) => return Err(ApiError::bad_request("scope must be `mine` or `all`")),
+    let records = match query.scope.unwrap_or(ListScope::Mine) {
+        ListScope::Mine => return own_list(&state, &user).await,
+        ListScope::All => state.credentials.list_all(&user).await?,
     };
     Ok(Json(CredentialList::of(&records)).into_response())
 }
@@ -279,7 +375,7 @@ async fn own_list(state: &AppState, user: &User) -> Result<Response, ApiError> {
 pub async fn get(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let record = state.credentials.get(&user, &id).await?;
     Ok(Json(CredentialView::from(&record)))
@@ -304,10 +400,9 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
-    body: Result<Json<UpdateCredential>, JsonRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateCredential>,
 ) -> Result<Json<CredentialView>, ApiError> {
-    let Json(body) = body?;
     let patch = CredentialPatchInput {
         name: body.name,
         description: body.description,
@@ -335,7 +430,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.credentials.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -369,10 +464,10 @@ pub struct AuthorizeBody {
 pub async fn authorize(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
-    body: Option<Json<AuthorizeBody>>,
+    ApiPath(id): ApiPath<String>,
+    body: Option<ApiJson<Option<AuthorizeBody>>>,
 ) -> Result<axum::response::Response, ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body.and_then(|ApiJson(b)| b).unwrap_or_default();
     let binding = body
         .bind_browser
         .then(pinion_service::BrowserBinding::random);
@@ -422,7 +517,9 @@ async fn owned(
 }
 
 /// `POST /api/v1/credentials/{id}/check`: calls `GET /v5/user_account` with
-/// the credential and reports status, account, scopes and expiries.
+/// the credential and reports status, account, scopes and expiries. A check
+/// within 30 s of the last one of the unchanged credential answers that
+/// one's result (`cached: true`, `checked_at`) without calling Pinterest.
 #[utoipa::path(
     post,
     operation_id = "check_credential",
@@ -438,7 +535,7 @@ async fn owned(
 pub async fn check(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<pinion_service::CheckReport>, ApiError> {
     let record = owned(&state, &user, &id).await?;
     let report = pinion_service::check_credential_by(
@@ -471,7 +568,7 @@ pub async fn check(
 pub async fn refresh(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let record = owned(&state, &user, &id).await?;
     match state

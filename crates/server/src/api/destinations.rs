@@ -4,8 +4,7 @@
 //! user's destination is a 404, as is an unknown id.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -14,6 +13,7 @@ use pinion_store::DestinationRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::extract::{ApiJson, ApiPath};
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiUser};
 use crate::AppState;
@@ -22,12 +22,16 @@ use crate::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDestination {
-    /// A name for people (at most 100 characters).
+    /// A name for people: 1 to 100 characters once trimmed.
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
     pub name: String,
     /// The credential to publish with (one the caller can use).
     pub credential_id: String,
     /// The Pinterest board to publish to: one of the credential's account's
     /// boards, checked with Pinterest when the destination is created.
+    #[schema(min_length = 1)]
     pub board_id: String,
 }
 
@@ -76,6 +80,7 @@ impl From<DestinationRecord> for DestinationView {
         (status = 201, description = "Created", body = DestinationView),
         (status = 401, description = "No valid API token", body = ErrorBody),
         (status = 404, description = "The credential is unknown or not usable by the caller", body = ErrorBody),
+        (status = 409, description = "`credential_not_authorized`: the credential is not authorized with Pinterest (yet, or any more); authorize it first", body = ErrorBody),
         (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
         (status = 503, description = "Pinterest could not be asked for the boards", body = ErrorBody),
     )
@@ -83,9 +88,8 @@ impl From<DestinationRecord> for DestinationView {
 pub async fn create(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    body: Result<Json<CreateDestination>, JsonRejection>,
+    ApiJson(body): ApiJson<CreateDestination>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(body) = body?;
     let input = DestinationInput {
         name: body.name,
         credential_id: body.credential_id,
@@ -138,7 +142,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DestinationView>, ApiError> {
     Ok(Json(state.destinations.get(&user, &id).await?.into()))
 }
@@ -159,7 +163,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.destinations.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -13,6 +13,10 @@ use pinion_domain::FieldError;
 use pinion_service::ServiceError;
 use serde::Serialize;
 
+/// The `Retry-After` of every 503: a database restart or a refresh under
+/// way elsewhere is usually over within seconds.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
 /// An API failure.
 #[derive(Debug)]
 pub struct ApiError {
@@ -66,9 +70,39 @@ impl ApiError {
         )
     }
 
+    /// The same error naming request field `field`.
+    pub fn with_field(self, field: &'static str) -> Self {
+        Self {
+            field: Some(field),
+            ..self
+        }
+    }
+
+    /// 409 with `code`: the request conflicts with what is stored.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 422 with `code`: a well-formed request the API cannot take.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
     /// 400: the request itself is malformed.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 400: query parameter `name` is outside what the document allows.
+    pub fn invalid_query(name: &'static str, message: impl std::fmt::Display) -> Self {
+        Self {
+            field: Some(name),
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("invalid query string: {name}: {message}"),
+            )
+        }
     }
 
     /// 500 with a generic message; `cause` goes to the log only.
@@ -103,8 +137,40 @@ impl ApiError {
                 "refresh_unavailable",
                 err.to_string(),
             ),
-            RefreshError::Store(_) => Self::internal(&err),
+            _ if err.is_database_unavailable() => {
+                tracing::warn!(error = %err, "Database unavailable during a refresh.");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly (tokens Pinterest already \
+                     issued are kept and stored when it is back)",
+                )
+            }
+            RefreshError::StorePending(_) | RefreshError::Store(_) => Self::internal(&err),
         }
+    }
+
+    /// 503 `unavailable`: the database could not be reached, or did not
+    /// answer in time, so nothing was changed. The response carries
+    /// `Retry-After` ([`RETRY_AFTER_SECONDS`]); never a 500,
+    /// since trying again shortly is exactly what the client should do.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database is unavailable; nothing was changed, try again shortly",
+        )
+    }
+
+    /// 503 `timeout`: the request took longer than the server allows
+    /// ([`crate::limits::REQUEST_TIMEOUT`]). It may or may not have taken
+    /// effect; read the object again before repeating a write.
+    pub fn timed_out() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long and was stopped; check its effect, then try again shortly",
+        )
     }
 
     /// The HTTP status.
@@ -139,17 +205,25 @@ impl From<ServiceError> for ApiError {
                     format!("{field}: {message}"),
                 )
             },
+            ServiceError::NotAuthorized { .. } => Self {
+                field: Some("credential_id"),
+                ..Self::new(
+                    StatusCode::CONFLICT,
+                    "credential_not_authorized",
+                    err.to_string(),
+                )
+            },
             ServiceError::Stale => Self::new(StatusCode::CONFLICT, "stale", err.to_string()),
             ServiceError::Throttled { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled", err.to_string())
             }
             ServiceError::Unavailable(_) => {
                 tracing::warn!(error = %err, "Database unavailable.");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the database is unavailable; nothing was changed, try again shortly",
-                )
+                Self::unavailable()
+            }
+            ServiceError::Store(store) if store.is_transient() => {
+                tracing::warn!(error = %store, "Database unavailable.");
+                Self::unavailable()
             }
             ServiceError::Store(_) => Self::internal(&err),
         }
@@ -158,11 +232,20 @@ impl From<ServiceError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        let status = match rejection {
-            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
-        };
+        // axum's own statuses: 415 for a missing or wrong content type, 422
+        // for a body of the wrong shape, 413 for one over the server's body
+        // limit, 400 for malformed JSON.
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(
+                status,
+                "body_too_large",
+                format!(
+                    "the request body is larger than the limit of {} KiB",
+                    crate::startup::MAX_BODY_BYTES / 1024
+                ),
+            );
+        }
         let message = match &rejection {
             // serde's text for a wrongly typed or invalid value quotes the
             // value (a client secret sent as a number, say): name the field
@@ -250,6 +333,13 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 is "try again shortly" (RFC 9110 section 10.2.3).
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
         }
         response
     }

@@ -15,6 +15,7 @@ mod auth;
 pub mod credentials;
 pub mod destinations;
 mod error;
+mod extract;
 pub mod openapi;
 pub mod runs;
 pub mod sharing;

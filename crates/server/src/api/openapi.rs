@@ -65,9 +65,140 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole document, with paths under [`PREFIX`].
+/// The whole document, with paths under [`PREFIX`], every operation
+/// listing the errors every route can answer ([`add_common_errors`]).
 pub fn document() -> utoipa::openapi::OpenApi {
-    super::routes().split_for_parts().1
+    let mut doc = super::routes().split_for_parts().1;
+    add_common_errors(&mut doc);
+    require_a_field(&mut doc, "UpdateCredential");
+    doc
+}
+
+/// Says that object schema `name` needs at least one property (utoipa 5.5's
+/// `min_properties` attribute writes `maxProperties` instead).
+fn require_a_field(doc: &mut utoipa::openapi::OpenApi, name: &str) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let schema = doc
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut(name));
+    if let Some(RefOr::T(Schema::Object(object))) = schema {
+        object.min_properties = Some(1);
+    }
+}
+
+/// Adds to every operation the error statuses it can answer without its
+/// handler saying so, keeping a handler's own description where it has one:
+///
+/// - every operation behind a token: 401 (no valid token), 500, and 503 with
+///   `Retry-After` (the database is unavailable);
+/// - an operation with a JSON body: 400 (malformed JSON), 413 (larger than
+///   the server's body limit), 415 (no `Content-Type: application/json`) and
+///   422 (a body of the wrong shape, or a field the code refuses);
+/// - an operation with query parameters: 400 (a malformed or out-of-range
+///   parameter);
+/// - an operation with path parameters: 400 (a malformed path) and 404.
+pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let public = path == &format!("{PREFIX}/openapi.json");
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let parameters = operation.parameters.as_deref().unwrap_or_default();
+            let has_query = parameters
+                .iter()
+                .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+            let has_path = parameters
+                .iter()
+                .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+            let has_body = operation.request_body.is_some();
+            let mut add = |status: &str, description: &str| {
+                let response = operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error_response(description).into());
+                if let (utoipa::openapi::RefOr::T(response), "503") = (response, status) {
+                    // A handler's own 503 gets the header too.
+                    response
+                        .headers
+                        .entry("Retry-After".to_owned())
+                        .or_insert_with(retry_after);
+                }
+            };
+            if has_body {
+                add("400", "The body is not well-formed JSON");
+                add("413", "The body is larger than the server's limit (64 KiB)");
+                add(
+                    "415",
+                    "The body is not sent as `Content-Type: application/json`",
+                );
+                add(
+                    "422",
+                    "The body has the wrong shape, or a field is invalid; `field` names it",
+                );
+            }
+            if has_query {
+                add(
+                    "400",
+                    "A query parameter is malformed or outside its documented range; `field` names it",
+                );
+            }
+            if has_path {
+                add("400", "A malformed path");
+                add("404", "Unknown, or not the caller's");
+            }
+            if !public {
+                add("401", "No valid API token");
+                add(
+                    "500",
+                    "Something went wrong on the server's side; the details are in its log",
+                );
+                add(
+                    "503",
+                    "The database (or Pinterest, where the operation calls it) is unavailable; \
+                     nothing was changed: try again after `Retry-After` seconds",
+                );
+            }
+        }
+    }
+}
+
+/// A response with the common error body.
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
+                .build(),
+        )
+        .build()
+}
+
+/// The `Retry-After` header of a 503: seconds to wait.
+fn retry_after() -> utoipa::openapi::header::Header {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::{ObjectBuilder, Type};
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .description(Some("Seconds to wait before trying again"))
+        .build()
 }
 
 static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
@@ -105,7 +236,8 @@ pub struct ErrorBody {
 #[allow(dead_code)]
 pub struct ErrorDetail {
     /// Machine-readable: `unauthorized`, `not_found`, `bad_request`,
-    /// `invalid_json`, `validation_failed`, `conflict`, `stale`, `forbidden`,
+    /// `invalid_json`, `invalid_query`, `body_too_large`, `validation_failed`,
+    /// `conflict`, `unknown_user`, `stale`, `forbidden`, `credential_not_authorized`,
     /// `not_authorized`, `needs_reauthorization`, `app_credentials`,
     /// `refresh_unavailable`, `unavailable`, `internal`, `too_many_requests`.
     code: String,
@@ -172,4 +304,10 @@ pub struct CheckReport {
     refresh_token_expires_at: Option<DateTime<Utc>>,
     /// What went wrong, if anything.
     error: Option<String>,
+    /// When Pinterest answered this check.
+    checked_at: DateTime<Utc>,
+    /// True when this is the answer of a check of the unchanged credential
+    /// made less than 30 s ago (at `checked_at`), reused without calling
+    /// Pinterest again.
+    cached: bool,
 }

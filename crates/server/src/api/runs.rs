@@ -5,13 +5,14 @@
 //! source or run is a 404, as is an unknown id.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use pinion_store::RunRecord;
 use utoipa::ToSchema;
 
+use super::extract::ApiPath;
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiUser};
 use crate::AppState;
@@ -74,7 +75,7 @@ pub struct RunStream {
 pub async fn start(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let run = state.runs.start(&user, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(run)))
@@ -96,7 +97,7 @@ pub async fn start(
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<RunRecord>>, ApiError> {
     Ok(Json(state.runs.list(&user, &id).await?))
 }
@@ -120,7 +121,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((id, run_id)): Path<(String, String)>,
+    ApiPath((id, run_id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunRecord>, ApiError> {
     Ok(Json(state.runs.get(&user, &id, &run_id).await?))
 }
@@ -145,7 +146,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((id, run_id)): Path<(String, String)>,
+    ApiPath((id, run_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.runs.delete(&user, &id, &run_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -15,8 +15,7 @@
 //! other user gets the same 404 as for an unknown id.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -24,6 +23,7 @@ use pinion_store::{ActivityRecord, ShareRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiUser};
 use crate::AppState;
@@ -58,7 +58,11 @@ pub struct ShareList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateShare {
-    /// The username of the user to share with.
+    /// The username of the user to share with (letters, digits, `.`, `_`,
+    /// `-`; case does not matter). An unknown username answers 404.
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
     pub username: String,
 }
 
@@ -108,15 +112,20 @@ pub struct ActivityList {
     next_before: Option<i64>,
 }
 
+/// The largest `before`: the largest integer every JSON reader holds exactly.
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
 /// `GET /api/v1/credentials/{id}/activity` query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
     /// At most this many entries (1 to 200, default 50).
     #[serde(default)]
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// Only entries older than this entry id.
+    /// Only entries older than this entry id (a `next_before`).
     #[serde(default)]
+    #[param(nullable = false, minimum = 1, maximum = 9007199254740991_i64)]
     before: Option<i64>,
 }
 
@@ -159,7 +168,7 @@ pub struct SharedCredentialList {
 pub async fn list_shares(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ShareList>, ApiError> {
     let shares = state.credentials.shares(&user, &id).await?;
     Ok(Json(ShareList {
@@ -179,18 +188,35 @@ pub async fn list_shares(
         (status = 401, description = "No valid API token", body = ErrorBody),
         (status = 403, description = "The credential is shared with the caller", body = ErrorBody),
         (status = 404, description = "No such credential, or not the caller's", body = ErrorBody),
-        (status = 409, description = "Already shared with this user", body = ErrorBody),
-        (status = 422, description = "No such user, or the owner", body = ErrorBody),
+        (status = 409, description = "`unknown_user`: no user has this username; `conflict`: it is the owner's, or the credential is shared with them already", body = ErrorBody),
     )
 )]
 pub async fn create_share(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
-    body: Result<Json<CreateShare>, JsonRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateShare>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(body) = body?;
-    let share = state.credentials.share(&user, &id, &body.username).await?;
+    let share = match state.credentials.share(&user, &id, &body.username).await {
+        Ok(share) => share,
+        // The only field of the body: a well-formed username that names no
+        // user, or the owner's own, conflicts with the users there are
+        // (409), so a body the document allows is never a 422 (and a 404
+        // stays "no such credential").
+        Err(pinion_service::ServiceError::Validation(errors)) => {
+            let message = errors.to_string();
+            return Err(if message.contains("no user") {
+                ApiError::conflict("unknown_user", "no user has this username")
+                    .with_field("username")
+            } else {
+                ApiError::from(pinion_service::ServiceError::Conflict {
+                    field: "username",
+                    message: "you own this credential already".to_owned(),
+                })
+            });
+        }
+        Err(err) => return Err(err.into()),
+    };
     Ok((StatusCode::CREATED, Json(ShareView::from(&share))))
 }
 
@@ -213,7 +239,7 @@ pub async fn create_share(
 pub async fn delete_share(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((id, username)): Path<(String, String)>,
+    ApiPath((id, username)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state
         .credentials
@@ -239,11 +265,25 @@ pub async fn delete_share(
 pub async fn activity(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
-    query: Result<Query<ActivityQuery>, QueryRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ActivityQuery>,
 ) -> Result<Json<ActivityList>, ApiError> {
-    let Query(query) = query?;
     let limit = query.limit.unwrap_or(50);
+    if !(1..=pinion_service::MAX_ACTIVITY_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_query(
+            "limit",
+            format_args!("must be from 1 to {}", pinion_service::MAX_ACTIVITY_PAGE),
+        ));
+    }
+    if query
+        .before
+        .is_some_and(|before| !(1..=MAX_SAFE_INTEGER).contains(&before))
+    {
+        return Err(ApiError::invalid_query(
+            "before",
+            format_args!("must be from 1 to {MAX_SAFE_INTEGER}"),
+        ));
+    }
     let entries = state
         .credentials
         .activity(&user, &id, query.before, limit)

@@ -5,8 +5,7 @@
 //! not deleted (409).
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use pinion_service::SourceInput;
@@ -14,6 +13,7 @@ use pinion_store::SourceRecord;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::extract::{ApiJson, ApiPath};
 use super::openapi::{ErrorBody, Source};
 use super::{ApiError, ApiUser};
 use crate::AppState;
@@ -22,15 +22,69 @@ use crate::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSource {
-    /// A name for people.
+    /// A name for people: 1 to 100 characters once trimmed.
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
     pub name: String,
     /// The credential to read with (one the caller owns).
     pub credential_id: String,
     /// Streams: `user_account`, `boards`, `board_sections`, `board_pins`,
-    /// `pins`, `ad_accounts`.
-    pub streams: Vec<String>,
+    /// `pins`, `ad_accounts` (at least one; repeats are ignored).
+    #[schema(min_items = 1, inline)]
+    pub streams: Vec<StreamName>,
     /// Where to write.
     pub output: OutputBody,
+}
+
+/// A stream a source can read (`pinion_service::STREAMS`).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamName {
+    /// The account.
+    UserAccount,
+    /// Boards.
+    Boards,
+    /// Board sections.
+    BoardSections,
+    /// The pins of each board.
+    BoardPins,
+    /// Pins.
+    Pins,
+    /// Ad accounts.
+    AdAccounts,
+}
+
+/// Where a source can write (`pinion_service::OUTPUTS`).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    /// JSON Lines files.
+    Jsonl,
+    /// An SQLite database.
+    Sqlite,
+}
+
+impl StreamName {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::UserAccount => "user_account",
+            Self::Boards => "boards",
+            Self::BoardSections => "board_sections",
+            Self::BoardPins => "board_pins",
+            Self::Pins => "pins",
+            Self::AdAccounts => "ad_accounts",
+        }
+    }
+}
+
+impl OutputKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Jsonl => "jsonl",
+            Self::Sqlite => "sqlite",
+        }
+    }
 }
 
 /// A source's output.
@@ -38,10 +92,16 @@ pub struct CreateSource {
 #[serde(deny_unknown_fields)]
 pub struct OutputBody {
     /// `jsonl` or `sqlite`.
-    pub kind: String,
+    #[schema(inline)]
+    pub kind: OutputKind,
     /// A name under the server's outputs folder (`<data dir>/outputs/<user
     /// id>/`), e.g. `weekly` or `reports/boards.db`: letters, digits, `.`,
-    /// `_`, `-`, parts separated by `/`, no leading dot.
+    /// `_`, `-`, parts separated by `/` (at most 4), each starting with a
+    /// letter or digit; at most 200 characters.
+    #[schema(
+        max_length = 200,
+        pattern = r#"^[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*){0,3}$"#
+    )]
     pub path: String,
 }
 
@@ -62,14 +122,17 @@ pub struct OutputBody {
 pub async fn create(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    body: Result<Json<CreateSource>, JsonRejection>,
+    ApiJson(body): ApiJson<CreateSource>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(body) = body?;
     let input = SourceInput {
         name: body.name,
         credential_id: body.credential_id,
-        streams: body.streams,
-        output_kind: body.output.kind,
+        streams: body
+            .streams
+            .into_iter()
+            .map(|stream| stream.as_str().to_owned())
+            .collect(),
+        output_kind: body.output.kind.as_str().to_owned(),
         output_path: body.output.path,
     };
     let source = state.sources.create(&user, &input).await?;
@@ -110,7 +173,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SourceRecord>, ApiError> {
     Ok(Json(state.sources.get(&user, &id).await?))
 }
@@ -133,7 +196,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.sources.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,8 +3,7 @@
 //! revokes one by its public id (another user's id is a 404).
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -12,6 +11,7 @@ use pinion_store::ApiTokenInfo;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::extract::{ApiJson, ApiPath};
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiUser};
 use crate::AppState;
@@ -20,7 +20,11 @@ use crate::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// A name for people (1 to 64 characters), e.g. what uses it.
+    /// A name for people, e.g. what uses it: 1 to 64 characters once
+    /// trimmed, no control characters.
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,62}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
     pub name: String,
 }
 
@@ -65,9 +69,8 @@ pub struct CreatedToken {
 pub async fn create(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    body: Result<Json<CreateToken>, JsonRejection>,
+    ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(body) = body?;
     let (token, info) = state.users.create_named_token(&user, &body.name).await?;
     let created = CreatedToken {
         info,
@@ -110,7 +113,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.users.revoke_token(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,14 +5,14 @@
 //! their own; anyone else gets 404, as for an unknown id.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
-use pinion_service::{CredentialUsage, USAGE_RUNS_LISTED};
+use pinion_service::{CredentialUsage, MAX_USAGE_RUNS, USAGE_RUNS_LISTED};
 use pinion_store::RunRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::runs::Run;
 use super::{ApiError, ApiUser};
@@ -22,7 +22,8 @@ use crate::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
-    /// How many recent runs to return (default 10, at most 100).
+    /// How many recent runs to return (0 to 100, default 10).
+    #[param(nullable = false, minimum = 0, maximum = 100)]
     runs: Option<u32>,
 }
 
@@ -127,13 +128,16 @@ impl Usage {
 pub async fn usage(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
-    query: Result<Query<UsageQuery>, QueryRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<Usage>, ApiError> {
-    let Query(query) = query?;
-    let usage = state
-        .credentials
-        .usage(&user, &id, query.runs.unwrap_or(USAGE_RUNS_LISTED))
-        .await?;
+    let runs = query.runs.unwrap_or(USAGE_RUNS_LISTED);
+    if runs > MAX_USAGE_RUNS {
+        return Err(ApiError::invalid_query(
+            "runs",
+            format_args!("must be at most {MAX_USAGE_RUNS}"),
+        ));
+    }
+    let usage = state.credentials.usage(&user, &id, runs).await?;
     Ok(Json(Usage::new(id, usage)))
 }

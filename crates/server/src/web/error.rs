@@ -13,8 +13,17 @@ pub enum WebError {
     NotFound,
     /// The form's CSRF token is missing or wrong.
     BadCsrf,
+    /// The sign-in form's token is missing, differs from its cookie, was not
+    /// issued by this server, or has expired.
+    BadSignInForm,
     /// The request is not allowed, with a reason safe to show.
     Forbidden(String),
+    /// The database is unavailable or did not answer in time: 503 with
+    /// `Retry-After`, never a 500, so the user knows to try again shortly.
+    Unavailable,
+    /// The request took longer than the server allows
+    /// ([`crate::limits::REQUEST_TIMEOUT`]): 503 with `Retry-After`.
+    TimedOut,
     /// Something failed on our side; the cause is logged.
     Internal,
 }
@@ -25,6 +34,14 @@ impl From<ServiceError> for WebError {
             ServiceError::NotFound { .. } => WebError::NotFound,
             ServiceError::Forbidden(reason) => WebError::Forbidden(reason.to_owned()),
             ServiceError::NotShared { .. } => WebError::Forbidden(err.to_string()),
+            ServiceError::Unavailable(_) => {
+                tracing::warn!(error = %err, "Database unavailable.");
+                WebError::Unavailable
+            }
+            ServiceError::Store(store) if store.is_transient() => {
+                tracing::warn!(error = %store, "Database unavailable.");
+                WebError::Unavailable
+            }
             other => {
                 tracing::error!(error = %other, "A page request failed.");
                 WebError::Internal
@@ -35,6 +52,7 @@ impl From<ServiceError> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let mut back = ("/credentials", "Back to credentials");
         let (status, title, message) = match self {
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -46,7 +64,27 @@ impl IntoResponse for WebError {
                 "Form expired",
                 "This form is missing its security token or it has expired. Go back, reload the page and try again.".to_owned(),
             ),
+            WebError::BadSignInForm => {
+                back = ("/sign-in", "Sign in again");
+                (
+                    StatusCode::FORBIDDEN,
+                    "Sign-in form not accepted",
+                    "This sign-in form was not issued by Pinion, or it has expired. Open the \
+                     sign-in page again and sign in from there."
+                        .to_owned(),
+                )
+            }
             WebError::Forbidden(reason) => (StatusCode::FORBIDDEN, "Not allowed", reason),
+            WebError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "Pinion cannot reach its database right now; nothing was changed. Try again in a few seconds.".to_owned(),
+            ),
+            WebError::TimedOut => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "This took too long and was stopped. Check whether it took effect, then try again in a few seconds.".to_owned(),
+            ),
             WebError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
@@ -65,11 +103,15 @@ impl IntoResponse for WebError {
                     main class="narrow" {
                         h1 { (title) }
                         p { (message) }
-                        p { a href="/credentials" { "Back to credentials" } }
+                        p { a href=(back.0) { (back.1) } }
                     }
                 }
             }
         };
-        (status, Html(body.into_string())).into_response()
+        let mut response = (status, Html(body.into_string())).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            crate::limits::add_retry_after(&mut response);
+        }
+        response
     }
 }

@@ -12,9 +12,12 @@
 //!
 //! CSRF: every form carries the session's token (`SessionToken::csrf_token`)
 //! in a hidden `csrf` field, compared in constant time. The sign-in form,
-//! which has no session yet, uses a double-submit cookie
-//! (`__Host-pinion_signin` / `pinion_signin`) holding a random value that the
-//! form must echo.
+//! which has no session yet, uses a signed double-submit cookie
+//! (`__Host-pinion_signin` / `pinion_signin`): the server issues a value
+//! MACed under a key derived from the store's keyring
+//! (`Sessions::issue_signin_token`), the form must echo it, and a value the
+//! server did not sign (one a client set or an attacker planted) is refused
+//! with a 403 page (SECURITY.md R33).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -77,9 +80,11 @@ pub fn clearing_session_cookie(public_url: &Url) -> String {
     cookie(public_url, session_cookie_name(public_url), "", 0)
 }
 
-/// The `Set-Cookie` value of the sign-in form's double-submit cookie.
+/// The `Set-Cookie` value of the sign-in form's double-submit cookie; it
+/// lasts as long as the token is accepted.
 pub fn signin_cookie(public_url: &Url, value: &str) -> String {
-    cookie(public_url, signin_cookie_name(public_url), value, 600)
+    let max_age = pinion_service::SIGNIN_TOKEN_TTL.as_secs();
+    cookie(public_url, signin_cookie_name(public_url), value, max_age)
 }
 
 /// The `Set-Cookie` value that removes the sign-in cookie.

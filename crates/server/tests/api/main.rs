@@ -2,6 +2,7 @@
 //! with a fresh SQLite database and talks to it over loopback HTTP.
 
 mod access;
+mod bounds;
 mod browser;
 mod credentials;
 mod destinations;

@@ -130,8 +130,9 @@ async fn a_collaborator_can_use_a_shared_credential_but_not_see_or_change_it() {
     let refused = post_source(&app.http, app.url("/api/v1/sources"), &app.bob, &id).await;
     assert_eq!(refused.status(), 404);
 
-    // Only the owner shares; a username that does not exist is a 422 on
-    // `username`, a second share a 409.
+    // Only the owner shares; a username that does not exist is a 409
+    // `unknown_user` on `username` (a well-formed body is never a 422, and a
+    // 404 means the credential), a second share a 409.
     let shares = app.url(&format!("/api/v1/credentials/{id}/shares"));
     let unknown = call(
         &app.http,
@@ -141,7 +142,7 @@ async fn a_collaborator_can_use_a_shared_credential_but_not_see_or_change_it() {
         Some(json!({"username": "nobody"})),
     )
     .await;
-    assert_eq!(unknown.status(), 422);
+    assert_eq!(unknown.status(), 409);
     assert_eq!(
         unknown.json::<Value>().await.unwrap()["error"]["field"],
         "username"

@@ -207,7 +207,7 @@ async fn delete_needs_the_confirmation_box() {
 async fn repeated_wrong_passwords_are_throttled_per_username_without_telling_users_apart() {
     let app = spawn_app().await;
     let browser = app.browser();
-    let limit = pinion_service::throttle::MAX_FAILURES_PER_USERNAME;
+    let limit = pinion_service::throttle::MAX_FAILURES_PER_PAIR;
     for name in ["alice", "nobody"] {
         for _ in 0..limit {
             let wrong = browser.sign_in(name, "not the password at all").await;
@@ -230,4 +230,119 @@ async fn repeated_wrong_passwords_are_throttled_per_username_without_telling_use
     // Another user from the same address still signs in.
     let bob = browser.sign_in("bob", PASSWORD).await;
     assert_eq!(bob.status(), 303);
+}
+
+/// A browser whose connections come from `source` (any 127.0.0.0/8 address
+/// reaches the loopback listener; the server sees it as the client).
+fn browser_from(app: &crate::helpers::TestApp, source: [u8; 4]) -> crate::helpers::Browser {
+    crate::helpers::Browser {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(std::net::IpAddr::from(source))
+            .build()
+            .unwrap(),
+        address: app.address.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_strangers_failures_cannot_stop_the_right_password_from_the_users_own_client() {
+    let app = spawn_app().await;
+    let limit = pinion_service::throttle::MAX_FAILURES_PER_PAIR;
+    // Strangers at two other addresses guess Alice's password until refused.
+    for source in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+        let stranger = browser_from(&app, source);
+        let mut refused = 0;
+        for _ in 0..limit + 3 {
+            let status = stranger
+                .sign_in("alice", "not the password at all")
+                .await
+                .status();
+            match status.as_u16() {
+                401 => {}
+                429 => refused += 1,
+                other => panic!("a stranger's guess answered {other}"),
+            }
+        }
+        assert!(refused >= 3, "{source:?}: refused {refused}");
+        // Guessing stays throttled: not even the right password is checked.
+        let guessed = stranger.sign_in("alice", PASSWORD).await;
+        assert_eq!(guessed.status(), 429, "{source:?}");
+        assert!(guessed.headers().contains_key("retry-after"));
+    }
+    // Alice, from her own address, signs in with the right password.
+    let alice = browser_from(&app, [127, 0, 0, 1]);
+    let response = alice.sign_in("alice", PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/credentials");
+    assert!(alice.page("/credentials").await.contains("alice"));
+}
+
+#[tokio::test]
+async fn the_sign_in_form_accepts_only_a_token_the_server_issued() {
+    let app = spawn_app().await;
+    // A browser that sends exactly the cookies the test gives it.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |cookie: String, csrf: String| {
+        let http = http.clone();
+        let url = format!("{}/sign-in", app.address);
+        async move {
+            http.post(url)
+                .header("cookie", format!("pinion_signin={cookie}"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("username", "alice"),
+                    ("password", PASSWORD),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // What the server issues: the same value in the cookie and the form.
+    let form = http
+        .get(format!("{}/sign-in", app.address))
+        .send()
+        .await
+        .unwrap();
+    let cookie = form.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let issued = cookie
+        .strip_prefix("pinion_signin=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Max-Age=600"),
+        "{cookie}"
+    );
+    assert_eq!(crate::helpers::csrf_in(&form.text().await.unwrap()), issued);
+
+    // Values a client chose, planted as a matching cookie and form pair,
+    // including one shaped like the server's with a made-up signature.
+    let (head, _) = issued.rsplit_once('.').unwrap();
+    for chosen in [
+        "attacker-chosen-value".to_owned(),
+        pinion_service::SessionToken::random_value(),
+        format!("{head}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    ] {
+        let response = sign_in(chosen.clone(), chosen.clone()).await;
+        assert_eq!(response.status(), 403, "{chosen}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("not issued by Pinion"), "{page}");
+        assert!(page.contains("href=\"/sign-in\""), "{page}");
+    }
+    // The issued value, in the cookie but not echoed by the form, neither.
+    assert_eq!(
+        sign_in(issued.clone(), "other".to_owned()).await.status(),
+        403
+    );
+
+    // The server's own token signs Alice in.
+    let response = sign_in(issued.clone(), issued).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/credentials");
 }

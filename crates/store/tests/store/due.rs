@@ -11,7 +11,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use pinion_domain::{AccessToken, Clock, CredentialId, RefreshToken, ScopeSet};
 use pinion_store::{
-    ConnectOptions, DueRule, KeySource, RefreshClaim, Store, TokenSet, connect_with,
+    ConnectOptions, DueRule, KeySource, RefreshBasis, RefreshClaim, Store, TokenSet, connect_with,
 };
 
 use crate::helpers::{TestDb, keyring, new_credential, options, user};
@@ -137,7 +137,7 @@ pub async fn the_batch_claim_and_the_due_rule_agree_and_spare_short_lived_tokens
     assert_eq!(claim_at(&store, &clock, &names, six).await, set(&[]));
     let short = names[1].0.clone();
     let claim = store
-        .claim_refresh(&short, "att_probe", LEASE, false, rule(six))
+        .claim_refresh(&short, "att_probe", LEASE, RefreshBasis::IfDue, rule(six))
         .await
         .unwrap();
     assert!(matches!(claim, RefreshClaim::NotNeeded(_)), "{claim:?}");
@@ -194,5 +194,94 @@ pub async fn the_batch_claim_and_the_due_rule_agree_and_spare_short_lived_tokens
         claim_at(&store, &clock, &names, next_due).await,
         set(&["short"])
     );
+    store.close().await;
+}
+
+/// A claim that names the token it replaces is decided under the row lock:
+/// claimed while that token is stored (fresh or not), "not needed" once
+/// another token is, so every process that saw one token rejected makes at
+/// most one token request between them.
+pub async fn a_claim_naming_a_replaced_token_is_not_needed(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let owner = user(&*store, "alice").await;
+    let created = store
+        .create_credential(&owner, &new_credential("named", "s"))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let fresh = tokens(now, Duration::hours(1), Duration::days(60));
+    let stored = store
+        .set_tokens(&created.id, &fresh, created.version)
+        .await
+        .unwrap();
+    let rejected = AccessToken::new("acc");
+
+    // Fresh, yet claimed: the caller names the stored token as rejected.
+    let claim = store
+        .claim_refresh(
+            &created.id,
+            "att_first",
+            LEASE,
+            RefreshBasis::Replacing(&rejected),
+            rule(now),
+        )
+        .await
+        .unwrap();
+    let RefreshClaim::Claimed { secrets, .. } = claim else {
+        panic!("the stored token named as rejected is claimed: {claim:?}");
+    };
+    assert!(secrets.record.version > stored.version);
+    // A second caller naming the same token while the lease is live waits.
+    let claim = store
+        .claim_refresh(
+            &created.id,
+            "att_second",
+            LEASE,
+            RefreshBasis::Replacing(&rejected),
+            rule(now),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(claim, RefreshClaim::InFlight(_)), "{claim:?}");
+
+    // The first stores new tokens; every later claim naming the old one is
+    // not needed, whatever the lease or the due rule say.
+    let rotated = TokenSet {
+        access_token: AccessToken::new("acc2"),
+        refresh_token: Some(RefreshToken::new("ref2")),
+        ..tokens(now, Duration::hours(1), Duration::days(60))
+    };
+    store
+        .set_tokens(&created.id, &rotated, secrets.record.version)
+        .await
+        .unwrap();
+    for attempt in ["att_second", "att_third"] {
+        let claim = store
+            .claim_refresh(
+                &created.id,
+                attempt,
+                LEASE,
+                RefreshBasis::Replacing(&rejected),
+                rule(now),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(claim, RefreshClaim::NotNeeded(_)),
+            "{attempt}: {claim:?}"
+        );
+    }
+    // Naming the new token claims again.
+    let claim = store
+        .claim_refresh(
+            &created.id,
+            "att_fourth",
+            LEASE,
+            RefreshBasis::Replacing(&AccessToken::new("acc2")),
+            rule(now),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(claim, RefreshClaim::Claimed { .. }), "{claim:?}");
     store.close().await;
 }

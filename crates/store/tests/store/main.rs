@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod backend;
+mod bounds;
 mod changes;
 mod due;
 mod helpers;
@@ -41,6 +42,8 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    bounds::concurrent_flows_past_the_cap_expire_the_oldest,
+    bounds::the_latest_check_is_kept_replaced_and_deleted_with_its_credential,
     changes::the_change_feed_moves_on_every_write_here_and_elsewhere,
     changes::consuming_a_flow_and_appending_activity_move_the_feed_at_once,
     suite::created_credential_reads_back_as_metadata_only,
@@ -57,6 +60,7 @@ on_both_backends!(
     suite::a_check_is_recorded_without_touching_anything_else,
     suite::users_and_api_tokens,
     due::the_batch_claim_and_the_due_rule_agree_and_spare_short_lived_tokens,
+    due::a_claim_naming_a_replaced_token_is_not_needed,
     at_rest::no_secret_appears_in_the_stored_bytes,
     at_rest::ciphertext_moved_between_rows_or_columns_fails_to_decrypt,
     keys::rotation_reencrypts_in_batches_resumes_and_retires_the_old_key,

@@ -60,7 +60,9 @@ impl JsonlDestination {
     /// of the same folder names the same destination, for resume too.
     pub fn create(dir: impl AsRef<Path>) -> Result<Self, DestinationError> {
         let given = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&given).map_err(io("create directory", &given))?;
+        // Synced data is users' own: 0700 folders and 0600 files, whatever
+        // the umask (SECURITY.md R32).
+        pinion_store::private_fs::create_dir_all(&given).map_err(io("create directory", &given))?;
         let dir = std::fs::canonicalize(&given).map_err(io("resolve", &given))?;
         Ok(Self {
             staging: dir.join(STAGING_DIR),
@@ -110,7 +112,8 @@ impl Destination for JsonlDestination {
         if !resumed && self.staging.exists() {
             std::fs::remove_dir_all(&self.staging).map_err(io("clear", &self.staging))?;
         }
-        std::fs::create_dir_all(&self.staging).map_err(io("create directory", &self.staging))?;
+        pinion_store::private_fs::create_dir_all(&self.staging)
+            .map_err(io("create directory", &self.staging))?;
         if resumed {
             // A run of an earlier version kept its partial files in the
             // folder itself.
@@ -154,7 +157,8 @@ impl Destination for JsonlDestination {
         stream: StreamName,
         resume: Option<u64>,
     ) -> Result<Box<dyn StreamSink>, DestinationError> {
-        std::fs::create_dir_all(&self.staging).map_err(io("create directory", &self.staging))?;
+        pinion_store::private_fs::create_dir_all(&self.staging)
+            .map_err(io("create directory", &self.staging))?;
         let partial = self.partial_path(stream);
         let mut file = match resume {
             Some(position) if position > 0 => {
@@ -170,6 +174,8 @@ impl Destination for JsonlDestination {
                     .write(true)
                     .open(&partial)
                     .map_err(io("open for resume", &partial))?;
+                pinion_store::private_fs::restrict_open_file(&file)
+                    .map_err(io("restrict", &partial))?;
                 let length = file.metadata().map_err(io("inspect", &partial))?.len();
                 if length < position {
                     return Err(DestinationError::Inconsistent(format!(
@@ -183,12 +189,10 @@ impl Destination for JsonlDestination {
                 file
             }
             _ => {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .write(true)
-                    .truncate(true)
-                    .open(&partial)
+                let file = pinion_store::private_fs::create_file(&partial)
                     .map_err(io("create", &partial))?;
+                pinion_store::private_fs::restrict_open_file(&file)
+                    .map_err(io("restrict", &partial))?;
                 file.sync_all().map_err(io("sync", &partial))?;
                 file
             }

@@ -157,7 +157,19 @@ pub(crate) fn postgres_identity(text: &str) -> String {
 
 impl SqlDestination {
     /// Opens (creating if needed) a SQLite file.
+    /// The file and its folder are private (0600, 0700), and so are
+    /// SQLite's `-wal` and `-shm` files, which take the file's mode
+    /// (SECURITY.md R32, `pinion_store::private_fs`).
     pub async fn sqlite(path: &str) -> Result<Self, DestinationError> {
+        let file = std::path::Path::new(path);
+        let private = |action: &'static str| {
+            move |source| DestinationError::Io {
+                action,
+                path: path.to_owned(),
+                source,
+            }
+        };
+        pinion_store::private_fs::prepare_sqlite_file(file).map_err(private("create"))?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
             .map_err(DestinationError::Database)?
             .create_if_missing(true)
@@ -168,6 +180,7 @@ impl SqlDestination {
             .max_connections(1)
             .connect_with(options)
             .await?;
+        pinion_store::private_fs::restrict_sqlite_files(file).map_err(private("restrict"))?;
         Ok(Self::Sqlite {
             pool,
             path: canonical_file(Path::new(path)).display().to_string(),

@@ -63,13 +63,10 @@ impl SqlState {
             if path.is_empty() {
                 return Err(StateError::Invalid(location.to_owned()));
             }
-            if let Some(parent) = std::path::Path::new(path)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StateError::Database(sqlx::Error::Io(e)))?;
-            }
+            // Private, and SQLite's -wal and -shm take the file's mode
+            // (SECURITY.md R32).
+            pinion_store::private_fs::prepare_sqlite_file(std::path::Path::new(path))
+                .map_err(|e| StateError::Database(sqlx::Error::Io(e)))?;
             (
                 format!("sqlite://{path}?mode=rwc"),
                 format!("sqlite:{path}"),
@@ -100,6 +97,11 @@ impl SqlState {
         pool.execute(runs).await?;
         for statement in COMMON_SCHEMA {
             pool.execute(*statement).await?;
+        }
+        if !postgres {
+            let path = location.strip_prefix("sqlite:").unwrap_or(location);
+            pinion_store::private_fs::restrict_sqlite_files(std::path::Path::new(path))
+                .map_err(|e| StateError::Database(sqlx::Error::Io(e)))?;
         }
         Ok(Self { pool, shown })
     }

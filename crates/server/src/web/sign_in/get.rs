@@ -1,10 +1,10 @@
-//! `GET /sign-in`: the sign-in form, with a fresh double-submit CSRF cookie.
+//! `GET /sign-in`: the sign-in form, with a fresh server-signed
+//! double-submit CSRF cookie (`Sessions::issue_signin_token`).
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
-use pinion_service::SessionToken;
 
 use crate::AppState;
 use crate::web::layout::public_page;
@@ -41,7 +41,7 @@ pub fn form(csrf: &str, username: &str, error: Option<&str>) -> Markup {
 
 /// Renders the form and sets the cookie its CSRF token must match.
 pub async fn get(State(state): State<AppState>) -> Response {
-    let value = SessionToken::random_value();
+    let value = state.sessions.issue_signin_token();
     let cookie = signin_cookie(&state.public_url, &value);
     (
         [(header::SET_COOKIE, cookie)],

@@ -1,5 +1,6 @@
-//! `POST /sign-in`: checks the double-submit token, then the password; on
-//! success starts a session and goes to the credentials page.
+//! `POST /sign-in`: checks the double-submit token (the cookie and the form
+//! must carry the same value, and the server must have signed it), then the
+//! password; on success starts a session and goes to the credentials page.
 
 use std::net::SocketAddr;
 
@@ -8,7 +9,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use pinion_domain::Password;
-use pinion_service::{ServiceError, SessionToken};
+use pinion_service::ServiceError;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -39,7 +40,15 @@ pub async fn post(
     if expected.is_empty()
         || !pinion_oauth::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes())
     {
-        return Err(WebError::BadCsrf);
+        return Err(WebError::BadSignInForm);
+    }
+    // A value the client chose (or one planted in its cookies) matches
+    // itself; only the server's signature tells it from one the server issued.
+    if !state.sessions.signin_token_valid(expected) {
+        tracing::warn!(
+            "Refused a sign-in whose form token the server did not issue or that expired."
+        );
+        return Err(WebError::BadSignInForm);
     }
     let password = Password::new(form.password);
     let client = extensions
@@ -82,7 +91,7 @@ pub async fn post(
 /// The form again with `message`, under a new double-submit token for the
 /// next attempt.
 fn form_again(state: &AppState, username: &str, message: &str) -> Response {
-    let value = SessionToken::random_value();
+    let value = state.sessions.issue_signin_token();
     let page = super::get::form(&value, username, Some(message));
     (
         [(header::SET_COOKIE, signin_cookie(&state.public_url, &value))],

@@ -27,7 +27,9 @@ pub async fn post(
 ) -> Result<Response, WebError> {
     session.check_csrf(&form.csrf)?;
     let record = owned(&state, &session, &id).await?;
-    let report = pinion_service::check_credential_by(
+    // A person pressed Check, perhaps just after changing something on
+    // Pinterest: ask Pinterest now rather than reuse a recent answer.
+    let report = pinion_service::check_credential_now_by(
         &state.tokens,
         state.pinterest.clone(),
         &record.id,
