@@ -5,7 +5,9 @@
 //! resumed from its checkpoint and finished: every record of the
 //! simulator's data set exactly once in the output, the run page saying it
 //! was taken over, and fewer page requests after the kill than a whole run
-//! makes.
+//! makes. On PostgreSQL the owner first renews its lease by heartbeat while
+//! the other replica leaves the live run alone; a server stopped with
+//! SIGTERM releases its run's lease for the next start.
 //!
 //! The PostgreSQL test runs when `PINION_TEST_POSTGRES_URL` names a server
 //! (a fresh database is created and dropped); otherwise it says it was
@@ -176,6 +178,21 @@ impl Server {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// SIGTERM, as a service manager stops it; waits for the exit.
+    async fn terminate(&mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the server stopped within a minute of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "{status:?}\n{}", self.log());
+    }
+
     async fn kill(&mut self) {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
@@ -183,8 +200,8 @@ impl Server {
 }
 
 /// A simulator with one user holding 60 boards of 500 pins, every page of
-/// board pins slowed down so a run takes many seconds.
-async fn simulator() -> (RunningSimulator, AppInfo) {
+/// board pins slowed down by `latency_ms` so a run takes many seconds.
+async fn simulator(latency_ms: u64) -> (RunningSimulator, AppInfo) {
     let (sim, app) = support::simulator(
         "Runs",
         DataShape {
@@ -203,7 +220,7 @@ async fn simulator() -> (RunningSimulator, AppInfo) {
         .inject_fault(&FaultSpec {
             path_prefix: "/v5/boards/".into(),
             method: Some("GET".into()),
-            kind: FaultKind::Latency { ms: 250 },
+            kind: FaultKind::Latency { ms: latency_ms },
             count: None,
             duration_ms: None,
         })
@@ -286,6 +303,44 @@ async fn wait_mid_run(server: &Server, token: &str, source: &str, run: &str) {
             server.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the run's owner renewed its lease by a heartbeat, while the
+/// other replica, which scans every few seconds, left it alone.
+async fn wait_lease_renewed(store: &Arc<dyn Store>, server: &Server, run: &str) {
+    let lease = || async {
+        store
+            .unfinished_runs()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == run)
+            .unwrap_or_else(|| {
+                panic!(
+                    "the run ended before its lease was renewed\n{}",
+                    server.log()
+                )
+            })
+    };
+    let first = lease().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = lease().await;
+        assert_eq!(
+            now.owner_instance, first.owner_instance,
+            "taken over while its owner ran"
+        );
+        assert_eq!(now.takeovers, 0);
+        if now.lease_expires_at > first.lease_expires_at + chrono::Duration::seconds(5) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lease was not renewed within a minute\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -374,7 +429,7 @@ async fn assert_taken_over_and_exact(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_servers_run_is_resumed_by_the_restarted_server_on_sqlite() {
-    let (sim, app) = simulator().await;
+    let (sim, app) = simulator(250).await;
     let backend = Backend {
         data_dir: tempfile::tempdir().unwrap(),
         database: None,
@@ -402,11 +457,42 @@ async fn a_killed_servers_run_is_resumed_by_the_restarted_server_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_stopped_cleanly_releases_its_run_and_the_next_start_resumes_it() {
+    let (sim, app) = simulator(250).await;
+    let backend = Backend {
+        data_dir: tempfile::tempdir().unwrap(),
+        database: None,
+    };
+    let store = backend.store().await;
+    let (token, credential) = seed(&store, &sim, &app, SCOPES).await;
+
+    let mut server = Server::start(&backend, &sim).await;
+    let (source, owner, run) = start_run(&server, &token, &credential).await;
+    wait_mid_run(&server, &token, &source, &run).await;
+    server.terminate().await;
+    // Stopped without an outcome, its lease released rather than left to
+    // run out.
+    let left = store.unfinished_runs().await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].id, run);
+    assert!(
+        left[0].lease_expires_at < chrono::Utc::now(),
+        "the lease was released: {left:?}"
+    );
+    sim.control().reset_stats().await.unwrap();
+
+    let server = Server::start(&backend, &sim).await;
+    let finished = wait_finished(&server, &token, &source, &run).await;
+    assert_taken_over_and_exact(&sim, &store, &backend, &finished, &owner, &credential).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
     let Some(database) = TestDatabase::create() else {
         return;
     };
-    let (sim, app) = simulator().await;
+    // Slow enough that the run renews its lease before the kill.
+    let (sim, app) = simulator(600).await;
     // Both replicas share the data directory: the outputs, and the instance
     // files through which one sees the other die.
     let backend = Backend {
@@ -420,6 +506,7 @@ async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
     let other = Server::start(&backend, &sim).await;
     let (source, owner, run) = start_run(&running, &token, &credential).await;
     wait_mid_run(&running, &token, &source, &run).await;
+    wait_lease_renewed(&store, &running, &run).await;
     running.kill().await;
     sim.control().reset_stats().await.unwrap();
 

@@ -563,4 +563,27 @@ async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
     }
     assert_eq!(alice.get(&run_page).await.status(), 200);
     assert_eq!(alice.get(&format!("/sources/{source}")).await.status(), 200);
+
+    // Its process dies and another takes it over: the run page says so.
+    assert!(!alice.page(&run_page).await.contains("Taken over"));
+    assert!(
+        app.store
+            .claim_run(
+                &going.id,
+                "test",
+                true,
+                &pinion_store::RunLease {
+                    owner: "test-2".into(),
+                    expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap()
+    );
+    let page = alice.page(&run_page).await;
+    assert!(
+        page.contains("Taken over") && page.contains("resumed it from its checkpoint"),
+        "{page}"
+    );
 }
