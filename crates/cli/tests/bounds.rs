@@ -11,6 +11,8 @@
 //!   `PINION_TEST_POSTGRES_URL` names a PostgreSQL server (a fresh database
 //!   is created and dropped); otherwise it says it was skipped.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
@@ -399,54 +401,6 @@ fn rlimit_nofile() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
 }
 
-/// A fresh PostgreSQL database, dropped (with its connections) at the end.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: reqwest::Url,
-}
-
-impl TestDatabase {
-    fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("PINION_TEST_POSTGRES_URL") else {
-            eprintln!("skipped the blackholed-database test: PINION_TEST_POSTGRES_URL is not set");
-            return None;
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("pinion_bounds_{}_{nanos}", std::process::id());
-        let created = std::process::Command::new("psql")
-            .arg(&admin_url)
-            .arg("-qc")
-            .arg(format!("CREATE DATABASE \"{name}\""))
-            .output()
-            .expect("psql must be installed for the PostgreSQL tests");
-        assert!(created.status.success(), "{created:?}");
-        let mut url = reqwest::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("psql")
-            .arg(&self.admin_url)
-            .arg("-qc")
-            .arg(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
 /// A response's status, `Retry-After`, body and how long it took.
 struct Timed {
     status: u16,
@@ -479,26 +433,14 @@ async fn timed(request: reqwest::RequestBuilder) -> Timed {
 async fn a_blackholed_database_gets_503_with_retry_after_within_two_seconds_then_recovers() {
     // Generous for a loaded machine; the server's own bound is 1.5 s.
     const BOUND: Duration = Duration::from_millis(3_500);
-    let Some(database) = TestDatabase::create() else {
+    let Some(database) = support::TestDatabase::create("the blackholed-database test").await else {
         return;
     };
-    let upstream = format!(
-        "{}:{}",
-        database.url.host_str().unwrap(),
-        database.url.port().unwrap_or(5432)
-    );
-    let upstream: SocketAddr = tokio::net::lookup_host(upstream)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let relay = Relay::start(upstream).await.unwrap();
-    let mut relayed = database.url.clone();
-    relayed.set_host(Some("127.0.0.1")).unwrap();
-    relayed.set_port(Some(relay.port())).unwrap();
+    let relay = Relay::start(database.server_addr()).await.unwrap();
+    let relayed = database.url_via(relay.port());
 
     let dir = tempfile::tempdir().unwrap();
-    let direct = database.url.to_string();
+    let direct = database.url.clone();
     // A user and an API token, straight to the database.
     let created = pinion(dir.path(), None)
         .args(["users", "create", "--username", "operator", "--json"])
@@ -511,7 +453,6 @@ async fn a_blackholed_database_gets_503_with_retry_after_within_two_seconds_then
     let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
     let token = created["api_token"].as_str().unwrap().to_owned();
 
-    let relayed = relayed.to_string();
     let served = serve(
         dir.path(),
         &[

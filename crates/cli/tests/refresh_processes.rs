@@ -285,34 +285,48 @@ fn assert_private_journal(data_dir: &Path) {
 /// store the tokens (the request gives up after a few seconds).
 const OUTAGE: Duration = Duration::from_secs(60);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refresh_whose_database_goes_away_for_a_minute_keeps_the_rotated_tokens() {
-    let Some(setup) = pg_setup("the database outage test").await else {
-        return;
-    };
+/// A server on the database through a relay, a slow token endpoint, and a
+/// refresh under way when the relay cuts the database away.
+struct Outage {
+    relay: Relay,
+    url: String,
+    server: Server,
+    refresh: tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+    cut_at: tokio::time::Instant,
+}
+
+async fn cut_during_refresh(setup: &PgSetup, data_dir: &Path) -> Outage {
     let relay = Relay::start(setup.db.server_addr()).await.unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        data_dir.path(),
-        &setup.sim,
-        Some(&setup.db.url_via(relay.port())),
-        Some(&setup.key_file),
-    )
-    .await;
+    let url = setup.db.url_via(relay.port());
+    let server = Server::start(data_dir, &setup.sim, Some(&url), Some(&setup.key_file)).await;
     slow_token_endpoint(&setup.sim, 3_000).await;
     setup.sim.control().reset_stats().await.unwrap();
-    let id = setup.authorized.id.clone();
-
+    let id = &setup.authorized.id;
     let refresh = reqwest::Client::new()
         .post(format!("{}/api/v1/credentials/{id}/refresh", server.url))
         .bearer_auth(&setup.authorized.api_token)
         .send();
     let refresh = tokio::spawn(refresh);
-    wait_for_claim(&setup.store, &id).await;
+    wait_for_claim(&setup.store, id).await;
     relay.set_mode(RelayMode::Refuse);
-    let cut_at = tokio::time::Instant::now();
+    Outage {
+        relay,
+        url,
+        server,
+        refresh,
+        cut_at: tokio::time::Instant::now(),
+    }
+}
 
-    let response = tokio::time::timeout(Duration::from_secs(60), refresh)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_whose_database_goes_away_for_a_minute_keeps_the_rotated_tokens() {
+    let Some(setup) = pg_setup("the database outage test").await else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let outage = cut_during_refresh(&setup, data_dir.path()).await;
+
+    let response = tokio::time::timeout(Duration::from_secs(60), outage.refresh)
         .await
         .expect("the refresh answered during the outage")
         .unwrap()
@@ -336,15 +350,15 @@ async fn a_refresh_whose_database_goes_away_for_a_minute_keeps_the_rotated_token
     );
     assert_private_journal(data_dir.path());
 
-    tokio::time::sleep_until(cut_at + OUTAGE).await;
-    relay.set_mode(RelayMode::Forward);
+    tokio::time::sleep_until(outage.cut_at + OUTAGE).await;
+    outage.relay.set_mode(RelayMode::Forward);
     wait_until_settled(&setup, Duration::from_secs(60)).await;
     assert_eq!(refresh_requests(&setup.sim).await, 1, "one token request");
     wait_for(Duration::from_secs(10), "the journal to empty", || async {
         journal_entries(data_dir.path()) == 0
     })
     .await;
-    let log = server.kill().await;
+    let log = outage.server.kill().await;
     for prefix in ["pina_", "pinr_"] {
         assert!(!log.contains(prefix), "a token reached the log");
     }
@@ -356,42 +370,22 @@ async fn a_server_killed_while_the_database_is_away_stores_the_rotated_tokens_af
     let Some(setup) = pg_setup("the outage-and-kill test").await else {
         return;
     };
-    let relay = Relay::start(setup.db.server_addr()).await.unwrap();
     let data_dir = tempfile::tempdir().unwrap();
-    let url = setup.db.url_via(relay.port());
-    let server = Server::start(
-        data_dir.path(),
-        &setup.sim,
-        Some(&url),
-        Some(&setup.key_file),
-    )
-    .await;
-    slow_token_endpoint(&setup.sim, 3_000).await;
-    setup.sim.control().reset_stats().await.unwrap();
-    let id = setup.authorized.id.clone();
-
-    let refresh = reqwest::Client::new()
-        .post(format!("{}/api/v1/credentials/{id}/refresh", server.url))
-        .bearer_auth(&setup.authorized.api_token)
-        .send();
-    let _refresh = tokio::spawn(refresh);
-    wait_for_claim(&setup.store, &id).await;
-    relay.set_mode(RelayMode::Refuse);
-    let cut_at = tokio::time::Instant::now();
+    let outage = cut_during_refresh(&setup, data_dir.path()).await;
     wait_for(
         Duration::from_secs(30),
         "the rotated tokens in the journal",
         || async { journal_entries(data_dir.path()) == 1 },
     )
     .await;
-    server.kill().await;
+    outage.server.kill().await;
 
-    tokio::time::sleep_until(cut_at + OUTAGE).await;
-    relay.set_mode(RelayMode::Forward);
+    tokio::time::sleep_until(outage.cut_at + OUTAGE).await;
+    outage.relay.set_mode(RelayMode::Forward);
     let restarted = Server::start(
         data_dir.path(),
         &setup.sim,
-        Some(&url),
+        Some(&outage.url),
         Some(&setup.key_file),
     )
     .await;

@@ -20,7 +20,6 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pinion_domain::CredentialId;
 use pinion_simulator::{AppInfo, DataShape, FaultKind, FaultSpec, RunningSimulator};
 use pinion_store::{KeySource, Store};
 use serde_json::{Value, json};
@@ -34,59 +33,11 @@ const PINS_PER_BOARD: u64 = 500;
 /// Pages of one board's pins (250 a page).
 const PAGES_PER_BOARD: u64 = PINS_PER_BOARD.div_ceil(250);
 
-/// A fresh PostgreSQL database, dropped (with its connections) at the end.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("PINION_TEST_POSTGRES_URL") else {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped the PostgreSQL replica takeover test: PINION_TEST_POSTGRES_URL is not set"
-            );
-            return None;
-        };
-        let name = format!("pinion_test_{}", &CredentialId::generate().as_str()[5..21]);
-        let created = std::process::Command::new("psql")
-            .arg(&admin_url)
-            .arg("-qc")
-            .arg(format!("CREATE DATABASE \"{name}\""))
-            .output()
-            .expect("psql must be installed for the PostgreSQL tests");
-        assert!(created.status.success(), "{created:?}");
-        let mut url = reqwest::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        Some(Self {
-            admin_url,
-            name,
-            url: url.to_string(),
-        })
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("psql")
-            .arg(&self.admin_url)
-            .arg("-qc")
-            .arg(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
 /// Where the servers keep their data: a SQLite file in the data directory,
 /// or a PostgreSQL database with a key file.
 struct Backend {
     data_dir: tempfile::TempDir,
-    database: Option<TestDatabase>,
+    database: Option<support::TestDatabase>,
 }
 
 impl Backend {
@@ -488,7 +439,9 @@ async fn a_server_stopped_cleanly_releases_its_run_and_the_next_start_resumes_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
-    let Some(database) = TestDatabase::create() else {
+    let Some(database) =
+        support::TestDatabase::create("the PostgreSQL replica takeover test").await
+    else {
         return;
     };
     // Slow enough that the run renews its lease before the kill.
