@@ -70,9 +70,15 @@ pub async fn the_change_feed_moves_on_every_write_here_and_elsewhere(db: &TestDb
     // A write that bypasses Pinion's stores, as another process's would,
     // moves it too, once the watcher notices.
     let mut raw = db.raw().await;
-    let sealed = raw
+    let mut sealed = raw
         .sealed(created.id.as_str(), "client_secret_sealed")
         .await;
+    // Different bytes: SQLite skips writing a cell whose content is
+    // unchanged, and such a write moves nothing another connection can see.
+    let last = sealed.len() - 1;
+    sealed[last] ^= 1;
+    // Only a write after the watcher caught up with the ones above counts.
+    settled(&feed).await;
     let seen = feed.generation().unwrap();
     raw.set_sealed(created.id.as_str(), "client_secret_sealed", sealed)
         .await;
