@@ -8,6 +8,9 @@
 //! server, one process and two replicas (two connection pools, managers and
 //! refreshers) on one fresh PostgreSQL database.
 //!
+//! Each refresher's manager keeps a token journal in a data directory of its
+//! own, as `pinion serve` does, so every refresh pays for its fsynced file.
+//!
 //! `cargo bench -p pinion-service --bench refresh` (release build; set
 //! `PINION_BENCH_CREDENTIALS` for another count).
 
@@ -99,8 +102,19 @@ async fn measure(
     sim.control().reset_stats().await.unwrap();
     let started = Instant::now();
     let mut replicas = Vec::new();
-    for store in stores {
+    // As in `pinion serve`: every answer goes through the token journal (a
+    // sealed, fsynced file per refresh, deleted once stored), each replica
+    // with a data directory of its own.
+    let data_dirs: Vec<tempfile::TempDir> = stores
+        .iter()
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
+    for (store, data_dir) in stores.iter().zip(&data_dirs) {
         let manager: Arc<TokenManager> = support::manager(store.clone(), sim);
+        manager.set_journal(pinion_service::TokenJournal::in_data_dir(
+            data_dir.path(),
+            store.clone(),
+        ));
         let refresher = Refresher::new(manager, RefresherConfig::default());
         replicas.push(tokio::spawn(async move {
             let mut refreshed = 0usize;

@@ -91,6 +91,23 @@ impl TokenJournal {
         &self.dir
     }
 
+    /// [`TokenJournal::write`] on tokio's blocking pool, so its fsyncs hold
+    /// up no other task.
+    pub async fn write_async(
+        &self,
+        credential_id: &CredentialId,
+        sent: &RefreshToken,
+        tokens: &TokenSet,
+    ) -> std::io::Result<JournalEntry> {
+        let journal = self.clone();
+        let id = credential_id.clone();
+        let sent = RefreshToken::new(sent.expose_secret().to_owned());
+        let tokens = clone_tokens(tokens);
+        tokio::task::spawn_blocking(move || journal.write(&id, &sent, &tokens))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
     /// Writes the tokens answered for `credential_id` (after sending `sent`)
     /// durably and returns the entry, locked by this process.
     pub fn write(
@@ -203,18 +220,15 @@ impl JournalEntry {
     }
 
     /// Deletes the entry: the database holds these tokens, or newer ones.
-    /// The file goes before its lock, so no other process can take it.
+    /// The file goes before its lock, so no other process can take it. The
+    /// deletion is not fsynced: an entry that comes back after a crash is
+    /// replayed, finds its tokens (or newer ones) stored, and is dropped.
     pub fn remove(self) {
         let Some((path, lock)) = self.file else {
             return;
         };
         if let Err(err) = std::fs::remove_file(&path) {
             tracing::warn!(file = %path.display(), error = %err, "Could not delete a token journal entry.");
-        }
-        if let Some(dir) = path.parent()
-            && let Ok(dir) = File::open(dir)
-        {
-            let _ = dir.sync_all();
         }
         drop(lock);
     }

@@ -832,7 +832,11 @@ async fn store_refreshed(
     response: &pinion_oauth::TokenResponse,
 ) -> Result<RefreshOutcome, RefreshError> {
     let tokens = token_set(response);
-    let entry = match journal.map(|j| j.write(id, sent, &tokens)) {
+    let written = match journal {
+        Some(journal) => Some(journal.write_async(id, sent, &tokens).await),
+        None => None,
+    };
+    let entry = match written {
         Some(Ok(entry)) => Some(entry),
         Some(Err(err)) => {
             tracing::error!(credential_id = %id, error = %err, "Could not journal refreshed tokens; storing them from memory only.");
