@@ -32,8 +32,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `Retry-After` (seconds) of a 503 whose handler did not choose one: a
-/// database restart or a failover usually takes a few seconds. The same as
-/// the API's own (`api::error::RETRY_AFTER_SECONDS`).
+/// database restart or a failover usually takes a few seconds. The one
+/// value for the API and the pages alike.
 pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// Adds `Retry-After` to a response that has none.

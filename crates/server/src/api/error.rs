@@ -13,10 +13,6 @@ use pinion_domain::FieldError;
 use pinion_service::ServiceError;
 use serde::Serialize;
 
-/// The `Retry-After` of every 503: a database restart or a refresh under
-/// way elsewhere is usually over within seconds.
-pub const RETRY_AFTER_SECONDS: &str = "5";
-
 /// An API failure.
 #[derive(Debug)]
 pub struct ApiError {
@@ -152,7 +148,8 @@ impl ApiError {
 
     /// 503 `unavailable`: the database could not be reached, or did not
     /// answer in time, so nothing was changed. The response carries
-    /// `Retry-After` ([`RETRY_AFTER_SECONDS`]); never a 500,
+    /// `Retry-After` (added to every 503 by the router,
+    /// [`crate::limits::retry_after_on_503`]); never a 500,
     /// since trying again shortly is exactly what the client should do.
     pub fn unavailable() -> Self {
         Self::new(
@@ -333,13 +330,6 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            // Every 503 is "try again shortly" (RFC 9110 section 10.2.3).
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
         }
         response
     }
