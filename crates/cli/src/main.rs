@@ -61,7 +61,7 @@ enum Command {
     /// Create pins (or boards) on Pinterest from a JSON Lines file.
     Publish(WithStore<commands::sync::PublishCommand>),
     /// Run a strict local stand-in for Pinterest's OAuth and v5 API.
-    Simulator(pinion_simulator::cli::SimulatorArgs),
+    Simulator(commands::simulator::SimulatorArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,9 +89,7 @@ fn main() -> ExitCode {
             Command::Keys(keys) => keys.command.run(&keys.store).await,
             Command::Sync(sync) => sync.args.run(&sync.store).await,
             Command::Publish(publish) => publish.args.run(&publish.store).await,
-            Command::Simulator(args) => pinion_simulator::cli::run(args)
-                .await
-                .map_err(commands::Failure::Other),
+            Command::Simulator(args) => args.run().await.map_err(commands::Failure::Other),
         }
     });
     match result {

@@ -16,12 +16,12 @@
 
 #![warn(missing_docs)]
 
-pub mod cli;
 pub mod config;
 pub mod control;
 pub mod model;
 pub mod ops;
 pub mod server;
+pub mod standalone;
 
 pub(crate) mod api;
 pub(crate) mod bookmark;

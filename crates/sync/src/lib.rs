@@ -14,13 +14,14 @@
 //! - [`custom`]: any GET operation of Pinterest's OpenAPI spec as a stream.
 //! - [`custom_write`]: any POST or PATCH operation of the spec, fed from
 //!   JSON Lines rows through a field mapping, validated before sending.
-//! - [`cli`]: the `pinion sync` and `pinion publish` arguments and runners.
+//! - [`command`]: the `pinion sync` and `pinion publish` commands as library
+//!   calls with plain requests; the binary parses and prints.
 #![warn(missing_docs)]
 // `ApiError` (held by `SyncError`) is large by design; errors are returned
 // once per failed run.
 #![allow(clippy::result_large_err)]
 
-pub mod cli;
+pub mod command;
 pub mod custom;
 pub mod custom_write;
 pub mod destination;

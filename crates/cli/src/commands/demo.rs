@@ -19,10 +19,12 @@ use pinion_domain::{ClientSecret, CredentialInput, SystemClock};
 use pinion_server::{Application, Settings};
 use pinion_service::{Credentials, TokenManager, Users};
 use pinion_store::{KeySource, Store};
-use pinion_sync::cli::{CliEnv, PublishArgs, SyncArgs};
+use pinion_sync::command::CommandEnv;
 use serde_json::Value;
 
 use super::serve::{shutdown_signal, start_simulator};
+use super::sync::args::{PublishArgs, SyncArgs};
+use super::sync::report;
 use super::{CommandResult, Failure};
 
 /// `pinion demo`
@@ -232,7 +234,7 @@ impl DemoArgs {
             store.clone(),
         ));
         let manager = Arc::new(manager);
-        let env = || CliEnv {
+        let env = || CommandEnv {
             tokens: Arc::new(manager.token_source(record.id.clone())),
             api_base_url: simulator.api_url(),
             scopes: record.granted_scopes.clone().unwrap_or_default(),
@@ -248,7 +250,7 @@ impl DemoArgs {
         ));
         let flags =
             SyncFlags::try_parse_from(["sync", "--dest", &format!("sqlite:{}", synced.display())])?;
-        pinion_sync::cli::run_sync(&flags.args, env())
+        report::sync(&flags.args, env())
             .await
             .map_err(|err| anyhow::anyhow!("the sync did not complete: {err}"))?;
 
@@ -298,7 +300,7 @@ impl DemoArgs {
             "--board",
             board.id().as_str(),
         ])?;
-        pinion_sync::cli::run_publish(&flags.args, env())
+        report::publish(&flags.args, env())
             .await
             .map_err(|err| anyhow::anyhow!("publishing did not complete: {err}"))?;
 

@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod demo;
 pub mod keys;
 pub mod serve;
+pub mod simulator;
 pub mod sync;
 pub mod users;
 

@@ -1,30 +1,19 @@
-//! The library behind `pinion sync` and `pinion publish`: arguments parse
-//! as the binary will parse them, runs use the default (Pinterest-paced)
-//! client, a stream named without its scopes fails before any request, and
-//! with Pinion's store the run state and the ledger live in the store.
+//! The library behind `pinion sync` and `pinion publish`: runs use the
+//! default (Pinterest-paced) client, a stream named without its scopes fails
+//! before any request, and with Pinion's store the run state and the ledger
+//! live in the store. (The flags themselves are tested with the `pinion`
+//! binary's arguments in `crates/cli/src/commands/sync/args.rs`.)
 
-use clap::Parser;
 use pinion_domain::ScopeSet;
-use pinion_sync::cli::{CliEnv, PublishArgs, SyncArgs, run_publish, run_sync};
+use pinion_sync::command::{CommandEnv, PublishRequest, SyncRequest, run_publish, run_sync};
 use pinion_sync::{StreamName, SyncError};
 
+use crate::helpers::Quiet;
 use crate::sim::{self, ALL_SCOPES, TestSim};
 
-#[derive(Parser)]
-struct SyncCommand {
-    #[command(flatten)]
-    args: SyncArgs,
-}
-
-#[derive(Parser)]
-struct PublishCommand {
-    #[command(flatten)]
-    args: PublishArgs,
-}
-
-async fn env(sim: &TestSim, scopes: &str, dir: &std::path::Path) -> CliEnv {
+async fn env(sim: &TestSim, scopes: &str, dir: &std::path::Path) -> CommandEnv {
     let tokens = sim.tokens(scopes).await;
-    CliEnv {
+    CommandEnv {
         tokens: sim.token_source(&tokens),
         api_base_url: sim.sim.api_url(),
         scopes: ScopeSet::parse(scopes).unwrap(),
@@ -39,17 +28,14 @@ async fn sync_command_writes_the_named_streams_and_reports_them() {
     let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let command = SyncCommand::parse_from([
-        "sync",
-        "--streams",
-        "boards,pins",
-        "--dest",
-        &format!("jsonl:{}", out.display()),
-        "--json",
-    ]);
-    let report = run_sync(&command.args, env(&sim, ALL_SCOPES, dir.path()).await)
+    let request = SyncRequest {
+        streams: Some(vec!["boards".into(), "pins".into()]),
+        ..SyncRequest::new(format!("jsonl:{}", out.display()))
+    };
+    let report = run_sync(&request, env(&sim, ALL_SCOPES, dir.path()).await, &Quiet)
         .await
         .unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
     assert_eq!(report.streams.len(), 2);
     assert!(out.join("boards.jsonl").exists() && out.join("pins.jsonl").exists());
     assert!(
@@ -70,11 +56,17 @@ async fn a_named_stream_without_its_scope_fails_before_any_request_and_unnamed_o
     let dir = tempfile::tempdir().unwrap();
     let scopes = "user_accounts:read,boards:read,pins:read";
     let dest = format!("jsonl:{}", dir.path().join("out").display());
-    let named =
-        SyncCommand::parse_from(["sync", "--streams", "boards,ad_accounts", "--dest", &dest]);
-    let cli_env = env(&sim, scopes, dir.path()).await;
+    let named = SyncRequest {
+        streams: Some(vec!["boards".into(), "ad_accounts".into()]),
+        ..SyncRequest::new(dest.clone())
+    };
+    let command_env = env(&sim, scopes, dir.path()).await;
     sim.sim.control().reset_stats().await.unwrap();
-    let err = run_sync(&named.args, cli_env).await.err().unwrap();
+    let err = run_sync(&named, command_env, &Quiet)
+        .await
+        .err()
+        .unwrap()
+        .error;
     assert!(
         matches!(
             err,
@@ -89,11 +81,14 @@ async fn a_named_stream_without_its_scope_fails_before_any_request_and_unnamed_o
     let stats = sim.sim.control().stats().await.unwrap();
     assert_eq!(stats.endpoints.values().sum::<u64>(), 0, "{stats:?}");
 
-    let all =
-        SyncCommand::parse_from(["sync", "--streams", "user_account,boards", "--dest", &dest]);
-    let report = run_sync(&all.args, env(&sim, scopes, dir.path()).await)
+    let all = SyncRequest {
+        streams: Some(vec!["user_account".into(), "boards".into()]),
+        ..SyncRequest::new(dest)
+    };
+    let report = run_sync(&all, env(&sim, scopes, dir.path()).await, &Quiet)
         .await
         .unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
     let boards = report
         .streams
         .iter()
@@ -128,15 +123,20 @@ async fn publish_command_rejects_bad_rows_and_creates_the_rest() {
     // The first public board: secret ones need more care than this test wants.
     let mut created = None;
     for board in boards {
-        let command = PublishCommand::parse_from([
-            "publish",
-            "--input",
-            input.to_str().unwrap(),
-            "--board",
-            &board,
-        ]);
-        if let Ok(report) =
-            run_publish(&command.args, env(&sim, ALL_SCOPES, dir.path()).await).await
+        let request = PublishRequest {
+            board: Some(board),
+            ..PublishRequest::new(&input)
+        };
+        if let Ok(report) = run_publish(&request, env(&sim, ALL_SCOPES, dir.path()).await, &Quiet)
+            .await
+            .map_err(drop)
+            .and_then(|report| {
+                if report.complete() {
+                    Ok(report)
+                } else {
+                    Err(())
+                }
+            })
         {
             created = Some(report);
             break;
@@ -158,20 +158,16 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
     .await
     .unwrap()
     .store;
-    let env_with_store = |env: CliEnv| CliEnv {
+    let env_with_store = |env: CommandEnv| CommandEnv {
         store: Some(store.clone()),
         ..env
     };
     let out = dir.path().join("out");
     let dest = format!("jsonl:{}", out.display());
-    let sync = |extra: &[&str]| {
-        SyncCommand::parse_from(
-            [
-                &["sync", "--streams", "boards,pins", "--dest", &dest][..],
-                extra,
-            ]
-            .concat(),
-        )
+    let sync = |resume: bool| SyncRequest {
+        streams: Some(vec!["boards".into(), "pins".into()]),
+        resume,
+        ..SyncRequest::new(dest.clone())
     };
 
     // The pins stream fails: the run stops with its progress in the store.
@@ -187,11 +183,12 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
         .await
         .unwrap();
     let failed = run_sync(
-        &sync(&[]).args,
+        &sync(false),
         env_with_store(env(&sim, ALL_SCOPES, &data).await),
+        &Quiet,
     )
     .await;
-    assert!(failed.is_err());
+    assert!(failed.unwrap().failure.is_some(), "the pins stream failed");
     assert!(
         !data.join("sync-state.db").exists(),
         "no separate state file"
@@ -227,11 +224,13 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
     // --resume continues it from the store and ends with the exact data.
     sim.sim.control().clear_faults().await.unwrap();
     let report = run_sync(
-        &sync(&["--resume"]).args,
+        &sync(true),
         env_with_store(env(&sim, ALL_SCOPES, &data).await),
+        &Quiet,
     )
     .await
     .unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
     assert!(report.resumed);
     crate::helpers::assert_exact(
         &sim,
@@ -253,18 +252,26 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
         let row = serde_json::json!({"board_id": board, "title": "in the store", "key": "row-s",
             "image_url": "https://i.example/s.jpg"});
         std::fs::write(&input, format!("{row}\n")).unwrap();
-        let command = PublishCommand::parse_from(["publish", "--input", input.to_str().unwrap()]);
+        let request = PublishRequest::new(&input);
         if let Ok(report) = run_publish(
-            &command.args,
+            &request,
             env_with_store(env(&sim, ALL_SCOPES, &data).await),
+            &Quiet,
         )
         .await
-        {
-            published = Some((command, report));
+        .map_err(drop)
+        .and_then(|report| {
+            if report.complete() {
+                Ok(report)
+            } else {
+                Err(())
+            }
+        }) {
+            published = Some((request, report));
             break;
         }
     }
-    let (command, report) = published.expect("one board accepts the pin");
+    let (request, report) = published.expect("one board accepts the pin");
     assert_eq!(report.created, 1);
     let entry = store
         .ledger_entry("credential-7", "row-s")
@@ -273,11 +280,13 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
         .unwrap();
     assert_eq!(entry.state, "confirmed");
     let again = run_publish(
-        &command.args,
+        &request,
         env_with_store(env(&sim, ALL_SCOPES, &data).await),
+        &Quiet,
     )
     .await
     .unwrap();
+    assert!(again.complete());
     assert_eq!((again.created, again.already_published), (0, 1));
     assert!(!data.join("sync-state.db").exists());
     store.close().await;

@@ -2,26 +2,19 @@
 //! a single-object operation, fan-out over every board, and refusals that
 //! happen before any request.
 
-use clap::Parser;
 use futures::StreamExt;
 use pinion_domain::ScopeSet;
 use pinion_pinterest::{BoardId, PageRequest, PinsQuery};
 use pinion_simulator::Stream;
-use pinion_sync::cli::{CliEnv, SyncArgs, run_sync};
+use pinion_sync::command::{CommandEnv, PublishRequest, SyncRequest, run_publish, run_sync};
 use pinion_sync::{StreamName, SyncError};
 
-use crate::helpers::{assert_exact, jsonl_ids};
+use crate::helpers::{Quiet, assert_exact, jsonl_ids};
 use crate::sim::{self, ALL_SCOPES, TestSim, USER};
 
-#[derive(Parser)]
-struct SyncCommand {
-    #[command(flatten)]
-    args: SyncArgs,
-}
-
-async fn env(sim: &TestSim, dir: &std::path::Path) -> CliEnv {
+async fn env(sim: &TestSim, dir: &std::path::Path) -> CommandEnv {
     let tokens = sim.tokens(ALL_SCOPES).await;
-    CliEnv {
+    CommandEnv {
         tokens: sim.token_source(&tokens),
         api_base_url: sim.sim.api_url(),
         scopes: ScopeSet::parse(ALL_SCOPES).unwrap(),
@@ -31,15 +24,26 @@ async fn env(sim: &TestSim, dir: &std::path::Path) -> CliEnv {
     }
 }
 
-async fn sync(sim: &TestSim, dir: &std::path::Path, args: &[&str]) -> Result<(), SyncError> {
+/// Syncs the custom operation with these parameters (and fan-out) into
+/// `dir/out`; a report with a failure is an error, as `pinion sync` exits.
+async fn sync(
+    sim: &TestSim,
+    dir: &std::path::Path,
+    custom: &str,
+    params: &[&str],
+    for_each: Option<&str>,
+) -> Result<(), SyncError> {
     let out = dir.join("out");
-    let dest = format!("jsonl:{}", out.display());
-    let mut argv = vec!["sync", "--dest", dest.as_str()];
-    argv.extend_from_slice(args);
-    let command = SyncCommand::try_parse_from(argv).expect("arguments parse");
-    run_sync(&command.args, env(sim, dir).await)
+    let request = SyncRequest {
+        custom: Some(custom.to_owned()),
+        params: params.iter().map(|p| (*p).to_owned()).collect(),
+        for_each: for_each.map(str::to_owned),
+        ..SyncRequest::new(format!("jsonl:{}", out.display()))
+    };
+    let report = run_sync(&request, env(sim, dir).await, &Quiet)
         .await
-        .map(|_| ())
+        .map_err(|e| e.error)?;
+    report.failure.map_or(Ok(()), Err)
 }
 
 async fn first_board(sim: &TestSim) -> String {
@@ -60,14 +64,9 @@ async fn a_paginated_operation_reads_every_page_of_one_board() {
     sync(
         &sim,
         dir.path(),
-        &[
-            "--custom",
-            "boards/list_pins",
-            "--param",
-            &board_param,
-            "--param",
-            "page_size=4",
-        ],
+        "boards/list_pins",
+        &[&board_param, "page_size=4"],
+        None,
     )
     .await
     .unwrap();
@@ -110,7 +109,9 @@ async fn a_single_object_operation_gives_one_record() {
     sync(
         &sim,
         dir.path(),
-        &["--custom", "/boards/{board_id}", "--param", &board_param],
+        "/boards/{board_id}",
+        &[&board_param],
+        None,
     )
     .await
     .unwrap();
@@ -121,13 +122,9 @@ async fn a_single_object_operation_gives_one_record() {
 async fn fan_out_over_boards_reads_every_pin_of_every_board_once() {
     let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
     let dir = tempfile::tempdir().unwrap();
-    sync(
-        &sim,
-        dir.path(),
-        &["--custom", "boards/list_pins", "--for-each", "boards"],
-    )
-    .await
-    .unwrap();
+    sync(&sim, dir.path(), "boards/list_pins", &[], Some("boards"))
+        .await
+        .unwrap();
     let got = jsonl_ids(&dir.path().join("out/custom.jsonl"));
     assert_exact(&sim, StreamName::BoardPins, &got).await;
 }
@@ -140,7 +137,7 @@ async fn unknown_operations_and_missing_parameters_are_refused_before_any_reques
     let _ = env(&sim, dir.path()).await;
     sim.sim.control().reset_stats().await.unwrap();
 
-    let err = sync(&sim, dir.path(), &["--custom", "boards/list_pin"])
+    let err = sync(&sim, dir.path(), "boards/list_pin", &[], None)
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -148,7 +145,7 @@ async fn unknown_operations_and_missing_parameters_are_refused_before_any_reques
         text.contains("unknown operation") && text.contains("boards/list_pins"),
         "{text}"
     );
-    let err = sync(&sim, dir.path(), &["--custom", "boards/list_pins"])
+    let err = sync(&sim, dir.path(), "boards/list_pins", &[], None)
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -159,14 +156,9 @@ async fn unknown_operations_and_missing_parameters_are_refused_before_any_reques
     let err = sync(
         &sim,
         dir.path(),
-        &[
-            "--custom",
-            "boards/list_pins",
-            "--param",
-            "board_id=1",
-            "--param",
-            "bord=2",
-        ],
+        "boards/list_pins",
+        &["board_id=1", "bord=2"],
+        None,
     )
     .await
     .unwrap_err();
@@ -183,12 +175,6 @@ async fn unknown_operations_and_missing_parameters_are_refused_before_any_reques
     assert!(!dir.path().join("out").exists(), "nothing was opened");
 }
 
-#[derive(Parser)]
-struct PublishCommand {
-    #[command(flatten)]
-    args: pinion_sync::cli::PublishArgs,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_write_naming_an_unknown_operation_is_refused_before_any_request() {
     let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
@@ -197,22 +183,13 @@ async fn a_custom_write_naming_an_unknown_operation_is_refused_before_any_reques
     std::fs::write(&input, "{\"board_id\":\"1\",\"title\":\"t\"}\n").unwrap();
     let env = env(&sim, dir.path()).await;
     sim.sim.control().reset_stats().await.unwrap();
-    let input_arg = input.display().to_string();
-    assert!(
-        PublishCommand::try_parse_from(["publish", "--input", &input_arg, "--map", "a=b"]).is_err(),
-        "--map needs --custom-write"
-    );
-    let command = PublishCommand::try_parse_from([
-        "publish",
-        "--input",
-        &input_arg,
-        "--custom-write",
-        "pins/creat",
-    ])
-    .unwrap();
-    let err = pinion_sync::cli::run_publish(&command.args, env)
-        .await
-        .unwrap_err();
+    // That --map needs --custom-write is the command line's rule, tested
+    // with the `pinion` binary's arguments.
+    let request = PublishRequest {
+        custom_write: Some("pins/creat".into()),
+        ..PublishRequest::new(&input)
+    };
+    let err = run_publish(&request, env, &Quiet).await.unwrap_err();
     assert!(err.to_string().contains("pins/create"), "{err}");
     let stats = sim.sim.control().stats().await.unwrap();
     assert_eq!(
@@ -233,19 +210,15 @@ async fn a_custom_stream_goes_to_sqlite_keyed_by_id() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("out.db");
     let dest = format!("sqlite:{}", db.display());
-    let command = SyncCommand::try_parse_from([
-        "sync",
-        "--dest",
-        dest.as_str(),
-        "--custom",
-        "boards/list_pins",
-        "--for-each",
-        "boards",
-    ])
-    .unwrap();
-    run_sync(&command.args, env(&sim, dir.path()).await)
+    let request = SyncRequest {
+        custom: Some("boards/list_pins".into()),
+        for_each: Some("boards".into()),
+        ..SyncRequest::new(dest)
+    };
+    let report = run_sync(&request, env(&sim, dir.path()).await, &Quiet)
         .await
         .unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
     let ids =
         crate::helpers::sql_ids(&format!("sqlite://{}", db.display()), StreamName::Custom).await;
     assert_exact(&sim, StreamName::BoardPins, &ids).await;

@@ -41,6 +41,17 @@ pub async fn sync(
         .expect("run starts")
 }
 
+/// A reporter for the command runners that shows nothing.
+pub struct Quiet;
+
+impl pinion_sync::command::CommandReporter for Quiet {
+    fn note(&self, _text: &str) {}
+
+    fn progress(&self) -> Option<&dyn pinion_sync::ProgressObserver> {
+        None
+    }
+}
+
 /// Opens a destination from its string.
 pub async fn open(spec: &str) -> Box<dyn Destination> {
     destination::open(spec).await.expect("destination opens")

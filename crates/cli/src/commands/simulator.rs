@@ -1,5 +1,6 @@
-//! The `pinion simulator` command: its arguments and the function that runs a simulator
-//! in the foreground until Ctrl-C.
+//! `pinion simulator`: runs a strict local stand-in for Pinterest's OAuth and
+//! v5 API in the foreground until Ctrl-C. The flags become the simulator
+//! library's `SimConfig`; `pinion_simulator::standalone` serves it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,10 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use tokio::net::TcpListener;
-
-use crate::config::{DEMO_CLIENT_ID, DEMO_USERNAME, Fixtures, SimConfig};
-use crate::model::DataShape;
+use pinion_simulator::DataShape;
+use pinion_simulator::config::{Fixtures, SimConfig};
+use pinion_simulator::standalone::{StandaloneConfig, TlsFiles};
 
 /// Preset sizes of the demo user's data (ignored when `--fixtures` is given).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -149,70 +149,29 @@ impl SimulatorArgs {
             ..SimConfig::default()
         })
     }
-}
 
-/// The quick-start text printed at start: URLs, the first app and the first user.
-pub fn quickstart(base: &str, config: &SimConfig) -> String {
-    let mut out = format!(
-        "Pinterest simulator listening on {base}\n\
-         \x20 authorize:   {base}/oauth/\n\
-         \x20 token:       {base}/v5/oauth/token\n\
-         \x20 API:         {base}/v5\n\
-         \x20 control API: {base}/_sim/\n"
-    );
-    if let Some(app) = config.fixtures.apps.first() {
-        out.push_str(&format!(
-            "App \"{}\"\n  client id:     {}\n  client secret: {}\n  redirect URI:  {}\n",
-            app.name,
-            app.client_id.as_deref().unwrap_or(DEMO_CLIENT_ID),
-            app.client_secret
-                .as_deref()
-                .unwrap_or("(generated; see GET /_sim/apps)"),
-            app.redirect_uris.first().map(String::as_str).unwrap_or("")
-        ));
-    }
-    if let Some(user) = config.fixtures.users.first() {
-        out.push_str(&format!(
-            "User\n  username: {}\n  password: {}\n",
-            user.username, user.password
-        ));
-    } else {
-        out.push_str(&format!(
-            "No user is registered (the demo user is {DEMO_USERNAME}).\n"
-        ));
-    }
-    out
-}
-
-/// Runs a simulator until Ctrl-C.
-pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
-    let config = args.to_config()?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(crate::server::tls_acceptor(cert, key).context("setting up TLS")?)
-        }
-        _ => None,
-    };
-    let (router, handle) = crate::try_router(config.clone()).context("loading fixtures")?;
-    let listener = TcpListener::bind(args.listen)
+    /// Runs a simulator until Ctrl-C.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let simulator = self.to_config()?;
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        };
+        pinion_simulator::standalone::run(StandaloneConfig {
+            listen: self.listen,
+            tls,
+            simulator,
+        })
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    print!("{}", quickstart(&format!("{scheme}://{addr}"), &config));
-    tracing::info!(address = %addr, tls = tls.is_some(), "The simulator is serving.");
-    crate::server::serve(listener, router, handle, tls, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
-    tracing::info!("The simulator stopped.");
-    Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use clap::Parser;
+    use pinion_simulator::config::DEMO_CLIENT_ID;
+
+    use super::*;
 
     #[derive(Parser)]
     struct Wrapper {
@@ -256,38 +215,5 @@ mod tests {
     fn the_data_size_sets_the_demo_users_shape() {
         let config = parse(&["--data-size", "million"]).to_config().unwrap();
         assert_eq!(config.fixtures.users[0].data.pins_per_board, 1_000_000);
-    }
-
-    #[test]
-    fn the_readme_fixture_example_loads() {
-        let readme = include_str!("../README.md");
-        let section = &readme[readme.find("## Fixture file").unwrap()..];
-        let start = section.find("```json\n").unwrap() + 8;
-        let end = section[start..].find("```").unwrap() + start;
-        let fixtures = Fixtures::from_json(&section[start..end]).unwrap();
-        let config = SimConfig {
-            fixtures,
-            ..SimConfig::default()
-        };
-        assert!(crate::try_router(config).is_ok());
-    }
-
-    #[test]
-    fn the_quickstart_names_the_app_and_user() {
-        let config = parse(&["--seed", "7"]).to_config().unwrap();
-        let text = quickstart("http://127.0.0.1:9090", &config);
-        assert!(text.contains("client id:     1484363"));
-        assert!(text.contains(config.fixtures.apps[0].client_secret.as_deref().unwrap()));
-        assert!(text.contains("username: demo"));
-        assert!(text.contains("http://127.0.0.1:9090/v5"));
-    }
-
-    #[tokio::test]
-    async fn run_serves_until_stopped() {
-        let args = parse(&["--listen", "127.0.0.1:0", "--data-size", "tiny"]);
-        let task = tokio::spawn(run(args));
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(!task.is_finished(), "the simulator keeps serving");
-        task.abort();
     }
 }

@@ -1,14 +1,21 @@
 //! `pinion sync` and `pinion publish`: read a credential's Pinterest data into
 //! files or databases, and create pins or boards from a file, with the
 //! credential's tokens managed by the token manager.
+//!
+//! `args` holds the flags, `report` runs the sync library's commands and
+//! prints progress and the summary.
+
+pub mod args;
+pub mod report;
 
 use std::sync::Arc;
 
 use clap::Args;
 use pinion_domain::CredentialStatus;
 use pinion_store::{CredentialRecord, Store};
-use pinion_sync::cli::{CliEnv, PublishArgs, SyncArgs};
+use pinion_sync::command::CommandEnv;
 
+use self::args::{PublishArgs, SyncArgs};
 use super::credentials::{PinterestArgs, credential_by_id};
 use super::{CommandResult, Failure};
 use crate::settings::StoreArgs;
@@ -43,7 +50,7 @@ impl SyncCommand {
         let store = store_args.open().await?;
         let result = async {
             let env = cli_env(&store, store_args, &self.pinterest, &self.credential).await?;
-            pinion_sync::cli::run_sync(&self.args, env)
+            report::sync(&self.args, env)
                 .await
                 .map(drop)
                 .map_err(|err| Failure::Other(anyhow::anyhow!("the sync did not complete: {err}")))
@@ -60,7 +67,7 @@ impl PublishCommand {
         let store = store_args.open().await?;
         let result = async {
             let env = cli_env(&store, store_args, &self.pinterest, &self.credential).await?;
-            pinion_sync::cli::run_publish(&self.args, env)
+            report::publish(&self.args, env)
                 .await
                 .map(drop)
                 .map_err(|err| {
@@ -80,7 +87,7 @@ async fn cli_env(
     store_args: &StoreArgs,
     pinterest: &PinterestArgs,
     credential: &str,
-) -> Result<CliEnv, Failure> {
+) -> Result<CommandEnv, Failure> {
     let record = credential_by_id(&**store, "credential", credential).await?;
     ensure_usable(&record)?;
     let manager = pinterest.manager(store.clone(), &store_args.data_dir()?)?;
@@ -88,7 +95,7 @@ async fn cli_env(
         .granted_scopes
         .clone()
         .unwrap_or_else(|| record.scopes.clone());
-    Ok(CliEnv {
+    Ok(CommandEnv {
         tokens: Arc::new(manager.token_source(record.id.clone())),
         api_base_url: pinterest.pinterest_api_url.clone(),
         scopes,
