@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pinion_testkit::{Relay, RelayMode};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use pinion_testkit::{Relay, RelayMode, ServerOutput};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
@@ -77,7 +77,7 @@ struct Served {
     child: Child,
     addr: SocketAddr,
     /// Every stderr line the server wrote so far (read in the background).
-    log: Arc<std::sync::Mutex<String>>,
+    output: ServerOutput,
 }
 
 impl Served {
@@ -86,7 +86,7 @@ impl Served {
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.output.text()
     }
 
     /// Stops the server with SIGTERM and returns its log.
@@ -113,18 +113,12 @@ async fn serve(data_dir: &Path, env: &[(&str, &str)], open_files: Option<u32>) -
         command.env(key, value);
     }
     let mut child = command.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = log.clone();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut log = sink.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
-    let served = Served { child, addr, log };
+    let (output, _) = ServerOutput::collect(child.stderr.take().unwrap());
+    let served = Served {
+        child,
+        addr,
+        output,
+    };
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -433,7 +427,7 @@ async fn timed(request: reqwest::RequestBuilder) -> Timed {
 async fn a_blackholed_database_gets_503_with_retry_after_within_two_seconds_then_recovers() {
     // Generous for a loaded machine; the server's own bound is 1.5 s.
     const BOUND: Duration = Duration::from_millis(3_500);
-    let Some(database) = support::TestDatabase::create("the blackholed-database test").await else {
+    let Some(database) = support::TestDatabase::create("the blackholed-database test") else {
         return;
     };
     let relay = Relay::start(database.server_addr()).await.unwrap();

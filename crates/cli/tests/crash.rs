@@ -11,25 +11,22 @@
 //! killed there; a second test kills it at sixteen evenly spread moments
 //! instead, which also lands inside the token write.
 
+mod support;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pinion_domain::{
-    AuthorizationCode, ClientSecret, CredentialId, CredentialInput, CredentialStatus, OAuthState,
-    SystemClock,
-};
-use pinion_service::oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
+use pinion_domain::{CredentialId, CredentialStatus, SystemClock};
+use pinion_service::oauth::RedirectUri;
 use pinion_service::{
-    Authorizations, CallbackParams, Credentials, RefreshPolicy, Refresher, RefresherConfig,
-    TokenManager, Users,
+    Authorizations, RefreshPolicy, Refresher, RefresherConfig, TokenManager, Users,
 };
-use pinion_simulator::{AppInfo, RunningSimulator, SimConfig, UserSpec};
+use pinion_simulator::{RunningSimulator, SimConfig};
 use pinion_store::{KeySource, Store, User};
+use pinion_testkit::{REDIRECT, oauth};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-const REDIRECT: &str = "http://127.0.0.1:8080/oauth/pinterest/callback";
 
 /// One credential on a data directory, authorized against a simulator.
 struct Setup {
@@ -49,54 +46,27 @@ async fn open_store(dir: &Path) -> Arc<dyn Store> {
     .store
 }
 
-fn oauth(sim: &RunningSimulator) -> Arc<PinterestOAuth> {
-    Arc::new(
-        PinterestOAuth::new(
-            OAuthConfig::from_urls(&sim.oauth_url(), &sim.api_url()).unwrap(),
-            Arc::new(SystemClock),
-        )
-        .unwrap(),
-    )
-}
-
 async fn setup() -> Setup {
-    let sim = pinion_simulator::spawn(SimConfig::for_tests())
-        .await
-        .unwrap();
-    let app: AppInfo = sim
-        .control()
-        .register_test_app("Crash", REDIRECT)
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: "pinner".into(),
-            password: "pw".into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: true,
-            data: pinion_simulator::DataShape::empty(),
-        })
-        .await
-        .unwrap();
+    let (sim, app) = pinion_testkit::simulator(
+        SimConfig::for_tests(),
+        "Crash",
+        pinion_simulator::DataShape::empty(),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path()).await;
     let (owner, _) = Users::new(store.clone())
         .create("alice", false)
         .await
         .unwrap();
-    let record = Credentials::new(store.clone())
-        .create(
-            &owner,
-            &CredentialInput {
-                name: "Crash".into(),
-                description: None,
-                client_id: app.client_id.clone(),
-                client_secret: Some(ClientSecret::new(app.client_secret.clone())),
-                scopes: Some("boards:read,user_accounts:read".into()),
-            },
-        )
-        .await
-        .unwrap();
+    let record = pinion_testkit::create_credential(
+        &store,
+        &owner,
+        &app,
+        "Crash",
+        "boards:read,user_accounts:read",
+    )
+    .await;
     let setup = Setup {
         sim,
         dir,
@@ -115,87 +85,31 @@ async fn authorize(setup: &Setup, store: &Arc<dyn Store>) {
         oauth(&setup.sim),
         RedirectUri::parse(REDIRECT).unwrap(),
     );
-    let started = authorizations
-        .start(&setup.owner, setup.id.as_str(), None)
-        .await
-        .unwrap();
-    let consent = no_redirects()
-        .get(started.url.as_str())
-        .send()
-        .await
-        .unwrap();
-    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
-    let get = |key: &str| {
-        location
-            .query_pairs()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    authorizations
-        .complete(
-            CallbackParams {
-                state: Some(OAuthState::new(get("state"))),
-                code: Some(AuthorizationCode::new(get("code"))),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .unwrap();
+    pinion_testkit::authorize(&authorizations, &setup.owner, &setup.id).await;
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+/// A `pinion` command on the setup's data directory, its output unread.
+fn pinion(setup: &Setup, pause_at: Option<&str>) -> tokio::process::Command {
+    let mut command = support::pinion(setup.dir.path(), &setup.sim);
+    command.stdout(Stdio::null());
+    if let Some(point) = pause_at {
+        command.env("PINION_TEST_PAUSE_AT", point);
+    }
+    command
 }
 
 /// `pinion credentials refresh ID` on the setup's data directory.
 fn refresh_command(setup: &Setup, pause_at: Option<&str>) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinion"));
-    command
-        .args(["credentials", "refresh", setup.id.as_str()])
-        .env("PINION_DATA_DIR", setup.dir.path())
-        .env("PINTEREST_OAUTH_URL", setup.sim.oauth_url())
-        .env("PINTEREST_API_URL", setup.sim.api_url())
-        .env_remove("PINION_DATABASE_URL")
-        .env_remove("PINION_MASTER_KEY")
-        .env_remove("PINION_MASTER_KEY_FILE")
-        .env_remove("PINION_TEST_PAUSE_AT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(point) = pause_at {
-        command.env("PINION_TEST_PAUSE_AT", point);
-    }
+    let mut command = pinion(setup, pause_at);
+    command.args(["credentials", "refresh", setup.id.as_str()]);
     command
 }
 
 /// `pinion serve` (with its background refresher) on the setup's data
 /// directory and simulator.
 fn serve_command(setup: &Setup, pause_at: Option<&str>) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinion"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("PINION_DATA_DIR", setup.dir.path())
-        .env("PINTEREST_OAUTH_URL", setup.sim.oauth_url())
-        .env("PINTEREST_API_URL", setup.sim.api_url())
-        .env_remove("PINION_DATABASE_URL")
-        .env_remove("PINION_MASTER_KEY")
-        .env_remove("PINION_MASTER_KEY_FILE")
-        .env_remove("PINION_PUBLIC_URL")
-        .env_remove("PINION_LISTEN")
-        .env_remove("PINION_TEST_PAUSE_AT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(point) = pause_at {
-        command.env("PINION_TEST_PAUSE_AT", point);
-    }
+    let mut command = pinion(setup, pause_at);
+    command.args(["serve", "--listen", "127.0.0.1:0"]);
     command
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use pinion_testkit::{ServerOutput, no_redirects};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -91,7 +92,7 @@ struct Served {
     public_url: String,
     banner: Banner,
     /// Every stderr line the server wrote so far (read in the background).
-    log: std::sync::Arc<std::sync::Mutex<String>>,
+    output: ServerOutput,
 }
 
 impl Served {
@@ -127,7 +128,7 @@ impl Served {
         assert!(status.success(), "pinion serve exited with {status}");
         // Give the reader thread a moment to drain the pipe.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        self.log.lock().unwrap().clone()
+        self.output.text()
     }
 }
 
@@ -144,18 +145,7 @@ async fn serve_with_simulator(data_dir: &Path) -> Served {
         ])
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let sink = log.clone();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            sink.lock().unwrap().push_str(&line);
-            sink.lock().unwrap().push('\n');
-            let _ = tx.send(line);
-        }
-    });
+    let (output, mut rx) = ServerOutput::collect(child.stderr.take().unwrap());
     let mut banner = Banner::default();
     let read = async {
         while let Some(line) = rx.recv().await {
@@ -188,7 +178,7 @@ async fn serve_with_simulator(data_dir: &Path) -> Served {
         child,
         public_url,
         banner,
-        log,
+        output,
     };
     // The server is ready when /readyz answers 200.
     let http = reqwest::Client::new();
@@ -345,13 +335,6 @@ async fn finish(mut child: Child) -> (i32, String) {
         .expect("the command finished within 30 s")
         .unwrap();
     (status.code().unwrap_or(-1), stderr)
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// Asserts no simulator token (they start with `pina_`, `pinr_`, `pinc_`)

@@ -123,7 +123,7 @@ struct PgSetup {
 }
 
 async fn pg_setup(test: &str) -> Option<PgSetup> {
-    let db = TestDatabase::create(test).await?;
+    let db = TestDatabase::create(test)?;
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("master.key");
     pinion_store::keys::generate_key_file(&key_file).unwrap();

@@ -52,7 +52,7 @@ fn serve(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactly_once_each() {
-    let Some(db) = TestDatabase::create("the two-process PostgreSQL test").await else {
+    let Some(db) = TestDatabase::create("the two-process PostgreSQL test") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -17,13 +17,13 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pinion_simulator::{AppInfo, DataShape, FaultKind, FaultSpec, RunningSimulator};
 use pinion_store::{KeySource, Store};
+use pinion_testkit::ServerOutput;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use support::{assert_exact, jsonl_ids, seed};
 
@@ -71,7 +71,7 @@ impl Backend {
 struct Server {
     child: tokio::process::Child,
     base: String,
-    log: Arc<Mutex<Vec<String>>>,
+    output: ServerOutput,
 }
 
 impl Server {
@@ -100,33 +100,17 @@ impl Server {
                 .env_remove("PINION_MASTER_KEY_FILE"),
         };
         let mut child = command.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (address_tx, address_rx) = tokio::sync::oneshot::channel();
-        {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut address_tx = Some(address_tx);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(rest) = line.strip_prefix("Pinion is serving on ")
-                        && let Some(tx) = address_tx.take()
-                    {
-                        let address = rest.split_whitespace().next().unwrap_or("").to_owned();
-                        let _ = tx.send(address);
-                    }
-                    log.lock().unwrap().push(line);
-                }
-            });
+        let (output, base) =
+            ServerOutput::read_address(child.stderr.take().unwrap(), "Pinion is serving on ").await;
+        Self {
+            child,
+            base,
+            output,
         }
-        let base = tokio::time::timeout(Duration::from_secs(60), address_rx)
-            .await
-            .expect("the server said where it serves within a minute")
-            .expect("the server exited before serving");
-        Self { child, base, log }
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.output.text()
     }
 
     /// SIGTERM, as a service manager stops it; waits for the exit.
@@ -439,8 +423,7 @@ async fn a_server_stopped_cleanly_releases_its_run_and_the_next_start_resumes_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
-    let Some(database) =
-        support::TestDatabase::create("the PostgreSQL replica takeover test").await
+    let Some(database) = support::TestDatabase::create("the PostgreSQL replica takeover test")
     else {
         return;
     };

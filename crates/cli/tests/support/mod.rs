@@ -1,179 +1,35 @@
-//! Helpers shared by the `pinion` binary's process tests: fresh PostgreSQL
-//! databases, a simulator with an auto-approving user, the headless
-//! authorization flow through the service library, `pinion serve` children
-//! whose address is read from their banner, and exactly-once checks of
-//! synced records against the simulator's data set.
+//! Helpers shared by the `pinion` binary's process tests, on top of
+//! `pinion_testkit` (simulator, databases, headless authorization, waiting):
+//! an authorized credential of user `alice`, `pinion` commands and `pinion
+//! serve` children, and exactly-once checks of synced records against the
+//! simulator's data set.
 #![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use pinion_domain::{
-    AuthorizationCode, ClientSecret, CredentialId, CredentialInput, OAuthState, SystemClock,
-};
-use pinion_service::oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
-use pinion_service::{Authorizations, CallbackParams, Credentials, Users};
-use pinion_simulator::{AppInfo, DataShape, RunningSimulator, SimConfig, UserSpec};
+use pinion_domain::CredentialId;
+use pinion_service::oauth::RedirectUri;
+use pinion_service::{Authorizations, Users};
+use pinion_simulator::{AppInfo, RunningSimulator, SimConfig};
 use pinion_store::{KeySource, Store};
-use tokio::io::{AsyncBufReadExt, BufReader};
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use pinion_testkit::{
+    PINNER, REDIRECT, ServerOutput, TestDatabase, authorize, no_redirects, oauth, wait_for,
+};
 
-/// The redirect URI the simulated app registers; the tests complete flows
-/// through the library, so nothing listens there.
-pub const REDIRECT: &str = "http://127.0.0.1:8080/oauth/pinterest/callback";
-
-/// The simulated Pinterest user who approves every request.
-pub const PINNER: &str = "pinner";
-/// The same user, as the run tests name it.
+/// The simulated user, as the run tests name it.
 pub const USERNAME: &str = PINNER;
-
-/// A fresh PostgreSQL database, dropped (with its connections) at the end.
-pub struct TestDatabase {
-    admin_url: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDatabase {
-    /// A new database on `PINION_TEST_POSTGRES_URL`'s server, or `None`
-    /// (saying so) when it is not set.
-    pub async fn create(test: &str) -> Option<Self> {
-        let Ok(admin_url) = std::env::var("PINION_TEST_POSTGRES_URL") else {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped {test}: PINION_TEST_POSTGRES_URL is not set"
-            );
-            return None;
-        };
-        let name = format!("pinion_test_{}", &CredentialId::generate().as_str()[5..21]);
-        let created = std::process::Command::new("psql")
-            .arg(&admin_url)
-            .arg("-qc")
-            .arg(format!("CREATE DATABASE \"{name}\""))
-            .output()
-            .expect("psql must be installed for the PostgreSQL tests");
-        assert!(created.status.success(), "{created:?}");
-        let mut url = reqwest::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        Some(Self {
-            admin_url,
-            name,
-            url: url.to_string(),
-        })
-    }
-
-    /// This database's URL with its port replaced (to go through a relay).
-    pub fn url_via(&self, port: u16) -> String {
-        let mut url = reqwest::Url::parse(&self.url).unwrap();
-        url.set_host(Some("127.0.0.1")).unwrap();
-        url.set_port(Some(port)).unwrap();
-        url.to_string()
-    }
-
-    /// The server's address, for a relay in front of it.
-    pub fn server_addr(&self) -> std::net::SocketAddr {
-        let url = reqwest::Url::parse(&self.url).unwrap();
-        let host = match url.host_str() {
-            Some("localhost") | None => "127.0.0.1",
-            Some(host) => host,
-        };
-        format!("{host}:{}", url.port().unwrap_or(5432))
-            .parse()
-            .expect("the test database is reached by IP address or localhost")
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("psql")
-            .arg(&self.admin_url)
-            .arg("-qc")
-            .arg(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-/// The OAuth client for `sim`.
-pub fn oauth(sim: &RunningSimulator) -> Arc<PinterestOAuth> {
-    Arc::new(
-        PinterestOAuth::new(
-            OAuthConfig::from_urls(&sim.oauth_url(), &sim.api_url()).unwrap(),
-            Arc::new(SystemClock),
-        )
-        .unwrap(),
-    )
-}
-
-pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// A simulator with one app (redirect [`REDIRECT`]) and the auto-approving
 /// user [`PINNER`] holding `data`.
-pub async fn simulator(app_name: &str, data: DataShape) -> (RunningSimulator, AppInfo) {
-    let sim = pinion_simulator::spawn(SimConfig::for_tests())
-        .await
-        .unwrap();
-    let app = sim
-        .control()
-        .register_test_app(app_name, REDIRECT)
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: PINNER.into(),
-            password: "pw".into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: true,
-            data,
-        })
-        .await
-        .unwrap();
-    (sim, app)
-}
-
-/// The whole flow for `id`, headless (the simulator's user auto-approves).
-pub async fn authorize(
-    authorizations: &Authorizations,
-    owner: &pinion_store::User,
-    id: &CredentialId,
-) {
-    let started = authorizations
-        .start(owner, id.as_str(), None)
-        .await
-        .unwrap();
-    let consent = no_redirects()
-        .get(started.url.as_str())
-        .send()
-        .await
-        .unwrap();
-    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
-    let get = |key: &str| {
-        location
-            .query_pairs()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    authorizations
-        .complete(
-            CallbackParams {
-                state: Some(OAuthState::new(get("state"))),
-                code: Some(AuthorizationCode::new(get("code"))),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .unwrap();
+pub async fn simulator(
+    app_name: &str,
+    data: pinion_simulator::DataShape,
+) -> (RunningSimulator, AppInfo) {
+    pinion_testkit::simulator(SimConfig::for_tests(), app_name, data).await
 }
 
 /// A user `alice` with an API token, and one authorized credential of the
@@ -216,19 +72,7 @@ pub async fn authorized_with_scopes(
         .create("alice", false)
         .await
         .unwrap();
-    let record = Credentials::new(store.clone())
-        .create(
-            &owner,
-            &CredentialInput {
-                name: "Boards".into(),
-                description: None,
-                client_id: app.client_id.clone(),
-                client_secret: Some(ClientSecret::new(app.client_secret.clone())),
-                scopes: Some(scopes.into()),
-            },
-        )
-        .await
-        .unwrap();
+    let record = pinion_testkit::create_credential(store, &owner, app, "Boards", scopes).await;
     let authorizations = Authorizations::new(
         store.clone(),
         oauth(sim),
@@ -280,7 +124,7 @@ pub struct Server {
     pub child: tokio::process::Child,
     pub url: String,
     /// Everything it wrote to stderr so far.
-    pub log: Arc<Mutex<String>>,
+    pub output: ServerOutput,
 }
 
 impl Server {
@@ -303,62 +147,27 @@ impl Server {
             command.env("PINION_MASTER_KEY_FILE", key_file);
         }
         let mut child = command.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let sink = log.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-                drop(log);
-                let _ = tx.send(line);
-            }
-        });
-        let url = tokio::time::timeout(Duration::from_secs(120), async {
-            while let Some(line) = rx.recv().await {
-                if let Some(rest) = line.strip_prefix("Pinion is serving on ") {
-                    let address = rest.split_whitespace().next().unwrap();
-                    return address.to_owned();
-                }
-            }
-            panic!("pinion serve ended before printing its address");
-        })
-        .await
-        .expect("pinion serve printed its address within two minutes");
-        Self { child, url, log }
+        let (output, url) =
+            ServerOutput::read_address(child.stderr.take().unwrap(), SERVING_BANNER).await;
+        Self { child, url, output }
     }
 
     /// Kills the process at once (SIGKILL) and waits for it.
     pub async fn kill(mut self) -> String {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
-        self.log.lock().unwrap().clone()
+        self.output.text()
     }
 
     /// What it logged so far.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.output.text()
     }
 }
 
-/// Waits up to `limit` for `condition`, polling every 100 ms.
-pub async fn wait_for<F, Fut>(limit: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// The start of the line `pinion serve` prints when it is ready, before its
+/// address.
+pub const SERVING_BANNER: &str = "Pinion is serving on ";
 
 /// The `id` of every line of a JSON Lines file.
 pub fn jsonl_ids(path: &Path) -> Vec<String> {
