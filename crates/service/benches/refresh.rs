@@ -40,7 +40,7 @@ async fn run() {
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
 
     let sqlite = support::TestDb::sqlite();
-    let store = sqlite.connect(8).await;
+    let store = sqlite.store(8).await;
     let ids = prepare(&store, &sim, &app, count).await;
     measure(
         "SQLite, one process",
@@ -52,7 +52,7 @@ async fn run() {
     store.close().await;
 
     if let Some(pg) = support::TestDb::postgres("refresh benchmark") {
-        let first = pg.connect(8).await;
+        let first = pg.store(8).await;
         let ids = prepare(&first, &sim, &app, count).await;
         measure(
             "PostgreSQL, one process",
@@ -62,7 +62,7 @@ async fn run() {
         )
         .await;
         support::make_due(&first, &ids).await;
-        let second = pg.connect(8).await;
+        let second = pg.store(8).await;
         measure(
             "PostgreSQL, two replicas",
             &sim,

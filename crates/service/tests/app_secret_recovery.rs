@@ -13,7 +13,7 @@ use pinion_simulator::SimConfig;
 #[tokio::test]
 async fn a_new_client_secret_returns_a_credential_in_error_to_active_without_reauthorization() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (alice, ids) = support::authorized_credentials(&store, &sim, &app, 1, 1).await;
     let id = ids[0].clone();
@@ -57,7 +57,7 @@ async fn a_new_client_secret_returns_a_credential_in_error_to_active_without_rea
 #[tokio::test]
 async fn a_new_client_secret_leaves_a_credential_without_tokens_as_it_was() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (alice, ids) = support::authorized_credentials(&store, &sim, &app, 1, 1).await;
     let credentials = Credentials::new(store.clone());

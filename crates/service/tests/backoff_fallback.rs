@@ -27,7 +27,7 @@ impl Clock for AheadClock {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn callers_inside_the_margin_get_the_still_valid_token_while_refreshes_back_off() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     // Access tokens live 1,000 s; the callers' clock runs 950 s ahead, so the
     // token is due (inside its last tenth) yet has 50 s left.
     let (sim, app) = support::simulator(SimConfig {
@@ -95,7 +95,7 @@ async fn callers_inside_the_margin_get_the_still_valid_token_while_refreshes_bac
 #[tokio::test]
 async fn an_expired_token_is_not_handed_out_when_the_refresh_fails() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (_, ids) = support::authorized_credentials(&store, &sim, &app, 1, 1).await;
     support::make_due(&store, &ids).await;

@@ -13,7 +13,7 @@ use pinion_simulator::SimConfig;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_dropped_by_its_caller_during_the_token_request_still_stores_the_rotation() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (_, ids) = support::authorized_credentials(&store, &sim, &app, 1, 1).await;
     let id = ids[0].clone();

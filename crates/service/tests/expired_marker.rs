@@ -19,7 +19,7 @@ const LEASE: Duration = Duration::from_millis(500);
 #[tokio::test]
 async fn the_refresher_resolves_an_expired_marker_as_an_unknown_outcome() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (_, ids) = support::authorized_credentials(&store, &sim, &app, 2, 2).await;
     support::make_due(&store, &ids).await;

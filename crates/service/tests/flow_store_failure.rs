@@ -26,7 +26,7 @@ async fn a_failure_to_store_the_tokens_records_the_flow_as_failed() {
     let Some(db) = support::TestDb::postgres("a_failure_to_store_the_tokens_fails_the_flow") else {
         return;
     };
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (alice, ids) = support::authorized_credentials(&store, &sim, &app, 1, 1).await;
     // From now on every token write is refused by the database.

@@ -79,7 +79,7 @@ async fn assert_healthy(sim: &RunningSimulator, store: &Arc<dyn Store>, ids: &[C
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_whose_lease_lapses_mid_way_never_loses_the_accepted_refresh_token() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (_, ids) = support::authorized_credentials(&store, &sim, &app, 3, 3).await;
     support::make_due(&store, &ids).await;
@@ -127,7 +127,7 @@ async fn a_batch_whose_lease_lapses_mid_way_never_loses_the_accepted_refresh_tok
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refresh_that_outlasts_its_lease_stores_its_rotated_token_over_a_takeover() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (_, ids) = support::authorized_credentials(&store, &sim, &app, 1, 1).await;
     let id = ids[0].clone();
@@ -159,7 +159,7 @@ async fn a_refresh_that_outlasts_its_lease_stores_its_rotated_token_over_a_takeo
 #[tokio::test]
 async fn the_refresher_claims_no_more_rows_than_can_start_within_the_lease() {
     let db = support::TestDb::sqlite();
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (_, ids) = support::authorized_credentials(&store, &sim, &app, 5, 5).await;
     support::make_due(&store, &ids).await;

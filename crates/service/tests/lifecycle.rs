@@ -5,18 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pinion_domain::{
-    AuthorizationCode, ClientSecret, CredentialInput, CredentialStatus, OAuthState, SystemClock,
-};
+use pinion_domain::{AuthorizationCode, CredentialStatus, OAuthState, SystemClock};
 use pinion_oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
 use pinion_service::{
-    Authorizations, BrowserBinding, CallbackError, CallbackParams, Credentials, RefreshError,
-    RefreshPolicy, Refresher, RefresherConfig, TokenManager, Users,
+    Authorizations, BrowserBinding, CallbackError, CallbackParams, RefreshError, RefreshPolicy,
+    Refresher, RefresherConfig, TokenManager, Users,
 };
-use pinion_simulator::{RunningSimulator, SimConfig, UserSpec};
+use pinion_simulator::{RunningSimulator, SimConfig};
 use pinion_store::{KeySource, Store, User};
 
-const REDIRECT: &str = "http://127.0.0.1:8080/oauth/pinterest/callback";
+use pinion_testkit::REDIRECT;
 
 struct Harness {
     sim: RunningSimulator,
@@ -30,22 +28,13 @@ struct Harness {
 }
 
 async fn harness(config: SimConfig) -> Harness {
-    let sim = pinion_simulator::spawn(config).await.unwrap();
-    let app = sim
-        .control()
-        .register_test_app("Pinion test", REDIRECT)
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: "alice-pinner".into(),
-            password: "pw".into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: true,
-            data: Default::default(),
-        })
-        .await
-        .unwrap();
+    let app = pinion_simulator::AppSpec {
+        name: "Pinion test".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        ..Default::default()
+    };
+    let user = pinion_testkit::pinterest_user("alice-pinner", "pw", true, Default::default());
+    let (sim, app) = pinion_testkit::simulator_with(config, &app, &user).await;
     let dir = tempfile::tempdir().unwrap();
     let store = pinion_store::connect(
         dir.path().join("pinion.db").to_str().unwrap(),
@@ -58,26 +47,15 @@ async fn harness(config: SimConfig) -> Harness {
         .create("alice", false)
         .await
         .unwrap();
-    let record = Credentials::new(store.clone())
-        .create(
-            &alice,
-            &CredentialInput {
-                name: "Boards".into(),
-                description: None,
-                client_id: app.client_id.clone(),
-                client_secret: Some(ClientSecret::new(app.client_secret.clone())),
-                scopes: Some("boards:read,pins:read,user_accounts:read".into()),
-            },
-        )
-        .await
-        .unwrap();
-    let oauth = Arc::new(
-        PinterestOAuth::new(
-            OAuthConfig::from_urls(&sim.oauth_url(), &sim.api_url()).unwrap(),
-            Arc::new(SystemClock),
-        )
-        .unwrap(),
-    );
+    let record = pinion_testkit::create_credential(
+        &store,
+        &alice,
+        &app,
+        "Boards",
+        "boards:read,pins:read,user_accounts:read",
+    )
+    .await;
+    let oauth = pinion_testkit::oauth(&sim);
     let authorizations = Authorizations::new(
         store.clone(),
         oauth.clone(),
@@ -96,10 +74,7 @@ async fn harness(config: SimConfig) -> Harness {
         manager,
         alice,
         credential_id: record.id.as_str().to_owned(),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        http: pinion_testkit::no_redirects(),
         _dir: dir,
     }
 }
@@ -107,10 +82,7 @@ async fn harness(config: SimConfig) -> Harness {
 /// Follows the consent URL with headless approval and returns the callback's
 /// `code` and `state`.
 async fn approve(h: &Harness, url: &str) -> (String, String) {
-    let response = h.http.get(url).send().await.unwrap();
-    assert_eq!(response.status(), 302, "the simulator should redirect back");
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let location = url::Url::parse(&location).unwrap();
+    let location = pinion_testkit::headless_consent(&h.http, url).await;
     assert!(location.as_str().starts_with(REDIRECT));
     let get = |key: &str| {
         location

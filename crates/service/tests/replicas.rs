@@ -24,8 +24,8 @@ async fn two_replicas_on_one_postgres_refresh_each_of_200_due_credentials_exactl
         return;
     };
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
-    let first = db.connect(8).await;
-    let second = db.connect(8).await;
+    let first = db.store(8).await;
+    let second = db.store(8).await;
     let (_, ids) = support::authorized_credentials(&first, &sim, &app, 200, 16).await;
     support::make_due(&first, &ids).await;
     sim.control().reset_stats().await.unwrap();

@@ -21,7 +21,7 @@ fn only_access(token: &str) -> TokenSet {
 }
 
 async fn check(db: &support::TestDb) {
-    let store = db.connect(4).await;
+    let store = db.store(4).await;
     let (sim, app) = support::simulator(SimConfig::for_tests()).await;
     let (_, ids) = support::authorized_credentials(&store, &sim, &app, 1, 1).await;
     let id = &ids[0];
