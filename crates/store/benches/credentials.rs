@@ -17,7 +17,6 @@ use pinion_domain::{
 };
 use pinion_store::crypto::Location;
 use pinion_store::{ConnectOptions, KeySource, Keyring, Store, TokenSet, connect_with};
-use sqlx::Connection;
 use tokio::runtime::Runtime;
 
 /// Credentials stored before the read benchmarks, read round-robin.
@@ -139,32 +138,8 @@ fn benches(c: &mut Criterion) {
     let sqlite = dir.path().join("bench.db").display().to_string();
     bench_backend(c, &runtime, "sqlite", &sqlite);
 
-    match std::env::var("PINION_TEST_POSTGRES_URL") {
-        Ok(admin_url) => {
-            let name = format!("pinion_bench_{}", &CredentialId::generate().as_str()[5..21]);
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .expect("connect to PostgreSQL");
-                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create the benchmark database");
-            });
-            let mut url = url::Url::parse(&admin_url).expect("a URL");
-            url.set_path(&name);
-            bench_backend(c, &runtime, "postgres", url.as_str());
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .expect("connect to PostgreSQL");
-                sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await
-                    .expect("drop the benchmark database");
-            });
-        }
-        Err(_) => eprintln!("skipped PostgreSQL benchmarks: PINION_TEST_POSTGRES_URL is not set"),
+    if let Some(database) = pinion_testkit::TestDatabase::create("the PostgreSQL benchmarks") {
+        bench_backend(c, &runtime, "postgres", &database.url);
     }
 }
 

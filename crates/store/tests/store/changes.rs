@@ -190,7 +190,7 @@ async fn postgres_a_listener_connection_that_goes_silent_stops_vouching_for_cach
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let Some(db) = TestDb::postgres("listener_connection_goes_silent").await else {
+    let Some(db) = TestDb::postgres("listener_connection_goes_silent") else {
         return;
     };
     let mut url = url::Url::parse(&db.location).unwrap();

@@ -1,9 +1,9 @@
-//! Test databases for the store suite: a fresh SQLite file in a temporary
-//! directory, or a fresh, uniquely named PostgreSQL database on the server named
-//! by `PINION_TEST_POSTGRES_URL` (dropped again when the test ends), plus raw
-//! access to the stored bytes for the at-rest checks.
+//! Test databases for the store suite: `pinion_testkit::TestDb` (a fresh
+//! SQLite file in a temporary directory, or a fresh, uniquely named
+//! PostgreSQL database on the server named by `PINION_TEST_POSTGRES_URL`,
+//! dropped again when the test ends), connected with a given keyring, plus
+//! raw access to the stored bytes for the at-rest checks.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,73 +16,29 @@ use pinion_store::{ConnectOptions, KeySource, Keyring, Store, StoreError, connec
 use sqlx::Connection;
 use zeroize::Zeroizing;
 
-/// The environment variable that enables the PostgreSQL runs.
-pub const POSTGRES_ENV: &str = "PINION_TEST_POSTGRES_URL";
+/// A database for one test: `pinion_testkit`'s (a SQLite file in a
+/// temporary directory or a fresh PostgreSQL database), plus what the store
+/// suite does with it.
+pub struct TestDb(pinion_testkit::TestDb);
 
-/// A database for one test.
-pub struct TestDb {
-    /// What to pass to `pinion_store::connect`.
-    pub location: String,
-    /// The temporary directory of a SQLite database (also a place for key files).
-    pub dir: tempfile::TempDir,
-    /// The PostgreSQL server's admin URL and this test's database name.
-    postgres: Option<(String, String)>,
+impl std::ops::Deref for TestDb {
+    type Target = pinion_testkit::TestDb;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestDb {
     /// A fresh SQLite database (not yet created on disk).
     pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let location = dir.path().join("pinion.db").display().to_string();
-        Self {
-            location,
-            dir,
-            postgres: None,
-        }
+        Self(pinion_testkit::TestDb::sqlite())
     }
 
     /// A fresh PostgreSQL database, or `None` (after saying so) when
     /// `PINION_TEST_POSTGRES_URL` is not set.
-    pub async fn postgres(test: &str) -> Option<Self> {
-        let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-            // Written to stderr directly, past the test harness's capture, so the
-            // skip is visible in a normal run.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped PostgreSQL run of `{test}`: {POSTGRES_ENV} is not set"
-            );
-            return None;
-        };
-        let name = format!(
-            "pinion_test_{}",
-            &pinion_domain::CredentialId::generate().as_str()[5..21]
-        );
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the PostgreSQL test server");
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        let mut url = url::Url::parse(&admin_url).expect("PINION_TEST_POSTGRES_URL is a URL");
-        url.set_path(&name);
-        Some(Self {
-            location: url.to_string(),
-            dir: tempfile::tempdir().expect("temporary directory"),
-            postgres: Some((admin_url, name)),
-        })
-    }
-
-    /// True for PostgreSQL.
-    pub fn is_postgres(&self) -> bool {
-        self.postgres.is_some()
-    }
-
-    /// The SQLite file.
-    pub fn sqlite_path(&self) -> PathBuf {
-        PathBuf::from(&self.location)
+    pub fn postgres(test: &str) -> Option<Self> {
+        pinion_testkit::TestDb::postgres(test).map(Self)
     }
 
     /// Connects with `keyring` and short timeouts.
@@ -100,14 +56,14 @@ impl TestDb {
     /// Every byte the database holds: the SQLite file and its WAL, or a
     /// `pg_dump` of the PostgreSQL database.
     pub fn raw_bytes(&self) -> Vec<u8> {
-        match &self.postgres {
-            None => {
+        match self.is_postgres() {
+            false => {
                 let mut bytes = std::fs::read(self.sqlite_path()).unwrap_or_default();
                 let wal = format!("{}-wal", self.location);
                 bytes.extend(std::fs::read(wal).unwrap_or_default());
                 bytes
             }
-            Some(_) => {
+            true => {
                 let output = Command::new("pg_dump")
                     .arg("--no-owner")
                     .arg(&self.location)
@@ -135,26 +91,13 @@ impl TestDb {
 
     /// A raw connection for tampering with stored values.
     pub async fn raw(&self) -> Raw {
-        match &self.postgres {
-            None => Raw::Sqlite(
+        match self.is_postgres() {
+            false => Raw::Sqlite(
                 sqlx::SqliteConnection::connect(&format!("sqlite://{}", self.location))
                     .await
                     .unwrap(),
             ),
-            Some(_) => Raw::Postgres(sqlx::PgConnection::connect(&self.location).await.unwrap()),
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.postgres {
-            // FORCE ends connections a failed test left open.
-            let _ = Command::new("psql")
-                .arg(admin_url)
-                .arg("-qc")
-                .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .output();
+            true => Raw::Postgres(sqlx::PgConnection::connect(&self.location).await.unwrap()),
         }
     }
 }

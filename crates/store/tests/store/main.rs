@@ -32,7 +32,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    if let Some(db) = crate::helpers::TestDb::postgres(stringify!($test)).await {
+                    if let Some(db) = crate::helpers::TestDb::postgres(stringify!($test)) {
                         crate::$module::$test(&db).await;
                     }
                 }
