@@ -14,9 +14,7 @@ use pinion_oauth::{OAuthConfig, PinterestOAuth};
 use pinion_pinterest::{
     BaseUrl, ClientConfig, PinterestClient, RateBudgets, RetryPolicy, TokenSource, TokenSourceError,
 };
-use pinion_simulator::{
-    AccountType, AppInfo, AppSpec, DataShape, RunningSimulator, SimConfig, UserSpec,
-};
+use pinion_simulator::{AppInfo, AppSpec, DataShape, RunningSimulator, SimConfig};
 
 /// The redirect URI of the test app; nothing listens there.
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -66,33 +64,15 @@ pub fn small_shape() -> DataShape {
 
 /// Starts a simulator and registers the app and the user.
 pub async fn start(config: SimConfig, shape: DataShape) -> TestSim {
-    let sim = pinion_simulator::spawn(config)
-        .await
-        .expect("simulator starts");
-    let app = sim
-        .control()
-        .register_app(&AppSpec {
-            name: "Sync Test".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            owner: Some(USER.into()),
-            ..AppSpec::default()
-        })
-        .await
-        .expect("app registers");
-    sim.control()
-        .register_user(&UserSpec {
-            username: USER.into(),
-            password: "correct horse".into(),
-            account_type: AccountType::Business,
-            auto_approve: true,
-            data: shape,
-        })
-        .await
-        .expect("user registers");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client builds");
+    let app = AppSpec {
+        name: "Sync Test".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        owner: Some(USER.into()),
+        ..AppSpec::default()
+    };
+    let user = pinion_testkit::pinterest_user(USER, "correct horse", true, shape);
+    let (sim, app) = pinion_testkit::simulator_with(config, &app, &user).await;
+    let http = pinion_testkit::no_redirects();
     TestSim { sim, app, http }
 }
 
@@ -106,37 +86,32 @@ impl TestSim {
     pub async fn add_user(&self, username: &str, shape: DataShape) {
         self.sim
             .control()
-            .register_user(&UserSpec {
-                username: username.into(),
-                password: "correct horse".into(),
-                account_type: AccountType::Business,
-                auto_approve: true,
-                data: shape,
-            })
+            .register_user(&pinion_testkit::pinterest_user(
+                username,
+                "correct horse",
+                true,
+                shape,
+            ))
             .await
             .expect("user registers");
     }
 
     /// Walks the headless consent for `username` and exchanges the code.
     pub async fn tokens_for(&self, username: &str, scopes: &str) -> Tokens {
-        let res = self
-            .http
-            .get(self.sim.oauth_url())
-            .query(&[
+        let authorize = url::Url::parse_with_params(
+            &self.sim.oauth_url(),
+            &[
                 ("client_id", self.app.client_id.as_str()),
                 ("redirect_uri", REDIRECT),
                 ("response_type", "code"),
                 ("scope", scopes),
                 ("state", "st"),
                 ("username", username),
-            ])
-            .send()
+            ],
+        )
+        .unwrap();
+        let code = pinion_testkit::headless_consent(&self.http, authorize.as_str())
             .await
-            .expect("authorize answers");
-        assert_eq!(res.status().as_u16(), 302, "authorize redirects");
-        let location = res.headers()["location"].to_str().unwrap().to_owned();
-        let code = url::Url::parse(&location)
-            .unwrap()
             .query_pairs()
             .find(|(k, _)| k == "code")
             .map(|(_, v)| v.into_owned())

@@ -83,11 +83,12 @@ async fn sqlite_holds_every_record_of_every_stream_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_holds_every_record_of_every_stream_exactly_once() {
-    let Some(url) = crate::helpers::fresh_postgres("exactness").await else {
+    let Some(database) = pinion_testkit::TestDatabase::create("exactness") else {
         return;
     };
+    let url = &database.url;
     // The run state lives in the same database, as it would in production.
-    sql_exactness(&url, &url, &url).await;
+    sql_exactness(url, url, url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,29 +114,3 @@ pub async fn sql_ids(url: &str, stream: StreamName) -> Vec<String> {
     pool.close().await;
     rows.into_iter().map(|(id,)| id).collect()
 }
-
-/// A fresh PostgreSQL database for one test, or `None` (and a note) when
-/// `PINION_TEST_POSTGRES_URL` is not set.
-pub async fn fresh_postgres(test: &str) -> Option<String> {
-    let Ok(base) = std::env::var("PINION_TEST_POSTGRES_URL") else {
-        eprintln!("skipped {test}: PINION_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let name = format!("pinion_sync_{}_{}", test, std::process::id());
-    let admin = sqlx::AnyPool::connect(&base)
-        .await
-        .expect("postgres reachable");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&format!("/{name}"));
-    Some(url.to_string())
-}
