@@ -229,6 +229,46 @@ fn state_location(explicit: &Option<String>, env: &CommandEnv) -> String {
         .unwrap_or_else(|| env.data_dir.join("sync-state.db").display().to_string())
 }
 
+/// Where a command keeps run state and the publish ledger: Pinion's store
+/// unless `--state` names another place or there is no store, else a
+/// separate SQLite file or PostgreSQL database.
+enum CommandState {
+    InStore(StoreState),
+    Standalone(SqlState),
+}
+
+impl CommandState {
+    async fn open(
+        explicit: &Option<String>,
+        env: &CommandEnv,
+        reporter: &dyn CommandReporter,
+    ) -> Result<Self, StateError> {
+        Ok(match (explicit, &env.store) {
+            (None, Some(store)) => {
+                note_earlier_state_file(env, reporter);
+                Self::InStore(StoreState::new(Arc::clone(store)))
+            }
+            (explicit, _) => {
+                Self::Standalone(SqlState::open(&state_location(explicit, env)).await?)
+            }
+        })
+    }
+
+    fn run_state(&self) -> &dyn crate::state::RunStateStore {
+        match self {
+            Self::InStore(state) => state,
+            Self::Standalone(state) => state,
+        }
+    }
+
+    fn ledger(&self) -> &dyn crate::state::PublishLedger {
+        match self {
+            Self::InStore(state) => state,
+            Self::Standalone(state) => state,
+        }
+    }
+}
+
 /// Runs `pinion sync`. Returns the report, whose `failure` is set when a
 /// stream did not complete or items from Pinterest were left out as invalid
 /// (the run can be continued with `--resume`), and an error when the run
@@ -295,18 +335,8 @@ pub async fn run_sync(
     let destination = destination::open(&request.dest)
         .await
         .map_err(SyncError::DestinationSetup)?;
-    let (in_store, standalone);
-    let state: &dyn crate::state::RunStateStore = match (&request.state, &env.store) {
-        (None, Some(store)) => {
-            note_earlier_state_file(&env, reporter);
-            in_store = StoreState::new(Arc::clone(store));
-            &in_store
-        }
-        (explicit, _) => {
-            standalone = SqlState::open(&state_location(explicit, &env)).await?;
-            &standalone
-        }
-    };
+    let opened = CommandState::open(&request.state, &env, reporter).await?;
+    let state = opened.run_state();
     let job = SyncJob {
         client,
         scopes: env.scopes.clone(),
@@ -364,18 +394,8 @@ pub async fn run_publish(
         None => None,
     };
     let client = client(&env).map_err(PublishCommandError::Invalid)?;
-    let (in_store, standalone);
-    let ledger: &dyn crate::state::PublishLedger = match (&request.state, &env.store) {
-        (None, Some(store)) => {
-            note_earlier_state_file(&env, reporter);
-            in_store = StoreState::new(Arc::clone(store));
-            &in_store
-        }
-        (explicit, _) => {
-            standalone = SqlState::open(&state_location(explicit, &env)).await?;
-            &standalone
-        }
-    };
+    let opened = CommandState::open(&request.state, &env, reporter).await?;
+    let ledger = opened.ledger();
     let options = PublishOptions {
         namespace: env.credential_key.clone(),
         board: request.board.clone(),

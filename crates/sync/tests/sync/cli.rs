@@ -6,6 +6,7 @@
 
 use pinion_domain::ScopeSet;
 use pinion_sync::command::{CommandEnv, PublishRequest, SyncRequest, run_publish, run_sync};
+use pinion_sync::publish::PublishReport;
 use pinion_sync::{StreamName, SyncError};
 
 use crate::helpers::Quiet;
@@ -127,16 +128,10 @@ async fn publish_command_rejects_bad_rows_and_creates_the_rest() {
             board: Some(board),
             ..PublishRequest::new(&input)
         };
-        if let Ok(report) = run_publish(&request, env(&sim, ALL_SCOPES, dir.path()).await, &Quiet)
+        if let Some(report) = run_publish(&request, env(&sim, ALL_SCOPES, dir.path()).await, &Quiet)
             .await
-            .map_err(drop)
-            .and_then(|report| {
-                if report.complete() {
-                    Ok(report)
-                } else {
-                    Err(())
-                }
-            })
+            .ok()
+            .filter(PublishReport::complete)
         {
             created = Some(report);
             break;
@@ -253,20 +248,15 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
             "image_url": "https://i.example/s.jpg"});
         std::fs::write(&input, format!("{row}\n")).unwrap();
         let request = PublishRequest::new(&input);
-        if let Ok(report) = run_publish(
+        if let Some(report) = run_publish(
             &request,
             env_with_store(env(&sim, ALL_SCOPES, &data).await),
             &Quiet,
         )
         .await
-        .map_err(drop)
-        .and_then(|report| {
-            if report.complete() {
-                Ok(report)
-            } else {
-                Err(())
-            }
-        }) {
+        .ok()
+        .filter(PublishReport::complete)
+        {
             published = Some((request, report));
             break;
         }
