@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use pinion_domain::{Role, Username};
 use pinion_server::{Application, Settings};
-use pinion_simulator::{AppSpec, FaultKind, FaultSpec, SimConfig, UserSpec};
+use pinion_simulator::{AppSpec, FaultKind, FaultSpec, SimConfig};
 use pinion_store::KeySource;
 use serde_json::Value;
 
@@ -296,32 +296,20 @@ async fn no_secret_of_a_whole_run_reaches_logs_responses_or_the_database() {
     // refresher has work, and an app whose secret is a marker.
     let addr = free_addr();
     let public = format!("http://{addr}");
-    let sim = pinion_simulator::spawn(SimConfig {
-        access_token_ttl: Duration::from_secs(3),
-        ..SimConfig::for_tests()
-    })
-    .await
-    .unwrap();
-    let app_info = sim
-        .control()
-        .register_app(&AppSpec {
+    let (sim, app_info) = pinion_testkit::simulator_with(
+        SimConfig {
+            access_token_ttl: Duration::from_secs(3),
+            ..SimConfig::for_tests()
+        },
+        &AppSpec {
             client_secret: Some(client_secret.clone()),
             name: "Canary".into(),
             redirect_uris: vec![format!("{public}/oauth/pinterest/callback")],
             ..AppSpec::default()
-        })
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: "pinner".into(),
-            password: "pw".into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: true,
-            data: Default::default(),
-        })
-        .await
-        .unwrap();
+        },
+        &pinion_testkit::pinterest_user("pinner", "pw", true, Default::default()),
+    )
+    .await;
 
     // The recording proxy in front of the simulator's API.
     let proxy_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -164,28 +164,18 @@ pub struct SimApp {
 /// Spawns a simulator and a server pointed at it; `pinner` signs in with
 /// `password` and approves without the pages when `auto_approve` is set.
 pub async fn spawn_with_simulator(password: &str, auto_approve: bool) -> SimApp {
-    let sim = pinion_simulator::spawn(pinion_simulator::SimConfig::for_tests())
-        .await
-        .unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let public = format!("http://{addr}");
-    let app = sim
-        .control()
-        .register_test_app("Pinion", &format!("{public}/oauth/pinterest/callback"))
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&pinion_simulator::UserSpec {
-            username: "pinner".into(),
-            password: password.into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve,
-            data: Default::default(),
-        })
-        .await
-        .unwrap();
+    let app = pinion_simulator::AppSpec {
+        name: "Pinion".into(),
+        redirect_uris: vec![format!("{public}/oauth/pinterest/callback")],
+        ..Default::default()
+    };
+    let user = pinion_testkit::pinterest_user("pinner", password, auto_approve, Default::default());
+    let (sim, app) =
+        pinion_testkit::simulator_with(pinion_simulator::SimConfig::for_tests(), &app, &user).await;
     let dir = tempfile::tempdir().unwrap();
     let store = pinion_store::connect(
         dir.path().join("pinion.db").to_str().unwrap(),

@@ -5,7 +5,7 @@
 
 use pinion_domain::{Password, Role, Username};
 use pinion_server::{Application, Settings};
-use pinion_simulator::{SimConfig, UserSpec};
+use pinion_simulator::SimConfig;
 use pinion_store::KeySource;
 
 /// A client secret that must never appear in a page.
@@ -39,28 +39,17 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let sim = pinion_simulator::spawn(SimConfig::for_tests())
-        .await
-        .unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let public = format!("http://{addr}");
-    let app_info = sim
-        .control()
-        .register_test_app("Pinion", &format!("{public}/oauth/pinterest/callback"))
-        .await
-        .unwrap();
-    sim.control()
-        .register_user(&UserSpec {
-            username: PINNER.into(),
-            password: PINNER_PASSWORD.into(),
-            account_type: pinion_simulator::AccountType::Business,
-            auto_approve: false,
-            data: Default::default(),
-        })
-        .await
-        .unwrap();
+    let app = pinion_simulator::AppSpec {
+        name: "Pinion".into(),
+        redirect_uris: vec![format!("{public}/oauth/pinterest/callback")],
+        ..Default::default()
+    };
+    let user = pinion_testkit::pinterest_user(PINNER, PINNER_PASSWORD, false, Default::default());
+    let (sim, app_info) = pinion_testkit::simulator_with(SimConfig::for_tests(), &app, &user).await;
     let dir = tempfile::tempdir().unwrap();
     let store = pinion_store::connect(
         dir.path().join("pinion.db").to_str().unwrap(),
