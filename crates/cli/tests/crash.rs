@@ -24,7 +24,7 @@ use pinion_service::{
     Authorizations, RefreshPolicy, Refresher, RefresherConfig, TokenManager, Users,
 };
 use pinion_simulator::{RunningSimulator, SimConfig};
-use pinion_store::{KeySource, Store, User};
+use pinion_store::{Store, User};
 use pinion_testkit::{REDIRECT, oauth};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -37,13 +37,7 @@ struct Setup {
 }
 
 async fn open_store(dir: &Path) -> Arc<dyn Store> {
-    pinion_store::connect(
-        dir.join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(dir.join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store
+    pinion_testkit::open_data_dir(dir).await
 }
 
 async fn setup() -> Setup {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use pinion_simulator::{DataShape, FaultKind, FaultSpec, RunningSimulator, Stream};
-use pinion_store::{KeySource, Store};
+use pinion_store::Store;
 use serde_json::Value;
 
 use support::{assert_exact, jsonl_ids, seed};
@@ -41,13 +41,7 @@ async fn setup() -> Setup {
     )
     .await;
     let data = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = pinion_store::connect(
-        data.path().join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(data.path().join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store;
+    let store: Arc<dyn Store> = pinion_testkit::open_data_dir(data.path()).await;
     let (_, credential) = seed(&store, &sim, &app, SCOPES).await;
     store.close().await;
     Setup {

@@ -29,7 +29,6 @@ use axum::response::{IntoResponse, Response};
 use pinion_domain::{Role, Username};
 use pinion_server::{Application, Settings};
 use pinion_simulator::{AppSpec, FaultKind, FaultSpec, SimConfig};
-use pinion_store::KeySource;
 use serde_json::Value;
 
 /// Every secret value seen during the run.
@@ -322,15 +321,7 @@ async fn no_secret_of_a_whole_run_reaches_logs_responses_or_the_database() {
     tokio::spawn(async move { axum::serve(proxy_listener, router).await });
 
     let dir = tempfile::tempdir().unwrap();
-    let connect = || async {
-        pinion_store::connect(
-            dir.path().join("pinion.db").to_str().unwrap(),
-            KeySource::DataDirFile(dir.path().join("master.key")),
-        )
-        .await
-        .unwrap()
-        .store
-    };
+    let connect = || async { pinion_testkit::open_data_dir(dir.path()).await };
     let store = connect().await;
     let (_, api_token) = store
         .create_user_with_token(&Username::parse("alice").unwrap(), Role::User)

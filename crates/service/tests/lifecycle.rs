@@ -36,13 +36,7 @@ async fn harness(config: SimConfig) -> Harness {
     let user = pinion_testkit::pinterest_user("alice-pinner", "pw", true, Default::default());
     let (sim, app) = pinion_testkit::simulator_with(config, &app, &user).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = pinion_store::connect(
-        dir.path().join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(dir.path().join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = pinion_testkit::open_data_dir(dir.path()).await;
     let (alice, _) = Users::new(store.clone())
         .create("alice", false)
         .await

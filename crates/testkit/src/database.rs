@@ -3,6 +3,9 @@
 //! dropped (with its connections) at the end; and [`TestDb`], a store
 //! location that is that or a SQLite file in a temporary directory.
 //!
+//! [`open_data_dir`] opens the embedded store of a data directory as the
+//! `pinion` binary does.
+//!
 //! Databases are created and dropped with `psql`, so this needs no driver
 //! and works in any runtime (or none).
 
@@ -176,4 +179,17 @@ impl TestDb {
         .expect("the test database connects")
         .store
     }
+}
+
+/// The embedded store of `data_dir` (`pinion.db`, sealed with the key in
+/// `master.key`, made on first use), as the `pinion` binary opens it.
+pub async fn open_data_dir(data_dir: &std::path::Path) -> Arc<dyn Store> {
+    let db = data_dir.join(pinion_store::DEFAULT_DATABASE_FILE);
+    pinion_store::connect(
+        db.to_str().expect("a UTF-8 data directory"),
+        KeySource::DataDirFile(data_dir.join(pinion_store::keys::DEFAULT_KEY_FILE)),
+    )
+    .await
+    .expect("the data directory's store opens")
+    .store
 }

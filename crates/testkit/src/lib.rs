@@ -7,7 +7,8 @@
 //!   service library, against a simulator whose user auto-approves.
 //! - [`database`]: fresh databases: [`TestDatabase`] (a uniquely named
 //!   PostgreSQL database, dropped at the end) and [`TestDb`] (that, or a
-//!   SQLite file in a temporary directory, with a keyring).
+//!   SQLite file in a temporary directory, with a keyring), and the store
+//!   of a data directory as the binary opens it.
 //! - [`process`]: waiting for a condition and reading a started server's
 //!   address from its banner.
 //! - [`Relay`]: a TCP relay between a client and a server that the test
@@ -21,7 +22,7 @@ mod relay;
 pub mod simulator;
 
 pub use authorization::{authorize, create_credential, headless_consent, oauth};
-pub use database::{POSTGRES_ENV, TestDatabase, TestDb};
+pub use database::{POSTGRES_ENV, TestDatabase, TestDb, open_data_dir};
 pub use process::{ServerOutput, wait_for};
 pub use relay::{Relay, RelayMode};
 pub use simulator::{PINNER, REDIRECT, no_redirects, pinterest_user, simulator, simulator_with};

@@ -13,11 +13,12 @@ use pinion_domain::CredentialId;
 use pinion_service::oauth::RedirectUri;
 use pinion_service::{Authorizations, Users};
 use pinion_simulator::{AppInfo, RunningSimulator, SimConfig};
-use pinion_store::{KeySource, Store};
+use pinion_store::Store;
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
 pub use pinion_testkit::{
-    PINNER, REDIRECT, ServerOutput, TestDatabase, authorize, no_redirects, oauth, wait_for,
+    PINNER, REDIRECT, ServerOutput, TestDatabase, authorize, no_redirects, oauth, open_data_dir,
+    wait_for,
 };
 
 /// The simulated user, as the run tests name it.
@@ -84,18 +85,6 @@ pub async fn authorized_with_scopes(
         api_token: token.expose_secret().to_owned(),
         id: record.id,
     }
-}
-
-/// The embedded store of `data_dir`, as the `pinion` binary opens it.
-pub async fn open_data_dir(data_dir: &Path) -> Arc<dyn Store> {
-    let db = data_dir.join(pinion_store::DEFAULT_DATABASE_FILE);
-    pinion_store::connect(
-        db.to_str().unwrap(),
-        KeySource::DataDirFile(data_dir.join(pinion_store::keys::DEFAULT_KEY_FILE)),
-    )
-    .await
-    .unwrap()
-    .store
 }
 
 /// A `pinion` command with no ambient settings, quiet, talking to `sim`.

@@ -4,7 +4,6 @@
 
 use pinion_domain::{Role, Username};
 use pinion_server::{Application, Settings};
-use pinion_store::KeySource;
 use serde_json::{Value, json};
 
 /// A running server and what a test needs to talk to it.
@@ -26,13 +25,7 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store = pinion_store::connect(
-        dir.path().join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(dir.path().join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = pinion_testkit::open_data_dir(dir.path()).await;
     let mut tokens = Vec::new();
     for (name, role) in [
         ("alice", Role::User),
@@ -177,13 +170,7 @@ pub async fn spawn_with_simulator(password: &str, auto_approve: bool) -> SimApp 
     let (sim, app) =
         pinion_testkit::simulator_with(pinion_simulator::SimConfig::for_tests(), &app, &user).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = pinion_store::connect(
-        dir.path().join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(dir.path().join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = pinion_testkit::open_data_dir(dir.path()).await;
     let (_, token) = store
         .create_user_with_token(&Username::parse("alice").unwrap(), Role::User)
         .await
@@ -240,13 +227,7 @@ impl SimApp {
 
     /// Another user `name` with `role`; their API token.
     pub async fn user(&self, name: &str, role: Role) -> String {
-        let store = pinion_store::connect(
-            self.dir.path().join("pinion.db").to_str().unwrap(),
-            KeySource::DataDirFile(self.dir.path().join("master.key")),
-        )
-        .await
-        .unwrap()
-        .store;
+        let store = pinion_testkit::open_data_dir(self.dir.path()).await;
         let (_, token) = store
             .create_user_with_token(&Username::parse(name).unwrap(), role)
             .await

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use pinion_domain::{CredentialId, Role, Username};
-use pinion_store::{KeySource, Store};
+use pinion_store::Store;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -275,13 +275,7 @@ async fn a_collaborator_can_use_a_shared_credential_but_not_see_or_change_it() {
 /// A second connection to the server's SQLite file, for adding users and
 /// reading the tokens the flow stored (to look for them in the log).
 async fn side_store(dir: &std::path::Path) -> Arc<dyn Store> {
-    pinion_store::connect(
-        dir.join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(dir.join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store
+    pinion_testkit::open_data_dir(dir).await
 }
 
 fn query_value(url: &str, name: &str) -> String {

@@ -6,7 +6,6 @@
 use pinion_domain::{Password, Role, Username};
 use pinion_server::{Application, Settings};
 use pinion_simulator::SimConfig;
-use pinion_store::KeySource;
 
 /// A client secret that must never appear in a page.
 pub const SECRET_CANARY: &str = "CANARY-web-client-secret-7f3a";
@@ -51,13 +50,7 @@ pub async fn spawn_app() -> TestApp {
     let user = pinion_testkit::pinterest_user(PINNER, PINNER_PASSWORD, false, Default::default());
     let (sim, app_info) = pinion_testkit::simulator_with(SimConfig::for_tests(), &app, &user).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = pinion_store::connect(
-        dir.path().join("pinion.db").to_str().unwrap(),
-        KeySource::DataDirFile(dir.path().join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = pinion_testkit::open_data_dir(dir.path()).await;
     let sessions = pinion_service::Sessions::new(store.clone());
     let mut api_tokens = Vec::new();
     for name in ["alice", "bob"] {

@@ -146,13 +146,7 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
     let sim = sim::start(sim::sim_config(), sim::small_shape()).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let store = pinion_store::connect(
-        data.join("pinion.db").to_str().unwrap(),
-        pinion_store::KeySource::DataDirFile(data.join("master.key")),
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = pinion_testkit::open_data_dir(&data).await;
     let env_with_store = |env: CommandEnv| CommandEnv {
         store: Some(store.clone()),
         ..env
