@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use pinion_domain::{ClientSecret, CredentialInput, CredentialStatus, SystemClock};
+use pinion_domain::{CredentialStatus, SystemClock};
 use pinion_service::oauth::RedirectUri;
-use pinion_service::{Authorizations, Credentials, RefreshPolicy, TokenManager, Users};
+use pinion_service::{Authorizations, RefreshPolicy, TokenManager, Users};
 use pinion_simulator::RunningSimulator;
-use pinion_store::{KeySource, Store, TokenSet};
+use pinion_store::{KeySource, Store};
 use support::{REDIRECT, TestDatabase, authorize, oauth};
 
 const CREDENTIALS: usize = 200;
@@ -69,7 +69,6 @@ async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactl
         .create("alice", false)
         .await
         .unwrap();
-    let credentials = Credentials::new(store.clone());
     let authorizations = Authorizations::new(
         store.clone(),
         oauth(&sim),
@@ -77,46 +76,20 @@ async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactl
     );
     let mut ids = Vec::new();
     for n in 0..CREDENTIALS {
-        let record = credentials
-            .create(
-                &owner,
-                &CredentialInput {
-                    name: format!("Replica {n}"),
-                    description: None,
-                    client_id: app.client_id.clone(),
-                    client_secret: Some(ClientSecret::new(app.client_secret.clone())),
-                    scopes: Some("boards:read,user_accounts:read".into()),
-                },
-            )
-            .await
-            .unwrap();
+        let record = pinion_testkit::create_credential(
+            &store,
+            &owner,
+            &app,
+            &format!("Replica {n}"),
+            "boards:read,user_accounts:read",
+        )
+        .await;
         ids.push(record.id);
     }
     futures::stream::iter(&ids)
-        .for_each_concurrent(8, |id| {
-            let (authorizations, owner, store) = (&authorizations, &owner, &store);
-            async move {
-                authorize(authorizations, owner, id).await;
-                let secrets = store.credential_secrets(id).await.unwrap();
-                store
-                    .set_tokens(
-                        id,
-                        &TokenSet {
-                            access_token: secrets.access_token.unwrap(),
-                            access_token_expires_at: Some(
-                                chrono::Utc::now() - chrono::Duration::seconds(5),
-                            ),
-                            refresh_token: None,
-                            refresh_token_expires_at: None,
-                            granted_scopes: None,
-                        },
-                        secrets.record.version,
-                    )
-                    .await
-                    .unwrap();
-            }
-        })
+        .for_each_concurrent(8, |id| authorize(&authorizations, &owner, id))
         .await;
+    pinion_testkit::make_due(&store, &ids).await;
     sim.control().reset_stats().await.unwrap();
     let seeded_at = chrono::Utc::now();
 

@@ -1,16 +1,18 @@
 //! The headless authorization flow: the service library starts it, the
 //! simulator's auto-approving user gives consent without a browser, and the
-//! service completes it with the callback's `state` and `code`.
+//! service completes it with the callback's `state` and `code`. Also:
+//! making authorized credentials due for a refresh.
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use pinion_domain::{
     AuthorizationCode, ClientSecret, CredentialId, CredentialInput, OAuthState, SystemClock,
 };
 use pinion_service::oauth::{OAuthConfig, PinterestOAuth};
 use pinion_service::{Authorizations, CallbackParams, Credentials};
 use pinion_simulator::{AppInfo, RunningSimulator};
-use pinion_store::{CredentialRecord, Store, User};
+use pinion_store::{CredentialRecord, Store, TokenSet, User};
 
 use crate::simulator::no_redirects;
 
@@ -101,4 +103,33 @@ pub async fn create_credential(
         )
         .await
         .expect("the credential is created")
+}
+
+/// Makes every credential's access token look expired (keeping its refresh
+/// token), so each one is due for a refresh.
+pub async fn make_due(store: &Arc<dyn Store>, ids: &[CredentialId]) {
+    futures::stream::iter(ids)
+        .for_each_concurrent(8, |id| async move {
+            let secrets = store
+                .credential_secrets(id)
+                .await
+                .expect("the credential's secrets");
+            store
+                .set_tokens(
+                    id,
+                    &TokenSet {
+                        access_token: secrets.access_token.unwrap(),
+                        access_token_expires_at: Some(
+                            chrono::Utc::now() - chrono::Duration::seconds(5),
+                        ),
+                        refresh_token: None,
+                        refresh_token_expires_at: None,
+                        granted_scopes: None,
+                    },
+                    secrets.record.version,
+                )
+                .await
+                .expect("the tokens are replaced");
+        })
+        .await;
 }

@@ -21,7 +21,7 @@ pub mod process;
 mod relay;
 pub mod simulator;
 
-pub use authorization::{authorize, create_credential, headless_consent, oauth};
+pub use authorization::{authorize, create_credential, headless_consent, make_due, oauth};
 pub use database::{POSTGRES_ENV, TestDatabase, TestDb, open_data_dir};
 pub use process::{ServerOutput, wait_for};
 pub use relay::{Relay, RelayMode};

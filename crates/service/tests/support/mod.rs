@@ -11,10 +11,10 @@ use pinion_domain::{CredentialId, SystemClock};
 use pinion_oauth::RedirectUri;
 use pinion_service::{Authorizations, RefreshPolicy, TokenManager};
 use pinion_simulator::{AppInfo, RunningSimulator, SimConfig};
-use pinion_store::{Store, TokenSet, User};
+use pinion_store::{Store, User};
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
-pub use pinion_testkit::{POSTGRES_ENV, REDIRECT, TestDb, oauth};
+pub use pinion_testkit::{POSTGRES_ENV, REDIRECT, TestDb, make_due, oauth};
 
 /// A simulator with one app (redirect [`REDIRECT`]) and the auto-approving
 /// user `pinner`.
@@ -79,30 +79,4 @@ pub async fn authorized_credentials(
         .collect()
         .await;
     (alice, ids)
-}
-
-/// Makes every credential's access token look expired (keeping its refresh
-/// token), so each one is due for a refresh.
-pub async fn make_due(store: &Arc<dyn Store>, ids: &[CredentialId]) {
-    futures::stream::iter(ids)
-        .for_each_concurrent(8, |id| async move {
-            let secrets = store.credential_secrets(id).await.unwrap();
-            store
-                .set_tokens(
-                    id,
-                    &TokenSet {
-                        access_token: secrets.access_token.unwrap(),
-                        access_token_expires_at: Some(
-                            chrono::Utc::now() - chrono::Duration::seconds(5),
-                        ),
-                        refresh_token: None,
-                        refresh_token_expires_at: None,
-                        granted_scopes: None,
-                    },
-                    secrets.record.version,
-                )
-                .await
-                .unwrap();
-        })
-        .await;
 }
