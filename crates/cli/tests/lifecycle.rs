@@ -3,12 +3,15 @@
 //! `pinion credentials authorize|check|refresh` against it, with the headless
 //! consent of the simulator's auto-approving demo user.
 
+mod support;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use pinion_testkit::{ServerOutput, no_redirects};
 use serde_json::Value;
+use support::SimulatorBanner;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -74,23 +77,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// What `pinion serve --simulator` printed at start.
-#[derive(Debug, Default)]
-struct Banner {
-    oauth_url: String,
-    api_url: String,
-    client_id: String,
-    client_secret: String,
-    redirect_uri: String,
-    username: String,
-    password: String,
-}
-
 /// A running `pinion serve --simulator` child.
 struct Served {
     child: Child,
     public_url: String,
-    banner: Banner,
+    banner: SimulatorBanner,
     /// Every stderr line the server wrote so far (read in the background).
     output: ServerOutput,
 }
@@ -146,34 +137,7 @@ async fn serve_with_simulator(data_dir: &Path) -> Served {
         .spawn()
         .unwrap();
     let (output, mut rx) = ServerOutput::collect(child.stderr.take().unwrap());
-    let mut banner = Banner::default();
-    let read = async {
-        while let Some(line) = rx.recv().await {
-            let line = line.trim();
-            let value = |prefix: &str| line.strip_prefix(prefix).map(|v| v.trim().to_owned());
-            if let Some(v) = value("PINTEREST_OAUTH_URL=") {
-                banner.oauth_url = v;
-            } else if let Some(v) = value("PINTEREST_API_URL=") {
-                banner.api_url = v;
-            } else if let Some(v) = value("client id:") {
-                banner.client_id = v;
-            } else if let Some(v) = value("client secret:") {
-                banner.client_secret = v;
-            } else if let Some(v) = value("redirect URI:") {
-                banner.redirect_uri = v;
-            } else if let Some(v) = value("username:") {
-                banner.username = v;
-            } else if let Some(v) = value("password:") {
-                banner.password = v;
-            } else if line.starts_with("For `pinion credentials") {
-                return;
-            }
-        }
-        panic!("pinion serve ended before printing its banner");
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .expect("the banner within a minute");
+    let banner = SimulatorBanner::read(&mut rx).await;
     let served = Served {
         child,
         public_url,

@@ -8,12 +8,16 @@
 //! and files, SQLite files).
 #![cfg(unix)]
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use pinion_testkit::ServerOutput;
 use serde_json::{Value, json};
+use support::SimulatorBanner;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -65,17 +69,8 @@ async fn run(mut command: Command, stdin: Option<&str>) -> (i32, String, String)
     )
 }
 
-/// What `pinion serve --simulator` printed that this test needs.
-#[derive(Debug, Default)]
-struct Banner {
-    oauth_url: String,
-    api_url: String,
-    client_id: String,
-    client_secret: String,
-}
-
 /// Starts `pinion serve --simulator` and waits for its banner and `/readyz`.
-async fn serve(data_dir: &Path, umask: &str) -> (Child, String, Banner) {
+async fn serve(data_dir: &Path, umask: &str) -> (Child, String, SimulatorBanner) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -89,29 +84,8 @@ async fn serve(data_dir: &Path, umask: &str) -> (Child, String, Banner) {
     )
     .spawn()
     .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut banner = Banner::default();
-    tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let line = line.trim();
-            let value = |prefix: &str| line.strip_prefix(prefix).map(|v| v.trim().to_owned());
-            if let Some(v) = value("PINTEREST_OAUTH_URL=") {
-                banner.oauth_url = v;
-            } else if let Some(v) = value("PINTEREST_API_URL=") {
-                banner.api_url = v;
-            } else if let Some(v) = value("client id:") {
-                banner.client_id = v;
-            } else if let Some(v) = value("client secret:") {
-                banner.client_secret = v;
-            } else if line.starts_with("For `pinion credentials") {
-                return;
-            }
-        }
-        panic!("pinion serve ended before printing its banner");
-    })
-    .await
-    .expect("the banner within two minutes");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (_, mut lines) = ServerOutput::collect(child.stderr.take().unwrap());
+    let banner = SimulatorBanner::read(&mut lines).await;
     let public_url = format!("http://{listen}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

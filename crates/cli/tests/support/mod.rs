@@ -158,6 +158,54 @@ impl Server {
 /// address.
 pub const SERVING_BANNER: &str = "Pinion is serving on ";
 
+/// What `pinion serve --simulator` prints about its embedded simulator.
+#[derive(Debug, Default)]
+pub struct SimulatorBanner {
+    pub oauth_url: String,
+    pub api_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl SimulatorBanner {
+    /// Reads the banner from the server's stderr `lines` (from
+    /// [`ServerOutput::collect`]), waiting up to two minutes.
+    pub async fn read(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Self {
+        let mut banner = Self::default();
+        let read = async {
+            while let Some(line) = lines.recv().await {
+                let line = line.trim();
+                let value = |prefix: &str| line.strip_prefix(prefix).map(|v| v.trim().to_owned());
+                if let Some(v) = value("PINTEREST_OAUTH_URL=") {
+                    banner.oauth_url = v;
+                } else if let Some(v) = value("PINTEREST_API_URL=") {
+                    banner.api_url = v;
+                } else if let Some(v) = value("client id:") {
+                    banner.client_id = v;
+                } else if let Some(v) = value("client secret:") {
+                    banner.client_secret = v;
+                } else if let Some(v) = value("redirect URI:") {
+                    banner.redirect_uri = v;
+                } else if let Some(v) = value("username:") {
+                    banner.username = v;
+                } else if let Some(v) = value("password:") {
+                    banner.password = v;
+                } else if line.starts_with("For `pinion credentials") {
+                    return;
+                }
+            }
+            panic!("pinion serve ended before printing its banner");
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(120), read)
+            .await
+            .expect("the banner within two minutes");
+        banner
+    }
+}
+
 /// The `id` of every line of a JSON Lines file.
 pub fn jsonl_ids(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
