@@ -15,7 +15,6 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -44,22 +43,8 @@ fn pinion(data_dir: &Path, open_files: Option<u32>) -> Command {
         }
         None => Command::new(env!("CARGO_BIN_EXE_pinion")),
     };
-    command
-        .env("PINION_DATA_DIR", data_dir)
-        .env("PINION_LOG", "info")
-        .env_remove("PINION_DATABASE_URL")
-        .env_remove("PINION_MASTER_KEY")
-        .env_remove("PINION_MASTER_KEY_FILE")
-        .env_remove("PINION_PUBLIC_URL")
-        .env_remove("PINION_LISTEN")
-        .env_remove("PINION_MAX_CONNECTIONS")
-        .env_remove("PINION_DATABASE_ACQUIRE_TIMEOUT_MS")
-        .env_remove("PINTEREST_OAUTH_URL")
-        .env_remove("PINTEREST_API_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    support::isolated(&mut command, data_dir);
+    command.env("PINION_LOG", "info");
     command
 }
 

@@ -18,20 +18,8 @@ use tokio::process::{Child, Command};
 /// A `pinion` command on `data_dir`, with TRACE logs and no ambient settings.
 fn pinion(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pinion"));
-    command
-        .env("PINION_DATA_DIR", data_dir)
-        .env("PINION_LOG", "trace")
-        .env_remove("PINION_DATABASE_URL")
-        .env_remove("PINION_MASTER_KEY")
-        .env_remove("PINION_MASTER_KEY_FILE")
-        .env_remove("PINION_PUBLIC_URL")
-        .env_remove("PINION_LISTEN")
-        .env_remove("PINTEREST_OAUTH_URL")
-        .env_remove("PINTEREST_API_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    support::isolated(&mut command, data_dir);
+    command.env("PINION_LOG", "trace");
     command
 }
 

@@ -28,19 +28,8 @@ fn pinion(data_dir: &Path, umask: &str, args: &[&str]) -> Command {
         .arg("-c")
         .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_pinion"))
-        .args(args)
-        .env("PINION_DATA_DIR", data_dir)
-        .env_remove("PINION_DATABASE_URL")
-        .env_remove("PINION_MASTER_KEY")
-        .env_remove("PINION_MASTER_KEY_FILE")
-        .env_remove("PINION_PUBLIC_URL")
-        .env_remove("PINION_LISTEN")
-        .env_remove("PINTEREST_OAUTH_URL")
-        .env_remove("PINTEREST_API_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .args(args);
+    support::isolated(&mut command, data_dir);
     command
 }
 

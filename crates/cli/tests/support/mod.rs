@@ -87,24 +87,36 @@ pub async fn authorized_with_scopes(
     }
 }
 
-/// A `pinion` command with no ambient settings, quiet, talking to `sim`.
-pub fn pinion(data_dir: &Path, sim: &RunningSimulator) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinion"));
+/// Points `command` (a `pinion` child) at `data_dir` and clears every
+/// setting it could pick up from the test's environment; stdin closed,
+/// stdout and stderr piped, killed on drop. Set what the test needs after.
+pub fn isolated(command: &mut tokio::process::Command, data_dir: &Path) {
     command
         .env("PINION_DATA_DIR", data_dir)
-        .env("PINTEREST_OAUTH_URL", sim.oauth_url())
-        .env("PINTEREST_API_URL", sim.api_url())
         .env_remove("PINION_DATABASE_URL")
         .env_remove("PINION_MASTER_KEY")
         .env_remove("PINION_MASTER_KEY_FILE")
         .env_remove("PINION_PUBLIC_URL")
         .env_remove("PINION_LISTEN")
+        .env_remove("PINION_MAX_CONNECTIONS")
+        .env_remove("PINION_DATABASE_ACQUIRE_TIMEOUT_MS")
         .env_remove("PINION_TEST_PAUSE_AT")
         .env_remove("PINION_LOG")
+        .env_remove("PINTEREST_OAUTH_URL")
+        .env_remove("PINTEREST_API_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+}
+
+/// A `pinion` command with no ambient settings, quiet, talking to `sim`.
+pub fn pinion(data_dir: &Path, sim: &RunningSimulator) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinion"));
+    isolated(&mut command, data_dir);
+    command
+        .env("PINTEREST_OAUTH_URL", sim.oauth_url())
+        .env("PINTEREST_API_URL", sim.api_url());
     command
 }
 
