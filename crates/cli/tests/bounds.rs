@@ -48,15 +48,6 @@ fn pinion(data_dir: &Path, open_files: Option<u32>) -> Command {
     command
 }
 
-/// A free loopback port (bound, then released for the child to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A running `pinion serve`.
 struct Served {
     child: Child,
@@ -90,7 +81,7 @@ impl Served {
 
 /// Starts `pinion serve` with `env` and waits until `/readyz` answers 200.
 async fn serve(data_dir: &Path, env: &[(&str, &str)], open_files: Option<u32>) -> Served {
-    let port = free_port();
+    let port = pinion_testkit::free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut command = pinion(data_dir, open_files);
     command.args(["serve", "--listen", &addr.to_string()]);

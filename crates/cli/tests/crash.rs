@@ -239,21 +239,7 @@ async fn a_restarted_server_resolves_the_refresh_its_killed_predecessor_held_wit
     let setup = setup().await;
     // The access token expired: the server's refresher claims it at start.
     let store = open_store(setup.dir.path()).await;
-    let secrets = store.credential_secrets(&setup.id).await.unwrap();
-    store
-        .set_tokens(
-            &setup.id,
-            &pinion_store::TokenSet {
-                access_token: secrets.access_token.unwrap(),
-                access_token_expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(5)),
-                refresh_token: None,
-                refresh_token_expires_at: None,
-                granted_scopes: None,
-            },
-            secrets.record.version,
-        )
-        .await
-        .unwrap();
+    pinion_testkit::make_due(&store, std::slice::from_ref(&setup.id)).await;
     setup.sim.control().reset_stats().await.unwrap();
 
     // The server dies holding the lease, before its token request.

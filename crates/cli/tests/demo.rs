@@ -3,16 +3,14 @@
 
 use std::process::Command;
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 fn demo(dir: &std::path::Path) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_pinion"))
         .args(["demo", "--exit", "--dir"])
         .arg(dir)
-        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{}", pinion_testkit::free_port()),
+        ])
         .env_remove("PINION_DATA_DIR")
         .env_remove("PINION_DATABASE_URL")
         .env_remove("PINION_MASTER_KEY")

@@ -12,7 +12,6 @@ use std::time::Duration;
 use pinion_testkit::{ServerOutput, no_redirects};
 use serde_json::Value;
 use support::SimulatorBanner;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// A `pinion` command on `data_dir`, with TRACE logs and no ambient settings.
@@ -54,15 +53,6 @@ async fn run(
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-/// A free loopback port (bound, then released for the child to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running `pinion serve --simulator` child.
@@ -113,7 +103,7 @@ impl Served {
 
 /// Starts `pinion serve --simulator` on a free port and reads its banner.
 async fn serve_with_simulator(data_dir: &Path) -> Served {
-    let port = free_port();
+    let port = pinion_testkit::free_port();
     let public_url = format!("http://127.0.0.1:{port}");
     let mut child = pinion(data_dir)
         .args([
@@ -207,7 +197,7 @@ async fn the_simulator_listen_address_must_be_loopback() {
         &[
             "serve",
             "--listen",
-            &format!("127.0.0.1:{}", free_port()),
+            &format!("127.0.0.1:{}", pinion_testkit::free_port()),
             "--simulator",
             "--simulator-listen",
             "0.0.0.0:0",
@@ -258,19 +248,7 @@ async fn start_authorize(dir: &Path, served: &Served, id: &str) -> (Child, Strin
         command.env(key, value);
     }
     let mut child = command.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.starts_with("http") {
-                return line;
-            }
-        }
-        panic!("pinion credentials authorize printed no URL");
-    })
-    .await
-    .expect("the URL within 30 s");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let url = support::authorize_url(&mut child, Duration::from_secs(30)).await;
     (child, url)
 }
 

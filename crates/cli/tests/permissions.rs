@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use pinion_testkit::ServerOutput;
 use serde_json::{Value, json};
 use support::SimulatorBanner;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
 /// `pinion args…` on `data_dir` under `umask`, with no ambient settings.
@@ -60,11 +60,7 @@ async fn run(mut command: Command, stdin: Option<&str>) -> (i32, String, String)
 
 /// Starts `pinion serve --simulator` and waits for its banner and `/readyz`.
 async fn serve(data_dir: &Path, umask: &str) -> (Child, String, SimulatorBanner) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pinion_testkit::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = pinion(
         data_dir,
@@ -197,18 +193,7 @@ async fn permissions_hold_under(umask: &str) {
     let mut authorize = pinion(&data_dir, umask, &["credentials", "authorize", &credential]);
     authorize.envs(env);
     let mut authorize = authorize.spawn().unwrap();
-    let mut lines = BufReader::new(authorize.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.starts_with("http") {
-                return line;
-            }
-        }
-        panic!("pinion credentials authorize printed no URL");
-    })
-    .await
-    .expect("the URL within a minute");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let url = support::authorize_url(&mut authorize, Duration::from_secs(60)).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

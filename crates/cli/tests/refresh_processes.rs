@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use pinion_domain::{CredentialId, CredentialStatus};
 use pinion_simulator::{AppInfo, RunningSimulator};
-use pinion_store::{KeySource, Store};
+use pinion_store::Store;
 use pinion_testkit::{Relay, RelayMode};
 use serde_json::Value;
 use support::{PINNER, Server, TestDatabase, wait_for};
@@ -125,12 +125,7 @@ struct PgSetup {
 async fn pg_setup(test: &str) -> Option<PgSetup> {
     let db = TestDatabase::create(test)?;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("master.key");
-    pinion_store::keys::generate_key_file(&key_file).unwrap();
-    let store: Arc<dyn Store> = pinion_store::connect(&db.url, KeySource::File(key_file.clone()))
-        .await
-        .unwrap()
-        .store;
+    let (store, key_file) = support::postgres_store(&db, dir.path()).await;
     let (sim, app) = support::simulator("Outages", pinion_simulator::DataShape::empty()).await;
     let authorized = support::authorized_credential(&store, &sim, &app).await;
     Some(PgSetup {

@@ -19,7 +19,6 @@ use pinion_domain::{CredentialStatus, SystemClock};
 use pinion_service::oauth::RedirectUri;
 use pinion_service::{Authorizations, RefreshPolicy, TokenManager, Users};
 use pinion_simulator::RunningSimulator;
-use pinion_store::{KeySource, Store};
 use support::{REDIRECT, TestDatabase, authorize, oauth};
 
 const CREDENTIALS: usize = 200;
@@ -56,12 +55,7 @@ async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactl
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("master.key");
-    pinion_store::keys::generate_key_file(&key_file).unwrap();
-    let store: Arc<dyn Store> = pinion_store::connect(&db.url, KeySource::File(key_file.clone()))
-        .await
-        .unwrap()
-        .store;
+    let (store, key_file) = support::postgres_store(&db, dir.path()).await;
     let (sim, app) = support::simulator("Replicas", pinion_simulator::DataShape::empty()).await;
 
     // 200 authorized credentials whose access tokens have expired.

@@ -277,11 +277,6 @@ fn unique(label: &str) -> String {
     )
 }
 
-fn free_addr() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_of_a_whole_run_reaches_logs_responses_or_the_database() {
     let logs = capture_logs();
@@ -293,7 +288,9 @@ async fn no_secret_of_a_whole_run_reaches_logs_responses_or_the_database() {
 
     // The simulator, with short-lived access tokens so the background
     // refresher has work, and an app whose secret is a marker.
-    let addr = free_addr();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", pinion_testkit::free_port())
+        .parse()
+        .unwrap();
     let public = format!("http://{addr}");
     let (sim, app_info) = pinion_testkit::simulator_with(
         SimConfig {

@@ -298,21 +298,7 @@ async fn a_thousand_concurrent_callers_on_an_expired_token_cause_one_refresh() {
     let h = harness(SimConfig::for_tests()).await;
     authorize(&h).await;
     // Make the stored access token look expired.
-    let secrets = h.store.credential_secrets(&id(&h)).await.unwrap();
-    h.store
-        .set_tokens(
-            &id(&h),
-            &pinion_store::TokenSet {
-                access_token: secrets.access_token.unwrap(),
-                access_token_expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(5)),
-                refresh_token: None,
-                refresh_token_expires_at: None,
-                granted_scopes: None,
-            },
-            secrets.record.version,
-        )
-        .await
-        .unwrap();
+    pinion_testkit::make_due(&h.store, &[id(&h)]).await;
     let mut tasks = Vec::new();
     for _ in 0..1000 {
         let manager = h.manager.clone();

@@ -9,8 +9,8 @@
 //!   PostgreSQL database, dropped at the end) and [`TestDb`] (that, or a
 //!   SQLite file in a temporary directory, with a keyring), and the store
 //!   of a data directory as the binary opens it.
-//! - [`process`]: waiting for a condition and reading a started server's
-//!   address from its banner.
+//! - [`process`]: waiting for a condition, a free port, and reading a
+//!   started server's address from its banner.
 //! - [`Relay`]: a TCP relay between a client and a server that the test
 //!   controls, to cut a database (or any peer) away, or to make it accept
 //!   connections and never answer, while real processes talk through it.
@@ -23,6 +23,6 @@ pub mod simulator;
 
 pub use authorization::{authorize, create_credential, headless_consent, make_due, oauth};
 pub use database::{POSTGRES_ENV, TestDatabase, TestDb, open_data_dir};
-pub use process::{ServerOutput, wait_for};
+pub use process::{ServerOutput, free_port, wait_for};
 pub use relay::{Relay, RelayMode};
 pub use simulator::{PINNER, REDIRECT, no_redirects, pinterest_user, simulator, simulator_with};

@@ -7,6 +7,15 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+/// A free loopback port: bound, then released for a child process (or a
+/// server that must know its public URL first) to take.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// Waits up to `limit` for `condition`, polling every 100 ms; panics naming
 /// `what` when it does not hold in time.
 pub async fn wait_for<F, Fut>(limit: Duration, what: &str, mut condition: F)

@@ -87,6 +87,47 @@ pub async fn authorized_with_scopes(
     }
 }
 
+/// Pinion's store on `database`, sealed with a new key file in `dir`;
+/// returns it and the key file (for `pinion serve` on the same database).
+pub async fn postgres_store(
+    database: &TestDatabase,
+    dir: &Path,
+) -> (Arc<dyn Store>, std::path::PathBuf) {
+    let key_file = dir.join("master.key");
+    pinion_store::keys::generate_key_file(&key_file).unwrap();
+    let store = pinion_store::connect(
+        &database.url,
+        pinion_store::KeySource::File(key_file.clone()),
+    )
+    .await
+    .unwrap()
+    .store;
+    (store, key_file)
+}
+
+/// The authorization URL a `pinion credentials authorize` child prints on
+/// stdout, waited for up to `limit`; stdout is drained after it so the child
+/// never blocks on a full pipe.
+pub async fn authorize_url(
+    child: &mut tokio::process::Child,
+    limit: std::time::Duration,
+) -> String {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(limit, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("http") {
+                return line;
+            }
+        }
+        panic!("pinion credentials authorize printed no URL");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the URL within {limit:?}"));
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    url
+}
+
 /// Points `command` (a `pinion` child) at `data_dir` and clears every
 /// setting it could pick up from the test's environment; stdin closed,
 /// stdout and stderr piped, killed on drop. Set what the test needs after.

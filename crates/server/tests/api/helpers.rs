@@ -157,9 +157,9 @@ pub struct SimApp {
 /// Spawns a simulator and a server pointed at it; `pinner` signs in with
 /// `password` and approves without the pages when `auto_approve` is set.
 pub async fn spawn_with_simulator(password: &str, auto_approve: bool) -> SimApp {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", pinion_testkit::free_port())
+        .parse()
+        .unwrap();
     let public = format!("http://{addr}");
     let app = pinion_simulator::AppSpec {
         name: "Pinion".into(),

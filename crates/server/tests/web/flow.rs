@@ -42,15 +42,7 @@ async fn authorize_returns_to_the_overlay_with_account_and_scopes_and_save_selec
     assert!(consent.starts_with(&app.sim.oauth_url()), "{consent}");
 
     // The simulator approves at once and redirects to our callback.
-    let approved = alice
-        .http
-        .get(format!("{consent}&username={PINNER}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(approved.status(), 302);
-    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
-    let landed = alice.http.get(&callback).send().await.unwrap();
+    let landed = alice.approve_as_pinner(&consent).await;
     assert_eq!(landed.status(), 303);
     let landing = landed.headers()["location"].to_str().unwrap().to_owned();
     // Straight to the credential's overlay, with no code or state in the URL.

@@ -38,9 +38,9 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", pinion_testkit::free_port())
+        .parse()
+        .unwrap();
     let public = format!("http://{addr}");
     let app = pinion_simulator::AppSpec {
         name: "Pinion".into(),
@@ -145,6 +145,21 @@ impl Browser {
         response.text().await.unwrap()
     }
 
+    /// Gives consent at `consent` (the simulator's authorize URL) as
+    /// [`PINNER`], who approves without pages, and follows the redirect
+    /// back to the server's callback; returns the callback's answer.
+    pub async fn approve_as_pinner(&self, consent: &str) -> reqwest::Response {
+        let approved = self
+            .http
+            .get(format!("{consent}&username={PINNER}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(approved.status(), 302, "the simulator redirects back");
+        let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+        self.http.get(&callback).send().await.unwrap()
+    }
+
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.http
             .post(self.url(path))
@@ -226,14 +241,7 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 303);
         let consent = response.headers()["location"].to_str().unwrap().to_owned();
-        let approved = browser
-            .http
-            .get(format!("{consent}&username={PINNER}"))
-            .send()
-            .await
-            .unwrap();
-        let callback = approved.headers()["location"].to_str().unwrap().to_owned();
-        let landed = browser.http.get(&callback).send().await.unwrap();
+        let landed = browser.approve_as_pinner(&consent).await;
         assert_eq!(landed.status(), 303, "the callback failed");
         let landing = landed.headers()["location"].to_str().unwrap().to_owned();
         landing

@@ -53,17 +53,7 @@ async fn a_revoked_credential_needs_reauthorization_and_reauthorize_fixes_it() {
         .await;
     assert_eq!(again.status(), 303);
     let consent = again.headers()["location"].to_str().unwrap().to_owned();
-    let approved = alice
-        .http
-        .get(format!("{consent}&username={PINNER}"))
-        .send()
-        .await
-        .unwrap();
-    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(
-        alice.http.get(&callback).send().await.unwrap().status(),
-        303
-    );
+    assert_eq!(alice.approve_as_pinner(&consent).await.status(), 303);
     let tiles = alice.page("/credentials").await;
     let tile = tiles.find(&format!("data-credential=\"{id}\"")).unwrap();
     assert!(
