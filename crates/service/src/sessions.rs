@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use pinion_domain::{FieldError, Password, Username};
-use pinion_store::{Store, StoreError, User};
+use pinion_domain::{Clock, FieldError, Password, User, Username};
+use pinion_store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
@@ -159,6 +159,7 @@ pub struct SignedIn {
 #[derive(Debug, Clone)]
 pub struct Sessions {
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     ttl: Duration,
     /// A valid hash of a password nobody has, verified when the user is
     /// unknown so both failures take as long.
@@ -168,12 +169,14 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Works on `store` with sessions lasting [`SESSION_TTL`].
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// Works on `store` with sessions lasting [`SESSION_TTL`], timed by
+    /// `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         let decoy = Password::new(SessionToken::random().0);
         let decoy_hash = hash_password(&decoy).unwrap_or_default();
         Self {
             store,
+            clock,
             ttl: SESSION_TTL,
             decoy_hash: Arc::new(decoy_hash),
             throttle: Arc::new(SignInThrottle::default()),
@@ -301,11 +304,11 @@ impl Sessions {
         };
         // Sign-ins are rare enough to sweep expired sessions here; a failure
         // only leaves rows that are never honoured anyway.
-        if let Err(err) = self.store.purge_sessions(chrono::Utc::now()).await {
+        if let Err(err) = self.store.purge_sessions(self.clock.now()).await {
             tracing::warn!(error = %err, "Could not purge expired sessions.");
         }
         let token = SessionToken::random();
-        let expires_at = chrono::Utc::now()
+        let expires_at = self.clock.now()
             + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(12));
         self.store
             .create_session(&user.id, &token.storage_hash(), expires_at)
@@ -361,7 +364,7 @@ impl Sessions {
     /// `VERSION.EXPIRES.NONCE.MAC`, the MAC over the expiry, a random nonce
     /// and `bound` (what the token is for).
     fn sign_token(&self, purpose: &str, bound: &str, ttl: Duration) -> String {
-        let expires = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
+        let expires = self.clock.now().timestamp() + ttl.as_secs() as i64;
         let nonce = SessionToken::random_value();
         let message = format!("{expires}.{nonce}.{bound}");
         let (version, tag) = self.store.mac(purpose, message.as_bytes());
@@ -384,7 +387,7 @@ impl Sessions {
         (self
             .store
             .verify_mac(purpose, version, message.as_bytes(), &tag)
-            && chrono::Utc::now().timestamp() < expires_at)
+            && self.clock.now().timestamp() < expires_at)
             .then_some(nonce)
     }
 }
