@@ -99,7 +99,6 @@ pub struct RunRecord {
     pub taken_over_at: Option<DateTime<Utc>>,
 }
 
-
 /// An API token as listed to its owner: never the token.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiTokenInfo {
@@ -112,7 +111,6 @@ pub struct ApiTokenInfo {
     /// When it last authenticated a request (to the minute).
     pub last_used_at: Option<DateTime<Utc>>,
 }
-
 
 /// What happened to a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -203,7 +201,6 @@ impl ActivityEvent {
     }
 }
 
-
 /// A stored log row.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActivityRecord {
@@ -253,7 +250,6 @@ pub enum ShareState {
     Withdrawn,
 }
 
-
 /// A data source as stored: which streams to read with which credential,
 /// and where to write them. Validation happens in the service layer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -276,7 +272,6 @@ pub struct SourceRecord {
     pub created_at: DateTime<Utc>,
 }
 
-
 /// A destination as stored: the board pins are published to, and the
 /// credential that writes there.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -296,7 +291,6 @@ pub struct DestinationRecord {
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
-
 
 /// How a flow ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -352,7 +346,6 @@ pub struct FlowRecord {
     pub message: Option<String>,
 }
 
-
 /// How many sealed values use one key version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KeyVersionStatus {
@@ -385,4 +378,3 @@ impl KeyringStatus {
             .sum()
     }
 }
-

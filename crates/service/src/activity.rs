@@ -77,6 +77,12 @@ impl From<&User> for Actor {
     }
 }
 
+impl From<&std::sync::Arc<User>> for Actor {
+    fn from(user: &std::sync::Arc<User>) -> Self {
+        Actor::User(User::clone(user))
+    }
+}
+
 impl From<User> for Actor {
     fn from(user: User) -> Self {
         Actor::User(user)

@@ -121,10 +121,9 @@ impl StoreSettings {
             ..pinion_store::ConnectOptions::default()
         };
         let connected = pinion_store::connect_with(&location, keys, options).await?;
-        let generated = match connected.key_notice {
-            Some(KeyNotice::GeneratedKeyFile(path)) => Some(path),
-            None => None,
-        };
+        let generated = connected
+            .key_notice
+            .map(|KeyNotice::GeneratedKeyFile(path)| path);
         Ok((connected.store, generated))
     }
 
@@ -206,9 +205,8 @@ pub enum SetupError {
 }
 
 /// Every service of one Pinion process, sharing one store, clock and token
-/// manager. Cheap to share behind an `Arc`; the services inside are clones
-/// of handles.
-#[derive(Debug)]
+/// manager. A clone shares all of them: the services inside are handles.
+#[derive(Debug, Clone)]
 pub struct Pinion {
     /// Users, passwords and API tokens.
     pub users: Users,
@@ -311,6 +309,12 @@ impl Pinion {
     /// an adapter can keep a read result until the data may have changed.
     pub fn changes(&self) -> &ChangeFeed {
         self.store.changes()
+    }
+
+    /// The store's sync-state part (run progress and the publish ledger),
+    /// for the sync and publish commands.
+    pub fn sync_state(&self) -> Arc<dyn pinion_store::SyncStateStore> {
+        self.store.clone()
     }
 
     /// Whether the store answers and holds keys this process can use:

@@ -122,7 +122,10 @@ impl Credentials {
         actor: impl Into<Actor>,
         id: &CredentialId,
     ) -> Result<Credential, ServiceError> {
-        Ok(self.authorized(&actor.into(), id, Access::Read).await?.into())
+        Ok(self
+            .authorized(&actor.into(), id, Access::Read)
+            .await?
+            .into())
     }
 
     /// One credential's metadata, if `actor` may change it (the owner, the
@@ -196,8 +199,8 @@ impl Credentials {
         access: Access,
     ) -> Result<CredentialRecord, ServiceError> {
         let record = self.store.get_credential(id).await?;
-        let allowed = actor.manages(&record.owner)
-            || (access == Access::Read && actor.reads_everything());
+        let allowed =
+            actor.manages(&record.owner) || (access == Access::Read && actor.reads_everything());
         if allowed {
             return Ok(record);
         }
@@ -321,8 +324,11 @@ mod tests {
         let (alice, _) = users.create("alice", false).await.unwrap();
         let (bob, _) = users.create("bob", false).await.unwrap();
         let (admin, _) = users.create("root", true).await.unwrap();
-        let record = credentials.create(&alice, &input("Boards")).await.unwrap();
-        let id = record.id.as_str();
+        let record = credentials
+            .create(&alice, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
+        let id = &record.id;
 
         assert!(matches!(
             credentials.get(&bob, id).await,
@@ -352,9 +358,9 @@ mod tests {
             credentials.list_all(&bob).await,
             Err(ServiceError::Forbidden(_))
         ));
-        // A malformed id is indistinguishable from another user's.
+        // An unknown id is indistinguishable from another user's.
         assert!(matches!(
-            credentials.get(&alice, "cred_nope").await,
+            credentials.get(&alice, &CredentialId::generate()).await,
             Err(ServiceError::NotFound { .. })
         ));
         assert_eq!(
@@ -374,7 +380,10 @@ mod tests {
         let credentials = Credentials::new(store);
         let mut bad = input("");
         bad.scopes = Some("boards:fly".into());
-        let err = credentials.create(&alice, &bad).await.unwrap_err();
+        let err = credentials
+            .create(&alice, &alice.id, &bad)
+            .await
+            .unwrap_err();
         let ServiceError::Validation(errors) = err else {
             panic!("expected a validation error, got {err:?}");
         };
@@ -392,9 +401,12 @@ mod tests {
             .await
             .unwrap();
         let credentials = Credentials::new(store);
-        credentials.create(&alice, &input("Boards")).await.unwrap();
+        credentials
+            .create(&alice, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
         let err = credentials
-            .create(&alice, &input("Boards"))
+            .create(&alice, &alice.id, &input("Boards"))
             .await
             .unwrap_err();
         assert_eq!(err.field(), Some("name"), "{err:?}");

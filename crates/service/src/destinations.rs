@@ -173,7 +173,11 @@ impl Destinations {
     /// Deletes a destination `actor` owns; any other is `NotFound`.
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
     pub async fn delete(&self, actor: &User, id: &DestinationId) -> Result<(), ServiceError> {
-        if !self.store.delete_destination(id.as_str(), &actor.id).await? {
+        if !self
+            .store
+            .delete_destination(id.as_str(), &actor.id)
+            .await?
+        {
             return Err(ServiceError::NotFound {
                 what: "destination",
             });

@@ -43,10 +43,7 @@ pub enum AddedKey {
 
 /// Adds a new key version to the key source of `store`, before a rotation
 /// (the store is opened after, so the new version is loaded and active).
-pub fn add_key_version(
-    actor: &Actor,
-    store: &StoreSettings,
-) -> Result<AddedKey, ServiceError> {
+pub fn add_key_version(actor: &Actor, store: &StoreSettings) -> Result<AddedKey, ServiceError> {
     if *actor != Actor::Operator {
         return Err(ServiceError::Forbidden(OPERATOR_ONLY));
     }
@@ -61,9 +58,7 @@ pub fn add_key_version(
             })
         }
         None => {
-            let current = keys
-                .load()
-                .map_err(|err| ServiceError::Store(err.into()))?;
+            let current = keys.load().map_err(|err| ServiceError::Store(err.into()))?;
             Ok(AddedKey::AddByHand {
                 source: keys.describe(),
                 entry: pinion_store::keys::new_key_entry(current.active_version() + 1),

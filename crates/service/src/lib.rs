@@ -35,7 +35,6 @@ pub use app::{
     DEFAULT_PINTEREST_OAUTH_URL, DEFAULT_PUBLIC_URL, KEY_FILE, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV,
     Pinion, Settings, SetupError, StoreSettings, create_data_dir, redirect_uri,
 };
-pub use keys::{AddedKey, Keys, add_key_version};
 pub use authorization::{
     Authorizations, BrowserBinding, CallbackError, CallbackParams, CompletedAuthorization,
     FLOW_TTL, StartedAuthorization,
@@ -45,6 +44,7 @@ pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, Unusable, UsableLi
 pub use error::ServiceError;
 pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};
 pub use journal::{JOURNAL_DIR, JournalEntry, TokenJournal};
+pub use keys::{AddedKey, Keys, add_key_version};
 pub use lifecycle::{GrantedTokens, Lifecycle};
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
 pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};

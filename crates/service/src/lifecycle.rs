@@ -34,7 +34,11 @@ pub struct GrantedTokens {
 
 impl Lifecycle {
     /// Works through `tokens`, calling Pinterest as `pinterest` says.
-    pub fn new(credentials: Credentials, tokens: Arc<TokenManager>, pinterest: ClientConfig) -> Self {
+    pub fn new(
+        credentials: Credentials,
+        tokens: Arc<TokenManager>,
+        pinterest: ClientConfig,
+    ) -> Self {
         Self {
             credentials,
             tokens,
@@ -52,7 +56,10 @@ impl Lifecycle {
         id: &CredentialId,
     ) -> Result<CheckReport, ServiceError> {
         let actor = actor.into();
-        let record = self.credentials.authorized(&actor, id, Access::Manage).await?;
+        let record = self
+            .credentials
+            .authorized(&actor, id, Access::Manage)
+            .await?;
         crate::check::check_credential_by(&self.tokens, self.pinterest.clone(), &record.id, &actor)
             .await
     }
@@ -67,7 +74,10 @@ impl Lifecycle {
         id: &CredentialId,
     ) -> Result<CheckReport, ServiceError> {
         let actor = actor.into();
-        let record = self.credentials.authorized(&actor, id, Access::Manage).await?;
+        let record = self
+            .credentials
+            .authorized(&actor, id, Access::Manage)
+            .await?;
         crate::check::check_credential_now_by(
             &self.tokens,
             self.pinterest.clone(),
@@ -87,7 +97,10 @@ impl Lifecycle {
         id: &CredentialId,
     ) -> Result<Result<Credential, RefreshError>, ServiceError> {
         let actor = actor.into();
-        let record = self.credentials.authorized(&actor, id, Access::Manage).await?;
+        let record = self
+            .credentials
+            .authorized(&actor, id, Access::Manage)
+            .await?;
         Ok(self
             .tokens
             .refresh_by(&record.id, &actor)
@@ -104,7 +117,10 @@ impl Lifecycle {
         id: &CredentialId,
     ) -> Result<GrantedTokens, ServiceError> {
         let actor = actor.into();
-        let record = self.credentials.authorized(&actor, id, Access::Manage).await?;
+        let record = self
+            .credentials
+            .authorized(&actor, id, Access::Manage)
+            .await?;
         let credential = record.credential;
         if crate::usability(&credential).is_err() {
             return Err(ServiceError::NotAuthorized {

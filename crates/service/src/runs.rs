@@ -133,7 +133,9 @@ pub struct Runs {
 /// An id for this process's runs when it is not registered in a data
 /// directory: `proc_` and 32 random hex digits.
 fn process_id() -> String {
-    RunId::generate().as_str().replacen(RunId::PREFIX, "proc_", 1)
+    RunId::generate()
+        .as_str()
+        .replacen(RunId::PREFIX, "proc_", 1)
 }
 
 fn shorten(message: String) -> String {
@@ -366,7 +368,10 @@ impl Runs {
         source_id: &SourceId,
     ) -> Result<Vec<RunRecord>, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        Ok(self.store.list_runs(source.id.as_str(), RUNS_LISTED).await?)
+        Ok(self
+            .store
+            .list_runs(source.id.as_str(), RUNS_LISTED)
+            .await?)
     }
 
     /// One run of `actor`'s source; any other is `NotFound`.

@@ -454,7 +454,7 @@ mod tests {
             .create("alice", false)
             .await
             .unwrap();
-        let sessions = Sessions::new(store);
+        let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let short = sessions
             .set_password("alice", &Password::new("short"))
             .await;
@@ -490,7 +490,7 @@ mod tests {
             .create("erin", false)
             .await
             .unwrap();
-        let sessions = Sessions::new(store);
+        let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         sessions
             .set_password("erin", &Password::new("a long enough password"))
             .await
@@ -527,7 +527,7 @@ mod tests {
             .create("frank", false)
             .await
             .unwrap();
-        let sessions = Sessions::new(store);
+        let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let right = Password::new("a long enough password");
         sessions.set_password("frank", &right).await.unwrap();
         let wrong = Password::new("a wrong but long password");
@@ -559,16 +559,20 @@ mod tests {
     #[tokio::test]
     async fn sign_in_tokens_are_the_servers_own_and_expire() {
         let dir = tempfile::tempdir().unwrap();
-        let sessions = Sessions::new(store(&dir).await);
+        let sessions = Sessions::new(store(&dir).await, Arc::new(pinion_domain::SystemClock));
         let token = sessions.issue_signin_token();
         assert!(sessions.signin_token_valid(&token), "{token}");
         assert_ne!(token, sessions.issue_signin_token());
         // Another replica (its own connection, the same keys) accepts it.
-        let replica = Sessions::new(store(&dir).await);
+        let replica = Sessions::new(store(&dir).await, Arc::new(pinion_domain::SystemClock));
         assert!(replica.signin_token_valid(&token), "{token}");
         // Made up, tampered with, or signed by another deployment's key.
         let other_dir = tempfile::tempdir().unwrap();
-        let other = Sessions::new(store(&other_dir).await).issue_signin_token();
+        let other = Sessions::new(
+            store(&other_dir).await,
+            Arc::new(pinion_domain::SystemClock),
+        )
+        .issue_signin_token();
         let (head, tag) = token.rsplit_once('.').unwrap();
         let later = head.replacen('.', ".9", 1);
         for bad in [
@@ -617,7 +621,7 @@ mod tests {
             .create("alice", false)
             .await
             .unwrap();
-        let sessions = Sessions::new(store);
+        let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let first = Password::new("the first long password");
         sessions.set_password("alice", &first).await.unwrap();
         let signed = sessions.sign_in("alice", &first).await.unwrap().unwrap();

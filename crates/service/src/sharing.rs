@@ -304,8 +304,11 @@ mod tests {
         let api = Credentials::new(store);
         let (alice, _) = users.create("alice", false).await.unwrap();
         let (bob, _) = users.create("bob", false).await.unwrap();
-        let record = api.create(&alice, &input("Boards")).await.unwrap();
-        let id = record.id.as_str();
+        let record = api
+            .create(&alice, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
+        let id = &record.id;
         crate::cache::feed_settled(&feed).await;
 
         let first = pages.list_usable(&alice).await.unwrap();
@@ -339,8 +342,11 @@ mod tests {
         let (bob, _) = users.create("bob", false).await.unwrap();
         let (carol, _) = users.create("carol", false).await.unwrap();
         let (admin, _) = users.create("root", true).await.unwrap();
-        let record = credentials.create(&alice, &input("Boards")).await.unwrap();
-        let id = record.id.as_str();
+        let record = credentials
+            .create(&alice, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
+        let id = &record.id;
 
         // Before sharing, bob cannot use it and it is not found.
         assert!(matches!(

@@ -8,7 +8,6 @@
 use chrono::{DateTime, Utc};
 use pinion_domain::{AccessToken, ClientSecret, Credential, CredentialId, RefreshToken, ScopeSet};
 
-
 /// The only provider today.
 pub const PROVIDER_PINTEREST: &str = "pinterest";
 
