@@ -115,6 +115,7 @@ pub async fn revoke(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::ApiTokenId>(&id, "API token")?;
     state.users.revoke_token(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
