@@ -10,10 +10,10 @@
 //! which database an error code comes from.
 //!
 //! Rust does not carry a trait's `where` clauses to its users (only
-//! supertraits), so the sqlx bounds the generic SQL needs cannot hide behind
-//! `D: Dialect`: every generic `impl` block repeats the one list, spelt
-//! exactly as in the comment on [`Dialect`] (the compiler names any bound
-//! missing from a block, so the copies cannot drift silently).
+//! supertraits and associated-type bounds), so the sqlx bounds the generic
+//! SQL needs cannot hide behind `D: Dialect`: every generic `impl` block
+//! repeats the one list kept in the comment on [`Dialect`], and a test here
+//! checks each copy against it, so there is one list to read and change.
 
 use std::future::Future;
 
@@ -88,4 +88,63 @@ pub trait Dialect: sqlx::Database + Sized {
     /// Adds what identifies the store's database to its `Debug` output
     /// (never a password).
     fn debug_origin(origin: &Self::Origin, out: &mut std::fmt::DebugStruct<'_, '_>);
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every generic `impl` block over `D: Dialect`, by file.
+    const SOURCES: &[(&str, &str)] = &[
+        ("credentials.rs", include_str!("credentials.rs")),
+        ("key_store.rs", include_str!("key_store.rs")),
+        ("lifecycle.rs", include_str!("lifecycle.rs")),
+        ("runs.rs", include_str!("runs.rs")),
+        ("sharing.rs", include_str!("sharing.rs")),
+        ("sql.rs", include_str!("sql.rs")),
+        ("sync_state.rs", include_str!("sync_state.rs")),
+        ("users.rs", include_str!("users.rs")),
+        ("web_state.rs", include_str!("web_state.rs")),
+    ];
+
+    fn squeeze(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The list in the doc comment of `Dialect`, without its `where`.
+    fn documented_bounds() -> String {
+        let doc: String = include_str!("dialect.rs")
+            .lines()
+            .skip_while(|line| *line != "/// where")
+            .skip(1)
+            .take_while(|line| *line != "/// ```")
+            .map(|line| line.trim_start_matches("///"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        squeeze(&doc)
+    }
+
+    #[test]
+    fn every_generic_impl_block_states_the_documented_sqlx_bounds() {
+        let expected = documented_bounds();
+        assert!(expected.starts_with("D: Dialect,"), "{expected}");
+        let mut blocks = 0;
+        for (file, source) in SOURCES {
+            for (at, _) in source.match_indices("impl<D> ") {
+                let header = &source[at..];
+                let Some(line_end) = header.find('\n') else {
+                    continue;
+                };
+                if !header[..line_end].ends_with("SqlStore<D>") {
+                    continue;
+                }
+                let clause = &header[line_end + 1..];
+                let clause = clause
+                    .strip_prefix("where\n")
+                    .unwrap_or_else(|| panic!("{file}: an impl block without `where`"));
+                let end = clause.find("\n{").expect("the block opens");
+                assert_eq!(squeeze(&clause[..end]), expected, "in {file}");
+                blocks += 1;
+            }
+        }
+        assert!(blocks >= 12, "found only {blocks} generic impl blocks");
+    }
 }
