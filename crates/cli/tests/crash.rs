@@ -87,6 +87,7 @@ async fn setup() -> Setup {
     let record = Credentials::new(store.clone())
         .create(
             &owner,
+            &owner.id,
             &CredentialInput {
                 name: "Crash".into(),
                 description: None,
@@ -116,7 +117,7 @@ async fn authorize(setup: &Setup, store: &Arc<dyn Store>) {
         RedirectUri::parse(REDIRECT).unwrap(),
     );
     let started = authorizations
-        .start(&setup.owner, setup.id.as_str(), None)
+        .start(&setup.owner, &setup.id, None)
         .await
         .unwrap();
     let consent = no_redirects()
@@ -263,7 +264,7 @@ async fn recover_and_check(setup: &Setup) -> CredentialStatus {
                 .expect("the stored refresh token is accepted");
         }
         CredentialStatus::NeedsReauthorization => {
-            let reason = record.last_error.unwrap_or_default();
+            let reason = record.last_error.clone().unwrap_or_default();
             assert!(reason.contains("refresh outcome unknown"), "{reason}");
             // Authorizing again makes it usable.
             authorize(setup, &store).await;

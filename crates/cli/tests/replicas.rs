@@ -80,6 +80,7 @@ async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactl
         let record = credentials
             .create(
                 &owner,
+                &owner.id,
                 &CredentialInput {
                     name: format!("Replica {n}"),
                     description: None,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pinion_domain::{
-    AuthorizationCode, ClientSecret, CredentialInput, CredentialStatus, OAuthState, SystemClock,
+    AuthorizationCode, ClientSecret, CredentialId, CredentialInput, CredentialStatus, OAuthState,
+    SystemClock,
 };
 use pinion_oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
 use pinion_service::{
@@ -24,7 +25,7 @@ struct Harness {
     authorizations: Authorizations,
     manager: Arc<TokenManager>,
     alice: User,
-    credential_id: String,
+    credential_id: CredentialId,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -61,6 +62,7 @@ async fn harness(config: SimConfig) -> Harness {
     let record = Credentials::new(store.clone())
         .create(
             &alice,
+            &alice.id,
             &CredentialInput {
                 name: "Boards".into(),
                 description: None,
@@ -95,7 +97,7 @@ async fn harness(config: SimConfig) -> Harness {
         authorizations,
         manager,
         alice,
-        credential_id: record.id.as_str().to_owned(),
+        credential_id: record.id.clone(),
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -146,7 +148,7 @@ async fn authorize(h: &Harness) {
 }
 
 fn id(h: &Harness) -> pinion_domain::CredentialId {
-    h.credential_id.parse().unwrap()
+    h.credential_id.clone()
 }
 
 #[tokio::test]
@@ -486,6 +488,7 @@ async fn an_interrupted_refresh_is_resolved_at_the_next_start() {
         assert!(
             record
                 .last_error
+                .clone()
                 .unwrap()
                 .contains("refresh outcome unknown")
         );

@@ -49,7 +49,7 @@ pub use crate::error::StoreError;
 pub use crate::keys::{KeyError, KeySource};
 pub use crate::lifecycle::{
     ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, MAX_OPEN_FLOWS_PER_CREDENTIAL,
-    NewFlow, RefreshBackoff, RefreshBasis, RefreshClaim, RefreshFailure,
+    NewFlow, RefreshBackoff, RefreshBasis, RefreshClaim, RefreshFailure, flow_open,
 };
 pub use crate::model::{
     CredentialRecord, CredentialSecrets, KeyVersionStatus, KeyringStatus, PROVIDER_PINTEREST,

@@ -49,65 +49,7 @@ pub struct NewFlow {
     pub ttl: Duration,
 }
 
-/// How a flow ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlowOutcome {
-    /// Tokens were stored.
-    Completed,
-    /// The flow failed; the message says why.
-    Failed,
-}
-
-impl FlowOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "completed" => Some(Self::Completed),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
-    }
-}
-
-/// A flow's metadata (no secret values).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FlowRecord {
-    /// The flow's id.
-    pub id: FlowId,
-    /// The credential being authorized.
-    pub credential_id: CredentialId,
-    /// The user who started it.
-    pub user_id: UserId,
-    /// The redirect URI of the authorization request.
-    pub redirect_uri: String,
-    /// SHA-256 hex of the browser-binding cookie, when started by a browser.
-    pub browser_binding_hash: Option<String>,
-    /// When the flow started.
-    pub created_at: DateTime<Utc>,
-    /// After this the callback is refused.
-    pub expires_at: DateTime<Utc>,
-    /// When a callback consumed the state.
-    pub consumed_at: Option<DateTime<Utc>>,
-    /// How the flow ended, once it has.
-    pub outcome: Option<FlowOutcome>,
-    /// The user-facing message of the ending.
-    pub message: Option<String>,
-}
-
-impl FlowRecord {
-    /// True while the flow can still be completed at `now` (strictly before
-    /// `expires_at`); the rule the callback's atomic consume applies in SQL.
-    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
-        flow_open(self.expires_at, now)
-    }
-}
+pub use pinion_domain::record::{FlowOutcome, FlowRecord};
 
 /// A flow just consumed by its callback, with its opened verifier.
 #[derive(Debug, Clone)]
@@ -326,9 +268,11 @@ pub(crate) fn flow_expires_at(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc
     crate::sql::stored_time(later(now, ttl))
 }
 
-/// True while a flow expiring at `expires_at` can still be completed at
-/// `now`: strictly before its expiry. The same test as [`FLOW_OPEN`].
-pub(crate) fn flow_open(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+/// True while a flow expiring at `expires_at` (its
+/// [`FlowRecord::expires_at`]) can still be completed at `now`: strictly
+/// before its expiry. The callback's atomic consume applies the same test in
+/// SQL (`FLOW_OPEN`).
+pub fn flow_open(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     expires_at > now
 }
 

@@ -19,104 +19,18 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pinion_domain::UserId;
-use serde::{Deserialize, Serialize};
 
 use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
 use crate::model::User;
 use crate::sql::SqlStore;
 
-/// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Stored, not started yet.
-    Queued,
-    /// Reading from Pinterest.
-    Running,
-    /// Every stream completed.
-    Succeeded,
-    /// Stopped by an error (see the run's `error`).
-    Failed,
-}
+pub use pinion_domain::record::{ApiTokenInfo, RunRecord, RunStatus, RunStreamCount};
 
-impl RunStatus {
-    /// The stored text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-        }
-    }
-
-    /// A label for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "Queued",
-            RunStatus::Running => "Running",
-            RunStatus::Succeeded => "Succeeded",
-            RunStatus::Failed => "Failed",
-        }
-    }
-
-    /// True once the run can no longer change.
-    pub fn is_final(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
-    }
-
-    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
-        Ok(match text {
-            "queued" => RunStatus::Queued,
-            "running" => RunStatus::Running,
-            "succeeded" => RunStatus::Succeeded,
-            "failed" => RunStatus::Failed,
-            other => {
-                return Err(StoreError::Corrupt(format!("unknown run status `{other}`")));
-            }
-        })
-    }
-}
-
-/// Records of one stream of a run, so far or at the end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunStreamCount {
-    /// The stream's name (`boards`, `board_pins`, …).
-    pub stream: String,
-    /// Records committed.
-    pub records: u64,
-    /// How it ended (`done`, `skipped`, `failed`, `not_started`, …); `None`
-    /// while it is read or waiting.
-    pub outcome: Option<String>,
-    /// Why it failed or was skipped, for people.
-    pub error: Option<String>,
-}
-
-/// A run as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunRecord {
-    /// `run_…`.
-    pub id: String,
-    /// The source it runs.
-    pub source_id: String,
-    /// The user who owns the source.
-    pub owner: UserId,
-    /// Where it is.
-    pub status: RunStatus,
-    /// Per-stream counts, in the source's order.
-    pub streams: Vec<RunStreamCount>,
-    /// Why it failed (no secret).
-    pub error: Option<String>,
-    /// When it was asked for.
-    pub created_at: DateTime<Utc>,
-    /// When it started reading.
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it ended.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// When another process last took it over after the one running it
-    /// stopped (it then resumed from its checkpoint); `None` if never.
-    pub taken_over_at: Option<DateTime<Utc>>,
+/// The run status stored as `text`; an unknown one is corruption.
+pub(crate) fn parse_run_status(text: &str) -> Result<RunStatus, StoreError> {
+    RunStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown run status `{text}`")))
 }
 
 /// Who runs a run, and until when they must renew it.
@@ -178,7 +92,7 @@ pub(crate) struct UnfinishedRow {
 impl UnfinishedRow {
     pub(crate) fn into_run(self) -> Result<UnfinishedRun, StoreError> {
         Ok(UnfinishedRun {
-            status: RunStatus::parse(&self.status)?,
+            status: parse_run_status(&self.status)?,
             id: self.id,
             owner_instance: self.owner_instance,
             lease_expires_at: self.lease_expires_at,
@@ -210,9 +124,9 @@ impl RunRow {
             ))
         })?;
         Ok(RunRecord {
-            status: RunStatus::parse(&self.status)?,
-            id: self.id,
-            source_id: self.source_id,
+            status: parse_run_status(&self.status)?,
+            id: pinion_domain::RunId::from_trusted(self.id),
+            source_id: pinion_domain::SourceId::from_trusted(self.source_id),
             owner: UserId::from_trusted(self.owner_id),
             streams,
             error: self.error,
@@ -231,19 +145,6 @@ pub(crate) fn streams_json(streams: &[RunStreamCount]) -> String {
     serde_json::to_string(streams).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// An API token as listed to its owner: never the token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiTokenInfo {
-    /// `tok_` and 16 hex digits, derived from the stored hash.
-    pub id: String,
-    /// A name for people; `None` for tokens made before names existed.
-    pub name: Option<String>,
-    /// When it was issued.
-    pub created_at: DateTime<Utc>,
-    /// When it last authenticated a request (to the minute).
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct ApiTokenRow {
     pub token_hash: Vec<u8>,
@@ -253,13 +154,13 @@ pub(crate) struct ApiTokenRow {
 }
 
 /// The public id of a token with SHA-256 `hash`.
-pub(crate) fn token_id(hash: &[u8]) -> String {
+pub(crate) fn token_id(hash: &[u8]) -> pinion_domain::ApiTokenId {
     let prefix: String = hash
         .iter()
         .take(8)
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    format!("tok_{prefix}")
+    pinion_domain::ApiTokenId::from_trusted(format!("tok_{prefix}"))
 }
 
 impl ApiTokenRow {
@@ -442,8 +343,8 @@ where
              created_at, owner_instance, lease_expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&run.id)
-        .bind(&run.source_id)
+        .bind(run.id.as_str())
+        .bind(run.source_id.as_str())
         .bind(run.owner.as_str())
         .bind(run.status.as_str())
         .bind(crate::runs::streams_json(&run.streams))
@@ -542,7 +443,7 @@ where
         let Some(status) = status else {
             return Ok(false);
         };
-        if !crate::runs::RunStatus::parse(&status)?.is_final() {
+        if !crate::runs::parse_run_status(&status)?.is_final() {
             return Err(StoreError::Conflict {
                 field: "run",
                 message: "the run is still going; wait for it to end before deleting it".to_owned(),
@@ -785,7 +686,7 @@ where
         .map_err(Self::db_error)?;
         let Some((hash,)) = hashes
             .into_iter()
-            .find(|(hash,)| crate::runs::token_id(hash) == id)
+            .find(|(hash,)| crate::runs::token_id(hash).as_str() == id)
         else {
             return Ok(false);
         };

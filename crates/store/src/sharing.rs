@@ -17,94 +17,7 @@ use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
 use crate::sql::SqlStore;
 
-/// What happened to a credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivityEvent {
-    /// The credential was stored.
-    Created,
-    /// Its name, description, app settings or scopes changed.
-    Edited,
-    /// An authorization stored new tokens (detail: the granted scopes).
-    Authorized,
-    /// An authorization failed (code exchange refused, other browser…).
-    AuthorizationFailed,
-    /// The user declined on Pinterest's consent page.
-    AuthorizationDeclined,
-    /// Tokens were refreshed.
-    Refreshed,
-    /// A refresh failed (subject: the failure class, detail: why).
-    RefreshFailed,
-    /// Validity was checked against Pinterest (subject: `ok` or `failed`).
-    Checked,
-    /// A run of a source or destination used it (subject: its id).
-    UsedByRun,
-    /// Shared with a collaborator (subject: their username).
-    Shared,
-    /// A share was withdrawn (subject: the collaborator's username).
-    ShareWithdrawn,
-    /// The credential was deleted.
-    Deleted,
-}
-
-impl ActivityEvent {
-    /// Every event, for parsing.
-    pub const ALL: [ActivityEvent; 12] = [
-        Self::Created,
-        Self::Edited,
-        Self::Authorized,
-        Self::AuthorizationFailed,
-        Self::AuthorizationDeclined,
-        Self::Refreshed,
-        Self::RefreshFailed,
-        Self::Checked,
-        Self::UsedByRun,
-        Self::Shared,
-        Self::ShareWithdrawn,
-        Self::Deleted,
-    ];
-
-    /// The stored name, e.g. `refresh_failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Edited => "edited",
-            Self::Authorized => "authorized",
-            Self::AuthorizationFailed => "authorization_failed",
-            Self::AuthorizationDeclined => "authorization_declined",
-            Self::Refreshed => "refreshed",
-            Self::RefreshFailed => "refresh_failed",
-            Self::Checked => "checked",
-            Self::UsedByRun => "used_by_run",
-            Self::Shared => "shared",
-            Self::ShareWithdrawn => "share_withdrawn",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    /// A label for people, e.g. "Refresh failed".
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Created => "Created",
-            Self::Edited => "Edited",
-            Self::Authorized => "Authorized",
-            Self::AuthorizationFailed => "Authorization failed",
-            Self::AuthorizationDeclined => "Authorization declined",
-            Self::Refreshed => "Refreshed",
-            Self::RefreshFailed => "Refresh failed",
-            Self::Checked => "Checked",
-            Self::UsedByRun => "Used by a run",
-            Self::Shared => "Shared",
-            Self::ShareWithdrawn => "Share withdrawn",
-            Self::Deleted => "Deleted",
-        }
-    }
-
-    /// The event stored as `name`, if known.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.as_str() == name)
-    }
-}
+pub use pinion_domain::record::{ActivityEvent, ActivityRecord, ShareRecord, ShareState};
 
 /// A log row to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,55 +38,6 @@ pub struct NewActivity {
     pub detail: Option<String>,
 }
 
-/// A stored log row.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ActivityRecord {
-    /// Increasing with time; pass the smallest seen as `before` for the next page.
-    pub id: i64,
-    /// The credential.
-    pub credential_id: String,
-    /// Its name when it happened.
-    pub credential_name: String,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// The acting user's id; `None` for the system.
-    pub actor_id: Option<String>,
-    /// The acting user's username, or `system`.
-    pub actor: String,
-    /// The event's stored name (see [`ActivityEvent`]).
-    pub event: String,
-    /// What it is about.
-    pub subject: Option<String>,
-    /// More words for people.
-    pub detail: Option<String>,
-}
-
-/// An active share.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ShareRecord {
-    /// The shared credential.
-    pub credential_id: String,
-    /// The collaborator.
-    pub user_id: UserId,
-    /// The collaborator's username.
-    pub username: Username,
-    /// Who shared it.
-    pub shared_by: UserId,
-    /// When it was (last) shared.
-    pub created_at: DateTime<Utc>,
-}
-
-/// Where a user stands with a credential they do not own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShareState {
-    /// Never shared with them.
-    None,
-    /// Shared now.
-    Active,
-    /// Shared once, withdrawn since.
-    Withdrawn,
-}
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct ActivityRow {
     pub id: i64,
@@ -191,10 +55,10 @@ impl ActivityRow {
     pub(crate) fn into_record(self) -> ActivityRecord {
         ActivityRecord {
             id: self.id,
-            credential_id: self.credential_id,
+            credential_id: CredentialId::from_trusted(self.credential_id),
             credential_name: self.credential_name,
             at: self.at,
-            actor_id: self.actor_id,
+            actor_id: self.actor_id.map(UserId::from_trusted),
             actor: self.actor,
             event: self.event,
             subject: self.subject,
@@ -215,7 +79,7 @@ pub(crate) struct ShareRow {
 impl ShareRow {
     pub(crate) fn into_record(self) -> ShareRecord {
         ShareRecord {
-            credential_id: self.credential_id,
+            credential_id: CredentialId::from_trusted(self.credential_id),
             user_id: UserId::from_trusted(self.user_id),
             username: Username::from_trusted(self.username),
             shared_by: UserId::from_trusted(self.shared_by),

@@ -170,7 +170,7 @@ impl CredentialRow {
         let corrupt = |what: &str| {
             StoreError::Corrupt(format!("credential {} has an invalid {what}", self.id))
         };
-        Ok(CredentialRecord {
+        let credential = pinion_domain::Credential {
             id: CredentialId::from_trusted(self.id.clone()),
             owner: UserId::from_trusted(self.owner_id.clone()),
             name: CredentialName::from_trusted(self.name.clone()),
@@ -190,20 +190,23 @@ impl CredentialRow {
             has_access_token: self.access_token_sealed.is_some(),
             has_refresh_token: self.refresh_token_sealed.is_some(),
             access_token_expires_at: self.access_token_expires_at,
-            access_token_aged_at: self.access_token_aged_at,
             refresh_token_expires_at: self.refresh_token_expires_at,
             last_refreshed_at: self.last_refreshed_at,
             last_checked_at: self.last_checked_at,
             last_error: self.last_error.clone(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        };
+        Ok(CredentialRecord {
+            credential,
+            access_token_aged_at: self.access_token_aged_at,
             refresh: RefreshState {
                 started_at: self.refresh_started_at,
                 attempt_id: self.refresh_attempt_id.clone(),
                 failures: self.refresh_failures,
                 next_refresh_at: self.next_refresh_at,
             },
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
         })
     }
 

@@ -16,27 +16,7 @@ use crate::error::StoreError;
 use crate::model::User;
 use crate::sql::SqlStore;
 
-/// A data source as stored: which streams to read with which credential,
-/// and where to write them. Validation happens in the service layer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SourceRecord {
-    /// `src_…`.
-    pub id: String,
-    /// The owning user.
-    pub owner: UserId,
-    /// The credential it reads with (it may have been deleted since).
-    pub credential_id: String,
-    /// A name for people.
-    pub name: String,
-    /// Stream names, in the order chosen.
-    pub streams: Vec<String>,
-    /// `jsonl` or `sqlite`.
-    pub output_kind: String,
-    /// Where the output goes on the server.
-    pub output_path: String,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
+pub use pinion_domain::record::{DestinationRecord, SourceRecord};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SourceRow {
@@ -53,9 +33,9 @@ pub(crate) struct SourceRow {
 impl SourceRow {
     pub(crate) fn into_record(self) -> SourceRecord {
         SourceRecord {
-            id: self.id,
+            id: pinion_domain::SourceId::from_trusted(self.id),
             owner: UserId::from_trusted(self.owner_id),
-            credential_id: self.credential_id,
+            credential_id: pinion_domain::CredentialId::from_trusted(self.credential_id),
             name: self.name,
             streams: self
                 .streams
@@ -80,26 +60,6 @@ pub fn source_job_key(credential_id: &str, source_id: &str) -> String {
     format!("{credential_id}|source:{source_id}")
 }
 
-/// A destination as stored: the board pins are published to, and the
-/// credential that writes there.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DestinationRecord {
-    /// `dst_…`.
-    pub id: String,
-    /// The owning user.
-    pub owner: UserId,
-    /// The credential it writes with (it may have been deleted since).
-    pub credential_id: String,
-    /// A name for people.
-    pub name: String,
-    /// The Pinterest board's id.
-    pub board_id: String,
-    /// The board's name when it was picked.
-    pub board_name: String,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct DestinationRow {
     pub id: String,
@@ -114,9 +74,9 @@ pub(crate) struct DestinationRow {
 impl DestinationRow {
     pub(crate) fn into_record(self) -> DestinationRecord {
         DestinationRecord {
-            id: self.id,
+            id: pinion_domain::DestinationId::from_trusted(self.id),
             owner: UserId::from_trusted(self.owner_id),
-            credential_id: self.credential_id,
+            credential_id: pinion_domain::CredentialId::from_trusted(self.credential_id),
             name: self.name,
             board_id: self.board_id,
             board_name: self.board_name,
@@ -314,9 +274,9 @@ where
              output_kind, output_path, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(&source.id)
+        .bind(source.id.as_str())
         .bind(source.owner.as_str())
-        .bind(&source.credential_id)
+        .bind(source.credential_id.as_str())
         .bind(&source.name)
         .bind(source.streams.join(","))
         .bind(&source.output_kind)
@@ -438,9 +398,9 @@ where
             "INSERT INTO destinations (id, owner_id, credential_id, name, board_id, \
              board_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&destination.id)
+        .bind(destination.id.as_str())
         .bind(destination.owner.as_str())
-        .bind(&destination.credential_id)
+        .bind(destination.credential_id.as_str())
         .bind(&destination.name)
         .bind(&destination.board_id)
         .bind(&destination.board_name)

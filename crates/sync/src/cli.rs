@@ -144,7 +144,7 @@ pub struct CliEnv {
     pub data_dir: PathBuf,
     /// Pinion's store: run state and the publish ledger live there unless
     /// `--state` names another place. Without it, `<data dir>/sync-state.db`.
-    pub store: Option<Arc<dyn pinion_store::Store>>,
+    pub store: Option<Arc<dyn pinion_store::SyncStateStore>>,
 }
 
 /// Why `pinion publish` did not complete.

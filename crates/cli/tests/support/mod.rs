@@ -146,10 +146,7 @@ pub async fn authorize(
     owner: &pinion_store::User,
     id: &CredentialId,
 ) {
-    let started = authorizations
-        .start(owner, id.as_str(), None)
-        .await
-        .unwrap();
+    let started = authorizations.start(owner, id, None).await.unwrap();
     let consent = no_redirects()
         .get(started.url.as_str())
         .send()
@@ -219,6 +216,7 @@ pub async fn authorized_with_scopes(
     let record = Credentials::new(store.clone())
         .create(
             &owner,
+            &owner.id,
             &CredentialInput {
                 name: "Boards".into(),
                 description: None,

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use pinion_store::ApiTokenInfo;
+use pinion_domain::record::ApiTokenInfo;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

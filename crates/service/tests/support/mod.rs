@@ -193,6 +193,7 @@ pub async fn authorized_credentials(
                 let record = credentials
                     .create(
                         &alice,
+                        &alice.id,
                         &CredentialInput {
                             name: format!("Fleet {n:05}"),
                             description: None,
@@ -204,7 +205,7 @@ pub async fn authorized_credentials(
                     .await
                     .unwrap();
                 let started = authorizations
-                    .start(&alice, record.id.as_str(), None)
+                    .start(&alice, &record.id, None)
                     .await
                     .unwrap();
                 let consent = http.get(started.url.as_str()).send().await.unwrap();
