@@ -7,11 +7,10 @@
 //! `PINION_MASTER_KEY_FILE`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use pinion_store::{KeyNotice, KeySource, Store};
+use pinion_service::{Pinion, Settings, StoreSettings};
 use secrecy::SecretString;
 
 /// Flags that say where the store is; each has an environment variable.
@@ -32,66 +31,63 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     /// The data directory, created if needed (0700, with any missing
-    /// parents; see `pinion_store::private_fs`).
+    /// parents).
     pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
         let dir = match &self.data_dir {
             Some(dir) => dir.clone(),
             None => default_data_dir()?,
         };
-        pinion_store::private_fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        pinion_service::create_data_dir(&dir)?;
         Ok(dir)
     }
 
-    /// The database location and the key source.
-    pub fn locate(&self) -> anyhow::Result<(String, KeySource)> {
-        let master_key = std::env::var(pinion_store::keys::MASTER_KEY_ENV)
-            .ok()
-            .map(SecretString::from);
-        let master_key_file =
-            std::env::var_os(pinion_store::keys::MASTER_KEY_FILE_ENV).map(PathBuf::from);
-        match &self.database_url {
-            Some(url) if !url.trim().is_empty() => {
-                let keys = KeySource::from_settings(master_key, master_key_file, None)
-                    .context("PostgreSQL needs an explicit encryption key")?;
-                Ok((url.clone(), keys))
-            }
-            _ => {
-                let dir = self.data_dir()?;
-                let keys = KeySource::from_settings(master_key, master_key_file, Some(&dir))?;
-                let path = dir.join(pinion_store::DEFAULT_DATABASE_FILE);
-                Ok((path.display().to_string(), keys))
-            }
-        }
+    /// Where the store is and how to unseal it, from these flags and the
+    /// environment.
+    pub fn store_settings(&self) -> anyhow::Result<StoreSettings> {
+        Ok(StoreSettings {
+            data_dir: self.data_dir()?,
+            database_url: self.database_url.clone(),
+            master_key: std::env::var(pinion_service::MASTER_KEY_ENV)
+                .ok()
+                .map(SecretString::from),
+            master_key_file: std::env::var_os(pinion_service::MASTER_KEY_FILE_ENV)
+                .map(PathBuf::from),
+            acquire_timeout: acquire_timeout_from_env()?,
+        })
     }
 
-    /// Connects to the store, telling the user on stderr when a new key file
-    /// was generated.
-    pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
-        let (location, keys) = self.locate()?;
-        let options = pinion_store::ConnectOptions {
-            acquire_timeout: acquire_timeout_from_env()?,
-            ..pinion_store::ConnectOptions::default()
-        };
-        let connected = pinion_store::connect_with(&location, keys, options).await?;
-        if let Some(KeyNotice::GeneratedKeyFile(path)) = &connected.key_notice {
+    /// Builds Pinion on the store with `settings` (their data directory is
+    /// this one), telling the user on stderr when a new key file was
+    /// generated.
+    pub async fn open(&self, mut settings: Settings) -> anyhow::Result<Pinion> {
+        let store = self.store_settings()?;
+        settings.data_dir = Some(store.data_dir.clone());
+        let pinion = Pinion::open(&store, settings).await?;
+        if let Some(path) = pinion.generated_key_file() {
             eprintln!(
                 "Generated a new encryption key at {} (mode 0600). Back it up: without it the \
                  stored secrets cannot be read.",
                 path.display()
             );
         }
-        Ok(connected.store)
+        Ok(pinion)
+    }
+
+    /// Builds Pinion for a command that does not talk to Pinterest or
+    /// browsers (its URLs are the defaults).
+    pub async fn open_local(&self) -> anyhow::Result<Pinion> {
+        let public_url = url::Url::parse(pinion_service::DEFAULT_PUBLIC_URL)?;
+        self.open(Settings::new(public_url)).await
     }
 }
 
 /// `PINION_DATABASE_ACQUIRE_TIMEOUT_MS`: how long a PostgreSQL call waits for
 /// a connection before the request answers 503
-/// ([`pinion_store::ConnectOptions::acquire_timeout`]); 1,500 when unset.
+/// ([`pinion_service::StoreSettings::acquire_timeout`]); 1,500 when unset.
 fn acquire_timeout_from_env() -> anyhow::Result<std::time::Duration> {
     const NAME: &str = "PINION_DATABASE_ACQUIRE_TIMEOUT_MS";
     match std::env::var(NAME) {
-        Err(std::env::VarError::NotPresent) => Ok(pinion_store::DEFAULT_ACQUIRE_TIMEOUT),
+        Err(std::env::VarError::NotPresent) => Ok(pinion_service::DEFAULT_ACQUIRE_TIMEOUT),
         Ok(text) => match text.trim().parse::<u64>() {
             Ok(ms @ 1..=600_000) => Ok(std::time::Duration::from_millis(ms)),
             _ => anyhow::bail!(

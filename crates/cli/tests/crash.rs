@@ -171,7 +171,7 @@ async fn recover_and_check(setup: &Setup) -> CredentialStatus {
                 .expect("the stored refresh token is accepted");
         }
         CredentialStatus::NeedsReauthorization => {
-            let reason = record.last_error.unwrap_or_default();
+            let reason = record.last_error.clone().unwrap_or_default();
             assert!(reason.contains("refresh outcome unknown"), "{reason}");
             // Authorizing again makes it usable.
             authorize(setup, &store).await;

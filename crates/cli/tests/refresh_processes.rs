@@ -42,7 +42,7 @@ async fn start_round(
         ..Default::default()
     };
     pinion_service::Credentials::new(store.clone())
-        .update(&authorized.owner, authorized.id.as_str(), &patch)
+        .update(&authorized.owner, &authorized.id, &patch)
         .await
         .unwrap();
     expire_at_pinterest(sim, app).await;

@@ -495,3 +495,62 @@ mod tests {
         }
     }
 }
+
+/// A credential as users and adapters see it: its settings and where it
+/// stands, never a secret value (only whether one is set) and none of the
+/// token refresher's bookkeeping. The store keeps the rest beside it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Credential {
+    /// The credential's id.
+    pub id: crate::CredentialId,
+    /// The owning user.
+    pub owner: crate::UserId,
+    /// Unique per owner, compared case-insensitively.
+    pub name: CredentialName,
+    /// Optional description.
+    pub description: Option<Description>,
+    /// Always `pinterest` today.
+    pub provider: String,
+    /// The OAuth app's client id (not a secret).
+    pub client_id: ClientId,
+    /// True when a client secret is stored (always, for a valid credential).
+    pub client_secret_set: bool,
+    /// The scopes the user asked for.
+    pub scopes: ScopeSet,
+    /// The scopes Pinterest granted at the last authorization or refresh.
+    pub granted_scopes: Option<ScopeSet>,
+    /// Where the credential stands.
+    pub status: CredentialStatus,
+    /// True when an access token is stored.
+    pub has_access_token: bool,
+    /// True when a refresh token is stored.
+    pub has_refresh_token: bool,
+    /// When the access token expires.
+    pub access_token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the refresh token expires.
+    pub refresh_token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When tokens were last stored.
+    pub last_refreshed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When Pinion last asked Pinterest whether the credential works.
+    pub last_checked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last problem, in words a user understands; never a secret.
+    pub last_error: Option<String>,
+    /// Bumped on every write; pass it back for a compare-and-set.
+    pub version: i64,
+    /// When the credential was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When the credential last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Credential {
+    /// True when an access token or a refresh token is stored.
+    pub fn has_tokens(&self) -> bool {
+        self.has_access_token || self.has_refresh_token
+    }
+
+    /// The scopes calls may rely on: those granted, else those asked for.
+    pub fn effective_scopes(&self) -> &ScopeSet {
+        self.granted_scopes.as_ref().unwrap_or(&self.scopes)
+    }
+}

@@ -2,8 +2,11 @@
 //!
 //! Ids that appear in URLs are 128 random bits, so knowing one id tells nothing
 //! about another and ids cannot be enumerated. Each kind has its own prefix
-//! (`cred_`, `user_`, `flow_`), which makes a pasted id self-describing and lets
-//! parsing refuse an id of the wrong kind.
+//! (`cred_`, `user_`, `flow_`, `src_`, `dst_`, `run_`, `tok_`), which makes a
+//! pasted id self-describing and lets parsing refuse an id of the wrong kind.
+//! An API token's id is the exception to the randomness: it is `tok_` and the
+//! first 8 bytes of the token's SHA-256 in hex, derived by the store, since the
+//! token itself is never kept.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,6 +15,9 @@ use crate::validation::FieldError;
 
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+        id_type!($(#[$meta])* $name, $prefix, 32);
+    };
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $digits:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
         #[serde(transparent)]
@@ -24,9 +30,9 @@ macro_rules! id_type {
             /// A fresh random id.
             pub fn generate() -> Self {
                 use rand::RngCore;
-                let mut bytes = [0u8; 16];
+                let mut bytes = [0u8; $digits / 2];
                 rand::rngs::OsRng.fill_bytes(&mut bytes);
-                let mut text = String::with_capacity(Self::PREFIX.len() + 32);
+                let mut text = String::with_capacity(Self::PREFIX.len() + $digits);
                 text.push_str(Self::PREFIX);
                 for byte in bytes {
                     text.push_str(&format!("{byte:02x}"));
@@ -53,7 +59,7 @@ macro_rules! id_type {
                 let valid = s
                     .strip_prefix(Self::PREFIX)
                     .is_some_and(|rest| {
-                        rest.len() == 32
+                        rest.len() == $digits
                             && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                     });
                 if valid {
@@ -61,9 +67,18 @@ macro_rules! id_type {
                 } else {
                     Err(FieldError::new(
                         "id",
-                        concat!("is not a valid id (expected `", $prefix, "` and 32 hex digits)"),
+                        concat!(
+                            "is not a valid id (expected `", $prefix, "` and ", $digits,
+                            " hex digits)"
+                        ),
                     ))
                 }
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
             }
         }
 
@@ -96,6 +111,30 @@ id_type!(
     /// Identifies one authorization flow.
     FlowId,
     "flow_"
+);
+
+id_type!(
+    /// Identifies a data source.
+    SourceId,
+    "src_"
+);
+id_type!(
+    /// Identifies a destination (a board pins are published to).
+    DestinationId,
+    "dst_"
+);
+id_type!(
+    /// Identifies one run of a data source.
+    RunId,
+    "run_"
+);
+id_type!(
+    /// Identifies an API token to its owner: `tok_` and the first 8 bytes of
+    /// the token's SHA-256 in hex (the store derives it; the token itself is
+    /// never kept).
+    ApiTokenId,
+    "tok_",
+    16
 );
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod credential;
 pub mod id;
+pub mod record;
 pub mod scope;
 pub mod secret;
 pub mod user;
@@ -17,14 +18,14 @@ pub mod validation;
 
 pub use clock::{Clock, SystemClock};
 pub use credential::{
-    ClientId, CredentialInput, CredentialName, CredentialPatchInput, CredentialStatus,
+    ClientId, Credential, CredentialInput, CredentialName, CredentialPatchInput, CredentialStatus,
     CredentialUpdate, Description, NewCredential,
 };
-pub use id::{CredentialId, FlowId, UserId};
+pub use id::{ApiTokenId, CredentialId, DestinationId, FlowId, RunId, SourceId, UserId};
 pub use scope::{Scope, ScopeSet};
 pub use secret::{
     AccessToken, ApiToken, AuthorizationCode, ClientSecret, OAuthState, Password, PkceVerifier,
     RefreshToken,
 };
-pub use user::{Role, Username};
+pub use user::{Role, User, Username};
 pub use validation::{FieldError, ValidationErrors};

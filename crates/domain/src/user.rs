@@ -104,3 +104,20 @@ mod tests {
         }
     }
 }
+
+/// A Pinion user, as stored (never the password, only whether one is set).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    /// The user's id.
+    pub id: crate::UserId,
+    /// Unique, lowercase.
+    pub username: Username,
+    /// What the user may do.
+    pub role: Role,
+    /// True when a password (its argon2 hash) is set.
+    pub has_password: bool,
+    /// When the user was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When the user last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}

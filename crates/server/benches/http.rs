@@ -169,7 +169,7 @@ async fn fixed_rate(target: &Target) -> (f64, f64, f64, usize) {
 struct Churn {
     label: String,
     store: Arc<dyn Store>,
-    credential: pinion_store::CredentialRecord,
+    credential: pinion_domain::Credential,
     user: pinion_domain::UserId,
 }
 
@@ -219,6 +219,7 @@ async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Sto
         let created = credentials
             .create(
                 &user,
+                &user.id,
                 &CredentialInput {
                     name: format!("Credential {i:02}"),
                     description: Some("Benchmark credential".into()),
@@ -239,7 +240,8 @@ async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Sto
         credential: first.expect("a credential"),
         user: user.id.clone(),
     };
-    let sessions = pinion_service::Sessions::new(store.clone());
+    let sessions =
+        pinion_service::Sessions::new(store.clone(), Arc::new(pinion_domain::SystemClock));
     let password = Password::new("bench-password-long-enough".to_owned());
     sessions.set_password(&username, &password).await.unwrap();
     let signed_in = sessions
@@ -247,13 +249,14 @@ async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Sto
         .await
         .unwrap()
         .expect("signed in");
-    let mut settings = Settings::new(
-        "127.0.0.1:0".parse().unwrap(),
-        Settings::parse_public_url("http://127.0.0.1:8080").unwrap(),
+    let pinion = pinion_service::Pinion::with_store(
         store,
-    );
+        pinion_service::Settings::new(Settings::parse_public_url("http://127.0.0.1:8080").unwrap()),
+    )
+    .unwrap();
+    let mut settings = Settings::new("127.0.0.1:0".parse().unwrap());
     settings.refresher = None;
-    let app = Application::build(settings).await.unwrap();
+    let app = Application::build(settings, pinion).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async {

@@ -24,7 +24,7 @@ pub async fn healthz() -> impl IntoResponse {
 /// 200 when the database answers within [`READY_TIMEOUT`], 503 (with
 /// `Retry-After`, added to every 503 by the router) otherwise.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let reason = match tokio::time::timeout(READY_TIMEOUT, state.store.keyring_status()).await {
+    let reason = match tokio::time::timeout(READY_TIMEOUT, state.ready()).await {
         Ok(Ok(_)) => {
             return (StatusCode::OK, Json(serde_json::json!({"status": "ready"})));
         }

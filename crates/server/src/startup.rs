@@ -9,9 +9,7 @@ use axum::routing::get;
 use std::sync::Arc;
 
 use anyhow::Context;
-use pinion_domain::SystemClock;
-use pinion_oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
-use pinion_service::{Authorizations, Credentials, Refresher, TokenManager, Users};
+use pinion_service::{Pinion, Refresher};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -32,80 +30,36 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     refresher: Option<Refresher>,
-    tokens: Arc<TokenManager>,
+    refresh_lease: std::time::Duration,
     max_connections: Option<usize>,
     runs: pinion_service::Runs,
 }
 
 impl Application {
-    /// Binds the listener and builds the router from `settings`.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    /// Binds the listener and builds the router over `pinion`'s services.
+    pub async fn build(settings: Settings, pinion: Pinion) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen)
             .await
-            .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", settings.listen))?;
-        let oauth_config =
-            OAuthConfig::from_urls(&settings.pinterest_oauth_url, &settings.pinterest_api_url)
-                .map_err(|err| anyhow::anyhow!("{err}"))?;
-        let oauth = Arc::new(
-            PinterestOAuth::new(oauth_config, Arc::new(SystemClock))
-                .map_err(|err| anyhow::anyhow!("{err}"))?,
-        );
-        let redirect_uri = RedirectUri::parse(&settings.redirect_uri()).map_err(|err| {
-            anyhow::anyhow!("PINION_PUBLIC_URL gives no valid redirect URI: {err}")
-        })?;
-        let api_base = pinion_pinterest::BaseUrl::parse(&settings.pinterest_api_url)
-            .map_err(|err| anyhow::anyhow!("PINTEREST_API_URL: {err}"))
-            .context("checking the Pinterest API URL")?;
-        let tokens = Arc::new(TokenManager::new(
-            settings.store.clone(),
-            oauth.clone(),
-            Arc::new(SystemClock),
-            settings.refresh_policy.clone(),
-        ));
-        if let Some(dir) = &settings.data_dir {
-            // Refreshed tokens are journaled here until the database takes
-            // them, so a database outage never costs a user their grant.
-            tokens.set_journal(pinion_service::TokenJournal::in_data_dir(
-                dir,
-                settings.store.clone(),
-            ));
-        }
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let refresher = settings
             .refresher
             .clone()
-            .map(|config| Refresher::new(tokens.clone(), config));
-        let runs = pinion_service::Runs::new(
-            settings.store.clone(),
-            tokens.clone(),
-            pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
-            settings.data_dir.clone(),
-        );
+            .map(|config| pinion.refresher(config));
+        let runs = pinion.runs.clone();
+        let refresh_lease = pinion.refresh_lease();
         let state = AppState::new(Services {
-            users: Users::new(settings.store.clone()),
-            credentials: Credentials::new(settings.store.clone()),
-            authorizations: Authorizations::new(settings.store.clone(), oauth, redirect_uri),
-            tokens: tokens.clone(),
-            pinterest: pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
-            sessions: pinion_service::Sessions::new(settings.store.clone()),
-            sources: pinion_service::Sources::new(settings.store.clone()),
-            destinations: pinion_service::Destinations::new(
-                settings.store.clone(),
-                tokens.clone(),
-                pinion_pinterest::ClientConfig::with_base_url(api_base.clone()),
-            ),
-            runs: runs.clone(),
             credential_lists: Arc::new(pinion_service::cache::ReadCache::new(
-                settings.store.changes().clone(),
+                pinion.changes().clone(),
                 CACHED_CREDENTIAL_LISTS,
             )),
-            store: settings.store,
-            public_url: settings.public_url,
+            public_url: pinion.settings().public_url.clone(),
+            pinion,
         });
         Ok(Self {
             listener,
             router: router(state),
             refresher,
-            tokens,
+            refresh_lease,
             max_connections: settings.max_connections,
             runs,
         })
@@ -116,16 +70,6 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound TCP listener has a local address")
-    }
-
-    /// The source runs service, shared with the handlers.
-    pub fn runs(&self) -> &pinion_service::Runs {
-        &self.runs
-    }
-
-    /// The token manager, shared with the handlers.
-    pub fn tokens(&self) -> &Arc<TokenManager> {
-        &self.tokens
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -155,7 +99,7 @@ impl Application {
             })
         };
         let refresher_task = self.refresher.map(|refresher| {
-            let lease = self.tokens.policy().lease;
+            let lease = self.refresh_lease;
             let mut stop_rx = stop_rx.clone();
             tokio::spawn(async move {
                 if let Err(err) = refresher.recover_interrupted(lease).await {

@@ -3,8 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use pinion_service::{Authorizations, Credentials, TokenManager, Users};
-use pinion_store::Store;
+use pinion_service::Pinion;
 use url::Url;
 
 /// Shared handler state: one pointer, since axum clones it for every
@@ -27,32 +26,24 @@ impl Deref for AppState {
     }
 }
 
-/// The services and settings behind [`AppState`].
+/// The services and settings behind [`AppState`]: the composition root's
+/// services (reached through `Deref`, so `state.credentials` is
+/// [`Pinion::credentials`]) and what only the server keeps.
 #[derive(Debug)]
 pub struct Services {
-    /// The store, for readiness checks.
-    pub store: Arc<dyn Store>,
-    /// User management and API-token authentication.
-    pub users: Users,
-    /// Credential management.
-    pub credentials: Credentials,
+    /// Every service, wired once.
+    pub pinion: Pinion,
     /// The public URL browsers reach Pinion at.
     pub public_url: Url,
-    /// Starting and completing authorizations.
-    pub authorizations: Authorizations,
-    /// Fresh access tokens and refreshes.
-    pub tokens: Arc<TokenManager>,
-    /// The Pinterest API client's configuration, for checks.
-    pub pinterest: pinion_pinterest::ClientConfig,
-    /// Web sign-in: passwords and browser sessions (issue 6).
-    pub sessions: pinion_service::Sessions,
-    /// Data sources (issue 6).
-    pub sources: pinion_service::Sources,
-    /// Destinations (issue 6).
-    pub destinations: pinion_service::Destinations,
-    /// Source runs (issue 6).
-    pub runs: pinion_service::Runs,
     /// `GET /api/v1/credentials` answers by user, until the store changes.
     pub credential_lists:
         Arc<pinion_service::cache::ReadCache<pinion_domain::UserId, axum::body::Bytes>>,
+}
+
+impl Deref for Services {
+    type Target = Pinion;
+
+    fn deref(&self) -> &Pinion {
+        &self.pinion
+    }
 }

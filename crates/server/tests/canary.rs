@@ -326,18 +326,21 @@ async fn no_secret_of_a_whole_run_reaches_logs_responses_or_the_database() {
         .unwrap();
     markers.add("API token", api_token.expose_secret());
     let oauth_url = sim.oauth_url();
-    let settings = |store| {
-        let mut settings = Settings::new(addr, Settings::parse_public_url(&public).unwrap(), store);
-        settings.pinterest_oauth_url = oauth_url.clone();
-        settings.pinterest_api_url = proxy_url.clone();
-        settings
+    let pinion = |store| {
+        let mut service =
+            pinion_service::Settings::new(Settings::parse_public_url(&public).unwrap());
+        service.pinterest_oauth_url = oauth_url.clone();
+        service.pinterest_api_url = proxy_url.clone();
+        pinion_service::Pinion::with_store(store, service).unwrap()
     };
 
     // Phase 1: the API, without the background refresher (so the faults hit
     // the calls they are meant for).
-    let mut first = settings(store.clone());
+    let mut first = Settings::new(addr);
     first.refresher = None;
-    let app = Application::build(first).await.unwrap();
+    let app = Application::build(first, pinion(store.clone()))
+        .await
+        .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -464,12 +467,14 @@ async fn no_secret_of_a_whole_run_reaches_logs_responses_or_the_database() {
 
     // Phase 2: the same database served with the background refresher, until
     // it has refreshed the 3-second token twice.
-    let mut second = settings(store.clone());
+    let mut second = Settings::new(addr);
     second.refresher = Some(pinion_service::RefresherConfig {
         interval: Duration::from_millis(200),
         ..Default::default()
     });
-    let app = Application::build(second).await.unwrap();
+    let app = Application::build(second, pinion(store.clone()))
+        .await
+        .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;

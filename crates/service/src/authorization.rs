@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use pinion_domain::{AuthorizationCode, CredentialId, FlowId, OAuthState, ScopeSet};
 use pinion_oauth::{AuthorizationUrl, PinterestOAuth, RedirectUri, TokenError, TokenResponse};
 use pinion_store::{
-    ActivityEvent, CredentialRecord, FlowOutcome, NewFlow, Store, StoreError, TokenSet, User,
+    ActivityEvent, CredentialRecord, FlowOutcome, NewFlow, Store, StoreError, TokenSet,
 };
 use sha2::{Digest, Sha256};
 
@@ -160,6 +160,7 @@ impl From<StoreError> for CallbackError {
 #[derive(Debug, Clone)]
 pub struct Authorizations {
     store: Arc<dyn Store>,
+    credentials: crate::Credentials,
     oauth: Arc<PinterestOAuth>,
     redirect_uri: RedirectUri,
 }
@@ -173,6 +174,7 @@ impl Authorizations {
         redirect_uri: RedirectUri,
     ) -> Self {
         Self {
+            credentials: crate::Credentials::new(store.clone()),
             store,
             oauth,
             redirect_uri,
@@ -184,27 +186,22 @@ impl Authorizations {
         &self.redirect_uri
     }
 
-    /// Starts a flow for credential `id`; only its owner may. With `binding`,
-    /// the callback must come from the browser holding that cookie value.
-    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    /// Starts a flow for credential `id`; its owner and the operator may (a
+    /// collaborator may use the credential but never re-authorize it). The
+    /// flow belongs to the credential's owner, whose Pinterest account the
+    /// consent is for. With `binding`, the callback must come from the
+    /// browser holding that cookie value.
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
     pub async fn start(
         &self,
-        actor: &User,
-        id: &str,
+        actor: impl Into<crate::Actor>,
+        id: &CredentialId,
         binding: Option<&BrowserBinding>,
     ) -> Result<StartedAuthorization, ServiceError> {
-        let not_found = || ServiceError::NotFound { what: "credential" };
-        let id: CredentialId = id.parse().map_err(|_| not_found())?;
-        let record = self.store.get_credential(&id).await?;
-        if record.owner != actor.id {
-            // A collaborator may use the credential but never re-authorize it.
-            return match self.store.share_state(&record.id, &actor.id).await? {
-                pinion_store::ShareState::Active => Err(ServiceError::Forbidden(
-                    crate::credentials::SHARED_SETTINGS_FORBIDDEN,
-                )),
-                _ => Err(not_found()),
-            };
-        }
+        let record = self
+            .credentials
+            .authorized(&actor.into(), id, crate::credentials::Access::Manage)
+            .await?;
         let request =
             self.oauth
                 .start_authorization(&record.client_id, &self.redirect_uri, &record.scopes);
@@ -212,7 +209,7 @@ impl Authorizations {
             .store
             .create_flow(&NewFlow {
                 credential_id: record.id.clone(),
-                user_id: actor.id.clone(),
+                user_id: record.owner.clone(),
                 state_hash: pinion_oauth::state_hash(&request.state).as_str().to_owned(),
                 redirect_uri: self.redirect_uri.as_str().to_owned(),
                 pkce_verifier: request.pkce_verifier,

@@ -113,21 +113,11 @@ impl CheckReport {
     }
 }
 
-/// Calls `GET /v5/user_account` with credential `id` and reports; the
-/// check is logged as done by the system (see [`check_credential_by`]).
-pub async fn check_credential(
-    manager: &Arc<TokenManager>,
-    config: ClientConfig,
-    id: &CredentialId,
-) -> Result<CheckReport, crate::ServiceError> {
-    check_credential_by(manager, config, id, &Actor::System).await
-}
-
 /// Calls `GET /v5/user_account` with credential `id` and reports, unless
 /// a check of the unchanged credential made less than [`CHECK_REUSE`] ago
 /// answers it; the result goes to the credential's activity log as done by
 /// `actor`.
-pub async fn check_credential_by(
+pub(crate) async fn check_credential_by(
     manager: &Arc<TokenManager>,
     config: ClientConfig,
     id: &CredentialId,
@@ -140,7 +130,7 @@ pub async fn check_credential_by(
 /// of the credential already under way in this process): for the web UI's
 /// Check button, pressed by a person who has just changed something on
 /// Pinterest's side. Its answer is kept for the checks that follow.
-pub async fn check_credential_now_by(
+pub(crate) async fn check_credential_now_by(
     manager: &Arc<TokenManager>,
     config: ClientConfig,
     id: &CredentialId,

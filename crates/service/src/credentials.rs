@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use pinion_domain::{
-    CredentialId, CredentialInput, CredentialPatchInput, CredentialUpdate, NewCredential, Role,
-    UserId,
+    Credential, CredentialId, CredentialInput, CredentialPatchInput, CredentialStatus,
+    CredentialUpdate, NewCredential, User, UserId,
 };
-use pinion_store::{ActivityEvent, CredentialRecord, ShareState, Store, User};
+use pinion_store::{ActivityEvent, CredentialRecord, ShareState, Store};
 
 use crate::ServiceError;
 use crate::activity::{self, Actor};
@@ -59,58 +59,101 @@ impl Credentials {
     }
 
     /// Validates `input` and stores a new credential owned by `owner`, with
-    /// status `needs_authorization`. Nothing is stored when a field is invalid.
-    #[tracing::instrument(skip_all, fields(owner = %owner.id))]
+    /// status `needs_authorization`, if `actor` may manage `owner`'s
+    /// credentials (the user themselves, or the operator). Nothing is
+    /// stored when a field is invalid.
+    #[tracing::instrument(skip_all, fields(owner = %owner))]
     pub async fn create(
         &self,
-        owner: &User,
+        actor: impl Into<Actor>,
+        owner: &UserId,
         input: &CredentialInput,
-    ) -> Result<CredentialRecord, ServiceError> {
+    ) -> Result<Credential, ServiceError> {
+        let actor = actor.into();
+        if !actor.manages(owner) {
+            return Err(ServiceError::Forbidden(
+                "a credential can only be created for yourself",
+            ));
+        }
         let new = NewCredential::validate(input)?;
-        let record = self.store.create_credential(&owner.id, &new).await?;
+        let record = self.store.create_credential(owner, &new).await?;
         tracing::info!(credential_id = %record.id, "Created a credential.");
         let detail = format!("requested scopes: {}", record.scopes.to_comma_separated());
-        let entry = activity::entry(
-            &record,
-            &Actor::from(owner),
-            ActivityEvent::Created,
-            None,
-            Some(detail),
-        );
+        let entry = activity::entry(&record, &actor, ActivityEvent::Created, None, Some(detail));
         activity::append(&*self.store, entry).await;
-        Ok(record)
+        Ok(record.into())
     }
 
-    /// The credentials `actor` owns, by name.
-    pub async fn list(&self, actor: &User) -> Result<Vec<CredentialRecord>, ServiceError> {
-        Ok(self.store.list_credentials(&actor.id).await?)
+    /// The credentials the user `actor` owns, by name.
+    pub async fn list(&self, actor: &User) -> Result<Vec<Credential>, ServiceError> {
+        self.list_owned_by(actor, &actor.id).await
     }
 
-    /// Every credential of every user; admins only.
-    pub async fn list_all(&self, actor: &User) -> Result<Vec<CredentialRecord>, ServiceError> {
-        if actor.role != Role::Admin {
+    /// The credentials `owner` owns, by name: for the owner, an admin and the
+    /// operator.
+    pub async fn list_owned_by(
+        &self,
+        actor: impl Into<Actor>,
+        owner: &UserId,
+    ) -> Result<Vec<Credential>, ServiceError> {
+        let actor = actor.into();
+        if !(actor.id() == Some(owner) || actor.reads_everything()) {
+            return Err(ServiceError::Forbidden(
+                "only an admin may list another user's credentials",
+            ));
+        }
+        Ok(views(self.store.list_credentials(owner).await?))
+    }
+
+    /// Every credential of every user: for admins and the operator.
+    pub async fn list_all(&self, actor: impl Into<Actor>) -> Result<Vec<Credential>, ServiceError> {
+        if !actor.into().reads_everything() {
             return Err(ServiceError::Forbidden(
                 "only an admin may list every credential",
             ));
         }
-        Ok(self.store.list_all_credentials().await?)
+        Ok(views(self.store.list_all_credentials().await?))
     }
 
-    /// One credential's metadata, if `actor` may see it.
-    pub async fn get(&self, actor: &User, id: &str) -> Result<CredentialRecord, ServiceError> {
-        self.authorized(actor, id, Access::Read).await
+    /// One credential's metadata, if `actor` may read it (the owner, an
+    /// admin, the operator).
+    pub async fn get(
+        &self,
+        actor: impl Into<Actor>,
+        id: &CredentialId,
+    ) -> Result<Credential, ServiceError> {
+        Ok(self
+            .authorized(&actor.into(), id, Access::Read)
+            .await?
+            .into())
+    }
+
+    /// One credential's metadata, if `actor` may change it (the owner, the
+    /// operator): what an edit, authorize, check or delete screen shows.
+    /// An admin who is not the owner gets the same `NotFound` as for an
+    /// unknown id.
+    pub async fn get_to_manage(
+        &self,
+        actor: impl Into<Actor>,
+        id: &CredentialId,
+    ) -> Result<Credential, ServiceError> {
+        Ok(self
+            .authorized(&actor.into(), id, Access::Manage)
+            .await?
+            .into())
     }
 
     /// Validates `patch` and applies it in one transaction.
-    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
     pub async fn update(
         &self,
-        actor: &User,
-        id: &str,
+        actor: impl Into<Actor>,
+        id: &CredentialId,
         patch: &CredentialPatchInput,
-    ) -> Result<CredentialRecord, ServiceError> {
+    ) -> Result<Credential, ServiceError> {
+        let actor = actor.into();
         let update = CredentialUpdate::validate(patch)?;
-        let record = self.authorized(actor, id, Access::Manage).await?;
+        let record = self.authorized(&actor, id, Access::Manage).await?;
         let updated = self
             .store
             .update_credential(&record.id, &update, Some(record.version))
@@ -119,55 +162,103 @@ impl Credentials {
         if !update.is_empty() {
             let entry = activity::entry(
                 &updated,
-                &Actor::from(actor),
+                &actor,
                 ActivityEvent::Edited,
                 None,
                 Some(changed_fields(&record, &update)),
             );
             activity::append(&*self.store, entry).await;
         }
-        Ok(updated)
+        Ok(updated.into())
     }
 
     /// Deletes a credential and its tokens at once.
-    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
-    pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
-        let record = self.authorized(actor, id, Access::Manage).await?;
-        let entry = activity::entry(
-            &record,
-            &Actor::from(actor),
-            ActivityEvent::Deleted,
-            None,
-            None,
-        );
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
+    pub async fn delete(
+        &self,
+        actor: impl Into<Actor>,
+        id: &CredentialId,
+    ) -> Result<Credential, ServiceError> {
+        let actor = actor.into();
+        let record = self.authorized(&actor, id, Access::Manage).await?;
+        let entry = activity::entry(&record, &actor, ActivityEvent::Deleted, None, None);
         self.store
             .delete_credential_logged(&record.id, &entry)
             .await?;
         tracing::info!(credential_id = %record.id, "Deleted a credential.");
-        Ok(())
+        Ok(record.into())
     }
 
     /// Loads the credential `id` if `actor` may `access` it; a collaborator
     /// gets `Forbidden`, anyone else the same `NotFound` as for an unknown id.
+    /// The one place the credential access rules are applied.
     pub(crate) async fn authorized(
         &self,
-        actor: &User,
-        id: &str,
+        actor: &Actor,
+        id: &CredentialId,
         access: Access,
     ) -> Result<CredentialRecord, ServiceError> {
-        let not_found = || ServiceError::NotFound { what: "credential" };
-        let id: CredentialId = id.parse().map_err(|_| not_found())?;
-        let record = self.store.get_credential(&id).await?;
+        let record = self.store.get_credential(id).await?;
         let allowed =
-            record.owner == actor.id || (access == Access::Read && actor.role == Role::Admin);
+            actor.manages(&record.owner) || (access == Access::Read && actor.reads_everything());
         if allowed {
             return Ok(record);
         }
-        match self.store.share_state(&record.id, &actor.id).await? {
+        let Some(user) = actor.id() else {
+            return Err(ServiceError::NotFound { what: "credential" });
+        };
+        match self.store.share_state(&record.id, user).await? {
             ShareState::Active => Err(ServiceError::Forbidden(SHARED_SETTINGS_FORBIDDEN)),
-            ShareState::Withdrawn | ShareState::None => Err(not_found()),
+            ShareState::Withdrawn | ShareState::None => {
+                Err(ServiceError::NotFound { what: "credential" })
+            }
         }
     }
+}
+
+/// Why a credential cannot hand out tokens now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// It was never authorized (or its tokens were discarded).
+    NotAuthorized,
+    /// Pinterest no longer accepts its grant: its owner must authorize it
+    /// again.
+    NeedsReauthorization {
+        /// Why, for people; never a secret.
+        reason: String,
+    },
+    /// Pinterest refused the app's own credentials.
+    AppCredentials {
+        /// Why, for people; never a secret.
+        reason: String,
+    },
+}
+
+/// Whether `credential` can hand out tokens now: the one rule for "usable",
+/// applied by the token manager, source runs, destinations and the sync
+/// commands alike. Only an active credential is usable.
+pub fn usability(credential: &Credential) -> Result<(), Unusable> {
+    match credential.status {
+        CredentialStatus::Active => Ok(()),
+        CredentialStatus::NeedsAuthorization => Err(Unusable::NotAuthorized),
+        CredentialStatus::NeedsReauthorization => Err(Unusable::NeedsReauthorization {
+            reason: credential
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "Pinterest no longer accepts this connection".into()),
+        }),
+        CredentialStatus::Error => Err(Unusable::AppCredentials {
+            reason: credential
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "the credential is in error".into()),
+        }),
+    }
+}
+
+/// The views of `records`, without the refresher's bookkeeping.
+pub(crate) fn views(records: Vec<CredentialRecord>) -> Vec<Credential> {
+    records.into_iter().map(Credential::from).collect()
 }
 
 /// The names of the fields `update` changes, for the activity log (never a
@@ -233,8 +324,11 @@ mod tests {
         let (alice, _) = users.create("alice", false).await.unwrap();
         let (bob, _) = users.create("bob", false).await.unwrap();
         let (admin, _) = users.create("root", true).await.unwrap();
-        let record = credentials.create(&alice, &input("Boards")).await.unwrap();
-        let id = record.id.as_str();
+        let record = credentials
+            .create(&alice, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
+        let id = &record.id;
 
         assert!(matches!(
             credentials.get(&bob, id).await,
@@ -264,9 +358,9 @@ mod tests {
             credentials.list_all(&bob).await,
             Err(ServiceError::Forbidden(_))
         ));
-        // A malformed id is indistinguishable from another user's.
+        // An unknown id is indistinguishable from another user's.
         assert!(matches!(
-            credentials.get(&alice, "cred_nope").await,
+            credentials.get(&alice, &CredentialId::generate()).await,
             Err(ServiceError::NotFound { .. })
         ));
         assert_eq!(
@@ -286,7 +380,10 @@ mod tests {
         let credentials = Credentials::new(store);
         let mut bad = input("");
         bad.scopes = Some("boards:fly".into());
-        let err = credentials.create(&alice, &bad).await.unwrap_err();
+        let err = credentials
+            .create(&alice, &alice.id, &bad)
+            .await
+            .unwrap_err();
         let ServiceError::Validation(errors) = err else {
             panic!("expected a validation error, got {err:?}");
         };
@@ -304,12 +401,116 @@ mod tests {
             .await
             .unwrap();
         let credentials = Credentials::new(store);
-        credentials.create(&alice, &input("Boards")).await.unwrap();
+        credentials
+            .create(&alice, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
         let err = credentials
-            .create(&alice, &input("Boards"))
+            .create(&alice, &alice.id, &input("Boards"))
             .await
             .unwrap_err();
         assert_eq!(err.field(), Some("name"), "{err:?}");
         assert_eq!(credentials.list(&alice).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_operator_manages_any_credential_and_is_logged_as_the_operator() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let users = Users::new(store.clone());
+        let credentials = Credentials::new(store.clone());
+        let (alice, _) = users.create("alice", false).await.unwrap();
+        let (bob, _) = users.create("bob", false).await.unwrap();
+
+        // A user creates only for themselves; the operator for anyone.
+        assert!(matches!(
+            credentials
+                .create(&bob, &alice.id, &input("Not mine"))
+                .await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        let record = credentials
+            .create(Actor::Operator, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
+        assert_eq!(record.owner, alice.id);
+
+        let rename = CredentialPatchInput {
+            name: Some("Renamed".into()),
+            ..Default::default()
+        };
+        credentials
+            .update(Actor::Operator, &record.id, &rename)
+            .await
+            .unwrap();
+        assert_eq!(
+            credentials.list_all(Actor::Operator).await.unwrap().len(),
+            1
+        );
+        assert!(matches!(
+            credentials.list_owned_by(&bob, &alice.id).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+
+        let log = store
+            .list_activity(record.id.as_str(), None, 10)
+            .await
+            .unwrap();
+        let edited = log.iter().find(|e| e.event == "edited").unwrap();
+        assert_eq!(edited.actor, Actor::OPERATOR);
+        assert_eq!(edited.actor_id, None);
+        let created = log.iter().find(|e| e.event == "created").unwrap();
+        assert_eq!(created.actor, Actor::OPERATOR);
+
+        credentials
+            .delete(Actor::Operator, &record.id)
+            .await
+            .unwrap();
+        assert!(credentials.list(&alice).await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_an_active_credential_is_usable() {
+        use pinion_domain::CredentialStatus;
+        let now = chrono::Utc::now();
+        let mut credential = Credential {
+            id: CredentialId::generate(),
+            owner: UserId::generate(),
+            name: pinion_domain::CredentialName::parse("Boards").unwrap(),
+            description: None,
+            provider: "pinterest".into(),
+            client_id: pinion_domain::ClientId::parse("1484362").unwrap(),
+            client_secret_set: true,
+            scopes: pinion_domain::ScopeSet::default_requested(),
+            granted_scopes: None,
+            status: CredentialStatus::Active,
+            has_access_token: true,
+            has_refresh_token: true,
+            access_token_expires_at: None,
+            refresh_token_expires_at: None,
+            last_refreshed_at: None,
+            last_checked_at: None,
+            last_error: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(usability(&credential), Ok(()));
+        credential.status = CredentialStatus::NeedsAuthorization;
+        assert_eq!(usability(&credential), Err(Unusable::NotAuthorized));
+        credential.status = CredentialStatus::NeedsReauthorization;
+        credential.last_error = Some("revoked on Pinterest".into());
+        assert_eq!(
+            usability(&credential),
+            Err(Unusable::NeedsReauthorization {
+                reason: "revoked on Pinterest".into()
+            })
+        );
+        credential.status = CredentialStatus::Error;
+        credential.last_error = None;
+        assert!(matches!(
+            usability(&credential),
+            Err(Unusable::AppCredentials { .. })
+        ));
     }
 }

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use pinion_domain::{CredentialId, FieldError, ValidationErrors};
+use pinion_domain::{CredentialId, DestinationId, FieldError, User, ValidationErrors};
 use pinion_pinterest::{BoardsQuery, ClientConfig, PageRequest, PinterestClient};
-use pinion_store::{CredentialRecord, DestinationRecord, Store, User};
+use pinion_store::{DestinationRecord, Store};
 
 use crate::{Credentials, ServiceError, TokenManager};
 
@@ -57,14 +57,6 @@ impl Destinations {
         }
     }
 
-    async fn owned_credential(
-        &self,
-        actor: &User,
-        id: &str,
-    ) -> Result<CredentialRecord, ServiceError> {
-        self.credentials.usable_by(actor, id).await
-    }
-
     /// The boards of the account behind credential `credential_id`, which
     /// `actor` must be able to use. A failure to reach Pinterest is `Unavailable` with
     /// the client's message (which holds no secret).
@@ -72,9 +64,9 @@ impl Destinations {
     pub async fn boards(
         &self,
         actor: &User,
-        credential_id: &str,
+        credential_id: &CredentialId,
     ) -> Result<Vec<BoardChoice>, ServiceError> {
-        let credential = self.owned_credential(actor, credential_id).await?;
+        let credential = self.credentials.usable_by(actor, credential_id).await?;
         self.read_boards(&credential.id).await
     }
 
@@ -110,8 +102,9 @@ impl Destinations {
         actor: &User,
         input: &DestinationInput,
     ) -> Result<DestinationRecord, ServiceError> {
-        let credential = self.owned_credential(actor, &input.credential_id).await?;
-        if credential.status != pinion_domain::CredentialStatus::Active {
+        let credential_id = crate::sources::parse_credential_id(&input.credential_id)?;
+        let credential = self.credentials.usable_by(actor, &credential_id).await?;
+        if crate::credentials::usability(&credential).is_err() {
             // Its boards cannot be read without tokens Pinterest accepts.
             return Err(ServiceError::NotAuthorized {
                 credential: credential.name.to_string(),
@@ -143,13 +136,13 @@ impl Destinations {
             return Err(ValidationErrors(errors).into());
         };
         let record = DestinationRecord {
-            id: new_destination_id(),
+            id: DestinationId::generate(),
             owner: actor.id.clone(),
-            credential_id: credential.id.as_str().to_owned(),
+            credential_id: credential.id.clone(),
             name: name.to_owned(),
             board_id: board.id,
             board_name: board.name,
-            created_at: chrono::Utc::now(),
+            created_at: self.tokens.now(),
         };
         let stored = self.store.create_destination(&record).await?;
         tracing::info!(destination_id = %stored.id, credential_id = %stored.credential_id, "Created a destination.");
@@ -163,8 +156,12 @@ impl Destinations {
 
     /// One destination, if `actor` owns it; otherwise `NotFound`, as for an
     /// unknown id.
-    pub async fn get(&self, actor: &User, id: &str) -> Result<DestinationRecord, ServiceError> {
-        let destination = self.store.get_destination(id).await?;
+    pub async fn get(
+        &self,
+        actor: &User,
+        id: &DestinationId,
+    ) -> Result<DestinationRecord, ServiceError> {
+        let destination = self.store.get_destination(id.as_str()).await?;
         if destination.owner != actor.id {
             return Err(ServiceError::NotFound {
                 what: "destination",
@@ -175,8 +172,12 @@ impl Destinations {
 
     /// Deletes a destination `actor` owns; any other is `NotFound`.
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
-    pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
-        if !self.store.delete_destination(id, &actor.id).await? {
+    pub async fn delete(&self, actor: &User, id: &DestinationId) -> Result<(), ServiceError> {
+        if !self
+            .store
+            .delete_destination(id.as_str(), &actor.id)
+            .await?
+        {
             return Err(ServiceError::NotFound {
                 what: "destination",
             });
@@ -184,11 +185,4 @@ impl Destinations {
         tracing::info!(destination_id = %id, "Deleted a destination.");
         Ok(())
     }
-}
-
-fn new_destination_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("dst_{}", hex::encode(bytes))
 }

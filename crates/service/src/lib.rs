@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod activity;
+mod app;
 mod authorization;
 pub mod cache;
 mod check;
@@ -15,6 +16,8 @@ mod destinations;
 mod error;
 mod instance;
 mod journal;
+mod keys;
+mod lifecycle;
 mod pause;
 mod refresher;
 mod runs;
@@ -27,17 +30,22 @@ mod usage;
 mod users;
 
 pub use activity::Actor;
+pub use app::{
+    CALLBACK_PATH, DATABASE_FILE, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_PINTEREST_API_URL,
+    DEFAULT_PINTEREST_OAUTH_URL, DEFAULT_PUBLIC_URL, KEY_FILE, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV,
+    Pinion, Settings, SetupError, StoreSettings, create_data_dir, redirect_uri,
+};
 pub use authorization::{
     Authorizations, BrowserBinding, CallbackError, CallbackParams, CompletedAuthorization,
     FLOW_TTL, StartedAuthorization,
 };
-pub use check::{
-    CHECK_REUSE, CheckReport, check_credential, check_credential_by, check_credential_now_by,
-};
-pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, UsableList};
+pub use check::{CHECK_REUSE, CheckReport};
+pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, Unusable, UsableList, usability};
 pub use error::ServiceError;
 pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};
 pub use journal::{JOURNAL_DIR, JournalEntry, TokenJournal};
+pub use keys::{AddedKey, Keys, add_key_version};
+pub use lifecycle::{GrantedTokens, Lifecycle};
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
 pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};
 pub use tokens::{

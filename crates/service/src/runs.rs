@@ -48,11 +48,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use pinion_domain::{CredentialStatus, UserId};
+use pinion_domain::{Credential, RunId, SourceId, User, UserId};
 use pinion_pinterest::{ClientConfig, PinterestClient};
 use pinion_store::{
-    ActivityEvent, CredentialRecord, RunLease, RunRecord, RunStatus, RunStreamCount, SourceRecord,
-    Store, User,
+    ActivityEvent, RunLease, RunRecord, RunStatus, RunStreamCount, SourceRecord, Store,
 };
 use pinion_sync::{ProgressObserver, StreamName, StreamReport, SyncJob, SyncOptions};
 use tokio::sync::watch;
@@ -131,11 +130,12 @@ pub struct Runs {
     stopping: watch::Sender<bool>,
 }
 
-fn new_run_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("run_{}", hex::encode(bytes))
+/// An id for this process's runs when it is not registered in a data
+/// directory: `proc_` and 32 random hex digits.
+fn process_id() -> String {
+    RunId::generate()
+        .as_str()
+        .replacen(RunId::PREFIX, "proc_", 1)
 }
 
 fn shorten(message: String) -> String {
@@ -158,14 +158,14 @@ impl Runs {
         data_dir: Option<PathBuf>,
     ) -> Self {
         Self {
-            sources: Sources::new(store.clone()),
+            sources: Sources::new(store.clone(), tokens.clock()),
             credentials: Credentials::new(store.clone()),
             store,
             tokens,
             pinterest,
             data_dir,
             owner: Arc::new(RwLock::new(Owner {
-                id: new_run_id().replacen("run_", "proc_", 1),
+                id: process_id(),
                 registry: None,
             })),
             executing: Arc::new(tokio::sync::RwLock::new(())),
@@ -189,7 +189,7 @@ impl Runs {
     fn lease(&self, owner: &str) -> RunLease {
         RunLease {
             owner: owner.to_owned(),
-            expires_at: chrono::Utc::now()
+            expires_at: self.tokens.now()
                 + chrono::Duration::from_std(RUN_LEASE).unwrap_or_default(),
         }
     }
@@ -198,7 +198,7 @@ impl Runs {
     /// resumes it in the background; returns how many were taken.
     pub async fn take_over_abandoned(&self) -> Result<usize, ServiceError> {
         let me = self.owner();
-        let now = chrono::Utc::now();
+        let now = self.tokens.now();
         let mut taken = 0;
         for run in self.store.unfinished_runs().await? {
             if run.owner_instance == me.id {
@@ -249,14 +249,14 @@ impl Runs {
                     .await?;
                 continue;
             }
-            let source = self.store.get_source(&record.source_id).await;
+            let source = self.store.get_source(record.source_id.as_str()).await;
             let actor = self.store.get_user(&record.owner).await;
             match (source, actor) {
                 (Ok(source), Ok(actor)) => {
                     let runs = self.clone();
                     let note = format!("taken over: {why}; resumed from its checkpoint");
                     tokio::spawn(async move {
-                        runs.execute_as(&actor, &source, &record.id, Some(note))
+                        runs.execute_as(&actor, &source, record.id.as_str(), Some(note))
                             .await
                     });
                 }
@@ -314,9 +314,13 @@ impl Runs {
     /// the background; returns the queued run. Another user's source is
     /// `NotFound`; a source with a run still going is a `Conflict`.
     #[tracing::instrument(skip_all, fields(actor = %actor.id, source_id = %source_id))]
-    pub async fn start(&self, actor: &User, source_id: &str) -> Result<RunRecord, ServiceError> {
+    pub async fn start(
+        &self,
+        actor: &User,
+        source_id: &SourceId,
+    ) -> Result<RunRecord, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        if let Some(last) = self.store.list_runs(&source.id, 1).await?.first()
+        if let Some(last) = self.store.list_runs(source.id.as_str(), 1).await?.first()
             && !last.status.is_final()
         {
             return Err(ServiceError::Conflict {
@@ -325,7 +329,7 @@ impl Runs {
             });
         }
         let run = RunRecord {
-            id: new_run_id(),
+            id: RunId::generate(),
             source_id: source.id.clone(),
             owner: source.owner.clone(),
             status: RunStatus::Queued,
@@ -340,7 +344,7 @@ impl Runs {
                 })
                 .collect(),
             error: None,
-            created_at: chrono::Utc::now(),
+            created_at: self.tokens.now(),
             started_at: None,
             finished_at: None,
             taken_over_at: None,
@@ -361,21 +365,24 @@ impl Runs {
     pub async fn list(
         &self,
         actor: &User,
-        source_id: &str,
+        source_id: &SourceId,
     ) -> Result<Vec<RunRecord>, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        Ok(self.store.list_runs(&source.id, RUNS_LISTED).await?)
+        Ok(self
+            .store
+            .list_runs(source.id.as_str(), RUNS_LISTED)
+            .await?)
     }
 
     /// One run of `actor`'s source; any other is `NotFound`.
     pub async fn get(
         &self,
         actor: &User,
-        source_id: &str,
-        run_id: &str,
+        source_id: &SourceId,
+        run_id: &RunId,
     ) -> Result<RunRecord, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        let run = match self.store.get_run(run_id).await {
+        let run = match self.store.get_run(run_id.as_str()).await {
             Ok(run) => run,
             Err(pinion_store::StoreError::NotFound { .. }) => {
                 return Err(ServiceError::NotFound { what: "run" });
@@ -394,10 +401,14 @@ impl Runs {
     pub async fn delete(
         &self,
         actor: &User,
-        source_id: &str,
-        run_id: &str,
+        source_id: &SourceId,
+        run_id: &RunId,
     ) -> Result<(), ServiceError> {
-        if !self.store.delete_run(source_id, run_id, &actor.id).await? {
+        if !self
+            .store
+            .delete_run(source_id.as_str(), run_id.as_str(), &actor.id)
+            .await?
+        {
             return Err(ServiceError::NotFound { what: "run" });
         }
         tracing::info!(run_id = %run_id, "Deleted a run.");
@@ -413,7 +424,7 @@ impl Runs {
         actor: &User,
         source: &SourceRecord,
         run_id: &str,
-    ) -> Result<CredentialRecord, String> {
+    ) -> Result<Credential, String> {
         let credential = match self
             .credentials
             .use_for_run(actor, &source.credential_id, run_id)
@@ -438,13 +449,16 @@ impl Runs {
             Err(other) => return Err(format!("The credential could not be read: {other}")),
         };
         let name = credential.name.as_str();
-        match credential.status {
-            CredentialStatus::Active => Ok(credential),
-            CredentialStatus::NeedsAuthorization => Err(format!(
+        match crate::usability(&credential) {
+            Ok(()) => Ok(credential),
+            Err(crate::Unusable::NotAuthorized) => Err(format!(
                 "Credential \"{name}\" is not authorized yet: open Credentials and Authorize it, \
                  then run the source again."
             )),
-            CredentialStatus::NeedsReauthorization | CredentialStatus::Error => Err(format!(
+            Err(
+                crate::Unusable::NeedsReauthorization { .. }
+                | crate::Unusable::AppCredentials { .. },
+            ) => Err(format!(
                 "Credential \"{name}\" needs reauthorization{}: open Credentials and Reauthorize \
                  it, then run the source again.",
                 credential
@@ -457,8 +471,8 @@ impl Runs {
     }
 
     /// Runs `source` as run `run_id` to its end and stores the outcome.
-    pub async fn execute(&self, actor: &User, source: &SourceRecord, run_id: &str) {
-        self.execute_as(actor, source, run_id, None).await;
+    pub async fn execute(&self, actor: &User, source: &SourceRecord, run_id: &RunId) {
+        self.execute_as(actor, source, run_id.as_str(), None).await;
     }
 
     /// [`Runs::execute`]; with `takeover` (the note for the activity log)
@@ -658,7 +672,7 @@ impl Runs {
         let job = SyncJob {
             client,
             scopes,
-            job_key: pinion_store::source_job_key(credential.id.as_str(), &source.id),
+            job_key: pinion_store::source_job_key(credential.id.as_str(), source.id.as_str()),
             destination: destination.as_ref(),
             state: &state,
             observer: Some(&observer),

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use pinion_domain::{FieldError, Password, Username};
-use pinion_store::{Store, StoreError, User};
+use pinion_domain::{Clock, FieldError, Password, User, Username};
+use pinion_store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
@@ -159,6 +159,7 @@ pub struct SignedIn {
 #[derive(Debug, Clone)]
 pub struct Sessions {
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     ttl: Duration,
     /// A valid hash of a password nobody has, verified when the user is
     /// unknown so both failures take as long.
@@ -168,12 +169,14 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Works on `store` with sessions lasting [`SESSION_TTL`].
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// Works on `store` with sessions lasting [`SESSION_TTL`], timed by
+    /// `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         let decoy = Password::new(SessionToken::random().0);
         let decoy_hash = hash_password(&decoy).unwrap_or_default();
         Self {
             store,
+            clock,
             ttl: SESSION_TTL,
             decoy_hash: Arc::new(decoy_hash),
             throttle: Arc::new(SignInThrottle::default()),
@@ -301,11 +304,11 @@ impl Sessions {
         };
         // Sign-ins are rare enough to sweep expired sessions here; a failure
         // only leaves rows that are never honoured anyway.
-        if let Err(err) = self.store.purge_sessions(chrono::Utc::now()).await {
+        if let Err(err) = self.store.purge_sessions(self.clock.now()).await {
             tracing::warn!(error = %err, "Could not purge expired sessions.");
         }
         let token = SessionToken::random();
-        let expires_at = chrono::Utc::now()
+        let expires_at = self.clock.now()
             + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(12));
         self.store
             .create_session(&user.id, &token.storage_hash(), expires_at)
@@ -361,7 +364,7 @@ impl Sessions {
     /// `VERSION.EXPIRES.NONCE.MAC`, the MAC over the expiry, a random nonce
     /// and `bound` (what the token is for).
     fn sign_token(&self, purpose: &str, bound: &str, ttl: Duration) -> String {
-        let expires = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
+        let expires = self.clock.now().timestamp() + ttl.as_secs() as i64;
         let nonce = SessionToken::random_value();
         let message = format!("{expires}.{nonce}.{bound}");
         let (version, tag) = self.store.mac(purpose, message.as_bytes());
@@ -384,7 +387,7 @@ impl Sessions {
         (self
             .store
             .verify_mac(purpose, version, message.as_bytes(), &tag)
-            && chrono::Utc::now().timestamp() < expires_at)
+            && self.clock.now().timestamp() < expires_at)
             .then_some(nonce)
     }
 }
@@ -451,7 +454,7 @@ mod tests {
             .create("alice", false)
             .await
             .unwrap();
-        let sessions = Sessions::new(store);
+        let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let short = sessions
             .set_password("alice", &Password::new("short"))
             .await;
@@ -487,7 +490,7 @@ mod tests {
             .create("erin", false)
             .await
             .unwrap();
-        let sessions = Sessions::new(store);
+        let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         sessions
             .set_password("erin", &Password::new("a long enough password"))
             .await
@@ -524,7 +527,7 @@ mod tests {
             .create("frank", false)
             .await
             .unwrap();
-        let sessions = Sessions::new(store);
+        let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let right = Password::new("a long enough password");
         sessions.set_password("frank", &right).await.unwrap();
         let wrong = Password::new("a wrong but long password");
@@ -556,16 +559,20 @@ mod tests {
     #[tokio::test]
     async fn sign_in_tokens_are_the_servers_own_and_expire() {
         let dir = tempfile::tempdir().unwrap();
-        let sessions = Sessions::new(store(&dir).await);
+        let sessions = Sessions::new(store(&dir).await, Arc::new(pinion_domain::SystemClock));
         let token = sessions.issue_signin_token();
         assert!(sessions.signin_token_valid(&token), "{token}");
         assert_ne!(token, sessions.issue_signin_token());
         // Another replica (its own connection, the same keys) accepts it.
-        let replica = Sessions::new(store(&dir).await);
+        let replica = Sessions::new(store(&dir).await, Arc::new(pinion_domain::SystemClock));
         assert!(replica.signin_token_valid(&token), "{token}");
         // Made up, tampered with, or signed by another deployment's key.
         let other_dir = tempfile::tempdir().unwrap();
-        let other = Sessions::new(store(&other_dir).await).issue_signin_token();
+        let other = Sessions::new(
+            store(&other_dir).await,
+            Arc::new(pinion_domain::SystemClock),
+        )
+        .issue_signin_token();
         let (head, tag) = token.rsplit_once('.').unwrap();
         let later = head.replacen('.', ".9", 1);
         for bad in [
@@ -614,7 +621,7 @@ mod tests {
             .create("alice", false)
             .await
             .unwrap();
-        let sessions = Sessions::new(store);
+        let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let first = Password::new("the first long password");
         sessions.set_password("alice", &first).await.unwrap();
         let signed = sessions.sign_in("alice", &first).await.unwrap().unwrap();

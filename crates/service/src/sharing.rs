@@ -12,10 +12,8 @@
 
 use std::time::Duration;
 
-use pinion_domain::{CredentialId, FieldError, Role, Username};
-use pinion_store::{
-    ActivityEvent, ActivityRecord, CredentialRecord, ShareRecord, ShareState, User,
-};
+use pinion_domain::{Credential, CredentialId, FieldError, User, Username};
+use pinion_store::{ActivityEvent, ActivityRecord, ShareRecord, ShareState};
 
 use crate::activity::{self, Actor};
 use crate::credentials::{Access, UsableList};
@@ -28,7 +26,7 @@ pub const MAX_ACTIVITY_PAGE: u32 = 200;
 #[derive(Debug, Clone)]
 pub struct UsableCredential {
     /// The metadata (the adapters show a collaborator only the tile's part).
-    pub record: CredentialRecord,
+    pub record: Credential,
     /// The owner's username when the credential is shared with the user;
     /// `None` for their own.
     pub shared_by: Option<Username>,
@@ -40,19 +38,21 @@ impl Credentials {
     /// share is [`ServiceError::NotShared`] naming the credential; anything
     /// else is `NotFound`, as for an unknown id. Run paths call this (or
     /// [`Credentials::use_for_run`]) before asking for a token.
-    pub async fn usable_by(&self, user: &User, id: &str) -> Result<CredentialRecord, ServiceError> {
-        let not_found = || ServiceError::NotFound { what: "credential" };
-        let id: CredentialId = id.parse().map_err(|_| not_found())?;
-        let record = self.store.get_credential(&id).await?;
+    pub async fn usable_by(
+        &self,
+        user: &User,
+        id: &CredentialId,
+    ) -> Result<Credential, ServiceError> {
+        let record = self.store.get_credential(id).await?;
         if record.owner == user.id {
-            return Ok(record);
+            return Ok(record.into());
         }
         match self.store.share_state(&record.id, &user.id).await? {
-            ShareState::Active => Ok(record),
+            ShareState::Active => Ok(record.into()),
             ShareState::Withdrawn => Err(ServiceError::NotShared {
                 credential: record.name.as_str().to_owned(),
             }),
-            ShareState::None => Err(not_found()),
+            ShareState::None => Err(ServiceError::NotFound { what: "credential" }),
         }
     }
 
@@ -62,9 +62,9 @@ impl Credentials {
     pub async fn use_for_run(
         &self,
         user: &User,
-        id: &str,
+        id: &CredentialId,
         used_by: &str,
-    ) -> Result<CredentialRecord, ServiceError> {
+    ) -> Result<Credential, ServiceError> {
         let record = self.usable_by(user, id).await?;
         let entry = activity::entry(
             &record,
@@ -84,7 +84,7 @@ impl Credentials {
     pub async fn label_for(
         &self,
         user: &User,
-        id: &str,
+        id: &CredentialId,
     ) -> Result<Result<String, String>, ServiceError> {
         match self.usable_by(user, id).await {
             Ok(record) if record.owner == user.id => Ok(Ok(record.name.as_str().to_owned())),
@@ -123,7 +123,7 @@ impl Credentials {
             .await?
             .into_iter()
             .map(|record| UsableCredential {
-                record,
+                record: record.into(),
                 shared_by: None,
             })
             .collect();
@@ -136,7 +136,7 @@ impl Credentials {
             };
             let owner = self.store.get_user(&record.owner).await?;
             usable.push(UsableCredential {
-                record,
+                record: record.into(),
                 shared_by: Some(owner.username),
             });
         }
@@ -144,8 +144,12 @@ impl Credentials {
     }
 
     /// The users credential `id` is shared with; the owner and admins only.
-    pub async fn shares(&self, actor: &User, id: &str) -> Result<Vec<ShareRecord>, ServiceError> {
-        let record = self.authorized(actor, id, Access::Read).await?;
+    pub async fn shares(
+        &self,
+        actor: &User,
+        id: &CredentialId,
+    ) -> Result<Vec<ShareRecord>, ServiceError> {
+        let record = self.authorized(&actor.into(), id, Access::Read).await?;
         Ok(self.store.list_shares(&record.id).await?)
     }
 
@@ -155,10 +159,10 @@ impl Credentials {
     pub async fn share(
         &self,
         actor: &User,
-        id: &str,
+        id: &CredentialId,
         username: &str,
     ) -> Result<ShareRecord, ServiceError> {
-        let record = self.authorized(actor, id, Access::Manage).await?;
+        let record = self.authorized(&actor.into(), id, Access::Manage).await?;
         let collaborator = self.collaborator(username).await?;
         if collaborator.id == record.owner {
             return Err(FieldError::new("username", "you own this credential already").into());
@@ -184,10 +188,10 @@ impl Credentials {
     pub async fn withdraw_share(
         &self,
         actor: &User,
-        id: &str,
+        id: &CredentialId,
         username: &str,
     ) -> Result<(), ServiceError> {
-        let record = self.authorized(actor, id, Access::Manage).await?;
+        let record = self.authorized(&actor.into(), id, Access::Manage).await?;
         let not_shared = || ServiceError::NotFound { what: "share" };
         let username = Username::parse(username).map_err(|_| not_shared())?;
         let collaborator = match self.store.get_user_by_username(&username).await {
@@ -219,19 +223,20 @@ impl Credentials {
     /// may read the log of a deleted credential (it ends with `deleted`).
     pub async fn activity(
         &self,
-        actor: &User,
-        id: &str,
+        actor: impl Into<Actor>,
+        id: &CredentialId,
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<ActivityRecord>, ServiceError> {
+        let actor = actor.into();
         let limit = limit.clamp(1, MAX_ACTIVITY_PAGE);
-        match self.authorized(actor, id, Access::Read).await {
+        match self.authorized(&actor, id, Access::Read).await {
             Ok(record) => Ok(self
                 .store
                 .list_activity(record.id.as_str(), before, limit)
                 .await?),
-            Err(ServiceError::NotFound { .. }) if actor.role == Role::Admin => {
-                let entries = self.store.list_activity(id, before, limit).await?;
+            Err(ServiceError::NotFound { .. }) if actor.reads_everything() => {
+                let entries = self.store.list_activity(id.as_str(), before, limit).await?;
                 if entries.is_empty() && before.is_none() {
                     Err(ServiceError::NotFound { what: "credential" })
                 } else {
@@ -299,8 +304,11 @@ mod tests {
         let api = Credentials::new(store);
         let (alice, _) = users.create("alice", false).await.unwrap();
         let (bob, _) = users.create("bob", false).await.unwrap();
-        let record = api.create(&alice, &input("Boards")).await.unwrap();
-        let id = record.id.as_str();
+        let record = api
+            .create(&alice, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
+        let id = &record.id;
         crate::cache::feed_settled(&feed).await;
 
         let first = pages.list_usable(&alice).await.unwrap();
@@ -334,8 +342,11 @@ mod tests {
         let (bob, _) = users.create("bob", false).await.unwrap();
         let (carol, _) = users.create("carol", false).await.unwrap();
         let (admin, _) = users.create("root", true).await.unwrap();
-        let record = credentials.create(&alice, &input("Boards")).await.unwrap();
-        let id = record.id.as_str();
+        let record = credentials
+            .create(&alice, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
+        let id = &record.id;
 
         // Before sharing, bob cannot use it and it is not found.
         assert!(matches!(

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use pinion_domain::{FieldError, ValidationErrors};
-use pinion_store::{SourceRecord, Store, User};
+use pinion_domain::{Clock, CredentialId, FieldError, SourceId, User, ValidationErrors};
+use pinion_store::{SourceRecord, Store};
 
 use crate::{Credentials, ServiceError};
 
@@ -47,6 +47,7 @@ pub struct SourceInput {
 pub struct Sources {
     store: Arc<dyn Store>,
     credentials: Credentials,
+    clock: Arc<dyn Clock>,
 }
 
 fn validate(input: &SourceInput) -> Result<(), ValidationErrors> {
@@ -88,19 +89,13 @@ fn validate(input: &SourceInput) -> Result<(), ValidationErrors> {
     }
 }
 
-fn new_source_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("src_{}", hex::encode(bytes))
-}
-
 impl Sources {
-    /// Works on `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// Works on `store`, stamping new sources with `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self {
             credentials: Credentials::new(store.clone()),
             store,
+            clock,
         }
     }
 
@@ -113,10 +108,8 @@ impl Sources {
         actor: &User,
         input: &SourceInput,
     ) -> Result<SourceRecord, ServiceError> {
-        let credential = self
-            .credentials
-            .usable_by(actor, &input.credential_id)
-            .await?;
+        let credential_id = parse_credential_id(&input.credential_id)?;
+        let credential = self.credentials.usable_by(actor, &credential_id).await?;
         validate(input)?;
         let mut streams: Vec<String> = Vec::new();
         for stream in &input.streams {
@@ -125,14 +118,14 @@ impl Sources {
             }
         }
         let record = SourceRecord {
-            id: new_source_id(),
+            id: SourceId::generate(),
             owner: actor.id.clone(),
-            credential_id: credential.id.as_str().to_owned(),
+            credential_id: credential.id,
             name: input.name.trim().to_owned(),
             streams,
             output_kind: input.output_kind.clone(),
             output_path: input.output_path.trim().to_owned(),
-            created_at: chrono::Utc::now(),
+            created_at: self.clock.now(),
         };
         let stored = self.store.create_source(&record).await?;
         tracing::info!(source_id = %stored.id, credential_id = %stored.credential_id, "Created a source.");
@@ -145,8 +138,8 @@ impl Sources {
     }
 
     /// One source, if `actor` owns it; otherwise `NotFound`.
-    pub async fn get(&self, actor: &User, id: &str) -> Result<SourceRecord, ServiceError> {
-        let source = self.store.get_source(id).await?;
+    pub async fn get(&self, actor: &User, id: &SourceId) -> Result<SourceRecord, ServiceError> {
+        let source = self.store.get_source(id.as_str()).await?;
         if source.owner != actor.id {
             return Err(ServiceError::NotFound { what: "source" });
         }
@@ -157,13 +150,21 @@ impl Sources {
     /// its job, in one transaction; any other is `NotFound`, and a source
     /// with a run still going is a `Conflict`. Its output files stay.
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
-    pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
-        if !self.store.delete_source(id, &actor.id).await? {
+    pub async fn delete(&self, actor: &User, id: &SourceId) -> Result<(), ServiceError> {
+        if !self.store.delete_source(id.as_str(), &actor.id).await? {
             return Err(ServiceError::NotFound { what: "source" });
         }
         tracing::info!(source_id = %id, "Deleted a source.");
         Ok(())
     }
+}
+
+/// The credential a new source or destination names: a malformed id is the
+/// same `NotFound` as an unknown one.
+pub(crate) fn parse_credential_id(text: &str) -> Result<CredentialId, ServiceError> {
+    text.trim()
+        .parse()
+        .map_err(|_| ServiceError::NotFound { what: "credential" })
 }
 
 #[cfg(test)]

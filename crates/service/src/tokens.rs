@@ -340,9 +340,15 @@ impl TokenManager {
         config.connect_timeout + config.request_timeout
     }
 
-    /// The store in use.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store in use (for the service's own modules; adapters never see
+    /// the store).
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// This manager's clock, the one the services share.
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     /// The current time by this manager's clock.
@@ -1016,24 +1022,15 @@ fn log_stored(id: &CredentialId, stored: &Stored, context: &'static str) {
     }
 }
 
-/// Maps a credential's status to an error when it cannot hand out tokens.
+/// The one usable rule ([`crate::usability`]) as a refresh error.
 fn usable(record: &CredentialRecord) -> Result<(), RefreshError> {
-    match record.status {
-        CredentialStatus::Active => Ok(()),
-        CredentialStatus::NeedsAuthorization => Err(RefreshError::NotAuthorized),
-        CredentialStatus::NeedsReauthorization => Err(RefreshError::NeedsReauthorization {
-            reason: record
-                .last_error
-                .clone()
-                .unwrap_or_else(|| "Pinterest no longer accepts this connection".into()),
-        }),
-        CredentialStatus::Error => Err(RefreshError::AppCredentials {
-            reason: record
-                .last_error
-                .clone()
-                .unwrap_or_else(|| "the credential is in error".into()),
-        }),
-    }
+    crate::credentials::usability(record).map_err(|unusable| match unusable {
+        crate::Unusable::NotAuthorized => RefreshError::NotAuthorized,
+        crate::Unusable::NeedsReauthorization { reason } => {
+            RefreshError::NeedsReauthorization { reason }
+        }
+        crate::Unusable::AppCredentials { reason } => RefreshError::AppCredentials { reason },
+    })
 }
 
 /// A [`TokenSource`] for one credential, backed by the [`TokenManager`].

@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use pinion_domain::{UserId, Username};
-use pinion_store::{DestinationRecord, RunRecord, SourceRecord, User};
+use pinion_domain::{CredentialId, User, UserId, Username};
+use pinion_store::{DestinationRecord, RunRecord, SourceRecord};
 
 use crate::credentials::Access;
 use crate::{Credentials, ServiceError};
@@ -59,11 +59,11 @@ impl Credentials {
     pub async fn usage(
         &self,
         actor: &User,
-        id: &str,
+        id: &CredentialId,
         runs: u32,
     ) -> Result<CredentialUsage, ServiceError> {
-        let (record, everyone) = match self.authorized(actor, id, Access::Read).await {
-            Ok(record) => (record, true),
+        let (record, everyone) = match self.authorized(&actor.into(), id, Access::Read).await {
+            Ok(record) => (record.credential, true),
             // An active collaborator: they may use it, not see its settings.
             Err(ServiceError::Forbidden(_)) => (self.usable_by(actor, id).await?, false),
             Err(err) => return Err(err),

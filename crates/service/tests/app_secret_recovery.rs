@@ -33,7 +33,7 @@ async fn a_new_client_secret_returns_a_credential_in_error_to_active_without_rea
     let updated = Credentials::new(store.clone())
         .update(
             &alice,
-            id.as_str(),
+            &id,
             &CredentialPatchInput {
                 client_secret: Some(ClientSecret::new(new_secret)),
                 ..Default::default()
@@ -43,8 +43,9 @@ async fn a_new_client_secret_returns_a_credential_in_error_to_active_without_rea
         .unwrap();
     assert_eq!(updated.status, CredentialStatus::Active);
     assert!(updated.last_error.is_none(), "{:?}", updated.last_error);
-    assert_eq!(updated.refresh.failures, 0);
-    assert!(updated.refresh.next_refresh_at.is_none());
+    let stored = store.get_credential(&id).await.unwrap();
+    assert_eq!(stored.refresh.failures, 0);
+    assert!(stored.refresh.next_refresh_at.is_none());
 
     sim.control().reset_stats().await.unwrap();
     manager.refresh(&id).await.unwrap();
@@ -71,7 +72,7 @@ async fn a_new_client_secret_leaves_a_credential_without_tokens_as_it_was() {
     let moved = credentials
         .update(
             &alice,
-            ids[0].as_str(),
+            &ids[0],
             &CredentialPatchInput {
                 client_id: Some(other_app.client_id.clone()),
                 ..Default::default()
@@ -83,7 +84,7 @@ async fn a_new_client_secret_leaves_a_credential_without_tokens_as_it_was() {
     let updated = credentials
         .update(
             &alice,
-            ids[0].as_str(),
+            &ids[0],
             &CredentialPatchInput {
                 client_secret: Some(ClientSecret::new(other_app.client_secret.clone())),
                 ..Default::default()

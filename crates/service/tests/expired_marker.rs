@@ -75,7 +75,7 @@ async fn the_refresher_resolves_an_expired_marker_as_an_unknown_outcome() {
     let record = store.get_credential(spent).await.unwrap();
     assert_eq!(record.status, CredentialStatus::NeedsReauthorization);
     assert!(record.refresh.started_at.is_none());
-    let reason = record.last_error.unwrap();
+    let reason = record.last_error.clone().unwrap();
     assert!(reason.contains("refresh outcome unknown"), "{reason}");
     let other = store.get_credential(&ids[1]).await.unwrap();
     assert_eq!(other.status, CredentialStatus::Active);

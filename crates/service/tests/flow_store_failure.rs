@@ -43,10 +43,7 @@ async fn a_failure_to_store_the_tokens_records_the_flow_as_failed() {
         support::oauth(&sim),
         RedirectUri::parse(support::REDIRECT).unwrap(),
     );
-    let started = authorizations
-        .start(&alice, ids[0].as_str(), None)
-        .await
-        .unwrap();
+    let started = authorizations.start(&alice, &ids[0], None).await.unwrap();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pinion_domain::{AuthorizationCode, CredentialStatus, OAuthState, SystemClock};
+use pinion_domain::{AuthorizationCode, CredentialId, CredentialStatus, OAuthState, SystemClock};
 use pinion_oauth::{OAuthConfig, PinterestOAuth, RedirectUri};
 use pinion_service::{
     Authorizations, BrowserBinding, CallbackError, CallbackParams, RefreshError, RefreshPolicy,
@@ -22,7 +22,7 @@ struct Harness {
     authorizations: Authorizations,
     manager: Arc<TokenManager>,
     alice: User,
-    credential_id: String,
+    credential_id: CredentialId,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -67,7 +67,7 @@ async fn harness(config: SimConfig) -> Harness {
         authorizations,
         manager,
         alice,
-        credential_id: record.id.as_str().to_owned(),
+        credential_id: record.id.clone(),
         http: pinion_testkit::no_redirects(),
         _dir: dir,
     }
@@ -112,7 +112,7 @@ async fn authorize(h: &Harness) {
 }
 
 fn id(h: &Harness) -> pinion_domain::CredentialId {
-    h.credential_id.parse().unwrap()
+    h.credential_id.clone()
 }
 
 #[tokio::test]
@@ -438,6 +438,7 @@ async fn an_interrupted_refresh_is_resolved_at_the_next_start() {
         assert!(
             record
                 .last_error
+                .clone()
                 .unwrap()
                 .contains("refresh outcome unknown")
         );

@@ -83,7 +83,7 @@ async fn check(db: &support::TestDb) {
         .unwrap();
     assert!(stored.has_refresh_token);
     assert_eq!(
-        stored.granted_scopes.unwrap().to_space_separated(),
+        stored.granted_scopes.clone().unwrap().to_space_separated(),
         "boards:read"
     );
 }

@@ -72,7 +72,7 @@ async fn prepared(location: &str) -> (Arc<dyn Store>, UserId, Vec<CredentialId>)
             .set_tokens(&created.id, &tokens(), created.version)
             .await
             .expect("set tokens");
-        ids.push(created.id);
+        ids.push(created.id.clone());
     }
     (store, owner, ids)
 }

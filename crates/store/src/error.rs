@@ -130,7 +130,7 @@ impl StoreError {
 
 /// Which database a driver error came from; the codes differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
+pub enum Backend {
     Sqlite,
     Postgres,
 }

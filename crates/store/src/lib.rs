@@ -1,19 +1,28 @@
 //! Pinion's credential store: users, API tokens and Pinterest credentials, with
 //! client secrets and tokens sealed at rest.
 //!
-//! One [`Store`] trait has two implementations run by the same test suite:
-//! [`SqliteStore`] (the embedded default, a file under the data directory) and
-//! [`PgStore`] (PostgreSQL, for several replicas). [`connect`] picks one from a
-//! location string and checks the encryption keys before touching any data.
+//! One [`Store`] trait, the union of purpose traits ([`UserStore`],
+//! [`CredentialStore`], [`KeyStore`], [`LifecycleStore`], [`WebStateStore`],
+//! [`RunStore`], [`SharingStore`], [`SyncStateStore`]), has one
+//! implementation, [`SqlStore`], generic over the database's dialect and run
+//! by the same test suite on both: [`SqliteStore`] (the embedded default, a
+//! file under the data directory) and [`PgStore`] (PostgreSQL, for several
+//! replicas). [`connect`] picks one from a location string and checks the
+//! encryption keys before touching any data. A caller that needs one part
+//! holds that part: `Arc<dyn Store>` upcasts to, say, `Arc<dyn
+//! CredentialStore>`.
 //!
 //! Only [`crypto`] turns plaintext into ciphertext. The read model
 //! ([`CredentialRecord`]) never holds secret values;
-//! [`Store::credential_secrets`] is the one way back to them.
+//! [`CredentialStore::credential_secrets`] is the one way back to them.
 #![warn(missing_docs)]
 
 mod changes;
+mod credentials;
 pub mod crypto;
+mod dialect;
 mod error;
+mod key_store;
 pub mod keys;
 mod lifecycle;
 mod model;
@@ -25,6 +34,7 @@ mod sql;
 mod sqlite;
 mod store;
 mod sync_state;
+mod users;
 mod web_state;
 
 use std::path::PathBuf;
@@ -39,7 +49,7 @@ pub use crate::error::StoreError;
 pub use crate::keys::{KeyError, KeySource};
 pub use crate::lifecycle::{
     ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, MAX_OPEN_FLOWS_PER_CREDENTIAL,
-    NewFlow, RefreshBasis, RefreshClaim, RefreshFailure,
+    NewFlow, RefreshBackoff, RefreshBasis, RefreshClaim, RefreshFailure, flow_open,
 };
 pub use crate::model::{
     CredentialRecord, CredentialSecrets, KeyVersionStatus, KeyringStatus, PROVIDER_PINTEREST,
@@ -53,8 +63,9 @@ pub use crate::runs::{
 pub use crate::sharing::{
     ActivityEvent, ActivityRecord, NewActivity, ShareRecord, ShareState, SharingStore,
 };
+pub use crate::sql::SqlStore;
 pub use crate::sqlite::SqliteStore;
-pub use crate::store::{BackendKind, Store};
+pub use crate::store::{BackendKind, CredentialStore, KeyStore, Store, UserStore};
 pub use crate::sync_state::{
     LedgerRecord, SyncPartitionState, SyncRunStart, SyncStateStore, SyncStreamState,
 };

@@ -20,8 +20,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pinion_domain::{AccessToken, CredentialId, CredentialStatus, FlowId, PkceVerifier, UserId};
 
+use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
 use crate::model::{CredentialRecord, CredentialSecrets};
+use crate::sql::SqlStore;
 
 /// The flows table, as named in SQL and in sealed values' associated data.
 pub(crate) const OAUTH_FLOWS: &str = "oauth_flows";
@@ -47,57 +49,7 @@ pub struct NewFlow {
     pub ttl: Duration,
 }
 
-/// How a flow ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlowOutcome {
-    /// Tokens were stored.
-    Completed,
-    /// The flow failed; the message says why.
-    Failed,
-}
-
-impl FlowOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "completed" => Some(Self::Completed),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
-    }
-}
-
-/// A flow's metadata (no secret values).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FlowRecord {
-    /// The flow's id.
-    pub id: FlowId,
-    /// The credential being authorized.
-    pub credential_id: CredentialId,
-    /// The user who started it.
-    pub user_id: UserId,
-    /// The redirect URI of the authorization request.
-    pub redirect_uri: String,
-    /// SHA-256 hex of the browser-binding cookie, when started by a browser.
-    pub browser_binding_hash: Option<String>,
-    /// When the flow started.
-    pub created_at: DateTime<Utc>,
-    /// After this the callback is refused.
-    pub expires_at: DateTime<Utc>,
-    /// When a callback consumed the state.
-    pub consumed_at: Option<DateTime<Utc>>,
-    /// How the flow ended, once it has.
-    pub outcome: Option<FlowOutcome>,
-    /// The user-facing message of the ending.
-    pub message: Option<String>,
-}
+pub use pinion_domain::record::{FlowOutcome, FlowRecord};
 
 /// A flow just consumed by its callback, with its opened verifier.
 #[derive(Debug, Clone)]
@@ -239,6 +191,96 @@ pub(crate) fn token_replaced(stored: Option<&AccessToken>, named: &AccessToken) 
     !bool::from(a.ct_eq(&b))
 }
 
+/// True while a refresh lease written at `started_at` holds at `now`: up to,
+/// not including, `started_at + lease`. At the deadline it has expired, and
+/// the next claim reports the earlier outcome as unknown. A lease too long to
+/// represent never expires.
+pub(crate) fn refresh_lease_live(
+    started_at: DateTime<Utc>,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> bool {
+    match started_at.checked_add_signed(chrono_duration(lease)) {
+        Some(deadline) => deadline > now,
+        None => true,
+    }
+}
+
+/// True while a credential backs off after a failed refresh: its next
+/// attempt (`next_refresh_at`) is still ahead *and* its access token still
+/// works, so an unforced caller uses the token rather than ask Pinterest
+/// again. An expired (or unknown) access token ends the backoff.
+pub(crate) fn backing_off(
+    next_refresh_at: Option<DateTime<Utc>>,
+    access_token_expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    next_refresh_at.is_some_and(|at| at > now) && access_token_expires_at.is_some_and(|at| at > now)
+}
+
+/// How long to wait before the next refresh attempt after failures: the
+/// backoff rule as a pure function. It doubles from `base` with each
+/// consecutive failure up to `max`; from `cooldown_after` failures on it is
+/// `cooldown`; a server's `Retry-After` lengthens it, never shortens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshBackoff {
+    /// The wait after the first failure.
+    pub base: Duration,
+    /// The longest doubling wait.
+    pub max: Duration,
+    /// From this many consecutive failures on, wait `cooldown` instead.
+    pub cooldown_after: i64,
+    /// The pause after repeated failures.
+    pub cooldown: Duration,
+}
+
+impl RefreshBackoff {
+    /// The wait after `failures` consecutive failures (this one included;
+    /// fewer than 1 counts as 1), at least `retry_after`. Never overflows:
+    /// the doubling stops at 2^19 and saturates.
+    pub fn delay(&self, failures: i64, retry_after: Option<Duration>) -> Duration {
+        let delay = if failures >= self.cooldown_after {
+            self.cooldown
+        } else {
+            let exponent = u32::try_from(failures.clamp(1, 20) - 1).unwrap_or(0);
+            self.base
+                .saturating_mul(2u32.saturating_pow(exponent))
+                .min(self.max)
+        };
+        delay.max(retry_after.unwrap_or_default())
+    }
+
+    /// When to try again: `now` plus [`RefreshBackoff::delay`], or the
+    /// latest representable time if that overflows.
+    pub fn next_attempt(
+        &self,
+        now: DateTime<Utc>,
+        failures: i64,
+        retry_after: Option<Duration>,
+    ) -> DateTime<Utc> {
+        later(now, self.delay(failures, retry_after))
+    }
+}
+
+/// When a flow started at `now` for `ttl` expires, in stored precision
+/// (saturating, like every deadline here).
+pub(crate) fn flow_expires_at(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    crate::sql::stored_time(later(now, ttl))
+}
+
+/// True while a flow expiring at `expires_at` (its
+/// [`FlowRecord::expires_at`]) can still be completed at `now`: strictly
+/// before its expiry. The callback's atomic consume applies the same test in
+/// SQL (`FLOW_OPEN`).
+pub fn flow_open(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    expires_at > now
+}
+
+/// The SQL side of [`flow_open`] over `oauth_flows`, with `$1` the current
+/// time (stored precision). Flows purged "before" a time are the others:
+/// `expires_at < $1`.
+pub(crate) const FLOW_OPEN: &str = "expires_at > $1";
+
 /// What a failed refresh leaves on the credential.
 #[derive(Debug, Clone)]
 pub struct RefreshFailure {
@@ -299,29 +341,38 @@ impl DueRule {
     /// True when `record` is due under this rule (ignoring backoff). The same
     /// test as [`DUE_CONDITION`].
     pub fn is_due(&self, record: &CredentialRecord) -> bool {
-        let Some(expires) = record.access_token_expires_at else {
+        self.is_due_with(
+            record.access_token_expires_at,
+            record.access_token_aged_at,
+            record.refresh_token_expires_at,
+        )
+    }
+
+    /// [`DueRule::is_due`] over the three stored times it reads.
+    fn is_due_with(
+        &self,
+        access_token_expires_at: Option<DateTime<Utc>>,
+        access_token_aged_at: Option<DateTime<Utc>>,
+        refresh_token_expires_at: Option<DateTime<Utc>>,
+    ) -> bool {
+        let Some(expires) = access_token_expires_at else {
             return true;
         };
         let access_due = expires <= self.access_expires_before()
-            && record
-                .access_token_aged_at
-                .is_none_or(|aged| aged <= self.now);
-        access_due
-            || record
-                .refresh_token_expires_at
-                .is_some_and(|at| at <= self.refresh_expires_before())
+            && access_token_aged_at.is_none_or(|aged| aged <= self.now);
+        access_due || refresh_token_expires_at.is_some_and(|at| at <= self.refresh_expires_before())
     }
 
     /// Access tokens expiring at or before this may be due (`$1` of
     /// [`DUE_CONDITION`]).
     pub fn access_expires_before(&self) -> DateTime<Utc> {
-        self.now + chrono_duration(self.access_margin)
+        later(self.now, self.access_margin)
     }
 
     /// Refresh tokens expiring at or before this are due (`$3` of
     /// [`DUE_CONDITION`]).
     pub fn refresh_expires_before(&self) -> DateTime<Utc> {
-        self.now + chrono_duration(self.refresh_token_margin)
+        later(self.now, self.refresh_token_margin)
     }
 }
 
@@ -478,402 +529,424 @@ pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
-/// Implements [`LifecycleStore`] for a backend that also has `impl_store!`
-/// (it uses that macro's helpers). Invoked in the backend's own module.
-macro_rules! impl_lifecycle {
-    ($store:ty, $db:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::lifecycle::LifecycleStore for $store {
-            #[tracing::instrument(skip_all, fields(credential_id = %flow.credential_id))]
-            async fn create_flow(
-                &self,
-                flow: &$crate::lifecycle::NewFlow,
-            ) -> Result<$crate::lifecycle::FlowRecord, StoreError> {
-                let mut tx = self.begin_write().await?;
-                // One flow is created at a time per credential (the row lock on
-                // PostgreSQL, the write lock on SQLite), so the cap below holds
-                // under any number of concurrent starts.
-                let locked = sqlx::query(&format!(
-                    "SELECT id FROM credentials WHERE id = $1{}",
-                    Self::FOR_UPDATE
-                ))
-                .bind(flow.credential_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(Self::db_error)?;
-                if locked.is_none() {
-                    return Err(StoreError::NotFound {
-                        entity: "credential",
-                    });
-                }
-                let keyring = self.sealing_keyring(&mut tx).await?;
-                let now = $crate::sql::stored_time(self.clock.now());
-                let mut row = $crate::lifecycle::FlowRow {
-                    id: pinion_domain::FlowId::generate().as_str().to_owned(),
-                    credential_id: flow.credential_id.as_str().to_owned(),
-                    user_id: flow.user_id.as_str().to_owned(),
-                    redirect_uri: flow.redirect_uri.clone(),
-                    pkce_verifier_sealed: Vec::new(),
-                    browser_binding_hash: flow.browser_binding_hash.clone(),
-                    created_at: now,
-                    expires_at: $crate::sql::stored_time(
-                        now + $crate::lifecycle::chrono_duration(flow.ttl),
-                    ),
-                    consumed_at: None,
-                    outcome: None,
-                    message: None,
-                };
-                row.pkce_verifier_sealed = keyring.seal(
-                    row.location(),
-                    flow.pkce_verifier.expose_secret().as_bytes(),
-                );
-                sqlx::query(
-                    "INSERT INTO oauth_flows (id, state_hash, credential_id, user_id, provider, \
-                     redirect_uri, pkce_verifier_sealed, browser_binding_hash, created_at, \
-                     expires_at) VALUES ($1, $2, $3, $4, 'pinterest', $5, $6, $7, $8, $9)",
-                )
-                .bind(&row.id)
-                .bind(&flow.state_hash)
-                .bind(&row.credential_id)
-                .bind(&row.user_id)
-                .bind(&row.redirect_uri)
-                .bind(&row.pkce_verifier_sealed)
-                .bind(&row.browser_binding_hash)
-                .bind(row.created_at)
-                .bind(row.expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|err| match &err {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound {
-                            entity: "credential",
-                        }
-                    }
-                    _ => Self::db_error(err),
-                })?;
-                // Past the cap, the oldest open flows of the credential expire
-                // now, marked as replaced for a CLI that waits on one.
-                sqlx::query(
-                    "UPDATE oauth_flows SET expires_at = $1, outcome = 'failed', message = $2, \
-                     finished_at = $1 WHERE credential_id = $3 AND consumed_at IS NULL \
-                     AND expires_at > $1 AND id <> $4 AND id NOT IN (SELECT id FROM oauth_flows \
-                     WHERE credential_id = $3 AND consumed_at IS NULL AND expires_at > $1 \
-                     AND id <> $4 ORDER BY created_at DESC, id DESC LIMIT $5)",
-                )
-                .bind(row.created_at)
-                .bind($crate::lifecycle::REPLACED_FLOW_MESSAGE)
-                .bind(&row.credential_id)
-                .bind(&row.id)
-                .bind(($crate::lifecycle::MAX_OPEN_FLOWS_PER_CREDENTIAL - 1) as i64)
-                .execute(&mut *tx)
-                .await
-                .map_err(Self::db_error)?;
-                self.commit(tx).await?;
-                Ok(row.to_record())
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn consume_flow(
-                &self,
-                state_hash: &str,
-            ) -> Result<Option<$crate::lifecycle::ConsumedFlow>, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let sql = format!(
-                    "UPDATE oauth_flows SET consumed_at = $1 WHERE state_hash = $2 \
-                     AND consumed_at IS NULL AND expires_at > $1 RETURNING {}",
-                    $crate::lifecycle::FLOW_COLUMNS
-                );
-                let row = sqlx::query_as::<_, $crate::lifecycle::FlowRow>(&sql)
-                    .bind(now)
-                    .bind(state_hash)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .inspect(|_| self.changes.bump())
-                    .map_err(Self::db_error)?;
-                let Some(row) = row else {
-                    return Ok(None);
-                };
-                let keyring = self.keys.current();
-                let opened = keyring
-                    .open(row.location(), &row.pkce_verifier_sealed)
-                    .map_err(|err| {
-                        $crate::sql::open_error(row.location(), err, &self.keys.source)
-                    })?;
-                let verifier = $crate::sql::plaintext_string(row.location(), opened)?;
-                Ok(Some($crate::lifecycle::ConsumedFlow {
-                    record: row.to_record(),
-                    pkce_verifier: pinion_domain::PkceVerifier::new(verifier),
-                }))
-            }
-
-            async fn get_flow(
-                &self,
-                id: &pinion_domain::FlowId,
-            ) -> Result<$crate::lifecycle::FlowRecord, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM oauth_flows WHERE id = $1",
-                    $crate::lifecycle::FLOW_COLUMNS
-                );
-                let row = sqlx::query_as::<_, $crate::lifecycle::FlowRow>(&sql)
-                    .bind(id.as_str())
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(Self::not_found("authorization flow"))?;
-                Ok(row.to_record())
-            }
-
-            #[tracing::instrument(skip_all, fields(flow_id = %id))]
-            async fn finish_flow(
-                &self,
-                id: &pinion_domain::FlowId,
-                outcome: $crate::lifecycle::FlowOutcome,
-                message: &str,
-            ) -> Result<(), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                sqlx::query(
-                    "UPDATE oauth_flows SET outcome = $2, message = $3, finished_at = $4 \
-                     WHERE id = $1",
-                )
-                .bind(id.as_str())
-                .bind($crate::lifecycle::outcome_text(outcome))
-                .bind(message)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(())
-            }
-
-            async fn purge_flows(
-                &self,
-                before: chrono::DateTime<chrono::Utc>,
-            ) -> Result<u64, StoreError> {
-                let result = sqlx::query("DELETE FROM oauth_flows WHERE expires_at < $1")
-                    .bind($crate::sql::stored_time(before))
-                    .execute(&self.pool)
-                    .await
-                    .inspect(|_| self.changes.bump())
-                    .map_err(Self::db_error)?;
-                Ok(result.rows_affected())
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id))]
-            async fn claim_refresh(
-                &self,
-                id: &CredentialId,
-                attempt_id: &str,
-                lease: std::time::Duration,
-                basis: $crate::lifecycle::RefreshBasis<'_>,
-                due: $crate::lifecycle::DueRule,
-            ) -> Result<$crate::lifecycle::RefreshClaim, StoreError> {
-                use $crate::lifecycle::{ClaimDecision, RefreshBasis, RefreshClaim};
-                let mut tx = self.begin_write().await?;
-                let mut row = Self::credential_for_write(&mut tx, id, None).await?;
-                let now = $crate::sql::stored_time(self.clock.now());
-                let record = row.to_record()?;
-                let refreshable = record.status == CredentialStatus::Active
-                    && row.refresh_token_sealed.is_some();
-                // The secrets are opened under the lock: the stored access
-                // token decides whether a named one was already replaced.
-                let opened = if refreshable { Some(self.open_row(&row).await?) } else { None };
-                let replaced = match (basis, &opened) {
-                    (RefreshBasis::Replacing(named), Some(opened)) => {
-                        $crate::lifecycle::token_replaced(opened.access_token.as_ref(), named)
-                    }
-                    _ => false,
-                };
-                let marker = row.refresh_started_at.map(|started| $crate::lifecycle::Marker {
-                    mine: row.refresh_attempt_id.as_deref() == Some(attempt_id),
-                    live: started + $crate::lifecycle::chrono_duration(lease) > now,
-                });
-                // In backoff after a failure, an unforced caller whose access
-                // token still works uses it rather than ask Pinterest again.
-                let backing_off = record.refresh.next_refresh_at.is_some_and(|at| at > now)
-                    && record.access_token_expires_at.is_some_and(|at| at > now);
-                let decision = $crate::lifecycle::decide_claim($crate::lifecycle::ClaimState {
-                    refreshable,
-                    replaced,
-                    if_due: matches!(basis, RefreshBasis::IfDue),
-                    marker,
-                    backing_off,
-                    due: due.is_due(&record),
-                });
-                let previous_outcome_unknown = match decision {
-                    ClaimDecision::NotRefreshable => return Ok(RefreshClaim::NotRefreshable(record)),
-                    ClaimDecision::NotNeeded => return Ok(RefreshClaim::NotNeeded(record)),
-                    ClaimDecision::InFlight => return Ok(RefreshClaim::InFlight(record)),
-                    ClaimDecision::ReleaseMine => {
-                        // The batch's lease ran out before this row's turn
-                        // came. No request was made under it, so the marker
-                        // is released and the row left to a later claim with
-                        // a lease of its own.
-                        let current = row.version;
-                        row.refresh_started_at = None;
-                        row.refresh_attempt_id = None;
-                        row.version = current + 1;
-                        row.updated_at = now;
-                        Self::write_credential(&mut tx, &row, current).await?;
-                        self.commit(tx).await?;
-                        return Ok(RefreshClaim::NotNeeded(row.to_record()?));
-                    }
-                    ClaimDecision::Claim { previous_outcome_unknown } => previous_outcome_unknown,
-                };
-                // Every claim handed out, the batch's "mine" included, starts
-                // a full lease now and bumps the version, so the request runs
-                // under a lease that cannot lapse before its timeout.
-                let current = row.version;
-                row.refresh_started_at = Some(now);
-                row.refresh_attempt_id = Some(attempt_id.to_owned());
-                row.version = current + 1;
-                row.updated_at = now;
-                Self::write_credential(&mut tx, &row, current).await?;
-                self.commit(tx).await?;
-                let Some(opened) = opened else {
-                    // Unreachable: only a refreshable row is claimed, and it
-                    // was opened above.
-                    return Ok(RefreshClaim::NotRefreshable(row.to_record()?));
-                };
-                Ok(RefreshClaim::Claimed {
-                    secrets: Box::new($crate::model::CredentialSecrets {
-                        record: row.to_record()?,
-                        client_secret: opened.client_secret,
-                        access_token: opened.access_token,
-                        refresh_token: opened.refresh_token,
-                    }),
-                    previous_outcome_unknown,
-                })
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id, status = failure.status.as_str()))]
-            async fn record_refresh_failure(
-                &self,
-                id: &CredentialId,
-                attempt_id: &str,
-                failure: &$crate::lifecycle::RefreshFailure,
-            ) -> Result<CredentialRecord, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let mut row = Self::credential_for_write(&mut tx, id, None).await?;
-                if row.refresh_attempt_id.as_deref() != Some(attempt_id) {
-                    // Another attempt took over (or tokens were replaced); its
-                    // result stands.
-                    self.commit(tx).await?;
-                    return row.to_record();
-                }
-                let now = $crate::sql::stored_time(self.clock.now());
-                let current = row.version;
-                row.status = failure.status.as_str().to_owned();
-                row.last_error = Some(failure.last_error.clone());
-                row.refresh_failures = failure.failures;
-                row.next_refresh_at = failure.next_refresh_at.map($crate::sql::stored_time);
-                if !failure.keep_marker {
-                    row.refresh_started_at = None;
-                    row.refresh_attempt_id = None;
-                }
-                row.version = current + 1;
-                row.updated_at = now;
-                Self::write_credential(&mut tx, &row, current).await?;
-                self.commit(tx).await?;
-                row.to_record()
-            }
-
-            #[tracing::instrument(skip_all, fields(limit = limit))]
-            async fn claim_due_refreshes(
-                &self,
-                due: $crate::lifecycle::DueRule,
-                _lease: std::time::Duration,
-                attempt_id: &str,
-                limit: usize,
-            ) -> Result<Vec<CredentialId>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                // Rows holding a marker, expired or not, are left out: an
-                // expired one is resolved through `claim_refresh`, which
-                // reports that the earlier outcome is unknown; so the lease
-                // plays no part here.
-                let now = $crate::sql::stored_time(self.clock.now());
-                let sql = format!(
-                    "SELECT id FROM credentials WHERE status = 'active' \
-                     AND refresh_token_sealed IS NOT NULL AND {} \
-                     AND (next_refresh_at IS NULL OR next_refresh_at <= $4) \
-                     AND refresh_started_at IS NULL \
-                     ORDER BY access_token_expires_at LIMIT $5{}",
-                    $crate::lifecycle::DUE_CONDITION,
-                    Self::SKIP_LOCKED
-                );
-                let ids: Vec<(String,)> = sqlx::query_as(&sql)
-                    .bind($crate::sql::stored_time(due.access_expires_before()))
-                    .bind($crate::sql::stored_time(due.now))
-                    .bind($crate::sql::stored_time(due.refresh_expires_before()))
-                    .bind(now)
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                for (id,) in &ids {
-                    sqlx::query(
-                        "UPDATE credentials SET refresh_started_at = $2, refresh_attempt_id = $3, \
-                         version = version + 1, updated_at = $2 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .bind(attempt_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                }
-                self.commit(tx).await?;
-                Ok(ids
-                    .into_iter()
-                    .map(|(id,)| CredentialId::from_trusted(id))
-                    .collect())
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id))]
-            async fn expire_refresh_lease(
-                &self,
-                id: &CredentialId,
-                attempt_id: &str,
-                started_at: chrono::DateTime<chrono::Utc>,
-            ) -> Result<bool, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let result = sqlx::query(
-                    "UPDATE credentials SET refresh_started_at = $3, version = version + 1, \
-                     updated_at = $4 WHERE id = $1 AND refresh_attempt_id = $2 \
-                     AND refresh_started_at IS NOT NULL",
-                )
-                .bind(id.as_str())
-                .bind(attempt_id)
-                .bind($crate::sql::stored_time(started_at))
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(result.rows_affected() == 1)
-            }
-
-            async fn interrupted_refreshes(
-                &self,
-                started_before: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Vec<CredentialId>, StoreError> {
-                let ids: Vec<(String,)> = sqlx::query_as(
-                    "SELECT id FROM credentials WHERE refresh_started_at IS NOT NULL \
-                     AND refresh_started_at <= $1 ORDER BY id",
-                )
-                .bind($crate::sql::stored_time(started_before))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                Ok(ids
-                    .into_iter()
-                    .map(|(id,)| CredentialId::from_trusted(id))
-                    .collect())
-            }
-        }
-    };
+/// `at + by`, or the latest representable time when that overflows (a
+/// lease, margin or backoff too long to represent never ends).
+pub(crate) fn later(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    at.checked_add_signed(chrono_duration(by))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-pub(crate) use impl_lifecycle;
+/// [`LifecycleStore`] on SQL, for both dialects.
+#[async_trait::async_trait]
+impl<D> crate::lifecycle::LifecycleStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    for<'q> &'q str: sqlx::Encode<'q, D> + sqlx::Type<D>,
+    for<'q> String: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> i64: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> bool: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Timestamp: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D>,
+    for<'q> Option<String>: sqlx::Encode<'q, D>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, D>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D>,
+    for<'q> Option<Timestamp>: sqlx::Encode<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
+{
+    #[tracing::instrument(skip_all, fields(credential_id = %flow.credential_id))]
+    async fn create_flow(
+        &self,
+        flow: &crate::lifecycle::NewFlow,
+    ) -> Result<crate::lifecycle::FlowRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // One flow is created at a time per credential (the row lock on
+        // PostgreSQL, the write lock on SQLite), so the cap below holds
+        // under any number of concurrent starts.
+        let locked = sqlx::query(&format!(
+            "SELECT id FROM credentials WHERE id = $1{}",
+            D::FOR_UPDATE
+        ))
+        .bind(flow.credential_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Self::db_error)?;
+        if locked.is_none() {
+            return Err(StoreError::NotFound {
+                entity: "credential",
+            });
+        }
+        let keyring = self.sealing_keyring(&mut tx).await?;
+        let now = crate::sql::stored_time(self.clock.now());
+        let mut row = crate::lifecycle::FlowRow {
+            id: pinion_domain::FlowId::generate().as_str().to_owned(),
+            credential_id: flow.credential_id.as_str().to_owned(),
+            user_id: flow.user_id.as_str().to_owned(),
+            redirect_uri: flow.redirect_uri.clone(),
+            pkce_verifier_sealed: Vec::new(),
+            browser_binding_hash: flow.browser_binding_hash.clone(),
+            created_at: now,
+            expires_at: crate::lifecycle::flow_expires_at(now, flow.ttl),
+            consumed_at: None,
+            outcome: None,
+            message: None,
+        };
+        row.pkce_verifier_sealed = keyring.seal(
+            row.location(),
+            flow.pkce_verifier.expose_secret().as_bytes(),
+        );
+        sqlx::query(
+            "INSERT INTO oauth_flows (id, state_hash, credential_id, user_id, provider, \
+             redirect_uri, pkce_verifier_sealed, browser_binding_hash, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, 'pinterest', $5, $6, $7, $8, $9)",
+        )
+        .bind(&row.id)
+        .bind(&flow.state_hash)
+        .bind(&row.credential_id)
+        .bind(&row.user_id)
+        .bind(&row.redirect_uri)
+        .bind(&row.pkce_verifier_sealed)
+        .bind(&row.browser_binding_hash)
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound {
+                entity: "credential",
+            },
+            _ => Self::db_error(err),
+        })?;
+        // Past the cap, the oldest open flows of the credential expire
+        // now, marked as replaced for a CLI that waits on one.
+        let open = crate::lifecycle::FLOW_OPEN;
+        sqlx::query(&format!(
+            "UPDATE oauth_flows SET expires_at = $1, outcome = 'failed', message = $2, \
+             finished_at = $1 WHERE credential_id = $3 AND consumed_at IS NULL \
+             AND {open} AND id <> $4 AND id NOT IN (SELECT id FROM oauth_flows \
+             WHERE credential_id = $3 AND consumed_at IS NULL AND {open} \
+             AND id <> $4 ORDER BY created_at DESC, id DESC LIMIT $5)",
+        ))
+        .bind(row.created_at)
+        .bind(crate::lifecycle::REPLACED_FLOW_MESSAGE)
+        .bind(&row.credential_id)
+        .bind(&row.id)
+        .bind((crate::lifecycle::MAX_OPEN_FLOWS_PER_CREDENTIAL - 1) as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::db_error)?;
+        self.commit(tx).await?;
+        Ok(row.to_record())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn consume_flow(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<crate::lifecycle::ConsumedFlow>, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let sql = format!(
+            "UPDATE oauth_flows SET consumed_at = $1 WHERE state_hash = $2 \
+             AND consumed_at IS NULL AND {} RETURNING {}",
+            crate::lifecycle::FLOW_OPEN,
+            crate::lifecycle::FLOW_COLUMNS
+        );
+        let row = sqlx::query_as::<_, crate::lifecycle::FlowRow>(&sql)
+            .bind(now)
+            .bind(state_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .inspect(|_| self.changes.bump())
+            .map_err(Self::db_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let keyring = self.keys.current();
+        let opened = keyring
+            .open(row.location(), &row.pkce_verifier_sealed)
+            .map_err(|err| crate::sql::open_error(row.location(), err, &self.keys.source))?;
+        let verifier = crate::sql::plaintext_string(row.location(), opened)?;
+        Ok(Some(crate::lifecycle::ConsumedFlow {
+            record: row.to_record(),
+            pkce_verifier: pinion_domain::PkceVerifier::new(verifier),
+        }))
+    }
+
+    async fn get_flow(
+        &self,
+        id: &pinion_domain::FlowId,
+    ) -> Result<crate::lifecycle::FlowRecord, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM oauth_flows WHERE id = $1",
+            crate::lifecycle::FLOW_COLUMNS
+        );
+        let row = sqlx::query_as::<_, crate::lifecycle::FlowRow>(&sql)
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Self::not_found("authorization flow"))?;
+        Ok(row.to_record())
+    }
+
+    #[tracing::instrument(skip_all, fields(flow_id = %id))]
+    async fn finish_flow(
+        &self,
+        id: &pinion_domain::FlowId,
+        outcome: crate::lifecycle::FlowOutcome,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        sqlx::query(
+            "UPDATE oauth_flows SET outcome = $2, message = $3, finished_at = $4 \
+             WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(crate::lifecycle::outcome_text(outcome))
+        .bind(message)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(())
+    }
+
+    async fn purge_flows(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM oauth_flows WHERE expires_at < $1")
+            .bind(crate::sql::stored_time(before))
+            .execute(&self.pool)
+            .await
+            .inspect(|_| self.changes.bump())
+            .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result))
+    }
+
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
+    async fn claim_refresh(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+        lease: std::time::Duration,
+        basis: crate::lifecycle::RefreshBasis<'_>,
+        due: crate::lifecycle::DueRule,
+    ) -> Result<crate::lifecycle::RefreshClaim, StoreError> {
+        use crate::lifecycle::{ClaimDecision, RefreshBasis, RefreshClaim};
+        let mut tx = self.begin_write().await?;
+        let mut row = Self::credential_for_write(&mut tx, id, None).await?;
+        let now = crate::sql::stored_time(self.clock.now());
+        let record = row.to_record()?;
+        let refreshable =
+            record.status == CredentialStatus::Active && row.refresh_token_sealed.is_some();
+        // The secrets are opened under the lock: the stored access
+        // token decides whether a named one was already replaced.
+        let opened = if refreshable {
+            Some(self.open_row(&row).await?)
+        } else {
+            None
+        };
+        let replaced = match (basis, &opened) {
+            (RefreshBasis::Replacing(named), Some(opened)) => {
+                crate::lifecycle::token_replaced(opened.access_token.as_ref(), named)
+            }
+            _ => false,
+        };
+        let marker = row
+            .refresh_started_at
+            .map(|started| crate::lifecycle::Marker {
+                mine: row.refresh_attempt_id.as_deref() == Some(attempt_id),
+                live: crate::lifecycle::refresh_lease_live(started, lease, now),
+            });
+        // In backoff after a failure, an unforced caller whose access
+        // token still works uses it rather than ask Pinterest again.
+        let backing_off = crate::lifecycle::backing_off(
+            record.refresh.next_refresh_at,
+            record.access_token_expires_at,
+            now,
+        );
+        let decision = crate::lifecycle::decide_claim(crate::lifecycle::ClaimState {
+            refreshable,
+            replaced,
+            if_due: matches!(basis, RefreshBasis::IfDue),
+            marker,
+            backing_off,
+            due: due.is_due(&record),
+        });
+        let previous_outcome_unknown = match decision {
+            ClaimDecision::NotRefreshable => return Ok(RefreshClaim::NotRefreshable(record)),
+            ClaimDecision::NotNeeded => return Ok(RefreshClaim::NotNeeded(record)),
+            ClaimDecision::InFlight => return Ok(RefreshClaim::InFlight(record)),
+            ClaimDecision::ReleaseMine => {
+                // The batch's lease ran out before this row's turn
+                // came. No request was made under it, so the marker
+                // is released and the row left to a later claim with
+                // a lease of its own.
+                let current = row.version;
+                row.refresh_started_at = None;
+                row.refresh_attempt_id = None;
+                row.version = current + 1;
+                row.updated_at = now;
+                Self::write_credential(&mut tx, &row, current).await?;
+                self.commit(tx).await?;
+                return Ok(RefreshClaim::NotNeeded(row.to_record()?));
+            }
+            ClaimDecision::Claim {
+                previous_outcome_unknown,
+            } => previous_outcome_unknown,
+        };
+        // Every claim handed out, the batch's "mine" included, starts
+        // a full lease now and bumps the version, so the request runs
+        // under a lease that cannot lapse before its timeout.
+        let current = row.version;
+        row.refresh_started_at = Some(now);
+        row.refresh_attempt_id = Some(attempt_id.to_owned());
+        row.version = current + 1;
+        row.updated_at = now;
+        Self::write_credential(&mut tx, &row, current).await?;
+        self.commit(tx).await?;
+        let Some(opened) = opened else {
+            // Unreachable: only a refreshable row is claimed, and it
+            // was opened above.
+            return Ok(RefreshClaim::NotRefreshable(row.to_record()?));
+        };
+        Ok(RefreshClaim::Claimed {
+            secrets: Box::new(crate::model::CredentialSecrets {
+                record: row.to_record()?,
+                client_secret: opened.client_secret,
+                access_token: opened.access_token,
+                refresh_token: opened.refresh_token,
+            }),
+            previous_outcome_unknown,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(credential_id = %id, status = failure.status.as_str()))]
+    async fn record_refresh_failure(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+        failure: &crate::lifecycle::RefreshFailure,
+    ) -> Result<CredentialRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut row = Self::credential_for_write(&mut tx, id, None).await?;
+        if row.refresh_attempt_id.as_deref() != Some(attempt_id) {
+            // Another attempt took over (or tokens were replaced); its
+            // result stands.
+            self.commit(tx).await?;
+            return row.to_record();
+        }
+        let now = crate::sql::stored_time(self.clock.now());
+        let current = row.version;
+        row.status = failure.status.as_str().to_owned();
+        row.last_error = Some(failure.last_error.clone());
+        row.refresh_failures = failure.failures;
+        row.next_refresh_at = failure.next_refresh_at.map(crate::sql::stored_time);
+        if !failure.keep_marker {
+            row.refresh_started_at = None;
+            row.refresh_attempt_id = None;
+        }
+        row.version = current + 1;
+        row.updated_at = now;
+        Self::write_credential(&mut tx, &row, current).await?;
+        self.commit(tx).await?;
+        row.to_record()
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = limit))]
+    async fn claim_due_refreshes(
+        &self,
+        due: crate::lifecycle::DueRule,
+        _lease: std::time::Duration,
+        attempt_id: &str,
+        limit: usize,
+    ) -> Result<Vec<CredentialId>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // Rows holding a marker, expired or not, are left out: an
+        // expired one is resolved through `claim_refresh`, which
+        // reports that the earlier outcome is unknown; so the lease
+        // plays no part here.
+        let now = crate::sql::stored_time(self.clock.now());
+        let sql = format!(
+            "SELECT id FROM credentials WHERE status = 'active' \
+             AND refresh_token_sealed IS NOT NULL AND {} \
+             AND (next_refresh_at IS NULL OR next_refresh_at <= $4) \
+             AND refresh_started_at IS NULL \
+             ORDER BY access_token_expires_at LIMIT $5{}",
+            crate::lifecycle::DUE_CONDITION,
+            D::SKIP_LOCKED
+        );
+        let ids: Vec<(String,)> = sqlx::query_as(&sql)
+            .bind(crate::sql::stored_time(due.access_expires_before()))
+            .bind(crate::sql::stored_time(due.now))
+            .bind(crate::sql::stored_time(due.refresh_expires_before()))
+            .bind(now)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        for (id,) in &ids {
+            sqlx::query(
+                "UPDATE credentials SET refresh_started_at = $2, refresh_attempt_id = $3, \
+                 version = version + 1, updated_at = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(attempt_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        }
+        self.commit(tx).await?;
+        Ok(ids
+            .into_iter()
+            .map(|(id,)| CredentialId::from_trusted(id))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
+    async fn expire_refresh_lease(
+        &self,
+        id: &CredentialId,
+        attempt_id: &str,
+        started_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let result = sqlx::query(
+            "UPDATE credentials SET refresh_started_at = $3, version = version + 1, \
+             updated_at = $4 WHERE id = $1 AND refresh_attempt_id = $2 \
+             AND refresh_started_at IS NOT NULL",
+        )
+        .bind(id.as_str())
+        .bind(attempt_id)
+        .bind(crate::sql::stored_time(started_at))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result) == 1)
+    }
+
+    async fn interrupted_refreshes(
+        &self,
+        started_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<CredentialId>, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM credentials WHERE refresh_started_at IS NOT NULL \
+             AND refresh_started_at <= $1 ORDER BY id",
+        )
+        .bind(crate::sql::stored_time(started_before))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        Ok(ids
+            .into_iter()
+            .map(|(id,)| CredentialId::from_trusted(id))
+            .collect())
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -1013,5 +1086,178 @@ mod tests {
         assert!(!token_replaced(Some(&a), &a));
         assert!(token_replaced(Some(&b), &a));
         assert!(!token_replaced(None, &a));
+    }
+
+    fn t(seconds: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(1_700_000_000 + seconds)
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_refresh_lease_holds_until_its_deadline_and_not_at_it() {
+        let started = t(0);
+        assert!(refresh_lease_live(started, MINUTE, t(0)));
+        assert!(refresh_lease_live(started, MINUTE, t(59)));
+        assert!(
+            !refresh_lease_live(started, MINUTE, t(60)),
+            "the deadline itself"
+        );
+        assert!(!refresh_lease_live(started, MINUTE, t(61)));
+        assert!(!refresh_lease_live(started, Duration::ZERO, t(0)));
+    }
+
+    #[test]
+    fn a_refresh_lease_too_long_to_represent_never_expires() {
+        assert!(refresh_lease_live(t(0), Duration::MAX, t(10_000)));
+        assert!(refresh_lease_live(
+            DateTime::<Utc>::MAX_UTC,
+            MINUTE,
+            DateTime::<Utc>::MAX_UTC
+        ));
+    }
+
+    #[test]
+    fn backoff_holds_while_the_next_attempt_is_ahead_and_the_token_works() {
+        let now = t(0);
+        assert!(backing_off(Some(t(1)), Some(t(1)), now));
+        assert!(
+            !backing_off(Some(t(0)), Some(t(1)), now),
+            "next attempt now"
+        );
+        assert!(
+            !backing_off(Some(t(1)), Some(t(0)), now),
+            "token expires now"
+        );
+        assert!(!backing_off(None, Some(t(1)), now));
+        assert!(!backing_off(Some(t(1)), None, now));
+    }
+
+    fn backoff() -> RefreshBackoff {
+        RefreshBackoff {
+            base: Duration::from_secs(30),
+            max: Duration::from_secs(30 * 60),
+            cooldown_after: 5,
+            cooldown: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_maximum_then_cools_down() {
+        let secs = |failures| backoff().delay(failures, None).as_secs();
+        let cases = [(-3, 30), (0, 30), (1, 30), (2, 60), (3, 120), (4, 240)];
+        for (failures, expected) in cases {
+            assert_eq!(secs(failures), expected, "{failures} failures");
+        }
+        assert_eq!(secs(5), 3600, "cooldown from `cooldown_after` on");
+        assert_eq!(secs(i64::MAX), 3600);
+        let uncapped = RefreshBackoff {
+            cooldown_after: i64::MAX,
+            ..backoff()
+        };
+        assert_eq!(uncapped.delay(4, None).as_secs(), 240);
+        assert_eq!(
+            uncapped.delay(7, None).as_secs(),
+            30 * 60,
+            "capped at `max`"
+        );
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_backoff_and_never_shortens_it() {
+        assert_eq!(
+            backoff().delay(1, Some(Duration::from_secs(90))).as_secs(),
+            90
+        );
+        assert_eq!(
+            backoff().delay(3, Some(Duration::from_secs(5))).as_secs(),
+            120
+        );
+    }
+
+    #[test]
+    fn the_backoff_saturates_instead_of_overflowing() {
+        let huge = RefreshBackoff {
+            base: Duration::MAX,
+            max: Duration::MAX,
+            cooldown_after: i64::MAX,
+            cooldown: Duration::MAX,
+        };
+        assert_eq!(huge.delay(i64::MAX - 1, None), Duration::MAX);
+        assert_eq!(huge.next_attempt(t(0), 3, None), DateTime::<Utc>::MAX_UTC);
+        let cooled = RefreshBackoff {
+            cooldown: Duration::MAX,
+            ..backoff()
+        };
+        assert_eq!(cooled.next_attempt(t(0), 9, None), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(backoff().next_attempt(t(0), 2, None), t(60));
+    }
+
+    fn due_rule() -> DueRule {
+        DueRule {
+            now: t(0),
+            access_margin: Duration::from_secs(300),
+            refresh_token_margin: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+
+    #[test]
+    fn a_token_is_due_within_the_margin_once_aged_and_at_the_boundaries() {
+        let rule = due_rule();
+        let far = Some(t(30 * 24 * 3600));
+        assert!(rule.is_due_with(None, None, far), "no expiry known");
+        assert!(
+            rule.is_due_with(Some(t(300)), None, far),
+            "expires at the margin"
+        );
+        assert!(!rule.is_due_with(Some(t(301)), None, far), "just beyond it");
+        assert!(rule.is_due_with(Some(t(300)), Some(t(0)), far), "aged now");
+        assert!(
+            !rule.is_due_with(Some(t(300)), Some(t(1)), far),
+            "not aged yet"
+        );
+        assert!(rule.is_due_with(Some(t(-5)), None, far), "already expired");
+    }
+
+    #[test]
+    fn a_refresh_token_close_to_its_expiry_makes_the_credential_due() {
+        let rule = due_rule();
+        let week = 7 * 24 * 3600;
+        let fresh_access = Some(t(3600));
+        assert!(rule.is_due_with(fresh_access, None, Some(t(week))));
+        assert!(!rule.is_due_with(fresh_access, None, Some(t(week + 1))));
+        assert!(!rule.is_due_with(fresh_access, None, None));
+    }
+
+    #[test]
+    fn due_margins_too_long_to_represent_saturate() {
+        let rule = DueRule {
+            access_margin: Duration::MAX,
+            refresh_token_margin: Duration::MAX,
+            ..due_rule()
+        };
+        assert_eq!(rule.access_expires_before(), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(rule.refresh_expires_before(), DateTime::<Utc>::MAX_UTC);
+        assert!(rule.is_due_with(Some(t(10 * 365 * 24 * 3600)), None, None));
+    }
+
+    #[test]
+    fn a_token_ages_at_nine_tenths_of_its_lifetime() {
+        assert_eq!(aged_at(t(0), t(1000)), t(900));
+        assert_eq!(aged_at(t(0), t(0)), t(0), "no lifetime");
+        assert_eq!(aged_at(t(10), t(0)), t(0), "negative lifetime: the expiry");
+    }
+
+    #[test]
+    fn a_flow_is_open_strictly_before_its_expiry() {
+        let expires = flow_expires_at(t(0), Duration::from_secs(600));
+        assert_eq!(expires, t(600));
+        assert!(flow_open(expires, t(599)));
+        assert!(!flow_open(expires, t(600)), "the deadline itself");
+        assert!(!flow_open(expires, t(601)));
+        assert_eq!(
+            flow_expires_at(t(0), Duration::MAX),
+            crate::sql::stored_time(DateTime::<Utc>::MAX_UTC)
+        );
     }
 }

@@ -6,87 +6,40 @@
 //! [`crate::Store::credential_secrets`], in the domain's redacting secret types.
 
 use chrono::{DateTime, Utc};
-use pinion_domain::{
-    AccessToken, ClientId, ClientSecret, CredentialId, CredentialName, CredentialStatus,
-    Description, RefreshToken, Role, ScopeSet, UserId, Username,
-};
-
-use crate::crypto::KeyVersion;
+use pinion_domain::{AccessToken, ClientSecret, Credential, CredentialId, RefreshToken, ScopeSet};
 
 /// The only provider today.
 pub const PROVIDER_PINTEREST: &str = "pinterest";
 
-/// A Pinion user.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct User {
-    /// The user's id.
-    pub id: UserId,
-    /// Unique, lowercase.
-    pub username: Username,
-    /// What the user may do.
-    pub role: Role,
-    /// True when a password (its argon2 hash) is set.
-    pub has_password: bool,
-    /// When the user was created.
-    pub created_at: DateTime<Utc>,
-    /// When the user last changed.
-    pub updated_at: DateTime<Utc>,
-}
+pub use pinion_domain::User;
+pub use pinion_domain::record::{KeyVersionStatus, KeyringStatus};
 
-/// A credential's metadata: everything but secret values.
+/// A credential as the store holds it: what users see ([`Credential`],
+/// reached through `Deref`, so `record.name` reads the name) and the token
+/// refresher's bookkeeping, which stays inside the store and the service.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CredentialRecord {
-    /// The credential's id.
-    pub id: CredentialId,
-    /// The owning user.
-    pub owner: UserId,
-    /// Unique per owner, compared case-insensitively.
-    pub name: CredentialName,
-    /// Optional description.
-    pub description: Option<Description>,
-    /// Always `pinterest` today.
-    pub provider: String,
-    /// The OAuth app's client id (not a secret).
-    pub client_id: ClientId,
-    /// True when a client secret is stored (always, for a valid credential).
-    pub client_secret_set: bool,
-    /// The scopes the user asked for.
-    pub scopes: ScopeSet,
-    /// The scopes Pinterest granted at the last authorization or refresh.
-    pub granted_scopes: Option<ScopeSet>,
-    /// Where the credential stands.
-    pub status: CredentialStatus,
-    /// True when an access token is stored.
-    pub has_access_token: bool,
-    /// True when a refresh token is stored.
-    pub has_refresh_token: bool,
-    /// When the access token expires.
-    pub access_token_expires_at: Option<DateTime<Utc>>,
+    /// Everything but secrets and bookkeeping.
+    #[serde(flatten)]
+    pub credential: Credential,
     /// When the access token has lived nine tenths of its lifetime (set when
     /// it is stored); part of the refresh rule, see [`crate::DueRule`].
     pub access_token_aged_at: Option<DateTime<Utc>>,
-    /// When the refresh token expires.
-    pub refresh_token_expires_at: Option<DateTime<Utc>>,
-    /// When tokens were last stored.
-    pub last_refreshed_at: Option<DateTime<Utc>>,
-    /// When Pinion last asked Pinterest whether the credential works.
-    pub last_checked_at: Option<DateTime<Utc>>,
-    /// The last problem, in words a user understands; never a secret.
-    pub last_error: Option<String>,
     /// Bookkeeping of the token refresher.
     pub refresh: RefreshState,
-    /// Bumped on every write; pass it back for a compare-and-set.
-    pub version: i64,
-    /// When the credential was created.
-    pub created_at: DateTime<Utc>,
-    /// When the credential last changed.
-    pub updated_at: DateTime<Utc>,
 }
 
-impl CredentialRecord {
-    /// True when an access token or a refresh token is stored.
-    pub fn has_tokens(&self) -> bool {
-        self.has_access_token || self.has_refresh_token
+impl std::ops::Deref for CredentialRecord {
+    type Target = Credential;
+
+    fn deref(&self) -> &Credential {
+        &self.credential
+    }
+}
+
+impl From<CredentialRecord> for Credential {
+    fn from(record: CredentialRecord) -> Self {
+        record.credential
     }
 }
 
@@ -136,39 +89,6 @@ pub struct TokenSet {
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     /// The scopes granted; `None` keeps the stored ones.
     pub granted_scopes: Option<ScopeSet>,
-}
-
-/// How many sealed values use one key version.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct KeyVersionStatus {
-    /// The key version.
-    pub version: KeyVersion,
-    /// True when this process has the key loaded.
-    pub loaded: bool,
-    /// True when the database holds this version's key-check value.
-    pub registered: bool,
-    /// Sealed values stored under this version.
-    pub sealed_values: u64,
-}
-
-/// Key versions and how many sealed values each still protects.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct KeyringStatus {
-    /// The version new values are sealed with.
-    pub active: KeyVersion,
-    /// Every version loaded, registered, or found in use, lowest first.
-    pub versions: Vec<KeyVersionStatus>,
-}
-
-impl KeyringStatus {
-    /// Sealed values not yet under the active key; zero when rotation is done.
-    pub fn pending_reencryption(&self) -> u64 {
-        self.versions
-            .iter()
-            .filter(|v| v.version != self.active)
-            .map(|v| v.sealed_values)
-            .sum()
-    }
 }
 
 #[cfg(test)]

@@ -5,50 +5,48 @@
 
 use std::sync::Arc;
 
-use pinion_domain::{Clock, CredentialId, CredentialStatus, Role, UserId, Username};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::ConnectOptions;
 use crate::changes::ChangeFeed;
-use crate::crypto::{KeyVersion, Keyring};
+use crate::crypto::Keyring;
+use crate::dialect::Dialect;
 use crate::error::{Backend, StoreError};
 use crate::keys::{KeyError, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV};
-use crate::lifecycle::impl_lifecycle;
-use crate::model::{CredentialRecord, User};
-use crate::sql::{Keys, impl_store, verify_keyring};
+use crate::sql::{Keys, SqlStore, verify_keyring};
 use crate::store::BackendKind;
 
-/// The PostgreSQL implementation of [`crate::Store`].
-pub struct PgStore {
-    pool: PgPool,
-    keys: Keys,
-    clock: Arc<dyn Clock>,
-    changes: ChangeFeed,
-}
+/// The PostgreSQL implementation of [`crate::Store`]: the generic store on
+/// the PostgreSQL [`Dialect`].
+pub type PgStore = SqlStore<Postgres>;
 
-impl std::fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore")
-            .field("keys", &self.keys)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PgStore {
+impl Dialect for Postgres {
     const BACKEND: Backend = Backend::Postgres;
     const KIND: BackendKind = BackendKind::Postgres;
+    const STORE_NAME: &'static str = "PgStore";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const FOR_SHARE: &'static str = " FOR SHARE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        self.pool.begin().await.map_err(Self::db_error)
+    /// Nothing: the URL may hold a password, and the pool knows the rest.
+    type Origin = ();
+
+    async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
     }
 
     /// Nothing to do before closing: PostgreSQL manages its own files.
-    async fn before_close(&self) {}
+    async fn before_close(_pool: &PgPool) {}
 
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn debug_origin(_origin: &(), _out: &mut std::fmt::DebugStruct<'_, '_>) {}
+}
+
+impl SqlStore<Postgres> {
     /// Connects to `url` (`postgres://…`).
     ///
     /// The keys are checked against the stored key-check values before
@@ -89,6 +87,7 @@ impl PgStore {
             keys: Keys::new(keyring, source),
             clock: options.clock.clone(),
             changes,
+            origin: (),
         };
         store.register_keys().await?;
         Ok(store)
@@ -127,15 +126,3 @@ impl PgStore {
         Self::open(url, KeySource::Given(Arc::new(keyring)), options).await
     }
 }
-
-impl_store!(PgStore, Postgres);
-impl_lifecycle!(PgStore, Postgres);
-
-// Web UI state (issue 6).
-crate::web_state::impl_web_state!(PgStore, Postgres);
-// Source runs and named API tokens (issue 6).
-crate::runs::impl_runs!(PgStore, Postgres);
-// Sharing and the activity log (issue 6).
-crate::sharing::impl_sharing!(PgStore, Postgres);
-// Sync progress and the publish ledger (issue 5).
-crate::sync_state::impl_sync_state!(PgStore, Postgres);

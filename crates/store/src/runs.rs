@@ -19,102 +19,18 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pinion_domain::UserId;
-use serde::{Deserialize, Serialize};
 
+use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
 use crate::model::User;
+use crate::sql::SqlStore;
 
-/// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Stored, not started yet.
-    Queued,
-    /// Reading from Pinterest.
-    Running,
-    /// Every stream completed.
-    Succeeded,
-    /// Stopped by an error (see the run's `error`).
-    Failed,
-}
+pub use pinion_domain::record::{ApiTokenInfo, RunRecord, RunStatus, RunStreamCount};
 
-impl RunStatus {
-    /// The stored text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-        }
-    }
-
-    /// A label for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "Queued",
-            RunStatus::Running => "Running",
-            RunStatus::Succeeded => "Succeeded",
-            RunStatus::Failed => "Failed",
-        }
-    }
-
-    /// True once the run can no longer change.
-    pub fn is_final(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
-    }
-
-    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
-        Ok(match text {
-            "queued" => RunStatus::Queued,
-            "running" => RunStatus::Running,
-            "succeeded" => RunStatus::Succeeded,
-            "failed" => RunStatus::Failed,
-            other => {
-                return Err(StoreError::Corrupt(format!("unknown run status `{other}`")));
-            }
-        })
-    }
-}
-
-/// Records of one stream of a run, so far or at the end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunStreamCount {
-    /// The stream's name (`boards`, `board_pins`, …).
-    pub stream: String,
-    /// Records committed.
-    pub records: u64,
-    /// How it ended (`done`, `skipped`, `failed`, `not_started`, …); `None`
-    /// while it is read or waiting.
-    pub outcome: Option<String>,
-    /// Why it failed or was skipped, for people.
-    pub error: Option<String>,
-}
-
-/// A run as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunRecord {
-    /// `run_…`.
-    pub id: String,
-    /// The source it runs.
-    pub source_id: String,
-    /// The user who owns the source.
-    pub owner: UserId,
-    /// Where it is.
-    pub status: RunStatus,
-    /// Per-stream counts, in the source's order.
-    pub streams: Vec<RunStreamCount>,
-    /// Why it failed (no secret).
-    pub error: Option<String>,
-    /// When it was asked for.
-    pub created_at: DateTime<Utc>,
-    /// When it started reading.
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it ended.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// When another process last took it over after the one running it
-    /// stopped (it then resumed from its checkpoint); `None` if never.
-    pub taken_over_at: Option<DateTime<Utc>>,
+/// The run status stored as `text`; an unknown one is corruption.
+pub(crate) fn parse_run_status(text: &str) -> Result<RunStatus, StoreError> {
+    RunStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown run status `{text}`")))
 }
 
 /// Who runs a run, and until when they must renew it.
@@ -142,6 +58,28 @@ pub struct UnfinishedRun {
     pub takeovers: i64,
 }
 
+impl UnfinishedRun {
+    /// True when another process may take this run over at `now`: its lease
+    /// ended before `now`, or `previous_owner_ended` (that process's instance
+    /// lock was seen released). The rule [`RunStore::claim_run`] applies
+    /// atomically in SQL ([`RUN_TAKEOVER_CONDITION`]).
+    pub fn may_be_taken_over(&self, now: DateTime<Utc>, previous_owner_ended: bool) -> bool {
+        previous_owner_ended || run_lease_expired(self.lease_expires_at, now)
+    }
+}
+
+/// True when a run lease ending at `lease_expires_at` has expired at `now`:
+/// strictly after its end, so at the end itself the holder still has it
+/// (a heartbeat that lands on the deadline keeps the run).
+pub(crate) fn run_lease_expired(lease_expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    lease_expires_at < now
+}
+
+/// The SQL side of [`UnfinishedRun::may_be_taken_over`] over `runs`, with
+/// `$5` the current time (stored precision) and `$6` whether the previous
+/// owner is known to have ended.
+pub(crate) const RUN_TAKEOVER_CONDITION: &str = "(lease_expires_at < $5 OR $6)";
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct UnfinishedRow {
     pub id: String,
@@ -154,7 +92,7 @@ pub(crate) struct UnfinishedRow {
 impl UnfinishedRow {
     pub(crate) fn into_run(self) -> Result<UnfinishedRun, StoreError> {
         Ok(UnfinishedRun {
-            status: RunStatus::parse(&self.status)?,
+            status: parse_run_status(&self.status)?,
             id: self.id,
             owner_instance: self.owner_instance,
             lease_expires_at: self.lease_expires_at,
@@ -186,9 +124,9 @@ impl RunRow {
             ))
         })?;
         Ok(RunRecord {
-            status: RunStatus::parse(&self.status)?,
-            id: self.id,
-            source_id: self.source_id,
+            status: parse_run_status(&self.status)?,
+            id: pinion_domain::RunId::from_trusted(self.id),
+            source_id: pinion_domain::SourceId::from_trusted(self.source_id),
             owner: UserId::from_trusted(self.owner_id),
             streams,
             error: self.error,
@@ -207,19 +145,6 @@ pub(crate) fn streams_json(streams: &[RunStreamCount]) -> String {
     serde_json::to_string(streams).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// An API token as listed to its owner: never the token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiTokenInfo {
-    /// `tok_` and 16 hex digits, derived from the stored hash.
-    pub id: String,
-    /// A name for people; `None` for tokens made before names existed.
-    pub name: Option<String>,
-    /// When it was issued.
-    pub created_at: DateTime<Utc>,
-    /// When it last authenticated a request (to the minute).
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct ApiTokenRow {
     pub token_hash: Vec<u8>,
@@ -229,13 +154,13 @@ pub(crate) struct ApiTokenRow {
 }
 
 /// The public id of a token with SHA-256 `hash`.
-pub(crate) fn token_id(hash: &[u8]) -> String {
+pub(crate) fn token_id(hash: &[u8]) -> pinion_domain::ApiTokenId {
     let prefix: String = hash
         .iter()
         .take(8)
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    format!("tok_{prefix}")
+    pinion_domain::ApiTokenId::from_trusted(format!("tok_{prefix}"))
 }
 
 impl ApiTokenRow {
@@ -258,6 +183,13 @@ pub(crate) struct UserWithUse {
 
 /// How stale `last_used_at` may get before a request writes it again.
 pub const LAST_USED_GRANULARITY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// True when an API token last noted as used at `last_used_at` should be
+/// noted again at `now`: never noted, or at least [`LAST_USED_GRANULARITY`]
+/// ago (so most authentications stay reads).
+pub(crate) fn last_use_stale(last_used_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last_used_at.is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
+}
 
 /// Runs and named API tokens. Every [`crate::Store`] implements it.
 #[async_trait]
@@ -378,431 +310,478 @@ pub trait RunStore: Send + Sync {
     ) -> Result<Option<User>, StoreError>;
 }
 
-/// Implements [`RunStore`] for a backend that also has `impl_store!`.
-macro_rules! impl_runs {
-    ($store:ty, $db:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::runs::RunStore for $store {
-            #[tracing::instrument(skip_all, fields(run_id = %run.id))]
-            async fn create_run(
-                &self,
-                run: &$crate::runs::RunRecord,
-                lease: &$crate::runs::RunLease,
-            ) -> Result<$crate::runs::RunRecord, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                sqlx::query(
-                    "INSERT INTO runs (id, source_id, owner_id, status, streams, error, \
-                     created_at, owner_instance, lease_expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&run.id)
-                .bind(&run.source_id)
-                .bind(run.owner.as_str())
-                .bind(run.status.as_str())
-                .bind($crate::runs::streams_json(&run.streams))
-                .bind(&run.error)
-                .bind(now)
-                .bind(&lease.owner)
-                .bind($crate::sql::stored_time(lease.expires_at))
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(|err| match &err {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound { entity: "source" }
-                    }
-                    _ => Self::db_error(err),
-                })?;
-                let mut stored = run.clone();
-                stored.created_at = now;
-                Ok(stored)
+/// [`RunStore`] on SQL, for both dialects.
+#[async_trait::async_trait]
+impl<D> crate::runs::RunStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    for<'q> &'q str: sqlx::Encode<'q, D> + sqlx::Type<D>,
+    for<'q> String: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> i64: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> bool: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Timestamp: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D>,
+    for<'q> Option<String>: sqlx::Encode<'q, D>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, D>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D>,
+    for<'q> Option<Timestamp>: sqlx::Encode<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
+{
+    #[tracing::instrument(skip_all, fields(run_id = %run.id))]
+    async fn create_run(
+        &self,
+        run: &crate::runs::RunRecord,
+        lease: &crate::runs::RunLease,
+    ) -> Result<crate::runs::RunRecord, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        sqlx::query(
+            "INSERT INTO runs (id, source_id, owner_id, status, streams, error, \
+             created_at, owner_instance, lease_expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(run.id.as_str())
+        .bind(run.source_id.as_str())
+        .bind(run.owner.as_str())
+        .bind(run.status.as_str())
+        .bind(crate::runs::streams_json(&run.streams))
+        .bind(&run.error)
+        .bind(now)
+        .bind(&lease.owner)
+        .bind(crate::sql::stored_time(lease.expires_at))
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound { entity: "source" }
             }
+            _ => Self::db_error(err),
+        })?;
+        let mut stored = run.clone();
+        stored.created_at = now;
+        Ok(stored)
+    }
 
-            async fn get_run(&self, id: &str) -> Result<$crate::runs::RunRecord, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM runs WHERE id = $1",
-                    $crate::runs::RUN_COLUMNS
-                );
-                let row: $crate::runs::RunRow = sqlx::query_as(&sql)
-                    .bind(id)
-                    .fetch_one(&self.pool)
+    async fn get_run(&self, id: &str) -> Result<crate::runs::RunRecord, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM runs WHERE id = $1",
+            crate::runs::RUN_COLUMNS
+        );
+        let row: crate::runs::RunRow = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Self::not_found("run"))?;
+        row.into_record()
+    }
+
+    async fn list_runs(
+        &self,
+        source_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::runs::RunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM runs WHERE source_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+            crate::runs::RUN_COLUMNS
+        );
+        let rows: Vec<crate::runs::RunRow> = sqlx::query_as(&sql)
+            .bind(source_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        rows.into_iter().map(|row| row.into_record()).collect()
+    }
+
+    async fn runs_using_credential(
+        &self,
+        credential_id: &str,
+        owner: &UserId,
+        limit: u32,
+    ) -> Result<Vec<crate::runs::RunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM runs WHERE owner_id = $2 AND source_id IN \
+             (SELECT id FROM sources WHERE credential_id = $1) \
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+            crate::runs::RUN_COLUMNS
+        );
+        let rows: Vec<crate::runs::RunRow> = sqlx::query_as(&sql)
+            .bind(credential_id)
+            .bind(owner.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        rows.into_iter().map(|row| row.into_record()).collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %id))]
+    async fn delete_run(
+        &self,
+        source_id: &str,
+        id: &str,
+        owner: &UserId,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT status FROM runs WHERE id = $1 AND source_id = $2 \
+             AND owner_id = $3{}",
+            D::FOR_UPDATE
+        );
+        let status: Option<String> = sqlx::query_scalar(&sql)
+            .bind(id)
+            .bind(source_id)
+            .bind(owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        let Some(status) = status else {
+            return Ok(false);
+        };
+        if !crate::runs::parse_run_status(&status)?.is_final() {
+            return Err(StoreError::Conflict {
+                field: "run",
+                message: "the run is still going; wait for it to end before deleting it".to_owned(),
+            });
+        }
+        sqlx::query("DELETE FROM runs WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn start_run(&self, id: &str) -> Result<(), StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let result = sqlx::query(
+            "UPDATE runs SET status = 'running', started_at = $2 \
+             WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::NotFound {
+                entity: "queued run",
+            });
+        }
+        Ok(())
+    }
+
+    async fn update_run_streams(
+        &self,
+        id: &str,
+        streams: &[crate::runs::RunStreamCount],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET streams = $2 WHERE id = $1 \
+             AND status IN ('queued', 'running')",
+        )
+        .bind(id)
+        .bind(crate::runs::streams_json(streams))
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %id, status = status.as_str()))]
+    async fn finish_run(
+        &self,
+        id: &str,
+        status: crate::runs::RunStatus,
+        streams: &[crate::runs::RunStreamCount],
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        sqlx::query(
+            "UPDATE runs SET status = $2, streams = $3, error = $4, finished_at = $5, \
+             started_at = COALESCE(started_at, $5) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(crate::runs::streams_json(streams))
+        .bind(error)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %id, status = status.as_str()))]
+    async fn finish_owned_run(
+        &self,
+        id: &str,
+        owner: &str,
+        status: crate::runs::RunStatus,
+        streams: &[crate::runs::RunStreamCount],
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let result = sqlx::query(
+            "UPDATE runs SET status = $2, streams = $3, error = $4, finished_at = $5, \
+             started_at = COALESCE(started_at, $5) WHERE id = $1 \
+             AND owner_instance = $6 AND status IN ('queued', 'running')",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(crate::runs::streams_json(streams))
+        .bind(error)
+        .bind(now)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result) == 1)
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<crate::runs::UnfinishedRun>, StoreError> {
+        let rows: Vec<crate::runs::UnfinishedRow> = sqlx::query_as(
+            "SELECT id, status, owner_instance, lease_expires_at, \
+             CAST(takeovers AS BIGINT) AS takeovers FROM runs \
+             WHERE status IN ('queued', 'running') ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        rows.into_iter().map(|row| row.into_run()).collect()
+    }
+
+    async fn renew_run_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        // No change-feed bump: heartbeats change nothing anyone caches.
+        let result = sqlx::query(
+            "UPDATE runs SET lease_expires_at = $3 WHERE id = $1 \
+             AND owner_instance = $2 AND status IN ('queued', 'running')",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(crate::sql::stored_time(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result) == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %id))]
+    async fn claim_run(
+        &self,
+        id: &str,
+        previous_owner: &str,
+        previous_owner_ended: bool,
+        lease: &crate::runs::RunLease,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let now = crate::sql::stored_time(now);
+        let result = sqlx::query(&format!(
+            "UPDATE runs SET owner_instance = $3, lease_expires_at = $4, \
+             taken_over_at = $5, takeovers = takeovers + 1 \
+             WHERE id = $1 AND owner_instance = $2 \
+             AND status IN ('queued', 'running') AND {}",
+            crate::runs::RUN_TAKEOVER_CONDITION
+        ))
+        .bind(id)
+        .bind(previous_owner)
+        .bind(&lease.owner)
+        .bind(crate::sql::stored_time(lease.expires_at))
+        .bind(now)
+        .bind(previous_owner_ended)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result) == 1)
+    }
+
+    async fn release_run_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let past = crate::sql::stored_time(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
+        let result = sqlx::query(
+            "UPDATE runs SET lease_expires_at = $2 WHERE owner_instance = $1 \
+             AND status IN ('queued', 'running')",
+        )
+        .bind(owner)
+        .bind(past)
+        .execute(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result))
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %user))]
+    async fn create_named_api_token(
+        &self,
+        user: &UserId,
+        name: &str,
+    ) -> Result<(pinion_domain::ApiToken, crate::runs::ApiTokenInfo), StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let token = pinion_domain::ApiToken::random();
+        let hash = crate::sql::api_token_hash(&token);
+        sqlx::query(
+            "INSERT INTO api_tokens (token_hash, user_id, created_at, name) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&hash)
+        .bind(user.as_str())
+        .bind(now)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound { entity: "user" }
+            }
+            _ => Self::db_error(err),
+        })?;
+        let info = crate::runs::ApiTokenInfo {
+            id: crate::runs::token_id(&hash),
+            name: Some(name.to_owned()),
+            created_at: now,
+            last_used_at: None,
+        };
+        Ok((token, info))
+    }
+
+    async fn list_api_tokens(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<crate::runs::ApiTokenInfo>, StoreError> {
+        let rows: Vec<crate::runs::ApiTokenRow> = sqlx::query_as(
+            "SELECT token_hash, name, created_at, last_used_at FROM api_tokens \
+             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(|row| row.into_info()).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %user))]
+    async fn revoke_api_token_by_id(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
+        let hashes: Vec<(Vec<u8>,)> = sqlx::query_as(
+            "SELECT token_hash FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        let Some((hash,)) = hashes
+            .into_iter()
+            .find(|(hash,)| crate::runs::token_id(hash).as_str() == id)
+        else {
+            return Ok(false);
+        };
+        let now = crate::sql::stored_time(self.clock.now());
+        let result = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $3 WHERE token_hash = $1 \
+             AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(&hash)
+        .bind(user.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result) > 0)
+    }
+
+    async fn authenticate_api_token(
+        &self,
+        token: &pinion_domain::ApiToken,
+    ) -> Result<Option<User>, StoreError> {
+        let hash = crate::sql::api_token_hash(token);
+        let found: Option<crate::runs::UserWithUse> = sqlx::query_as(
+            "SELECT u.id, u.username, u.role, u.password_hash, u.created_at, \
+             u.updated_at, t.last_used_at FROM api_tokens t \
+             JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let now = crate::sql::stored_time(self.clock.now());
+        let stale = crate::runs::last_use_stale(found.last_used_at, now);
+        if stale {
+            // Best effort: a failed note never fails the request.
+            if let Err(err) =
+                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
+                    .bind(&hash)
+                    .bind(now)
+                    .execute(&self.pool)
                     .await
-                    .map_err(Self::not_found("run"))?;
-                row.into_record()
-            }
-
-            async fn list_runs(
-                &self,
-                source_id: &str,
-                limit: u32,
-            ) -> Result<Vec<$crate::runs::RunRecord>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM runs WHERE source_id = $1 \
-                     ORDER BY created_at DESC, id DESC LIMIT $2",
-                    $crate::runs::RUN_COLUMNS
-                );
-                let rows: Vec<$crate::runs::RunRow> = sqlx::query_as(&sql)
-                    .bind(source_id)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?;
-                rows.into_iter().map(|row| row.into_record()).collect()
-            }
-
-            async fn runs_using_credential(
-                &self,
-                credential_id: &str,
-                owner: &UserId,
-                limit: u32,
-            ) -> Result<Vec<$crate::runs::RunRecord>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM runs WHERE owner_id = $2 AND source_id IN \
-                     (SELECT id FROM sources WHERE credential_id = $1) \
-                     ORDER BY created_at DESC, id DESC LIMIT $3",
-                    $crate::runs::RUN_COLUMNS
-                );
-                let rows: Vec<$crate::runs::RunRow> = sqlx::query_as(&sql)
-                    .bind(credential_id)
-                    .bind(owner.as_str())
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?;
-                rows.into_iter().map(|row| row.into_record()).collect()
-            }
-
-            #[tracing::instrument(skip_all, fields(run_id = %id))]
-            async fn delete_run(
-                &self,
-                source_id: &str,
-                id: &str,
-                owner: &UserId,
-            ) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let sql = format!(
-                    "SELECT status FROM runs WHERE id = $1 AND source_id = $2 \
-                     AND owner_id = $3{}",
-                    Self::FOR_UPDATE
-                );
-                let status: Option<String> = sqlx::query_scalar(&sql)
-                    .bind(id)
-                    .bind(source_id)
-                    .bind(owner.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                let Some(status) = status else {
-                    return Ok(false);
-                };
-                if !$crate::runs::RunStatus::parse(&status)?.is_final() {
-                    return Err(StoreError::Conflict {
-                        field: "run",
-                        message: "the run is still going; wait for it to end before deleting it"
-                            .to_owned(),
-                    });
-                }
-                sqlx::query("DELETE FROM runs WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                self.commit(tx).await?;
-                Ok(true)
-            }
-
-            async fn start_run(&self, id: &str) -> Result<(), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let result = sqlx::query(
-                    "UPDATE runs SET status = 'running', started_at = $2 \
-                     WHERE id = $1 AND status = 'queued'",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                if result.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { entity: "queued run" });
-                }
-                Ok(())
-            }
-
-            async fn update_run_streams(
-                &self,
-                id: &str,
-                streams: &[$crate::runs::RunStreamCount],
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE runs SET streams = $2 WHERE id = $1 \
-                     AND status IN ('queued', 'running')",
-                )
-                .bind(id)
-                .bind($crate::runs::streams_json(streams))
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(())
-            }
-
-            #[tracing::instrument(skip_all, fields(run_id = %id, status = status.as_str()))]
-            async fn finish_run(
-                &self,
-                id: &str,
-                status: $crate::runs::RunStatus,
-                streams: &[$crate::runs::RunStreamCount],
-                error: Option<&str>,
-            ) -> Result<(), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                sqlx::query(
-                    "UPDATE runs SET status = $2, streams = $3, error = $4, finished_at = $5, \
-                     started_at = COALESCE(started_at, $5) WHERE id = $1",
-                )
-                .bind(id)
-                .bind(status.as_str())
-                .bind($crate::runs::streams_json(streams))
-                .bind(error)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(())
-            }
-
-            #[tracing::instrument(skip_all, fields(run_id = %id, status = status.as_str()))]
-            async fn finish_owned_run(
-                &self,
-                id: &str,
-                owner: &str,
-                status: $crate::runs::RunStatus,
-                streams: &[$crate::runs::RunStreamCount],
-                error: Option<&str>,
-            ) -> Result<bool, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let result = sqlx::query(
-                    "UPDATE runs SET status = $2, streams = $3, error = $4, finished_at = $5, \
-                     started_at = COALESCE(started_at, $5) WHERE id = $1 \
-                     AND owner_instance = $6 AND status IN ('queued', 'running')",
-                )
-                .bind(id)
-                .bind(status.as_str())
-                .bind($crate::runs::streams_json(streams))
-                .bind(error)
-                .bind(now)
-                .bind(owner)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(result.rows_affected() == 1)
-            }
-
-            async fn unfinished_runs(
-                &self,
-            ) -> Result<Vec<$crate::runs::UnfinishedRun>, StoreError> {
-                let rows: Vec<$crate::runs::UnfinishedRow> = sqlx::query_as(
-                    "SELECT id, status, owner_instance, lease_expires_at, \
-                     CAST(takeovers AS BIGINT) AS takeovers FROM runs \
-                     WHERE status IN ('queued', 'running') ORDER BY created_at, id",
-                )
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                rows.into_iter().map(|row| row.into_run()).collect()
-            }
-
-            async fn renew_run_lease(
-                &self,
-                id: &str,
-                owner: &str,
-                expires_at: chrono::DateTime<chrono::Utc>,
-            ) -> Result<bool, StoreError> {
-                // No change-feed bump: heartbeats change nothing anyone caches.
-                let result = sqlx::query(
-                    "UPDATE runs SET lease_expires_at = $3 WHERE id = $1 \
-                     AND owner_instance = $2 AND status IN ('queued', 'running')",
-                )
-                .bind(id)
-                .bind(owner)
-                .bind($crate::sql::stored_time(expires_at))
-                .execute(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                Ok(result.rows_affected() == 1)
-            }
-
-            #[tracing::instrument(skip_all, fields(run_id = %id))]
-            async fn claim_run(
-                &self,
-                id: &str,
-                previous_owner: &str,
-                previous_owner_ended: bool,
-                lease: &$crate::runs::RunLease,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<bool, StoreError> {
-                let now = $crate::sql::stored_time(now);
-                let result = sqlx::query(
-                    "UPDATE runs SET owner_instance = $3, lease_expires_at = $4, \
-                     taken_over_at = $5, takeovers = takeovers + 1 \
-                     WHERE id = $1 AND owner_instance = $2 \
-                     AND status IN ('queued', 'running') \
-                     AND (lease_expires_at < $5 OR $6)",
-                )
-                .bind(id)
-                .bind(previous_owner)
-                .bind(&lease.owner)
-                .bind($crate::sql::stored_time(lease.expires_at))
-                .bind(now)
-                .bind(previous_owner_ended)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(result.rows_affected() == 1)
-            }
-
-            async fn release_run_leases(&self, owner: &str) -> Result<u64, StoreError> {
-                let past = $crate::sql::stored_time(
-                    chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
-                );
-                let result = sqlx::query(
-                    "UPDATE runs SET lease_expires_at = $2 WHERE owner_instance = $1 \
-                     AND status IN ('queued', 'running')",
-                )
-                .bind(owner)
-                .bind(past)
-                .execute(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                Ok(result.rows_affected())
-            }
-
-            #[tracing::instrument(skip_all, fields(user_id = %user))]
-            async fn create_named_api_token(
-                &self,
-                user: &UserId,
-                name: &str,
-            ) -> Result<(pinion_domain::ApiToken, $crate::runs::ApiTokenInfo), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let token = pinion_domain::ApiToken::random();
-                let hash = $crate::sql::api_token_hash(&token);
-                sqlx::query(
-                    "INSERT INTO api_tokens (token_hash, user_id, created_at, name) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&hash)
-                .bind(user.as_str())
-                .bind(now)
-                .bind(name)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(|err| match &err {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound { entity: "user" }
-                    }
-                    _ => Self::db_error(err),
-                })?;
-                let info = $crate::runs::ApiTokenInfo {
-                    id: $crate::runs::token_id(&hash),
-                    name: Some(name.to_owned()),
-                    created_at: now,
-                    last_used_at: None,
-                };
-                Ok((token, info))
-            }
-
-            async fn list_api_tokens(
-                &self,
-                user: &UserId,
-            ) -> Result<Vec<$crate::runs::ApiTokenInfo>, StoreError> {
-                let rows: Vec<$crate::runs::ApiTokenRow> = sqlx::query_as(
-                    "SELECT token_hash, name, created_at, last_used_at FROM api_tokens \
-                     WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC",
-                )
-                .bind(user.as_str())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                Ok(rows.into_iter().map(|row| row.into_info()).collect())
-            }
-
-            #[tracing::instrument(skip_all, fields(user_id = %user))]
-            async fn revoke_api_token_by_id(
-                &self,
-                user: &UserId,
-                id: &str,
-            ) -> Result<bool, StoreError> {
-                let hashes: Vec<(Vec<u8>,)> = sqlx::query_as(
-                    "SELECT token_hash FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
-                )
-                .bind(user.as_str())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                let Some((hash,)) = hashes
-                    .into_iter()
-                    .find(|(hash,)| $crate::runs::token_id(hash) == id)
-                else {
-                    return Ok(false);
-                };
-                let now = $crate::sql::stored_time(self.clock.now());
-                let result = sqlx::query(
-                    "UPDATE api_tokens SET revoked_at = $3 WHERE token_hash = $1 \
-                     AND user_id = $2 AND revoked_at IS NULL",
-                )
-                .bind(&hash)
-                .bind(user.as_str())
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(result.rows_affected() > 0)
-            }
-
-            async fn authenticate_api_token(
-                &self,
-                token: &pinion_domain::ApiToken,
-            ) -> Result<Option<User>, StoreError> {
-                let hash = $crate::sql::api_token_hash(token);
-                let found: Option<$crate::runs::UserWithUse> = sqlx::query_as(
-                    "SELECT u.id, u.username, u.role, u.password_hash, u.created_at, \
-                     u.updated_at, t.last_used_at FROM api_tokens t \
-                     JOIN users u ON u.id = t.user_id \
-                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-                )
-                .bind(&hash)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                let Some(found) = found else {
-                    return Ok(None);
-                };
-                let now = $crate::sql::stored_time(self.clock.now());
-                let stale = found
-                    .last_used_at
-                    .is_none_or(|at| now - at >= $crate::runs::LAST_USED_GRANULARITY);
-                if stale {
-                    // Best effort: a failed note never fails the request.
-                    if let Err(err) =
-                        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
-                            .bind(&hash)
-                            .bind(now)
-                            .execute(&self.pool)
-                            .await
-                            .inspect(|_| self.changes.bump())
-                    {
-                        tracing::warn!(error = %err, "Could not note an API token's use.");
-                    }
-                }
-                found.user.into_user().map(Some)
+                    .inspect(|_| self.changes.bump())
+            {
+                tracing::warn!(error = %err, "Could not note an API token's use.");
             }
         }
-    };
+        found.user.into_user().map(Some)
+    }
 }
 
-pub(crate) use impl_runs;
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+
+    fn t(seconds: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(1_700_000_000 + seconds)
+    }
+
+    fn run(lease_expires_at: DateTime<Utc>) -> UnfinishedRun {
+        UnfinishedRun {
+            id: "run_1".into(),
+            status: RunStatus::Running,
+            owner_instance: "a".into(),
+            lease_expires_at,
+            takeovers: 0,
+        }
+    }
+
+    #[test]
+    fn a_run_lease_expires_strictly_after_its_end() {
+        assert!(!run_lease_expired(t(0), t(-1)));
+        assert!(!run_lease_expired(t(0), t(0)), "the end itself");
+        assert!(run_lease_expired(t(0), t(1)));
+    }
+
+    #[test]
+    fn a_run_may_be_taken_over_once_its_lease_expired_or_its_owner_ended() {
+        assert!(!run(t(10)).may_be_taken_over(t(10), false));
+        assert!(run(t(10)).may_be_taken_over(t(11), false));
+        assert!(run(t(10)).may_be_taken_over(t(0), true), "owner ended");
+    }
+
+    #[test]
+    fn an_api_token_use_is_noted_again_after_the_granularity() {
+        assert!(last_use_stale(None, t(0)));
+        assert!(!last_use_stale(Some(t(0)), t(59)));
+        assert!(last_use_stale(Some(t(0)), t(60)), "exactly the granularity");
+        assert!(
+            !last_use_stale(Some(t(5)), t(0)),
+            "a use noted in the future"
+        );
+    }
+}

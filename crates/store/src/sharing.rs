@@ -13,96 +13,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pinion_domain::{CredentialId, UserId, Username};
 
+use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
+use crate::sql::SqlStore;
 
-/// What happened to a credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivityEvent {
-    /// The credential was stored.
-    Created,
-    /// Its name, description, app settings or scopes changed.
-    Edited,
-    /// An authorization stored new tokens (detail: the granted scopes).
-    Authorized,
-    /// An authorization failed (code exchange refused, other browser…).
-    AuthorizationFailed,
-    /// The user declined on Pinterest's consent page.
-    AuthorizationDeclined,
-    /// Tokens were refreshed.
-    Refreshed,
-    /// A refresh failed (subject: the failure class, detail: why).
-    RefreshFailed,
-    /// Validity was checked against Pinterest (subject: `ok` or `failed`).
-    Checked,
-    /// A run of a source or destination used it (subject: its id).
-    UsedByRun,
-    /// Shared with a collaborator (subject: their username).
-    Shared,
-    /// A share was withdrawn (subject: the collaborator's username).
-    ShareWithdrawn,
-    /// The credential was deleted.
-    Deleted,
-}
-
-impl ActivityEvent {
-    /// Every event, for parsing.
-    pub const ALL: [ActivityEvent; 12] = [
-        Self::Created,
-        Self::Edited,
-        Self::Authorized,
-        Self::AuthorizationFailed,
-        Self::AuthorizationDeclined,
-        Self::Refreshed,
-        Self::RefreshFailed,
-        Self::Checked,
-        Self::UsedByRun,
-        Self::Shared,
-        Self::ShareWithdrawn,
-        Self::Deleted,
-    ];
-
-    /// The stored name, e.g. `refresh_failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Edited => "edited",
-            Self::Authorized => "authorized",
-            Self::AuthorizationFailed => "authorization_failed",
-            Self::AuthorizationDeclined => "authorization_declined",
-            Self::Refreshed => "refreshed",
-            Self::RefreshFailed => "refresh_failed",
-            Self::Checked => "checked",
-            Self::UsedByRun => "used_by_run",
-            Self::Shared => "shared",
-            Self::ShareWithdrawn => "share_withdrawn",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    /// A label for people, e.g. "Refresh failed".
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Created => "Created",
-            Self::Edited => "Edited",
-            Self::Authorized => "Authorized",
-            Self::AuthorizationFailed => "Authorization failed",
-            Self::AuthorizationDeclined => "Authorization declined",
-            Self::Refreshed => "Refreshed",
-            Self::RefreshFailed => "Refresh failed",
-            Self::Checked => "Checked",
-            Self::UsedByRun => "Used by a run",
-            Self::Shared => "Shared",
-            Self::ShareWithdrawn => "Share withdrawn",
-            Self::Deleted => "Deleted",
-        }
-    }
-
-    /// The event stored as `name`, if known.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.as_str() == name)
-    }
-}
+pub use pinion_domain::record::{ActivityEvent, ActivityRecord, ShareRecord, ShareState};
 
 /// A log row to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,55 +38,6 @@ pub struct NewActivity {
     pub detail: Option<String>,
 }
 
-/// A stored log row.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ActivityRecord {
-    /// Increasing with time; pass the smallest seen as `before` for the next page.
-    pub id: i64,
-    /// The credential.
-    pub credential_id: String,
-    /// Its name when it happened.
-    pub credential_name: String,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// The acting user's id; `None` for the system.
-    pub actor_id: Option<String>,
-    /// The acting user's username, or `system`.
-    pub actor: String,
-    /// The event's stored name (see [`ActivityEvent`]).
-    pub event: String,
-    /// What it is about.
-    pub subject: Option<String>,
-    /// More words for people.
-    pub detail: Option<String>,
-}
-
-/// An active share.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ShareRecord {
-    /// The shared credential.
-    pub credential_id: String,
-    /// The collaborator.
-    pub user_id: UserId,
-    /// The collaborator's username.
-    pub username: Username,
-    /// Who shared it.
-    pub shared_by: UserId,
-    /// When it was (last) shared.
-    pub created_at: DateTime<Utc>,
-}
-
-/// Where a user stands with a credential they do not own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShareState {
-    /// Never shared with them.
-    None,
-    /// Shared now.
-    Active,
-    /// Shared once, withdrawn since.
-    Withdrawn,
-}
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct ActivityRow {
     pub id: i64,
@@ -189,10 +55,10 @@ impl ActivityRow {
     pub(crate) fn into_record(self) -> ActivityRecord {
         ActivityRecord {
             id: self.id,
-            credential_id: self.credential_id,
+            credential_id: CredentialId::from_trusted(self.credential_id),
             credential_name: self.credential_name,
             at: self.at,
-            actor_id: self.actor_id,
+            actor_id: self.actor_id.map(UserId::from_trusted),
             actor: self.actor,
             event: self.event,
             subject: self.subject,
@@ -213,7 +79,7 @@ pub(crate) struct ShareRow {
 impl ShareRow {
     pub(crate) fn into_record(self) -> ShareRecord {
         ShareRecord {
-            credential_id: self.credential_id,
+            credential_id: CredentialId::from_trusted(self.credential_id),
             user_id: UserId::from_trusted(self.user_id),
             username: Username::from_trusted(self.username),
             shared_by: UserId::from_trusted(self.shared_by),
@@ -287,228 +153,255 @@ pub trait SharingStore: Send + Sync {
     ) -> Result<Vec<ActivityRecord>, StoreError>;
 }
 
-/// Implements [`SharingStore`] for a backend that also has `impl_store!`
-/// (it uses that macro's helpers). Invoked in the backend's own module.
-macro_rules! impl_sharing {
-    ($store:ty, $db:ty) => {
-        impl $store {
-            async fn insert_activity<'e, E>(
-                executor: E,
-                at: chrono::DateTime<chrono::Utc>,
-                activity: &$crate::sharing::NewActivity,
-            ) -> Result<(), StoreError>
-            where
-                E: sqlx::Executor<'e, Database = $db>,
-            {
-                sqlx::query(
-                    "INSERT INTO credential_activity (credential_id, credential_name, at, \
-                     actor_id, actor, event, subject, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(activity.credential_id.as_str())
-                .bind(&activity.credential_name)
-                .bind(at)
-                .bind(activity.actor_id.as_ref().map(|id| id.as_str().to_owned()))
-                .bind(&activity.actor)
-                .bind(activity.event.as_str())
-                .bind(&activity.subject)
-                .bind(&activity.detail)
-                .execute(executor)
-                .await
-                .map_err(Self::db_error)?;
-                Ok(())
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl $crate::sharing::SharingStore for $store {
-            #[tracing::instrument(skip_all, fields(credential_id = %credential, user_id = %user))]
-            async fn share_credential(
-                &self,
-                credential: &CredentialId,
-                user: &UserId,
-                shared_by: &UserId,
-                activity: &$crate::sharing::NewActivity,
-            ) -> Result<$crate::sharing::ShareRecord, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let mut tx = self.begin_write().await?;
-                let result = sqlx::query(
-                    "INSERT INTO credential_shares (credential_id, user_id, shared_by, \
-                     created_at, withdrawn_at) VALUES ($1, $2, $3, $4, NULL) \
-                     ON CONFLICT (credential_id, user_id) DO UPDATE SET \
-                     shared_by = excluded.shared_by, created_at = excluded.created_at, \
-                     withdrawn_at = NULL WHERE credential_shares.withdrawn_at IS NOT NULL",
-                )
-                .bind(credential.as_str())
-                .bind(user.as_str())
-                .bind(shared_by.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|err| match err {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound {
-                            entity: "credential",
-                        }
-                    }
-                    other => Self::db_error(other),
-                })?;
-                if result.rows_affected() == 0 {
-                    return Err(StoreError::Conflict {
-                        field: "username",
-                        message: "the credential is already shared with this user".to_owned(),
-                    });
-                }
-                Self::insert_activity(&mut *tx, now, activity).await?;
-                let sql = format!(
-                    "{} WHERE s.credential_id = $1 AND s.user_id = $2",
-                    $crate::sharing::SHARE_SELECT
-                );
-                let row: $crate::sharing::ShareRow = sqlx::query_as(&sql)
-                    .bind(credential.as_str())
-                    .bind(user.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                self.commit(tx).await?;
-                Ok(row.into_record())
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %credential, user_id = %user))]
-            async fn withdraw_share(
-                &self,
-                credential: &CredentialId,
-                user: &UserId,
-                activity: &$crate::sharing::NewActivity,
-            ) -> Result<bool, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let mut tx = self.begin_write().await?;
-                let result = sqlx::query(
-                    "UPDATE credential_shares SET withdrawn_at = $3 \
-                     WHERE credential_id = $1 AND user_id = $2 AND withdrawn_at IS NULL",
-                )
-                .bind(credential.as_str())
-                .bind(user.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(Self::db_error)?;
-                if result.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                Self::insert_activity(&mut *tx, now, activity).await?;
-                self.commit(tx).await?;
-                Ok(true)
-            }
-
-            async fn list_shares(
-                &self,
-                credential: &CredentialId,
-            ) -> Result<Vec<$crate::sharing::ShareRecord>, StoreError> {
-                let sql = format!(
-                    "{} WHERE s.credential_id = $1 AND s.withdrawn_at IS NULL \
-                     ORDER BY u.username",
-                    $crate::sharing::SHARE_SELECT
-                );
-                let rows: Vec<$crate::sharing::ShareRow> = sqlx::query_as(&sql)
-                    .bind(credential.as_str())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?;
-                Ok(rows.into_iter().map(|row| row.into_record()).collect())
-            }
-
-            async fn share_state(
-                &self,
-                credential: &CredentialId,
-                user: &UserId,
-            ) -> Result<$crate::sharing::ShareState, StoreError> {
-                let withdrawn: Option<(Option<chrono::DateTime<chrono::Utc>>,)> = sqlx::query_as(
-                    "SELECT withdrawn_at FROM credential_shares \
-                     WHERE credential_id = $1 AND user_id = $2",
-                )
-                .bind(credential.as_str())
-                .bind(user.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                Ok(match withdrawn {
-                    None => $crate::sharing::ShareState::None,
-                    Some((None,)) => $crate::sharing::ShareState::Active,
-                    Some((Some(_),)) => $crate::sharing::ShareState::Withdrawn,
-                })
-            }
-
-            async fn credentials_shared_with(
-                &self,
-                user: &UserId,
-            ) -> Result<Vec<CredentialId>, StoreError> {
-                let ids: Vec<String> = sqlx::query_scalar(
-                    "SELECT credential_id FROM credential_shares \
-                     WHERE user_id = $1 AND withdrawn_at IS NULL \
-                     ORDER BY created_at, credential_id",
-                )
-                .bind(user.as_str())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                Ok(ids.into_iter().map(CredentialId::from_trusted).collect())
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id))]
-            async fn delete_credential_logged(
-                &self,
-                id: &CredentialId,
-                activity: &$crate::sharing::NewActivity,
-            ) -> Result<(), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let mut tx = self.begin_write().await?;
-                let result = sqlx::query("DELETE FROM credentials WHERE id = $1")
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                if result.rows_affected() == 0 {
-                    return Err(StoreError::NotFound {
-                        entity: "credential",
-                    });
-                }
-                Self::insert_activity(&mut *tx, now, activity).await?;
-                self.commit(tx).await
-            }
-
-            async fn append_activity(
-                &self,
-                activity: &$crate::sharing::NewActivity,
-            ) -> Result<(), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                Self::insert_activity(&self.pool, now, activity)
-                    .await
-                    .inspect(|_| self.changes.bump())
-            }
-
-            async fn list_activity(
-                &self,
-                credential_id: &str,
-                before: Option<i64>,
-                limit: u32,
-            ) -> Result<Vec<$crate::sharing::ActivityRecord>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM credential_activity WHERE credential_id = $1 AND id < $2 \
-                     ORDER BY id DESC LIMIT $3",
-                    $crate::sharing::ACTIVITY_COLUMNS
-                );
-                let rows: Vec<$crate::sharing::ActivityRow> = sqlx::query_as(&sql)
-                    .bind(credential_id)
-                    .bind(before.unwrap_or(i64::MAX))
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?;
-                Ok(rows.into_iter().map(|row| row.into_record()).collect())
-            }
-        }
-    };
+/// [`SharingStore`] on SQL, for both dialects.
+impl<D> SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    for<'q> &'q str: sqlx::Encode<'q, D> + sqlx::Type<D>,
+    for<'q> String: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> i64: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> bool: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Timestamp: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D>,
+    for<'q> Option<String>: sqlx::Encode<'q, D>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, D>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D>,
+    for<'q> Option<Timestamp>: sqlx::Encode<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
+{
+    async fn insert_activity<'e, E>(
+        executor: E,
+        at: chrono::DateTime<chrono::Utc>,
+        activity: &crate::sharing::NewActivity,
+    ) -> Result<(), StoreError>
+    where
+        E: sqlx::Executor<'e, Database = D>,
+    {
+        sqlx::query(
+            "INSERT INTO credential_activity (credential_id, credential_name, at, \
+             actor_id, actor, event, subject, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(activity.credential_id.as_str())
+        .bind(&activity.credential_name)
+        .bind(at)
+        .bind(activity.actor_id.as_ref().map(|id| id.as_str().to_owned()))
+        .bind(&activity.actor)
+        .bind(activity.event.as_str())
+        .bind(&activity.subject)
+        .bind(&activity.detail)
+        .execute(executor)
+        .await
+        .map_err(Self::db_error)?;
+        Ok(())
+    }
 }
 
-pub(crate) use impl_sharing;
+#[async_trait::async_trait]
+impl<D> crate::sharing::SharingStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    for<'q> &'q str: sqlx::Encode<'q, D> + sqlx::Type<D>,
+    for<'q> String: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> i64: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> bool: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Timestamp: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D>,
+    for<'q> Option<String>: sqlx::Encode<'q, D>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, D>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D>,
+    for<'q> Option<Timestamp>: sqlx::Encode<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
+{
+    #[tracing::instrument(skip_all, fields(credential_id = %credential, user_id = %user))]
+    async fn share_credential(
+        &self,
+        credential: &CredentialId,
+        user: &UserId,
+        shared_by: &UserId,
+        activity: &crate::sharing::NewActivity,
+    ) -> Result<crate::sharing::ShareRecord, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query(
+            "INSERT INTO credential_shares (credential_id, user_id, shared_by, \
+             created_at, withdrawn_at) VALUES ($1, $2, $3, $4, NULL) \
+             ON CONFLICT (credential_id, user_id) DO UPDATE SET \
+             shared_by = excluded.shared_by, created_at = excluded.created_at, \
+             withdrawn_at = NULL WHERE credential_shares.withdrawn_at IS NOT NULL",
+        )
+        .bind(credential.as_str())
+        .bind(user.as_str())
+        .bind(shared_by.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| match err {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound {
+                entity: "credential",
+            },
+            other => Self::db_error(other),
+        })?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::Conflict {
+                field: "username",
+                message: "the credential is already shared with this user".to_owned(),
+            });
+        }
+        Self::insert_activity(&mut *tx, now, activity).await?;
+        let sql = format!(
+            "{} WHERE s.credential_id = $1 AND s.user_id = $2",
+            crate::sharing::SHARE_SELECT
+        );
+        let row: crate::sharing::ShareRow = sqlx::query_as(&sql)
+            .bind(credential.as_str())
+            .bind(user.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        self.commit(tx).await?;
+        Ok(row.into_record())
+    }
+
+    #[tracing::instrument(skip_all, fields(credential_id = %credential, user_id = %user))]
+    async fn withdraw_share(
+        &self,
+        credential: &CredentialId,
+        user: &UserId,
+        activity: &crate::sharing::NewActivity,
+    ) -> Result<bool, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query(
+            "UPDATE credential_shares SET withdrawn_at = $3 \
+             WHERE credential_id = $1 AND user_id = $2 AND withdrawn_at IS NULL",
+        )
+        .bind(credential.as_str())
+        .bind(user.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::db_error)?;
+        if D::rows_affected(&result) == 0 {
+            return Ok(false);
+        }
+        Self::insert_activity(&mut *tx, now, activity).await?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn list_shares(
+        &self,
+        credential: &CredentialId,
+    ) -> Result<Vec<crate::sharing::ShareRecord>, StoreError> {
+        let sql = format!(
+            "{} WHERE s.credential_id = $1 AND s.withdrawn_at IS NULL \
+             ORDER BY u.username",
+            crate::sharing::SHARE_SELECT
+        );
+        let rows: Vec<crate::sharing::ShareRow> = sqlx::query_as(&sql)
+            .bind(credential.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(|row| row.into_record()).collect())
+    }
+
+    async fn share_state(
+        &self,
+        credential: &CredentialId,
+        user: &UserId,
+    ) -> Result<crate::sharing::ShareState, StoreError> {
+        let withdrawn: Option<(Option<chrono::DateTime<chrono::Utc>>,)> = sqlx::query_as(
+            "SELECT withdrawn_at FROM credential_shares \
+             WHERE credential_id = $1 AND user_id = $2",
+        )
+        .bind(credential.as_str())
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        Ok(match withdrawn {
+            None => crate::sharing::ShareState::None,
+            Some((None,)) => crate::sharing::ShareState::Active,
+            Some((Some(_),)) => crate::sharing::ShareState::Withdrawn,
+        })
+    }
+
+    async fn credentials_shared_with(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<CredentialId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT credential_id FROM credential_shares \
+             WHERE user_id = $1 AND withdrawn_at IS NULL \
+             ORDER BY created_at, credential_id",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        Ok(ids.into_iter().map(CredentialId::from_trusted).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(credential_id = %id))]
+    async fn delete_credential_logged(
+        &self,
+        id: &CredentialId,
+        activity: &crate::sharing::NewActivity,
+    ) -> Result<(), StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query("DELETE FROM credentials WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::NotFound {
+                entity: "credential",
+            });
+        }
+        Self::insert_activity(&mut *tx, now, activity).await?;
+        self.commit(tx).await
+    }
+
+    async fn append_activity(
+        &self,
+        activity: &crate::sharing::NewActivity,
+    ) -> Result<(), StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        Self::insert_activity(&self.pool, now, activity)
+            .await
+            .inspect(|_| self.changes.bump())
+    }
+
+    async fn list_activity(
+        &self,
+        credential_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<crate::sharing::ActivityRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM credential_activity WHERE credential_id = $1 AND id < $2 \
+             ORDER BY id DESC LIMIT $3",
+            crate::sharing::ACTIVITY_COLUMNS
+        );
+        let rows: Vec<crate::sharing::ActivityRow> = sqlx::query_as(&sql)
+            .bind(credential_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(|row| row.into_record()).collect())
+    }
+}

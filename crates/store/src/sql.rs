@@ -1,25 +1,29 @@
-//! What the SQLite and PostgreSQL stores share: SQL text, row types, key-check
-//! verification, and the [`impl_store!`] macro that implements [`crate::Store`]
-//! once for both drivers.
+//! The store itself, [`SqlStore<D>`], generic over the database it runs on
+//! (a [`Dialect`]), and what its operations share: SQL text, row types,
+//! key-check verification, and the helpers that read, lock and write
+//! credential rows.
 //!
 //! The SQL is written to run unchanged on both databases (`$1` placeholders,
 //! `substr` on blobs, standard types through sqlx). The few differences (row
-//! locks, how a write transaction begins, error codes) are constants and
-//! methods each backend provides; the macro body is then the one implementation
-//! of every operation.
+//! locks, how a write transaction begins, error codes) are the dialect's
+//! constants and functions; every operation is then written once, here and in
+//! the purpose modules, with no generated code.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use pinion_domain::{
-    AccessToken, ClientId, ClientSecret, CredentialId, CredentialName, CredentialStatus,
+    AccessToken, ClientId, ClientSecret, Clock, CredentialId, CredentialName, CredentialStatus,
     Description, RefreshToken, Role, ScopeSet, UserId, Username,
 };
 use sha2::{Digest, Sha256};
+use sqlx::{Pool, Transaction};
 use zeroize::Zeroizing;
 
+use crate::changes::ChangeFeed;
 use crate::crypto::{KeyVersion, Keyring, Location, OpenError};
+use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
 use crate::keys::KeySource;
 use crate::model::{CredentialRecord, KeyVersionStatus, RefreshState, User};
@@ -166,7 +170,7 @@ impl CredentialRow {
         let corrupt = |what: &str| {
             StoreError::Corrupt(format!("credential {} has an invalid {what}", self.id))
         };
-        Ok(CredentialRecord {
+        let credential = pinion_domain::Credential {
             id: CredentialId::from_trusted(self.id.clone()),
             owner: UserId::from_trusted(self.owner_id.clone()),
             name: CredentialName::from_trusted(self.name.clone()),
@@ -186,20 +190,23 @@ impl CredentialRow {
             has_access_token: self.access_token_sealed.is_some(),
             has_refresh_token: self.refresh_token_sealed.is_some(),
             access_token_expires_at: self.access_token_expires_at,
-            access_token_aged_at: self.access_token_aged_at,
             refresh_token_expires_at: self.refresh_token_expires_at,
             last_refreshed_at: self.last_refreshed_at,
             last_checked_at: self.last_checked_at,
             last_error: self.last_error.clone(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        };
+        Ok(CredentialRecord {
+            credential,
+            access_token_aged_at: self.access_token_aged_at,
             refresh: RefreshState {
                 started_at: self.refresh_started_at,
                 attempt_id: self.refresh_attempt_id.clone(),
                 failures: self.refresh_failures,
                 next_refresh_at: self.next_refresh_at,
             },
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
         })
     }
 
@@ -409,1089 +416,503 @@ pub(crate) fn keyring_status(
     }
 }
 
-/// Implements [`crate::Store`] for a backend struct with fields `pool`, `keys`
-/// (a [`Keys`]) and `clock`, and with these items:
-///
-/// - `const BACKEND: Backend` and `const KIND: BackendKind`;
-/// - `const FOR_UPDATE: &str`, `FOR_SHARE` and `SKIP_LOCKED`: row-lock clauses
-///   appended to selects (empty on SQLite, where a write transaction already
-///   excludes other writers);
-/// - `async fn begin_write(&self) -> Result<Transaction<'static, DB>, StoreError>`:
-///   starts a transaction that will write;
-/// - `async fn before_close(&self)`: last housekeeping before the pool closes.
-macro_rules! impl_store {
-    ($store:ty, $db:ty) => {
-        impl $store {
-            fn db_error(err: sqlx::Error) -> StoreError {
-                $crate::error::classify(Self::BACKEND, err)
-            }
-
-            fn not_found(entity: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-                move |err| match err {
-                    sqlx::Error::RowNotFound => StoreError::NotFound { entity },
-                    other => Self::db_error(other),
-                }
-            }
-
-            /// Commits `tx` and notes the write in the change feed.
-            async fn commit(
-                &self,
-                tx: sqlx::Transaction<'static, $db>,
-            ) -> Result<(), StoreError> {
-                tx.commit().await.map_err(Self::db_error)?;
-                self.changes.bump();
-                Ok(())
-            }
-
-            /// Reads every stored key-check value.
-            async fn stored_checks<'e, E>(
-                executor: E,
-                from_version: KeyVersion,
-                lock: &str,
-            ) -> Result<std::collections::BTreeMap<KeyVersion, Vec<u8>>, StoreError>
-            where
-                E: sqlx::Executor<'e, Database = $db>,
-            {
-                let sql = format!(
-                    "SELECT key_version, check_value FROM key_checks WHERE key_version >= $1 \
-                     ORDER BY key_version{lock}"
-                );
-                let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(&sql)
-                    .bind(i64::from(from_version))
-                    .fetch_all(executor)
-                    .await
-                    .map_err(Self::db_error)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(v, c)| (v as KeyVersion, c))
-                    .collect())
-            }
-
-            /// Verifies the keyring against the database and registers loaded
-            /// versions the database does not know yet. Run at connect, after
-            /// migrations; the check that must precede any write runs earlier.
-            async fn register_keys(&self) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
-                let stored = Self::stored_checks(&mut *tx, 0, "").await?;
-                let keyring = self.keys.current();
-                // Register only versions above the newest stored one: a lower
-                // version missing from the table was retired, and registering it
-                // again would make it required at the next start.
-                let newest_stored = stored.keys().next_back().copied().unwrap_or(0);
-                let new_versions: Vec<KeyVersion> =
-                    $crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?
-                        .into_iter()
-                        .filter(|version| *version > newest_stored)
-                        .collect();
-                let now = $crate::sql::stored_time(self.clock.now());
-                for version in new_versions {
-                    let check = keyring
-                        .check_value(version)
-                        .expect("new versions come from this keyring");
-                    sqlx::query(
-                        "INSERT INTO key_checks (key_version, check_value, created_at) \
-                         VALUES ($1, $2, $3) ON CONFLICT (key_version) DO NOTHING",
-                    )
-                    .bind(i64::from(version))
-                    .bind(check.to_vec())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                }
-                // Another process may have registered a different key under the
-                // same version in between; compare again inside the transaction.
-                let stored = Self::stored_checks(&mut *tx, 0, "").await?;
-                $crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?;
-                self.commit(tx).await
-            }
-
-            /// The keyring to seal with inside a write transaction. Locks the
-            /// active version's key-check row (so it cannot be retired until this
-            /// transaction ends) and picks up a newer version another process
-            /// registered, if its key can be loaded.
-            async fn sealing_keyring(
-                &self,
-                tx: &mut sqlx::Transaction<'static, $db>,
-            ) -> Result<std::sync::Arc<Keyring>, StoreError> {
-                let keyring = self.keys.current();
-                let active = keyring.active_version();
-                let stored = Self::stored_checks(&mut **tx, active, Self::FOR_SHARE).await?;
-                if !stored.contains_key(&active) {
-                    return Err(StoreError::KeyInUse {
-                        version: active,
-                        reason: "this process seals with it but it was retired; restart with the \
-                                 current keys"
-                            .into(),
-                    });
-                }
-                let newest = stored.keys().next_back().copied().unwrap_or(active);
-                if newest > active && self.keys.reloadable() {
-                    match self.keys.reload(&stored) {
-                        Ok(()) => {
-                            tracing::info!(
-                                key_version = newest,
-                                "Loaded a newer encryption key version."
-                            );
-                            let reloaded = self.keys.current();
-                            // Lock the newly active version's row too.
-                            Self::stored_checks(
-                                &mut **tx,
-                                reloaded.active_version(),
-                                Self::FOR_SHARE,
-                            )
-                            .await?;
-                            return Ok(reloaded);
-                        }
-                        Err(err) => tracing::warn!(
-                            error = %err,
-                            "A newer key version is registered but could not be loaded; sealing with the older one."
-                        ),
-                    }
-                }
-                Ok(keyring)
-            }
-
-            /// Opens a row's secrets, reloading the keys once if the row uses a
-            /// version this process has not loaded yet.
-            async fn open_row(
-                &self,
-                row: &$crate::sql::CredentialRow,
-            ) -> Result<$crate::sql::OpenedSecrets, StoreError> {
-                let mut reloaded = false;
-                loop {
-                    let keyring = self.keys.current();
-                    match $crate::sql::open_secrets(&keyring, row) {
-                        Ok(secrets) => return Ok(secrets),
-                        Err((_, $crate::crypto::OpenError::UnknownKey(_)))
-                            if !reloaded && self.keys.reloadable() =>
-                        {
-                            reloaded = true;
-                            let stored = Self::stored_checks(&self.pool, 0, "").await?;
-                            if let Err(err) = self.keys.reload(&stored) {
-                                // Fall through to an error naming the record.
-                                tracing::warn!(
-                                    error = %err,
-                                    "Could not reload the encryption keys."
-                                );
-                            }
-                        }
-                        Err((column, err)) => {
-                            return Err($crate::sql::open_error(
-                                row.location(column),
-                                err,
-                                &self.keys.source,
-                            ));
-                        }
-                    }
-                }
-            }
-
-            async fn fetch_credential<'e, E>(
-                executor: E,
-                id: &str,
-                lock: &str,
-            ) -> Result<$crate::sql::CredentialRow, StoreError>
-            where
-                E: sqlx::Executor<'e, Database = $db>,
-            {
-                let sql = format!(
-                    "SELECT {} FROM credentials WHERE id = $1{lock}",
-                    $crate::sql::CREDENTIAL_COLUMNS
-                );
-                sqlx::query_as::<_, $crate::sql::CredentialRow>(&sql)
-                    .bind(id)
-                    .fetch_one(executor)
-                    .await
-                    .map_err(Self::not_found("credential"))
-            }
-
-            /// Writes `row` back if its stored version is still `expected`.
-            async fn write_credential(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                row: &$crate::sql::CredentialRow,
-                expected: i64,
-            ) -> Result<(), StoreError> {
-                let result = sqlx::query($crate::sql::UPDATE_CREDENTIAL)
-                    .bind(&row.id)
-                    .bind(&row.name)
-                    .bind($crate::sql::name_key(&pinion_domain::CredentialName::from_trusted(
-                        row.name.clone(),
-                    )))
-                    .bind(&row.description)
-                    .bind(&row.client_id)
-                    .bind(&row.client_secret_sealed)
-                    .bind(&row.scopes)
-                    .bind(&row.granted_scopes)
-                    .bind(&row.status)
-                    .bind(&row.access_token_sealed)
-                    .bind(row.access_token_expires_at)
-                    .bind(&row.refresh_token_sealed)
-                    .bind(row.refresh_token_expires_at)
-                    .bind(row.last_refreshed_at)
-                    .bind(&row.last_error)
-                    .bind(row.refresh_started_at)
-                    .bind(&row.refresh_attempt_id)
-                    .bind(row.refresh_failures)
-                    .bind(row.next_refresh_at)
-                    .bind(row.version)
-                    .bind(row.updated_at)
-                    .bind(expected)
-                    .bind(row.access_token_aged_at)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(|err| {
-                        if $crate::error::is_unique_violation(&err) {
-                            StoreError::Conflict {
-                                field: "name",
-                                message: "this owner already has a credential with this name"
-                                    .into(),
-                            }
-                        } else {
-                            Self::db_error(err)
-                        }
-                    })?;
-                if result.rows_affected() != 1 {
-                    return Err(StoreError::VersionConflict {
-                        expected,
-                        found: row.version,
-                    });
-                }
-                Ok(())
-            }
-
-            /// Writes tokens under compare-and-set. With `replace`, fields the
-            /// set omits are cleared (a new authorization); otherwise the
-            /// stored refresh token, its expiry and the granted scopes are
-            /// kept when omitted (a refresh).
-            async fn write_tokens(
-                &self,
-                id: &CredentialId,
-                tokens: &$crate::model::TokenSet,
-                expected_version: i64,
-                replace: bool,
-            ) -> Result<CredentialRecord, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let mut row =
-                    Self::credential_for_write(&mut tx, id, Some(expected_version)).await?;
-                let keyring = self.sealing_keyring(&mut tx).await?;
-                let now = $crate::sql::stored_time(self.clock.now());
-                if replace {
-                    // A new grant: nothing of the previous one survives.
-                    row.clear_tokens();
-                }
-                row.access_token_sealed = Some(keyring.seal(
-                    row.location($crate::sql::ACCESS_TOKEN),
-                    tokens.access_token.expose_secret().as_bytes(),
-                ));
-                row.access_token_expires_at =
-                    tokens.access_token_expires_at.map($crate::sql::stored_time);
-                row.access_token_aged_at = row
-                    .access_token_expires_at
-                    .map(|expires| $crate::lifecycle::aged_at(now, expires));
-                if let Some(refresh) = &tokens.refresh_token {
-                    row.refresh_token_sealed = Some(keyring.seal(
-                        row.location($crate::sql::REFRESH_TOKEN),
-                        refresh.expose_secret().as_bytes(),
-                    ));
-                    row.refresh_token_expires_at =
-                        tokens.refresh_token_expires_at.map($crate::sql::stored_time);
-                } else if let Some(expires) = tokens.refresh_token_expires_at {
-                    row.refresh_token_expires_at = Some($crate::sql::stored_time(expires));
-                }
-                if let Some(granted) = &tokens.granted_scopes {
-                    row.granted_scopes = Some(granted.to_space_separated());
-                }
-                row.status = CredentialStatus::Active.as_str().to_owned();
-                row.last_refreshed_at = Some(now);
-                row.last_error = None;
-                row.refresh_started_at = None;
-                row.refresh_attempt_id = None;
-                row.refresh_failures = 0;
-                row.version = expected_version + 1;
-                row.updated_at = now;
-                Self::write_credential(&mut tx, &row, expected_version).await?;
-                self.commit(tx).await?;
-                row.to_record()
-            }
-
-            /// Reads a credential for a write inside `tx`, checking the expected version.
-            async fn credential_for_write(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                id: &CredentialId,
-                expected_version: Option<i64>,
-            ) -> Result<$crate::sql::CredentialRow, StoreError> {
-                let row = Self::fetch_credential(&mut **tx, id.as_str(), Self::FOR_UPDATE).await?;
-                if let Some(expected) = expected_version {
-                    if row.version != expected {
-                        return Err(StoreError::VersionConflict {
-                            expected,
-                            found: row.version,
-                        });
-                    }
-                }
-                Ok(row)
-            }
-
-            async fn insert_api_token(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                user: &UserId,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<pinion_domain::ApiToken, StoreError> {
-                let token = pinion_domain::ApiToken::random();
-                sqlx::query(
-                    "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)",
-                )
-                .bind($crate::sql::api_token_hash(&token))
-                .bind(user.as_str())
-                .bind(now)
-                .execute(&mut **tx)
-                .await
-                .map_err(|err| match &err {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound { entity: "user" }
-                    }
-                    _ => Self::db_error(err),
-                })?;
-                Ok(token)
-            }
-
-            async fn insert_user(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                username: &Username,
-                role: Role,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<User, StoreError> {
-                let id = UserId::generate();
-                sqlx::query(
-                    "INSERT INTO users (id, username, role, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $4)",
-                )
-                .bind(id.as_str())
-                .bind(username.as_str())
-                .bind(role.as_str())
-                .bind(now)
-                .execute(&mut **tx)
-                .await
-                .map_err(|err| {
-                    if $crate::error::is_unique_violation(&err) {
-                        StoreError::Conflict {
-                            field: "username",
-                            message: format!("`{username}` is already taken"),
-                        }
-                    } else {
-                        Self::db_error(err)
-                    }
-                })?;
-                Ok(User {
-                    id,
-                    username: username.clone(),
-                    role,
-                    has_password: false,
-                    created_at: now,
-                    updated_at: now,
-                })
-            }
-
-            async fn fetch_user_where(
-                &self,
-                condition: &str,
-                value: &str,
-            ) -> Result<User, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM users WHERE {condition} = $1",
-                    $crate::sql::USER_COLUMNS
-                );
-                sqlx::query_as::<_, $crate::sql::UserRow>(&sql)
-                    .bind(value)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(Self::not_found("user"))?
-                    .into_user()
-            }
-
-            async fn list_credentials_where(
-                &self,
-                condition: &str,
-                owner: Option<&str>,
-            ) -> Result<Vec<CredentialRecord>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM credentials {condition} ORDER BY owner_id, name_key",
-                    $crate::sql::CREDENTIAL_COLUMNS
-                );
-                let mut query = sqlx::query_as::<_, $crate::sql::CredentialRow>(&sql);
-                if let Some(owner) = owner {
-                    query = query.bind(owner);
-                }
-                query
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?
-                    .iter()
-                    .map($crate::sql::CredentialRow::to_record)
-                    .collect()
-            }
-
-            /// Counts sealed values per key version over every sealed column.
-            async fn sealed_counts(
-                conn: &mut <$db as sqlx::Database>::Connection,
-            ) -> Result<std::collections::BTreeMap<KeyVersion, u64>, StoreError> {
-                let mut totals = std::collections::BTreeMap::new();
-                for (table, column) in $crate::sql::SEALED_COLUMNS {
-                    let sql = format!(
-                        "SELECT substr({column}, 2, 4), COUNT(*) FROM {table} \
-                         WHERE {column} IS NOT NULL GROUP BY 1"
-                    );
-                    let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(&sql)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(Self::db_error)?;
-                    $crate::sql::add_version_counts(&mut totals, rows)?;
-                }
-                Ok(totals)
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl $crate::Store for $store {
-            fn backend(&self) -> $crate::BackendKind {
-                Self::KIND
-            }
-
-            fn changes(&self) -> &$crate::ChangeFeed {
-                &self.changes
-            }
-
-            #[tracing::instrument(skip_all, fields(role = role.as_str()))]
-            async fn create_user(&self, username: &Username, role: Role) -> Result<User, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let mut tx = self.begin_write().await?;
-                let user = Self::insert_user(&mut tx, username, role, now).await?;
-                self.commit(tx).await?;
-                Ok(user)
-            }
-
-            #[tracing::instrument(skip_all, fields(role = role.as_str()))]
-            async fn create_user_with_token(
-                &self,
-                username: &Username,
-                role: Role,
-            ) -> Result<(User, pinion_domain::ApiToken), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let mut tx = self.begin_write().await?;
-                let user = Self::insert_user(&mut tx, username, role, now).await?;
-                let token = Self::insert_api_token(&mut tx, &user.id, now).await?;
-                self.commit(tx).await?;
-                Ok((user, token))
-            }
-
-            async fn get_user(&self, id: &UserId) -> Result<User, StoreError> {
-                self.fetch_user_where("id", id.as_str()).await
-            }
-
-            async fn get_user_by_username(&self, username: &Username) -> Result<User, StoreError> {
-                self.fetch_user_where("username", username.as_str()).await
-            }
-
-            async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM users ORDER BY username",
-                    $crate::sql::USER_COLUMNS
-                );
-                sqlx::query_as::<_, $crate::sql::UserRow>(&sql)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?
-                    .into_iter()
-                    .map($crate::sql::UserRow::into_user)
-                    .collect()
-            }
-
-            #[tracing::instrument(skip_all, fields(user_id = %user))]
-            async fn set_password_hash(
-                &self,
-                user: &UserId,
-                hash: Option<&str>,
-            ) -> Result<(), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let result = sqlx::query(
-                    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
-                )
-                .bind(user.as_str())
-                .bind(hash)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                if result.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { entity: "user" });
-                }
-                Ok(())
-            }
-
-            async fn password_hash(&self, user: &UserId) -> Result<Option<String>, StoreError> {
-                let row: (Option<String>,) =
-                    sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
-                        .bind(user.as_str())
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(Self::not_found("user"))?;
-                Ok(row.0)
-            }
-
-            #[tracing::instrument(skip_all, fields(user_id = %user))]
-            async fn create_api_token(
-                &self,
-                user: &UserId,
-            ) -> Result<pinion_domain::ApiToken, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let mut tx = self.begin_write().await?;
-                let token = Self::insert_api_token(&mut tx, user, now).await?;
-                self.commit(tx).await?;
-                Ok(token)
-            }
-
-            async fn user_for_api_token(
-                &self,
-                token: &pinion_domain::ApiToken,
-            ) -> Result<Option<User>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM users WHERE id = (SELECT user_id FROM api_tokens \
-                     WHERE token_hash = $1 AND revoked_at IS NULL)",
-                    $crate::sql::USER_COLUMNS
-                );
-                sqlx::query_as::<_, $crate::sql::UserRow>(&sql)
-                    .bind($crate::sql::api_token_hash(token))
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?
-                    .map($crate::sql::UserRow::into_user)
-                    .transpose()
-            }
-
-            async fn revoke_api_token(
-                &self,
-                token: &pinion_domain::ApiToken,
-            ) -> Result<bool, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let result = sqlx::query(
-                    "UPDATE api_tokens SET revoked_at = $2 WHERE token_hash = $1 \
-                     AND revoked_at IS NULL",
-                )
-                .bind($crate::sql::api_token_hash(token))
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(result.rows_affected() > 0)
-            }
-
-            #[tracing::instrument(skip_all, fields(user_id = %user))]
-            async fn revoke_api_tokens(&self, user: &UserId) -> Result<u64, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let result = sqlx::query(
-                    "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 \
-                     AND revoked_at IS NULL",
-                )
-                .bind(user.as_str())
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(result.rows_affected())
-            }
-
-            #[tracing::instrument(skip_all, fields(owner_id = %owner, credential_id))]
-            async fn create_credential(
-                &self,
-                owner: &UserId,
-                new: &pinion_domain::NewCredential,
-            ) -> Result<CredentialRecord, StoreError> {
-                let id = CredentialId::generate();
-                tracing::Span::current().record("credential_id", tracing::field::display(&id));
-                let now = $crate::sql::stored_time(self.clock.now());
-                let mut tx = self.begin_write().await?;
-                let keyring = self.sealing_keyring(&mut tx).await?;
-                let sealed = keyring.seal(
-                    $crate::crypto::Location {
-                        table: $crate::sql::CREDENTIALS,
-                        column: $crate::sql::CLIENT_SECRET,
-                        row_id: id.as_str(),
-                    },
-                    new.client_secret.expose_secret().as_bytes(),
-                );
-                let row = $crate::sql::CredentialRow {
-                    id: id.as_str().to_owned(),
-                    owner_id: owner.as_str().to_owned(),
-                    name: new.name.as_str().to_owned(),
-                    description: new.description.as_ref().map(|d| d.as_str().to_owned()),
-                    provider: $crate::model::PROVIDER_PINTEREST.to_owned(),
-                    client_id: new.client_id.as_str().to_owned(),
-                    client_secret_sealed: sealed,
-                    scopes: new.scopes.to_space_separated(),
-                    granted_scopes: None,
-                    status: CredentialStatus::NeedsAuthorization.as_str().to_owned(),
-                    access_token_sealed: None,
-                    access_token_expires_at: None,
-                    access_token_aged_at: None,
-                    refresh_token_sealed: None,
-                    refresh_token_expires_at: None,
-                    last_refreshed_at: None,
-                    last_checked_at: None,
-                    last_error: None,
-                    refresh_started_at: None,
-                    refresh_attempt_id: None,
-                    refresh_failures: 0,
-                    next_refresh_at: None,
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                };
-                sqlx::query($crate::sql::INSERT_CREDENTIAL)
-                    .bind(&row.id)
-                    .bind(&row.owner_id)
-                    .bind(&row.name)
-                    .bind(&row.description)
-                    .bind(&row.provider)
-                    .bind(&row.client_id)
-                    .bind(&row.client_secret_sealed)
-                    .bind(&row.scopes)
-                    .bind(&row.granted_scopes)
-                    .bind(&row.status)
-                    .bind(&row.access_token_sealed)
-                    .bind(row.access_token_expires_at)
-                    .bind(&row.refresh_token_sealed)
-                    .bind(row.refresh_token_expires_at)
-                    .bind(row.last_refreshed_at)
-                    .bind(&row.last_error)
-                    .bind(row.refresh_started_at)
-                    .bind(&row.refresh_attempt_id)
-                    .bind(row.refresh_failures)
-                    .bind(row.next_refresh_at)
-                    .bind(row.version)
-                    .bind(row.created_at)
-                    .bind(row.updated_at)
-                    .bind($crate::sql::name_key(&new.name))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|err| match &err {
-                        sqlx::Error::Database(db) if db.is_unique_violation() => {
-                            StoreError::Conflict {
-                                field: "name",
-                                message: format!(
-                                    "this owner already has a credential named `{}` \
-                                     (names are compared case-insensitively)",
-                                    new.name
-                                ),
-                            }
-                        }
-                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                            StoreError::NotFound { entity: "user" }
-                        }
-                        _ => Self::db_error(err),
-                    })?;
-                self.commit(tx).await?;
-                row.to_record()
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id))]
-            async fn get_credential(
-                &self,
-                id: &CredentialId,
-            ) -> Result<CredentialRecord, StoreError> {
-                Self::fetch_credential(&self.pool, id.as_str(), "").await?.to_record()
-            }
-
-            async fn list_credentials(
-                &self,
-                owner: &UserId,
-            ) -> Result<Vec<CredentialRecord>, StoreError> {
-                self.list_credentials_where("WHERE owner_id = $1", Some(owner.as_str()))
-                    .await
-            }
-
-            async fn list_all_credentials(&self) -> Result<Vec<CredentialRecord>, StoreError> {
-                self.list_credentials_where("", None).await
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id))]
-            async fn update_credential(
-                &self,
-                id: &CredentialId,
-                update: &pinion_domain::CredentialUpdate,
-                expected_version: Option<i64>,
-            ) -> Result<CredentialRecord, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let mut row = Self::credential_for_write(&mut tx, id, expected_version).await?;
-                if update.is_empty() {
-                    self.commit(tx).await?;
-                    return row.to_record();
-                }
-                let current = row.version;
-                if let Some(name) = &update.name {
-                    row.name = name.as_str().to_owned();
-                }
-                if let Some(description) = &update.description {
-                    row.description = description.as_ref().map(|d| d.as_str().to_owned());
-                }
-                if let Some(client_id) = &update.client_id {
-                    if client_id.as_str() != row.client_id {
-                        // Tokens belong to one app: a new app needs a new authorization.
-                        row.client_id = client_id.as_str().to_owned();
-                        row.clear_tokens();
-                        row.status = CredentialStatus::NeedsAuthorization.as_str().to_owned();
-                        row.last_error = None;
-                    }
-                }
-                if let Some(scopes) = &update.scopes {
-                    row.scopes = scopes.to_space_separated();
-                }
-                if let Some(secret) = &update.client_secret {
-                    let keyring = self.sealing_keyring(&mut tx).await?;
-                    row.client_secret_sealed = keyring.seal(
-                        row.location($crate::sql::CLIENT_SECRET),
-                        secret.expose_secret().as_bytes(),
-                    );
-                    // A credential in `error` was refused for its app
-                    // settings; with a new secret and its tokens still held
-                    // it is worth refreshing again, at once.
-                    if row.status == CredentialStatus::Error.as_str()
-                        && row.refresh_token_sealed.is_some()
-                    {
-                        row.status = CredentialStatus::Active.as_str().to_owned();
-                        row.last_error = None;
-                        row.refresh_failures = 0;
-                        row.next_refresh_at = None;
-                    }
-                }
-                row.version = current + 1;
-                row.updated_at = $crate::sql::stored_time(self.clock.now());
-                Self::write_credential(&mut tx, &row, current).await?;
-                self.commit(tx).await?;
-                row.to_record()
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id))]
-            async fn delete_credential(&self, id: &CredentialId) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
-                let result = sqlx::query("DELETE FROM credentials WHERE id = $1")
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                if result.rows_affected() == 0 {
-                    return Err(StoreError::NotFound {
-                        entity: "credential",
-                    });
-                }
-                self.commit(tx).await
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id))]
-            async fn credential_secrets(
-                &self,
-                id: &CredentialId,
-            ) -> Result<$crate::model::CredentialSecrets, StoreError> {
-                let row = Self::fetch_credential(&self.pool, id.as_str(), "").await?;
-                let opened = self.open_row(&row).await?;
-                Ok($crate::model::CredentialSecrets {
-                    record: row.to_record()?,
-                    client_secret: opened.client_secret,
-                    access_token: opened.access_token,
-                    refresh_token: opened.refresh_token,
-                })
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id, expected_version = expected_version))]
-            async fn set_tokens(
-                &self,
-                id: &CredentialId,
-                tokens: &$crate::model::TokenSet,
-                expected_version: i64,
-            ) -> Result<CredentialRecord, StoreError> {
-                self.write_tokens(id, tokens, expected_version, false).await
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id))]
-            async fn replace_tokens(
-                &self,
-                id: &CredentialId,
-                tokens: &$crate::model::TokenSet,
-                expected_version: i64,
-            ) -> Result<CredentialRecord, StoreError> {
-                self.write_tokens(id, tokens, expected_version, true).await
-            }
-
-            #[tracing::instrument(skip_all, fields(credential_id = %id, status = status.as_str()))]
-            async fn set_status(
-                &self,
-                id: &CredentialId,
-                status: CredentialStatus,
-                last_error: Option<&str>,
-                expected_version: Option<i64>,
-            ) -> Result<CredentialRecord, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let mut row = Self::credential_for_write(&mut tx, id, expected_version).await?;
-                let current = row.version;
-                row.status = status.as_str().to_owned();
-                row.last_error = last_error.map(str::to_owned);
-                row.version = current + 1;
-                row.updated_at = $crate::sql::stored_time(self.clock.now());
-                Self::write_credential(&mut tx, &row, current).await?;
-                self.commit(tx).await?;
-                row.to_record()
-            }
-
-            async fn record_check(
-                &self,
-                id: &CredentialId,
-                at: chrono::DateTime<chrono::Utc>,
-            ) -> Result<(), StoreError> {
-                let result = sqlx::query("UPDATE credentials SET last_checked_at = $2 WHERE id = $1")
-                    .bind(id.as_str())
-                    .bind($crate::sql::stored_time(at))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Self::db_error)
-                    .inspect(|_| self.changes.bump())?;
-                if result.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { entity: "credential" });
-                }
-                Ok(())
-            }
-
-            fn seal_file(&self, location: $crate::crypto::Location<'_>, plaintext: &[u8]) -> Vec<u8> {
-                self.keys.current().seal(location, plaintext)
-            }
-
-            fn open_file(
-                &self,
-                location: $crate::crypto::Location<'_>,
-                envelope: &[u8],
-            ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
-                self.keys
-                    .current()
-                    .open(location, envelope)
-                    .map_err(|err| $crate::sql::open_error(location, err, &self.keys.source))
-            }
-
-            fn mac(&self, purpose: &str, message: &[u8]) -> ($crate::KeyVersion, [u8; 32]) {
-                self.keys.current().mac(purpose, message)
-            }
-
-            fn verify_mac(
-                &self,
-                purpose: &str,
-                version: $crate::KeyVersion,
-                message: &[u8],
-                tag: &[u8],
-            ) -> bool {
-                self.keys.current().verify_mac(purpose, version, message, tag)
-            }
-
-            async fn save_check(&self, check: &$crate::model::StoredCheck) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO credential_checks (credential_id, credential_version, checked_at, \
-                     ok, account_username, account_type, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (credential_id) DO UPDATE SET \
-                     credential_version = excluded.credential_version, \
-                     checked_at = excluded.checked_at, ok = excluded.ok, \
-                     account_username = excluded.account_username, \
-                     account_type = excluded.account_type, error = excluded.error",
-                )
-                .bind(check.credential_id.as_str())
-                .bind(check.credential_version)
-                .bind($crate::sql::stored_time(check.checked_at))
-                .bind(check.ok)
-                .bind(&check.account_username)
-                .bind(&check.account_type)
-                .bind(&check.error)
-                .execute(&self.pool)
-                .await
-                .map_err(|err| match &err {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound { entity: "credential" }
-                    }
-                    _ => Self::db_error(err),
-                })
-                .inspect(|_| self.changes.bump())?;
-                Ok(())
-            }
-
-            async fn latest_check(
-                &self,
-                id: &CredentialId,
-            ) -> Result<Option<$crate::model::StoredCheck>, StoreError> {
-                type Row = (
-                    i64,
-                    chrono::DateTime<chrono::Utc>,
-                    bool,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                );
-                let row = sqlx::query_as::<_, Row>(
-                    "SELECT credential_version, checked_at, ok, account_username, account_type, \
-                     error FROM credential_checks WHERE credential_id = $1",
-                )
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                Ok(row.map(
-                    |(credential_version, checked_at, ok, account_username, account_type, error)| {
-                        $crate::model::StoredCheck {
-                            credential_id: id.clone(),
-                            credential_version,
-                            checked_at,
-                            ok,
-                            account_username,
-                            account_type,
-                            error,
-                        }
-                    },
-                ))
-            }
-
-            async fn keyring_status(&self) -> Result<$crate::model::KeyringStatus, StoreError> {
-                let registered = Self::stored_checks(&self.pool, 0, "").await?;
-                let mut conn = self.pool.acquire().await.map_err(Self::db_error)?;
-                let counts = Self::sealed_counts(&mut conn).await?;
-                Ok($crate::sql::keyring_status(
-                    &self.keys.current(),
-                    &registered,
-                    &counts,
-                ))
-            }
-
-            #[tracing::instrument(skip_all, fields(limit = limit, key_version))]
-            async fn reencrypt_batch(&self, limit: usize) -> Result<usize, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let keyring = self.sealing_keyring(&mut tx).await?;
-                let active = keyring.active_version();
-                tracing::Span::current().record("key_version", active);
-                let prefix = active.to_be_bytes().to_vec();
-                let sql = format!(
-                    "SELECT {} FROM credentials WHERE substr(client_secret_sealed, 2, 4) <> $1 \
-                     OR substr(access_token_sealed, 2, 4) <> $1 \
-                     OR substr(refresh_token_sealed, 2, 4) <> $1 \
-                     ORDER BY id LIMIT $2{}",
-                    $crate::sql::CREDENTIAL_COLUMNS,
-                    Self::SKIP_LOCKED
-                );
-                let rows = sqlx::query_as::<_, $crate::sql::CredentialRow>(&sql)
-                    .bind(prefix)
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                for mut row in rows.iter().cloned() {
-                    let opened = self.open_row(&row).await?;
-                    let (secret, access, refresh) =
-                        (opened.client_secret, opened.access_token, opened.refresh_token);
-                    let reseal = |column, plaintext: &str| {
-                        keyring.seal(row.location(column), plaintext.as_bytes())
-                    };
-                    let client_secret_sealed =
-                        reseal($crate::sql::CLIENT_SECRET, secret.expose_secret());
-                    let access_token_sealed = access
-                        .as_ref()
-                        .map(|t| reseal($crate::sql::ACCESS_TOKEN, t.expose_secret()));
-                    let refresh_token_sealed = refresh
-                        .as_ref()
-                        .map(|t| reseal($crate::sql::REFRESH_TOKEN, t.expose_secret()));
-                    row.client_secret_sealed = client_secret_sealed;
-                    row.access_token_sealed = access_token_sealed;
-                    row.refresh_token_sealed = refresh_token_sealed;
-                    // The plaintext is unchanged, so the version stays: a
-                    // concurrent compare-and-set writer is not disturbed.
-                    let version = row.version;
-                    Self::write_credential(&mut tx, &row, version).await?;
-                }
-                // Authorization flows, with what is left of the batch.
-                let remaining = limit.saturating_sub(rows.len());
-                let mut flows = 0;
-                if remaining > 0 {
-                    let sql = format!(
-                        "SELECT id, pkce_verifier_sealed FROM oauth_flows \
-                         WHERE substr(pkce_verifier_sealed, 2, 4) <> $1 \
-                         ORDER BY id LIMIT $2{}",
-                        Self::SKIP_LOCKED
-                    );
-                    let flow_rows: Vec<(String, Vec<u8>)> = sqlx::query_as(&sql)
-                        .bind(active.to_be_bytes().to_vec())
-                        .bind(i64::try_from(remaining).unwrap_or(i64::MAX))
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(Self::db_error)?;
-                    for (id, sealed) in &flow_rows {
-                        let location = $crate::crypto::Location {
-                            table: $crate::lifecycle::OAUTH_FLOWS,
-                            column: $crate::lifecycle::PKCE_VERIFIER,
-                            row_id: id,
-                        };
-                        let opened = keyring.open(location, sealed).map_err(|err| {
-                            $crate::sql::open_error(location, err, &self.keys.source)
-                        })?;
-                        let resealed = keyring.seal(location, &opened);
-                        sqlx::query("UPDATE oauth_flows SET pkce_verifier_sealed = $2 WHERE id = $1")
-                            .bind(id)
-                            .bind(resealed)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(Self::db_error)?;
-                    }
-                    flows = flow_rows.len();
-                }
-                self.commit(tx).await?;
-                Ok(rows.len() + flows)
-            }
-
-            #[tracing::instrument(skip_all, fields(key_version = version))]
-            async fn retire_key(&self, version: KeyVersion) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
-                let stored = Self::stored_checks(&mut *tx, 0, Self::FOR_UPDATE).await?;
-                if !stored.contains_key(&version) {
-                    return Err(StoreError::NotFound {
-                        entity: "key version",
-                    });
-                }
-                if stored.keys().next_back() == Some(&version)
-                    || version >= self.keys.current().active_version()
-                {
-                    return Err(StoreError::KeyInUse {
-                        version,
-                        reason: "it is the active (newest) key version".into(),
-                    });
-                }
-                sqlx::query("DELETE FROM key_checks WHERE key_version = $1")
-                    .bind(i64::from(version))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                let counts = Self::sealed_counts(&mut *tx).await?;
-                let remaining = counts.get(&version).copied().unwrap_or(0);
-                if remaining > 0 {
-                    // Dropping `tx` rolls the delete back.
-                    return Err(StoreError::KeyInUse {
-                        version,
-                        reason: format!(
-                            "{remaining} sealed values still use it; finish the re-encryption first"
-                        ),
-                    });
-                }
-                self.commit(tx).await
-            }
-
-            async fn close(&self) {
-                self.before_close().await;
-                self.pool.close().await;
-            }
-        }
-    };
+/// The store, generic over the database it runs on (see [`Dialect`]):
+/// [`crate::SqliteStore`] is `SqlStore<Sqlite>`, [`crate::PgStore`] is
+/// `SqlStore<Postgres>`. Every operation is written once, in this module and
+/// the purpose modules (`users.rs`, `credentials.rs`, `key_store.rs`,
+/// `lifecycle.rs`, `runs.rs`, `web_state.rs`, `sharing.rs`, `sync_state.rs`).
+pub struct SqlStore<D: Dialect> {
+    pub(crate) pool: Pool<D>,
+    pub(crate) keys: Keys,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) changes: ChangeFeed,
+    /// What identifies the database besides the pool (the SQLite file).
+    pub(crate) origin: D::Origin,
 }
 
-pub(crate) use impl_store;
+impl<D: Dialect> std::fmt::Debug for SqlStore<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct(D::STORE_NAME);
+        D::debug_origin(&self.origin, &mut out);
+        out.field("keys", &self.keys).finish_non_exhaustive()
+    }
+}
+
+/// What needs no sqlx bounds beyond the dialect's.
+impl<D: Dialect> SqlStore<D> {
+    pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
+        crate::error::classify(D::BACKEND, err)
+    }
+
+    pub(crate) fn not_found(entity: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |err| match err {
+            sqlx::Error::RowNotFound => StoreError::NotFound { entity },
+            other => Self::db_error(other),
+        }
+    }
+
+    /// Starts a transaction that will write ([`Dialect::begin_write`]).
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, D>, StoreError> {
+        D::begin_write(&self.pool).await.map_err(Self::db_error)
+    }
+
+    /// Commits `tx` and notes the write in the change feed.
+    pub(crate) async fn commit(&self, tx: sqlx::Transaction<'static, D>) -> Result<(), StoreError> {
+        tx.commit().await.map_err(Self::db_error)?;
+        self.changes.bump();
+        Ok(())
+    }
+}
+
+/// The helpers every operation shares.
+impl<D> SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    for<'q> &'q str: sqlx::Encode<'q, D> + sqlx::Type<D>,
+    for<'q> String: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> i64: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> bool: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Timestamp: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D>,
+    for<'q> Option<String>: sqlx::Encode<'q, D>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, D>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D>,
+    for<'q> Option<Timestamp>: sqlx::Encode<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
+{
+    /// Reads every stored key-check value.
+    pub(crate) async fn stored_checks<'e, E>(
+        executor: E,
+        from_version: KeyVersion,
+        lock: &str,
+    ) -> Result<std::collections::BTreeMap<KeyVersion, Vec<u8>>, StoreError>
+    where
+        E: sqlx::Executor<'e, Database = D>,
+    {
+        let sql = format!(
+            "SELECT key_version, check_value FROM key_checks WHERE key_version >= $1 \
+             ORDER BY key_version{lock}"
+        );
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(&sql)
+            .bind(i64::from(from_version))
+            .fetch_all(executor)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(v, c)| (v as KeyVersion, c))
+            .collect())
+    }
+
+    /// Verifies the keyring against the database and registers loaded
+    /// versions the database does not know yet. Run at connect, after
+    /// migrations; the check that must precede any write runs earlier.
+    pub(crate) async fn register_keys(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let stored = Self::stored_checks(&mut *tx, 0, "").await?;
+        let keyring = self.keys.current();
+        // Register only versions above the newest stored one: a lower
+        // version missing from the table was retired, and registering it
+        // again would make it required at the next start.
+        let newest_stored = stored.keys().next_back().copied().unwrap_or(0);
+        let new_versions: Vec<KeyVersion> =
+            crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?
+                .into_iter()
+                .filter(|version| *version > newest_stored)
+                .collect();
+        let now = crate::sql::stored_time(self.clock.now());
+        for version in new_versions {
+            let check = keyring
+                .check_value(version)
+                .expect("new versions come from this keyring");
+            sqlx::query(
+                "INSERT INTO key_checks (key_version, check_value, created_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (key_version) DO NOTHING",
+            )
+            .bind(i64::from(version))
+            .bind(check.to_vec())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        }
+        // Another process may have registered a different key under the
+        // same version in between; compare again inside the transaction.
+        let stored = Self::stored_checks(&mut *tx, 0, "").await?;
+        crate::sql::verify_keyring(&keyring, &stored, &self.keys.source, false)?;
+        self.commit(tx).await
+    }
+
+    /// The keyring to seal with inside a write transaction. Locks the
+    /// active version's key-check row (so it cannot be retired until this
+    /// transaction ends) and picks up a newer version another process
+    /// registered, if its key can be loaded.
+    pub(crate) async fn sealing_keyring(
+        &self,
+        tx: &mut sqlx::Transaction<'static, D>,
+    ) -> Result<std::sync::Arc<Keyring>, StoreError> {
+        let keyring = self.keys.current();
+        let active = keyring.active_version();
+        let stored = Self::stored_checks(&mut **tx, active, D::FOR_SHARE).await?;
+        if !stored.contains_key(&active) {
+            return Err(StoreError::KeyInUse {
+                version: active,
+                reason: "this process seals with it but it was retired; restart with the \
+                         current keys"
+                    .into(),
+            });
+        }
+        let newest = stored.keys().next_back().copied().unwrap_or(active);
+        if newest > active && self.keys.reloadable() {
+            match self.keys.reload(&stored) {
+                Ok(()) => {
+                    tracing::info!(
+                        key_version = newest,
+                        "Loaded a newer encryption key version."
+                    );
+                    let reloaded = self.keys.current();
+                    // Lock the newly active version's row too.
+                    Self::stored_checks(&mut **tx, reloaded.active_version(), D::FOR_SHARE).await?;
+                    return Ok(reloaded);
+                }
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "A newer key version is registered but could not be loaded; sealing with the older one."
+                ),
+            }
+        }
+        Ok(keyring)
+    }
+
+    /// Opens a row's secrets, reloading the keys once if the row uses a
+    /// version this process has not loaded yet.
+    pub(crate) async fn open_row(
+        &self,
+        row: &crate::sql::CredentialRow,
+    ) -> Result<crate::sql::OpenedSecrets, StoreError> {
+        let mut reloaded = false;
+        loop {
+            let keyring = self.keys.current();
+            match crate::sql::open_secrets(&keyring, row) {
+                Ok(secrets) => return Ok(secrets),
+                Err((_, crate::crypto::OpenError::UnknownKey(_)))
+                    if !reloaded && self.keys.reloadable() =>
+                {
+                    reloaded = true;
+                    let stored = Self::stored_checks(&self.pool, 0, "").await?;
+                    if let Err(err) = self.keys.reload(&stored) {
+                        // Fall through to an error naming the record.
+                        tracing::warn!(
+                            error = %err,
+                            "Could not reload the encryption keys."
+                        );
+                    }
+                }
+                Err((column, err)) => {
+                    return Err(crate::sql::open_error(
+                        row.location(column),
+                        err,
+                        &self.keys.source,
+                    ));
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn fetch_credential<'e, E>(
+        executor: E,
+        id: &str,
+        lock: &str,
+    ) -> Result<crate::sql::CredentialRow, StoreError>
+    where
+        E: sqlx::Executor<'e, Database = D>,
+    {
+        let sql = format!(
+            "SELECT {} FROM credentials WHERE id = $1{lock}",
+            crate::sql::CREDENTIAL_COLUMNS
+        );
+        sqlx::query_as::<_, crate::sql::CredentialRow>(&sql)
+            .bind(id)
+            .fetch_one(executor)
+            .await
+            .map_err(Self::not_found("credential"))
+    }
+
+    /// Writes `row` back if its stored version is still `expected`.
+    pub(crate) async fn write_credential(
+        tx: &mut sqlx::Transaction<'static, D>,
+        row: &crate::sql::CredentialRow,
+        expected: i64,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(crate::sql::UPDATE_CREDENTIAL)
+            .bind(&row.id)
+            .bind(&row.name)
+            .bind(crate::sql::name_key(
+                &pinion_domain::CredentialName::from_trusted(row.name.clone()),
+            ))
+            .bind(&row.description)
+            .bind(&row.client_id)
+            .bind(&row.client_secret_sealed)
+            .bind(&row.scopes)
+            .bind(&row.granted_scopes)
+            .bind(&row.status)
+            .bind(&row.access_token_sealed)
+            .bind(row.access_token_expires_at)
+            .bind(&row.refresh_token_sealed)
+            .bind(row.refresh_token_expires_at)
+            .bind(row.last_refreshed_at)
+            .bind(&row.last_error)
+            .bind(row.refresh_started_at)
+            .bind(&row.refresh_attempt_id)
+            .bind(row.refresh_failures)
+            .bind(row.next_refresh_at)
+            .bind(row.version)
+            .bind(row.updated_at)
+            .bind(expected)
+            .bind(row.access_token_aged_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|err| {
+                if crate::error::is_unique_violation(&err) {
+                    StoreError::Conflict {
+                        field: "name",
+                        message: "this owner already has a credential with this name".into(),
+                    }
+                } else {
+                    Self::db_error(err)
+                }
+            })?;
+        if D::rows_affected(&result) != 1 {
+            return Err(StoreError::VersionConflict {
+                expected,
+                found: row.version,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes tokens under compare-and-set. With `replace`, fields the
+    /// set omits are cleared (a new authorization); otherwise the
+    /// stored refresh token, its expiry and the granted scopes are
+    /// kept when omitted (a refresh).
+    pub(crate) async fn write_tokens(
+        &self,
+        id: &CredentialId,
+        tokens: &crate::model::TokenSet,
+        expected_version: i64,
+        replace: bool,
+    ) -> Result<CredentialRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut row = Self::credential_for_write(&mut tx, id, Some(expected_version)).await?;
+        let keyring = self.sealing_keyring(&mut tx).await?;
+        let now = crate::sql::stored_time(self.clock.now());
+        if replace {
+            // A new grant: nothing of the previous one survives.
+            row.clear_tokens();
+        }
+        row.access_token_sealed = Some(keyring.seal(
+            row.location(crate::sql::ACCESS_TOKEN),
+            tokens.access_token.expose_secret().as_bytes(),
+        ));
+        row.access_token_expires_at = tokens.access_token_expires_at.map(crate::sql::stored_time);
+        row.access_token_aged_at = row
+            .access_token_expires_at
+            .map(|expires| crate::lifecycle::aged_at(now, expires));
+        if let Some(refresh) = &tokens.refresh_token {
+            row.refresh_token_sealed = Some(keyring.seal(
+                row.location(crate::sql::REFRESH_TOKEN),
+                refresh.expose_secret().as_bytes(),
+            ));
+            row.refresh_token_expires_at =
+                tokens.refresh_token_expires_at.map(crate::sql::stored_time);
+        } else if let Some(expires) = tokens.refresh_token_expires_at {
+            row.refresh_token_expires_at = Some(crate::sql::stored_time(expires));
+        }
+        if let Some(granted) = &tokens.granted_scopes {
+            row.granted_scopes = Some(granted.to_space_separated());
+        }
+        row.status = CredentialStatus::Active.as_str().to_owned();
+        row.last_refreshed_at = Some(now);
+        row.last_error = None;
+        row.refresh_started_at = None;
+        row.refresh_attempt_id = None;
+        row.refresh_failures = 0;
+        row.version = expected_version + 1;
+        row.updated_at = now;
+        Self::write_credential(&mut tx, &row, expected_version).await?;
+        self.commit(tx).await?;
+        row.to_record()
+    }
+
+    /// Reads a credential for a write inside `tx`, checking the expected version.
+    pub(crate) async fn credential_for_write(
+        tx: &mut sqlx::Transaction<'static, D>,
+        id: &CredentialId,
+        expected_version: Option<i64>,
+    ) -> Result<crate::sql::CredentialRow, StoreError> {
+        let row = Self::fetch_credential(&mut **tx, id.as_str(), D::FOR_UPDATE).await?;
+        if let Some(expected) = expected_version
+            && row.version != expected
+        {
+            return Err(StoreError::VersionConflict {
+                expected,
+                found: row.version,
+            });
+        }
+        Ok(row)
+    }
+
+    pub(crate) async fn insert_api_token(
+        tx: &mut sqlx::Transaction<'static, D>,
+        user: &UserId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<pinion_domain::ApiToken, StoreError> {
+        let token = pinion_domain::ApiToken::random();
+        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(crate::sql::api_token_hash(&token))
+            .bind(user.as_str())
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(|err| match &err {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound { entity: "user" }
+                }
+                _ => Self::db_error(err),
+            })?;
+        Ok(token)
+    }
+
+    pub(crate) async fn insert_user(
+        tx: &mut sqlx::Transaction<'static, D>,
+        username: &Username,
+        role: Role,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<User, StoreError> {
+        let id = UserId::generate();
+        sqlx::query(
+            "INSERT INTO users (id, username, role, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(id.as_str())
+        .bind(username.as_str())
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(|err| {
+            if crate::error::is_unique_violation(&err) {
+                StoreError::Conflict {
+                    field: "username",
+                    message: format!("`{username}` is already taken"),
+                }
+            } else {
+                Self::db_error(err)
+            }
+        })?;
+        Ok(User {
+            id,
+            username: username.clone(),
+            role,
+            has_password: false,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub(crate) async fn fetch_user_where(
+        &self,
+        condition: &str,
+        value: &str,
+    ) -> Result<User, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM users WHERE {condition} = $1",
+            crate::sql::USER_COLUMNS
+        );
+        sqlx::query_as::<_, crate::sql::UserRow>(&sql)
+            .bind(value)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Self::not_found("user"))?
+            .into_user()
+    }
+
+    pub(crate) async fn list_credentials_where(
+        &self,
+        condition: &str,
+        owner: Option<&str>,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM credentials {condition} ORDER BY owner_id, name_key",
+            crate::sql::CREDENTIAL_COLUMNS
+        );
+        let mut query = sqlx::query_as::<_, crate::sql::CredentialRow>(&sql);
+        if let Some(owner) = owner {
+            query = query.bind(owner);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?
+            .iter()
+            .map(crate::sql::CredentialRow::to_record)
+            .collect()
+    }
+
+    /// Counts sealed values per key version over every sealed column.
+    pub(crate) async fn sealed_counts(
+        conn: &mut <D as sqlx::Database>::Connection,
+    ) -> Result<std::collections::BTreeMap<KeyVersion, u64>, StoreError> {
+        let mut totals = std::collections::BTreeMap::new();
+        for (table, column) in crate::sql::SEALED_COLUMNS {
+            let sql = format!(
+                "SELECT substr({column}, 2, 4), COUNT(*) FROM {table} \
+                 WHERE {column} IS NOT NULL GROUP BY 1"
+            );
+            let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(&sql)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(Self::db_error)?;
+            crate::sql::add_version_counts(&mut totals, rows)?;
+        }
+        Ok(totals)
+    }
+}
+
+#[async_trait::async_trait]
+impl<D> crate::Store for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    for<'q> &'q str: sqlx::Encode<'q, D> + sqlx::Type<D>,
+    for<'q> String: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> i64: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> bool: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Timestamp: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D>,
+    for<'q> Option<String>: sqlx::Encode<'q, D>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, D>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D>,
+    for<'q> Option<Timestamp>: sqlx::Encode<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
+{
+    fn backend(&self) -> crate::BackendKind {
+        D::KIND
+    }
+
+    fn changes(&self) -> &crate::ChangeFeed {
+        &self.changes
+    }
+
+    async fn close(&self) {
+        D::before_close(&self.pool).await;
+        self.pool.close().await;
+    }
+}

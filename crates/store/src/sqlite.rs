@@ -7,69 +7,64 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pinion_domain::{Clock, CredentialId, CredentialStatus, Role, UserId, Username};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Sqlite, Transaction};
 
 use crate::changes::ChangeFeed;
 use crate::crypto::{KeyVersion, Keyring};
+use crate::dialect::Dialect;
 use crate::error::{Backend, StoreError};
 use crate::keys::{KeySource, generate_key_file};
-use crate::lifecycle::impl_lifecycle;
-use crate::model::{CredentialRecord, User};
-use crate::sql::{Keys, impl_store, verify_keyring};
+use crate::sql::{Keys, SqlStore, verify_keyring};
 use crate::store::BackendKind;
 use crate::{ConnectOptions, KeyNotice};
 
-/// The SQLite implementation of [`crate::Store`].
-pub struct SqliteStore {
-    pool: SqlitePool,
-    keys: Keys,
-    clock: Arc<dyn Clock>,
-    path: PathBuf,
-    changes: ChangeFeed,
-}
+/// The SQLite implementation of [`crate::Store`]: the generic store on the
+/// SQLite [`Dialect`].
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .field("keys", &self.keys)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SqliteStore {
+impl Dialect for Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
     const KIND: BackendKind = BackendKind::Sqlite;
+    const STORE_NAME: &'static str = "SqliteStore";
     // A write transaction holds SQLite's single write lock, so no row locks are
     // needed (or understood).
     const FOR_UPDATE: &'static str = "";
     const FOR_SHARE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(Self::db_error)
+    /// The database file.
+    type Origin = PathBuf;
+
+    async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// Folds the WAL into the main file, so after a clean shutdown the file
     /// alone holds everything (for backups, and so the next open has nothing
     /// to recover). Failure is harmless: SQLite checkpoints again later.
-    async fn before_close(&self) {
+    async fn before_close(pool: &SqlitePool) {
         if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
+            .execute(pool)
             .await
         {
             tracing::debug!(error = %err, "Could not checkpoint the WAL before closing.");
         }
     }
 
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn debug_origin(origin: &PathBuf, out: &mut std::fmt::DebugStruct<'_, '_>) {
+        out.field("path", origin);
+    }
+}
+
+impl SqlStore<Sqlite> {
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.origin
     }
 
     /// Opens (or creates) the database at `path`.
@@ -162,8 +157,8 @@ impl SqliteStore {
             pool,
             keys: Keys::new(keyring, source),
             clock: options.clock.clone(),
-            path: path.to_owned(),
             changes,
+            origin: path.to_owned(),
         };
         store.register_keys().await?;
         Ok((store, notice))
@@ -250,15 +245,3 @@ fn io_unavailable(action: &str, path: &Path, source: std::io::Error) -> StoreErr
         source: sqlx::Error::Io(source),
     }
 }
-
-impl_store!(SqliteStore, Sqlite);
-impl_lifecycle!(SqliteStore, Sqlite);
-
-// Web UI state (issue 6).
-crate::web_state::impl_web_state!(SqliteStore, Sqlite);
-// Source runs and named API tokens (issue 6).
-crate::runs::impl_runs!(SqliteStore, Sqlite);
-// Sharing and the activity log (issue 6).
-crate::sharing::impl_sharing!(SqliteStore, Sqlite);
-// Sync progress and the publish ledger (issue 5).
-crate::sync_state::impl_sync_state!(SqliteStore, Sqlite);

@@ -1,5 +1,9 @@
 //! The [`Store`] trait: everything Pinion persists, behind one interface with a
-//! SQLite and a PostgreSQL implementation.
+//! SQLite and a PostgreSQL implementation; and the purpose traits it unites
+//! that have no module of their own: [`UserStore`], [`CredentialStore`] and
+//! [`KeyStore`] (the others are [`crate::LifecycleStore`],
+//! [`crate::WebStateStore`], [`crate::RunStore`], [`crate::SharingStore`] and
+//! [`crate::SyncStateStore`]).
 //!
 //! Every method that changes more than one field runs in one transaction, so a
 //! failure leaves nothing half-written. Methods that write a credential bump its
@@ -27,12 +31,17 @@ pub enum BackendKind {
     Postgres,
 }
 
-/// Pinion's persistent state: users, API tokens, credentials and their sealed
-/// secrets, and the key-check values of the encryption keys. Authorization
-/// flows and refresh leases come with it through [`crate::LifecycleStore`].
+/// Pinion's persistent state: the union of the purpose traits, with what
+/// concerns the store as a whole. A caller that needs one part can hold just
+/// that part: an `Arc<dyn Store>` upcasts to `Arc<dyn CredentialStore>` (or
+/// any other supertrait), and methods of every part are callable on
+/// `dyn Store` without importing the part.
 #[async_trait]
 pub trait Store:
-    crate::lifecycle::LifecycleStore
+    UserStore
+    + CredentialStore
+    + KeyStore
+    + crate::lifecycle::LifecycleStore
     + crate::web_state::WebStateStore
     + crate::runs::RunStore
     + crate::sharing::SharingStore
@@ -48,8 +57,13 @@ pub trait Store:
     /// others, so a read result can be kept until the data may have changed.
     fn changes(&self) -> &crate::ChangeFeed;
 
-    // Users.
+    /// Closes the connections; later calls fail.
+    async fn close(&self);
+}
 
+/// Users, their passwords and their API tokens.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Creates a user. A taken username gives [`StoreError::Conflict`] on `username`.
     async fn create_user(&self, username: &Username, role: Role) -> Result<User, StoreError>;
 
@@ -76,8 +90,6 @@ pub trait Store:
     /// A user's password hash, for verifying a login.
     async fn password_hash(&self, user: &UserId) -> Result<Option<String>, StoreError>;
 
-    // API tokens.
-
     /// Issues a new API token for `user`. The plaintext is returned once; only
     /// its SHA-256 hash is stored.
     async fn create_api_token(&self, user: &UserId) -> Result<ApiToken, StoreError>;
@@ -90,9 +102,12 @@ pub trait Store:
 
     /// Revokes every API token of `user`; returns how many were revoked.
     async fn revoke_api_tokens(&self, user: &UserId) -> Result<u64, StoreError>;
+}
 
-    // Credentials.
-
+/// Credentials: their metadata, sealed client secrets and tokens, status and
+/// validity checks.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
     /// Stores a new credential with status `needs_authorization`, its client
     /// secret sealed. A name the owner already uses (compared
     /// case-insensitively) gives [`StoreError::Conflict`] on `name`.
@@ -144,7 +159,7 @@ pub trait Store:
     /// Stores a new authorization's tokens if the credential is still at
     /// `expected_version`, replacing everything of the previous grant: a
     /// refresh token, its expiry or granted scopes that the set omits are
-    /// cleared, not kept. Otherwise as [`Store::set_tokens`].
+    /// cleared, not kept. Otherwise as [`CredentialStore::set_tokens`].
     async fn replace_tokens(
         &self,
         id: &CredentialId,
@@ -175,14 +190,17 @@ pub trait Store:
         &self,
         id: &CredentialId,
     ) -> Result<Option<crate::StoredCheck>, StoreError>;
+}
 
-    // Keys.
-
+/// The encryption keys: sealing files and MACs under the active key, the
+/// keyring's status, re-encryption and retirement of old key versions.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
     /// Seals `plaintext` for a file outside the database (the token journal)
     /// under the active key, bound to `location` like every sealed column.
     fn seal_file(&self, location: crate::crypto::Location<'_>, plaintext: &[u8]) -> Vec<u8>;
 
-    /// Opens what [`Store::seal_file`] sealed for the same `location`.
+    /// Opens what [`KeyStore::seal_file`] sealed for the same `location`.
     fn open_file(
         &self,
         location: crate::crypto::Location<'_>,
@@ -194,7 +212,7 @@ pub trait Store:
     /// server hands out and must recognise later, on any replica.
     fn mac(&self, purpose: &str, message: &[u8]) -> (crate::KeyVersion, [u8; 32]);
 
-    /// True when `tag` is [`Store::mac`]'s MAC of `message` for `purpose`
+    /// True when `tag` is [`KeyStore::mac`]'s MAC of `message` for `purpose`
     /// under key `version`.
     fn verify_mac(
         &self,
@@ -216,7 +234,4 @@ pub trait Store:
     /// Forgets a key version's key-check value. Refused while any sealed value
     /// uses it or while it is the newest version.
     async fn retire_key(&self, version: KeyVersion) -> Result<(), StoreError>;
-
-    /// Closes the connections; later calls fail.
-    async fn close(&self);
 }

@@ -11,30 +11,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pinion_domain::UserId;
 
+use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
 use crate::model::User;
+use crate::sql::SqlStore;
 
-/// A data source as stored: which streams to read with which credential,
-/// and where to write them. Validation happens in the service layer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SourceRecord {
-    /// `src_…`.
-    pub id: String,
-    /// The owning user.
-    pub owner: UserId,
-    /// The credential it reads with (it may have been deleted since).
-    pub credential_id: String,
-    /// A name for people.
-    pub name: String,
-    /// Stream names, in the order chosen.
-    pub streams: Vec<String>,
-    /// `jsonl` or `sqlite`.
-    pub output_kind: String,
-    /// Where the output goes on the server.
-    pub output_path: String,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
+pub use pinion_domain::record::{DestinationRecord, SourceRecord};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SourceRow {
@@ -51,9 +33,9 @@ pub(crate) struct SourceRow {
 impl SourceRow {
     pub(crate) fn into_record(self) -> SourceRecord {
         SourceRecord {
-            id: self.id,
+            id: pinion_domain::SourceId::from_trusted(self.id),
             owner: UserId::from_trusted(self.owner_id),
-            credential_id: self.credential_id,
+            credential_id: pinion_domain::CredentialId::from_trusted(self.credential_id),
             name: self.name,
             streams: self
                 .streams
@@ -78,26 +60,6 @@ pub fn source_job_key(credential_id: &str, source_id: &str) -> String {
     format!("{credential_id}|source:{source_id}")
 }
 
-/// A destination as stored: the board pins are published to, and the
-/// credential that writes there.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DestinationRecord {
-    /// `dst_…`.
-    pub id: String,
-    /// The owning user.
-    pub owner: UserId,
-    /// The credential it writes with (it may have been deleted since).
-    pub credential_id: String,
-    /// A name for people.
-    pub name: String,
-    /// The Pinterest board's id.
-    pub board_id: String,
-    /// The board's name when it was picked.
-    pub board_name: String,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct DestinationRow {
     pub id: String,
@@ -112,9 +74,9 @@ pub(crate) struct DestinationRow {
 impl DestinationRow {
     pub(crate) fn into_record(self) -> DestinationRecord {
         DestinationRecord {
-            id: self.id,
+            id: pinion_domain::DestinationId::from_trusted(self.id),
             owner: UserId::from_trusted(self.owner_id),
-            credential_id: self.credential_id,
+            credential_id: pinion_domain::CredentialId::from_trusted(self.credential_id),
             name: self.name,
             board_id: self.board_id,
             board_name: self.board_name,
@@ -198,314 +160,317 @@ pub trait WebStateStore: Send + Sync {
     async fn delete_destination(&self, id: &str, owner: &UserId) -> Result<bool, StoreError>;
 }
 
-/// Implements [`WebStateStore`] for a backend that also has `impl_store!`
-/// (it uses that macro's helpers). Invoked in the backend's own module.
-macro_rules! impl_web_state {
-    ($store:ty, $db:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::web_state::WebStateStore for $store {
-            #[tracing::instrument(skip_all, fields(user_id = %user))]
-            async fn create_session(
-                &self,
-                user: &UserId,
-                token_hash: &str,
-                expires_at: chrono::DateTime<chrono::Utc>,
-            ) -> Result<(), StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                sqlx::query(
-                    "INSERT INTO web_sessions (token_hash, user_id, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(token_hash)
-                .bind(user.as_str())
-                .bind(now)
-                .bind($crate::sql::stored_time(expires_at))
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                Ok(())
-            }
+/// [`WebStateStore`] on SQL, for both dialects.
+#[async_trait::async_trait]
+impl<D> crate::web_state::WebStateStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    for<'q> &'q str: sqlx::Encode<'q, D> + sqlx::Type<D>,
+    for<'q> String: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> i64: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> bool: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Timestamp: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D>,
+    for<'q> Option<String>: sqlx::Encode<'q, D>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, D>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D>,
+    for<'q> Option<Timestamp>: sqlx::Encode<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
+{
+    #[tracing::instrument(skip_all, fields(user_id = %user))]
+    async fn create_session(
+        &self,
+        user: &UserId,
+        token_hash: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        sqlx::query(
+            "INSERT INTO web_sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.as_str())
+        .bind(now)
+        .bind(crate::sql::stored_time(expires_at))
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(())
+    }
 
-            async fn session_user(
-                &self,
-                token_hash: &str,
-            ) -> Result<Option<$crate::model::User>, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                let user_id: Option<String> = sqlx::query_scalar(
-                    "SELECT user_id FROM web_sessions WHERE token_hash = $1 AND expires_at > $2",
-                )
-                .bind(token_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(Self::db_error)?;
-                match user_id {
-                    Some(id) => {
-                        let id = UserId::from_trusted(id);
-                        match $crate::Store::get_user(self, &id).await {
-                            Ok(user) => Ok(Some(user)),
-                            Err(StoreError::NotFound { .. }) => Ok(None),
-                            Err(err) => Err(err),
-                        }
-                    }
-                    None => Ok(None),
+    async fn session_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<crate::model::User>, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let user_id: Option<String> = sqlx::query_scalar(
+            "SELECT user_id FROM web_sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        match user_id {
+            Some(id) => {
+                let id = UserId::from_trusted(id);
+                match crate::UserStore::get_user(self, &id).await {
+                    Ok(user) => Ok(Some(user)),
+                    Err(StoreError::NotFound { .. }) => Ok(None),
+                    Err(err) => Err(err),
                 }
             }
-
-            async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
-                let result = sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
-                    .bind(token_hash)
-                    .execute(&self.pool)
-                    .await
-                    .inspect(|_| self.changes.bump())
-                    .map_err(Self::db_error)?;
-                Ok(result.rows_affected() > 0)
-            }
-
-            async fn delete_user_sessions(&self, user: &UserId) -> Result<u64, StoreError> {
-                let result = sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
-                    .bind(user.as_str())
-                    .execute(&self.pool)
-                    .await
-                    .inspect(|_| self.changes.bump())
-                    .map_err(Self::db_error)?;
-                Ok(result.rows_affected())
-            }
-
-            async fn purge_sessions(
-                &self,
-                before: chrono::DateTime<chrono::Utc>,
-            ) -> Result<u64, StoreError> {
-                let result = sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
-                    .bind($crate::sql::stored_time(before))
-                    .execute(&self.pool)
-                    .await
-                    .inspect(|_| self.changes.bump())
-                    .map_err(Self::db_error)?;
-                Ok(result.rows_affected())
-            }
-
-            #[tracing::instrument(skip_all, fields(source_id = %source.id))]
-            async fn create_source(
-                &self,
-                source: &$crate::web_state::SourceRecord,
-            ) -> Result<$crate::web_state::SourceRecord, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                sqlx::query(
-                    "INSERT INTO sources (id, owner_id, credential_id, name, streams, \
-                     output_kind, output_path, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&source.id)
-                .bind(source.owner.as_str())
-                .bind(&source.credential_id)
-                .bind(&source.name)
-                .bind(source.streams.join(","))
-                .bind(&source.output_kind)
-                .bind(&source.output_path)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                let mut stored = source.clone();
-                stored.created_at = now;
-                Ok(stored)
-            }
-
-            async fn get_source(
-                &self,
-                id: &str,
-            ) -> Result<$crate::web_state::SourceRecord, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM sources WHERE id = $1",
-                    $crate::web_state::SOURCE_COLUMNS
-                );
-                let row: $crate::web_state::SourceRow = sqlx::query_as(&sql)
-                    .bind(id)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(Self::not_found("source"))?;
-                Ok(row.into_record())
-            }
-
-            async fn list_sources(
-                &self,
-                owner: &UserId,
-            ) -> Result<Vec<$crate::web_state::SourceRecord>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM sources WHERE owner_id = $1 ORDER BY created_at DESC, id",
-                    $crate::web_state::SOURCE_COLUMNS
-                );
-                let rows: Vec<$crate::web_state::SourceRow> = sqlx::query_as(&sql)
-                    .bind(owner.as_str())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?;
-                Ok(rows.into_iter().map(|row| row.into_record()).collect())
-            }
-
-            async fn sources_using_credential(
-                &self,
-                credential_id: &str,
-            ) -> Result<Vec<$crate::web_state::SourceRecord>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM sources WHERE credential_id = $1 ORDER BY name, id",
-                    $crate::web_state::SOURCE_COLUMNS
-                );
-                let rows: Vec<$crate::web_state::SourceRow> = sqlx::query_as(&sql)
-                    .bind(credential_id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?;
-                Ok(rows.into_iter().map(|row| row.into_record()).collect())
-            }
-
-            #[tracing::instrument(skip_all, fields(source_id = %id))]
-            async fn delete_source(&self, id: &str, owner: &UserId) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await?;
-                // The row lock makes a run being created for this source
-                // wait (its foreign key check) until the deletion commits,
-                // and then fail as a run of an unknown source.
-                let sql = format!(
-                    "SELECT credential_id FROM sources WHERE id = $1 AND owner_id = $2{}",
-                    Self::FOR_UPDATE
-                );
-                let credential_id: Option<String> = sqlx::query_scalar(&sql)
-                    .bind(id)
-                    .bind(owner.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                let Some(credential_id) = credential_id else {
-                    return Ok(false);
-                };
-                let unfinished: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM runs WHERE source_id = $1 \
-                     AND status IN ('queued', 'running')",
-                )
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(Self::db_error)?;
-                if unfinished > 0 {
-                    return Err(StoreError::Conflict {
-                        field: "source",
-                        message: "a run of this source is still going; wait for it to end \
-                                  before deleting the source"
-                            .to_owned(),
-                    });
-                }
-                let job = $crate::web_state::source_job_key(&credential_id, id);
-                Self::sync_delete_job(&mut tx, &job).await?;
-                sqlx::query("DELETE FROM runs WHERE source_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                sqlx::query("DELETE FROM sources WHERE id = $1 AND owner_id = $2")
-                    .bind(id)
-                    .bind(owner.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::db_error)?;
-                self.commit(tx).await?;
-                Ok(true)
-            }
-
-            #[tracing::instrument(skip_all, fields(destination_id = %destination.id))]
-            async fn create_destination(
-                &self,
-                destination: &$crate::web_state::DestinationRecord,
-            ) -> Result<$crate::web_state::DestinationRecord, StoreError> {
-                let now = $crate::sql::stored_time(self.clock.now());
-                sqlx::query(
-                    "INSERT INTO destinations (id, owner_id, credential_id, name, board_id, \
-                     board_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&destination.id)
-                .bind(destination.owner.as_str())
-                .bind(&destination.credential_id)
-                .bind(&destination.name)
-                .bind(&destination.board_id)
-                .bind(&destination.board_name)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .inspect(|_| self.changes.bump())
-                .map_err(Self::db_error)?;
-                let mut stored = destination.clone();
-                stored.created_at = now;
-                Ok(stored)
-            }
-
-            async fn get_destination(
-                &self,
-                id: &str,
-            ) -> Result<$crate::web_state::DestinationRecord, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM destinations WHERE id = $1",
-                    $crate::web_state::DESTINATION_COLUMNS
-                );
-                let row: $crate::web_state::DestinationRow = sqlx::query_as(&sql)
-                    .bind(id)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(Self::not_found("destination"))?;
-                Ok(row.into_record())
-            }
-
-            async fn list_destinations(
-                &self,
-                owner: &UserId,
-            ) -> Result<Vec<$crate::web_state::DestinationRecord>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM destinations WHERE owner_id = $1 ORDER BY created_at DESC, id",
-                    $crate::web_state::DESTINATION_COLUMNS
-                );
-                let rows: Vec<$crate::web_state::DestinationRow> = sqlx::query_as(&sql)
-                    .bind(owner.as_str())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?;
-                Ok(rows.into_iter().map(|row| row.into_record()).collect())
-            }
-
-            async fn destinations_using_credential(
-                &self,
-                credential_id: &str,
-            ) -> Result<Vec<$crate::web_state::DestinationRecord>, StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM destinations WHERE credential_id = $1 ORDER BY name, id",
-                    $crate::web_state::DESTINATION_COLUMNS
-                );
-                let rows: Vec<$crate::web_state::DestinationRow> = sqlx::query_as(&sql)
-                    .bind(credential_id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::db_error)?;
-                Ok(rows.into_iter().map(|row| row.into_record()).collect())
-            }
-
-            #[tracing::instrument(skip_all, fields(destination_id = %id))]
-            async fn delete_destination(
-                &self,
-                id: &str,
-                owner: &UserId,
-            ) -> Result<bool, StoreError> {
-                let result =
-                    sqlx::query("DELETE FROM destinations WHERE id = $1 AND owner_id = $2")
-                        .bind(id)
-                        .bind(owner.as_str())
-                        .execute(&self.pool)
-                        .await
-                        .inspect(|_| self.changes.bump())
-                        .map_err(Self::db_error)?;
-                Ok(result.rows_affected() == 1)
-            }
+            None => Ok(None),
         }
-    };
-}
+    }
 
-pub(crate) use impl_web_state;
+    async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .inspect(|_| self.changes.bump())
+            .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result) > 0)
+    }
+
+    async fn delete_user_sessions(&self, user: &UserId) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await
+            .inspect(|_| self.changes.bump())
+            .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result))
+    }
+
+    async fn purge_sessions(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
+            .bind(crate::sql::stored_time(before))
+            .execute(&self.pool)
+            .await
+            .inspect(|_| self.changes.bump())
+            .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result))
+    }
+
+    #[tracing::instrument(skip_all, fields(source_id = %source.id))]
+    async fn create_source(
+        &self,
+        source: &crate::web_state::SourceRecord,
+    ) -> Result<crate::web_state::SourceRecord, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        sqlx::query(
+            "INSERT INTO sources (id, owner_id, credential_id, name, streams, \
+             output_kind, output_path, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(source.id.as_str())
+        .bind(source.owner.as_str())
+        .bind(source.credential_id.as_str())
+        .bind(&source.name)
+        .bind(source.streams.join(","))
+        .bind(&source.output_kind)
+        .bind(&source.output_path)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        let mut stored = source.clone();
+        stored.created_at = now;
+        Ok(stored)
+    }
+
+    async fn get_source(&self, id: &str) -> Result<crate::web_state::SourceRecord, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM sources WHERE id = $1",
+            crate::web_state::SOURCE_COLUMNS
+        );
+        let row: crate::web_state::SourceRow = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Self::not_found("source"))?;
+        Ok(row.into_record())
+    }
+
+    async fn list_sources(
+        &self,
+        owner: &UserId,
+    ) -> Result<Vec<crate::web_state::SourceRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM sources WHERE owner_id = $1 ORDER BY created_at DESC, id",
+            crate::web_state::SOURCE_COLUMNS
+        );
+        let rows: Vec<crate::web_state::SourceRow> = sqlx::query_as(&sql)
+            .bind(owner.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(|row| row.into_record()).collect())
+    }
+
+    async fn sources_using_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Vec<crate::web_state::SourceRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM sources WHERE credential_id = $1 ORDER BY name, id",
+            crate::web_state::SOURCE_COLUMNS
+        );
+        let rows: Vec<crate::web_state::SourceRow> = sqlx::query_as(&sql)
+            .bind(credential_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(|row| row.into_record()).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(source_id = %id))]
+    async fn delete_source(&self, id: &str, owner: &UserId) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // The row lock makes a run being created for this source
+        // wait (its foreign key check) until the deletion commits,
+        // and then fail as a run of an unknown source.
+        let sql = format!(
+            "SELECT credential_id FROM sources WHERE id = $1 AND owner_id = $2{}",
+            D::FOR_UPDATE
+        );
+        let credential_id: Option<String> = sqlx::query_scalar(&sql)
+            .bind(id)
+            .bind(owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        let Some(credential_id) = credential_id else {
+            return Ok(false);
+        };
+        let unfinished: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM runs WHERE source_id = $1 \
+             AND status IN ('queued', 'running')",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Self::db_error)?;
+        if unfinished > 0 {
+            return Err(StoreError::Conflict {
+                field: "source",
+                message: "a run of this source is still going; wait for it to end \
+                          before deleting the source"
+                    .to_owned(),
+            });
+        }
+        let job = crate::web_state::source_job_key(&credential_id, id);
+        Self::sync_delete_job(&mut tx, &job).await?;
+        sqlx::query("DELETE FROM runs WHERE source_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        sqlx::query("DELETE FROM sources WHERE id = $1 AND owner_id = $2")
+            .bind(id)
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(destination_id = %destination.id))]
+    async fn create_destination(
+        &self,
+        destination: &crate::web_state::DestinationRecord,
+    ) -> Result<crate::web_state::DestinationRecord, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        sqlx::query(
+            "INSERT INTO destinations (id, owner_id, credential_id, name, board_id, \
+             board_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(destination.id.as_str())
+        .bind(destination.owner.as_str())
+        .bind(destination.credential_id.as_str())
+        .bind(&destination.name)
+        .bind(&destination.board_id)
+        .bind(&destination.board_name)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        let mut stored = destination.clone();
+        stored.created_at = now;
+        Ok(stored)
+    }
+
+    async fn get_destination(
+        &self,
+        id: &str,
+    ) -> Result<crate::web_state::DestinationRecord, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM destinations WHERE id = $1",
+            crate::web_state::DESTINATION_COLUMNS
+        );
+        let row: crate::web_state::DestinationRow = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Self::not_found("destination"))?;
+        Ok(row.into_record())
+    }
+
+    async fn list_destinations(
+        &self,
+        owner: &UserId,
+    ) -> Result<Vec<crate::web_state::DestinationRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM destinations WHERE owner_id = $1 ORDER BY created_at DESC, id",
+            crate::web_state::DESTINATION_COLUMNS
+        );
+        let rows: Vec<crate::web_state::DestinationRow> = sqlx::query_as(&sql)
+            .bind(owner.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(|row| row.into_record()).collect())
+    }
+
+    async fn destinations_using_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Vec<crate::web_state::DestinationRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM destinations WHERE credential_id = $1 ORDER BY name, id",
+            crate::web_state::DESTINATION_COLUMNS
+        );
+        let rows: Vec<crate::web_state::DestinationRow> = sqlx::query_as(&sql)
+            .bind(credential_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(|row| row.into_record()).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(destination_id = %id))]
+    async fn delete_destination(&self, id: &str, owner: &UserId) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM destinations WHERE id = $1 AND owner_id = $2")
+            .bind(id)
+            .bind(owner.as_str())
+            .execute(&self.pool)
+            .await
+            .inspect(|_| self.changes.bump())
+            .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result) == 1)
+    }
+}

@@ -148,7 +148,7 @@ pub struct CommandEnv {
     pub data_dir: PathBuf,
     /// Pinion's store: run state and the publish ledger live there unless
     /// `--state` names another place. Without it, `<data dir>/sync-state.db`.
-    pub store: Option<Arc<dyn pinion_store::Store>>,
+    pub store: Option<Arc<dyn pinion_store::SyncStateStore>>,
 }
 
 /// What the person running a command is told while it runs; the binary

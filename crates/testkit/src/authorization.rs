@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use pinion_domain::{
-    AuthorizationCode, ClientSecret, CredentialId, CredentialInput, OAuthState, SystemClock,
+    AuthorizationCode, ClientSecret, Credential, CredentialId, CredentialInput, OAuthState,
+    SystemClock,
 };
 use pinion_service::oauth::{OAuthConfig, PinterestOAuth};
 use pinion_service::{Authorizations, CallbackParams, Credentials};
 use pinion_simulator::{AppInfo, RunningSimulator};
-use pinion_store::{CredentialRecord, Store, TokenSet, User};
+use pinion_store::{Store, TokenSet, User};
 
 use crate::simulator::no_redirects;
 
@@ -71,7 +72,7 @@ pub async fn authorize_with(
     id: &CredentialId,
 ) {
     let started = authorizations
-        .start(owner, id.as_str(), None)
+        .start(owner, id, None)
         .await
         .expect("the authorization starts");
     let location = headless_consent(http, started.url.as_str()).await;
@@ -89,10 +90,11 @@ pub async fn create_credential(
     app: &AppInfo,
     name: &str,
     scopes: &str,
-) -> CredentialRecord {
+) -> Credential {
     Credentials::new(store.clone())
         .create(
             owner,
+            &owner.id,
             &CredentialInput {
                 name: name.into(),
                 description: None,

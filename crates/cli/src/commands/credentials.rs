@@ -9,11 +9,12 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use pinion_domain::record::FlowOutcome;
 use pinion_domain::{
-    ClientSecret, CredentialInput, CredentialPatchInput, FieldError, Scope, ScopeSet,
+    ClientSecret, Credential, CredentialId, CredentialInput, CredentialPatchInput, FieldError,
+    Scope, ScopeSet,
 };
-use pinion_service::{Credentials, Users};
-use pinion_store::CredentialRecord;
+use pinion_service::{Actor, Pinion, ServiceError, Settings};
 
 use super::{CommandResult, Failure, Utf8Text};
 use crate::output;
@@ -47,51 +48,28 @@ pub enum CredentialsCommand {
 #[derive(Debug, Args)]
 pub struct PinterestArgs {
     /// Pinterest's consent page.
-    #[arg(long, env = "PINTEREST_OAUTH_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_OAUTH_URL)]
+    #[arg(long, env = "PINTEREST_OAUTH_URL", default_value = pinion_service::DEFAULT_PINTEREST_OAUTH_URL)]
     pinterest_oauth_url: String,
     /// Pinterest's API base.
-    #[arg(long, env = "PINTEREST_API_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_API_URL)]
+    #[arg(long, env = "PINTEREST_API_URL", default_value = pinion_service::DEFAULT_PINTEREST_API_URL)]
     pub(crate) pinterest_api_url: String,
     /// The URL browsers reach `pinion serve` at; the callback is under it.
     #[arg(
         long,
         env = "PINION_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value = pinion_service::DEFAULT_PUBLIC_URL
     )]
     public_url: String,
 }
 
 impl PinterestArgs {
-    fn oauth(&self) -> anyhow::Result<std::sync::Arc<pinion_service::oauth::PinterestOAuth>> {
-        let config = pinion_service::oauth::OAuthConfig::from_urls(
-            &self.pinterest_oauth_url,
-            &self.pinterest_api_url,
-        )
-        .map_err(|err| anyhow::anyhow!("{err}"))?;
-        Ok(std::sync::Arc::new(
-            pinion_service::oauth::PinterestOAuth::new(
-                config,
-                std::sync::Arc::new(pinion_domain::SystemClock),
-            )
-            .map_err(|err| anyhow::anyhow!("{err}"))?,
-        ))
-    }
-
-    /// A token manager that keeps refreshed tokens in the token journal of
-    /// `data_dir` until the database takes them, as `pinion serve` does.
-    pub(crate) fn manager(
-        &self,
-        store: std::sync::Arc<dyn pinion_store::Store>,
-        data_dir: &std::path::Path,
-    ) -> anyhow::Result<std::sync::Arc<pinion_service::TokenManager>> {
-        let manager = pinion_service::TokenManager::new(
-            store.clone(),
-            self.oauth()?,
-            std::sync::Arc::new(pinion_domain::SystemClock),
-            pinion_service::RefreshPolicy::default(),
-        );
-        manager.set_journal(pinion_service::TokenJournal::in_data_dir(data_dir, store));
-        Ok(std::sync::Arc::new(manager))
+    /// The settings these flags give, for [`StoreArgs::open`].
+    pub(crate) fn settings(&self) -> anyhow::Result<Settings> {
+        let mut settings =
+            Settings::new(pinion_server::Settings::parse_public_url(&self.public_url)?);
+        settings.pinterest_oauth_url = self.pinterest_oauth_url.clone();
+        settings.pinterest_api_url = self.pinterest_api_url.clone();
+        Ok(settings)
     }
 }
 
@@ -261,29 +239,34 @@ pub struct ScopesArgs {
 }
 
 impl CredentialsCommand {
-    /// Runs the command.
+    /// Runs the command as the operator.
     pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
-        if let CredentialsCommand::Scopes(args) = &self {
-            return print_scopes(args.json);
-        }
-        let store = store_args.open().await?;
-        let data_dir = store_args.data_dir()?;
-        let result = self.run_on(store.clone(), &data_dir).await;
-        store.close().await;
+        let settings = match &self {
+            CredentialsCommand::Scopes(args) => return print_scopes(args.json),
+            CredentialsCommand::Authorize(args) => args.pinterest.settings()?,
+            CredentialsCommand::Check(args) | CredentialsCommand::Refresh(args) => {
+                args.pinterest.settings()?
+            }
+            _ => Settings::new(
+                url::Url::parse(pinion_service::DEFAULT_PUBLIC_URL).map_err(anyhow::Error::from)?,
+            ),
+        };
+        let pinion = store_args.open(settings).await?;
+        let result = self.run_on(&pinion).await;
+        pinion.close().await;
         result
     }
 
-    async fn run_on(
-        self,
-        store: std::sync::Arc<dyn pinion_store::Store>,
-        data_dir: &std::path::Path,
-    ) -> CommandResult {
-        let users = Users::new(store.clone());
-        let credentials = Credentials::new(store.clone());
+    async fn run_on(self, pinion: &Pinion) -> CommandResult {
+        let operator = Actor::Operator;
         match self {
             CredentialsCommand::Create(args) => {
                 let secret = args.secret.read()?;
-                let owner = users.by_username(&args.owner).await.map_err(owner_error)?;
+                let owner = pinion
+                    .users
+                    .by_username(&args.owner)
+                    .await
+                    .map_err(owner_error)?;
                 let input = CredentialInput {
                     name: args.name,
                     description: args.description,
@@ -291,19 +274,22 @@ impl CredentialsCommand {
                     client_secret: secret,
                     scopes: Some(args.scopes),
                 };
-                let record = credentials.create(&owner, &input).await?;
+                let record = pinion
+                    .credentials
+                    .create(&operator, &owner.id, &input)
+                    .await?;
                 print_credential(&record, args.json, "Created")
             }
             CredentialsCommand::List(args) => {
                 let records = match &args.owner {
                     Some(owner) => {
-                        let owner = users.by_username(owner).await.map_err(owner_error)?;
-                        credentials.list(&owner).await?
+                        let owner = pinion.users.by_username(owner).await.map_err(owner_error)?;
+                        pinion
+                            .credentials
+                            .list_owned_by(&operator, &owner.id)
+                            .await?
                     }
-                    None => store
-                        .list_all_credentials()
-                        .await
-                        .map_err(anyhow::Error::from)?,
+                    None => pinion.credentials.list_all(&operator).await?,
                 };
                 if args.json {
                     output::print_json(&records)?;
@@ -313,16 +299,12 @@ impl CredentialsCommand {
                 Ok(())
             }
             CredentialsCommand::Show(args) => {
-                let record = local_credential(&*store, &args.id).await?;
+                let record = local_credential(pinion, "id", &args.id).await?;
                 print_credential(&record, args.json, "")
             }
             CredentialsCommand::Update(args) => {
                 let secret = args.secret.read()?;
-                let record = local_credential(&*store, &args.id).await?;
-                let owner = store
-                    .get_user(&record.owner)
-                    .await
-                    .map_err(anyhow::Error::from)?;
+                let id = credential_id("id", &args.id)?;
                 let patch = CredentialPatchInput {
                     name: args.name,
                     description: args.description,
@@ -330,16 +312,20 @@ impl CredentialsCommand {
                     client_secret: secret,
                     scopes: args.scopes,
                 };
-                let updated = credentials.update(&owner, &args.id, &patch).await?;
+                let updated = pinion
+                    .credentials
+                    .update(&operator, &id, &patch)
+                    .await
+                    .map_err(|err| not_found(err, &id))?;
                 print_credential(&updated, args.json, "Updated")
             }
             CredentialsCommand::Delete(args) => {
-                let record = local_credential(&*store, &args.id).await?;
-                let owner = store
-                    .get_user(&record.owner)
+                let id = credential_id("id", &args.id)?;
+                let record = pinion
+                    .credentials
+                    .delete(&operator, &id)
                     .await
-                    .map_err(anyhow::Error::from)?;
-                credentials.delete(&owner, &args.id).await?;
+                    .map_err(|err| not_found(err, &id))?;
                 println!(
                     "Deleted credential {} ({}) and its tokens.",
                     record.id, record.name
@@ -347,19 +333,14 @@ impl CredentialsCommand {
                 Ok(())
             }
             CredentialsCommand::Scopes(args) => print_scopes(args.json),
-            CredentialsCommand::Authorize(args) => authorize(store, args).await,
+            CredentialsCommand::Authorize(args) => authorize(pinion, args).await,
             CredentialsCommand::Check(args) => {
-                let record = local_credential(&*store, &args.id).await?;
-                let manager = args.pinterest.manager(store.clone(), data_dir)?;
-                let base =
-                    pinion_service::pinterest::BaseUrl::parse(&args.pinterest.pinterest_api_url)
-                        .map_err(|err| anyhow::anyhow!("PINTEREST_API_URL: {err}"))?;
-                let report = pinion_service::check_credential(
-                    &manager,
-                    pinion_service::pinterest::ClientConfig::with_base_url(base),
-                    &record.id,
-                )
-                .await?;
+                let id = credential_id("id", &args.id)?;
+                let report = pinion
+                    .lifecycle
+                    .check(&operator, &id)
+                    .await
+                    .map_err(|err| not_found(err, &id))?;
                 if args.json {
                     output::print_json(&report)?;
                 } else {
@@ -404,37 +385,31 @@ impl CredentialsCommand {
                 }
             }
             CredentialsCommand::Refresh(args) => {
-                let record = local_credential(&*store, &args.id).await?;
-                let manager = args.pinterest.manager(store.clone(), data_dir)?;
-                match manager.refresh(&record.id).await {
-                    Ok(outcome) => print_credential(outcome.record(), args.json, "Refreshed"),
-                    Err(err) => Err(Failure::Other(anyhow::anyhow!("{err}"))),
+                let id = credential_id("id", &args.id)?;
+                match pinion
+                    .lifecycle
+                    .refresh(&operator, &id)
+                    .await
+                    .map_err(|err| not_found(err, &id))?
+                {
+                    Ok(credential) => print_credential(&credential, args.json, "Refreshed"),
+                    Err(err) => Err(Failure::Other(err.into())),
                 }
             }
         }
     }
 }
 
-/// Starts a flow as the credential's owner, prints the URL, and polls the
-/// store until `pinion serve` completes or fails it (or it expires).
-async fn authorize(
-    store: std::sync::Arc<dyn pinion_store::Store>,
-    args: AuthorizeArgs,
-) -> CommandResult {
-    let record = local_credential(&*store, &args.id).await?;
-    let owner = store
-        .get_user(&record.owner)
+/// Starts a flow as the operator, prints the URL, and polls the store until
+/// `pinion serve` completes or fails it (or it expires).
+async fn authorize(pinion: &Pinion, args: AuthorizeArgs) -> CommandResult {
+    let id = credential_id("id", &args.id)?;
+    let started = pinion
+        .authorizations
+        .start(Actor::Operator, &id, None)
         .await
-        .map_err(anyhow::Error::from)?;
-    let public = pinion_server::Settings::parse_public_url(&args.pinterest.public_url)?;
-    let redirect = pinion_service::oauth::RedirectUri::parse(&format!(
-        "{}/oauth/pinterest/callback",
-        public.as_str().trim_end_matches('/')
-    ))
-    .map_err(|err| anyhow::anyhow!("{err}"))?;
-    let authorizations =
-        pinion_service::Authorizations::new(store.clone(), args.pinterest.oauth()?, redirect);
-    let started = authorizations.start(&owner, &args.id, None).await?;
+        .map_err(|err| not_found(err, &id))?;
+    let record = local_credential(pinion, "id", &args.id).await?;
     println!(
         "Open this URL to authorize {} ({}):",
         record.id, record.name
@@ -461,20 +436,22 @@ async fn authorize(
         output::time(Some(started.expires_at))
     );
     loop {
-        let flow = authorizations.flow(&started.flow_id).await?;
+        let flow = pinion.authorizations.flow(&started.flow_id).await?;
         match flow.outcome {
-            Some(pinion_store::FlowOutcome::Completed) => {
+            Some(FlowOutcome::Completed) => {
                 println!("{}", flow.message.unwrap_or_else(|| "authorized".into()));
                 return Ok(());
             }
-            Some(pinion_store::FlowOutcome::Failed) => {
+            Some(FlowOutcome::Failed) => {
                 return Err(Failure::Other(anyhow::anyhow!(
                     "{}",
                     flow.message
                         .unwrap_or_else(|| "the authorization failed".into())
                 )));
             }
-            None if chrono::Utc::now() > flow.expires_at + chrono::Duration::seconds(30) => {
+            None if pinion.settings().clock.now()
+                > flow.expires_at + chrono::Duration::seconds(30) =>
+            {
                 return Err(Failure::Other(anyhow::anyhow!(
                     "the authorization expired without a callback; is `pinion serve` running at {}?",
                     args.pinterest.public_url
@@ -485,38 +462,46 @@ async fn authorize(
     }
 }
 
-/// The CLI acts as the machine's operator, who may address any credential by id.
-async fn local_credential(
-    store: &dyn pinion_store::Store,
-    id: &str,
-) -> Result<CredentialRecord, Failure> {
-    credential_by_id(store, "id", id).await
-}
-
-/// Loads a credential by the id given in flag `field`: a malformed id is
-/// invalid input naming that flag, an unknown one is "not found".
-pub(crate) async fn credential_by_id(
-    store: &dyn pinion_store::Store,
-    field: &'static str,
-    id: &str,
-) -> Result<CredentialRecord, Failure> {
-    let id = id.parse().map_err(|_: FieldError| {
+/// The credential id given in flag `field`: a malformed one is invalid
+/// input naming that flag.
+pub(crate) fn credential_id(field: &'static str, id: &str) -> Result<CredentialId, Failure> {
+    id.parse().map_err(|_: FieldError| {
         Failure::from(FieldError::new(
             field,
             format!("`{id}` is not a credential id (expected `cred_` and 32 hex digits)"),
         ))
-    })?;
-    store.get_credential(&id).await.map_err(|err| match err {
-        pinion_store::StoreError::NotFound { .. } => {
-            Failure::Other(anyhow::anyhow!("credential {id} not found"))
-        }
-        other => Failure::Other(other.into()),
     })
 }
 
-fn owner_error(err: pinion_service::ServiceError) -> Failure {
+/// "credential … not found" for an unknown id, as the CLI has always said.
+fn not_found(err: ServiceError, id: &CredentialId) -> Failure {
     match err {
-        pinion_service::ServiceError::NotFound { .. } => Failure::from(FieldError::new(
+        ServiceError::NotFound { .. } => {
+            Failure::Other(anyhow::anyhow!("credential {id} not found"))
+        }
+        other => other.into(),
+    }
+}
+
+/// Loads a credential as the operator, who may address any credential by
+/// id: a malformed id is invalid input naming flag `field`, an unknown one
+/// is "not found".
+pub(crate) async fn local_credential(
+    pinion: &Pinion,
+    field: &'static str,
+    id: &str,
+) -> Result<Credential, Failure> {
+    let id = credential_id(field, id)?;
+    pinion
+        .credentials
+        .get(Actor::Operator, &id)
+        .await
+        .map_err(|err| not_found(err, &id))
+}
+
+fn owner_error(err: ServiceError) -> Failure {
+    match err {
+        ServiceError::NotFound { .. } => Failure::from(FieldError::new(
             "owner",
             "no such user (create one with `pinion users create --username NAME`)",
         )),
@@ -541,7 +526,7 @@ fn print_scopes(json: bool) -> CommandResult {
     Ok(())
 }
 
-fn print_credential(record: &CredentialRecord, json: bool, verb: &str) -> CommandResult {
+fn print_credential(record: &Credential, json: bool, verb: &str) -> CommandResult {
     if json {
         output::print_json(record)?;
         return Ok(());
@@ -601,7 +586,7 @@ fn print_credential(record: &CredentialRecord, json: bool, verb: &str) -> Comman
     Ok(())
 }
 
-fn print_credentials(records: &[CredentialRecord]) {
+fn print_credentials(records: &[Credential]) {
     let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {

@@ -10,15 +10,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser};
 use futures::StreamExt;
-use pinion_domain::{ClientSecret, CredentialInput, SystemClock};
+use pinion_domain::{ClientSecret, CredentialInput};
 use pinion_server::{Application, Settings};
-use pinion_service::{Credentials, TokenManager, Users};
-use pinion_store::{KeySource, Store};
+use pinion_service::{Pinion, StoreSettings};
 use pinion_sync::command::CommandEnv;
 use serde_json::Value;
 
@@ -70,27 +68,18 @@ impl DemoArgs {
     async fn run_all(self) -> anyhow::Result<()> {
         let dir = std::path::absolute(&self.dir).unwrap_or(self.dir.clone());
         let data_dir = dir.join("data");
-        pinion_store::private_fs::create_dir_all(&data_dir)
-            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        pinion_service::create_data_dir(&data_dir)?;
         say(&format!("Demo directory: {}", dir.display()));
 
-        let connected = pinion_store::connect(
-            &data_dir
-                .join(pinion_store::DEFAULT_DATABASE_FILE)
-                .display()
-                .to_string(),
-            KeySource::DataDirFile(data_dir.join(pinion_store::keys::DEFAULT_KEY_FILE)),
-        )
-        .await?;
-        let store = connected.store;
-
+        // Its own data directory and key file, whatever the environment says.
         let public_url = Settings::parse_public_url(&format!("http://{}", self.listen))?;
-        let mut settings = Settings::new(self.listen, public_url.clone(), store.clone());
+        let mut settings = pinion_service::Settings::new(public_url);
         settings.data_dir = Some(data_dir.clone());
         let simulator = start_simulator("127.0.0.1:0".parse()?, &settings.redirect_uri()).await?;
         settings.pinterest_oauth_url = simulator.oauth_url();
         settings.pinterest_api_url = simulator.api_url();
-        let app = Application::build(settings).await?;
+        let pinion = Pinion::open(&StoreSettings::in_data_dir(&data_dir), settings).await?;
+        let app = Application::build(Settings::new(self.listen), pinion.clone()).await?;
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async {
@@ -102,7 +91,7 @@ impl DemoArgs {
         ));
 
         let outcome = self
-            .run_steps(&store, &simulator, &base, &dir, &data_dir)
+            .run_steps(&pinion, &simulator, &base, &dir, &data_dir)
             .await;
         if outcome.is_ok() && !self.exit {
             say(&format!(
@@ -114,19 +103,19 @@ impl DemoArgs {
         let _ = stop.send(());
         let _ = server.await;
         simulator.shutdown().await;
-        store.close().await;
+        pinion.close().await;
         outcome
     }
 
     async fn run_steps(
         &self,
-        store: &Arc<dyn Store>,
+        pinion: &Pinion,
         simulator: &pinion_simulator::RunningSimulator,
         base: &str,
         dir: &Path,
         data_dir: &Path,
     ) -> anyhow::Result<()> {
-        let users = Users::new(store.clone());
+        let users = &pinion.users;
         let user = match users.by_username(DEMO_USER).await {
             Ok(user) => user,
             Err(_) => users.create(DEMO_USER, false).await?.0,
@@ -135,9 +124,7 @@ impl DemoArgs {
         // A fresh random password each run, so the web UI can be signed in to;
         // it ends the user's earlier sessions.
         let password = pinion_domain::Password::new(pinion_domain::secret::random_urlsafe(12));
-        pinion_service::Sessions::new(store.clone())
-            .set_password(DEMO_USER, &password)
-            .await?;
+        pinion.sessions.set_password(DEMO_USER, &password).await?;
         say(&format!("2. Pinion user `{DEMO_USER}` is ready."));
 
         let app = simulator
@@ -146,7 +133,7 @@ impl DemoArgs {
             .apps
             .first()
             .context("the simulator has no app")?;
-        let credentials = Credentials::new(store.clone());
+        let credentials = &pinion.credentials;
         let existing = credentials
             .list(&user)
             .await?
@@ -164,7 +151,7 @@ impl DemoArgs {
                     )),
                     scopes: Some(DEMO_SCOPES.to_owned()),
                 };
-                credentials.create(&user, &input).await?
+                credentials.create(&user, &user.id, &input).await?
             }
         };
         say(&format!(
@@ -193,7 +180,7 @@ impl DemoArgs {
             .send()
             .await
             .context("following the authorization")?;
-        let record = store.get_credential(&record.id).await?;
+        let record = credentials.get(&user, &record.id).await?;
         anyhow::ensure!(
             record.status == pinion_domain::CredentialStatus::Active,
             "the credential did not become active: {}",
@@ -212,35 +199,14 @@ impl DemoArgs {
                 .unwrap_or_default()
         ));
 
-        let oauth = Arc::new(
-            pinion_service::oauth::PinterestOAuth::new(
-                pinion_service::oauth::OAuthConfig::from_urls(
-                    &simulator.oauth_url(),
-                    &simulator.api_url(),
-                )
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-                Arc::new(SystemClock),
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
-        let manager = TokenManager::new(
-            store.clone(),
-            oauth,
-            Arc::new(SystemClock),
-            pinion_service::RefreshPolicy::default(),
-        );
-        manager.set_journal(pinion_service::TokenJournal::in_data_dir(
-            data_dir,
-            store.clone(),
-        ));
-        let manager = Arc::new(manager);
+        let granted = pinion.lifecycle.tokens_for_run(&user, &record.id).await?;
         let env = || CommandEnv {
-            tokens: Arc::new(manager.token_source(record.id.clone())),
+            tokens: granted.tokens.clone(),
             api_base_url: simulator.api_url(),
             scopes: record.granted_scopes.clone().unwrap_or_default(),
             credential_key: record.id.to_string(),
             data_dir: data_dir.to_path_buf(),
-            store: Some(store.clone()),
+            store: Some(pinion.sync_state()),
         };
 
         let synced = dir.join("pinterest-data.db");
@@ -255,19 +221,16 @@ impl DemoArgs {
             .map_err(|err| anyhow::anyhow!("the sync did not complete: {err}"))?;
 
         let client = pinion_pinterest::PinterestClient::new(
-            pinion_pinterest::ClientConfig::with_base_url(
-                pinion_pinterest::BaseUrl::parse(&simulator.api_url())
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            ),
+            pinion_pinterest::ClientConfig::with_base_url(pinion_pinterest::BaseUrl::parse(
+                &simulator.api_url(),
+            )?),
             env().tokens,
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        )?;
         let board = client
             .boards(Default::default(), pinion_pinterest::PageRequest::first())
             .next()
             .await
-            .context("the simulated account has no boards")?
-            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .context("the simulated account has no boards")??
             .items
             .into_iter()
             .next()

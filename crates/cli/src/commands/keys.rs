@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use pinion_store::{KeySource, KeyVersion};
+use pinion_service::{Actor, AddedKey, Keys};
 
 use super::CommandResult;
 use crate::output;
@@ -54,18 +54,19 @@ impl KeysCommand {
         if let KeysCommand::Rotate(args) = &self
             && !args.resume
         {
-            add_key(&store_args.locate()?.1)?;
+            add_key(&store_args.store_settings()?)?;
         }
-        let store = store_args.open().await?;
-        let result = self.run_on(&*store).await;
-        store.close().await;
+        let pinion = store_args.open_local().await?;
+        let result = self.run_on(&pinion.keys).await;
+        pinion.close().await;
         result
     }
 
-    async fn run_on(self, store: &dyn pinion_store::Store) -> CommandResult {
+    async fn run_on(self, keys: &Keys) -> CommandResult {
+        let operator = Actor::Operator;
         match self {
             KeysCommand::Status(args) => {
-                let status = store.keyring_status().await.map_err(anyhow::Error::from)?;
+                let status = keys.status(&operator).await?;
                 if args.json {
                     output::print_json(&status)?;
                 } else {
@@ -90,17 +91,17 @@ impl KeysCommand {
                 Ok(())
             }
             KeysCommand::Rotate(args) => {
-                let active = store
-                    .keyring_status()
+                let active = keys.status(&operator).await?.active;
+                let total = keys
+                    .rotate(&operator, args.batch_size, |n| {
+                        eprintln!("Re-encrypted {n} records under key version {active}.");
+                    })
                     .await
-                    .map_err(anyhow::Error::from)?
-                    .active;
-                let total = pinion_store::reencrypt_all(store, args.batch_size, |n| {
-                    eprintln!("Re-encrypted {n} records under key version {active}.");
-                })
-                .await
-                .context("re-encryption stopped; run `pinion keys rotate --resume` to finish")?;
-                let status = store.keyring_status().await.map_err(anyhow::Error::from)?;
+                    .map_err(anyhow::Error::from)
+                    .context(
+                        "re-encryption stopped; run `pinion keys rotate --resume` to finish",
+                    )?;
+                let status = keys.status(&operator).await?;
                 println!(
                     "Rotation complete: {total} records re-encrypted; every sealed value now uses key \
                      version {}.",
@@ -122,10 +123,7 @@ impl KeysCommand {
                 Ok(())
             }
             KeysCommand::Retire(args) => {
-                store
-                    .retire_key(args.version as KeyVersion)
-                    .await
-                    .map_err(anyhow::Error::from)?;
+                keys.retire(&operator, args.version).await?;
                 println!(
                     "Retired key version {}: no stored value needs it any more. Remove its line from \
                      the key source.",
@@ -137,24 +135,17 @@ impl KeysCommand {
     }
 }
 
-fn add_key(keys: &KeySource) -> anyhow::Result<()> {
-    match keys.file() {
-        Some(path) => {
-            let version = pinion_store::keys::add_key_version(path)?;
-            eprintln!("Added key version {version} to {}.", path.display());
+fn add_key(store: &pinion_service::StoreSettings) -> anyhow::Result<()> {
+    match pinion_service::add_key_version(&Actor::Operator, store)? {
+        AddedKey::Added { version, file } => {
+            eprintln!("Added key version {version} to {}.", file.display());
             Ok(())
         }
-        None => {
-            let current = keys.load()?;
-            let next = current.active_version() + 1;
-            let entry = pinion_store::keys::new_key_entry(next);
-            anyhow::bail!(
-                "keys come from {}, which Pinion cannot edit. Add this entry to it (keep the old \
-                 ones), then run `pinion keys rotate --resume`:\n{}",
-                keys.describe(),
-                secrecy::ExposeSecret::expose_secret(&entry)
-            )
-        }
+        AddedKey::AddByHand { source, entry } => anyhow::bail!(
+            "keys come from {source}, which Pinion cannot edit. Add this entry to it (keep the \
+             old ones), then run `pinion keys rotate --resume`:\n{}",
+            secrecy::ExposeSecret::expose_secret(&entry)
+        ),
     }
 }
 

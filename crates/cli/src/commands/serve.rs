@@ -27,10 +27,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PINION_PUBLIC_URL")]
     public_url: Option<String>,
     /// Pinterest's consent page.
-    #[arg(long, env = "PINTEREST_OAUTH_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_OAUTH_URL)]
+    #[arg(long, env = "PINTEREST_OAUTH_URL", default_value = pinion_service::DEFAULT_PINTEREST_OAUTH_URL)]
     pinterest_oauth_url: String,
     /// Pinterest's API base; the token endpoint is `$PINTEREST_API_URL/oauth/token`.
-    #[arg(long, env = "PINTEREST_API_URL", default_value = pinion_server::config::DEFAULT_PINTEREST_API_URL)]
+    #[arg(long, env = "PINTEREST_API_URL", default_value = pinion_service::DEFAULT_PINTEREST_API_URL)]
     pinterest_api_url: String,
     /// Start an embedded Pinterest simulator and use it instead of Pinterest
     /// (for trying Pinion out; nothing leaves this machine).
@@ -59,13 +59,9 @@ impl ServeArgs {
                 .as_deref()
                 .unwrap_or(&format!("http://{}", self.listen)),
         )?;
-        let store = store_args.open().await?;
-        let mut settings = Settings::new(self.listen, public_url.clone(), store);
+        let mut settings = pinion_service::Settings::new(public_url.clone());
         settings.pinterest_oauth_url = self.pinterest_oauth_url.clone();
         settings.pinterest_api_url = self.pinterest_api_url.clone();
-        // Source runs write under `<data dir>/outputs/`.
-        settings.data_dir = Some(store_args.data_dir()?);
-        settings.max_connections = self.max_connections.map(|n| n as usize);
         // Kept alive until the server stops; dropping it stops the simulator.
         let simulator = if self.simulator {
             let sim = start_simulator(self.simulator_listen, &settings.redirect_uri()).await?;
@@ -75,32 +71,28 @@ impl ServeArgs {
         } else {
             None
         };
-        let app = Application::build(settings).await?;
+        // Source runs write under `<data dir>/outputs/`.
+        let pinion = store_args.open(settings).await?;
         // Refresh leases and source runs carry this process's instance id,
         // so that when it dies mid-refresh, the next start on this data
         // directory resolves the refresh at once instead of waiting out the
         // lease, and its runs are taken over at once.
-        match store_args.data_dir().and_then(|dir| {
-            pinion_service::Instances::in_data_dir(&dir)
-                .register()
-                .map_err(anyhow::Error::from)
-        }) {
-            Ok(instance) => {
-                app.runs().set_instance(&instance);
-                app.tokens().set_instance(instance);
-            }
-            Err(err) => tracing::warn!(
+        if let Err(err) = pinion.register_instance() {
+            tracing::warn!(
                 error = %err,
                 "Could not register this process in the data directory; a refresh it leaves \
                  in flight at a crash waits out its lease."
-            ),
+            );
         }
+        let mut server = Settings::new(self.listen);
+        server.max_connections = self.max_connections.map(|n| n as usize);
+        let app = Application::build(server, pinion).await?;
         eprintln!(
             "Pinion is serving on http://{} (public URL {public_url}).",
             app.local_addr()
         );
         if let Some(sim) = &simulator {
-            eprint!("{}", simulator_banner(sim, public_url.as_str()));
+            eprint!("{}", simulator_banner(sim, &public_url));
         }
         app.run_until_stopped(shutdown_signal())
             .await
@@ -141,7 +133,7 @@ pub(crate) async fn start_simulator(
 }
 
 /// What a new user needs to try the flow against the embedded simulator.
-fn simulator_banner(sim: &pinion_simulator::RunningSimulator, public_url: &str) -> String {
+fn simulator_banner(sim: &pinion_simulator::RunningSimulator, public_url: &url::Url) -> String {
     let fixtures = &sim.config().fixtures;
     let app = fixtures.apps.first();
     let user = fixtures.users.first();
@@ -159,7 +151,7 @@ fn simulator_banner(sim: &pinion_simulator::RunningSimulator, public_url: &str) 
          Simulated app (create a credential with these):\n\
          \x20 client id:     {client_id}\n\
          \x20 client secret: {client_secret}\n\
-         \x20 redirect URI:  {public}/oauth/pinterest/callback\n\
+         \x20 redirect URI:  {redirect}\n\
          Simulated Pinterest user (approves automatically; the sign-in page takes these):\n\
          \x20 username: {SIM_USERNAME}\n\
          \x20 password: {password}\n\
@@ -167,7 +159,7 @@ fn simulator_banner(sim: &pinion_simulator::RunningSimulator, public_url: &str) 
         base = sim.base_url(),
         oauth = sim.oauth_url(),
         api = sim.api_url(),
-        public = public_url.trim_end_matches('/'),
+        redirect = pinion_service::redirect_uri(public_url),
     )
 }
 

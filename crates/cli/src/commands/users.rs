@@ -6,8 +6,8 @@ use clap::{Args, Subcommand};
 use std::io::BufRead;
 
 use pinion_domain::Password;
+use pinion_domain::User;
 use pinion_service::{Sessions, Users};
-use pinion_store::User;
 
 use super::{CommandResult, Utf8Text};
 use crate::output;
@@ -90,11 +90,11 @@ pub struct TokenArgs {
 impl UsersCommand {
     /// Runs the command.
     pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
-        let store = store_args.open().await?;
+        let pinion = store_args.open_local().await?;
         let result = self
-            .run_on(Users::new(store.clone()), Sessions::new(store.clone()))
+            .run_on(pinion.users.clone(), pinion.sessions.clone())
             .await;
-        store.close().await;
+        pinion.close().await;
         result
     }
 
@@ -105,8 +105,7 @@ impl UsersCommand {
                 // one leaves no half-made user behind.
                 let password = if args.password_stdin {
                     let password = read_password(true)?;
-                    pinion_service::validate_password(&password)
-                        .map_err(|err| anyhow::anyhow!("{err}"))?;
+                    pinion_service::validate_password(&password).map_err(anyhow::Error::new)?;
                     Some(password)
                 } else {
                     None

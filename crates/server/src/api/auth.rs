@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use pinion_domain::ApiToken;
-use pinion_store::User;
+use pinion_domain::User;
 
 use super::ApiError;
 use crate::AppState;

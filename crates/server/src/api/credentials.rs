@@ -13,7 +13,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use pinion_domain::{ClientSecret, CredentialInput, CredentialPatchInput};
-use pinion_store::{CredentialRecord, User};
+use pinion_domain::{Credential, CredentialId, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -216,8 +216,8 @@ pub struct CredentialView {
     updated_at: DateTime<Utc>,
 }
 
-impl From<&CredentialRecord> for CredentialView {
-    fn from(record: &CredentialRecord) -> Self {
+impl From<&Credential> for CredentialView {
+    fn from(record: &Credential) -> Self {
         Self {
             id: record.id.to_string(),
             owner: record.owner.to_string(),
@@ -277,7 +277,7 @@ pub struct CredentialList {
 }
 
 impl CredentialList {
-    fn of(records: &[CredentialRecord]) -> Self {
+    fn of(records: &[Credential]) -> Self {
         Self {
             items: records.iter().map(CredentialView::from).collect(),
         }
@@ -310,7 +310,7 @@ pub async fn create(
         client_secret: Some(body.client_secret.into_secret()),
         scopes: body.scopes.map(ScopesField::into_text),
     };
-    let record = state.credentials.create(&user, &input).await?;
+    let record = state.credentials.create(&user, &user.id, &input).await?;
     Ok((StatusCode::CREATED, Json(CredentialView::from(&record))))
 }
 
@@ -377,6 +377,7 @@ pub async fn get(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CredentialView>, ApiError> {
+    let id = ApiError::path_id::<CredentialId>(&id, "credential")?;
     let record = state.credentials.get(&user, &id).await?;
     Ok(Json(CredentialView::from(&record)))
 }
@@ -410,6 +411,7 @@ pub async fn update(
         client_secret: body.client_secret.map(SecretField::into_secret),
         scopes: body.scopes.map(ScopesField::into_text),
     };
+    let id = ApiError::path_id::<CredentialId>(&id, "credential")?;
     let record = state.credentials.update(&user, &id, &patch).await?;
     Ok(Json(CredentialView::from(&record)))
 }
@@ -432,6 +434,7 @@ pub async fn delete(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ApiError::path_id::<CredentialId>(&id, "credential")?;
     state.credentials.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -467,6 +470,7 @@ pub async fn authorize(
     ApiPath(id): ApiPath<String>,
     body: Option<ApiJson<Option<AuthorizeBody>>>,
 ) -> Result<axum::response::Response, ApiError> {
+    let id = ApiError::path_id::<CredentialId>(&id, "credential")?;
     let body = body.and_then(|ApiJson(b)| b).unwrap_or_default();
     let binding = body
         .bind_browser
@@ -503,19 +507,6 @@ pub struct AuthorizationStarted {
     expires_at: DateTime<Utc>,
 }
 
-/// The owner's credential id, or the same 404 as for an unknown one.
-async fn owned(
-    state: &AppState,
-    user: &pinion_store::User,
-    id: &str,
-) -> Result<CredentialRecord, ApiError> {
-    let record = state.credentials.get(user, id).await?;
-    if record.owner != user.id {
-        return Err(ApiError::not_found("credential"));
-    }
-    Ok(record)
-}
-
 /// `POST /api/v1/credentials/{id}/check`: calls `GET /v5/user_account` with
 /// the credential and reports status, account, scopes and expiries. A check
 /// within 30 s of the last one of the unchanged credential answers that
@@ -537,15 +528,8 @@ pub async fn check(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<pinion_service::CheckReport>, ApiError> {
-    let record = owned(&state, &user, &id).await?;
-    let report = pinion_service::check_credential_by(
-        &state.tokens,
-        state.pinterest.clone(),
-        &record.id,
-        &pinion_service::Actor::from(&*user),
-    )
-    .await?;
-    Ok(Json(report))
+    let id = ApiError::path_id::<CredentialId>(&id, "credential")?;
+    Ok(Json(state.lifecycle.check(&user, &id).await?))
 }
 
 /// `POST /api/v1/credentials/{id}/refresh`: forces a refresh and answers
@@ -570,13 +554,9 @@ pub async fn refresh(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CredentialView>, ApiError> {
-    let record = owned(&state, &user, &id).await?;
-    match state
-        .tokens
-        .refresh_by(&record.id, &pinion_service::Actor::from(&*user))
-        .await
-    {
-        Ok(outcome) => Ok(Json(CredentialView::from(outcome.record()))),
+    let id = ApiError::path_id::<CredentialId>(&id, "credential")?;
+    match state.lifecycle.refresh(&user, &id).await? {
+        Ok(credential) => Ok(Json(CredentialView::from(&credential))),
         Err(err) => Err(ApiError::from_refresh(err)),
     }
 }

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use pinion_domain::record::DestinationRecord;
 use pinion_service::DestinationInput;
-use pinion_store::DestinationRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -58,9 +58,9 @@ pub struct DestinationView {
 impl From<DestinationRecord> for DestinationView {
     fn from(record: DestinationRecord) -> Self {
         Self {
-            id: record.id,
+            id: record.id.to_string(),
             owner: record.owner.to_string(),
-            credential_id: record.credential_id,
+            credential_id: record.credential_id.to_string(),
             name: record.name,
             board_id: record.board_id,
             board_name: record.board_name,
@@ -144,6 +144,7 @@ pub async fn get(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DestinationView>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::DestinationId>(&id, "destination")?;
     Ok(Json(state.destinations.get(&user, &id).await?.into()))
 }
 
@@ -165,6 +166,7 @@ pub async fn delete(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::DestinationId>(&id, "destination")?;
     state.destinations.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -58,6 +58,12 @@ impl ApiError {
     }
 
     /// 404 for an object the caller may not see or that does not exist.
+    /// The id in a path as its type; a malformed one is the same 404 as
+    /// an unknown one, so an id's shape tells nothing.
+    pub fn path_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, Self> {
+        text.parse().map_err(|_| Self::not_found(what))
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

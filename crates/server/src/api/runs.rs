@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use pinion_store::RunRecord;
+use pinion_domain::record::RunRecord;
 use utoipa::ToSchema;
 
 use super::extract::ApiPath;
@@ -77,6 +77,7 @@ pub async fn start(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::SourceId>(&id, "source")?;
     let run = state.runs.start(&user, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(run)))
 }
@@ -99,6 +100,7 @@ pub async fn list(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<RunRecord>>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::SourceId>(&id, "source")?;
     Ok(Json(state.runs.list(&user, &id).await?))
 }
 
@@ -123,6 +125,8 @@ pub async fn get(
     ApiUser(user): ApiUser,
     ApiPath((id, run_id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunRecord>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::SourceId>(&id, "source")?;
+    let run_id = ApiError::path_id::<pinion_domain::RunId>(&run_id, "run")?;
     Ok(Json(state.runs.get(&user, &id, &run_id).await?))
 }
 
@@ -148,6 +152,8 @@ pub async fn delete(
     ApiUser(user): ApiUser,
     ApiPath((id, run_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::SourceId>(&id, "source")?;
+    let run_id = ApiError::path_id::<pinion_domain::RunId>(&run_id, "run")?;
     state.runs.delete(&user, &id, &run_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use pinion_store::{ActivityRecord, ShareRecord};
+use pinion_domain::record::{ActivityRecord, ShareRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -170,6 +170,7 @@ pub async fn list_shares(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ShareList>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::CredentialId>(&id, "credential")?;
     let shares = state.credentials.shares(&user, &id).await?;
     Ok(Json(ShareList {
         items: shares.iter().map(ShareView::from).collect(),
@@ -197,6 +198,7 @@ pub async fn create_share(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CreateShare>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::CredentialId>(&id, "credential")?;
     let share = match state.credentials.share(&user, &id, &body.username).await {
         Ok(share) => share,
         // The only field of the body: a well-formed username that names no
@@ -241,6 +243,7 @@ pub async fn delete_share(
     ApiUser(user): ApiUser,
     ApiPath((id, username)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::CredentialId>(&id, "credential")?;
     state
         .credentials
         .withdraw_share(&user, &id, &username)
@@ -268,6 +271,7 @@ pub async fn activity(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ActivityQuery>,
 ) -> Result<Json<ActivityList>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::CredentialId>(&id, "credential")?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=pinion_service::MAX_ACTIVITY_PAGE).contains(&limit) {
         return Err(ApiError::invalid_query(

@@ -8,8 +8,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use pinion_domain::record::SourceRecord;
 use pinion_service::SourceInput;
-use pinion_store::SourceRecord;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -175,6 +175,7 @@ pub async fn get(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SourceRecord>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::SourceId>(&id, "source")?;
     Ok(Json(state.sources.get(&user, &id).await?))
 }
 
@@ -198,6 +199,7 @@ pub async fn delete(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::SourceId>(&id, "source")?;
     state.sources.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

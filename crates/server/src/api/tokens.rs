@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use pinion_store::ApiTokenInfo;
+use pinion_domain::record::ApiTokenInfo;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -115,6 +115,7 @@ pub async fn revoke(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::ApiTokenId>(&id, "API token")?;
     state.users.revoke_token(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

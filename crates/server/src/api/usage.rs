@@ -7,8 +7,8 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use pinion_domain::record::RunRecord;
 use pinion_service::{CredentialUsage, MAX_USAGE_RUNS, USAGE_RUNS_LISTED};
-use pinion_store::RunRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -84,7 +84,7 @@ impl Usage {
                 .sources
                 .into_iter()
                 .map(|used| SourceUse {
-                    id: used.source.id,
+                    id: used.source.id.to_string(),
                     name: used.source.name,
                     owner_username: used.owner_username.as_str().to_owned(),
                     streams: used.source.streams,
@@ -95,7 +95,7 @@ impl Usage {
                 .destinations
                 .into_iter()
                 .map(|used| DestinationUse {
-                    id: used.destination.id,
+                    id: used.destination.id.to_string(),
                     name: used.destination.name,
                     owner_username: used.owner_username.as_str().to_owned(),
                     board_id: used.destination.board_id,
@@ -131,6 +131,7 @@ pub async fn usage(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<Usage>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::CredentialId>(&id, "credential")?;
     let runs = query.runs.unwrap_or(USAGE_RUNS_LISTED);
     if runs > MAX_USAGE_RUNS {
         return Err(ApiError::invalid_query(
@@ -139,5 +140,5 @@ pub async fn usage(
         ));
     }
     let usage = state.credentials.usage(&user, &id, runs).await?;
-    Ok(Json(Usage::new(id, usage)))
+    Ok(Json(Usage::new(id.to_string(), usage)))
 }

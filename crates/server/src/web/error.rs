@@ -28,6 +28,14 @@ pub enum WebError {
     Internal,
 }
 
+impl WebError {
+    /// The id in a path as its type; a malformed one is the same 404 as an
+    /// unknown one.
+    pub fn path_id<T: std::str::FromStr>(text: &str) -> Result<T, Self> {
+        text.parse().map_err(|_| WebError::NotFound)
+    }
+}
+
 impl From<ServiceError> for WebError {
     fn from(err: ServiceError) -> Self {
         match err {

@@ -28,8 +28,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use pinion_domain::User;
 use pinion_service::SessionToken;
-use pinion_store::User;
 use url::Url;
 
 use super::WebError;

@@ -38,12 +38,14 @@ pub async fn spawn_app() -> TestApp {
             .unwrap();
         tokens.push(token.expose_secret().to_owned());
     }
-    let settings = Settings::new(
-        "127.0.0.1:0".parse().unwrap(),
-        Settings::parse_public_url("http://127.0.0.1:8080").unwrap(),
+    let pinion = pinion_service::Pinion::with_store(
         store.clone(),
-    );
-    let app = Application::build(settings).await.unwrap();
+        pinion_service::Settings::new(Settings::parse_public_url("http://127.0.0.1:8080").unwrap()),
+    )
+    .unwrap();
+    let app = Application::build(Settings::new("127.0.0.1:0".parse().unwrap()), pinion)
+        .await
+        .unwrap();
     let address = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async {
@@ -175,10 +177,13 @@ pub async fn spawn_with_simulator(password: &str, auto_approve: bool) -> SimApp 
         .create_user_with_token(&Username::parse("alice").unwrap(), Role::User)
         .await
         .unwrap();
-    let mut settings = Settings::new(addr, Settings::parse_public_url(&public).unwrap(), store);
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
-    let server = Application::build(settings).await.unwrap();
+    let mut service = pinion_service::Settings::new(Settings::parse_public_url(&public).unwrap());
+    service.pinterest_oauth_url = sim.oauth_url();
+    service.pinterest_api_url = sim.api_url();
+    let pinion = pinion_service::Pinion::with_store(store, service).unwrap();
+    let server = Application::build(Settings::new(addr), pinion)
+        .await
+        .unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run_until_stopped(async {
         let _ = rx.await;

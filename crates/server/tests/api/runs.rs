@@ -61,8 +61,8 @@ impl TestApp {
             .store
             .create_run(
                 &RunRecord {
-                    id: id.clone(),
-                    source_id: source.to_owned(),
+                    id: pinion_domain::RunId::from_trusted(id.clone()),
+                    source_id: pinion_domain::SourceId::from_trusted(source.to_owned()),
                     owner: owner.clone(),
                     status: RunStatus::Queued,
                     streams: vec![RunStreamCount {
@@ -85,11 +85,11 @@ impl TestApp {
             .await
             .unwrap();
         if status != RunStatus::Queued {
-            self.store.start_run(&run.id).await.unwrap();
+            self.store.start_run(run.id.as_str()).await.unwrap();
         }
         if status.is_final() {
             self.store
-                .finish_run(&run.id, status, &run.streams, None)
+                .finish_run(run.id.as_str(), status, &run.streams, None)
                 .await
                 .unwrap();
         }
@@ -359,9 +359,9 @@ async fn usage_shows_the_owner_everything_and_a_collaborator_only_their_own() {
     ] {
         app.store
             .create_destination(&DestinationRecord {
-                id: id.into(),
+                id: pinion_domain::DestinationId::from_trusted(id.into()),
                 owner: owner.clone(),
-                credential_id: credential.clone(),
+                credential_id: pinion_domain::CredentialId::from_trusted(credential.clone()),
                 name: name.into(),
                 board_id: "549755885175".into(),
                 board_name: "Recipes".into(),

@@ -3,6 +3,8 @@
 //! in on the real pages), and Pinion users `alice` and `bob` with passwords;
 //! plus a cookie-keeping client per browser.
 
+use std::sync::Arc;
+
 use pinion_domain::{Password, Role, Username};
 use pinion_server::{Application, Settings};
 use pinion_simulator::SimConfig;
@@ -51,7 +53,8 @@ pub async fn spawn_app() -> TestApp {
     let (sim, app_info) = pinion_testkit::simulator_with(SimConfig::for_tests(), &app, &user).await;
     let dir = tempfile::tempdir().unwrap();
     let store = pinion_testkit::open_data_dir(dir.path()).await;
-    let sessions = pinion_service::Sessions::new(store.clone());
+    let sessions =
+        pinion_service::Sessions::new(store.clone(), Arc::new(pinion_domain::SystemClock));
     let mut api_tokens = Vec::new();
     for name in ["alice", "bob"] {
         let user = store
@@ -65,16 +68,14 @@ pub async fn spawn_app() -> TestApp {
             .await
             .unwrap();
     }
-    let mut settings = Settings::new(
-        addr,
-        Settings::parse_public_url(&public).unwrap(),
-        store.clone(),
-    );
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
+    let mut service = pinion_service::Settings::new(Settings::parse_public_url(&public).unwrap());
+    service.pinterest_oauth_url = sim.oauth_url();
+    service.pinterest_api_url = sim.api_url();
+    service.data_dir = Some(dir.path().to_owned());
+    let pinion = pinion_service::Pinion::with_store(store.clone(), service).unwrap();
+    let mut settings = Settings::new(addr);
     settings.refresher = None;
-    settings.data_dir = Some(dir.path().to_owned());
-    let app = Application::build(settings).await.unwrap();
+    let app = Application::build(settings, pinion).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;

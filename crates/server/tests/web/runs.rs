@@ -524,8 +524,8 @@ async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
         .store
         .create_run(
             &pinion_store::RunRecord {
-                id: "run_0123456789abcdef0123456789abcdef".into(),
-                source_id: source.clone(),
+                id: "run_0123456789abcdef0123456789abcdef".parse().unwrap(),
+                source_id: source.parse().unwrap(),
                 owner,
                 status: pinion_store::RunStatus::Queued,
                 streams: vec![],
@@ -542,7 +542,7 @@ async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
         )
         .await
         .unwrap();
-    app.store.start_run(&going.id).await.unwrap();
+    app.store.start_run(going.id.as_str()).await.unwrap();
     let run_page = format!("/sources/{source}/runs/{}", going.id);
     let page = alice.page(&run_page).await;
     assert!(!page.contains("/delete\""), "no Delete while it runs");
@@ -569,7 +569,7 @@ async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
     assert!(
         app.store
             .claim_run(
-                &going.id,
+                going.id.as_str(),
                 "test",
                 true,
                 &pinion_store::RunLease {

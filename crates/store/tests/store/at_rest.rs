@@ -39,7 +39,7 @@ pub async fn no_secret_appears_in_the_stored_bytes(db: &TestDb) {
             .set_tokens(&created.id, &tokens, created.version)
             .await
             .unwrap();
-        ids.push(created.id);
+        ids.push(created.id.clone());
     }
     let update = CredentialUpdate {
         client_secret: Some(ClientSecret::new(MARKERS[3])),

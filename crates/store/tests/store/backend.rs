@@ -123,7 +123,7 @@ async fn sqlite_full_database_gives_a_clear_error_writes_nothing_and_keeps_worki
         let mut new = new_credential(&format!("filler-{}", created.len()), "s");
         new.description = pinion_domain::Description::parse(&description).unwrap();
         match full.create_credential(&owner, &new).await {
-            Ok(record) => created.push(record.id),
+            Ok(record) => created.push(record.id.clone()),
             Err(err) => break err,
         }
     };

@@ -112,7 +112,7 @@ pub async fn the_batch_claim_and_the_due_rule_agree_and_spare_short_lived_tokens
             .set_tokens(&created.id, &tokens(t0, access, refresh), created.version)
             .await
             .unwrap();
-        names.push((created.id, name));
+        names.push((created.id.clone(), name));
     }
     let micro = Duration::microseconds(1);
     let set = |items: &[&'static str]| items.iter().copied().collect::<BTreeSet<_>>();

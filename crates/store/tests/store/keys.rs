@@ -36,7 +36,7 @@ async fn populate(store: &dyn Store, count: usize) -> Vec<CredentialId> {
             .set_tokens(&created.id, &tokens, created.version)
             .await
             .unwrap();
-        ids.push(created.id);
+        ids.push(created.id.clone());
     }
     ids
 }
@@ -355,10 +355,10 @@ pub async fn the_embedded_default_generates_its_key_file_once(db: &TestDb) {
 pub async fn rotation_also_reencrypts_authorization_flows(db: &TestDb) {
     let old = db.connect(keyring(&[(1, 1)])).await;
     let ids = populate(&*old, 1).await;
-    let owner = old.get_credential(&ids[0]).await.unwrap().owner;
+    let owner = &old.get_credential(&ids[0]).await.unwrap().owner;
     let flow = pinion_store::NewFlow {
         credential_id: ids[0].clone(),
-        user_id: owner,
+        user_id: owner.clone(),
         state_hash: "ab".repeat(32),
         redirect_uri: "http://127.0.0.1:8080/oauth/pinterest/callback".into(),
         pkce_verifier: pinion_domain::PkceVerifier::new("verifier-under-key-1"),

@@ -32,9 +32,9 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
         .unwrap();
     store
         .create_source(&SourceRecord {
-            id: "src_a".into(),
+            id: pinion_domain::SourceId::from_trusted("src_a".into()),
             owner: alice.id.clone(),
-            credential_id: "cred_1".into(),
+            credential_id: pinion_domain::CredentialId::from_trusted("cred_1".into()),
             name: "Boards".into(),
             streams: vec!["boards".into(), "pins".into()],
             output_kind: "jsonl".into(),
@@ -44,8 +44,8 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
         .await
         .unwrap();
     let run = |id: &str, source: &str| RunRecord {
-        id: id.into(),
-        source_id: source.into(),
+        id: pinion_domain::RunId::from_trusted(id.into()),
+        source_id: pinion_domain::SourceId::from_trusted(source.into()),
         owner: alice.id.clone(),
         status: RunStatus::Queued,
         streams: vec![count("boards", 0, None), count("pins", 0, None)],
@@ -161,7 +161,7 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
         expires_at: Utc::now() + Duration::seconds(seconds),
     };
     let record = RunRecord {
-        id: "run_1".into(),
+        id: pinion_domain::RunId::from_trusted("run_1".into()),
         source_id: source.id.clone(),
         owner: alice.id.clone(),
         status: RunStatus::Queued,
@@ -312,8 +312,8 @@ pub async fn named_api_tokens_are_listed_revoked_by_owner_and_note_their_use(db:
         .create_named_api_token(&alice.id, "CI pipeline")
         .await
         .unwrap();
-    assert!(info.id.starts_with("tok_") && info.id.len() == 20);
-    assert!(!info.id.contains(&token.expose_secret()[..8]));
+    assert!(info.id.as_str().starts_with("tok_") && info.id.as_str().len() == 20);
+    assert!(!info.id.as_str().contains(&token.expose_secret()[..8]));
 
     let listed = store.list_api_tokens(&alice.id).await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -346,7 +346,7 @@ pub async fn named_api_tokens_are_listed_revoked_by_owner_and_note_their_use(db:
     // Only the owner revokes, by id.
     assert!(
         !store
-            .revoke_api_token_by_id(&bob.id, &info.id)
+            .revoke_api_token_by_id(&bob.id, info.id.as_str())
             .await
             .unwrap()
     );
@@ -358,13 +358,13 @@ pub async fn named_api_tokens_are_listed_revoked_by_owner_and_note_their_use(db:
     );
     assert!(
         store
-            .revoke_api_token_by_id(&alice.id, &info.id)
+            .revoke_api_token_by_id(&alice.id, info.id.as_str())
             .await
             .unwrap()
     );
     assert!(
         !store
-            .revoke_api_token_by_id(&alice.id, &info.id)
+            .revoke_api_token_by_id(&alice.id, info.id.as_str())
             .await
             .unwrap()
     );
@@ -381,9 +381,9 @@ pub async fn named_api_tokens_are_listed_revoked_by_owner_and_note_their_use(db:
 
 fn source(id: &str, owner: &UserId, credential: &str) -> SourceRecord {
     SourceRecord {
-        id: id.into(),
+        id: pinion_domain::SourceId::from_trusted(id.into()),
         owner: owner.clone(),
-        credential_id: credential.into(),
+        credential_id: pinion_domain::CredentialId::from_trusted(credential.into()),
         name: format!("Source {id}"),
         streams: vec!["boards".into()],
         output_kind: "jsonl".into(),
@@ -397,7 +397,7 @@ async fn stored_run(store: &Arc<dyn Store>, id: &str, source: &SourceRecord, sta
     store
         .create_run(
             &RunRecord {
-                id: id.into(),
+                id: pinion_domain::RunId::from_trusted(id.into()),
                 source_id: source.id.clone(),
                 owner: source.owner.clone(),
                 status: RunStatus::Queued,
@@ -515,8 +515,8 @@ pub async fn deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_goi
     assert!(!store.delete_source("src_a", &alice.id).await.unwrap());
     // A run can no longer be made for it.
     let late = RunRecord {
-        id: "run_late".into(),
-        source_id: "src_a".into(),
+        id: pinion_domain::RunId::from_trusted("run_late".into()),
+        source_id: pinion_domain::SourceId::from_trusted("src_a".into()),
         owner: alice.id.clone(),
         status: RunStatus::Queued,
         streams: vec![],

@@ -37,7 +37,7 @@ pub async fn created_credential_reads_back_as_metadata_only(db: &TestDb) {
     let read = store.get_credential(&created.id).await.unwrap();
     assert_eq!(read, created);
     assert_eq!(read.name.as_str(), "Marketing");
-    assert_eq!(read.description.unwrap().as_str(), "made by a test");
+    assert_eq!(read.description.clone().unwrap().as_str(), "made by a test");
     assert_eq!(read.scopes, ScopeSet::default_requested());
     let debug = format!("{created:?}");
     assert!(!debug.contains("secret-1"), "{debug}");

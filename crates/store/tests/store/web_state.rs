@@ -70,9 +70,9 @@ pub async fn sources_are_listed_per_owner_and_per_credential(db: &TestDb) {
         .unwrap();
     let source =
         |id: &str, owner: &pinion_domain::UserId, credential: &str| pinion_store::SourceRecord {
-            id: id.to_owned(),
+            id: pinion_domain::SourceId::from_trusted(id.to_owned()),
             owner: owner.clone(),
-            credential_id: credential.to_owned(),
+            credential_id: pinion_domain::CredentialId::from_trusted(credential.to_owned()),
             name: format!("Source {id}"),
             streams: vec!["boards".into(), "board_pins".into()],
             output_kind: "jsonl".into(),
@@ -104,7 +104,7 @@ pub async fn sources_are_listed_per_owner_and_per_credential(db: &TestDb) {
         .await
         .unwrap()
         .into_iter()
-        .map(|s| s.id)
+        .map(|s| s.id.to_string())
         .collect();
     assert_eq!(mine.len(), 2);
     assert!(mine.contains(&"src_a".to_owned()) && mine.contains(&"src_c".to_owned()));
@@ -113,7 +113,7 @@ pub async fn sources_are_listed_per_owner_and_per_credential(db: &TestDb) {
         .await
         .unwrap()
         .into_iter()
-        .map(|s| s.id)
+        .map(|s| s.id.to_string())
         .collect();
     assert_eq!(using, vec!["src_a", "src_b"]);
 }
@@ -130,9 +130,9 @@ pub async fn destinations_are_listed_per_owner_and_per_credential(db: &TestDb) {
         .unwrap();
     let destination = |id: &str, owner: &pinion_domain::UserId, credential: &str| {
         pinion_store::DestinationRecord {
-            id: id.to_owned(),
+            id: pinion_domain::DestinationId::from_trusted(id.to_owned()),
             owner: owner.clone(),
-            credential_id: credential.to_owned(),
+            credential_id: pinion_domain::CredentialId::from_trusted(credential.to_owned()),
             name: format!("Destination {id}"),
             board_id: "549755885175".into(),
             board_name: "Recipes".into(),

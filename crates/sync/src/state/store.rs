@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pinion_store::{Store, SyncPartitionState};
+use pinion_store::{SyncPartitionState, SyncStateStore};
 
 use super::{
     Checkpoint, LedgerEntry, LedgerState, PartitionProgress, PublishLedger, RunId, RunStart,
@@ -17,15 +17,21 @@ use super::{
 use crate::error::StateError;
 use crate::stream::StreamName;
 
-/// Run state and ledger in Pinion's store.
-#[derive(Debug, Clone)]
+/// Run state and ledger in Pinion's store (only its sync-state part).
+#[derive(Clone)]
 pub struct StoreState {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SyncStateStore>,
+}
+
+impl std::fmt::Debug for StoreState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreState").finish_non_exhaustive()
+    }
 }
 
 impl StoreState {
     /// State kept in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn SyncStateStore>) -> Self {
         Self { store }
     }
 }

@@ -8,15 +8,14 @@
 pub mod args;
 pub mod report;
 
-use std::sync::Arc;
-
 use clap::Args;
-use pinion_domain::CredentialStatus;
-use pinion_store::{CredentialRecord, Store};
+use pinion_domain::Credential;
+use pinion_service::{Actor, Pinion, Unusable};
 use pinion_sync::command::CommandEnv;
 
 use self::args::{PublishArgs, SyncArgs};
-use super::credentials::{PinterestArgs, credential_by_id};
+
+use super::credentials::{PinterestArgs, local_credential};
 use super::{CommandResult, Failure};
 use crate::settings::StoreArgs;
 
@@ -47,16 +46,18 @@ pub struct PublishCommand {
 impl SyncCommand {
     /// Runs the sync; a partial or failed run exits non-zero.
     pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
-        let store = store_args.open().await?;
+        let pinion = store_args.open(self.pinterest.settings()?).await?;
         let result = async {
-            let env = cli_env(&store, store_args, &self.pinterest, &self.credential).await?;
+            let env = cli_env(&pinion, &self.credential).await?;
             report::sync(&self.args, env)
                 .await
                 .map(drop)
-                .map_err(|err| Failure::Other(anyhow::anyhow!("the sync did not complete: {err}")))
+                .map_err(|err| {
+                    Failure::Other(anyhow::Error::new(err).context("the sync did not complete"))
+                })
         }
         .await;
-        store.close().await;
+        pinion.close().await;
         result
     }
 }
@@ -64,56 +65,56 @@ impl SyncCommand {
 impl PublishCommand {
     /// Runs the publisher; rows left unfinished exit non-zero.
     pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
-        let store = store_args.open().await?;
+        let pinion = store_args.open(self.pinterest.settings()?).await?;
         let result = async {
-            let env = cli_env(&store, store_args, &self.pinterest, &self.credential).await?;
+            let env = cli_env(&pinion, &self.credential).await?;
             report::publish(&self.args, env)
                 .await
                 .map(drop)
                 .map_err(|err| {
-                    Failure::Other(anyhow::anyhow!("publishing did not complete: {err}"))
+                    Failure::Other(anyhow::Error::new(err).context("publishing did not complete"))
                 })
         }
         .await;
-        store.close().await;
+        pinion.close().await;
         result
     }
 }
 
-/// Resolves `--credential` into what the sync library needs: the token
-/// manager as the token source, the API URL and the granted scopes.
-async fn cli_env(
-    store: &Arc<dyn Store>,
-    store_args: &StoreArgs,
-    pinterest: &PinterestArgs,
-    credential: &str,
-) -> Result<CommandEnv, Failure> {
-    let record = credential_by_id(&**store, "credential", credential).await?;
+/// Resolves `--credential` into what the sync library needs, as the
+/// operator: the credential's token source, the API URL and the granted
+/// scopes.
+async fn cli_env(pinion: &Pinion, credential: &str) -> Result<CommandEnv, Failure> {
+    let record = local_credential(pinion, "credential", credential).await?;
     ensure_usable(&record)?;
-    let manager = pinterest.manager(store.clone(), &store_args.data_dir()?)?;
-    let scopes = record
-        .granted_scopes
-        .clone()
-        .unwrap_or_else(|| record.scopes.clone());
+    let granted = pinion
+        .lifecycle
+        .tokens_for_run(Actor::Operator, &record.id)
+        .await?;
+    let settings = pinion.settings();
     Ok(CommandEnv {
-        tokens: Arc::new(manager.token_source(record.id.clone())),
-        api_base_url: pinterest.pinterest_api_url.clone(),
-        scopes,
+        tokens: granted.tokens,
+        api_base_url: settings.pinterest_api_url.clone(),
+        scopes: record.effective_scopes().clone(),
         credential_key: record.id.to_string(),
-        data_dir: store_args.data_dir()?,
-        store: Some(store.clone()),
+        data_dir: settings
+            .data_dir
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("no data directory"))?,
+        store: Some(pinion.sync_state()),
     })
 }
 
-fn ensure_usable(record: &CredentialRecord) -> Result<(), Failure> {
-    match record.status {
-        CredentialStatus::Active => Ok(()),
-        CredentialStatus::NeedsAuthorization => Err(Failure::Other(anyhow::anyhow!(
+/// The CLI's words for the one usable rule ([`pinion_service::usability`]).
+fn ensure_usable(record: &Credential) -> Result<(), Failure> {
+    match pinion_service::usability(record) {
+        Ok(()) => Ok(()),
+        Err(Unusable::NotAuthorized) => Err(Failure::Other(anyhow::anyhow!(
             "credential {} is not authorized yet; run `pinion credentials authorize {}` first",
             record.id,
             record.id
         ))),
-        CredentialStatus::NeedsReauthorization | CredentialStatus::Error => {
+        Err(Unusable::NeedsReauthorization { .. } | Unusable::AppCredentials { .. }) => {
             Err(Failure::Other(anyhow::anyhow!(
                 "credential {} cannot be used ({}){}; run `pinion credentials authorize {}` again",
                 record.id,

@@ -13,7 +13,11 @@ use crate::web::{Session, WebError};
 /// Starts the flow for credential `id` and answers 303 to the consent page.
 /// The consent URL carries the state: it goes only into `Location`, never
 /// into a log.
-pub async fn start(state: &AppState, session: &Session, id: &str) -> Result<Response, WebError> {
+pub async fn start(
+    state: &AppState,
+    session: &Session,
+    id: &pinion_domain::CredentialId,
+) -> Result<Response, WebError> {
     let binding = BrowserBinding::random();
     let started = state
         .authorizations

@@ -4,8 +4,8 @@
 //! secret: the record holds none.
 
 use maud::{Markup, html};
+use pinion_domain::Credential;
 use pinion_domain::CredentialStatus;
-use pinion_store::CredentialRecord;
 
 use crate::web::layout::when;
 
@@ -19,7 +19,7 @@ pub enum TileMode {
 }
 
 /// The tile of `record`; `selected` outlines it (and checks its radio).
-pub fn tile(record: &CredentialRecord, selected: bool, mode: TileMode, csrf: &str) -> Markup {
+pub fn tile(record: &Credential, selected: bool, mode: TileMode, csrf: &str) -> Markup {
     tile_of(record, None, selected, mode, csrf)
 }
 
@@ -27,7 +27,7 @@ pub fn tile(record: &CredentialRecord, selected: bool, mode: TileMode, csrf: &st
 /// by <owner>", pickable on the Authenticate screens, without actions on the
 /// credentials page (only the owner manages it).
 pub fn shared_tile(
-    record: &CredentialRecord,
+    record: &Credential,
     owner: &str,
     selected: bool,
     mode: TileMode,
@@ -55,7 +55,7 @@ pub fn pick_tile(
 }
 
 fn tile_of(
-    record: &CredentialRecord,
+    record: &Credential,
     shared_by: Option<&str>,
     selected: bool,
     mode: TileMode,

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::web::credentials::edit::owned;
 use crate::web::{Session, WebError};
 
 /// The form's one field.
@@ -25,21 +24,11 @@ pub async fn post(
     Path(id): Path<String>,
     Form(form): Form<CheckForm>,
 ) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::CredentialId>(&id)?;
     session.check_csrf(&form.csrf)?;
-    let record = owned(&state, &session, &id).await?;
     // A person pressed Check, perhaps just after changing something on
     // Pinterest: ask Pinterest now rather than reuse a recent answer.
-    let report = pinion_service::check_credential_now_by(
-        &state.tokens,
-        state.pinterest.clone(),
-        &record.id,
-        &pinion_service::Actor::from(&session.user),
-    )
-    .await?;
+    let report = state.lifecycle.check_now(&session.user, &id).await?;
     let outcome = if report.ok { "ok" } else { "failed" };
-    Ok(Redirect::to(&format!(
-        "/credentials/{}/info?checked={outcome}",
-        record.id
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("/credentials/{id}/info?checked={outcome}")).into_response())
 }

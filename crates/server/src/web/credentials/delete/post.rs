@@ -25,6 +25,7 @@ pub async fn post(
     Path(id): Path<String>,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::CredentialId>(&id)?;
     session.check_csrf(&form.csrf)?;
     let record = owned(&state, &session, &id).await?;
     if form.confirm.as_deref() != Some("yes") {
@@ -33,9 +34,6 @@ pub async fn post(
                 .into_response(),
         );
     }
-    state
-        .credentials
-        .delete(&session.user, record.id.as_str())
-        .await?;
+    state.credentials.delete(&session.user, &record.id).await?;
     Ok(Redirect::to("/credentials").into_response())
 }

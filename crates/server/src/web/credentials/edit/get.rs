@@ -6,8 +6,8 @@
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use maud::{Markup, html};
+use pinion_domain::Credential;
 use pinion_domain::FieldError;
-use pinion_store::CredentialRecord;
 use serde::Deserialize;
 
 use super::owned;
@@ -35,7 +35,7 @@ pub struct AccountView {
 /// The overlay of `record`, with `name`/`description` as typed.
 pub fn overlay(
     session: &Session,
-    record: &CredentialRecord,
+    record: &Credential,
     name: &str,
     description: &str,
     account: Option<&AccountView>,
@@ -117,16 +117,10 @@ pub async fn get(
     Path(id): Path<String>,
     Query(query): Query<EditQuery>,
 ) -> Result<Html<String>, WebError> {
+    let id = WebError::path_id::<pinion_domain::CredentialId>(&id)?;
     let mut record = owned(&state, &session, &id).await?;
     let account = if query.authorized.as_deref() == Some("1") {
-        let view = match pinion_service::check_credential_by(
-            &state.tokens,
-            state.pinterest.clone(),
-            &record.id,
-            &pinion_service::Actor::from(&session.user),
-        )
-        .await
-        {
+        let view = match state.lifecycle.check(&session.user, &record.id).await {
             Ok(report) => AccountView {
                 username: report.account_username,
                 problem: report.error,

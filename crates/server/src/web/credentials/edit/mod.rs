@@ -6,7 +6,7 @@ mod post;
 pub use get::get;
 pub use post::post;
 
-use pinion_store::CredentialRecord;
+use pinion_domain::{Credential, CredentialId};
 
 use crate::AppState;
 use crate::web::{Session, WebError};
@@ -17,22 +17,15 @@ use crate::web::{Session, WebError};
 pub async fn owned(
     state: &AppState,
     session: &Session,
-    id: &str,
-) -> Result<CredentialRecord, WebError> {
-    let record = state.credentials.get(&session.user, id).await?;
-    if record.owner != session.user.id {
-        return Err(WebError::NotFound);
-    }
-    Ok(record)
+    id: &CredentialId,
+) -> Result<Credential, WebError> {
+    Ok(state.credentials.get_to_manage(&session.user, id).await?)
 }
 
 /// The credential `id` if the session's user may use it for a source or
 /// destination: their own, or one shared with them. A withdrawn share is a
 /// 403 saying so; anything else the same 404 as for an unknown id.
-pub async fn usable(
-    state: &AppState,
-    session: &Session,
-    id: &str,
-) -> Result<CredentialRecord, WebError> {
-    Ok(state.credentials.usable_by(&session.user, id).await?)
+pub async fn usable(state: &AppState, session: &Session, id: &str) -> Result<Credential, WebError> {
+    let id = WebError::path_id::<CredentialId>(id)?;
+    Ok(state.credentials.usable_by(&session.user, &id).await?)
 }

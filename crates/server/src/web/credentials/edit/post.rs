@@ -35,11 +35,12 @@ pub async fn post(
     Path(id): Path<String>,
     Form(form): Form<EditForm>,
 ) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::CredentialId>(&id)?;
     session.check_csrf(&form.csrf)?;
     let record = owned(&state, &session, &id).await?;
     let return_to = safe_return_to(form.return_to.as_deref());
     if form.action == "authorize" {
-        return authorize::start(&state, &session, record.id.as_str()).await;
+        return authorize::start(&state, &session, &record.id).await;
     }
     let patch = CredentialPatchInput {
         name: form.name.clone(),

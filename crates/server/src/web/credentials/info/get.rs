@@ -46,28 +46,21 @@ pub async fn get(
     Path(id): Path<String>,
     Query(query): Query<InfoQuery>,
 ) -> Result<Html<String>, WebError> {
+    let id = WebError::path_id::<pinion_domain::CredentialId>(&id)?;
     let record = owned(&state, &session, &id).await?;
     let usage = state
         .credentials
-        .usage(&session.user, record.id.as_str(), USAGE_RUNS_LISTED)
+        .usage(&session.user, &record.id, USAGE_RUNS_LISTED)
         .await?;
     let source_names: std::collections::HashMap<&str, &str> = usage
         .sources
         .iter()
         .map(|used| (used.source.id.as_str(), used.source.name.as_str()))
         .collect();
-    let shares = state
-        .credentials
-        .shares(&session.user, record.id.as_str())
-        .await?;
+    let shares = state.credentials.shares(&session.user, &record.id).await?;
     let activity = state
         .credentials
-        .activity(
-            &session.user,
-            record.id.as_str(),
-            query.before,
-            ACTIVITY_PAGE,
-        )
+        .activity(&session.user, &record.id, query.before, ACTIVITY_PAGE)
         .await?;
     let older = (activity.len() == ACTIVITY_PAGE as usize)
         .then(|| activity.last().map(|e| e.id))
@@ -207,7 +200,7 @@ pub async fn get(
                             td { (when(Some(entry.at))) }
                             td class="actor" { (entry.actor) }
                             td class="event" {
-                                (pinion_store::ActivityEvent::parse(&entry.event).map_or(entry.event.as_str(), |e| e.label()))
+                                (pinion_domain::record::ActivityEvent::parse(&entry.event).map_or(entry.event.as_str(), |e| e.label()))
                             }
                             td class="detail" {
                                 @if let Some(subject) = &entry.subject { (subject) }

@@ -53,10 +53,14 @@ pub async fn post(
             .then(|| ClientSecret::new(form.client_secret)),
         scopes: Some(form.scopes.clone()),
     };
-    let errors = match state.credentials.create(&session.user, &input).await {
+    let errors = match state
+        .credentials
+        .create(&session.user, &session.user.id, &input)
+        .await
+    {
         Ok(record) => {
             return if form.action == "authorize" {
-                authorize::start(&state, &session, record.id.as_str()).await
+                authorize::start(&state, &session, &record.id).await
             } else {
                 Ok(Redirect::to(&format!("{return_to}?selected={}", record.id)).into_response())
             };

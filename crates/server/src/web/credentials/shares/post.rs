@@ -28,11 +28,12 @@ pub async fn post(
     Path(id): Path<String>,
     Form(form): Form<ShareForm>,
 ) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::CredentialId>(&id)?;
     session.check_csrf(&form.csrf)?;
     let record = owned(&state, &session, &id).await?;
     let outcome = state
         .credentials
-        .share(&session.user, record.id.as_str(), &form.username)
+        .share(&session.user, &record.id, &form.username)
         .await;
     let query = match outcome {
         Ok(share) => format!("shared={}", share.username.as_str()),

@@ -25,11 +25,12 @@ pub async fn post(
     Path((id, username)): Path<(String, String)>,
     Form(form): Form<WithdrawForm>,
 ) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::CredentialId>(&id)?;
     session.check_csrf(&form.csrf)?;
     let record = owned(&state, &session, &id).await?;
     state
         .credentials
-        .withdraw_share(&session.user, record.id.as_str(), &username)
+        .withdraw_share(&session.user, &record.id, &username)
         .await?;
     let username: String = username
         .chars()

@@ -21,8 +21,8 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{Markup, html};
+use pinion_domain::record::{RunRecord, SourceRecord};
 use pinion_service::ServiceError;
-use pinion_store::{RunRecord, SourceRecord};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -74,6 +74,7 @@ pub async fn source_page(
     Path(id): Path<String>,
     Query(query): Query<SourcePageQuery>,
 ) -> Result<Html<String>, WebError> {
+    let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
     let source = state.sources.get(&session.user, &id).await?;
     let runs = state.runs.list(&session.user, &source.id).await?;
     let csrf = session.csrf();
@@ -143,6 +144,7 @@ pub async fn delete_source(
     Path(id): Path<String>,
     Form(form): Form<DeleteSourceForm>,
 ) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
     session.check_csrf(&form.csrf)?;
     let source = state.sources.get(&session.user, &id).await?;
     if form.confirm.as_deref() != Some("yes") {
@@ -167,6 +169,8 @@ pub async fn delete_run(
     Path((id, run_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
+    let run_id = WebError::path_id::<pinion_domain::RunId>(&run_id)?;
     session.check_csrf(&form.csrf)?;
     let source = state.sources.get(&session.user, &id).await?;
     match state.runs.delete(&session.user, &source.id, &run_id).await {
@@ -187,6 +191,7 @@ pub async fn start(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
     session.check_csrf(&form.csrf)?;
     match state.runs.start(&session.user, &id).await {
         Ok(run) => Ok(
@@ -206,6 +211,8 @@ pub async fn run_page(
     session: Session,
     Path((id, run_id)): Path<(String, String)>,
 ) -> Result<Html<String>, WebError> {
+    let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
+    let run_id = WebError::path_id::<pinion_domain::RunId>(&run_id)?;
     let source = state.sources.get(&session.user, &id).await?;
     let run = state.runs.get(&session.user, &source.id, &run_id).await?;
     let finished = run.status.is_final();
@@ -269,6 +276,8 @@ pub async fn progress(
     session: Session,
     Path((id, run_id)): Path<(String, String)>,
 ) -> Result<Json<RunRecord>, WebError> {
+    let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
+    let run_id = WebError::path_id::<pinion_domain::RunId>(&run_id)?;
     let run = state.runs.get(&session.user, &id, &run_id).await?;
     Ok(Json(run))
 }

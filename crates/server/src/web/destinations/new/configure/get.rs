@@ -5,9 +5,9 @@
 use axum::extract::{Query, State};
 use axum::response::Html;
 use maud::{Markup, html};
+use pinion_domain::Credential;
 use pinion_domain::FieldError;
 use pinion_service::{BoardChoice, ServiceError};
-use pinion_store::CredentialRecord;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -25,7 +25,7 @@ pub struct ConfigureQuery {
 /// The form; `boards` is `Err` with a message when Pinterest could not be read.
 pub fn form(
     session: &Session,
-    credential: &CredentialRecord,
+    credential: &Credential,
     boards: &Result<Vec<BoardChoice>, String>,
     name: &str,
     board_id: &str,
@@ -101,7 +101,7 @@ pub async fn get(
     let boards = boards_or_message(
         state
             .destinations
-            .boards(&session.user, &query.credential)
+            .boards(&session.user, &credential.id)
             .await,
     )?;
     Ok(Html(

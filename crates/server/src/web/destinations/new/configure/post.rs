@@ -51,7 +51,7 @@ pub async fn post(
     let boards = boards_or_message(
         state
             .destinations
-            .boards(&session.user, &form.credential)
+            .boards(&session.user, &credential.id)
             .await,
     )?;
     let page = super::form(

@@ -5,9 +5,9 @@
 use axum::extract::{Query, State};
 use axum::response::Html;
 use maud::{Markup, html};
+use pinion_domain::Credential;
 use pinion_domain::FieldError;
 use pinion_service::{OUTPUTS, STREAMS};
-use pinion_store::CredentialRecord;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -49,7 +49,7 @@ pub struct ConfigureQuery {
 /// The form for a source reading with `credential`.
 pub fn form(
     session: &Session,
-    credential: &CredentialRecord,
+    credential: &Credential,
     values: &SourceValues,
     errors: &[FieldError],
 ) -> Markup {
