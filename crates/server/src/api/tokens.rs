@@ -28,7 +28,7 @@ pub struct CreateToken {
     pub name: String,
 }
 
-/// An API token as listed (`pinion_store::ApiTokenInfo`): never the token.
+/// An API token as listed (`pinion_domain::record::ApiTokenInfo`): never the token.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ApiTokenEntry {
