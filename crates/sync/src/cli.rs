@@ -23,7 +23,6 @@ use crate::error::{StateError, SyncError};
 use crate::publish::{self, PublishError, PublishOptions, PublishReport};
 use crate::run::{ProgressObserver, StreamReport, SyncJob, SyncOptions, SyncReport};
 use crate::source::AnalyticsWindow;
-use crate::state::{SqlState, StoreState};
 use crate::stream::StreamName;
 
 /// Arguments of `pinion sync` (besides `--credential`, which the binary
@@ -353,18 +352,14 @@ pub async fn run_sync(args: &SyncArgs, env: CliEnv) -> Result<SyncReport, SyncEr
     let destination = destination::open(&args.dest)
         .await
         .map_err(SyncError::DestinationSetup)?;
-    let (in_store, standalone);
-    let state: &dyn crate::state::RunStateStore = match (&args.state, &env.store) {
+    let state = match (&args.state, &env.store) {
         (None, Some(store)) => {
             note_earlier_state_file(&env);
-            in_store = StoreState::new(Arc::clone(store));
-            &in_store
+            Arc::clone(store)
         }
-        (explicit, _) => {
-            standalone = SqlState::open(&state_location(explicit, &env)).await?;
-            &standalone
-        }
+        (explicit, _) => crate::state::open(&state_location(explicit, &env)).await?,
     };
+    let state: &dyn crate::state::RunStateStore = &*state;
     let to_stdout = args.dest == "stdout" || args.dest == "-";
     let bars = (!args.json && std::io::stderr().is_terminal()).then(|| Bars {
         multi: MultiProgress::new(),
@@ -448,18 +443,14 @@ pub async fn run_publish(
         None => None,
     };
     let client = client(&env).map_err(PublishCliError::Invalid)?;
-    let (in_store, standalone);
-    let ledger: &dyn crate::state::PublishLedger = match (&args.state, &env.store) {
+    let ledger = match (&args.state, &env.store) {
         (None, Some(store)) => {
             note_earlier_state_file(&env);
-            in_store = StoreState::new(Arc::clone(store));
-            &in_store
+            Arc::clone(store)
         }
-        (explicit, _) => {
-            standalone = SqlState::open(&state_location(explicit, &env)).await?;
-            &standalone
-        }
+        (explicit, _) => crate::state::open(&state_location(explicit, &env)).await?,
     };
+    let ledger: &dyn crate::state::PublishLedger = &*ledger;
     let options = PublishOptions {
         namespace: env.credential_key.clone(),
         board: args.board.clone(),
