@@ -155,6 +155,9 @@ fn a_credential_round_trips_through_create_list_show_update_and_delete() {
     assert!(update.status.success(), "{}", text(&update));
     let updated: Value = serde_json::from_slice(&update.stdout).unwrap();
     assert_eq!(updated["name"], "Renamed");
+    // The local CLI acts as the operator, never as the credential's owner.
+    let actors = activity_actors(dir.path(), &id);
+    assert_eq!(actors, ["operator", "operator"], "edited, then created");
 
     let delete = pinion(dir.path(), &["credentials", "delete", &id], None);
     assert!(delete.status.success(), "{}", text(&delete));
@@ -560,4 +563,21 @@ fn users_create_sets_a_web_password_from_stdin_and_refuses_a_short_one_first() {
         Some("another long password\n"),
     );
     assert!(changed.status.success(), "{}", text(&changed));
+}
+
+/// Who the credential's activity log names, newest first.
+fn activity_actors(data_dir: &Path, id: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = pinion_store::connect(
+            data_dir.join("pinion.db").to_str().unwrap(),
+            pinion_store::KeySource::DataDirFile(data_dir.join("master.key")),
+        )
+        .await
+        .unwrap()
+        .store;
+        let entries = store.list_activity(id, None, 10).await.unwrap();
+        store.close().await;
+        entries.into_iter().map(|entry| entry.actor).collect()
+    })
 }

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use url::Url;
 
 /// What `Application::build` needs besides the [`pinion_service::Pinion`].
@@ -34,7 +35,7 @@ impl Settings {
     /// `/`, no query, no credentials.
     pub fn parse_public_url(text: &str) -> anyhow::Result<Url> {
         let url = Url::parse(text.trim())
-            .map_err(|err| anyhow::anyhow!("PINION_PUBLIC_URL `{text}` is not a URL: {err}"))?;
+            .with_context(|| format!("PINION_PUBLIC_URL `{text}` is not a URL"))?;
         anyhow::ensure!(
             matches!(url.scheme(), "http" | "https"),
             "PINION_PUBLIC_URL must use http or https"

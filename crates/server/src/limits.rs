@@ -1,7 +1,7 @@
 //! Bounds on one request's time, in the router (issue 12, SECURITY.md R30).
 //! The connection-level bounds (header read, idle keep-alive, the connection
 //! cap) are in `crate::connections`; the database's own bound, the pool's
-//! acquire timeout, is `pinion_store::ConnectOptions::acquire_timeout`.
+//! acquire timeout, is `pinion_service::StoreSettings::acquire_timeout`.
 //!
 //! - [`BODY_READ_TIMEOUT`]: the longest wait for the next piece of a request
 //!   body (tower-http's `RequestBodyTimeoutLayer`).

@@ -39,7 +39,7 @@ pub const PLAIN_COOKIE: &str = "pinion_flow";
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/oauth/pinterest/callback", get(callback))
+        .route(pinion_service::CALLBACK_PATH, get(callback))
         .route("/oauth/pinterest/authorized", get(authorized_page))
 }
 

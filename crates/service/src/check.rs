@@ -113,34 +113,14 @@ impl CheckReport {
     }
 }
 
-/// Calls `GET /v5/user_account` with credential `id` and reports, unless
-/// a check of the unchanged credential made less than [`CHECK_REUSE`] ago
-/// answers it; the result goes to the credential's activity log as done by
-/// `actor`.
-pub(crate) async fn check_credential_by(
-    manager: &Arc<TokenManager>,
-    config: ClientConfig,
-    id: &CredentialId,
-    actor: &Actor,
-) -> Result<CheckReport, crate::ServiceError> {
-    check(manager, config, id, actor, true).await
-}
-
-/// Like [`check_credential_by`], but always asks Pinterest (after any check
-/// of the credential already under way in this process): for the web UI's
-/// Check button, pressed by a person who has just changed something on
-/// Pinterest's side. Its answer is kept for the checks that follow.
-pub(crate) async fn check_credential_now_by(
-    manager: &Arc<TokenManager>,
-    config: ClientConfig,
-    id: &CredentialId,
-    actor: &Actor,
-) -> Result<CheckReport, crate::ServiceError> {
-    check(manager, config, id, actor, false).await
-}
-
+/// Calls `GET /v5/user_account` with credential `id` as `actor` and
+/// reports. With `reuse`, a check of the unchanged credential made less than
+/// [`CHECK_REUSE`] ago answers instead; without it Pinterest is always asked
+/// (after any check of the credential already under way in this process),
+/// and the answer is kept for the checks that follow. Access is the
+/// caller's to decide ([`crate::Lifecycle`]).
 #[tracing::instrument(skip_all, fields(credential_id = %id, reuse = reuse))]
-async fn check(
+pub(crate) async fn check(
     manager: &Arc<TokenManager>,
     config: ClientConfig,
     id: &CredentialId,

@@ -412,4 +412,105 @@ mod tests {
         assert_eq!(err.field(), Some("name"), "{err:?}");
         assert_eq!(credentials.list(&alice).await.unwrap().len(), 1);
     }
+
+    #[tokio::test]
+    async fn the_operator_manages_any_credential_and_is_logged_as_the_operator() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let users = Users::new(store.clone());
+        let credentials = Credentials::new(store.clone());
+        let (alice, _) = users.create("alice", false).await.unwrap();
+        let (bob, _) = users.create("bob", false).await.unwrap();
+
+        // A user creates only for themselves; the operator for anyone.
+        assert!(matches!(
+            credentials
+                .create(&bob, &alice.id, &input("Not mine"))
+                .await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        let record = credentials
+            .create(Actor::Operator, &alice.id, &input("Boards"))
+            .await
+            .unwrap();
+        assert_eq!(record.owner, alice.id);
+
+        let rename = CredentialPatchInput {
+            name: Some("Renamed".into()),
+            ..Default::default()
+        };
+        credentials
+            .update(Actor::Operator, &record.id, &rename)
+            .await
+            .unwrap();
+        assert_eq!(
+            credentials.list_all(Actor::Operator).await.unwrap().len(),
+            1
+        );
+        assert!(matches!(
+            credentials.list_owned_by(&bob, &alice.id).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+
+        let log = store
+            .list_activity(record.id.as_str(), None, 10)
+            .await
+            .unwrap();
+        let edited = log.iter().find(|e| e.event == "edited").unwrap();
+        assert_eq!(edited.actor, Actor::OPERATOR);
+        assert_eq!(edited.actor_id, None);
+        let created = log.iter().find(|e| e.event == "created").unwrap();
+        assert_eq!(created.actor, Actor::OPERATOR);
+
+        credentials
+            .delete(Actor::Operator, &record.id)
+            .await
+            .unwrap();
+        assert!(credentials.list(&alice).await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_an_active_credential_is_usable() {
+        use pinion_domain::CredentialStatus;
+        let now = chrono::Utc::now();
+        let mut credential = Credential {
+            id: CredentialId::generate(),
+            owner: UserId::generate(),
+            name: pinion_domain::CredentialName::parse("Boards").unwrap(),
+            description: None,
+            provider: "pinterest".into(),
+            client_id: pinion_domain::ClientId::parse("1484362").unwrap(),
+            client_secret_set: true,
+            scopes: pinion_domain::ScopeSet::default_requested(),
+            granted_scopes: None,
+            status: CredentialStatus::Active,
+            has_access_token: true,
+            has_refresh_token: true,
+            access_token_expires_at: None,
+            refresh_token_expires_at: None,
+            last_refreshed_at: None,
+            last_checked_at: None,
+            last_error: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(usability(&credential), Ok(()));
+        credential.status = CredentialStatus::NeedsAuthorization;
+        assert_eq!(usability(&credential), Err(Unusable::NotAuthorized));
+        credential.status = CredentialStatus::NeedsReauthorization;
+        credential.last_error = Some("revoked on Pinterest".into());
+        assert_eq!(
+            usability(&credential),
+            Err(Unusable::NeedsReauthorization {
+                reason: "revoked on Pinterest".into()
+            })
+        );
+        credential.status = CredentialStatus::Error;
+        credential.last_error = None;
+        assert!(matches!(
+            usability(&credential),
+            Err(Unusable::AppCredentials { .. })
+        ));
+    }
 }

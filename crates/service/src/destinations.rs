@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use pinion_domain::{CredentialId, DestinationId, FieldError, User, ValidationErrors};
 use pinion_pinterest::{BoardsQuery, ClientConfig, PageRequest, PinterestClient};
-use pinion_store::{DestinationRecord, Store};
+use pinion_store::{DestinationRecord, Store, WebStateStore};
 
 use crate::{Credentials, ServiceError, TokenManager};
 
@@ -40,7 +40,7 @@ pub struct DestinationInput {
 /// Destination management, and the boards a credential can publish to.
 #[derive(Debug, Clone)]
 pub struct Destinations {
-    store: Arc<dyn Store>,
+    store: Arc<dyn WebStateStore>,
     credentials: Credentials,
     tokens: Arc<TokenManager>,
     pinterest: ClientConfig,

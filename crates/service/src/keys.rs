@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pinion_domain::record::KeyringStatus;
-use pinion_store::Store;
+use pinion_store::KeyStore;
 use secrecy::SecretString;
 
 use crate::activity::Actor;
@@ -18,7 +18,7 @@ const OPERATOR_ONLY: &str = "only the operator (the local `pinion` command) mana
 /// Key management on one store.
 #[derive(Debug, Clone)]
 pub struct Keys {
-    store: Arc<dyn Store>,
+    store: Arc<dyn KeyStore>,
 }
 
 /// What adding a key version did.
@@ -69,7 +69,7 @@ pub fn add_key_version(actor: &Actor, store: &StoreSettings) -> Result<AddedKey,
 
 impl Keys {
     /// Works on `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn KeyStore>) -> Self {
         Self { store }
     }
 

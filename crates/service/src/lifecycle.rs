@@ -55,13 +55,7 @@ impl Lifecycle {
         actor: impl Into<Actor>,
         id: &CredentialId,
     ) -> Result<CheckReport, ServiceError> {
-        let actor = actor.into();
-        let record = self
-            .credentials
-            .authorized(&actor, id, Access::Manage)
-            .await?;
-        crate::check::check_credential_by(&self.tokens, self.pinterest.clone(), &record.id, &actor)
-            .await
+        self.check_with(actor.into(), id, true).await
     }
 
     /// Like [`Lifecycle::check`], but always asks Pinterest (after any check
@@ -73,16 +67,25 @@ impl Lifecycle {
         actor: impl Into<Actor>,
         id: &CredentialId,
     ) -> Result<CheckReport, ServiceError> {
-        let actor = actor.into();
+        self.check_with(actor.into(), id, false).await
+    }
+
+    async fn check_with(
+        &self,
+        actor: Actor,
+        id: &CredentialId,
+        reuse: bool,
+    ) -> Result<CheckReport, ServiceError> {
         let record = self
             .credentials
             .authorized(&actor, id, Access::Manage)
             .await?;
-        crate::check::check_credential_now_by(
+        crate::check::check(
             &self.tokens,
             self.pinterest.clone(),
             &record.id,
             &actor,
+            reuse,
         )
         .await
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use pinion_domain::{Clock, CredentialId, FieldError, SourceId, User, ValidationErrors};
-use pinion_store::{SourceRecord, Store};
+use pinion_store::{SourceRecord, Store, WebStateStore};
 
 use crate::{Credentials, ServiceError};
 
@@ -45,7 +45,7 @@ pub struct SourceInput {
 /// Source management.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    store: Arc<dyn Store>,
+    store: Arc<dyn WebStateStore>,
     credentials: Credentials,
     clock: Arc<dyn Clock>,
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use pinion_domain::{ApiToken, FieldError, Role, Username, ValidationErrors};
-use pinion_store::{ApiTokenInfo, LAST_USED_GRANULARITY, Store, User};
+use pinion_domain::{ApiToken, ApiTokenId, FieldError, Role, User, Username, ValidationErrors};
+use pinion_store::{ApiTokenInfo, LAST_USED_GRANULARITY, Store};
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
@@ -112,8 +112,12 @@ impl Users {
     /// Revokes `user`'s token `id`; another user's or an unknown id is
     /// `NotFound`.
     #[tracing::instrument(skip_all, fields(user_id = %user.id, token_id = %id))]
-    pub async fn revoke_token(&self, user: &User, id: &str) -> Result<(), ServiceError> {
-        if self.store.revoke_api_token_by_id(&user.id, id).await? {
+    pub async fn revoke_token(&self, user: &User, id: &ApiTokenId) -> Result<(), ServiceError> {
+        if self
+            .store
+            .revoke_api_token_by_id(&user.id, id.as_str())
+            .await?
+        {
             tracing::info!("Revoked an API token.");
             Ok(())
         } else {

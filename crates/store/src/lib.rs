@@ -244,7 +244,7 @@ pub async fn connect_with(
 /// per transaction, calling `progress` with each batch's count. Returns the
 /// total. Safe to interrupt and run again: it picks up what is left.
 pub async fn reencrypt_all(
-    store: &dyn Store,
+    store: &dyn KeyStore,
     batch_size: usize,
     mut progress: impl FnMut(usize) + Send,
 ) -> Result<usize, StoreError> {

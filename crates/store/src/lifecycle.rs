@@ -387,7 +387,7 @@ pub(crate) const REPLACED_FLOW_MESSAGE: &str = "a newer authorization of this cr
 
 /// Flows and refresh leases. Every [`crate::Store`] implements it.
 #[async_trait]
-pub trait LifecycleStore: Send + Sync {
+pub trait LifecycleStore: Send + Sync + std::fmt::Debug {
     /// Stores a new flow, sealing its verifier bound to the new row; past
     /// [`MAX_OPEN_FLOWS_PER_CREDENTIAL`] open flows of the credential, the
     /// oldest expire (outcome `failed`, "replaced").

@@ -193,7 +193,7 @@ pub(crate) fn last_use_stale(last_used_at: Option<DateTime<Utc>>, now: DateTime<
 
 /// Runs and named API tokens. Every [`crate::Store`] implements it.
 #[async_trait]
-pub trait RunStore: Send + Sync {
+pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// Stores a new run (its `created_at` is set here), held by `lease`.
     async fn create_run(&self, run: &RunRecord, lease: &RunLease) -> Result<RunRecord, StoreError>;
 

@@ -96,7 +96,7 @@ pub(crate) const SHARE_SELECT: &str = "SELECT s.credential_id, s.user_id, u.user
 
 /// Shares and the activity log. Every [`crate::Store`] implements it.
 #[async_trait]
-pub trait SharingStore: Send + Sync {
+pub trait SharingStore: Send + Sync + std::fmt::Debug {
     /// Shares `credential` with `user` and appends `activity`, in one
     /// transaction. A share that is already active is a
     /// [`StoreError::Conflict`] on `username`; a withdrawn one is renewed.

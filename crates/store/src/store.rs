@@ -63,7 +63,7 @@ pub trait Store:
 
 /// Users, their passwords and their API tokens.
 #[async_trait]
-pub trait UserStore: Send + Sync {
+pub trait UserStore: Send + Sync + std::fmt::Debug {
     /// Creates a user. A taken username gives [`StoreError::Conflict`] on `username`.
     async fn create_user(&self, username: &Username, role: Role) -> Result<User, StoreError>;
 
@@ -107,7 +107,7 @@ pub trait UserStore: Send + Sync {
 /// Credentials: their metadata, sealed client secrets and tokens, status and
 /// validity checks.
 #[async_trait]
-pub trait CredentialStore: Send + Sync {
+pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     /// Stores a new credential with status `needs_authorization`, its client
     /// secret sealed. A name the owner already uses (compared
     /// case-insensitively) gives [`StoreError::Conflict`] on `name`.
@@ -195,7 +195,7 @@ pub trait CredentialStore: Send + Sync {
 /// The encryption keys: sealing files and MACs under the active key, the
 /// keyring's status, re-encryption and retirement of old key versions.
 #[async_trait]
-pub trait KeyStore: Send + Sync {
+pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// Seals `plaintext` for a file outside the database (the token journal)
     /// under the active key, bound to `location` like every sealed column.
     fn seal_file(&self, location: crate::crypto::Location<'_>, plaintext: &[u8]) -> Vec<u8>;

@@ -91,7 +91,7 @@ pub(crate) const DESTINATION_COLUMNS: &str =
 /// Browser sessions, data sources and destinations. Every [`crate::Store`]
 /// implements it.
 #[async_trait]
-pub trait WebStateStore: Send + Sync {
+pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     /// Stores a session for `user`, identified by the SHA-256 hex of its
     /// token, valid until `expires_at`.
     async fn create_session(

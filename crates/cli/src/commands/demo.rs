@@ -216,7 +216,7 @@ impl DemoArgs {
             SyncFlags::try_parse_from(["sync", "--dest", &format!("sqlite:{}", synced.display())])?;
         pinion_sync::cli::run_sync(&flags.args, env())
             .await
-            .map_err(|err| anyhow::anyhow!("the sync did not complete: {err}"))?;
+            .context("the sync did not complete")?;
 
         let client = pinion_pinterest::PinterestClient::new(
             pinion_pinterest::ClientConfig::with_base_url(pinion_pinterest::BaseUrl::parse(
@@ -263,7 +263,7 @@ impl DemoArgs {
         ])?;
         pinion_sync::cli::run_publish(&flags.args, env())
             .await
-            .map_err(|err| anyhow::anyhow!("publishing did not complete: {err}"))?;
+            .context("publishing did not complete")?;
 
         say(&format!(
             "\nDone. Where things are:\n\

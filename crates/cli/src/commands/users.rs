@@ -105,8 +105,7 @@ impl UsersCommand {
                 // one leaves no half-made user behind.
                 let password = if args.password_stdin {
                     let password = read_password(true)?;
-                    pinion_service::validate_password(&password)
-                        .map_err(|err| anyhow::anyhow!("{err}"))?;
+                    pinion_service::validate_password(&password).map_err(anyhow::Error::new)?;
                     Some(password)
                 } else {
                     None

@@ -261,7 +261,7 @@ pub struct FieldErrorSchema {
     message: String,
 }
 
-/// A saved data source (`pinion_store::SourceRecord`).
+/// A saved data source (`pinion_domain::record::SourceRecord`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct Source {

@@ -17,7 +17,7 @@ use super::openapi::ErrorBody;
 use super::{ApiError, ApiUser};
 use crate::AppState;
 
-/// A run of a source (`pinion_store::RunRecord`).
+/// A run of a source (`pinion_domain::record::RunRecord`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct Run {
@@ -44,7 +44,7 @@ pub struct Run {
     taken_over_at: Option<DateTime<Utc>>,
 }
 
-/// One stream of a run (`pinion_store::RunStreamCount`).
+/// One stream of a run (`pinion_domain::record::RunStreamCount`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RunStream {

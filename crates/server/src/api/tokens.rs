@@ -28,7 +28,7 @@ pub struct CreateToken {
     pub name: String,
 }
 
-/// An API token as listed (`pinion_store::ApiTokenInfo`): never the token.
+/// An API token as listed (`pinion_domain::record::ApiTokenInfo`): never the token.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ApiTokenEntry {
@@ -115,6 +115,7 @@ pub async fn revoke(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::ApiTokenId>(&id, "API token")?;
     state.users.revoke_token(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -156,6 +156,7 @@ pub async fn revoke(
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, WebError> {
     session.check_csrf(&form.csrf)?;
+    let id = WebError::path_id::<pinion_domain::ApiTokenId>(&id)?;
     state.users.revoke_token(&session.user, &id).await?;
     Ok(Redirect::to("/settings/tokens?revoked=1").into_response())
 }
