@@ -301,6 +301,7 @@ pub async fn a_sync_state_database_holds_only_the_sync_state_migration(db: &Test
         .await
         .unwrap();
     drop(state);
+    #[cfg(unix)]
     if !db.is_postgres() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(db.sqlite_path())
