@@ -651,7 +651,7 @@ impl Runs {
             .map_err(|err| format!("The output could not be opened: {err}"))?;
         // Run progress lives in Pinion's store, like the CLI's, keyed by
         // credential and source below.
-        let state = pinion_sync::StoreState::new(self.store.clone());
+        let state: Arc<dyn pinion_sync::SyncStateStore> = self.store.clone();
         let scopes = credential
             .granted_scopes
             .clone()
@@ -674,7 +674,7 @@ impl Runs {
             scopes,
             job_key: pinion_store::source_job_key(credential.id.as_str(), source.id.as_str()),
             destination: destination.as_ref(),
-            state: &state,
+            state: &*state,
             observer: Some(&observer),
         };
         // A run taken over continues the checkpoint of the run it took over,

@@ -85,6 +85,10 @@ pub trait Dialect: sqlx::Database + Sized {
     /// its own type, with no common trait for this).
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
+    /// Every migration of the store on this database, embedded at build
+    /// time (`migrations/sqlite` or `migrations/postgres`).
+    fn migrations() -> &'static sqlx::migrate::Migrator;
+
     /// Adds what identifies the store's database to its `Debug` output
     /// (never a password).
     fn debug_origin(origin: &Self::Origin, out: &mut std::fmt::DebugStruct<'_, '_>);
@@ -101,6 +105,7 @@ mod tests {
         ("sharing.rs", include_str!("sharing.rs")),
         ("sql.rs", include_str!("sql.rs")),
         ("sync_state.rs", include_str!("sync_state.rs")),
+        ("state_db.rs", include_str!("state_db.rs")),
         ("users.rs", include_str!("users.rs")),
         ("web_state.rs", include_str!("web_state.rs")),
     ];
@@ -133,7 +138,8 @@ mod tests {
                 let Some(line_end) = header.find('\n') else {
                     continue;
                 };
-                if !header[..line_end].ends_with("SqlStore<D>") {
+                let line = &header[..line_end];
+                if !(line.ends_with("SqlStore<D>") || line.ends_with("SqlSyncState<D>")) {
                     continue;
                 }
                 let clause = &header[line_end + 1..];
@@ -145,6 +151,6 @@ mod tests {
                 blocks += 1;
             }
         }
-        assert!(blocks >= 12, "found only {blocks} generic impl blocks");
+        assert!(blocks >= 13, "found only {blocks} generic impl blocks");
     }
 }

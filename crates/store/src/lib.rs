@@ -32,6 +32,7 @@ mod runs;
 mod sharing;
 mod sql;
 mod sqlite;
+mod state_db;
 mod store;
 mod sync_state;
 mod users;
@@ -65,9 +66,11 @@ pub use crate::sharing::{
 };
 pub use crate::sql::SqlStore;
 pub use crate::sqlite::SqliteStore;
+pub use crate::state_db::open_sync_state;
 pub use crate::store::{BackendKind, CredentialStore, KeyStore, Store, UserStore};
 pub use crate::sync_state::{
-    LedgerRecord, SyncPartitionState, SyncRunStart, SyncStateStore, SyncStreamState,
+    Checkpoint, LedgerEntry, LedgerState, PartitionProgress, RunStart, SqlSyncState,
+    StreamProgress, StreamStatus, SyncRunId, SyncStateStore,
 };
 pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore, source_job_key};
 

@@ -43,6 +43,11 @@ impl Dialect for Postgres {
         result.rows_affected()
     }
 
+    fn migrations() -> &'static sqlx::migrate::Migrator {
+        static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+        &MIGRATIONS
+    }
+
     fn debug_origin(_origin: &(), _out: &mut std::fmt::DebugStruct<'_, '_>) {}
 }
 
@@ -79,16 +84,16 @@ impl SqlStore<Postgres> {
             let stored = Self::stored_checks(&pool, 0, "").await?;
             verify_keyring(&keyring, &stored, &source, false)?;
         }
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Postgres::migrations().run(&pool).await?;
         let changes = ChangeFeed::for_location(url);
         crate::changes::watch_postgres(&changes, pool.clone());
-        let store = Self {
+        let store = Self::assemble(
             pool,
-            keys: Keys::new(keyring, source),
-            clock: options.clock.clone(),
+            Keys::new(keyring, source),
+            options.clock.clone(),
             changes,
-            origin: (),
-        };
+            (),
+        );
         store.register_keys().await?;
         Ok(store)
     }
@@ -98,7 +103,10 @@ impl SqlStore<Postgres> {
     /// before handing it out, so a server that stopped answering is found
     /// there), while opening the store waits up to `connect_timeout` for the
     /// server, as a database still starting up may need.
-    async fn connect_pool(url: &str, options: &ConnectOptions) -> Result<PgPool, StoreError> {
+    pub(crate) async fn connect_pool(
+        url: &str,
+        options: &ConnectOptions,
+    ) -> Result<PgPool, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

@@ -428,6 +428,8 @@ pub struct SqlStore<D: Dialect> {
     pub(crate) changes: ChangeFeed,
     /// What identifies the database besides the pool (the SQLite file).
     pub(crate) origin: D::Origin,
+    /// The sync state, on the same pool.
+    pub(crate) sync: crate::sync_state::SqlSyncState<D>,
 }
 
 impl<D: Dialect> std::fmt::Debug for SqlStore<D> {
@@ -440,6 +442,29 @@ impl<D: Dialect> std::fmt::Debug for SqlStore<D> {
 
 /// What needs no sqlx bounds beyond the dialect's.
 impl<D: Dialect> SqlStore<D> {
+    /// A store on `pool`, with its sync state on the same pool.
+    pub(crate) fn assemble(
+        pool: Pool<D>,
+        keys: Keys,
+        clock: Arc<dyn Clock>,
+        changes: ChangeFeed,
+        origin: D::Origin,
+    ) -> Self {
+        let sync = crate::sync_state::SqlSyncState {
+            pool: pool.clone(),
+            clock: clock.clone(),
+            changes: changes.clone(),
+        };
+        Self {
+            pool,
+            keys,
+            clock,
+            changes,
+            origin,
+            sync,
+        }
+    }
+
     pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
         crate::error::classify(D::BACKEND, err)
     }

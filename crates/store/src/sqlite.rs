@@ -56,6 +56,11 @@ impl Dialect for Sqlite {
         result.rows_affected()
     }
 
+    fn migrations() -> &'static sqlx::migrate::Migrator {
+        static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+        &MIGRATIONS
+    }
+
     fn debug_origin(origin: &PathBuf, out: &mut std::fmt::DebugStruct<'_, '_>) {
         out.field("path", origin);
     }
@@ -80,16 +85,7 @@ impl SqlStore<Sqlite> {
         options: &ConnectOptions,
     ) -> Result<(Self, Option<KeyNotice>), StoreError> {
         let exists = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
-        let mut connect_options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(!exists)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(options.busy_timeout);
-        if let Some(pages) = options.sqlite_max_page_count {
-            connect_options = connect_options.pragma("max_page_count", pages.to_string());
-        }
+        let connect_options = Self::connect_options(path, options).create_if_missing(!exists);
 
         let mut stored = None;
         let mut pool = None;
@@ -149,19 +145,36 @@ impl SqlStore<Sqlite> {
         // Tightens a database an older Pinion created readable by others.
         crate::private_fs::restrict_sqlite_files(path)
             .map_err(|source| io_unavailable("restrict the permissions of", path, source))?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Sqlite::migrations().run(&pool).await?;
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         let changes = ChangeFeed::for_location(&format!("sqlite:{}", canonical.display()));
         crate::changes::watch_sqlite(&changes, connect_options.create_if_missing(false));
-        let store = Self {
+        let store = Self::assemble(
             pool,
-            keys: Keys::new(keyring, source),
-            clock: options.clock.clone(),
+            Keys::new(keyring, source),
+            options.clock.clone(),
             changes,
-            origin: path.to_owned(),
-        };
+            path.to_owned(),
+        );
         store.register_keys().await?;
         Ok((store, notice))
+    }
+
+    /// How every connection to the file at `path` is set up: WAL,
+    /// `synchronous=FULL`, foreign keys on, the busy timeout and page limit
+    /// of `options`. Creates no file.
+    pub(crate) fn connect_options(path: &Path, options: &ConnectOptions) -> SqliteConnectOptions {
+        let connect_options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(false)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        match options.sqlite_max_page_count {
+            Some(pages) => connect_options.pragma("max_page_count", pages.to_string()),
+            None => connect_options,
+        }
     }
 
     /// The pool's settings. A connection is dropped instead of reused when it
@@ -171,7 +184,7 @@ impl SqlStore<Sqlite> {
     /// `BEGIN`. The pool pings a connection when it comes back, after the
     /// rollback its dropped transaction queued, so the count is final by the
     /// time the connection is handed out again.
-    fn pool_options(options: &ConnectOptions) -> SqlitePoolOptions {
+    pub(crate) fn pool_options(options: &ConnectOptions) -> SqlitePoolOptions {
         SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.connect_timeout)
@@ -239,7 +252,7 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|source| io_unavailable("create directory", dir, source))
 }
 
-fn io_unavailable(action: &str, path: &Path, source: std::io::Error) -> StoreError {
+pub(crate) fn io_unavailable(action: &str, path: &Path, source: std::io::Error) -> StoreError {
     StoreError::Unavailable {
         cause: format!("cannot {action} {}: {source}", path.display()),
         source: sqlx::Error::Io(source),

@@ -372,7 +372,7 @@ where
             });
         }
         let job = crate::web_state::source_job_key(&credential_id, id);
-        Self::sync_delete_job(&mut tx, &job).await?;
+        crate::sync_state::SqlSyncState::<D>::delete_job(&mut tx, &job).await?;
         sqlx::query("DELETE FROM runs WHERE source_id = $1")
             .bind(id)
             .execute(&mut *tx)

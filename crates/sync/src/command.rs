@@ -19,7 +19,6 @@ use crate::error::{StateError, SyncError};
 use crate::publish::{self, PublishError, PublishOptions, PublishReport};
 use crate::run::{ProgressObserver, SyncJob, SyncOptions, SyncReport};
 use crate::source::AnalyticsWindow;
-use crate::state::{SqlState, StoreState};
 use crate::stream::StreamName;
 
 /// Boards or ad accounts read in parallel, and creates in flight, unless
@@ -231,42 +230,19 @@ fn state_location(explicit: &Option<String>, env: &CommandEnv) -> String {
 
 /// Where a command keeps run state and the publish ledger: Pinion's store
 /// unless `--state` names another place or there is no store, else a
-/// separate SQLite file or PostgreSQL database.
-enum CommandState {
-    InStore(StoreState),
-    Standalone(SqlState),
-}
-
-impl CommandState {
-    async fn open(
-        explicit: &Option<String>,
-        env: &CommandEnv,
-        reporter: &dyn CommandReporter,
-    ) -> Result<Self, StateError> {
-        Ok(match (explicit, &env.store) {
-            (None, Some(store)) => {
-                note_earlier_state_file(env, reporter);
-                Self::InStore(StoreState::new(Arc::clone(store)))
-            }
-            (explicit, _) => {
-                Self::Standalone(SqlState::open(&state_location(explicit, env)).await?)
-            }
-        })
-    }
-
-    fn run_state(&self) -> &dyn crate::state::RunStateStore {
-        match self {
-            Self::InStore(state) => state,
-            Self::Standalone(state) => state,
+/// separate SQLite file or PostgreSQL database holding only the sync state.
+async fn open_state(
+    explicit: &Option<String>,
+    env: &CommandEnv,
+    reporter: &dyn CommandReporter,
+) -> Result<Arc<dyn crate::state::RunStateStore>, StateError> {
+    Ok(match (explicit, &env.store) {
+        (None, Some(store)) => {
+            note_earlier_state_file(env, reporter);
+            Arc::clone(store)
         }
-    }
-
-    fn ledger(&self) -> &dyn crate::state::PublishLedger {
-        match self {
-            Self::InStore(state) => state,
-            Self::Standalone(state) => state,
-        }
-    }
+        (explicit, _) => crate::state::open(&state_location(explicit, env)).await?,
+    })
 }
 
 /// Runs `pinion sync`. Returns the report, whose `failure` is set when a
@@ -335,8 +311,8 @@ pub async fn run_sync(
     let destination = destination::open(&request.dest)
         .await
         .map_err(SyncError::DestinationSetup)?;
-    let opened = CommandState::open(&request.state, &env, reporter).await?;
-    let state = opened.run_state();
+    let opened = open_state(&request.state, &env, reporter).await?;
+    let state: &dyn crate::state::RunStateStore = &*opened;
     let job = SyncJob {
         client,
         scopes: env.scopes.clone(),
@@ -394,8 +370,8 @@ pub async fn run_publish(
         None => None,
     };
     let client = client(&env).map_err(PublishCommandError::Invalid)?;
-    let opened = CommandState::open(&request.state, &env, reporter).await?;
-    let ledger = opened.ledger();
+    let opened = open_state(&request.state, &env, reporter).await?;
+    let ledger: &dyn crate::state::PublishLedger = &*opened;
     let options = PublishOptions {
         namespace: env.credential_key.clone(),
         board: request.board.clone(),

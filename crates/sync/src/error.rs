@@ -47,9 +47,25 @@ pub enum StateError {
     /// A stored value could not be read back.
     #[error("sync state is corrupt: {0}")]
     Corrupt(String),
-    /// Pinion's store failed.
-    #[error("sync state in Pinion's store: {0}")]
+    /// The state's database (Pinion's store, or the location `--state`
+    /// names) failed.
+    #[error("sync state: {0}")]
     Store(#[from] pinion_store::StoreError),
+    /// The state location named by `--state` could not be opened.
+    #[error("cannot open the sync state at {location}: {source}")]
+    Open {
+        /// The location, without any password.
+        location: String,
+        /// Why.
+        #[source]
+        source: pinion_store::StoreError,
+    },
+}
+
+impl From<pinion_store::StoreError> for SyncError {
+    fn from(err: pinion_store::StoreError) -> Self {
+        SyncError::State(StateError::Store(err))
+    }
 }
 
 /// A sync run that did not complete.

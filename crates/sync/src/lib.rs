@@ -7,9 +7,10 @@
 //! - [`run`]: the sync engine ([`run::run`], [`SyncJob`], [`SyncOptions`],
 //!   [`SyncReport`]).
 //! - [`destination`]: the [`Destination`] trait and its implementations.
-//! - [`state`]: the [`RunStateStore`] and [`PublishLedger`] traits,
-//!   [`StoreState`] (in Pinion's store) and [`SqlState`] (a standalone
-//!   SQLite file or PostgreSQL database).
+//! - [`state`]: run state and the publish ledger, which are Pinion's
+//!   store's ([`SyncStateStore`], also named [`RunStateStore`] and
+//!   [`PublishLedger`] here), in the store or in a standalone SQLite file or
+//!   PostgreSQL database ([`state::open`]).
 //! - [`publish`]: creating pins and boards from JSON Lines.
 //! - [`custom`]: any GET operation of Pinterest's OpenAPI spec as a stream.
 //! - [`custom_write`]: any POST or PATCH operation of the spec, fed from
@@ -37,5 +38,5 @@ pub use destination::{Destination, StreamSink};
 pub use error::{DestinationError, StateError, SyncError};
 pub use run::{ProgressObserver, StreamOutcome, StreamReport, SyncJob, SyncOptions, SyncReport};
 pub use source::AnalyticsWindow;
-pub use state::{PublishLedger, RunStateStore, SqlState, StoreState};
+pub use state::{PublishLedger, RunStateStore, SyncStateStore};
 pub use stream::{StreamName, SyncRecord};

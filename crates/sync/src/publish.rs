@@ -84,6 +84,12 @@ pub enum PublishError {
     Authorization(#[source] ApiError),
 }
 
+impl From<pinion_store::StoreError> for PublishError {
+    fn from(err: pinion_store::StoreError) -> Self {
+        PublishError::Ledger(StateError::Store(err))
+    }
+}
+
 /// One pin to create.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -638,7 +644,7 @@ impl Shared<'_> {
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut wait_until: Option<DateTime<Utc>> = None;
         for (i, item) in items.iter().enumerate() {
-            let entry = self.ledger.entry(self.namespace, item.key()).await?;
+            let entry = self.ledger.ledger_entry(self.namespace, item.key()).await?;
             match &entry {
                 None => looked[i] = Looked::NotFound,
                 Some(_) if !item.can_reconcile() => {
@@ -694,7 +700,7 @@ impl Shared<'_> {
             };
             let mut claimed: HashSet<String> = self
                 .ledger
-                .confirmed_ids(self.namespace, &target)
+                .ledger_confirmed_ids(self.namespace, &target)
                 .await?
                 .into_iter()
                 .collect();
@@ -708,7 +714,7 @@ impl Shared<'_> {
                 match hit {
                     Some(candidate) => {
                         self.ledger
-                            .record_confirmed(self.namespace, items[i].key(), candidate.id())
+                            .ledger_record_confirmed(self.namespace, items[i].key(), candidate.id())
                             .await?;
                         claimed.insert(candidate.id().to_owned());
                         looked[i] = Looked::Found;
@@ -724,12 +730,12 @@ impl Shared<'_> {
     async fn send(&self, line_no: u64, line: &str, item: &dyn Item) -> Result<Sent, PublishError> {
         let key = item.key();
         self.ledger
-            .record_sent(self.namespace, key, &item.target())
+            .ledger_record_sent(self.namespace, key, &item.target())
             .await?;
         let err = match item.create(self.client).await {
             Ok(id) => {
                 self.ledger
-                    .record_confirmed(self.namespace, key, &id)
+                    .ledger_record_confirmed(self.namespace, key, &id)
                     .await?;
                 return Ok(Sent::Done(Outcome::Created));
             }
@@ -743,7 +749,7 @@ impl Shared<'_> {
             LedgerState::Failed
         };
         self.ledger
-            .record_outcome(self.namespace, key, state, &err.to_string())
+            .ledger_record_outcome(self.namespace, key, state, &err.to_string())
             .await?;
         match err.action() {
             ErrorAction::Reconcile => Ok(Sent::Ambiguous),
@@ -867,7 +873,7 @@ async fn publish(
     let mut pending = Vec::new();
     let mut to_send = Vec::new();
     for (i, (_, _, item)) in valid.iter().enumerate() {
-        match ledger.entry(&options.namespace, item.key()).await? {
+        match ledger.ledger_entry(&options.namespace, item.key()).await? {
             Some(entry) if entry.state == LedgerState::Confirmed => {
                 report
                     .lock()

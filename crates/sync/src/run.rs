@@ -241,7 +241,10 @@ fn plan(options: &SyncOptions, scopes: &ScopeSet) -> Result<Vec<Plan>, SyncError
 pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let plans = plan(options, &job.scopes)?;
-    let start = job.state.begin_run(&job.job_key, options.resume).await?;
+    let start = job
+        .state
+        .sync_begin_run(&job.job_key, options.resume)
+        .await?;
     let run_id = start.run_id;
     job.destination
         .start_run(start.resumed)
@@ -282,7 +285,12 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
         }
         if let Some(reason) = plan.skip {
             job.state
-                .set_stream_status(run_id, stream, StreamStatus::Skipped, Some(&reason))
+                .sync_set_stream_status(
+                    run_id,
+                    stream.as_str(),
+                    StreamStatus::Skipped,
+                    Some(&reason),
+                )
                 .await?;
             let mut skipped = blank(StreamOutcome::Skipped);
             skipped.notes.push(reason);
@@ -292,7 +300,7 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
             report.streams.push(skipped);
             continue;
         }
-        let previous = start.streams.get(&stream);
+        let previous = start.streams.get(stream.as_str());
         if let Some(previous) = previous.filter(|p| p.status == StreamStatus::Done) {
             let mut done = blank(StreamOutcome::AlreadyDone);
             done.records = previous.records;
@@ -323,7 +331,7 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
         let result = match result {
             Ok(()) => job
                 .state
-                .set_stream_status(run_id, stream, StreamStatus::Done, None)
+                .sync_set_stream_status(run_id, stream.as_str(), StreamStatus::Done, None)
                 .await
                 .map_err(SyncError::from),
             Err(err) => Err(err),
@@ -338,7 +346,12 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
                 // The status write must not hide the stream's own error.
                 if let Err(state_err) = job
                     .state
-                    .set_stream_status(run_id, stream, StreamStatus::Failed, Some(&message))
+                    .sync_set_stream_status(
+                        run_id,
+                        stream.as_str(),
+                        StreamStatus::Failed,
+                        Some(&message),
+                    )
                     .await
                 {
                     tracing::error!(error = %state_err, "Could not record the stream's failure.");
@@ -365,7 +378,7 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
     }
     let succeeded = report.failure.is_none();
     job.state
-        .finish_run(run_id, &job.job_key, succeeded)
+        .sync_finish_run(run_id, &job.job_key, succeeded)
         .await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -404,7 +417,9 @@ async fn run_stream(
         let mut secret_skipped = 0;
         let mut unchanged = 0;
         let watermarks = if options.incremental && stream != StreamName::BoardSections {
-            job.state.watermarks(&job.job_key, stream).await?
+            job.state
+                .sync_watermarks(&job.job_key, stream.as_str())
+                .await?
         } else {
             HashMap::new()
         };
@@ -466,7 +481,9 @@ async fn run_stream(
     } else if stream == StreamName::AdAccountAnalytics {
         let accounts = source::list_ad_accounts(ctx).await?;
         let watermarks = if options.incremental {
-            job.state.watermarks(&job.job_key, stream).await?
+            job.state
+                .sync_watermarks(&job.job_key, stream.as_str())
+                .await?
         } else {
             HashMap::new()
         };
@@ -509,7 +526,7 @@ async fn run_stream(
         .await
         .map_err(|source| SyncError::Destination { stream, source })?;
     job.state
-        .set_stream_status(run_id, stream, StreamStatus::Running, None)
+        .sync_set_stream_status(run_id, stream.as_str(), StreamStatus::Running, None)
         .await?;
     if let Some(observer) = job.observer {
         observer.stream_started(stream, partitions);
@@ -622,7 +639,7 @@ async fn commit(
         partitions: pending.drain().collect(),
     };
     job.state
-        .save_checkpoint(run_id, stream, &checkpoint)
+        .sync_save_checkpoint(run_id, stream.as_str(), &checkpoint)
         .await?;
     if let Some(observer) = job.observer {
         observer.records_committed(stream, total);

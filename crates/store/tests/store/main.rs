@@ -82,4 +82,7 @@ on_both_backends!(
     sharing::the_activity_log_is_paginated_append_only_and_outlives_its_credential,
     sync_state::sync_runs_resume_per_job_and_promote_watermarks_only_on_success,
     sync_state::the_publish_ledger_keeps_the_first_send_and_confirmed_ids_per_target,
+    sync_state::a_sync_state_database_holds_only_the_sync_state_migration,
+    sync_state::a_stores_database_opened_as_sync_state_is_left_as_it_is,
+    sync_state::sync_state_written_by_an_earlier_version_is_adopted,
 );

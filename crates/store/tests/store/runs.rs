@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use pinion_domain::{Role, UserId, Username};
 use pinion_store::{
-    RunRecord, RunStatus, RunStreamCount, SourceRecord, Store, StoreError, SyncPartitionState,
-    source_job_key,
+    RunRecord, RunStatus, RunStreamCount, SourceRecord, Store, StoreError, source_job_key,
 };
 
 use crate::helpers::{TestDb, keyring};
@@ -431,20 +430,30 @@ async fn stored_run(store: &Arc<dyn Store>, id: &str, source: &SourceRecord, sta
 /// with a bookmark.
 async fn sync_state_of(store: &Arc<dyn Store>, job: &str) {
     let done = store.sync_begin_run(job, false).await.unwrap();
-    let part = |bookmark: Option<&str>, done: bool| SyncPartitionState {
-        part: "board-1".into(),
-        bookmark: bookmark.map(str::to_owned),
-        done,
-        watermark: Some("w1".into()),
+    let checkpoint = |position: u64, bookmark: Option<&str>, done: bool| {
+        let progress = pinion_store::PartitionProgress {
+            bookmark: bookmark.map(str::to_owned),
+            done,
+            watermark: Some("w1".into()),
+        };
+        pinion_store::Checkpoint {
+            position,
+            records: position,
+            partitions: vec![("board-1".to_owned(), progress)],
+        }
     };
     store
-        .sync_save_checkpoint(done.run_id, "board_pins", 1, 1, &[part(None, true)])
+        .sync_save_checkpoint(done.run_id, "board_pins", &checkpoint(1, None, true))
         .await
         .unwrap();
     store.sync_finish_run(done.run_id, job, true).await.unwrap();
     let going = store.sync_begin_run(job, false).await.unwrap();
     store
-        .sync_save_checkpoint(going.run_id, "board_pins", 2, 2, &[part(Some("bm"), false)])
+        .sync_save_checkpoint(
+            going.run_id,
+            "board_pins",
+            &checkpoint(2, Some("bm"), false),
+        )
         .await
         .unwrap();
 }

@@ -3,16 +3,35 @@
 //! a successful run, and the publish ledger whose first send time never
 //! moves.
 
-use pinion_store::SyncPartitionState;
+use std::collections::HashMap;
+
+use pinion_store::{Checkpoint, LedgerState, PartitionProgress, StreamStatus};
 
 use crate::helpers::{TestDb, keyring};
 
-fn part(name: &str, bookmark: Option<&str>, done: bool, mark: Option<&str>) -> SyncPartitionState {
-    SyncPartitionState {
-        part: name.into(),
+fn part(
+    name: &str,
+    bookmark: Option<&str>,
+    done: bool,
+    mark: Option<&str>,
+) -> (String, PartitionProgress) {
+    let progress = PartitionProgress {
         bookmark: bookmark.map(str::to_owned),
         done,
         watermark: mark.map(str::to_owned),
+    };
+    (name.to_owned(), progress)
+}
+
+fn checkpoint(
+    position: u64,
+    records: u64,
+    partitions: Vec<(String, PartitionProgress)>,
+) -> Checkpoint {
+    Checkpoint {
+        position,
+        records,
+        partitions,
     }
 }
 
@@ -27,12 +46,14 @@ pub async fn sync_runs_resume_per_job_and_promote_watermarks_only_on_success(db:
         .sync_save_checkpoint(
             first.run_id,
             "board_pins",
-            4096,
-            12,
-            &[
-                part("1", Some("bm-2"), false, None),
-                part("2", None, true, Some("w2")),
-            ],
+            &checkpoint(
+                4096,
+                12,
+                vec![
+                    part("1", Some("bm-2"), false, None),
+                    part("2", None, true, Some("w2")),
+                ],
+            ),
         )
         .await
         .unwrap();
@@ -41,14 +62,12 @@ pub async fn sync_runs_resume_per_job_and_promote_watermarks_only_on_success(db:
         .sync_save_checkpoint(
             first.run_id,
             "board_pins",
-            8192,
-            20,
-            &[part("1", Some("bm-3"), false, None)],
+            &checkpoint(8192, 20, vec![part("1", Some("bm-3"), false, None)]),
         )
         .await
         .unwrap();
     store
-        .sync_set_stream_status(first.run_id, "boards", "done", None)
+        .sync_set_stream_status(first.run_id, "boards", StreamStatus::Done, None)
         .await
         .unwrap();
 
@@ -60,28 +79,19 @@ pub async fn sync_runs_resume_per_job_and_promote_watermarks_only_on_success(db:
     let resumed = store.sync_begin_run(job, true).await.unwrap();
     assert!(resumed.resumed);
     assert_eq!(resumed.run_id, first.run_id);
-    let pins = resumed
-        .streams
-        .iter()
-        .find(|s| s.stream == "board_pins")
-        .unwrap();
+    let pins = &resumed.streams["board_pins"];
     assert_eq!(
-        (pins.position, pins.records, pins.status.as_str()),
-        (Some(8192), 20, "running")
+        (pins.position, pins.records, pins.status),
+        (Some(8192), 20, StreamStatus::Running)
     );
     assert_eq!(
         pins.partitions,
-        vec![
+        HashMap::from([
             part("1", Some("bm-3"), false, None),
             part("2", None, true, Some("w2"))
-        ]
+        ])
     );
-    let boards = resumed
-        .streams
-        .iter()
-        .find(|s| s.stream == "boards")
-        .unwrap();
-    assert_eq!(boards.status, "done");
+    assert_eq!(resumed.streams["boards"].status, StreamStatus::Done);
 
     // A failed run promotes nothing; a successful one promotes its finished
     // partitions' watermarks for its job only.
@@ -104,7 +114,7 @@ pub async fn sync_runs_resume_per_job_and_promote_watermarks_only_on_success(db:
         .unwrap();
     assert_eq!(
         store.sync_watermarks(job, "board_pins").await.unwrap(),
-        vec![("2".to_owned(), "w2".to_owned())]
+        HashMap::from([("2".to_owned(), "w2".to_owned())])
     );
     assert!(
         store
@@ -142,11 +152,19 @@ pub async fn the_publish_ledger_keeps_the_first_send_and_confirmed_ids_per_targe
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((sent.state.as_str(), sent.target.as_str()), ("sent", "111"));
+    assert_eq!(
+        (sent.state, sent.target.as_str()),
+        (LedgerState::Sent, "111")
+    );
     let first_sent = sent.sent_at.expect("sent_at");
 
     store
-        .ledger_record_outcome("cred_1", "row-1", "sent", "answer lost: HTTP 503")
+        .ledger_record_outcome(
+            "cred_1",
+            "row-1",
+            LedgerState::Sent,
+            "answer lost: HTTP 503",
+        )
         .await
         .unwrap();
     let lost = store
@@ -154,7 +172,7 @@ pub async fn the_publish_ledger_keeps_the_first_send_and_confirmed_ids_per_targe
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(lost.state, "sent");
+    assert_eq!(lost.state, LedgerState::Sent);
     assert_eq!(lost.message.as_deref(), Some("answer lost: HTTP 503"));
     assert!(lost.updated_at >= sent.updated_at);
 
@@ -199,7 +217,12 @@ pub async fn the_publish_ledger_keeps_the_first_send_and_confirmed_ids_per_targe
         .await
         .unwrap();
     store
-        .ledger_record_outcome("cred_1", "row-3", "failed", "Pinterest refused it")
+        .ledger_record_outcome(
+            "cred_1",
+            "row-3",
+            LedgerState::Failed,
+            "Pinterest refused it",
+        )
         .await
         .unwrap();
 
@@ -208,7 +231,7 @@ pub async fn the_publish_ledger_keeps_the_first_send_and_confirmed_ids_per_targe
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(confirmed.state, "confirmed");
+    assert_eq!(confirmed.state, LedgerState::Confirmed);
     assert_eq!(confirmed.object_id.as_deref(), Some("900001"));
     assert_eq!(
         store.ledger_confirmed_ids("cred_1", "111").await.unwrap(),
@@ -218,12 +241,186 @@ pub async fn the_publish_ledger_keeps_the_first_send_and_confirmed_ids_per_targe
         store.ledger_confirmed_ids("cred_2", "111").await.unwrap(),
         vec!["900003".to_owned()]
     );
-    // Only the states the ledger knows can be stored.
-    assert!(
+    // Only the states the ledger knows can be stored: the API takes a
+    // `LedgerState`, and a stored text it does not know reads as corrupt.
+    assert!(LedgerState::parse("maybe").is_err());
+    assert_eq!(
         store
-            .ledger_record_outcome("cred_1", "row-3", "maybe", "x")
+            .ledger_entry("cred_1", "row-3")
             .await
-            .is_err()
+            .unwrap()
+            .unwrap()
+            .state,
+        LedgerState::Failed
     );
     store.close().await;
+}
+
+/// The `_sqlx_migrations` rows of the database at `db`, as (version,
+/// checksum).
+async fn migrations(db: &TestDb) -> Vec<(i64, Vec<u8>)> {
+    use sqlx::Connection;
+    let sql = "SELECT version, checksum FROM _sqlx_migrations ORDER BY version";
+    if db.is_postgres() {
+        let mut conn = sqlx::PgConnection::connect(&db.location).await.unwrap();
+        sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+    } else {
+        let url = format!("sqlite://{}", db.location);
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+    }
+}
+
+/// Runs `sql` (several statements) on the database at `db`, creating a
+/// SQLite file if needed.
+async fn execute_script(db: &TestDb, sql: &str) {
+    use sqlx::Connection;
+    if db.is_postgres() {
+        let mut conn = sqlx::PgConnection::connect(&db.location).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let url = format!("sqlite://{}?mode=rwc", db.location);
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+pub async fn a_sync_state_database_holds_only_the_sync_state_migration(db: &TestDb) {
+    let options = crate::helpers::options();
+    let state = pinion_store::open_sync_state(&db.location, &options)
+        .await
+        .unwrap();
+    let job = "cred_1|jsonl:/out";
+    let run = state.sync_begin_run(job, false).await.unwrap();
+    state
+        .sync_save_checkpoint(
+            run.run_id,
+            "boards",
+            &checkpoint(7, 3, vec![part("", Some("bm"), false, None)]),
+        )
+        .await
+        .unwrap();
+    drop(state);
+    #[cfg(unix)]
+    if !db.is_postgres() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(db.sqlite_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "private like the store's file");
+    }
+    let only = migrations(db).await;
+    assert_eq!(
+        only.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        vec![20],
+        "the sync-state migration alone"
+    );
+
+    // Opened again it resumes; opened as a full store, the full migrator
+    // accepts the recorded migration (same checksum) and adds the rest.
+    let state = pinion_store::open_sync_state(&db.location, &options)
+        .await
+        .unwrap();
+    let resumed = state.sync_begin_run(job, true).await.unwrap();
+    assert_eq!((resumed.resumed, resumed.run_id), (true, run.run_id));
+    assert_eq!(resumed.streams["boards"].records, 3);
+    drop(state);
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    store.close().await;
+    let full = migrations(db).await;
+    assert!(full.len() > 1);
+    assert!(full.contains(&only[0]), "the checksum is the store's");
+}
+
+pub async fn a_stores_database_opened_as_sync_state_is_left_as_it_is(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let job = "cred_1|jsonl:/out";
+    let run = store.sync_begin_run(job, false).await.unwrap();
+    store.close().await;
+    let before = migrations(db).await;
+    let state = pinion_store::open_sync_state(&db.location, &crate::helpers::options())
+        .await
+        .unwrap();
+    let resumed = state.sync_begin_run(job, true).await.unwrap();
+    assert_eq!((resumed.resumed, resumed.run_id), (true, run.run_id));
+    drop(state);
+    assert_eq!(
+        migrations(db).await,
+        before,
+        "no migration added or changed"
+    );
+}
+
+pub async fn sync_state_written_by_an_earlier_version_is_adopted(db: &TestDb) {
+    let script = if db.is_postgres() {
+        include_str!("fixtures/legacy_sync_state_postgres.sql")
+    } else {
+        include_str!("fixtures/legacy_sync_state_sqlite.sql")
+    };
+    execute_script(db, script).await;
+    let options = crate::helpers::options();
+    let state = pinion_store::open_sync_state(&db.location, &options)
+        .await
+        .unwrap();
+    let job = "cred_1|jsonl:/out";
+    assert_eq!(
+        state.sync_watermarks(job, "board_pins").await.unwrap(),
+        HashMap::from([("b0".to_owned(), "w0".to_owned())])
+    );
+    let resumed = state.sync_begin_run(job, true).await.unwrap();
+    assert!(resumed.resumed);
+    assert_eq!(resumed.run_id.0, 7);
+    let pins = &resumed.streams["board_pins"];
+    assert_eq!(
+        (pins.status, pins.position, pins.records),
+        (StreamStatus::Failed, Some(4096), 250)
+    );
+    assert_eq!(
+        pins.partitions,
+        HashMap::from([
+            part("b1", Some("bm-2"), false, None),
+            part("b2", None, true, Some("w2"))
+        ])
+    );
+    let confirmed = state
+        .ledger_entry("cred_1", "row-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(confirmed.state, LedgerState::Confirmed);
+    assert_eq!(confirmed.object_id.as_deref(), Some("900001"));
+    assert_eq!(
+        confirmed.sent_at.map(|t| t.to_rfc3339()),
+        Some("2026-01-02T03:04:05+00:00".to_owned())
+    );
+    let sent = state
+        .ledger_entry("cred_1", "row-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (sent.state, sent.message.as_deref()),
+        (LedgerState::Sent, Some("answer lost"))
+    );
+    // New runs number on from the adopted ones.
+    let newer = state
+        .sync_begin_run("cred_2|jsonl:/out", false)
+        .await
+        .unwrap();
+    assert!(newer.run_id.0 > 7, "{newer:?}");
+    drop(state);
+    assert_eq!(
+        migrations(db)
+            .await
+            .iter()
+            .map(|(v, _)| *v)
+            .collect::<Vec<_>>(),
+        vec![20]
+    );
+    // Opening again finds nothing left to adopt.
+    let state = pinion_store::open_sync_state(&db.location, &options)
+        .await
+        .unwrap();
+    assert!(state.sync_begin_run(job, true).await.unwrap().resumed);
 }

@@ -22,7 +22,7 @@ use pinion_domain::{AccessToken, ScopeSet};
 use pinion_pinterest::{
     BaseUrl, ClientConfig, PageSize, PinterestClient, RateBudgets, RetryPolicy, StaticTokenSource,
 };
-use pinion_sync::{SqlState, StreamName, SyncJob, SyncOptions};
+use pinion_sync::{StreamName, SyncJob, SyncOptions};
 
 /// Every read scope.
 const SCOPES: &str =
@@ -62,7 +62,9 @@ async fn main() {
     let destination = pinion_sync::destination::open(&env("PINION_CHILD_DEST"))
         .await
         .unwrap();
-    let state = SqlState::open(&env("PINION_CHILD_STATE")).await.unwrap();
+    let state = pinion_sync::state::open(&env("PINION_CHILD_STATE"))
+        .await
+        .unwrap();
     let mut options = SyncOptions {
         resume: std::env::var("PINION_CHILD_RESUME").is_ok_and(|v| v == "1"),
         ..SyncOptions::default()
@@ -89,7 +91,7 @@ async fn main() {
         scopes: ScopeSet::parse(SCOPES).unwrap(),
         job_key: "worker".into(),
         destination: destination.as_ref(),
-        state: &state,
+        state: &*state,
         observer: None,
     };
     let report = pinion_sync::run::run(&job, &options).await.unwrap();

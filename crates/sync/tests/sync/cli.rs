@@ -7,6 +7,7 @@
 use pinion_domain::ScopeSet;
 use pinion_sync::command::{CommandEnv, PublishRequest, SyncRequest, run_publish, run_sync};
 use pinion_sync::publish::PublishReport;
+use pinion_sync::state::StreamStatus;
 use pinion_sync::{StreamName, SyncError};
 
 use crate::helpers::Quiet;
@@ -201,14 +202,8 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
     );
     let stored = store.sync_begin_run(&job, true).await.unwrap();
     assert!(stored.resumed, "the failed run is in the store");
-    let boards = stored
-        .streams
-        .iter()
-        .find(|s| s.stream == "boards")
-        .unwrap();
-    assert_eq!(boards.status, "done");
-    let pins = stored.streams.iter().find(|s| s.stream == "pins").unwrap();
-    assert_eq!(pins.status, "failed");
+    assert_eq!(stored.streams["boards"].status, StreamStatus::Done);
+    assert_eq!(stored.streams["pins"].status, StreamStatus::Failed);
 
     // --resume continues it from the store and ends with the exact data.
     sim.sim.control().clear_faults().await.unwrap();
@@ -262,7 +257,7 @@ async fn with_pinions_store_progress_and_the_ledger_live_in_it_per_credential_an
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(entry.state, "confirmed");
+    assert_eq!(entry.state, pinion_store::LedgerState::Confirmed);
     let again = run_publish(
         &request,
         env_with_store(env(&sim, ALL_SCOPES, &data).await),

@@ -1,7 +1,6 @@
 //! Exactness: every stream written equals the simulator's data, once each,
 //! for JSON Lines, SQLite and PostgreSQL; raw records are lossless.
 
-use pinion_sync::SqlState;
 use pinion_sync::StreamName;
 use pinion_sync::destination::JsonlDestination;
 use pinion_sync::run::StreamOutcome;
@@ -16,11 +15,11 @@ async fn jsonl_holds_every_record_of_every_stream_exactly_once() {
     let client = sim.client(sim.token_source(&tokens));
     let dir = tempfile::tempdir().unwrap();
     let dest = JsonlDestination::create(dir.path().join("out")).unwrap();
-    let state = SqlState::open(dir.path().join("state.db").to_str().unwrap())
+    let state = pinion_sync::state::open(dir.path().join("state.db").to_str().unwrap())
         .await
         .unwrap();
 
-    let report = sync(&client, ALL_SCOPES, &dest, &state, &options()).await;
+    let report = sync(&client, ALL_SCOPES, &dest, &*state, &options()).await;
     assert!(report.succeeded(), "{:?}", report.failure);
     for stream in StreamName::ALL {
         let entry = report.streams.iter().find(|s| s.stream == stream).unwrap();
@@ -50,8 +49,8 @@ async fn sql_exactness(dest_spec: &str, read_url: &str, state_location: &str) {
     let tokens = sim.tokens(ALL_SCOPES).await;
     let client = sim.client(sim.token_source(&tokens));
     let dest = crate::helpers::open(dest_spec).await;
-    let state = SqlState::open(state_location).await.unwrap();
-    let report = sync(&client, ALL_SCOPES, dest.as_ref(), &state, &options()).await;
+    let state = pinion_sync::state::open(state_location).await.unwrap();
+    let report = sync(&client, ALL_SCOPES, dest.as_ref(), &*state, &options()).await;
     assert!(report.succeeded(), "{:?}", report.failure);
     for stream in StreamName::ALL {
         let ids = crate::helpers::sql_ids(read_url, stream).await;
@@ -62,7 +61,7 @@ async fn sql_exactness(dest_spec: &str, read_url: &str, state_location: &str) {
         assert_exact(&sim, stream, &ids).await;
     }
     // A second full run upserts: still one row per record.
-    let report = sync(&client, ALL_SCOPES, dest.as_ref(), &state, &options()).await;
+    let report = sync(&client, ALL_SCOPES, dest.as_ref(), &*state, &options()).await;
     assert!(report.succeeded(), "{:?}", report.failure);
     let ids = crate::helpers::sql_ids(read_url, StreamName::BoardPins).await;
     assert_exact(&sim, StreamName::BoardPins, &ids).await;
@@ -98,12 +97,12 @@ async fn records_keep_every_field_exactly_as_pinterest_sent_it() {
     let client = sim.client(sim.token_source(&tokens));
     let dir = tempfile::tempdir().unwrap();
     let dest = JsonlDestination::create(dir.path()).unwrap();
-    let state = SqlState::open(dir.path().join("state.db").to_str().unwrap())
+    let state = pinion_sync::state::open(dir.path().join("state.db").to_str().unwrap())
         .await
         .unwrap();
     let mut opts = options();
     opts.streams = Some(vec![StreamName::Boards, StreamName::Pins]);
-    let report = sync(&client, ALL_SCOPES, &dest, &state, &opts).await;
+    let report = sync(&client, ALL_SCOPES, &dest, &*state, &opts).await;
     assert!(report.succeeded(), "{:?}", report.failure);
 
     let http = reqwest::Client::new();

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use pinion_simulator::{FaultKind, FaultSpec};
+use pinion_sync::StreamName;
 use pinion_sync::destination::JsonlDestination;
 use pinion_sync::run::StreamOutcome;
-use pinion_sync::{SqlState, StreamName};
 
 use crate::helpers::{assert_exact, jsonl_ids, options, sync};
 use crate::sim::{self, ALL_SCOPES, TestSim};
@@ -46,12 +46,12 @@ async fn survives(faults: &[FaultSpec]) -> pinion_sync::SyncReport {
     }
     let dir = tempfile::tempdir().unwrap();
     let dest = JsonlDestination::create(dir.path()).unwrap();
-    let state = SqlState::open(dir.path().join("state.db").to_str().unwrap())
+    let state = pinion_sync::state::open(dir.path().join("state.db").to_str().unwrap())
         .await
         .unwrap();
     let mut opts = options();
     opts.streams = Some(READ_STREAMS.to_vec());
-    let report = sync(&client, ALL_SCOPES, &dest, &state, &opts).await;
+    let report = sync(&client, ALL_SCOPES, &dest, &*state, &opts).await;
     assert!(report.succeeded(), "{:?}", report.failure);
     assert_streams_exact(&sim, &dest).await;
     let applied: u64 = sim
@@ -112,7 +112,7 @@ async fn an_access_token_expiring_mid_stream_is_refreshed_once_and_the_stream_co
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dest = JsonlDestination::create(dir.path()).unwrap();
-    let state = SqlState::open(dir.path().join("state.db").to_str().unwrap())
+    let state = pinion_sync::state::open(dir.path().join("state.db").to_str().unwrap())
         .await
         .unwrap();
     let mut opts = options();
@@ -122,7 +122,7 @@ async fn an_access_token_expiring_mid_stream_is_refreshed_once_and_the_stream_co
         tokio::time::sleep(Duration::from_millis(120)).await;
         control.expire_access_tokens(sim::USER, None).await.unwrap()
     });
-    let report = sync(&client, ALL_SCOPES, &dest, &state, &opts).await;
+    let report = sync(&client, ALL_SCOPES, &dest, &*state, &opts).await;
     assert_eq!(expire.await.unwrap(), 1, "the token was expired mid-run");
     assert!(report.succeeded(), "{:?}", report.failure);
     assert_eq!(source.refreshes(), 1);
@@ -141,7 +141,7 @@ async fn exhausted_retries_fail_loudly_keep_output_valid_and_resume_completes() 
     let client = sim.client(sim.token_source(&tokens));
     let dir = tempfile::tempdir().unwrap();
     let dest = JsonlDestination::create(dir.path()).unwrap();
-    let state = SqlState::open(dir.path().join("state.db").to_str().unwrap())
+    let state = pinion_sync::state::open(dir.path().join("state.db").to_str().unwrap())
         .await
         .unwrap();
     let mut opts = options();
@@ -162,7 +162,7 @@ async fn exhausted_retries_fail_loudly_keep_output_valid_and_resume_completes() 
         ))
         .await
         .unwrap();
-    let report = sync(&client, ALL_SCOPES, &dest, &state, &opts).await;
+    let report = sync(&client, ALL_SCOPES, &dest, &*state, &opts).await;
     assert!(!report.succeeded());
     let message = report.failure.as_ref().unwrap().to_string();
     assert!(
@@ -219,7 +219,7 @@ async fn exhausted_retries_fail_loudly_keep_output_valid_and_resume_completes() 
     sim.sim.control().clear_faults().await.unwrap();
     let before = sim.sim.control().stats().await.unwrap();
     opts.resume = true;
-    let resumed = sync(&client, ALL_SCOPES, &dest, &state, &opts).await;
+    let resumed = sync(&client, ALL_SCOPES, &dest, &*state, &opts).await;
     assert!(resumed.succeeded(), "{:?}", resumed.failure);
     assert!(resumed.resumed);
     assert_streams_exact(&sim, &dest).await;

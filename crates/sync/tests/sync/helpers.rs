@@ -7,7 +7,7 @@ use pinion_domain::ScopeSet;
 use pinion_pinterest::{PageSize, PinterestClient};
 use pinion_simulator::Stream;
 use pinion_sync::destination::{self, Destination};
-use pinion_sync::{SqlState, StreamName, SyncJob, SyncOptions, SyncReport};
+use pinion_sync::{RunStateStore, StreamName, SyncJob, SyncOptions, SyncReport};
 
 use crate::sim::{TestSim, USER};
 
@@ -25,7 +25,7 @@ pub async fn sync(
     client: &PinterestClient,
     scopes: &str,
     dest: &dyn Destination,
-    state: &SqlState,
+    state: &dyn RunStateStore,
     options: &SyncOptions,
 ) -> SyncReport {
     let job = SyncJob {

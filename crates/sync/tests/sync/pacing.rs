@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use pinion_pinterest::{Budget, PageSize, PinterestClient, RateBudgets, RateCategory};
 use pinion_simulator::DataShape;
 use pinion_sync::destination::JsonlDestination;
-use pinion_sync::{SqlState, StreamName, SyncOptions};
+use pinion_sync::{StreamName, SyncOptions};
 
 use crate::helpers::sync;
 use crate::sim::{self, ALL_SCOPES};
@@ -61,7 +61,7 @@ async fn a_run_uses_at_least_90_percent_of_the_org_read_limit_without_a_429() {
     let client = PinterestClient::new(client_config, sim.token_source(&tokens)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dest = JsonlDestination::create(dir.path().join("out")).unwrap();
-    let state = SqlState::open(dir.path().join("state.db").to_str().unwrap())
+    let state = pinion_sync::state::open(dir.path().join("state.db").to_str().unwrap())
         .await
         .unwrap();
     let options = SyncOptions {
@@ -73,7 +73,7 @@ async fn a_run_uses_at_least_90_percent_of_the_org_read_limit_without_a_429() {
     };
 
     let started = Instant::now();
-    let report = sync(&client, ALL_SCOPES, &dest, &state, &options).await;
+    let report = sync(&client, ALL_SCOPES, &dest, &*state, &options).await;
     let seconds = started.elapsed().as_secs_f64();
     assert!(report.succeeded(), "{:?}", report.failure);
     assert_eq!(report.records(), 8 * 240);

@@ -11,7 +11,6 @@ use std::time::Duration;
 use pinion_simulator::{FaultKind, FaultSpec, Stream};
 use pinion_sync::publish::{PublishOptions, publish_boards, publish_pins};
 use pinion_sync::state::LedgerState;
-use pinion_sync::{PublishLedger, SqlState};
 
 use crate::sim::{self, ALL_SCOPES, TestSim, USER};
 
@@ -156,10 +155,10 @@ async fn a_thousand_pins_through_429s_and_5xx_are_created_exactly_once_and_a_rer
             .await
             .unwrap();
     }
-    let ledger = SqlState::open(dir.path().join("ledger.db").to_str().unwrap())
+    let ledger = pinion_sync::state::open(dir.path().join("ledger.db").to_str().unwrap())
         .await
         .unwrap();
-    let report = publish_pins(&client, &ledger, &input, &options())
+    let report = publish_pins(&client, &*ledger, &input, &options())
         .await
         .unwrap();
     assert_eq!(report.rows, 1004);
@@ -181,7 +180,7 @@ async fn a_thousand_pins_through_429s_and_5xx_are_created_exactly_once_and_a_rer
         rejects.contains("title") && rejects.contains("board_id") && rejects.contains("colour")
     );
 
-    let again = publish_pins(&client, &ledger, &input, &options())
+    let again = publish_pins(&client, &*ledger, &input, &options())
         .await
         .unwrap();
     assert_eq!(
@@ -202,7 +201,7 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
     let client = sim.client(sim.token_source(&tokens));
     let board = first_public_board(&sim, &tokens.access).await;
     let dir = tempfile::tempdir().unwrap();
-    let ledger = SqlState::open(dir.path().join("ledger.db").to_str().unwrap())
+    let ledger = pinion_sync::state::open(dir.path().join("ledger.db").to_str().unwrap())
         .await
         .unwrap();
     let rows = [
@@ -217,14 +216,14 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
     // A crash before the request left Pinterest: the ledger says "sent",
     // Pinterest has nothing.
     ledger
-        .record_sent("credential-1", "row-never", &board)
+        .ledger_record_sent("credential-1", "row-never", &board)
         .await
         .unwrap();
 
     // The crash: the ledger said "sent", Pinterest created the pin, and the
     // process died before recording the answer.
     ledger
-        .record_sent("credential-1", "row-lost", &board)
+        .ledger_record_sent("credential-1", "row-lost", &board)
         .await
         .unwrap();
     let created: serde_json::Value = reqwest::Client::new()
@@ -241,13 +240,13 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
     let before = board_pin_count(&sim, &board, &tokens.access).await;
 
     let first_sent = ledger
-        .entry("credential-1", "row-never")
+        .ledger_entry("credential-1", "row-never")
         .await
         .unwrap()
         .unwrap()
         .sent_at;
 
-    let report = publish_pins(&client, &ledger, &input, &options())
+    let report = publish_pins(&client, &*ledger, &input, &options())
         .await
         .unwrap();
     assert_eq!((report.reconciled, report.created), (1, 2), "{report:?}");
@@ -256,13 +255,13 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
         before + 2
     );
     let entry = ledger
-        .entry("credential-1", "row-lost")
+        .ledger_entry("credential-1", "row-lost")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(entry.object_id.as_deref(), created["id"].as_str());
     let never = ledger
-        .entry("credential-1", "row-never")
+        .ledger_entry("credential-1", "row-never")
         .await
         .unwrap()
         .unwrap();
@@ -272,7 +271,7 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
     for title in ["Lost answer", "Fresh", "Never arrived"] {
         assert_eq!(titles.get(title), Some(&1), "{title}: {titles:?}");
     }
-    let again = publish_pins(&client, &ledger, &input, &options())
+    let again = publish_pins(&client, &*ledger, &input, &options())
         .await
         .unwrap();
     assert_eq!(
@@ -325,13 +324,15 @@ async fn creates_applied_then_answered_with_a_5xx_or_a_dropped_connection_while_
         ))
         .await
         .unwrap();
-    let ledger = SqlState::open(dir.path().join("ledger.db").to_str().unwrap())
+    let ledger = pinion_sync::state::open(dir.path().join("ledger.db").to_str().unwrap())
         .await
         .unwrap();
     let mut opts = options();
     opts.settle = Duration::from_secs(3);
     opts.concurrency = 4;
-    let report = publish_pins(&client, &ledger, &input, &opts).await.unwrap();
+    let report = publish_pins(&client, &*ledger, &input, &opts)
+        .await
+        .unwrap();
     assert!(report.complete(), "{report:?}");
     assert_eq!((report.created, report.reconciled), (20, 10), "{report:?}");
     let faults = control.faults().await.unwrap();
@@ -342,7 +343,9 @@ async fn creates_applied_then_answered_with_a_5xx_or_a_dropped_connection_while_
         let title = format!("Lagging {i}");
         assert_eq!(titles.get(&title), Some(&1), "{title}");
     }
-    let again = publish_pins(&client, &ledger, &input, &opts).await.unwrap();
+    let again = publish_pins(&client, &*ledger, &input, &opts)
+        .await
+        .unwrap();
     assert_eq!(
         (again.created, again.already_published),
         (0, 30),
@@ -374,7 +377,7 @@ async fn creates_applied_then_answered_with_a_5xx_or_a_dropped_connection_while_
         .await
         .unwrap();
     opts.settle = Duration::ZERO;
-    let report = publish_pins(&client, &ledger, &rushed, &opts)
+    let report = publish_pins(&client, &*ledger, &rushed, &opts)
         .await
         .unwrap();
     assert_eq!(report.created, 1, "{report:?}");
@@ -395,7 +398,7 @@ async fn boards_from_a_file_are_created_once() {
         "{\"name\":\"Recipes 2026\",\"privacy\":\"SECRET\"}\n{\"name\":\"Trips\"}\n{\"name\":\"Bad\",\"privacy\":\"HIDDEN\"}\n",
     )
     .unwrap();
-    let ledger = SqlState::open(dir.path().join("ledger.db").to_str().unwrap())
+    let ledger = pinion_sync::state::open(dir.path().join("ledger.db").to_str().unwrap())
         .await
         .unwrap();
     let before = sim
@@ -405,11 +408,11 @@ async fn boards_from_a_file_are_created_once() {
         .await
         .unwrap()
         .len();
-    let report = publish_boards(&client, &ledger, &input, &options())
+    let report = publish_boards(&client, &*ledger, &input, &options())
         .await
         .unwrap();
     assert_eq!((report.created, report.rejected), (2, 1), "{report:?}");
-    let again = publish_boards(&client, &ledger, &input, &options())
+    let again = publish_boards(&client, &*ledger, &input, &options())
         .await
         .unwrap();
     assert_eq!(
@@ -468,12 +471,12 @@ async fn a_custom_write_sends_mapped_rows_once_and_rejects_rows_the_request_sche
     );
     // `kind` is absent from the rows, so the schema's required
     // `source_type` is missing: every row is refused before sending.
-    let state = SqlState::open(dir.path().join("state.db").to_str().unwrap())
+    let state = pinion_sync::state::open(dir.path().join("state.db").to_str().unwrap())
         .await
         .unwrap();
     let report = pinion_sync::publish::publish_custom(
         &client,
-        &state,
+        &*state,
         &input,
         std::sync::Arc::clone(&plan),
         &options(),
@@ -497,7 +500,7 @@ async fn a_custom_write_sends_mapped_rows_once_and_rejects_rows_the_request_sche
     }
     drop(out);
     let report =
-        pinion_sync::publish::publish_custom(&client, &state, &fixed, plan.clone(), &options())
+        pinion_sync::publish::publish_custom(&client, &*state, &fixed, plan.clone(), &options())
             .await
             .unwrap();
     assert_eq!((report.created, report.rejected), (5, 1), "{report:?}");
@@ -507,7 +510,7 @@ async fn a_custom_write_sends_mapped_rows_once_and_rejects_rows_the_request_sche
         board_pin_count(&sim, &board, &tokens.access).await,
         before + 5
     );
-    let again = pinion_sync::publish::publish_custom(&client, &state, &fixed, plan, &options())
+    let again = pinion_sync::publish::publish_custom(&client, &*state, &fixed, plan, &options())
         .await
         .unwrap();
     assert_eq!(
