@@ -208,7 +208,7 @@ impl Runs {
                 .registry
                 .as_ref()
                 .is_some_and(|registry| registry.liveness(&run.owner_instance) == Liveness::Ended);
-            if !ended && run.lease_expires_at >= now {
+            if !run.may_be_taken_over(now, ended) {
                 continue;
             }
             let lease = self.lease(&me.id);

@@ -801,17 +801,13 @@ impl TokenManager {
 
     /// When to try again after `failures` consecutive failures.
     fn backoff(&self, failures: i64, retry_after: Option<Duration>) -> DateTime<Utc> {
-        let delay = if failures >= self.policy.cooldown_after {
-            self.policy.cooldown
-        } else {
-            let exponent = u32::try_from(failures.clamp(1, 20) - 1).unwrap_or(0);
-            self.policy
-                .base_backoff
-                .saturating_mul(2u32.saturating_pow(exponent))
-                .min(self.policy.max_backoff)
-        };
-        let delay = delay.max(retry_after.unwrap_or_default());
-        self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default()
+        pinion_store::RefreshBackoff {
+            base: self.policy.base_backoff,
+            max: self.policy.max_backoff,
+            cooldown_after: self.policy.cooldown_after,
+            cooldown: self.policy.cooldown,
+        }
+        .next_attempt(self.clock.now(), failures, retry_after)
     }
 }
 
