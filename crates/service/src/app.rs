@@ -50,8 +50,9 @@ pub fn redirect_uri(public_url: &Url) -> String {
     )
 }
 
-/// Where Pinion's state is and how to unseal it.
-#[derive(Debug, Clone)]
+/// Where Pinion's state is and how to unseal it. `Debug` shows neither the
+/// database URL (it may hold a password) nor the keys.
+#[derive(Clone)]
 pub struct StoreSettings {
     /// The data directory (`PINION_DATA_DIR`): the embedded database, its
     /// key file, the token journal, instance files and run outputs.
@@ -65,6 +66,16 @@ pub struct StoreSettings {
     pub master_key_file: Option<PathBuf>,
     /// How long a PostgreSQL call waits for a connection before failing.
     pub acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("data_dir", &self.data_dir)
+            .field("postgres", &self.postgres_url().is_some())
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StoreSettings {
@@ -175,6 +186,20 @@ impl Settings {
     /// The callback every flow redirects to.
     pub fn redirect_uri(&self) -> String {
         redirect_uri(&self.public_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_settings_debug_shows_no_database_password() {
+        let mut settings = StoreSettings::in_data_dir(Path::new("/var/lib/pinion"));
+        settings.database_url = Some("postgres://pinion:CANARY-pw@db/pinion".into());
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(shown.contains("postgres: true"), "{shown}");
     }
 }
 
