@@ -11,6 +11,7 @@ pub mod clock;
 pub mod credential;
 pub mod id;
 pub mod record;
+pub mod schedule;
 pub mod scope;
 pub mod secret;
 pub mod user;

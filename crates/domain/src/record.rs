@@ -272,6 +272,36 @@ pub struct SourceRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A source's schedule as stored (issue 14): an interval or a cron
+/// expression in a time zone, whether it is paused, and when it next runs.
+/// [`crate::schedule::Cadence`] computes the times.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduleRecord {
+    /// The scheduled source.
+    pub source_id: SourceId,
+    /// The source's owner; scheduled runs run as them.
+    pub owner: UserId,
+    /// The interval in seconds, for an interval schedule.
+    pub every_seconds: Option<i64>,
+    /// The five-field cron expression, for a cron schedule.
+    pub cron: Option<String>,
+    /// The IANA zone the cron expression is read in (`UTC` for intervals).
+    pub time_zone: String,
+    /// A paused schedule starts nothing until resumed.
+    pub paused: bool,
+    /// When the next run is due; `None` while paused.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// When a replica last took a due slot.
+    pub last_fired_at: Option<DateTime<Utc>>,
+    /// The run that slot started, if one started.
+    pub last_run_id: Option<RunId>,
+    /// What happened at the last slot when no run started, for people
+    /// (e.g. the previous run was still going).
+    pub last_note: Option<String>,
+    /// When the schedule was last set, paused or resumed.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A destination as stored: the board pins are published to, and the
 /// credential that writes there.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

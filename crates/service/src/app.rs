@@ -17,7 +17,8 @@ use url::Url;
 
 use crate::{
     Authorizations, Credentials, Destinations, Instances, Keys, Lifecycle, RefreshPolicy,
-    Refresher, RefresherConfig, Runs, Sessions, Sources, TokenJournal, TokenManager, Users,
+    Refresher, RefresherConfig, Runs, Schedules, Sessions, Sources, TokenJournal, TokenManager,
+    Users,
 };
 
 /// Pinterest's consent page, the default of `PINTEREST_OAUTH_URL`.
@@ -168,6 +169,9 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// The clock every service reads.
     pub clock: Arc<dyn Clock>,
+    /// The shortest interval a schedule may have
+    /// ([`crate::DEFAULT_MIN_INTERVAL`] unless the operator allows less).
+    pub min_schedule_interval: Duration,
 }
 
 impl Settings {
@@ -180,6 +184,7 @@ impl Settings {
             refresh_policy: RefreshPolicy::default(),
             data_dir: None,
             clock: Arc::new(SystemClock),
+            min_schedule_interval: crate::DEFAULT_MIN_INTERVAL,
         }
     }
 
@@ -249,6 +254,8 @@ pub struct Pinion {
     pub destinations: Destinations,
     /// Source runs.
     pub runs: Runs,
+    /// Source schedules and the scheduler.
+    pub schedules: Schedules,
     /// The encryption keys, for the operator.
     pub keys: Keys,
     tokens: Arc<TokenManager>,
@@ -292,6 +299,12 @@ impl Pinion {
             tokens.set_journal(TokenJournal::in_data_dir(dir, store.clone()));
         }
         let credentials = Credentials::new(store.clone());
+        let runs = Runs::new(
+            store.clone(),
+            tokens.clone(),
+            pinterest.clone(),
+            settings.data_dir.clone(),
+        );
         Ok(Self {
             users: Users::new(store.clone()),
             lifecycle: Lifecycle::new(credentials.clone(), tokens.clone(), pinterest.clone()),
@@ -300,12 +313,13 @@ impl Pinion {
             sessions: Sessions::new(store.clone(), settings.clock.clone()),
             sources: Sources::new(store.clone(), settings.clock.clone()),
             destinations: Destinations::new(store.clone(), tokens.clone(), pinterest.clone()),
-            runs: Runs::new(
+            schedules: Schedules::new(
                 store.clone(),
-                tokens.clone(),
-                pinterest,
-                settings.data_dir.clone(),
+                runs.clone(),
+                settings.clock.clone(),
+                settings.min_schedule_interval,
             ),
+            runs,
             keys: Keys::new(store.clone()),
             tokens,
             store,

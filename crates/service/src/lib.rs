@@ -21,6 +21,7 @@ mod lifecycle;
 mod pause;
 mod refresher;
 mod runs;
+mod schedules;
 mod sessions;
 mod sharing;
 mod sources;
@@ -60,6 +61,7 @@ pub use runs::{
     MAX_TAKEOVERS, OUTPUTS_DIR, RUN_HEARTBEAT, RUN_LEASE, RUN_SCAN, RUNS_LISTED, Runs,
     output_location, valid_output_name,
 };
+pub use schedules::{DEFAULT_MIN_INTERVAL, SCHEDULER_TICK, Schedule, ScheduleInput, Schedules};
 pub use sessions::{
     DEVICE_TOKEN_TTL, MIN_PASSWORD_CHARS, SESSION_TTL, SIGNIN_TOKEN_TTL, SessionToken, Sessions,
     SignedIn, hash_password, validate_password, verify_password,

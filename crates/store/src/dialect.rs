@@ -102,6 +102,7 @@ mod tests {
         ("key_store.rs", include_str!("key_store.rs")),
         ("lifecycle.rs", include_str!("lifecycle.rs")),
         ("runs.rs", include_str!("runs.rs")),
+        ("schedules.rs", include_str!("schedules.rs")),
         ("sharing.rs", include_str!("sharing.rs")),
         ("sql.rs", include_str!("sql.rs")),
         ("sync_state.rs", include_str!("sync_state.rs")),
@@ -151,6 +152,6 @@ mod tests {
                 blocks += 1;
             }
         }
-        assert!(blocks >= 13, "found only {blocks} generic impl blocks");
+        assert!(blocks >= 14, "found only {blocks} generic impl blocks");
     }
 }

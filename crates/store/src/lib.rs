@@ -29,6 +29,7 @@ mod model;
 mod postgres;
 pub mod private_fs;
 mod runs;
+mod schedules;
 mod sharing;
 mod sql;
 mod sqlite;
@@ -61,6 +62,7 @@ pub use crate::runs::{
     ApiTokenInfo, LAST_USED_GRANULARITY, RunLease, RunRecord, RunStatus, RunStore, RunStreamCount,
     UnfinishedRun,
 };
+pub use crate::schedules::{ScheduleRecord, ScheduleStore};
 pub use crate::sharing::{
     ActivityEvent, ActivityRecord, NewActivity, ShareRecord, ShareState, SharingStore,
 };

@@ -195,6 +195,8 @@ pub(crate) fn last_use_stale(last_used_at: Option<DateTime<Utc>>, now: DateTime<
 #[async_trait]
 pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// Stores a new run (its `created_at` is set here), held by `lease`.
+    /// At most one run per source is queued or running at a time, across
+    /// every process: another is [`StoreError::Conflict`] on `source`.
     async fn create_run(&self, run: &RunRecord, lease: &RunLease) -> Result<RunRecord, StoreError>;
 
     /// A run by id; [`StoreError::NotFound`] when there is none.
@@ -359,6 +361,12 @@ where
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                 StoreError::NotFound { entity: "source" }
             }
+            // `runs_one_unfinished_per_source`: another process started a
+            // run of this source first.
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+                field: "source",
+                message: "a run of this source is still going; wait for it to end".to_owned(),
+            },
             _ => Self::db_error(err),
         })?;
         let mut stored = run.clone();

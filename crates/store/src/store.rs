@@ -44,6 +44,7 @@ pub trait Store:
     + crate::lifecycle::LifecycleStore
     + crate::web_state::WebStateStore
     + crate::runs::RunStore
+    + crate::schedules::ScheduleStore
     + crate::sharing::SharingStore
     + crate::sync_state::SyncStateStore
     + Send
