@@ -54,6 +54,8 @@ enum Command {
     Users(OnStore<commands::users::UsersCommand>),
     /// Manage Pinterest credentials.
     Credentials(OnStore<commands::credentials::CredentialsCommand>),
+    /// List data sources and schedule their runs.
+    Sources(OnStore<commands::sources::SourcesCommand>),
     /// Inspect and rotate the encryption keys that seal secrets at rest.
     Keys(OnStore<commands::keys::KeysCommand>),
     /// Read a credential's Pinterest data into files or databases.
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
             Command::Serve(serve) => serve.args.run(&serve.store).await,
             Command::Users(users) => users.command.run(&users.store).await,
             Command::Credentials(credentials) => credentials.command.run(&credentials.store).await,
+            Command::Sources(sources) => sources.command.run(&sources.store).await,
             Command::Keys(keys) => keys.command.run(&keys.store).await,
             Command::Sync(sync) => sync.args.run(&sync.store).await,
             Command::Publish(publish) => publish.args.run(&publish.store).await,

@@ -31,6 +31,7 @@ pub struct Application {
     router: Router,
     refresher: Option<Refresher>,
     refresh_lease: std::time::Duration,
+    schedules: pinion_service::Schedules,
     max_connections: Option<usize>,
     runs: pinion_service::Runs,
 }
@@ -46,6 +47,7 @@ impl Application {
             .clone()
             .map(|config| pinion.refresher(config));
         let runs = pinion.runs.clone();
+        let schedules = pinion.schedules.clone();
         let refresh_lease = pinion.refresh_lease();
         let state = AppState::new(Services {
             credential_lists: Arc::new(pinion_service::cache::ReadCache::new(
@@ -60,6 +62,7 @@ impl Application {
             router: router(state),
             refresher,
             refresh_lease,
+            schedules,
             max_connections: settings.max_connections,
             runs,
         })
@@ -98,6 +101,19 @@ impl Application {
                 .await;
             })
         };
+        // Every replica schedules; each slot is taken once through the
+        // database (`pinion_service::Schedules`).
+        let scheduler = {
+            let schedules = self.schedules.clone();
+            let mut stop_rx = stop_rx.clone();
+            tokio::spawn(async move {
+                schedules
+                    .run_until_stopped(async move {
+                        let _ = stop_rx.wait_for(|stopped| *stopped).await;
+                    })
+                    .await;
+            })
+        };
         let refresher_task = self.refresher.map(|refresher| {
             let lease = self.refresh_lease;
             let mut stop_rx = stop_rx.clone();
@@ -134,6 +150,7 @@ impl Application {
         if let Some(task) = refresher_task {
             let _ = task.await;
         }
+        let _ = scheduler.await;
         let _ = supervisor.await;
         result
     }

@@ -385,7 +385,7 @@ impl Schedules {
                 // Another replica took this slot, or the schedule changed.
                 continue;
             }
-            let (run_id, note) = match self.start(&schedule).await {
+            let (run_id, note) = match self.start(&schedule, due).await {
                 Ok(run_id) => {
                     started += 1;
                     (Some(run_id), None)
@@ -393,7 +393,7 @@ impl Schedules {
                 Err(note) => (None, Some(note)),
             };
             if let Some(note) = &note {
-                tracing::info!(source_id, note = %note, "A scheduled slot started no run.");
+                tracing::info!(source_id, slot = %due.to_rfc3339(), note = %note, "A scheduled slot started no run.");
             }
             self.store
                 .note_schedule_slot(source_id, run_id.as_deref(), note.as_deref())
@@ -404,7 +404,11 @@ impl Schedules {
 
     /// Starts the run of a slot just taken, as the source's owner; a note
     /// for people when none starts.
-    async fn start(&self, schedule: &ScheduleRecord) -> Result<String, String> {
+    async fn start(
+        &self,
+        schedule: &ScheduleRecord,
+        slot: DateTime<Utc>,
+    ) -> Result<String, String> {
         let owner = match self.store.get_user(&schedule.owner).await {
             Ok(owner) => owner,
             Err(err) => {
@@ -415,7 +419,12 @@ impl Schedules {
         };
         match self.runs.start(&owner, &schedule.source_id).await {
             Ok(run) => {
-                tracing::info!(source_id = %schedule.source_id, run_id = %run.id, "Started a scheduled run.");
+                tracing::info!(
+                    source_id = %schedule.source_id,
+                    slot = %slot.to_rfc3339(),
+                    run_id = %run.id,
+                    "Started a scheduled run."
+                );
                 Ok(run.id.as_str().to_owned())
             }
             Err(ServiceError::Conflict { .. }) => {

@@ -137,6 +137,22 @@ impl Sources {
         Ok(self.store.list_sources(&actor.id).await?)
     }
 
+    /// The sources `owner` owns, newest first: for the owner, an admin and
+    /// the operator.
+    pub async fn list_owned_by(
+        &self,
+        actor: impl Into<crate::Actor>,
+        owner: &pinion_domain::UserId,
+    ) -> Result<Vec<SourceRecord>, ServiceError> {
+        let actor = actor.into();
+        if !(actor.id() == Some(owner) || actor.reads_everything()) {
+            return Err(ServiceError::Forbidden(
+                "only an admin may list another user's sources",
+            ));
+        }
+        Ok(self.store.list_sources(owner).await?)
+    }
+
     /// One source, if `actor` owns it; otherwise `NotFound`.
     pub async fn get(&self, actor: &User, id: &SourceId) -> Result<SourceRecord, ServiceError> {
         let source = self.store.get_source(id.as_str()).await?;

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod keys;
 pub mod serve;
 pub mod simulator;
+pub mod sources;
 pub mod sync;
 pub mod users;
 

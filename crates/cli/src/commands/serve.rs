@@ -45,6 +45,14 @@ pub struct ServeArgs {
     /// At the cap the connection idle longest is closed to admit a new one.
     #[arg(long, env = "PINION_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: Option<u32>,
+    /// The shortest interval a source's schedule may have, e.g. `1m`,
+    /// `30s`. Schedules and cron expressions firing more often are refused.
+    #[arg(long, env = "PINION_MIN_SCHEDULE_INTERVAL", default_value = "1m", value_parser = parse_interval)]
+    min_schedule_interval: std::time::Duration,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    pinion_domain::schedule::parse_interval(text).map_err(|message| format!("{text}: {message}"))
 }
 
 /// The simulator's demo user, who signs in on its pages and approves
@@ -62,6 +70,7 @@ impl ServeArgs {
         let mut settings = pinion_service::Settings::new(public_url.clone());
         settings.pinterest_oauth_url = self.pinterest_oauth_url.clone();
         settings.pinterest_api_url = self.pinterest_api_url.clone();
+        settings.min_schedule_interval = self.min_schedule_interval;
         // Kept alive until the server stops; dropping it stops the simulator.
         let simulator = if self.simulator {
             let sim = start_simulator(self.simulator_listen, &settings.redirect_uri()).await?;

@@ -111,11 +111,16 @@ impl UsersCommand {
                     None
                 };
                 let (user, token) = users.create(&args.username, args.admin).await?;
-                if let Some(password) = &password {
-                    sessions
-                        .set_password(user.username.as_str(), password)
-                        .await?;
-                }
+                let user = match &password {
+                    Some(password) => {
+                        sessions
+                            .set_password(user.username.as_str(), password)
+                            .await?;
+                        // Read back, so what is printed says it has one.
+                        users.by_username(user.username.as_str()).await?
+                    }
+                    None => user,
+                };
                 if args.json {
                     output::print_json(&serde_json::json!({
                         "user": user,

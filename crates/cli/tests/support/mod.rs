@@ -143,6 +143,7 @@ pub fn isolated(command: &mut tokio::process::Command, data_dir: &Path) {
         .env_remove("PINION_DATABASE_ACQUIRE_TIMEOUT_MS")
         .env_remove("PINION_TEST_PAUSE_AT")
         .env_remove("PINION_LOG")
+        .env_remove("PINION_MIN_SCHEDULE_INTERVAL")
         .env_remove("PINTEREST_OAUTH_URL")
         .env_remove("PINTEREST_API_URL")
         .stdin(Stdio::null())
@@ -178,7 +179,19 @@ impl Server {
         database_url: Option<&str>,
         key_file: Option<&Path>,
     ) -> Self {
+        Self::start_with(data_dir, sim, database_url, key_file, &[]).await
+    }
+
+    /// [`Server::start`] with `env` set too.
+    pub async fn start_with(
+        data_dir: &Path,
+        sim: &RunningSimulator,
+        database_url: Option<&str>,
+        key_file: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = pinion(data_dir, sim);
+        command.envs(env.iter().copied());
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("PINION_LOG", "info");
@@ -192,6 +205,19 @@ impl Server {
         let (output, url) =
             ServerOutput::read_address(child.stderr.take().unwrap(), SERVING_BANNER).await;
         Self { child, url, output }
+    }
+
+    /// SIGTERM, as a service manager stops it; waits for the exit and
+    /// returns what it logged.
+    pub async fn terminate(mut self) -> String {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let _ = self.child.wait().await;
+        self.output.text()
     }
 
     /// Kills the process at once (SIGKILL) and waits for it.

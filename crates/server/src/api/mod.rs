@@ -18,6 +18,7 @@ mod error;
 mod extract;
 pub mod openapi;
 pub mod runs;
+pub mod schedules;
 pub mod sharing;
 pub mod sources;
 pub mod tokens;
@@ -72,6 +73,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         // Data sources (issue 6).
         routes!(sources::list, sources::create),
         routes!(sources::get, sources::delete),
+        // Schedules (issue 14).
+        routes!(schedules::get, schedules::set, schedules::delete),
+        routes!(schedules::pause),
+        routes!(schedules::resume),
         routes!(runs::start, runs::list),
         routes!(runs::get, runs::delete),
         // API tokens (issue 6).

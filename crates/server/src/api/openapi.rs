@@ -283,6 +283,33 @@ pub struct Source {
     created_at: DateTime<Utc>,
 }
 
+/// When a source runs by itself (`pinion_service::Schedule`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ScheduleBody {
+    /// The scheduled source, `src_…`.
+    source_id: String,
+    /// The interval (`15m`, `1h30m`), for an interval schedule.
+    every: Option<String>,
+    /// The five-field cron expression, for a cron schedule.
+    cron: Option<String>,
+    /// The IANA zone the cron expression is read in (`UTC` for intervals).
+    time_zone: String,
+    /// The cadence for people: `every 15m`, `0 6 * * 1-5 (Europe/Paris)`.
+    description: String,
+    /// True while paused.
+    paused: bool,
+    /// When the next run is due; null while paused.
+    next_run_at: Option<DateTime<Utc>>,
+    /// When a slot was last taken.
+    last_fired_at: Option<DateTime<Utc>>,
+    /// The run the last slot started.
+    last_run_id: Option<String>,
+    /// Why the last slot started no run (e.g. the previous run was still
+    /// going).
+    last_note: Option<String>,
+}
+
 /// What a check found (`pinion_service::CheckReport`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
