@@ -1,6 +1,7 @@
 //! The page shell every screen shares: head, navigation, sign-out form.
 
 use maud::{DOCTYPE, Markup, html};
+use pinion_domain::FieldError;
 
 use super::Session;
 
@@ -62,5 +63,36 @@ pub fn when(time: Option<chrono::DateTime<chrono::Utc>>) -> String {
     match time {
         Some(time) => time.format("%Y-%m-%d %H:%M UTC").to_string(),
         None => "never".to_owned(),
+    }
+}
+
+/// The message of `errors` about `field`, if any.
+pub fn field_error<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
+    errors
+        .iter()
+        .find(|error| error.field == field)
+        .map(|error| error.message.as_str())
+}
+
+/// A labelled text input named and identified `id`, holding `value`, with
+/// an optional hint and the error about `id` from `errors` tied to it for
+/// screen readers.
+pub fn text_field(
+    id: &'static str,
+    label: &str,
+    value: &str,
+    hint: Option<&str>,
+    errors: &[FieldError],
+) -> Markup {
+    let error = field_error(errors, id);
+    html! {
+        div class={ "field" @if error.is_some() { " invalid" } } {
+            label for=(id) { (label) }
+            input type="text" id=(id) name=(id) value=(value)
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| format!("{id}-error"))];
+            @if let Some(hint) = hint { p class="hint" { (hint) } }
+            @if let Some(error) = error { p class="error" id={ (id) "-error" } { (error) } }
+        }
     }
 }

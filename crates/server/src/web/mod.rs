@@ -102,6 +102,19 @@ pub fn router() -> Router<AppState> {
         )
         .route("/sources/{id}", get(sources::runs::source_page))
         .route("/sources/{id}/delete", post(sources::runs::delete_source))
+        .route("/sources/{id}/schedule", post(sources::schedule::set))
+        .route(
+            "/sources/{id}/schedule/pause",
+            post(sources::schedule::pause),
+        )
+        .route(
+            "/sources/{id}/schedule/resume",
+            post(sources::schedule::resume),
+        )
+        .route(
+            "/sources/{id}/schedule/delete",
+            post(sources::schedule::remove),
+        )
         .route("/sources/{id}/runs", post(sources::runs::start))
         .route("/sources/{id}/runs/{run_id}", get(sources::runs::run_page))
         .route(

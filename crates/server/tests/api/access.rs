@@ -91,6 +91,7 @@ impl Ids {
                 "board_id": self.board,
             }),
             ("POST", "/api/v1/tokens") => json!({"name": "Another token"}),
+            ("PUT", "/api/v1/sources/{id}/schedule") => json!({"every": "6h"}),
             _ => return None,
         })
     }
@@ -224,6 +225,16 @@ async fn alices_objects(app: &SimApp) -> Ids {
         )
         .await,
     );
+    // A schedule, so that reading, pausing and resuming it are served.
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/sources/{source}/schedule"),
+            token,
+            Some(json!({"every": "1d"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     ids.source = source;
     ids.destination = destination;
     ids.token = api_token;

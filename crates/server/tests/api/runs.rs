@@ -439,3 +439,105 @@ async fn usage_shows_the_owner_everything_and_a_collaborator_only_their_own() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_schedule_is_set_read_paused_resumed_and_removed_over_the_api() {
+    let app = spawn_app().await;
+    let credential = app.create_credential(&app.alice, "Boards").await;
+    let (source, _) = app.create_source(&app.alice, &credential, "Hourly").await;
+    let path = format!("/api/v1/sources/{source}/schedule");
+    let put = |token: &str, body: Value| {
+        app.http
+            .put(app.url(&path))
+            .bearer_auth(token.to_owned())
+            .json(&body)
+            .send()
+    };
+
+    let missing = app
+        .call(
+            Method::GET,
+            Some(&app.alice),
+            &format!("/sources/{source}/schedule"),
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
+
+    for (body, field) in [
+        (json!({}), "every"),
+        (json!({"every": "10s"}), "every"),
+        (json!({"every": "1h", "cron": "0 * * * *"}), "every"),
+        (
+            json!({"cron": "0 6 * * *", "time_zone": "Nowhere/Else"}),
+            "time_zone",
+        ),
+    ] {
+        let refused = put(&app.alice, body.clone()).await.unwrap();
+        assert_eq!(refused.status(), 422, "{body}");
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(
+            error["error"]["field"], field,
+            "{body}: {error}"
+        );
+    }
+    let hidden = put(&app.bob, json!({"every": "1h"})).await.unwrap();
+    assert_eq!(hidden.status(), 404);
+
+    let set = put(&app.alice, json!({"every": "1h"})).await.unwrap();
+    assert_eq!(set.status(), 200);
+    let schedule: Value = set.json().await.unwrap();
+    assert_eq!(schedule["every"], "1h");
+    assert_eq!(schedule["description"], "every 1h");
+    assert_eq!(schedule["paused"], false);
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(schedule["next_run_at"].clone()).unwrap();
+    let from_now = next - chrono::Utc::now();
+    assert!(
+        from_now > chrono::Duration::minutes(59) && from_now <= chrono::Duration::hours(1),
+        "{schedule}"
+    );
+
+    let paused: Value = app
+        .call(
+            Method::POST,
+            Some(&app.alice),
+            &format!("/sources/{source}/schedule/pause"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (paused["paused"].clone(), paused["next_run_at"].clone()),
+        (json!(true), Value::Null)
+    );
+    let resumed: Value = app
+        .call(
+            Method::POST,
+            Some(&app.alice),
+            &format!("/sources/{source}/schedule/resume"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resumed["paused"], false);
+    assert!(resumed["next_run_at"].is_string());
+
+    let removed = app
+        .call(
+            Method::DELETE,
+            Some(&app.alice),
+            &format!("/sources/{source}/schedule"),
+        )
+        .await;
+    assert_eq!(removed.status(), 204);
+    let gone = app
+        .call(
+            Method::GET,
+            Some(&app.alice),
+            &format!("/sources/{source}/schedule"),
+        )
+        .await;
+    assert_eq!(gone.status(), 404);
+}

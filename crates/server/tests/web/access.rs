@@ -141,6 +141,13 @@ const ROUTES: &[UiRoute] = &[
     route("GET", "/sources/{id}/runs/{run_id}", Owned(Source)),
     route("GET", "/sources/{id}/runs/{run_id}/progress", Owned(Source)),
     UiRoute {
+        form: &[("kind", "every"), ("every", "1d")],
+        ..route("POST", "/sources/{id}/schedule", Owned(Source))
+    },
+    route("POST", "/sources/{id}/schedule/pause", Owned(Source)),
+    route("POST", "/sources/{id}/schedule/resume", Owned(Source)),
+    route("POST", "/sources/{id}/schedule/delete", Owned(Source)),
+    UiRoute {
         form: &[("confirm", "yes")],
         ..route("POST", "/sources/{id}/runs/{run_id}/delete", Owned(Source))
     },

@@ -84,3 +84,116 @@ async fn a_source_is_created_from_the_picked_credential_and_listed_where_it_is_u
     assert!(info.contains("Weekly report (source: boards, pins)"));
     assert!(!info.contains(SECRET_CANARY));
 }
+
+#[tokio::test]
+async fn a_source_is_scheduled_paused_resumed_and_unscheduled_from_its_page() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let id = alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let form = alice
+        .page(&format!("/sources/new/configure?credential={id}"))
+        .await;
+    let csrf = crate::helpers::csrf_in(&form);
+    let created = alice
+        .post_form(
+            "/sources/new/configure",
+            &[
+                ("csrf", &csrf),
+                ("credential", &id),
+                ("name", "Nightly"),
+                ("streams", "boards"),
+                ("output_kind", "jsonl"),
+                ("output_path", "nightly"),
+            ],
+        )
+        .await;
+    let source =
+        created.headers()["location"].to_str().unwrap()["/sources?created=".len()..].to_owned();
+    let page = alice.page(&format!("/sources/{source}")).await;
+    assert!(page.contains("Runs only when you press Run."), "{page}");
+    let action = format!("/sources/{source}/schedule");
+
+    // Errors sit next to their fields, with what was typed kept.
+    let invalid = alice
+        .post_form(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("kind", "cron"),
+                ("cron", "0 6 * *"),
+                ("time_zone", "Mars/Olympus"),
+            ],
+        )
+        .await;
+    assert_eq!(invalid.status(), 422);
+    let page = invalid.text().await.unwrap();
+    assert!(page.contains("id=\"cron-error\"") && page.contains("id=\"time_zone-error\""));
+    assert!(page.contains("value=\"0 6 * *\"") && page.contains("value=\"Mars/Olympus\""));
+    assert!(
+        page.contains("value=\"cron\" checked"),
+        "the cron choice is kept"
+    );
+
+    let saved = alice
+        .post_form(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("kind", "cron"),
+                ("cron", "30 6 * * 1-5"),
+                ("time_zone", "Europe/Paris"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let page = alice
+        .page(saved.headers()["location"].to_str().unwrap())
+        .await;
+    assert!(page.contains("The schedule was saved."));
+    assert!(
+        page.contains("Runs 30 6 * * 1-5 (Europe/Paris). Next run: "),
+        "{page}"
+    );
+    assert!(page.contains("class=\"next-run\""));
+    let list = alice.page("/sources").await;
+    assert!(
+        list.contains("30 6 * * 1-5 (Europe/Paris); next run "),
+        "{list}"
+    );
+
+    let paused = alice
+        .post_form(&format!("{action}/pause"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(paused.status(), 303);
+    let page = alice.page(&format!("/sources/{source}")).await;
+    assert!(page.contains("Paused. Runs 30 6 * * 1-5 (Europe/Paris) once resumed."));
+    assert!(page.contains(&format!("action=\"{action}/resume\"")));
+    assert!(
+        alice
+            .page("/sources")
+            .await
+            .contains("(Europe/Paris) (paused)")
+    );
+
+    let resumed = alice
+        .post_form(&format!("{action}/resume"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(resumed.status(), 303);
+    assert!(
+        alice
+            .page(resumed.headers()["location"].to_str().unwrap())
+            .await
+            .contains("The schedule was resumed.")
+    );
+
+    let removed = alice
+        .post_form(&format!("{action}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(removed.status(), 303);
+    let page = alice
+        .page(removed.headers()["location"].to_str().unwrap())
+        .await;
+    assert!(page.contains("Runs only when you press Run."));
+}

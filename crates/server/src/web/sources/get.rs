@@ -1,5 +1,5 @@
 //! `GET /sources`: the user's data sources, newest first, each with the
-//! credential it reads with, its streams and its output.
+//! credential it reads with, its streams, its output and its schedule.
 
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -39,6 +39,13 @@ pub async fn get(
             labels.insert(item.credential_id.clone(), label);
         }
     }
+    let schedules: std::collections::HashMap<_, _> = state
+        .schedules
+        .list(&session.user)
+        .await?
+        .into_iter()
+        .map(|schedule| (schedule.source_id.clone(), schedule))
+        .collect();
     let csrf = session.csrf();
     let content = html! {
         h1 { "Data sources" }
@@ -59,6 +66,11 @@ pub async fn get(
                         dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
                         dt { "Output" } dd { (source.output_kind) " · " code { "outputs/" (source.output_path) } }
                         dt { "Created" } dd { (when(Some(source.created_at))) }
+                        dt { "Schedule" } @match schedules.get(&source.id) {
+                            None => dd class="schedule" { "On demand" },
+                            Some(schedule) if schedule.paused => dd class="schedule" { (schedule.description) " (paused)" },
+                            Some(schedule) => dd class="schedule" { (schedule.description) "; next run " (when(schedule.next_run_at)) },
+                        }
                     }
                     div class="actions" {
                         (run_button(source, &csrf))

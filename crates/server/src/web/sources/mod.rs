@@ -3,5 +3,6 @@
 mod get;
 pub mod new;
 pub mod runs;
+pub mod schedule;
 
 pub use get::get;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::web::credentials::safe_return_to;
-use crate::web::layout::page;
+use crate::web::layout::{field_error, page, text_field};
 use crate::web::{Session, WebError};
 
 /// What the user typed (never the secret), to show the form again.
@@ -35,33 +35,6 @@ pub struct OverlayValues {
 #[derive(Deserialize)]
 pub struct NewQuery {
     return_to: Option<String>,
-}
-
-fn field_error<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
-    errors
-        .iter()
-        .find(|error| error.field == field)
-        .map(|error| error.message.as_str())
-}
-
-fn text_field(
-    id: &'static str,
-    label: &str,
-    value: &str,
-    hint: Option<&str>,
-    errors: &[FieldError],
-) -> Markup {
-    let error = field_error(errors, id);
-    html! {
-        div class={ "field" @if error.is_some() { " invalid" } } {
-            label for=(id) { (label) }
-            input type="text" id=(id) name=(id) value=(value)
-                aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[error.map(|_| format!("{id}-error"))];
-            @if let Some(hint) = hint { p class="hint" { (hint) } }
-            @if let Some(error) = error { p class="error" id={ (id) "-error" } { (error) } }
-        }
-    }
 }
 
 /// Scopes worth explaining next to the Access Scope field.

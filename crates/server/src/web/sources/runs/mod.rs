@@ -27,13 +27,22 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::web::layout::{page, when};
+use crate::web::sources::schedule::{ScheduleValues, schedule_section};
 use crate::web::{Session, WebError};
+use pinion_domain::FieldError;
 
 /// A form with only the CSRF token.
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
     csrf: String,
+}
+
+impl CsrfForm {
+    /// The token sent.
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// The Run button, for the sources page and the source's page.
@@ -59,12 +68,15 @@ pub struct DeleteSourceForm {
 }
 
 /// The source page's query.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct SourcePageQuery {
     /// Set when a delete was sent without ticking the confirmation box.
     confirm: Option<String>,
     /// Set after a run was deleted.
     run_deleted: Option<String>,
+    /// What just happened to the schedule: `saved`, `paused`, `resumed`,
+    /// `removed`.
+    pub(crate) schedule: Option<String>,
 }
 
 /// `GET /sources/{id}`
@@ -76,8 +88,24 @@ pub async fn source_page(
 ) -> Result<Html<String>, WebError> {
     let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
     let source = state.sources.get(&session.user, &id).await?;
+    Ok(Html(
+        render_source(&state, &session, source, &query, None).await?,
+    ))
+}
+
+/// The source's page; `form` is a schedule form sent back with its errors.
+pub(crate) async fn render_source(
+    state: &AppState,
+    session: &Session,
+    source: SourceRecord,
+    query: &SourcePageQuery,
+    form: Option<(ScheduleValues, Vec<FieldError>)>,
+) -> Result<String, WebError> {
     let runs = state.runs.list(&session.user, &source.id).await?;
+    let schedule = state.schedules.get(&session.user, &source.id).await?;
     let csrf = session.csrf();
+    let (values, errors) =
+        form.unwrap_or_else(|| (ScheduleValues::from_schedule(schedule.as_ref()), Vec::new()));
     let content = html! {
         h1 { (source.name) }
         @if query.run_deleted.is_some() {
@@ -89,6 +117,7 @@ pub async fn source_page(
             dt { "Created" } dd { (when(Some(source.created_at))) }
         }
         (run_button(&source, &csrf))
+        (schedule_section(&source, schedule.as_ref(), query.schedule.as_deref(), &values, &errors, &csrf))
         h2 { "Runs" }
         @if runs.is_empty() {
             p class="hint" { "No runs yet." }
@@ -119,7 +148,7 @@ pub async fn source_page(
         }
         p { a href="/sources" { "All sources" } }
     };
-    Ok(Html(page(&source.name, &session, content).into_string()))
+    Ok(page(&source.name, session, content).into_string())
 }
 
 /// A 409 page: `message` about `source`, with a link back to it.
