@@ -360,6 +360,7 @@ fn only_commands_that_open_the_store_offer_the_store_flags() {
         &["serve", "--help"][..],
         &["users", "create", "--help"],
         &["credentials", "list", "--help"],
+        &["sources", "list", "--help"],
         &["keys", "--help"],
         &["sync", "--help"],
         &["publish", "--help"],
@@ -580,4 +581,112 @@ fn activity_actors(data_dir: &Path, id: &str) -> Vec<String> {
         store.close().await;
         entries.into_iter().map(|entry| entry.actor).collect()
     })
+}
+
+/// A source of alice's reading with credential `credential`, stored through
+/// the service (the CLI does not create sources); returns its id.
+fn create_source(data_dir: &Path, credential: &str) -> String {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = pinion_testkit::open_data_dir(data_dir).await;
+        let alice = store
+            .get_user_by_username(&pinion_domain::Username::parse("alice").unwrap())
+            .await
+            .unwrap();
+        let sources = pinion_service::Sources::new(
+            store.clone(),
+            std::sync::Arc::new(pinion_domain::SystemClock),
+        );
+        let source = sources
+            .create(
+                &alice,
+                &pinion_service::SourceInput {
+                    name: "Nightly boards".into(),
+                    credential_id: credential.to_owned(),
+                    streams: vec!["boards".into()],
+                    output_kind: "jsonl".into(),
+                    output_path: "nightly".into(),
+                },
+            )
+            .await
+            .unwrap();
+        store.close().await;
+        source.id.as_str().to_owned()
+    })
+}
+
+#[test]
+fn sources_are_scheduled_paused_resumed_and_unscheduled_by_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    let credential = create_credential(dir.path(), "Boards");
+    let source = create_source(dir.path(), credential["id"].as_str().unwrap());
+    let run = |args: &[&str]| pinion(dir.path(), args, None);
+
+    let listed = run(&["sources", "list", "--owner", "alice"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    assert!(text(&listed).contains("on demand"), "{}", text(&listed));
+
+    // Bad input: exit 2, the field named, nothing stored.
+    let short = run(&["sources", "schedule", &source, "--every", "5s"]);
+    assert_eq!(short.status.code(), Some(2), "{}", text(&short));
+    assert!(
+        text(&short).contains("every: runs more often than this server allows"),
+        "{}",
+        text(&short)
+    );
+    let zone = run(&[
+        "sources",
+        "schedule",
+        &source,
+        "--cron",
+        "0 6 * * *",
+        "--time-zone",
+        "Moon/Base",
+    ]);
+    assert_eq!(zone.status.code(), Some(2), "{}", text(&zone));
+    assert!(text(&zone).contains("time_zone:"), "{}", text(&zone));
+    let neither = run(&["sources", "schedule", &source]);
+    assert_eq!(neither.status.code(), Some(2), "{}", text(&neither));
+    let unknown = run(&["sources", "schedule", "src_0000", "--every", "1h"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", text(&unknown));
+    assert!(
+        text(&unknown).contains("no source `src_0000`"),
+        "{}",
+        text(&unknown)
+    );
+
+    let set = run(&[
+        "sources",
+        "schedule",
+        &source,
+        "--cron",
+        "0 6 * * 1-5",
+        "--time-zone",
+        "Europe/Paris",
+        "--json",
+    ]);
+    assert!(set.status.success(), "{}", text(&set));
+    let schedule: Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(schedule["description"], "0 6 * * 1-5 (Europe/Paris)");
+    assert!(schedule["next_run_at"].is_string());
+
+    let paused = run(&["sources", "pause", &source, "--json"]);
+    let paused: Value = serde_json::from_slice(&paused.stdout).unwrap();
+    assert_eq!(paused["paused"], true);
+    let listed = text(&run(&["sources", "list", "--owner", "alice"]));
+    assert!(
+        listed.contains("0 6 * * 1-5 (Europe/Paris) (paused)"),
+        "{listed}"
+    );
+    let resumed = run(&["sources", "resume", &source, "--json"]);
+    let resumed: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(resumed["paused"], false);
+
+    let removed = run(&["sources", "unschedule", &source]);
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert!(text(&removed).contains("now runs only on demand"));
+    let again = run(&["sources", "pause", &source]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(text(&again).contains("has no schedule"), "{}", text(&again));
 }

@@ -475,10 +475,7 @@ async fn a_schedule_is_set_read_paused_resumed_and_removed_over_the_api() {
         let refused = put(&app.alice, body.clone()).await.unwrap();
         assert_eq!(refused.status(), 422, "{body}");
         let error: Value = refused.json().await.unwrap();
-        assert_eq!(
-            error["error"]["field"], field,
-            "{body}: {error}"
-        );
+        assert_eq!(error["error"]["field"], field, "{body}: {error}");
     }
     let hidden = put(&app.bob, json!({"every": "1h"})).await.unwrap();
     assert_eq!(hidden.status(), 404);
