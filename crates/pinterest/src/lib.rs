@@ -54,7 +54,7 @@ pub use models::{
     BoardPrivacyFilter, BoardSection, BoardSectionCreate, BoardUpdate, ConversionReportTime,
     Granularity, MediaSource, Pin, PinCreate, PinUpdate, RawJson, RawRecord, Record, Scalar,
 };
-pub use pacing::{Budget, Pacer, RateBudgets};
+pub use pacing::{Budget, Pacer, RateBudgets, RateTier};
 pub use pager::{InvalidItem, Page, PageRequest, PageSize, PageStream};
 pub use stats::ClientStats;
 pub use token::{StaticTokenSource, TokenSource, TokenSourceError};

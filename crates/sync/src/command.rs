@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pinion_domain::ScopeSet;
-use pinion_pinterest::{BaseUrl, ClientConfig, PinterestClient, TokenSource};
+use pinion_pinterest::{BaseUrl, ClientConfig, PinterestClient, RateTier, TokenSource};
 
 use crate::custom::{CustomPlan, CustomRequest};
 use crate::custom_write::{CustomWritePlan, CustomWriteRequest};
@@ -148,6 +148,10 @@ pub struct CommandEnv {
     /// Pinion's store: run state and the publish ledger live there unless
     /// `--state` names another place. Without it, `<data dir>/sync-state.db`.
     pub store: Option<Arc<dyn pinion_store::SyncStateStore>>,
+    /// How fast the run may call Pinterest (`--rate-limit`): the app's tier
+    /// by default. Pinterest's `x-ratelimit-*` headers and 429s may slow it
+    /// further, never speed it past this.
+    pub rate: RateTier,
 }
 
 /// What the person running a command is told while it runs; the binary
@@ -200,10 +204,17 @@ pub enum PublishCommandError {
     Invalid(String),
 }
 
-fn client(env: &CommandEnv) -> Result<PinterestClient, String> {
+/// The client configuration of a run: `env`'s API and rate tier.
+fn client_config(env: &CommandEnv) -> Result<ClientConfig, String> {
     let base = BaseUrl::parse(&env.api_base_url).map_err(|e| e.to_string())?;
-    PinterestClient::new(ClientConfig::with_base_url(base), Arc::clone(&env.tokens))
-        .map_err(|e| e.to_string())
+    Ok(ClientConfig {
+        budgets: env.rate.budgets(),
+        ..ClientConfig::with_base_url(base)
+    })
+}
+
+fn client(env: &CommandEnv) -> Result<PinterestClient, String> {
+    PinterestClient::new(client_config(env)?, Arc::clone(&env.tokens)).map_err(|e| e.to_string())
 }
 
 /// Says so when a state file of an earlier version sits in the data
@@ -387,4 +398,33 @@ pub async fn run_publish(
         publish::publish_pins(&client, ledger, &request.input, &options).await?
     };
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_calls_pinterest_at_its_rate_tier() {
+        let env = |rate| CommandEnv {
+            tokens: Arc::new(pinion_pinterest::StaticTokenSource::new(
+                pinion_domain::AccessToken::new("t"),
+            )),
+            api_base_url: "http://127.0.0.1:9/v5".into(),
+            scopes: ScopeSet::default(),
+            credential_key: "cred".into(),
+            data_dir: PathBuf::from("/nonexistent"),
+            store: None,
+            rate,
+        };
+        for rate in [
+            RateTier::Standard,
+            RateTier::Trial,
+            RateTier::PerMinute(600),
+            RateTier::Unlimited,
+        ] {
+            let config = client_config(&env(rate)).unwrap();
+            assert_eq!(config.budgets, rate.budgets(), "{rate}");
+        }
+    }
 }

@@ -22,6 +22,7 @@ async fn env(sim: &TestSim, scopes: &str, dir: &std::path::Path) -> CommandEnv {
         credential_key: "credential-7".into(),
         data_dir: dir.to_path_buf(),
         store: None,
+        rate: pinion_pinterest::RateTier::Standard,
     }
 }
 

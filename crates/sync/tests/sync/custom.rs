@@ -21,6 +21,7 @@ async fn env(sim: &TestSim, dir: &std::path::Path) -> CommandEnv {
         credential_key: "credential-custom".into(),
         data_dir: dir.to_path_buf(),
         store: None,
+        rate: pinion_pinterest::RateTier::Standard,
     }
 }
 

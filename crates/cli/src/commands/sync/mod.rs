@@ -48,7 +48,7 @@ impl SyncCommand {
     pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
         let pinion = store_args.open(self.pinterest.settings()?).await?;
         let result = async {
-            let env = cli_env(&pinion, &self.credential).await?;
+            let env = cli_env(&pinion, &self.credential, self.args.rate_limit).await?;
             report::sync(&self.args, env)
                 .await
                 .map(drop)
@@ -67,7 +67,7 @@ impl PublishCommand {
     pub async fn run(self, store_args: &StoreArgs) -> CommandResult {
         let pinion = store_args.open(self.pinterest.settings()?).await?;
         let result = async {
-            let env = cli_env(&pinion, &self.credential).await?;
+            let env = cli_env(&pinion, &self.credential, self.args.rate_limit).await?;
             report::publish(&self.args, env)
                 .await
                 .map(drop)
@@ -84,7 +84,11 @@ impl PublishCommand {
 /// Resolves `--credential` into what the sync library needs, as the
 /// operator: the credential's token source, the API URL and the granted
 /// scopes.
-async fn cli_env(pinion: &Pinion, credential: &str) -> Result<CommandEnv, Failure> {
+async fn cli_env(
+    pinion: &Pinion,
+    credential: &str,
+    rate: pinion_pinterest::RateTier,
+) -> Result<CommandEnv, Failure> {
     let record = local_credential(pinion, "credential", credential).await?;
     ensure_usable(&record)?;
     let granted = pinion
@@ -102,6 +106,7 @@ async fn cli_env(pinion: &Pinion, credential: &str) -> Result<CommandEnv, Failur
             .clone()
             .ok_or_else(|| anyhow::anyhow!("no data directory"))?,
         store: Some(pinion.sync_state()),
+        rate,
     })
 }
 
