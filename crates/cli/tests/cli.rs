@@ -690,3 +690,31 @@ fn sources_are_scheduled_paused_resumed_and_unscheduled_by_the_operator() {
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert!(text(&again).contains("has no schedule"), "{}", text(&again));
 }
+
+#[test]
+fn a_credentials_rate_limit_is_set_with_update_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    create_alice(dir.path());
+    let credential = create_credential(dir.path(), "Boards");
+    assert_eq!(credential["rate_tier"], "standard");
+    let id = credential["id"].as_str().unwrap();
+    let updated = pinion(
+        dir.path(),
+        &["credentials", "update", id, "--rate-limit", "600/min"],
+        None,
+    );
+    assert!(updated.status.success(), "{}", text(&updated));
+    assert!(text(&updated).contains("rate limit:"), "{}", text(&updated));
+    assert!(text(&updated).contains("600/min"), "{}", text(&updated));
+    let refused = pinion(
+        dir.path(),
+        &["credentials", "update", id, "--rate-limit", "fast"],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("rate_tier: `fast` is not a rate limit"),
+        "{}",
+        text(&refused)
+    );
+}

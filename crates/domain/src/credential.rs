@@ -307,6 +307,8 @@ pub struct CredentialUpdate {
     /// New requested scopes. Pinterest grants scopes at authorization, so
     /// changing them takes effect at the next authorization.
     pub scopes: Option<ScopeSet>,
+    /// A new rate tier.
+    pub rate_tier: Option<crate::RateTier>,
 }
 
 impl CredentialUpdate {
@@ -317,6 +319,7 @@ impl CredentialUpdate {
             && self.client_id.is_none()
             && self.client_secret.is_none()
             && self.scopes.is_none()
+            && self.rate_tier.is_none()
     }
 }
 
@@ -333,6 +336,8 @@ pub struct CredentialPatchInput {
     pub client_secret: Option<ClientSecret>,
     /// New requested scopes; blank restores the default.
     pub scopes: Option<String>,
+    /// A new rate tier: `standard`, `trial`, `N/min` or `unlimited`.
+    pub rate_tier: Option<String>,
 }
 
 impl CredentialUpdate {
@@ -361,11 +366,15 @@ impl CredentialUpdate {
                 .scopes
                 .as_deref()
                 .and_then(|v| errors.check(parse_requested_scopes(Some(v)))),
+            rate_tier: input
+                .rate_tier
+                .as_deref()
+                .and_then(|v| errors.check(crate::RateTier::parse_field("rate_tier", v))),
         };
         if errors.is_empty() && update.is_empty() {
             errors.push(FieldError::new(
                 "update",
-                "names no field to change (name, description, client_id, client_secret, scopes)",
+                "names no field to change (name, description, client_id, client_secret, scopes, rate_tier)",
             ));
         }
         if errors.is_empty() {
@@ -517,6 +526,8 @@ pub struct Credential {
     pub client_secret_set: bool,
     /// The scopes the user asked for.
     pub scopes: ScopeSet,
+    /// How fast Pinion calls Pinterest with this credential.
+    pub rate_tier: crate::RateTier,
     /// The scopes Pinterest granted at the last authorization or refresh.
     pub granted_scopes: Option<ScopeSet>,
     /// Where the credential stands.

@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod credential;
 pub mod id;
+pub mod rate;
 pub mod record;
 pub mod schedule;
 pub mod scope;
@@ -23,6 +24,7 @@ pub use credential::{
     CredentialUpdate, Description, NewCredential,
 };
 pub use id::{ApiTokenId, CredentialId, DestinationId, FlowId, RunId, SourceId, UserId};
+pub use rate::RateTier;
 pub use scope::{Scope, ScopeSet};
 pub use secret::{
     AccessToken, ApiToken, AuthorizationCode, ClientSecret, OAuthState, Password, PkceVerifier,

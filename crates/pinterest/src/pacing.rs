@@ -24,6 +24,7 @@ use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
 use crate::endpoint::RateCategory;
+pub use pinion_domain::RateTier;
 
 /// A number of requests allowed per period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,82 +93,6 @@ impl Budget {
     }
 }
 
-/// How fast a Pinterest app may call: its access tier, a custom number of
-/// requests per minute in every rate-limit category, or no client-side
-/// limit (for a server without limits, such as the simulator with its
-/// limits off). Text form: `standard`, `trial`, `600/min`, `unlimited`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RateTier {
-    /// Pinterest's standard access ([`RateBudgets::standard`]).
-    #[default]
-    Standard,
-    /// Pinterest's trial access ([`RateBudgets::trial`]).
-    Trial,
-    /// This many requests a minute in every category, under the universal
-    /// 100 a second.
-    PerMinute(u32),
-    /// No client-side budget; Pinterest's headers and 429s still pace.
-    Unlimited,
-}
-
-impl RateTier {
-    /// The budgets of this tier.
-    pub fn budgets(self) -> RateBudgets {
-        match self {
-            RateTier::Standard => RateBudgets::standard(),
-            RateTier::Trial => RateBudgets::trial(),
-            RateTier::Unlimited => RateBudgets::unlimited(),
-            RateTier::PerMinute(per_minute) => {
-                let mut budgets = RateBudgets::standard();
-                for category in RateCategory::ALL {
-                    budgets.categories[category.index()] = Some(Budget::per_minute(per_minute));
-                }
-                budgets
-            }
-        }
-    }
-}
-
-impl std::str::FromStr for RateTier {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        match text.to_ascii_lowercase().as_str() {
-            "standard" => return Ok(RateTier::Standard),
-            "trial" => return Ok(RateTier::Trial),
-            "unlimited" => return Ok(RateTier::Unlimited),
-            _ => {}
-        }
-        let invalid = || {
-            format!(
-                "`{text}` is not a rate limit: `standard`, `trial`, `unlimited` or a number of \
-                 requests a minute such as `600/min`"
-            )
-        };
-        let number = text.strip_suffix("/min").ok_or_else(invalid)?;
-        match number.trim().parse::<u32>() {
-            Ok(0) => Err("a rate limit must allow at least 1 request a minute".to_owned()),
-            Ok(n) if n > 6_000_000 => Err(format!(
-                "{n}/min is more than 100,000 a second; use `unlimited`"
-            )),
-            Ok(n) => Ok(RateTier::PerMinute(n)),
-            Err(_) => Err(invalid()),
-        }
-    }
-}
-
-impl std::fmt::Display for RateTier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RateTier::Standard => f.write_str("standard"),
-            RateTier::Trial => f.write_str("trial"),
-            RateTier::Unlimited => f.write_str("unlimited"),
-            RateTier::PerMinute(n) => write!(f, "{n}/min"),
-        }
-    }
-}
-
 /// The budgets a [`Pacer`] enforces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateBudgets {
@@ -227,6 +152,24 @@ impl RateBudgets {
             budgets.categories[category.index()] = Some(Budget::per_day(per_day));
         }
         budgets
+    }
+
+    /// The budgets of `tier`: Pinterest's standard or trial access, a custom
+    /// number of requests a minute in every category (under the universal
+    /// 100 a second), or none.
+    pub fn for_tier(tier: RateTier) -> Self {
+        match tier {
+            RateTier::Standard => Self::standard(),
+            RateTier::Trial => Self::trial(),
+            RateTier::Unlimited => Self::unlimited(),
+            RateTier::PerMinute(per_minute) => {
+                let mut budgets = Self::standard();
+                for category in RateCategory::ALL {
+                    budgets.categories[category.index()] = Some(Budget::per_minute(per_minute));
+                }
+                budgets
+            }
+        }
     }
 
     /// No client-side budget at all (header pauses and 429 pauses still apply).
@@ -514,7 +457,7 @@ mod tests {
         for bad in ["fast", "600", "0/min", "-5/min", "1.5/min", "9999999/min"] {
             assert!(bad.parse::<RateTier>().is_err(), "{bad}");
         }
-        let custom = RateTier::PerMinute(600).budgets();
+        let custom = RateBudgets::for_tier(RateTier::PerMinute(600));
         for category in RateCategory::ALL {
             assert_eq!(
                 custom.effective(*category),
@@ -526,8 +469,14 @@ mod tests {
             custom.effective_universal(),
             RateBudgets::standard().effective_universal()
         );
-        assert_eq!(RateTier::Unlimited.budgets(), RateBudgets::unlimited());
-        assert_eq!(RateTier::default().budgets(), RateBudgets::standard());
+        assert_eq!(
+            RateBudgets::for_tier(RateTier::Unlimited),
+            RateBudgets::unlimited()
+        );
+        assert_eq!(
+            RateBudgets::for_tier(RateTier::default()),
+            RateBudgets::standard()
+        );
     }
 
     use super::*;

@@ -288,7 +288,7 @@ fn changed_fields(before: &CredentialRecord, update: &CredentialUpdate) -> Strin
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::Users;
     use pinion_domain::ClientSecret;
@@ -469,11 +469,11 @@ mod tests {
         assert!(credentials.list(&alice).await.unwrap().is_empty());
     }
 
-    #[test]
-    fn only_an_active_credential_is_usable() {
+    /// An active credential with tokens, for tests of pure rules.
+    pub(crate) fn sample() -> Credential {
         use pinion_domain::CredentialStatus;
         let now = chrono::Utc::now();
-        let mut credential = Credential {
+        Credential {
             id: CredentialId::generate(),
             owner: UserId::generate(),
             name: pinion_domain::CredentialName::parse("Boards").unwrap(),
@@ -482,6 +482,7 @@ mod tests {
             client_id: pinion_domain::ClientId::parse("1484362").unwrap(),
             client_secret_set: true,
             scopes: pinion_domain::ScopeSet::default_requested(),
+            rate_tier: pinion_domain::RateTier::Standard,
             granted_scopes: None,
             status: CredentialStatus::Active,
             has_access_token: true,
@@ -494,7 +495,13 @@ mod tests {
             version: 1,
             created_at: now,
             updated_at: now,
-        };
+        }
+    }
+
+    #[test]
+    fn only_an_active_credential_is_usable() {
+        use pinion_domain::CredentialStatus;
+        let mut credential = sample();
         assert_eq!(usability(&credential), Ok(()));
         credential.status = CredentialStatus::NeedsAuthorization;
         assert_eq!(usability(&credential), Err(Unusable::NotAuthorized));

@@ -67,12 +67,16 @@ impl Destinations {
         credential_id: &CredentialId,
     ) -> Result<Vec<BoardChoice>, ServiceError> {
         let credential = self.credentials.usable_by(actor, credential_id).await?;
-        self.read_boards(&credential.id).await
+        self.read_boards(&credential).await
     }
 
-    async fn read_boards(&self, id: &CredentialId) -> Result<Vec<BoardChoice>, ServiceError> {
-        let source = Arc::new(self.tokens.token_source(id.clone()));
-        let client = PinterestClient::new(self.pinterest.clone(), source).map_err(|err| {
+    async fn read_boards(
+        &self,
+        credential: &pinion_domain::Credential,
+    ) -> Result<Vec<BoardChoice>, ServiceError> {
+        let source = Arc::new(self.tokens.token_source(credential.id.clone()));
+        let config = crate::paced_for(&self.pinterest, credential);
+        let client = PinterestClient::new(config, source).map_err(|err| {
             ServiceError::Unavailable(format!("the Pinterest client is misconfigured: {err}"))
         })?;
         let mut pages = client.boards(BoardsQuery::default(), PageRequest::first());
@@ -122,7 +126,7 @@ impl Destinations {
             errors.push(FieldError::new("board_id", "pick a board"));
             None
         } else {
-            let boards = self.read_boards(&credential.id).await?;
+            let boards = self.read_boards(&credential).await?;
             let found = boards.into_iter().find(|b| b.id == input.board_id);
             if found.is_none() {
                 errors.push(FieldError::new(

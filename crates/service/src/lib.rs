@@ -73,3 +73,40 @@ pub use sources::{OUTPUTS, STREAMS, SourceInput, Sources};
 pub use pinion_oauth as oauth;
 /// The Pinterest API client crate, re-exported for the same reason.
 pub use pinion_pinterest as pinterest;
+
+/// The Pinterest client configuration for calls made with `credential`:
+/// `base`, paced at the credential's rate tier.
+pub(crate) fn paced_for(
+    base: &pinion_pinterest::ClientConfig,
+    credential: &pinion_domain::Credential,
+) -> pinion_pinterest::ClientConfig {
+    pinion_pinterest::ClientConfig {
+        budgets: pinion_pinterest::RateBudgets::for_tier(credential.rate_tier),
+        ..base.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn calls_with_a_credential_are_paced_at_its_rate_tier() {
+        let base = pinion_pinterest::ClientConfig::with_base_url(
+            pinion_pinterest::BaseUrl::parse("http://127.0.0.1:9/v5").unwrap(),
+        );
+        let mut credential = crate::credentials::tests::sample();
+        for tier in [
+            pinion_domain::RateTier::Standard,
+            pinion_domain::RateTier::Trial,
+            pinion_domain::RateTier::PerMinute(60),
+            pinion_domain::RateTier::Unlimited,
+        ] {
+            credential.rate_tier = tier;
+            let config = super::paced_for(&base, &credential);
+            assert_eq!(
+                config.budgets,
+                pinion_pinterest::RateBudgets::for_tier(tier)
+            );
+            assert_eq!(config.base_url, base.base_url);
+        }
+    }
+}

@@ -82,7 +82,7 @@ impl Lifecycle {
             .await?;
         crate::check::check(
             &self.tokens,
-            self.pinterest.clone(),
+            crate::paced_for(&self.pinterest, &record),
             &record.id,
             &actor,
             reuse,

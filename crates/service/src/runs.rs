@@ -642,7 +642,7 @@ impl Runs {
             .map(|name| name.parse::<StreamName>().map_err(|err| err.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         let client = PinterestClient::new(
-            self.pinterest.clone(),
+            crate::paced_for(&self.pinterest, &credential),
             Arc::new(self.tokens.token_source(credential.id.clone())),
         )
         .map_err(|err| format!("The Pinterest client could not be set up: {err}"))?;

@@ -58,6 +58,7 @@ where
             client_id: new.client_id.as_str().to_owned(),
             client_secret_sealed: sealed,
             scopes: new.scopes.to_space_separated(),
+            rate_tier: pinion_domain::RateTier::default().to_string(),
             granted_scopes: None,
             status: CredentialStatus::NeedsAuthorization.as_str().to_owned(),
             access_token_sealed: None,
@@ -168,6 +169,9 @@ where
         }
         if let Some(scopes) = &update.scopes {
             row.scopes = scopes.to_space_separated();
+        }
+        if let Some(tier) = &update.rate_tier {
+            row.rate_tier = tier.to_string();
         }
         if let Some(secret) = &update.client_secret {
             let keyring = self.sealing_keyring(&mut tx).await?;

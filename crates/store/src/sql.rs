@@ -49,7 +49,7 @@ pub(crate) const CREDENTIAL_COLUMNS: &str = "id, owner_id, name, description, pr
      client_id, client_secret_sealed, scopes, granted_scopes, status, access_token_sealed, \
      access_token_expires_at, refresh_token_sealed, refresh_token_expires_at, last_refreshed_at, \
      last_error, refresh_started_at, refresh_attempt_id, refresh_failures, next_refresh_at, \
-     version, created_at, updated_at, access_token_aged_at, last_checked_at";
+     version, created_at, updated_at, access_token_aged_at, last_checked_at, rate_tier";
 
 pub(crate) const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, owner_id, name, \
      description, provider, client_id, client_secret_sealed, scopes, granted_scopes, status, \
@@ -66,7 +66,7 @@ pub(crate) const UPDATE_CREDENTIAL: &str = "UPDATE credentials SET name = $2, na
      refresh_token_sealed = $12, refresh_token_expires_at = $13, last_refreshed_at = $14, \
      last_error = $15, refresh_started_at = $16, refresh_attempt_id = $17, \
      refresh_failures = $18, next_refresh_at = $19, version = $20, updated_at = $21, \
-     access_token_aged_at = $23 WHERE id = $1 AND version = $22";
+     access_token_aged_at = $23, rate_tier = $24 WHERE id = $1 AND version = $22";
 
 pub(crate) const USER_COLUMNS: &str = "id, username, role, password_hash, created_at, updated_at";
 
@@ -124,6 +124,7 @@ pub(crate) struct CredentialRow {
     pub client_id: String,
     pub client_secret_sealed: Vec<u8>,
     pub scopes: String,
+    pub rate_tier: String,
     pub granted_scopes: Option<String>,
     pub status: String,
     pub access_token_sealed: Option<Vec<u8>>,
@@ -179,6 +180,7 @@ impl CredentialRow {
             client_id: ClientId::from_trusted(self.client_id.clone()),
             client_secret_set: !self.client_secret_sealed.is_empty(),
             scopes: ScopeSet::parse_lenient(&self.scopes).0,
+            rate_tier: self.rate_tier.parse().map_err(|_| corrupt("rate tier"))?,
             granted_scopes: self
                 .granted_scopes
                 .as_deref()
@@ -699,6 +701,7 @@ where
             .bind(row.updated_at)
             .bind(expected)
             .bind(row.access_token_aged_at)
+            .bind(&row.rate_tier)
             .execute(&mut **tx)
             .await
             .map_err(|err| {

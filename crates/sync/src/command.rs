@@ -208,7 +208,7 @@ pub enum PublishCommandError {
 fn client_config(env: &CommandEnv) -> Result<ClientConfig, String> {
     let base = BaseUrl::parse(&env.api_base_url).map_err(|e| e.to_string())?;
     Ok(ClientConfig {
-        budgets: env.rate.budgets(),
+        budgets: pinion_pinterest::RateBudgets::for_tier(env.rate),
         ..ClientConfig::with_base_url(base)
     })
 }
@@ -424,7 +424,11 @@ mod tests {
             RateTier::Unlimited,
         ] {
             let config = client_config(&env(rate)).unwrap();
-            assert_eq!(config.budgets, rate.budgets(), "{rate}");
+            assert_eq!(
+                config.budgets,
+                pinion_pinterest::RateBudgets::for_tier(rate),
+                "{rate}"
+            );
         }
     }
 }

@@ -218,6 +218,11 @@ pub struct UpdateArgs {
     /// New requested scopes; they apply at the next authorization.
     #[arg(long, value_parser = Utf8Text)]
     scopes: Option<String>,
+    /// How fast Pinion calls Pinterest with this credential: `standard`,
+    /// `trial`, a number of requests a minute in every rate-limit category
+    /// such as `600/min`, or `unlimited`.
+    #[arg(long, value_parser = Utf8Text)]
+    rate_limit: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -311,6 +316,7 @@ impl CredentialsCommand {
                     client_id: args.client_id,
                     client_secret: secret,
                     scopes: args.scopes,
+                    rate_tier: args.rate_limit,
                 };
                 let updated = pinion
                     .credentials
@@ -557,6 +563,7 @@ fn print_credential(record: &Credential, json: bool, verb: &str) -> CommandResul
             .into(),
         ),
         ("scopes", record.scopes.to_comma_separated()),
+        ("rate limit", record.rate_tier.to_string()),
         (
             "granted scopes",
             record

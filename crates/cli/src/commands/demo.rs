@@ -207,7 +207,7 @@ impl DemoArgs {
             credential_key: record.id.to_string(),
             data_dir: data_dir.to_path_buf(),
             store: Some(pinion.sync_state()),
-            rate: pinion_pinterest::RateTier::Standard,
+            rate: record.rate_tier,
         };
 
         let synced = dir.join("pinterest-data.db");

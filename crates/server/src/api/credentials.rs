@@ -176,6 +176,17 @@ pub struct UpdateCredential {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub scopes: Option<ScopesField>,
+    /// How fast Pinion calls Pinterest with this credential: `standard`
+    /// (Pinterest's standard access), `trial`, a number of requests a
+    /// minute in every rate-limit category such as `600/min`, or
+    /// `unlimited`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(
+        nullable = false,
+        example = "standard",
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?i:standard|trial|unlimited|[0-9]{1,7}/min)[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
+    pub rate_tier: Option<String>,
 }
 
 /// A field that may be left out but is never `null`.
@@ -202,6 +213,10 @@ pub struct CredentialView {
     client_secret: &'static str,
     scopes: Vec<&'static str>,
     granted_scopes: Option<Vec<&'static str>>,
+    /// How fast Pinion calls Pinterest with it: `standard`, `trial`,
+    /// `N/min` or `unlimited`.
+    #[schema(example = "standard")]
+    rate_tier: String,
     /// `needs_authorization`, `active`, `needs_reauthorization` or `error`.
     status: &'static str,
     status_label: &'static str,
@@ -235,6 +250,7 @@ impl From<&Credential> for CredentialView {
                 .granted_scopes
                 .as_ref()
                 .map(|set| set.iter().map(|s| s.as_str()).collect()),
+            rate_tier: record.rate_tier.to_string(),
             status: record.status.as_str(),
             status_label: record.status.label(),
             last_error: record.last_error.clone(),
@@ -410,6 +426,7 @@ pub async fn update(
         client_id: body.client_id,
         client_secret: body.client_secret.map(SecretField::into_secret),
         scopes: body.scopes.map(ScopesField::into_text),
+        rate_tier: body.rate_tier,
     };
     let id = ApiError::path_id::<CredentialId>(&id, "credential")?;
     let record = state.credentials.update(&user, &id, &patch).await?;

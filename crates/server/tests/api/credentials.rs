@@ -341,3 +341,41 @@ async fn the_listing_and_token_checks_follow_writes_made_around_the_server() {
     assert_eq!(status, 401, "{body}");
     assert_eq!(app.get_credentials(&app.bob).await.status(), 401);
 }
+
+#[tokio::test]
+async fn a_credentials_rate_tier_defaults_to_standard_and_is_changed_by_patch() {
+    let app = spawn_app().await;
+    let id = app.create_credential(&app.alice, "Boards").await;
+    let shown: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/credentials/{id}")))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["rate_tier"], "standard");
+
+    for (tier, shown_as) in [
+        ("trial", "trial"),
+        (" 600/min ", "600/min"),
+        ("Unlimited", "unlimited"),
+    ] {
+        let changed = app
+            .patch_credential(&app.alice, &id, &json!({"rate_tier": tier}))
+            .await;
+        assert_eq!(changed.status(), 200, "{tier}");
+        let body: Value = changed.json().await.unwrap();
+        assert_eq!(body["rate_tier"], shown_as);
+    }
+    for bad in ["fast", "0/min", "600"] {
+        let refused = app
+            .patch_credential(&app.alice, &id, &json!({"rate_tier": bad}))
+            .await;
+        assert_eq!(refused.status(), 422, "{bad}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "rate_tier", "{body}");
+    }
+}

@@ -277,6 +277,7 @@ pub async fn a_failed_update_rolls_back_every_field(db: &TestDb) {
         client_secret: Some(ClientSecret::new("new-secret")),
         scopes: Some(ScopeSet::parse("ads:read").unwrap()),
         client_id: Some(ClientId::parse("42").unwrap()),
+        rate_tier: Some(pinion_domain::RateTier::Trial),
     };
     assert!(
         store

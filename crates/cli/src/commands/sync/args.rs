@@ -15,12 +15,13 @@ use pinion_sync::publish;
 #[derive(Debug, Clone, clap::Args)]
 pub struct SyncArgs {
     /// How fast to call Pinterest for this run: `standard` (Pinterest's
-    /// standard access, the default), `trial`, a number of requests a minute
-    /// in every rate-limit category such as `600/min`, or `unlimited` (no
-    /// client-side limit, for a server without one). Pinterest's rate-limit
+    /// standard access), `trial`, a number of requests a minute in every
+    /// rate-limit category such as `600/min`, or `unlimited` (no client-side
+    /// limit, for a server without one). Default: the credential's rate tier
+    /// (`pinion credentials update --rate-limit`). Pinterest's rate-limit
     /// headers and 429 answers can slow a run further, never speed it up.
-    #[arg(long, value_name = "TIER", default_value = "standard")]
-    pub rate_limit: pinion_pinterest::RateTier,
+    #[arg(long, value_name = "TIER")]
+    pub rate_limit: Option<pinion_pinterest::RateTier>,
     /// Streams to read, comma-separated: user_account, boards,
     /// board_sections, board_pins, board_section_pins, pins, ad_accounts,
     /// ad_account_analytics. Default: every stream the credential's scopes
@@ -98,12 +99,13 @@ impl SyncArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PublishArgs {
     /// How fast to call Pinterest for this run: `standard` (Pinterest's
-    /// standard access, the default), `trial`, a number of requests a minute
-    /// in every rate-limit category such as `600/min`, or `unlimited` (no
-    /// client-side limit, for a server without one). Pinterest's rate-limit
+    /// standard access), `trial`, a number of requests a minute in every
+    /// rate-limit category such as `600/min`, or `unlimited` (no client-side
+    /// limit, for a server without one). Default: the credential's rate tier
+    /// (`pinion credentials update --rate-limit`). Pinterest's rate-limit
     /// headers and 429 answers can slow a run further, never speed it up.
-    #[arg(long, value_name = "TIER", default_value = "standard")]
-    pub rate_limit: pinion_pinterest::RateTier,
+    #[arg(long, value_name = "TIER")]
+    pub rate_limit: Option<pinion_pinterest::RateTier>,
     /// JSON Lines input: pins (`board_id`, `board_section_id`, `title`,
     /// `description`, `link`, `alt_text`, `image_url`, `key`) or, with
     /// `--boards`, boards (`name`, `description`, `privacy`, `key`).

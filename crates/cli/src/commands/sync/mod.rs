@@ -87,7 +87,7 @@ impl PublishCommand {
 async fn cli_env(
     pinion: &Pinion,
     credential: &str,
-    rate: pinion_pinterest::RateTier,
+    rate: Option<pinion_pinterest::RateTier>,
 ) -> Result<CommandEnv, Failure> {
     let record = local_credential(pinion, "credential", credential).await?;
     ensure_usable(&record)?;
@@ -106,7 +106,7 @@ async fn cli_env(
             .clone()
             .ok_or_else(|| anyhow::anyhow!("no data directory"))?,
         store: Some(pinion.sync_state()),
-        rate,
+        rate: rate.unwrap_or(record.rate_tier),
     })
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::owned;
 use crate::AppState;
 use crate::web::credentials::safe_return_to;
-use crate::web::layout::{page, when};
+use crate::web::layout::{page, text_field, when};
 use crate::web::{Session, WebError};
 
 /// The page's query.
@@ -32,12 +32,37 @@ pub struct AccountView {
     pub problem: Option<String>,
 }
 
-/// The overlay of `record`, with `name`/`description` as typed.
+/// What the edit form holds: as typed, or the credential's own.
+#[derive(Debug, Clone, Default)]
+pub struct EditValues {
+    /// Credential Name.
+    pub name: String,
+    /// Credential Description.
+    pub description: String,
+    /// Rate limit: `standard`, `trial`, `N/min` or `unlimited`.
+    pub rate_tier: String,
+}
+
+impl EditValues {
+    /// The values stored for `record`.
+    pub fn of(record: &Credential) -> Self {
+        Self {
+            name: record.name.as_str().to_owned(),
+            description: record
+                .description
+                .as_ref()
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default(),
+            rate_tier: record.rate_tier.to_string(),
+        }
+    }
+}
+
+/// The overlay of `record`, with the fields as `values` holds them.
 pub fn overlay(
     session: &Session,
     record: &Credential,
-    name: &str,
-    description: &str,
+    values: &EditValues,
     account: Option<&AccountView>,
     return_to: &str,
     errors: &[FieldError],
@@ -74,16 +99,23 @@ pub fn overlay(
                 @let name_error = error_of("name");
                 div class={ "field" @if name_error.is_some() { " invalid" } } {
                     label for="name" { "Credential Name" }
-                    input type="text" id="name" name="name" value=(name);
+                    input type="text" id="name" name="name" value=(values.name);
                     @if let Some(error) = name_error { p class="error" { (error) } }
                 }
                 @let description_error = error_of("description");
                 div class={ "field" @if description_error.is_some() { " invalid" } } {
                     label for="description" { "Credential Description" }
-                    textarea id="description" name="description" rows="2" { (description) }
+                    textarea id="description" name="description" rows="2" { (values.description) }
                     p class="hint" { "Descriptions help others understand the resource." }
                     @if let Some(error) = description_error { p class="error" { (error) } }
                 }
+                (text_field(
+                    "rate_tier",
+                    "Rate limit",
+                    &values.rate_tier,
+                    Some("How fast Pinion calls Pinterest with this credential: standard (Pinterest's standard access), trial, a number of requests a minute such as 600/min, or unlimited."),
+                    errors,
+                ))
                 table class="info" {
                     tr { th { "Client ID" } td { (record.client_id.as_str()) } }
                     tr { th { "Client Secret" } td class="secret-state" {
@@ -138,23 +170,9 @@ pub async fn get(
     } else {
         None
     };
-    let name = record.name.as_str().to_owned();
-    let description = record
-        .description
-        .as_ref()
-        .map(|d| d.as_str().to_owned())
-        .unwrap_or_default();
+    let values = EditValues::of(&record);
     let return_to = safe_return_to(query.return_to.as_deref());
     Ok(Html(
-        overlay(
-            &session,
-            &record,
-            &name,
-            &description,
-            account.as_ref(),
-            return_to,
-            &[],
-        )
-        .into_string(),
+        overlay(&session, &record, &values, account.as_ref(), return_to, &[]).into_string(),
     ))
 }

@@ -10,7 +10,7 @@ use pinion_domain::{CredentialPatchInput, FieldError};
 use pinion_service::ServiceError;
 use serde::Deserialize;
 
-use super::get::overlay;
+use super::get::{EditValues, overlay};
 use super::owned;
 use crate::AppState;
 use crate::web::credentials::{authorize, safe_return_to};
@@ -23,6 +23,7 @@ pub struct EditForm {
     csrf: String,
     name: Option<String>,
     description: Option<String>,
+    rate_tier: Option<String>,
     #[serde(default)]
     action: String,
     return_to: Option<String>,
@@ -45,6 +46,7 @@ pub async fn post(
     let patch = CredentialPatchInput {
         name: form.name.clone(),
         description: form.description.clone(),
+        rate_tier: form.rate_tier.clone(),
         ..CredentialPatchInput::default()
     };
     let errors = match state.credentials.update(&session.user, &id, &patch).await {
@@ -60,8 +62,11 @@ pub async fn post(
     let page = overlay(
         &session,
         &record,
-        form.name.as_deref().unwrap_or_default(),
-        form.description.as_deref().unwrap_or_default(),
+        &EditValues {
+            name: form.name.clone().unwrap_or_default(),
+            description: form.description.clone().unwrap_or_default(),
+            rate_tier: form.rate_tier.clone().unwrap_or_default(),
+        },
         None,
         return_to,
         &errors,
