@@ -5,6 +5,7 @@
 //! that breaks its rules; nothing was changed).
 
 mod commands;
+mod duration;
 mod output;
 mod settings;
 

@@ -33,6 +33,8 @@ pub struct Application {
     refresh_lease: std::time::Duration,
     max_connections: Option<usize>,
     runs: pinion_service::Runs,
+    health: Option<pinion_service::HealthChecker>,
+    deliverer: Option<pinion_service::Deliverer>,
 }
 
 impl Application {
@@ -47,6 +49,10 @@ impl Application {
             .map(|config| pinion.refresher(config));
         let runs = pinion.runs.clone();
         let refresh_lease = pinion.refresh_lease();
+        let health = settings
+            .check_interval
+            .map(|interval| pinion.health_checker(interval));
+        let deliverer = settings.deliver_webhooks.then(|| pinion.deliverer());
         let state = AppState::new(Services {
             credential_lists: Arc::new(pinion_service::cache::ReadCache::new(
                 pinion.changes().clone(),
@@ -62,6 +68,8 @@ impl Application {
             refresh_lease,
             max_connections: settings.max_connections,
             runs,
+            health,
+            deliverer,
         })
     }
 
@@ -78,7 +86,8 @@ impl Application {
     /// until the same shutdown. Source runs left by a process that stopped
     /// are taken over first, then every few seconds (see
     /// `pinion_service::runs`); at shutdown this process's runs stop and
-    /// release their leases.
+    /// release their leases. The health checker and the webhook deliverer
+    /// (issue 14) run beside them until the same shutdown.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -112,6 +121,29 @@ impl Application {
                     .await;
             })
         });
+        let background: Vec<tokio::task::JoinHandle<()>> = {
+            let health = self.health.map(|checker| {
+                let mut stop_rx = stop_rx.clone();
+                tokio::spawn(async move {
+                    checker
+                        .run_until_stopped(async move {
+                            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+                        })
+                        .await;
+                })
+            });
+            let deliverer = self.deliverer.map(|deliverer| {
+                let mut stop_rx = stop_rx.clone();
+                tokio::spawn(async move {
+                    deliverer
+                        .run_until_stopped(async move {
+                            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+                        })
+                        .await;
+                })
+            });
+            health.into_iter().chain(deliverer).collect()
+        };
         // Header read and idle keep-alive bounded, connections capped below
         // the open-file limit (issue 12, SECURITY.md R30).
         let allowed = crate::connections::connection_cap();
@@ -135,6 +167,9 @@ impl Application {
             let _ = task.await;
         }
         let _ = supervisor.await;
+        for task in background {
+            let _ = task.await;
+        }
         result
     }
 }

@@ -562,9 +562,16 @@ impl Webhooks {
     }
 }
 
-/// How long the default retry schedule runs: about 27.6 hours.
-pub fn retry_span(policy: &DeliveryPolicy) -> Duration {
-    policy.schedule.span()
+/// The delivery policy whose schedule runs on `unit` (what one second of
+/// it lasts: `--webhook-retry-unit`); refused when zero.
+pub fn delivery_policy(unit: Duration) -> Result<DeliveryPolicy, pinion_domain::FieldError> {
+    if unit.is_zero() {
+        return Err(pinion_domain::FieldError::new(
+            "webhook-retry-unit",
+            "must be more than zero (1s is the real schedule)",
+        ));
+    }
+    Ok(DeliveryPolicy::with_unit(unit))
 }
 
 #[cfg(test)]
