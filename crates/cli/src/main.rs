@@ -63,6 +63,8 @@ enum Command {
     Publish(WithStore<commands::sync::PublishCommand>),
     /// Run a strict local stand-in for Pinterest's OAuth and v5 API.
     Simulator(commands::simulator::SimulatorArgs),
+    /// Manage webhook endpoints and read their delivery logs.
+    Webhooks(OnStore<commands::webhooks::WebhooksCommand>),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
             Command::Sync(sync) => sync.args.run(&sync.store).await,
             Command::Publish(publish) => publish.args.run(&publish.store).await,
             Command::Simulator(args) => args.run().await.map_err(commands::Failure::Other),
+            Command::Webhooks(webhooks) => webhooks.command.run(&webhooks.store).await,
         }
     });
     match result {

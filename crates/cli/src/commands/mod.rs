@@ -8,6 +8,7 @@ pub mod serve;
 pub mod simulator;
 pub mod sync;
 pub mod users;
+pub mod webhooks;
 
 use std::process::ExitCode;
 

@@ -180,6 +180,8 @@ pub async fn spawn_with_simulator(password: &str, auto_approve: bool) -> SimApp 
     let mut service = pinion_service::Settings::new(Settings::parse_public_url(&public).unwrap());
     service.pinterest_oauth_url = sim.oauth_url();
     service.pinterest_api_url = sim.api_url();
+    // Webhook endpoints of the tests are on loopback only.
+    service.notifications.addresses.allow_loopback = true;
     let pinion = pinion_service::Pinion::with_store(store, service).unwrap();
     let server = Application::build(Settings::new(addr), pinion)
         .await
