@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// shared (CGNAT) addresses.
     #[arg(long, env = "PINION_WEBHOOK_ALLOW_PRIVATE_NETWORKS")]
     webhook_allow_private_networks: bool,
+    /// Deliver no webhook events from this process (a replica that only
+    /// serves; events wait in the database for a replica that delivers).
+    #[arg(long, env = "PINION_NO_WEBHOOK_DELIVERY")]
+    no_webhook_delivery: bool,
 }
 
 /// The simulator's demo user, who signs in on its pages and approves
@@ -112,6 +116,7 @@ impl ServeArgs {
         let mut server = Settings::new(self.listen);
         server.max_connections = self.max_connections.map(|n| n as usize);
         server.check_interval = (!self.check_interval.is_zero()).then_some(self.check_interval);
+        server.deliver_webhooks = !self.no_webhook_delivery;
         let app = Application::build(server, pinion).await?;
         eprintln!(
             "Pinion is serving on http://{} (public URL {public_url}).",

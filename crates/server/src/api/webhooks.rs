@@ -30,13 +30,61 @@ pub struct CreateWebhook {
     #[schema(max_length = 2048)]
     pub url: String,
     /// The events to receive: `*` (every event but `run.succeeded`) and/or
-    /// names: `credential.needs_reauthorization`, `credential.recovered`,
-    /// `credential.refresh_failing`, `run.failed`, `run.succeeded`,
-    /// `run.taken_over`.
+    /// names.
     #[schema(min_items = 1)]
-    pub events: Vec<String>,
-    /// Words for people (at most 500 characters).
+    pub events: Vec<EventName>,
+    /// Words for people: up to 1,000 characters once trimmed; line breaks
+    /// and tabs allowed, other control characters not. Blank or null: none.
+    #[serde(default)]
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"#
+    )]
     pub description: Option<String>,
+}
+
+/// An event an endpoint can subscribe to, or `*` for every event but
+/// `run.succeeded`.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub enum EventName {
+    /// Every event but `run.succeeded`.
+    #[serde(rename = "*")]
+    All,
+    /// Pinterest refused the grant.
+    #[serde(rename = "credential.needs_reauthorization")]
+    NeedsReauthorization,
+    /// A credential works again after one of the two alerts.
+    #[serde(rename = "credential.recovered")]
+    Recovered,
+    /// Refreshes failed three times in a row.
+    #[serde(rename = "credential.refresh_failing")]
+    RefreshFailing,
+    /// A run failed.
+    #[serde(rename = "run.failed")]
+    RunFailed,
+    /// A run succeeded (opt-in).
+    #[serde(rename = "run.succeeded")]
+    RunSucceeded,
+    /// A run was taken over.
+    #[serde(rename = "run.taken_over")]
+    RunTakenOver,
+}
+
+impl EventName {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::All => pinion_domain::webhook::ALL_EVENTS,
+            Self::NeedsReauthorization => "credential.needs_reauthorization",
+            Self::Recovered => "credential.recovered",
+            Self::RefreshFailing => "credential.refresh_failing",
+            Self::RunFailed => "run.failed",
+            Self::RunSucceeded => "run.succeeded",
+            Self::RunTakenOver => "run.taken_over",
+        }
+    }
+}
+
+fn names(events: Vec<EventName>) -> Vec<String> {
+    events.into_iter().map(|e| e.as_str().to_owned()).collect()
 }
 
 /// `PATCH /api/v1/webhooks/{id}`: fields left out stay.
@@ -46,9 +94,13 @@ pub struct UpdateWebhook {
     /// A new URL.
     #[schema(max_length = 2048)]
     pub url: Option<String>,
-    /// New events.
-    pub events: Option<Vec<String>>,
-    /// A new description (an empty one clears it).
+    /// New events (at least one).
+    #[schema(min_items = 1)]
+    pub events: Option<Vec<EventName>>,
+    /// A new description (an empty one clears it); as at creation.
+    #[schema(
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"#
+    )]
     pub description: Option<String>,
     /// `true` enables the endpoint again (clearing why it was disabled);
     /// `false` disables it.
@@ -173,7 +225,7 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let input = WebhookInput {
         url: body.url,
-        events: body.events,
+        events: names(body.events),
         description: body.description,
     };
     let (webhook, secret) = state.webhooks.create(&user, None, &input).await?;
@@ -247,7 +299,7 @@ pub async fn update(
 ) -> Result<Json<WebhookEndpoint>, ApiError> {
     let patch = WebhookPatch {
         url: body.url,
-        events: body.events,
+        events: body.events.map(names),
         description: body.description,
         enabled: body.enabled,
     };
