@@ -26,8 +26,12 @@ use crate::AppState;
 pub struct CreateWebhook {
     /// Where events are posted: `https://…`, or `http://` on a loopback
     /// address; private and link-local addresses only where the operator
-    /// allows them.
-    #[schema(max_length = 2048)]
+    /// allows them; at most 2,048 characters, no user name or password. The
+    /// pattern describes a safe subset that is always accepted; the server
+    /// accepts any URL the rules above allow.
+    #[schema(
+        pattern = r#"^https://[a-z][a-z0-9]{0,30}(\.[a-z][a-z0-9]{0,30}){0,3}\.(com|net|org|io|dev)(/[A-Za-z0-9_.~-]{0,40}){0,4}$"#
+    )]
     pub url: String,
     /// The events to receive: `*` (every event but `run.succeeded`) and/or
     /// names.
@@ -91,8 +95,10 @@ fn names(events: Vec<EventName>) -> Vec<String> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
-    /// A new URL.
-    #[schema(max_length = 2048)]
+    /// A new URL, as at creation.
+    #[schema(
+        pattern = r#"^https://[a-z][a-z0-9]{0,30}(\.[a-z][a-z0-9]{0,30}){0,3}\.(com|net|org|io|dev)(/[A-Za-z0-9_.~-]{0,40}){0,4}$"#
+    )]
     pub url: Option<String>,
     /// New events (at least one).
     #[schema(min_items = 1)]
