@@ -5,6 +5,7 @@
 //! that breaks its rules; nothing was changed).
 
 mod commands;
+mod duration;
 mod output;
 mod settings;
 
@@ -64,6 +65,8 @@ enum Command {
     Publish(WithStore<commands::sync::PublishCommand>),
     /// Run a strict local stand-in for Pinterest's OAuth and v5 API.
     Simulator(commands::simulator::SimulatorArgs),
+    /// Manage webhook endpoints and read their delivery logs.
+    Webhooks(OnStore<commands::webhooks::WebhooksCommand>),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Sync(sync) => sync.args.run(&sync.store).await,
             Command::Publish(publish) => publish.args.run(&publish.store).await,
             Command::Simulator(args) => args.run().await.map_err(commands::Failure::Other),
+            Command::Webhooks(webhooks) => webhooks.command.run(&webhooks.store).await,
         }
     });
     match result {

@@ -2,7 +2,7 @@
 //!
 //! Ids that appear in URLs are 128 random bits, so knowing one id tells nothing
 //! about another and ids cannot be enumerated. Each kind has its own prefix
-//! (`cred_`, `user_`, `flow_`, `src_`, `dst_`, `run_`, `tok_`), which makes a
+//! (`cred_`, `user_`, `flow_`, `src_`, `dst_`, `run_`, `tok_`, `whk_`, `msg_`), which makes a
 //! pasted id self-describing and lets parsing refuse an id of the wrong kind.
 //! An API token's id is the exception to the randomness: it is `tok_` and the
 //! first 8 bytes of the token's SHA-256 in hex, derived by the store, since the
@@ -111,6 +111,19 @@ id_type!(
     /// Identifies one authorization flow.
     FlowId,
     "flow_"
+);
+
+id_type!(
+    /// Identifies a webhook endpoint (issue 14).
+    WebhookId,
+    "whk_"
+);
+
+id_type!(
+    /// Identifies one webhook message to one endpoint: the Standard Webhooks
+    /// `webhook-id`, the same on every retry.
+    MessageId,
+    "msg_"
 );
 
 id_type!(

@@ -17,18 +17,21 @@ pub mod scope;
 pub mod secret;
 pub mod user;
 pub mod validation;
+pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
 pub use credential::{
     ClientId, Credential, CredentialInput, CredentialName, CredentialPatchInput, CredentialStatus,
     CredentialUpdate, Description, NewCredential,
 };
-pub use id::{ApiTokenId, CredentialId, DestinationId, FlowId, RunId, SourceId, UserId};
+pub use id::{
+    ApiTokenId, CredentialId, DestinationId, FlowId, MessageId, RunId, SourceId, UserId, WebhookId,
+};
 pub use rate::RateTier;
 pub use scope::{Scope, ScopeSet};
 pub use secret::{
     AccessToken, ApiToken, AuthorizationCode, ClientSecret, OAuthState, Password, PkceVerifier,
-    RefreshToken,
+    RefreshToken, WebhookSecret,
 };
 pub use user::{Role, User, Username};
 pub use validation::{FieldError, ValidationErrors};

@@ -88,6 +88,12 @@ secret_type!(
     Password
 );
 
+secret_type!(
+    /// A webhook endpoint's signing secret, `whsec_` and the base64 of the
+    /// HMAC key (Standard Webhooks): shown once, stored sealed.
+    WebhookSecret
+);
+
 /// Fills `len` random bytes from the operating system's CSPRNG and encodes them
 /// as unpadded base64url.
 pub fn random_urlsafe(len: usize) -> String {
@@ -126,6 +132,33 @@ impl ApiToken {
     }
 }
 
+impl WebhookSecret {
+    /// The prefix Standard Webhooks gives every signing secret.
+    pub const PREFIX: &'static str = "whsec_";
+
+    /// A fresh secret: `whsec_` and the standard base64 of 32 random bytes
+    /// (the specification asks for 24 to 64).
+    pub fn random() -> Self {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut key = secrecy::zeroize::Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(&mut *key);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(*key);
+        Self::new(format!("{}{encoded}", Self::PREFIX))
+    }
+
+    /// The HMAC key: the base64-decoded part after `whsec_`; `None` when the
+    /// value is not such a secret.
+    pub fn key(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let encoded = self.expose_secret().strip_prefix(Self::PREFIX)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
+            .filter(|key| !key.is_empty())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +171,7 @@ mod tests {
             format!("{:?}", AccessToken::new(marker)),
             format!("{:?}", RefreshToken::new(marker)),
             format!("{:?}", AuthorizationCode::new(marker)),
+            format!("{:?}", WebhookSecret::new(marker)),
             format!("{:?}", OAuthState::new(marker)),
             format!("{:?}", PkceVerifier::new(marker)),
             format!("{:?}", ApiToken::new(marker)),

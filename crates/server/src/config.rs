@@ -19,15 +19,24 @@ pub struct Settings {
     /// `None` derives it from the open-file limit
     /// ([`crate::connections::max_connections_for`]).
     pub max_connections: Option<usize>,
+    /// How often the health checker checks each active credential
+    /// (`--check-interval`); `None` runs no checker (issue 14).
+    pub check_interval: Option<std::time::Duration>,
+    /// Whether this server delivers queued webhook events (issue 14).
+    pub deliver_webhooks: bool,
 }
 
 impl Settings {
-    /// Listens on `listen` with a running refresher and the default cap.
+    /// Listens on `listen` with a running refresher, the webhook
+    /// deliverer and the default cap; no health checker (`pinion serve`
+    /// turns it on with its `--check-interval`).
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
             refresher: Some(pinion_service::RefresherConfig::default()),
             max_connections: None,
+            check_interval: None,
+            deliver_webhooks: true,
         }
     }
 

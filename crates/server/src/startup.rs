@@ -34,6 +34,8 @@ pub struct Application {
     schedules: pinion_service::Schedules,
     max_connections: Option<usize>,
     runs: pinion_service::Runs,
+    health: Option<pinion_service::HealthChecker>,
+    deliverer: Option<pinion_service::Deliverer>,
 }
 
 impl Application {
@@ -49,6 +51,10 @@ impl Application {
         let runs = pinion.runs.clone();
         let schedules = pinion.schedules.clone();
         let refresh_lease = pinion.refresh_lease();
+        let health = settings
+            .check_interval
+            .map(|interval| pinion.health_checker(interval));
+        let deliverer = settings.deliver_webhooks.then(|| pinion.deliverer());
         let state = AppState::new(Services {
             credential_lists: Arc::new(pinion_service::cache::ReadCache::new(
                 pinion.changes().clone(),
@@ -65,6 +71,8 @@ impl Application {
             schedules,
             max_connections: settings.max_connections,
             runs,
+            health,
+            deliverer,
         })
     }
 
@@ -81,7 +89,8 @@ impl Application {
     /// until the same shutdown. Source runs left by a process that stopped
     /// are taken over first, then every few seconds (see
     /// `pinion_service::runs`); at shutdown this process's runs stop and
-    /// release their leases.
+    /// release their leases. The health checker and the webhook deliverer
+    /// (issue 14) run beside them until the same shutdown.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -128,6 +137,29 @@ impl Application {
                     .await;
             })
         });
+        let background: Vec<tokio::task::JoinHandle<()>> = {
+            let health = self.health.map(|checker| {
+                let mut stop_rx = stop_rx.clone();
+                tokio::spawn(async move {
+                    checker
+                        .run_until_stopped(async move {
+                            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+                        })
+                        .await;
+                })
+            });
+            let deliverer = self.deliverer.map(|deliverer| {
+                let mut stop_rx = stop_rx.clone();
+                tokio::spawn(async move {
+                    deliverer
+                        .run_until_stopped(async move {
+                            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+                        })
+                        .await;
+                })
+            });
+            health.into_iter().chain(deliverer).collect()
+        };
         // Header read and idle keep-alive bounded, connections capped below
         // the open-file limit (issue 12, SECURITY.md R30).
         let allowed = crate::connections::connection_cap();
@@ -152,6 +184,9 @@ impl Application {
         }
         let _ = scheduler.await;
         let _ = supervisor.await;
+        for task in background {
+            let _ = task.await;
+        }
         result
     }
 }

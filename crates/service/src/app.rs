@@ -172,6 +172,8 @@ pub struct Settings {
     /// The shortest interval a schedule may have
     /// ([`crate::DEFAULT_MIN_INTERVAL`] unless the operator allows less).
     pub min_schedule_interval: Duration,
+    /// Where webhooks may go and how they are retried (issue 14).
+    pub notifications: crate::NotificationSettings,
 }
 
 impl Settings {
@@ -185,6 +187,7 @@ impl Settings {
             data_dir: None,
             clock: Arc::new(SystemClock),
             min_schedule_interval: crate::DEFAULT_MIN_INTERVAL,
+            notifications: crate::NotificationSettings::default(),
         }
     }
 
@@ -258,6 +261,8 @@ pub struct Pinion {
     pub schedules: Schedules,
     /// The encryption keys, for the operator.
     pub keys: Keys,
+    /// Webhook endpoints and their delivery logs (issue 14).
+    pub webhooks: crate::Webhooks,
     tokens: Arc<TokenManager>,
     store: Arc<dyn Store>,
     settings: Settings,
@@ -299,28 +304,40 @@ impl Pinion {
             tokens.set_journal(TokenJournal::in_data_dir(dir, store.clone()));
         }
         let credentials = Credentials::new(store.clone());
-        let runs = Runs::new(
+        // Webhook events are announced where their transitions happen: in
+        // the token manager, the authorizations and the runs (issue 14).
+        let webhooks = crate::Webhooks::new(
+            store.clone(),
+            settings.clock.clone(),
+            settings.notifications,
+        );
+        tokens.set_events(webhooks.events());
+        let mut authorizations = Authorizations::new(store.clone(), oauth, redirect_uri);
+        authorizations.set_events(webhooks.events());
+        let mut runs = Runs::new(
             store.clone(),
             tokens.clone(),
             pinterest.clone(),
             settings.data_dir.clone(),
         );
+        runs.set_events(webhooks.events());
         Ok(Self {
             users: Users::new(store.clone()),
             lifecycle: Lifecycle::new(credentials.clone(), tokens.clone(), pinterest.clone()),
             credentials,
-            authorizations: Authorizations::new(store.clone(), oauth, redirect_uri),
+            authorizations,
             sessions: Sessions::new(store.clone(), settings.clock.clone()),
             sources: Sources::new(store.clone(), settings.clock.clone()),
-            destinations: Destinations::new(store.clone(), tokens.clone(), pinterest.clone()),
             schedules: Schedules::new(
                 store.clone(),
                 runs.clone(),
                 settings.clock.clone(),
                 settings.min_schedule_interval,
             ),
+            destinations: Destinations::new(store.clone(), tokens.clone(), pinterest),
             runs,
             keys: Keys::new(store.clone()),
+            webhooks,
             tokens,
             store,
             settings,
@@ -380,6 +397,22 @@ impl Pinion {
     /// The background refresher, paced by `config`.
     pub fn refresher(&self, config: RefresherConfig) -> Refresher {
         Refresher::new(self.tokens.clone(), config)
+    }
+
+    /// The background health checker, checking each active credential
+    /// every `interval` (issue 14).
+    pub fn health_checker(&self, interval: Duration) -> crate::HealthChecker {
+        crate::HealthChecker::new(
+            self.lifecycle.clone(),
+            self.store.clone(),
+            self.settings.clock.clone(),
+            interval,
+        )
+    }
+
+    /// The background loop that delivers webhook events (issue 14).
+    pub fn deliverer(&self) -> crate::Deliverer {
+        self.webhooks.deliverer()
     }
 
     /// How long a refresh may hold its lease before it counts as abandoned.

@@ -163,6 +163,7 @@ pub struct Authorizations {
     credentials: crate::Credentials,
     oauth: Arc<PinterestOAuth>,
     redirect_uri: RedirectUri,
+    events: crate::notifications::Events,
 }
 
 impl Authorizations {
@@ -178,7 +179,13 @@ impl Authorizations {
             store,
             oauth,
             redirect_uri,
+            events: crate::notifications::Events::default(),
         }
+    }
+
+    /// Announces recoveries through `events` (issue 14).
+    pub(crate) fn set_events(&mut self, events: crate::notifications::Events) {
+        self.events = events;
     }
 
     /// The redirect URI every flow uses.
@@ -417,6 +424,7 @@ impl Authorizations {
             detail,
         )
         .await;
+        self.events.credential_working(&credential).await;
         tracing::info!(credential_id = %credential_id, flow_id = %flow_id, "Authorized a credential.");
         Ok(CompletedAuthorization {
             credential,

@@ -14,10 +14,12 @@ mod check;
 mod credentials;
 mod destinations;
 mod error;
+mod health;
 mod instance;
 mod journal;
 mod keys;
 mod lifecycle;
+pub mod notifications;
 mod pause;
 mod refresher;
 mod runs;
@@ -43,10 +45,14 @@ pub use authorization::{
 pub use check::{CHECK_REUSE, CheckReport};
 pub use credentials::{Credentials, SHARED_SETTINGS_FORBIDDEN, Unusable, UsableList, usability};
 pub use error::ServiceError;
+pub use health::{DEFAULT_CHECK_INTERVAL, HealthChecker, check_period};
 pub use instance::{INSTANCES_DIR, Instance, Instances, Liveness};
 pub use journal::{JOURNAL_DIR, JournalEntry, TokenJournal};
 pub use keys::{AddedKey, Keys, add_key_version};
 pub use lifecycle::{GrantedTokens, Lifecycle};
+pub use notifications::{
+    AddressPolicy, Deliverer, NotificationSettings, WebhookInput, WebhookPatch, Webhooks,
+};
 pub use refresher::{FLOW_RETENTION, PURGE_EVERY, Refresher, RefresherConfig, RunOutcome};
 pub use sharing::{MAX_ACTIVITY_PAGE, UsableCredential};
 pub use tokens::{

@@ -128,6 +128,8 @@ pub struct Runs {
     executing: Arc<tokio::sync::RwLock<()>>,
     /// Set when this process stops: its runs stop without an outcome.
     stopping: watch::Sender<bool>,
+    /// Where outcomes and takeovers are announced (issue 14).
+    events: crate::notifications::Events,
 }
 
 /// An id for this process's runs when it is not registered in a data
@@ -170,7 +172,13 @@ impl Runs {
             })),
             executing: Arc::new(tokio::sync::RwLock::new(())),
             stopping: watch::channel(false).0,
+            events: crate::notifications::Events::default(),
         }
+    }
+
+    /// Announces outcomes and takeovers through `events` (issue 14).
+    pub(crate) fn set_events(&mut self, events: crate::notifications::Events) {
+        self.events = events;
     }
 
     /// Owns this process's runs as `instance`, so that when it dies another
@@ -226,6 +234,7 @@ impl Runs {
                 "the process running it stopped renewing its lease"
             };
             tracing::warn!(run_id = %run.id, previous_owner = %run.owner_instance, reason = why, "Took over a run.");
+            self.events.run_taken_over(&run.id, why).await;
             let record = match self.store.get_run(&run.id).await {
                 Ok(record) => record,
                 Err(err) => {
@@ -247,6 +256,7 @@ impl Runs {
                         Some(&error),
                     )
                     .await?;
+                self.events.run_finished(run.id.as_str()).await;
                 continue;
             }
             let source = self.store.get_source(record.source_id.as_str()).await;
@@ -271,6 +281,7 @@ impl Runs {
                             Some(&error),
                         )
                         .await?;
+                    self.events.run_finished(run.id.as_str()).await;
                 }
             }
         }
@@ -545,7 +556,7 @@ impl Runs {
             .finish_owned_run(run_id, &owner, status, &streams, error.as_deref())
             .await
         {
-            Ok(true) => {}
+            Ok(true) => self.events.run_finished(run_id).await,
             Ok(false) => tracing::warn!(
                 "Another process took this run over; its outcome here is not stored."
             ),

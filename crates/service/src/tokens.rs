@@ -156,6 +156,8 @@ pub struct TokenManager {
     instance: std::sync::OnceLock<crate::instance::Instance>,
     /// Where refreshed tokens are kept until the database takes them.
     journal: std::sync::OnceLock<TokenJournal>,
+    /// Where refresh failures and recoveries are announced (issue 14).
+    events: std::sync::OnceLock<crate::notifications::Events>,
 }
 
 /// How long a token request's caller keeps trying to store the answer before
@@ -212,7 +214,18 @@ impl TokenManager {
             locks: Mutex::new(HashMap::new()),
             instance: std::sync::OnceLock::new(),
             journal: std::sync::OnceLock::new(),
+            events: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Announces refresh failures and recoveries through `events` (issue
+    /// 14). Returns false if events were already set.
+    pub(crate) fn set_events(&self, events: crate::notifications::Events) -> bool {
+        self.events.set(events).is_ok()
+    }
+
+    fn events(&self) -> crate::notifications::Events {
+        self.events.get().cloned().unwrap_or_default()
     }
 
     /// Keeps refreshed tokens in `journal` until the database takes them
@@ -245,6 +258,7 @@ impl TokenManager {
                             Some("tokens kept while the database was away were stored".to_owned()),
                         );
                         activity::append(&*self.store, entry_log).await;
+                        self.events().credential_working(record).await;
                     }
                     entry.remove();
                     settled += 1;
@@ -653,6 +667,7 @@ impl TokenManager {
                     let entry =
                         activity::entry(record, actor, ActivityEvent::Refreshed, None, detail);
                     activity::append(&*self.store, entry).await;
+                    self.events().credential_working(record).await;
                 }
                 Ok(stored)
             }
@@ -797,6 +812,9 @@ impl TokenManager {
             Some(reason.clone()),
         );
         activity::append(&*self.store, entry).await;
+        self.events()
+            .refresh_failed(record, record.refresh.failures, failure)
+            .await;
     }
 
     /// When to try again after `failures` consecutive failures.

@@ -149,8 +149,16 @@ where
             }
             flows = flow_rows.len();
         }
+        // Webhook signing secrets (issue 14), with what is left after that.
+        let secrets = crate::notifications::reencrypt_secrets(
+            &mut tx,
+            &keyring,
+            &self.keys.source,
+            remaining.saturating_sub(flows),
+        )
+        .await?;
         self.commit(tx).await?;
-        Ok(rows.len() + flows)
+        Ok(rows.len() + flows + secrets)
     }
 
     #[tracing::instrument(skip_all, fields(key_version = version))]

@@ -3,7 +3,8 @@
 //!
 //! One [`Store`] trait, the union of purpose traits ([`UserStore`],
 //! [`CredentialStore`], [`KeyStore`], [`LifecycleStore`], [`WebStateStore`],
-//! [`RunStore`], [`SharingStore`], [`SyncStateStore`]), has one
+//! [`RunStore`], [`SharingStore`], [`SyncStateStore`], [`NotificationStore`],
+//! [`HealthStore`]), has one
 //! implementation, [`SqlStore`], generic over the database's dialect and run
 //! by the same test suite on both: [`SqliteStore`] (the embedded default, a
 //! file under the data directory) and [`PgStore`] (PostgreSQL, for several
@@ -22,10 +23,12 @@ mod credentials;
 pub mod crypto;
 mod dialect;
 mod error;
+mod health;
 mod key_store;
 pub mod keys;
 mod lifecycle;
 mod model;
+mod notifications;
 mod postgres;
 pub mod private_fs;
 mod runs;
@@ -48,6 +51,7 @@ use pinion_domain::{Clock, SystemClock};
 pub use crate::changes::{ChangeFeed, Generation, SQLITE_POLL};
 pub use crate::crypto::{KeyVersion, Keyring};
 pub use crate::error::StoreError;
+pub use crate::health::{HealthSchedule, HealthStore};
 pub use crate::keys::{KeyError, KeySource};
 pub use crate::lifecycle::{
     ConsumedFlow, DueRule, FlowOutcome, FlowRecord, LifecycleStore, MAX_OPEN_FLOWS_PER_CREDENTIAL,
@@ -56,6 +60,11 @@ pub use crate::lifecycle::{
 pub use crate::model::{
     CredentialRecord, CredentialSecrets, KeyVersionStatus, KeyringStatus, PROVIDER_PINTEREST,
     RefreshState, StoredCheck, TokenSet, User,
+};
+pub use crate::notifications::{
+    AlertState, AttemptDecision, AttemptOutcome, ClaimedDelivery, DISABLE_AFTER_UNITS,
+    DeliveryPolicy, DisableRule, NewEvent, NotificationStore, RETRY_DELAYS, Recorded,
+    RetrySchedule, decide_attempt,
 };
 pub use crate::postgres::PgStore;
 pub use crate::runs::{

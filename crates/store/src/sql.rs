@@ -43,6 +43,7 @@ pub(crate) const SEALED_COLUMNS: &[(&str, &str)] = &[
     (CREDENTIALS, "access_token_sealed"),
     (CREDENTIALS, "refresh_token_sealed"),
     (crate::lifecycle::OAUTH_FLOWS, "pkce_verifier_sealed"),
+    (crate::notifications::WEBHOOK_ENDPOINTS, "secret_sealed"),
 ];
 
 pub(crate) const CREDENTIAL_COLUMNS: &str = "id, owner_id, name, description, provider, \

@@ -3,7 +3,8 @@
 //! that have no module of their own: [`UserStore`], [`CredentialStore`] and
 //! [`KeyStore`] (the others are [`crate::LifecycleStore`],
 //! [`crate::WebStateStore`], [`crate::RunStore`], [`crate::SharingStore`] and
-//! [`crate::SyncStateStore`]).
+//! [`crate::SyncStateStore`], [`crate::NotificationStore`] and
+//! [`crate::HealthStore`]).
 //!
 //! Every method that changes more than one field runs in one transaction, so a
 //! failure leaves nothing half-written. Methods that write a credential bump its
@@ -47,6 +48,8 @@ pub trait Store:
     + crate::schedules::ScheduleStore
     + crate::sharing::SharingStore
     + crate::sync_state::SyncStateStore
+    + crate::notifications::NotificationStore
+    + crate::health::HealthStore
     + Send
     + Sync
     + std::fmt::Debug

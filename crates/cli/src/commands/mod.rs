@@ -9,6 +9,7 @@ pub mod simulator;
 pub mod sources;
 pub mod sync;
 pub mod users;
+pub mod webhooks;
 
 use std::process::ExitCode;
 

@@ -47,12 +47,30 @@ pub struct ServeArgs {
     max_connections: Option<u32>,
     /// The shortest interval a source's schedule may have, e.g. `1m`,
     /// `30s`. Schedules and cron expressions firing more often are refused.
-    #[arg(long, env = "PINION_MIN_SCHEDULE_INTERVAL", default_value = "1m", value_parser = parse_interval)]
+    #[arg(long, env = "PINION_MIN_SCHEDULE_INTERVAL", default_value = "1m", value_parser = crate::duration::parse)]
     min_schedule_interval: std::time::Duration,
-}
-
-fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
-    pinion_domain::schedule::parse_interval(text).map_err(|message| format!("{text}: {message}"))
+    /// How often every active credential is checked with Pinterest (one
+    /// `GET /v5/user_account`, spread over the interval), e.g. `30s`, `6h`;
+    /// `0` or `off` turns the checks off.
+    #[arg(long, env = "PINION_CHECK_INTERVAL", default_value = "6h", value_parser = crate::duration::parse_or_off)]
+    check_interval: std::time::Duration,
+    /// What one second of the webhook retry schedule lasts (5 s, 5 min,
+    /// 30 min, 2 h, 5 h, 10 h, 10 h) and of the 5 days after which an
+    /// endpoint that keeps failing is disabled; `1s` is the real schedule,
+    /// smaller values shrink it for tests and trials (e.g. `1ms`).
+    #[arg(long, env = "PINION_WEBHOOK_RETRY_UNIT", default_value = "1s", value_parser = crate::duration::parse)]
+    webhook_retry_unit: std::time::Duration,
+    /// Allow webhook endpoints on loopback addresses (this machine).
+    #[arg(long, env = "PINION_WEBHOOK_ALLOW_LOOPBACK")]
+    webhook_allow_loopback: bool,
+    /// Allow webhook endpoints on private, link-local, unique-local and
+    /// shared (CGNAT) addresses.
+    #[arg(long, env = "PINION_WEBHOOK_ALLOW_PRIVATE_NETWORKS")]
+    webhook_allow_private_networks: bool,
+    /// Deliver no webhook events from this process (a replica that only
+    /// serves; events wait in the database for a replica that delivers).
+    #[arg(long, env = "PINION_NO_WEBHOOK_DELIVERY")]
+    no_webhook_delivery: bool,
 }
 
 /// The simulator's demo user, who signs in on its pages and approves
@@ -71,6 +89,13 @@ impl ServeArgs {
         settings.pinterest_oauth_url = self.pinterest_oauth_url.clone();
         settings.pinterest_api_url = self.pinterest_api_url.clone();
         settings.min_schedule_interval = self.min_schedule_interval;
+        settings.notifications = pinion_service::NotificationSettings {
+            addresses: pinion_service::AddressPolicy {
+                allow_loopback: self.webhook_allow_loopback,
+                allow_private: self.webhook_allow_private_networks,
+            },
+            delivery: pinion_service::notifications::delivery_policy(self.webhook_retry_unit)?,
+        };
         // Kept alive until the server stops; dropping it stops the simulator.
         let simulator = if self.simulator {
             let sim = start_simulator(self.simulator_listen, &settings.redirect_uri()).await?;
@@ -95,6 +120,8 @@ impl ServeArgs {
         }
         let mut server = Settings::new(self.listen);
         server.max_connections = self.max_connections.map(|n| n as usize);
+        server.check_interval = (!self.check_interval.is_zero()).then_some(self.check_interval);
+        server.deliver_webhooks = !self.no_webhook_delivery;
         let app = Application::build(server, pinion).await?;
         eprintln!(
             "Pinion is serving on http://{} (public URL {public_url}).",

@@ -23,6 +23,7 @@ pub mod sharing;
 pub mod sources;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
@@ -84,6 +85,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         routes!(tokens::revoke),
         routes!(destinations::list, destinations::create),
         routes!(destinations::get, destinations::delete),
+        // Webhook notifications (issue 14).
+        routes!(webhooks::list, webhooks::create),
+        routes!(webhooks::get, webhooks::update, webhooks::delete),
+        routes!(webhooks::rotate_secret),
+        routes!(webhooks::test),
+        routes!(webhooks::deliveries),
     ]
     .into_iter()
     .fold(

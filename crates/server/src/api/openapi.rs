@@ -42,6 +42,7 @@ pub const PREFIX: &str = "/api/v1";
         (name = "credentials", description = "Pinterest app credentials and their OAuth tokens"),
         (name = "sources", description = "Saved data sources"),
         (name = "destinations", description = "Pinterest boards that pins are published to"),
+        (name = "webhooks", description = "Webhook endpoints notified of credential and run events (Standard Webhooks), and their delivery logs"),
         (name = "meta", description = "This document"),
     )
 )]

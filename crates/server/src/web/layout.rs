@@ -27,6 +27,7 @@ pub fn page(title: &str, session: &Session, content: Markup) -> Markup {
                         a href="/destinations" { "Destinations" }
                         a href="/destinations/new" { "New destination" }
                         a href="/settings/tokens" { "API tokens" }
+                        a href="/webhooks" { "Webhooks" }
                     }
                     form class="sign-out" method="post" action="/sign-out" {
                         span class="who" { (session.user.username.as_str()) }

@@ -30,6 +30,9 @@
 //!   or one finished run; 409 while a run is going.
 //! - `GET|POST /settings/tokens`, `POST /settings/tokens/{id}/revoke`: the
 //!   user's API tokens (`tokens`).
+//! - `GET|POST /webhooks`, `GET /webhooks/{id}`, `POST
+//!   /webhooks/{id}/{test,rotate-secret,enabled,delete}`: the user's webhook
+//!   endpoints, their delivery logs and "send a test event" (`webhooks`).
 //! - `GET /static/…`: the stylesheet and the one script (progressive:
 //!   the overlay as a dialog, live run progress); nothing is loaded from
 //!   elsewhere.
@@ -53,6 +56,7 @@ mod sign_out;
 mod sources;
 mod static_files;
 mod tokens;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -127,5 +131,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/settings/tokens", get(tokens::get).post(tokens::post))
         .route("/settings/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/webhooks", get(webhooks::get).post(webhooks::post))
+        .route("/webhooks/{id}", get(webhooks::endpoint_page))
+        .route("/webhooks/{id}/test", post(webhooks::test))
+        .route(
+            "/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/webhooks/{id}/enabled", post(webhooks::set_enabled))
+        .route("/webhooks/{id}/delete", post(webhooks::delete))
         .route("/static/{file}", get(static_files::get))
 }

@@ -23,6 +23,7 @@ struct Ids {
     token: String,
     destination: String,
     board: String,
+    webhook: String,
 }
 
 /// An id of the same kind as `id` that does not exist.
@@ -40,6 +41,7 @@ impl Ids {
             token: unknown(&self.token),
             destination: unknown(&self.destination),
             board: self.board.clone(),
+            webhook: unknown(&self.webhook),
         }
     }
 
@@ -54,6 +56,7 @@ impl Ids {
                     Some("sources") => self.source.clone(),
                     Some("tokens") => self.token.clone(),
                     Some("destinations") => self.destination.clone(),
+                    Some("webhooks") => self.webhook.clone(),
                     other => panic!("{path}: say which object `{{id}}` of {other:?} is"),
                 },
                 "{run_id}" => self.run.clone(),
@@ -92,6 +95,12 @@ impl Ids {
             }),
             ("POST", "/api/v1/tokens") => json!({"name": "Another token"}),
             ("PUT", "/api/v1/sources/{id}/schedule") => json!({"every": "6h"}),
+            // Loopback only: the discard port, where nothing listens.
+            ("POST", "/api/v1/webhooks") => json!({
+                "url": "http://127.0.0.1:9/hook",
+                "events": ["*"],
+            }),
+            ("PATCH", "/api/v1/webhooks/{id}") => json!({"description": "Edited"}),
             _ => return None,
         })
     }
@@ -207,6 +216,7 @@ async fn alices_objects(app: &SimApp) -> Ids {
         token: String::new(),
         destination: String::new(),
         board,
+        webhook: String::new(),
     };
     let created = created_id;
     let post = |path: &'static str| {
@@ -216,6 +226,11 @@ async fn alices_objects(app: &SimApp) -> Ids {
     let source = created(post("/api/v1/sources").await);
     let destination = created(post("/api/v1/destinations").await);
     let api_token = created(post("/api/v1/tokens").await);
+    let webhook = {
+        let (status, body) = post("/api/v1/webhooks").await;
+        assert_eq!(status, 201, "{body}");
+        body["webhook"]["id"].as_str().unwrap().to_owned()
+    };
     let run = created(
         app.send(
             Method::POST,
@@ -239,6 +254,7 @@ async fn alices_objects(app: &SimApp) -> Ids {
     ids.destination = destination;
     ids.token = api_token;
     ids.run = run;
+    ids.webhook = webhook;
     ids
 }
 
@@ -293,6 +309,7 @@ async fn every_api_operation_about_an_object_is_404_to_strangers_refused_to_coll
         ids.run.as_str(),
         ids.token.as_str(),
         ids.destination.as_str(),
+        ids.webhook.as_str(),
         "Publisher",
         app.client_id.as_str(),
     ];

@@ -38,11 +38,11 @@ pub async fn spawn_app() -> TestApp {
             .unwrap();
         tokens.push(token.expose_secret().to_owned());
     }
-    let pinion = pinion_service::Pinion::with_store(
-        store.clone(),
-        pinion_service::Settings::new(Settings::parse_public_url("http://127.0.0.1:8080").unwrap()),
-    )
-    .unwrap();
+    let mut service =
+        pinion_service::Settings::new(Settings::parse_public_url("http://127.0.0.1:8080").unwrap());
+    // Webhook endpoints of the tests are on loopback only.
+    service.notifications.addresses.allow_loopback = true;
+    let pinion = pinion_service::Pinion::with_store(store.clone(), service).unwrap();
     let app = Application::build(Settings::new("127.0.0.1:0".parse().unwrap()), pinion)
         .await
         .unwrap();
@@ -180,6 +180,8 @@ pub async fn spawn_with_simulator(password: &str, auto_approve: bool) -> SimApp 
     let mut service = pinion_service::Settings::new(Settings::parse_public_url(&public).unwrap());
     service.pinterest_oauth_url = sim.oauth_url();
     service.pinterest_api_url = sim.api_url();
+    // Webhook endpoints of the tests are on loopback only.
+    service.notifications.addresses.allow_loopback = true;
     let pinion = pinion_service::Pinion::with_store(store, service).unwrap();
     let server = Application::build(Settings::new(addr), pinion)
         .await

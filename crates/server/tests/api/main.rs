@@ -13,3 +13,4 @@ mod oauth;
 mod openapi;
 mod runs;
 mod sharing;
+mod webhooks;

@@ -38,6 +38,8 @@ enum Object {
     Source,
     /// An API token: the owner only.
     Token,
+    /// A webhook endpoint: the owner only.
+    Webhook,
 }
 
 /// One UI route and how to reach it. In `path`, `query` and `form`,
@@ -63,7 +65,7 @@ const fn route(method: &'static str, path: &'static str, reach: Reach) -> UiRout
     }
 }
 
-use Object::{CredentialSettings, CredentialUse, Source, Token};
+use Object::{CredentialSettings, CredentialUse, Source, Token, Webhook};
 use Reach::{Owned, Public, Session};
 
 /// Every route served outside `/api/v1` (the JSON API has its own walk over
@@ -174,6 +176,22 @@ const ROUTES: &[UiRoute] = &[
         Owned(CredentialSettings),
     ),
     route("POST", "/settings/tokens/{id}/revoke", Owned(Token)),
+    route("GET", "/webhooks", Session),
+    UiRoute {
+        form: &[("url", "http://127.0.0.1:9/another-hook"), ("events", "*")],
+        ..route("POST", "/webhooks", Session)
+    },
+    route("GET", "/webhooks/{id}", Owned(Webhook)),
+    route("POST", "/webhooks/{id}/test", Owned(Webhook)),
+    route("POST", "/webhooks/{id}/rotate-secret", Owned(Webhook)),
+    UiRoute {
+        form: &[("enabled", "true")],
+        ..route("POST", "/webhooks/{id}/enabled", Owned(Webhook))
+    },
+    UiRoute {
+        form: &[("confirm", "yes")],
+        ..route("POST", "/webhooks/{id}/delete", Owned(Webhook))
+    },
     UiRoute {
         form: &[("confirm", "yes")],
         ..route(
@@ -347,6 +365,7 @@ struct World {
     source: String,
     run: String,
     token: String,
+    webhook: String,
     /// Names and ids of Alice's objects, none of which may reach Bob.
     private: Vec<String>,
 }
@@ -364,6 +383,7 @@ impl World {
             source: unknown(&self.source),
             run: unknown(&self.run),
             token: unknown(&self.token),
+            webhook: unknown(&self.webhook),
             private: Vec::new(),
         }
     }
@@ -374,6 +394,8 @@ impl World {
             &self.source
         } else if route.path.starts_with("/settings/tokens/") {
             &self.token
+        } else if route.path.starts_with("/webhooks/") {
+            &self.webhook
         } else {
             &self.credential
         };
@@ -471,7 +493,24 @@ async fn alices_world(app: &TestApp, alice: &Browser) -> World {
     let marker = "data-token=\"";
     let start = page.find(marker).expect("a token row") + marker.len();
     let token = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let hooks = alice
+        .post_form(
+            "/webhooks",
+            &[
+                ("csrf", &alice.csrf().await),
+                ("url", "http://127.0.0.1:9/alice-hook"),
+                ("events", "*"),
+            ],
+        )
+        .await;
+    assert_eq!(hooks.status(), 200);
+    let page = hooks.text().await.unwrap();
+    let marker = "data-webhook=\"";
+    let start = page.find(marker).expect("a webhook row") + marker.len();
+    let webhook = page[start..start + page[start..].find('"').unwrap()].to_owned();
     let private = vec![
+        "alice-hook".to_owned(),
+        webhook.clone(),
         "Alice boards".to_owned(),
         "Alice source".to_owned(),
         "Alice token".to_owned(),
@@ -486,6 +525,7 @@ async fn alices_world(app: &TestApp, alice: &Browser) -> World {
         source,
         run,
         token,
+        webhook,
         private,
     }
 }
@@ -574,6 +614,7 @@ async fn every_ui_route_needs_a_session_and_keeps_each_users_objects_to_that_use
         source: String::new(),
         run: world.run.clone(),
         token: String::new(),
+        webhook: String::new(),
         private: Vec::new(),
     };
     let created = bob
@@ -626,7 +667,7 @@ async fn every_ui_route_needs_a_session_and_keeps_each_users_objects_to_that_use
                 assert!(!body.contains(&app.client_secret), "{what}");
                 assert!(!body.contains(&app.client_id), "{what} shows the client id");
             }
-            Source | Token => assert_eq!(status, 404, "{what}"),
+            Source | Token | Webhook => assert_eq!(status, 404, "{what}"),
         }
     }
     // Nothing changed for Alice.

@@ -72,6 +72,8 @@ pub async fn spawn_app() -> TestApp {
     service.pinterest_oauth_url = sim.oauth_url();
     service.pinterest_api_url = sim.api_url();
     service.data_dir = Some(dir.path().to_owned());
+    // Webhook endpoints of the tests are on loopback only.
+    service.notifications.addresses.allow_loopback = true;
     let pinion = pinion_service::Pinion::with_store(store.clone(), service).unwrap();
     let mut settings = Settings::new(addr);
     settings.refresher = None;

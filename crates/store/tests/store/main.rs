@@ -9,6 +9,7 @@ mod changes;
 mod due;
 mod helpers;
 mod keys;
+mod notifications;
 mod runs;
 mod sharing;
 mod suite;
@@ -80,6 +81,11 @@ on_both_backends!(
     runs::a_finished_run_is_deleted_by_its_owner_and_runs_are_found_by_credential,
     sharing::shares_are_active_withdrawn_or_never_made_and_log_in_one_transaction,
     sharing::the_activity_log_is_paginated_append_only_and_outlives_its_credential,
+    notifications::events_are_queued_claimed_once_retried_and_logged_per_attempt,
+    notifications::an_endpoint_failing_for_the_whole_period_is_disabled_and_can_be_enabled,
+    notifications::alerts_announce_once_and_recovery_follows_only_an_alert,
+    notifications::webhook_secrets_are_sealed_and_reencrypted_with_the_rest,
+    notifications::one_caller_claims_each_due_health_check,
     sync_state::sync_runs_resume_per_job_and_promote_watermarks_only_on_success,
     sync_state::the_publish_ledger_keeps_the_first_send_and_confirmed_ids_per_target,
     sync_state::a_sync_state_database_holds_only_the_sync_state_migration,

@@ -1,0 +1,198 @@
+//! Webhook events are queued where their transitions happen (issue 14),
+//! through the composition root against the simulator: three transient
+//! refresh failures in a row announce `credential.refresh_failing` once,
+//! the next good refresh `credential.recovered`; a revoked grant announces
+//! `credential.needs_reauthorization` and re-authorizing
+//! `credential.recovered`; a user sees only their own endpoints. Nothing is
+//! delivered here (no deliverer runs): the test reads the outbox.
+
+use pinion_domain::Role;
+use pinion_service::{Actor, NotificationSettings, Pinion, ServiceError, Settings, WebhookInput};
+use pinion_simulator::{FaultKind, FaultSpec, SimConfig};
+use pinion_testkit::{REDIRECT, authorize, create_credential, open_data_dir, simulator};
+
+fn event_types(deliveries: &[pinion_domain::webhook::WebhookDelivery]) -> Vec<String> {
+    deliveries
+        .iter()
+        .rev()
+        .map(|d| d.event_type.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn credential_events_are_queued_once_per_transition_for_the_owners_endpoints() {
+    let (sim, app) = simulator(SimConfig::for_tests(), "Events", Default::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_data_dir(dir.path()).await;
+    let mut settings = Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
+    assert!(REDIRECT.starts_with("http://127.0.0.1:8080/"));
+    settings.pinterest_oauth_url = sim.oauth_url();
+    settings.pinterest_api_url = sim.api_url();
+    settings.notifications = NotificationSettings {
+        addresses: pinion_service::AddressPolicy {
+            allow_loopback: true,
+            allow_private: false,
+        },
+        ..NotificationSettings::default()
+    };
+    let pinion = Pinion::with_store(store.clone(), settings).unwrap();
+    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let (bob, _) = pinion.users.create("bob", false).await.unwrap();
+    let record = create_credential(
+        &store,
+        &alice,
+        &app,
+        "Boards",
+        "boards:read,user_accounts:read",
+    )
+    .await;
+    authorize(&pinion.authorizations, &alice, &record.id).await;
+    let input = |path: &str| WebhookInput {
+        url: format!("http://127.0.0.1:9/{path}"),
+        events: vec!["*".into()],
+        description: None,
+    };
+    let (hook, secret) = pinion
+        .webhooks
+        .create(&alice, None, &input("alice"))
+        .await
+        .unwrap();
+    assert!(secret.expose_secret().starts_with("whsec_"));
+    let (bobs, _) = pinion
+        .webhooks
+        .create(&bob, None, &input("bob"))
+        .await
+        .unwrap();
+
+    // Access: Bob (and an admin) cannot see Alice's endpoint; the operator can.
+    assert!(matches!(
+        pinion.webhooks.get(&bob, &hook.id).await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    let (root, _) = pinion.users.create("root", true).await.unwrap();
+    assert_eq!(root.role, Role::Admin);
+    assert!(matches!(
+        pinion.webhooks.deliveries(&root, &hook.id, None).await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    assert_eq!(
+        pinion.webhooks.list(&bob, None).await.unwrap(),
+        vec![bobs.clone()]
+    );
+    assert_eq!(
+        pinion
+            .webhooks
+            .list(Actor::Operator, None)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Invalid input names its field and stores nothing.
+    let bad = pinion
+        .webhooks
+        .create(
+            &alice,
+            None,
+            &WebhookInput {
+                url: "http://10.0.0.1/x".into(),
+                events: vec!["run.nope".into()],
+                description: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    let ServiceError::Validation(errors) = bad else {
+        panic!("{bad:?}")
+    };
+    let fields: Vec<&str> = errors.0.iter().map(|e| e.field).collect();
+    assert_eq!(fields, vec!["url", "events"]);
+    assert_eq!(pinion.webhooks.list(&alice, None).await.unwrap().len(), 1);
+
+    // Transient refresh failures: announced once, at the third in a row.
+    let fault = sim
+        .control()
+        .inject_fault(&FaultSpec {
+            path_prefix: "/v5/oauth/token".into(),
+            method: None,
+            kind: FaultKind::Status { status: 503 },
+            count: None,
+            duration_ms: None,
+        })
+        .await
+        .unwrap();
+    for attempt in 1..=4 {
+        let outcome = pinion
+            .lifecycle
+            .refresh(Actor::Operator, &record.id)
+            .await
+            .unwrap();
+        assert!(outcome.is_err(), "attempt {attempt} should fail");
+    }
+    let log = pinion
+        .webhooks
+        .deliveries(&alice, &hook.id, None)
+        .await
+        .unwrap();
+    assert_eq!(event_types(&log), vec!["credential.refresh_failing"]);
+    sim.control().remove_fault(fault).await.unwrap();
+    pinion
+        .lifecycle
+        .refresh(Actor::Operator, &record.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let log = pinion
+        .webhooks
+        .deliveries(&alice, &hook.id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        event_types(&log),
+        vec!["credential.refresh_failing", "credential.recovered"]
+    );
+
+    // A revoked grant, then a new authorization.
+    sim.control()
+        .revoke_grant(pinion_testkit::PINNER, &app.client_id)
+        .await
+        .unwrap();
+    let refused = pinion
+        .lifecycle
+        .refresh(Actor::Operator, &record.id)
+        .await
+        .unwrap();
+    assert!(refused.is_err());
+    authorize(&pinion.authorizations, &alice, &record.id).await;
+    let log = pinion
+        .webhooks
+        .deliveries(&alice, &hook.id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        event_types(&log),
+        vec![
+            "credential.refresh_failing",
+            "credential.recovered",
+            "credential.needs_reauthorization",
+            "credential.recovered",
+        ]
+    );
+    // Bob's endpoint got none of Alice's events.
+    assert!(
+        pinion
+            .webhooks
+            .deliveries(&bob, &bobs.id, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The test event goes to the one endpoint asked for.
+    pinion.webhooks.send_test(&bob, &bobs.id).await.unwrap();
+    let log = pinion
+        .webhooks
+        .deliveries(&bob, &bobs.id, None)
+        .await
+        .unwrap();
+    assert_eq!(event_types(&log), vec!["webhook.test"]);
+}
