@@ -261,6 +261,11 @@ impl Cadence {
     }
 }
 
+/// Every IANA time zone name a cron schedule may be read in.
+pub fn time_zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
+}
+
 /// Parses an IANA time zone name (field `time_zone`); blank is UTC.
 pub fn parse_time_zone(text: &str) -> Result<Tz, FieldError> {
     let text = text.trim();

@@ -72,7 +72,64 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = super::routes().split_for_parts().1;
     add_common_errors(&mut doc);
     require_a_field(&mut doc, "UpdateCredential");
+    schedule_is_one_of(&mut doc);
     doc
+}
+
+/// Says that a schedule is an interval or a cron expression, never both,
+/// with patterns a generated example always satisfies: intervals from 1
+/// minute to 366 days, cron expressions of numbers and `*` (days of the
+/// month up to 28, so every one matches a date), and every IANA zone.
+/// The server accepts more (lists, ranges, steps, names, seconds when the
+/// operator allows them) and explains what it refuses.
+fn schedule_is_one_of(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let zones: Vec<&str> = pinion_domain::schedule::time_zone_names().collect();
+    let schema = serde_json::json!({
+        "description": "Exactly one of `every` (an interval) and `cron` (with an optional `time_zone`).",
+        "oneOf": [
+            {
+                "type": "object",
+                "title": "Interval",
+                "required": ["every"],
+                "additionalProperties": false,
+                "properties": {
+                    "every": {
+                        "type": "string",
+                        "description": "An interval: numbers with units `s`, `m`, `h`, `d`, e.g. `15m`, `2h`, `1h30m`; at least the server's shortest interval (1 minute unless the operator allows less), at most 366 days.",
+                        "example": "1h",
+                        "pattern": "^(?:[1-9][0-9]{0,3}m|[1-9][0-9]{0,2}h|[1-9][0-9]?d|[12][0-9]{2}d|3[0-5][0-9]d|36[0-6]d)$"
+                    }
+                }
+            },
+            {
+                "type": "object",
+                "title": "Cron",
+                "required": ["cron"],
+                "additionalProperties": false,
+                "properties": {
+                    "cron": {
+                        "type": "string",
+                        "description": "A five-field cron expression: minute, hour, day of month, month, day of week, e.g. `0 6 * * 1-5`.",
+                        "example": "0 6 * * 1",
+                        "pattern": "^(?:\\*|[0-5]?[0-9]) (?:\\*|1?[0-9]|2[0-3]) (?:\\*|[1-9]|1[0-9]|2[0-8]) (?:\\*|[1-9]|1[0-2]) (?:\\*|[0-6])$"
+                    },
+                    "time_zone": {
+                        "type": "string",
+                        "description": "The IANA time zone the expression is read in; UTC when absent.",
+                        "example": "Europe/Paris",
+                        "enum": zones
+                    }
+                }
+            }
+        ]
+    });
+    let schema: RefOr<Schema> =
+        serde_json::from_value(schema).expect("the schedule schema is a valid schema");
+    if let Some(components) = doc.components.as_mut() {
+        components.schemas.insert("SetSchedule".to_owned(), schema);
+    }
 }
 
 /// Says that object schema `name` needs at least one property (utoipa 5.5's

@@ -26,11 +26,14 @@ use crate::AppState;
 pub struct CreateWebhook {
     /// Where events are posted: `https://…`, or `http://` on a loopback
     /// address; private and link-local addresses only where the operator
-    /// allows them; at most 2,048 characters, no user name or password. The
-    /// pattern describes a safe subset that is always accepted; the server
-    /// accepts any URL the rules above allow.
+    /// allows them; at most 2,048 characters, no user name or password, no
+    /// `#fragment`; letters, digits and `. _ ~ : / ? & = % -` only; a host
+    /// name of letters, digits and inner hyphens. The pattern describes what
+    /// is always accepted; the server also accepts IP literals, one-label
+    /// hosts and percent-encoded characters where the rules above allow.
     #[schema(
-        pattern = r#"^https://[a-z][a-z0-9]{0,30}(\.[a-z][a-z0-9]{0,30}){0,3}\.(com|net|org|io|dev)(/[A-Za-z0-9_.~-]{0,40}){0,4}$"#
+        max_length = 2048,
+        pattern = r#"^https://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,4}[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::[1-9][0-9]{0,3})?(?:/[A-Za-z0-9._~-]{0,40}){0,4}(?:\?[A-Za-z0-9._~=&-]{0,80})?$"#
     )]
     pub url: String,
     /// The events to receive: `*` (every event but `run.succeeded`) and/or
@@ -97,7 +100,8 @@ fn names(events: Vec<EventName>) -> Vec<String> {
 pub struct UpdateWebhook {
     /// A new URL, as at creation.
     #[schema(
-        pattern = r#"^https://[a-z][a-z0-9]{0,30}(\.[a-z][a-z0-9]{0,30}){0,3}\.(com|net|org|io|dev)(/[A-Za-z0-9_.~-]{0,40}){0,4}$"#
+        max_length = 2048,
+        pattern = r#"^https://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,4}[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::[1-9][0-9]{0,3})?(?:/[A-Za-z0-9._~-]{0,40}){0,4}(?:\?[A-Za-z0-9._~=&-]{0,80})?$"#
     )]
     pub url: Option<String>,
     /// New events (at least one).

@@ -153,6 +153,26 @@ fn url_error(message: impl Into<String>) -> FieldError {
     FieldError::new("url", message)
 }
 
+/// The characters an endpoint URL may hold as typed: what a webhook URL
+/// needs (a host, a port, a path, a query), nothing that must be escaped.
+#[allow(non_snake_case)]
+fn URL_CHARS(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._~:/?&=%[]-".contains(c)
+}
+
+/// True for a DNS host name: labels of 1 to 63 letters, digits and
+/// hyphens, no label starting or ending with a hyphen.
+fn is_host_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 /// True when `host` names this machine: a loopback address, `localhost`
 /// or a name under `.localhost` (RFC 6761).
 fn is_loopback_host(host: &Host<&str>) -> bool {
@@ -188,9 +208,23 @@ pub fn check_url(text: &str, policy: &AddressPolicy) -> Result<Url, FieldError> 
             "must not hold a user name or password (use the signing secret to authenticate Pinion)",
         ));
     }
+    if let Some(bad) = text.chars().find(|c| !URL_CHARS(*c)) {
+        return Err(url_error(format!(
+            "must not contain `{bad}`: letters, digits and . _ ~ : / ? & = % - only \
+             (percent-encode anything else)"
+        )));
+    }
     let Some(host) = url.host() else {
         return Err(url_error("must name a host"));
     };
+    if let Host::Domain(name) = host
+        && !is_host_name(name)
+    {
+        return Err(url_error(
+            "must name a host of dot-separated labels of letters, digits and inner hyphens \
+             (at most 63 characters each)",
+        ));
+    }
     let loopback = is_loopback_host(&host);
     if url.scheme() == "http" && !loopback {
         return Err(url_error(
@@ -335,6 +369,29 @@ mod tests {
                     "{text} {policy:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn urls_hold_only_plain_characters_and_a_host_name() {
+        let policy = AddressPolicy::default();
+        for good in [
+            "https://hooks.example.com/pinion",
+            "https://Hooks.Example-1.com:8443/a/b?team=7&x=%20",
+        ] {
+            assert!(check_url(good, &policy).is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            ("https://a00.a0.a00.a.com*", "must not contain `*`"),
+            ("https://a.com/x*", "must not contain `*`"),
+            ("https://a.com/#top", "must not contain `#`"),
+            ("https://a.com/ü", "must not contain `ü`"),
+            ("https://-a.com/", "host of dot-separated labels"),
+            ("https://a_b.com/", "host of dot-separated labels"),
+        ] {
+            let err = check_url(bad, &policy).unwrap_err();
+            assert_eq!(err.field, "url");
+            assert!(err.message.contains(says), "{bad}: {}", err.message);
         }
     }
 
