@@ -4,7 +4,12 @@
 //! after the other, on the same machine; records/s, peak RSS and CPU time of
 //! each, and the ratios.
 //!
-//! Run with `cargo bench -p pinion-sync --bench airbyte`. Needs `python3`
+//! Pinion's side is the shipped binary: `pinion sync --rate-limit unlimited`
+//! (`target/release/pinion`, or `PINION_BIN`), reading with a credential of
+//! its own data directory that holds the tokens the simulator issued.
+//!
+//! Run with `cargo build --release -p pinion && cargo bench -p pinion-sync
+//! --bench airbyte`. Needs `python3`
 //! (with `venv` and network access to PyPI on the first run), `openssl` and
 //! GNU time (`/usr/bin/time`).
 //!
@@ -15,7 +20,7 @@
 //! process) that tunnels every `CONNECT` to that TLS port; the connector runs
 //! with `HTTPS_PROXY` pointing at the proxy and `REQUESTS_CA_BUNDLE` at the
 //! CA. The same simulator (same state, same data) also listens on plain HTTP
-//! for `pinion-sync-worker`, whose client trusts only the public roots. The
+//! for `pinion sync`, whose client trusts only the public roots. The
 //! connector refreshes its access token from a refresh token obtained
 //! through the simulator's OAuth flow, as it would against Pinterest.
 //!
@@ -242,6 +247,62 @@ async fn tokens(base: &str) -> (String, String) {
         body["access_token"].as_str().unwrap().to_owned(),
         body["refresh_token"].as_str().unwrap().to_owned(),
     )
+}
+
+/// A user and a credential of the simulated app in the Pinion data
+/// directory `data_dir`, holding `access` and `refresh` as an authorization
+/// would have stored them; returns the credential's id.
+async fn seed_credential(data_dir: &Path, access: &str, refresh: &str) -> String {
+    use pinion_domain::{
+        AccessToken, ClientId, ClientSecret, CredentialName, NewCredential, RefreshToken, Role,
+        ScopeSet, Username,
+    };
+    std::fs::create_dir_all(data_dir).unwrap();
+    let store = pinion_store::connect(
+        data_dir
+            .join(pinion_store::DEFAULT_DATABASE_FILE)
+            .to_str()
+            .unwrap(),
+        pinion_store::KeySource::DataDirFile(data_dir.join(pinion_store::keys::DEFAULT_KEY_FILE)),
+    )
+    .await
+    .unwrap()
+    .store;
+    let user = store
+        .create_user(&Username::parse("bench").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let scopes = ScopeSet::parse(SCOPES).unwrap();
+    let created = store
+        .create_credential(
+            &user.id,
+            &NewCredential {
+                name: CredentialName::parse("Bench").unwrap(),
+                description: None,
+                client_id: ClientId::parse(CLIENT_ID).unwrap(),
+                client_secret: ClientSecret::new(CLIENT_SECRET),
+                scopes: scopes.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    store
+        .replace_tokens(
+            &created.id,
+            &pinion_store::TokenSet {
+                access_token: AccessToken::new(access),
+                access_token_expires_at: Some(now + chrono::Duration::days(30)),
+                refresh_token: Some(RefreshToken::new(refresh)),
+                refresh_token_expires_at: Some(now + chrono::Duration::days(60)),
+                granted_scopes: Some(scopes),
+            },
+            created.version,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    created.id.as_str().to_owned()
 }
 
 /// What GNU time reported.
@@ -479,8 +540,23 @@ async fn main() {
         }
     }
 
-    // Pinion's sync engine, same streams, same simulator.
-    let (access, _) = tokens(&plain_base).await;
+    // The shipped `pinion sync`, same streams, same simulator, no
+    // client-side rate limit (the simulator's limits are off), reading
+    // with a credential of Pinion's own store that holds the tokens the
+    // simulator issued.
+    let pinion_bin = std::env::var_os("PINION_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/pinion")
+        });
+    assert!(
+        pinion_bin.exists(),
+        "{} is missing: build the shipped binary first (cargo build --release -p pinion) or set PINION_BIN",
+        pinion_bin.display()
+    );
+    let (access, refresh) = tokens(&plain_base).await;
+    let data_dir = run_dir.join("pinion-data");
+    let credential = seed_credential(&data_dir, &access, &refresh).await;
     let out = run_dir.join("pinion");
     let pinion_time = run_dir.join("pinion.time");
     let requests_before = requests(&http, &plain_base).await;
@@ -489,16 +565,26 @@ async fn main() {
             .arg("-v")
             .arg("-o")
             .arg(&pinion_time)
-            .arg(env!("CARGO_BIN_EXE_pinion-sync-worker"))
-            .env("PINION_CHILD_API", format!("{plain_base}/v5"))
-            .env("PINION_CHILD_TOKEN", &access)
-            .env("PINION_CHILD_DEST", format!("jsonl:{}", out.display()))
-            .env("PINION_CHILD_STATE", run_dir.join("state.db"))
-            .env("PINION_CHILD_STREAMS", "boards,board_pins")
+            .arg(&pinion_bin)
+            .args([
+                "sync",
+                "--credential",
+                &credential,
+                "--streams",
+                "boards,board_pins",
+            ])
+            .args(["--rate-limit", "unlimited", "--dest"])
+            .arg(format!("jsonl:{}", out.display()))
+            .env("PINION_DATA_DIR", &data_dir)
+            .env("PINTEREST_API_URL", format!("{plain_base}/v5"))
+            .env("PINTEREST_OAUTH_URL", format!("{plain_base}/oauth/"))
+            .env_remove("PINION_DATABASE_URL")
+            .env_remove("PINION_MASTER_KEY")
+            .env_remove("PINION_MASTER_KEY_FILE")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(run_dir.join("pinion.stderr")).unwrap()),
         &pinion_time,
-        "pinion-sync-worker",
+        "pinion sync",
     );
     let pinion_requests = requests(&http, &plain_base).await - requests_before;
     let pinion_boards = ids_of_jsonl(&out.join("boards.jsonl"));
@@ -518,7 +604,7 @@ async fn main() {
             airbyte_requests,
         ),
         (
-            "Pinion (pinion-sync-worker)",
+            "Pinion (`pinion sync --rate-limit unlimited`)",
             count(&pinion_boards, &pinion_pins),
             pinion_seconds,
             &pinion_usage,
