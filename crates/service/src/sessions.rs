@@ -162,8 +162,10 @@ pub struct Sessions {
     clock: Arc<dyn Clock>,
     ttl: Duration,
     /// A valid hash of a password nobody has, verified when the user is
-    /// unknown so both failures take as long.
-    decoy_hash: Arc<String>,
+    /// unknown so both failures take as long. Made at the first sign-in,
+    /// not here: argon2 takes 19 MB and tens of milliseconds, which every
+    /// CLI command (and `pinion sync`) building the services would pay.
+    decoy_hash: Arc<std::sync::OnceLock<String>>,
     /// Failed sign-ins per username and client address.
     throttle: Arc<SignInThrottle>,
 }
@@ -172,13 +174,11 @@ impl Sessions {
     /// Works on `store` with sessions lasting [`SESSION_TTL`], timed by
     /// `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        let decoy = Password::new(SessionToken::random().0);
-        let decoy_hash = hash_password(&decoy).unwrap_or_default();
         Self {
             store,
             clock,
             ttl: SESSION_TTL,
-            decoy_hash: Arc::new(decoy_hash),
+            decoy_hash: Arc::new(std::sync::OnceLock::new()),
             throttle: Arc::new(SignInThrottle::default()),
         }
     }
@@ -292,11 +292,21 @@ impl Sessions {
         // argon2 takes tens of milliseconds of CPU: run it on the blocking
         // pool so a burst of sign-ins does not stall every other request.
         let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.decoy_hash.as_ref().clone());
+        let decoy = self.decoy_hash.clone();
         let attempt = password.clone();
-        let verified = tokio::task::spawn_blocking(move || verify_password(&attempt, &hash))
-            .await
-            .unwrap_or(false);
+        let verified = tokio::task::spawn_blocking(move || {
+            let hash = hash.unwrap_or_else(|| {
+                decoy
+                    .get_or_init(|| {
+                        let nobodys = Password::new(SessionToken::random().0);
+                        hash_password(&nobodys).unwrap_or_default()
+                    })
+                    .clone()
+            });
+            verify_password(&attempt, &hash)
+        })
+        .await
+        .unwrap_or(false);
         let matches = known && verified;
         let Some(user) = user.filter(|_| matches) else {
             tracing::info!("A sign-in was refused.");
