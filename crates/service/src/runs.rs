@@ -247,7 +247,9 @@ impl Runs {
                     "The processes running this run stopped {} times; run it again.",
                     run.takeovers + 1
                 );
-                self.store
+                // Announced only by the process whose outcome was stored.
+                if self
+                    .store
                     .finish_owned_run(
                         &run.id,
                         &me.id,
@@ -255,8 +257,10 @@ impl Runs {
                         &record.streams,
                         Some(&error),
                     )
-                    .await?;
-                self.events.run_finished(run.id.as_str()).await;
+                    .await?
+                {
+                    self.events.run_finished(run.id.as_str()).await;
+                }
                 continue;
             }
             let source = self.store.get_source(record.source_id.as_str()).await;
@@ -272,7 +276,8 @@ impl Runs {
                 }
                 (Err(err), _) | (_, Err(err)) => {
                     let error = format!("The run could not be resumed: {err}");
-                    self.store
+                    if self
+                        .store
                         .finish_owned_run(
                             &run.id,
                             &me.id,
@@ -280,8 +285,10 @@ impl Runs {
                             &record.streams,
                             Some(&error),
                         )
-                        .await?;
-                    self.events.run_finished(run.id.as_str()).await;
+                        .await?
+                    {
+                        self.events.run_finished(run.id.as_str()).await;
+                    }
                 }
             }
         }
