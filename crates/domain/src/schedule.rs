@@ -130,9 +130,10 @@ impl Cadence {
         match (parsed, time_zone) {
             (Some(parsed), Some(time_zone)) if errors.is_empty() => {
                 // An expression that never matches (`0 0 31 2 *`) is refused
-                // now rather than never running.
-                let now = Utc::now().with_timezone(&time_zone);
-                if parsed.find_next_occurrence(&now, false).is_err() {
+                // now rather than never running. Searched from a fixed date,
+                // so the answer does not depend on the clock.
+                let from = DateTime::<Utc>::UNIX_EPOCH.with_timezone(&time_zone);
+                if parsed.find_next_occurrence(&from, false).is_err() {
                     return Err(vec![FieldError::new(
                         "cron",
                         "never matches a date (e.g. 31 February)",

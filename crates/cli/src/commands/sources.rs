@@ -96,10 +96,18 @@ impl SourcesCommand {
                     .sources
                     .list_owned_by(Actor::Operator, &owner.id)
                     .await?;
+                // One read for every schedule of the owner, not one per source.
+                let mut schedules: std::collections::HashMap<_, _> = pinion
+                    .schedules
+                    .list(&owner)
+                    .await?
+                    .into_iter()
+                    .map(|schedule| (schedule.source_id.clone(), schedule))
+                    .collect();
                 let mut rows = Vec::new();
                 let mut listed = Vec::new();
                 for source in sources {
-                    let schedule = pinion.schedules.get(Actor::Operator, &source.id).await?;
+                    let schedule = schedules.remove(&source.id);
                     rows.push(vec![
                         source.id.as_str().to_owned(),
                         source.name.clone(),

@@ -155,8 +155,7 @@ fn url_error(message: impl Into<String>) -> FieldError {
 
 /// The characters an endpoint URL may hold as typed: what a webhook URL
 /// needs (a host, a port, a path, a query), nothing that must be escaped.
-#[allow(non_snake_case)]
-fn URL_CHARS(c: char) -> bool {
+fn is_url_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "._~:/?&=%[]-".contains(c)
 }
 
@@ -208,7 +207,7 @@ pub fn check_url(text: &str, policy: &AddressPolicy) -> Result<Url, FieldError> 
             "must not hold a user name or password (use the signing secret to authenticate Pinion)",
         ));
     }
-    if let Some(bad) = text.chars().find(|c| !URL_CHARS(*c)) {
+    if let Some(bad) = text.chars().find(|c| !is_url_char(*c)) {
         return Err(url_error(format!(
             "must not contain `{bad}`: letters, digits and . _ ~ : / ? & = % - only \
              (percent-encode anything else)"
