@@ -101,9 +101,12 @@ impl ClientBuilder {
             .user_agent(self.config.user_agent.clone())
             .build()
             .map_err(ConfigError::Http)?;
-        let pacer = self
-            .pacer
-            .unwrap_or_else(|| Arc::new(Pacer::new(&self.config.budgets)));
+        let pacer = self.pacer.unwrap_or_else(|| {
+            Arc::new(Pacer::with_shared(
+                &self.config.budgets,
+                self.config.shared_budget.clone(),
+            ))
+        });
         Ok(PinterestClient {
             inner: Arc::new(Inner {
                 http,

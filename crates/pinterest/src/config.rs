@@ -153,6 +153,10 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Client-side rate budgets.
     pub budgets: RateBudgets,
+    /// Where `budgets` are drawn from together with every other process
+    /// calling Pinterest for the same app and account; `None` paces this
+    /// client alone.
+    pub shared_budget: Option<crate::pacing::SharedBudget>,
     /// The `User-Agent` header.
     pub user_agent: String,
 }
@@ -166,6 +170,7 @@ impl Default for ClientConfig {
             max_response_bytes: 16 * 1024 * 1024,
             retry: RetryPolicy::default(),
             budgets: RateBudgets::standard(),
+            shared_budget: None,
             user_agent: concat!("pinion/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }

@@ -54,7 +54,10 @@ pub use models::{
     BoardPrivacyFilter, BoardSection, BoardSectionCreate, BoardUpdate, ConversionReportTime,
     Granularity, MediaSource, Pin, PinCreate, PinUpdate, RawJson, RawRecord, Record, Scalar,
 };
-pub use pacing::{Budget, Pacer, RateBudgets, RateTier};
+pub use pacing::{
+    Budget, BudgetLedger, LEDGER_RETRY, Lane, LedgerError, MemoryLedger, Pacer, RateBudgets,
+    RateTier, SharedBudget,
+};
 pub use pager::{InvalidItem, Page, PageRequest, PageSize, PageStream};
 pub use stats::ClientStats;
 pub use token::{StaticTokenSource, TokenSource, TokenSourceError};

@@ -10,10 +10,19 @@
 //! the reset, and a remaining quota too small for our pace spreads the rest of
 //! the window evenly. A 429 pauses the category for every clone of the client.
 //! The limiter runs on tokio's clock, so tests can pause and advance time.
+//!
+//! Pinterest counts per user and app, not per client, so a pacer can also
+//! draw from a [`SharedBudget`]: a ledger all processes see (Pinion keeps it
+//! in its database), with one GCRA lane per category and one for the
+//! universal limit, keyed by (app, Pinterest account). Each request then
+//! reserves its place in every lane it counts against, wherever it is sent
+//! from, and waits until that place comes; the pacer's own limiters are used
+//! only while the ledger cannot be reached. See [`BudgetLedger`].
 
 use std::num::NonZeroU32;
 use std::ops::Add;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::clock::{Clock, Reference};
@@ -84,6 +93,18 @@ impl Budget {
                 share.clamp(1, self.requests.max(1))
             }
         }
+    }
+
+    /// This budget as a lane of a shared ledger: one request every
+    /// `per / requests`, with `burst - 1` of them allowed early.
+    fn lane(&self, name: &'static str) -> Option<Lane> {
+        let requests = NonZeroU32::new(self.requests)?;
+        let interval = self.per / requests.get();
+        Some(Lane {
+            name,
+            interval,
+            tolerance: interval * (self.burst_size() - 1),
+        })
     }
 
     fn quota(&self) -> Option<Quota> {
@@ -233,6 +254,129 @@ impl Default for RateBudgets {
     }
 }
 
+/// One budget of a [`SharedBudget`], as the generic cell rate algorithm
+/// (GCRA) sees it: requests are due `interval` apart, and one may go out up
+/// to `tolerance` before it is due (so `tolerance / interval + 1` can go back
+/// to back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lane {
+    /// The lane's name within its key: a category (`org_read`) or
+    /// `universal`.
+    pub name: &'static str,
+    /// The time between two requests at the budget's pace.
+    pub interval: Duration,
+    /// How early a request may go out.
+    pub tolerance: Duration,
+}
+
+impl Lane {
+    /// How long to wait before sending, for a request whose reservation
+    /// moved the lane's theoretical arrival time to `ahead` from now: it was
+    /// due one interval before that, and may go `tolerance` early.
+    pub fn wait(&self, ahead: Duration) -> Duration {
+        ahead.saturating_sub(self.interval + self.tolerance)
+    }
+
+    /// How far ahead of now the theoretical arrival time must be for no
+    /// request to go out for `pause`.
+    pub fn hold_ahead(&self, pause: Duration) -> Duration {
+        pause + self.tolerance
+    }
+}
+
+/// Why a [`BudgetLedger`] could not answer.
+pub type LedgerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where a [`SharedBudget`]'s lanes are kept, so that every process drawing
+/// on one key sees the others' requests. Each lane holds one number, its
+/// theoretical arrival time (TAT): the time at which the lane will have
+/// caught up with every request reserved so far.
+///
+/// A reservation moves the TAT to `max(TAT, now) + interval` in one atomic
+/// step and reports how far ahead of now it then is; [`Lane::wait`] turns
+/// that into the wait. Every reservation succeeds and waits its turn, so
+/// processes are served in the order they asked. The ledger's clock must be
+/// one clock for all its users (Pinion's is the database server's).
+#[async_trait::async_trait]
+pub trait BudgetLedger: Send + Sync + 'static {
+    /// Reserves one request in each of `lanes` of `key`, returning for each
+    /// lane, in order, how far ahead of now its TAT is after the
+    /// reservation.
+    async fn reserve(&self, key: &str, lanes: &[Lane]) -> Result<Vec<Duration>, LedgerError>;
+
+    /// Moves the TAT of `lane` of `key` to at least `ahead` from now (never
+    /// back), so no process sends in that lane before then.
+    async fn hold(&self, key: &str, lane: &Lane, ahead: Duration) -> Result<(), LedgerError>;
+}
+
+/// A rate budget shared through a [`BudgetLedger`] under one key: Pinion
+/// uses one key per (app client id, Pinterest account).
+#[derive(Clone)]
+pub struct SharedBudget {
+    ledger: Arc<dyn BudgetLedger>,
+    key: String,
+}
+
+impl SharedBudget {
+    /// The budget of `key` in `ledger`.
+    pub fn new(ledger: Arc<dyn BudgetLedger>, key: impl Into<String>) -> Self {
+        Self {
+            ledger,
+            key: key.into(),
+        }
+    }
+
+    /// The key every request of this budget draws from.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl std::fmt::Debug for SharedBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedBudget")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for SharedBudget {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.ledger, &other.ledger) && self.key == other.key
+    }
+}
+
+/// A [`BudgetLedger`] in this process's memory, on tokio's clock: for tests,
+/// and for clients that share a budget only among themselves.
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    lanes: Mutex<std::collections::HashMap<(String, &'static str), Instant>>,
+}
+
+#[async_trait::async_trait]
+impl BudgetLedger for MemoryLedger {
+    async fn reserve(&self, key: &str, lanes: &[Lane]) -> Result<Vec<Duration>, LedgerError> {
+        let now = Instant::now();
+        let mut map = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(lanes
+            .iter()
+            .map(|lane| {
+                let tat = map.entry((key.to_owned(), lane.name)).or_insert(now);
+                *tat = (*tat).max(now) + lane.interval;
+                *tat - now
+            })
+            .collect())
+    }
+
+    async fn hold(&self, key: &str, lane: &Lane, ahead: Duration) -> Result<(), LedgerError> {
+        let now = Instant::now();
+        let mut map = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let tat = map.entry((key.to_owned(), lane.name)).or_insert(now);
+        *tat = (*tat).max(now + ahead);
+        Ok(())
+    }
+}
+
 /// Governor's clock, backed by tokio's (pausable) clock.
 #[derive(Debug, Clone, Copy, Default)]
 struct TokioClock;
@@ -297,6 +441,7 @@ struct Hold {
 
 struct CategoryPace {
     limiter: Option<Limiter>,
+    lane: Option<Lane>,
     requests_per_second: Option<f64>,
     hold: Mutex<Hold>,
 }
@@ -305,9 +450,21 @@ struct CategoryPace {
 /// clone of a client.
 pub struct Pacer {
     universal: Option<Limiter>,
+    universal_lane: Option<Lane>,
     categories: Vec<CategoryPace>,
     max_header_pause: Duration,
+    shared: Option<SharedBudget>,
+    /// Whether the shared ledger's last answer was an error (logged once
+    /// per outage, not per request).
+    ledger_down: AtomicBool,
+    /// Until when the ledger is not asked again after it failed, so a
+    /// database that is away costs one failed call per [`LEDGER_RETRY`],
+    /// not one (with its timeout) per request.
+    ledger_retry_at: Mutex<Option<Instant>>,
 }
+
+/// How long a pacer whose ledger failed paces alone before asking it again.
+pub const LEDGER_RETRY: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Pacer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -318,8 +475,14 @@ impl std::fmt::Debug for Pacer {
 }
 
 impl Pacer {
-    /// A pacer enforcing `budgets`.
+    /// A pacer enforcing `budgets` in this process alone.
     pub fn new(budgets: &RateBudgets) -> Self {
+        Self::with_shared(budgets, None)
+    }
+
+    /// A pacer enforcing `budgets`, drawn from `shared` when given (its own
+    /// limiters then serve only while the ledger cannot be reached).
+    pub fn with_shared(budgets: &RateBudgets, shared: Option<SharedBudget>) -> Self {
         let limiter = |budget: Option<Budget>| {
             budget
                 .and_then(|b| b.quota())
@@ -331,16 +494,80 @@ impl Pacer {
                 let budget = budgets.effective(*category);
                 CategoryPace {
                     limiter: limiter(budget),
+                    lane: budget.and_then(|b| b.lane(category.as_str())),
                     requests_per_second: budget
                         .map(|b| f64::from(b.requests) / b.per.as_secs_f64()),
                     hold: Mutex::new(Hold::default()),
                 }
             })
             .collect();
+        let universal = budgets.effective_universal();
         Self {
-            universal: limiter(budgets.effective_universal()),
+            universal: limiter(universal),
+            universal_lane: universal.and_then(|b| b.lane("universal")),
             categories,
             max_header_pause: budgets.max_header_pause,
+            shared,
+            ledger_down: AtomicBool::new(false),
+            ledger_retry_at: Mutex::new(None),
+        }
+    }
+
+    /// The shared budget this pacer draws from, if any.
+    pub fn shared(&self) -> Option<&SharedBudget> {
+        self.shared.as_ref()
+    }
+
+    /// Reserves a request of `category` in the shared ledger and waits for
+    /// its turn. `false` when there is no ledger to ask or it did not
+    /// answer, and this process's own limiters must pace the request.
+    async fn acquire_shared(&self, category: RateCategory) -> bool {
+        let Some(shared) = &self.shared else {
+            return false;
+        };
+        let lanes: Vec<Lane> = self
+            .universal_lane
+            .into_iter()
+            .chain(self.pace(category).lane)
+            .collect();
+        if lanes.is_empty() {
+            return true;
+        }
+        {
+            let retry_at = self
+                .ledger_retry_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if retry_at.is_some_and(|at| Instant::now() < at) {
+                return false;
+            }
+        }
+        match shared.ledger.reserve(&shared.key, &lanes).await {
+            Ok(ahead) => {
+                if self.ledger_down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("The shared rate budget answers again; pacing with it.");
+                }
+                let wait = lanes
+                    .iter()
+                    .zip(ahead)
+                    .map(|(lane, ahead)| lane.wait(ahead))
+                    .max()
+                    .unwrap_or_default();
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                true
+            }
+            Err(err) => {
+                *self
+                    .ledger_retry_at
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + LEDGER_RETRY);
+                if !self.ledger_down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %err, "The shared rate budget could not be reached; pacing this client alone until it answers.");
+                }
+                false
+            }
         }
     }
 
@@ -352,12 +579,14 @@ impl Pacer {
     /// that took.
     pub async fn acquire(&self, category: RateCategory) -> Duration {
         let start = Instant::now();
-        if let Some(limiter) = &self.universal {
-            take(limiter).await;
-        }
         let pace = self.pace(category);
-        if let Some(limiter) = &pace.limiter {
-            take(limiter).await;
+        if !self.acquire_shared(category).await {
+            if let Some(limiter) = &self.universal {
+                take(limiter).await;
+            }
+            if let Some(limiter) = &pace.limiter {
+                take(limiter).await;
+            }
         }
         loop {
             let wake = {
@@ -386,9 +615,26 @@ impl Pacer {
         start.elapsed()
     }
 
-    /// Stops requests in `category` for `duration` (capped), e.g. after a 429.
+    /// Stops requests in `category` for `duration` (capped), e.g. after a 429:
+    /// in this pacer, and, in the background, for every process drawing on
+    /// the same shared budget.
     pub fn pause(&self, category: RateCategory, duration: Duration) {
-        let until = Instant::now() + duration.min(self.max_header_pause);
+        let duration = duration.min(self.max_header_pause);
+        if let (Some(shared), Some(lane)) = (&self.shared, self.pace(category).lane)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let shared = shared.clone();
+            runtime.spawn(async move {
+                if let Err(err) = shared
+                    .ledger
+                    .hold(&shared.key, &lane, lane.hold_ahead(duration))
+                    .await
+                {
+                    tracing::debug!(error = %err, "Could not pause the shared rate budget.");
+                }
+            });
+        }
+        let until = Instant::now() + duration;
         let mut hold = self
             .pace(category)
             .hold
@@ -577,6 +823,100 @@ mod tests {
         // After the window the normal budget applies again.
         let n = count_in(&pacer, RateCategory::OrgRead, Duration::from_secs(1)).await;
         assert!(n >= 15, "{n}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacers_sharing_a_ledger_together_stay_within_one_budget() {
+        let ledger: Arc<dyn BudgetLedger> = Arc::new(MemoryLedger::default());
+        let budgets = RateBudgets::standard();
+        let pacers: Vec<Arc<Pacer>> = (0..3)
+            .map(|_| {
+                Arc::new(Pacer::with_shared(
+                    &budgets,
+                    Some(SharedBudget::new(Arc::clone(&ledger), "app:account")),
+                ))
+            })
+            .collect();
+        let counts = futures::future::join_all(pacers.iter().map(|pacer| {
+            let pacer = Arc::clone(pacer);
+            async move { count_in(&pacer, RateCategory::OrgRead, Duration::from_secs(60)).await }
+        }))
+        .await;
+        let total: u32 = counts.iter().sum();
+        // Alone each would send 950 + a burst; together they share that.
+        assert!((940..=966).contains(&total), "{counts:?}");
+        assert!(
+            counts.iter().all(|n| *n > 250),
+            "every pacer gets its turn: {counts:?}"
+        );
+        // Another key is another budget.
+        let other = Pacer::with_shared(
+            &budgets,
+            Some(SharedBudget::new(Arc::clone(&ledger), "app:other")),
+        );
+        assert_eq!(other.acquire(RateCategory::OrgRead).await, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_reaches_every_pacer_of_the_shared_budget() {
+        let ledger: Arc<dyn BudgetLedger> = Arc::new(MemoryLedger::default());
+        let shared = || Some(SharedBudget::new(Arc::clone(&ledger), "k"));
+        let first = Pacer::with_shared(&RateBudgets::standard(), shared());
+        let second = Pacer::with_shared(&RateBudgets::standard(), shared());
+        first.pause(RateCategory::OrgRead, Duration::from_secs(5));
+        tokio::task::yield_now().await;
+        let waited = second.acquire(RateCategory::OrgRead).await;
+        assert!(
+            waited >= Duration::from_secs(5) && waited < Duration::from_secs(6),
+            "{waited:?}"
+        );
+    }
+
+    #[derive(Debug, Default)]
+    struct DownLedger {
+        asked: std::sync::atomic::AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl BudgetLedger for DownLedger {
+        async fn reserve(&self, _: &str, _: &[Lane]) -> Result<Vec<Duration>, LedgerError> {
+            self.asked.fetch_add(1, Ordering::Relaxed);
+            Err("the database is away".into())
+        }
+        async fn hold(&self, _: &str, _: &Lane, _: Duration) -> Result<(), LedgerError> {
+            Err("the database is away".into())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_its_ledger_a_pacer_keeps_its_own_budget() {
+        let ledger = Arc::new(DownLedger::default());
+        let pacer = Pacer::with_shared(
+            &RateBudgets::standard(),
+            Some(SharedBudget::new(ledger.clone(), "k")),
+        );
+        let n = count_in(&pacer, RateCategory::OrgRead, Duration::from_secs(60)).await;
+        assert!((940..=966).contains(&n), "{n} requests in a minute");
+        // Asked again every LEDGER_RETRY, not for every request.
+        let asked = ledger.asked.load(Ordering::Relaxed);
+        assert!((12..=13).contains(&asked), "asked {asked} times");
+    }
+
+    #[test]
+    fn a_lane_waits_for_its_turn_less_its_tolerance() {
+        let lane = Budget::per_minute(600).lane("org_read").unwrap();
+        assert_eq!(lane.interval, Duration::from_millis(100));
+        assert_eq!(lane.tolerance, Duration::from_millis(900), "a burst of 10");
+        assert_eq!(lane.wait(Duration::from_millis(100)), Duration::ZERO);
+        assert_eq!(lane.wait(Duration::from_millis(1_000)), Duration::ZERO);
+        assert_eq!(
+            lane.wait(Duration::from_millis(1_500)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            lane.hold_ahead(Duration::from_secs(2)),
+            Duration::from_millis(2_900)
+        );
     }
 
     #[test]

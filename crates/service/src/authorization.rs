@@ -395,6 +395,11 @@ impl Authorizations {
                 return Err(err.into());
             }
         };
+        // The grant may be another Pinterest account's: its rate budget is
+        // keyed by the credential until a check names the account.
+        if let Err(err) = self.store.forget_pinterest_account(&credential_id).await {
+            tracing::warn!(error = %err, "Could not forget the credential's earlier Pinterest account.");
+        }
         let message = match &warning {
             Some(warning) => format!("authorized; {warning}"),
             None => "authorized".to_owned(),

@@ -147,6 +147,12 @@ pub(crate) async fn check(
     let mut report = CheckReport::of(&record, now);
     match result {
         Ok(account) => {
+            // Credentials of one account and app share one rate budget.
+            if let Some(account_id) = account.id()
+                && let Err(err) = manager.store().note_pinterest_account(id, account_id).await
+            {
+                tracing::warn!(error = %err, "Could not record the credential's Pinterest account.");
+            }
             report.ok = true;
             report.account_username = account.username().map(str::to_owned);
             report.account_type = account.account_type().map(str::to_owned);

@@ -294,7 +294,7 @@ pub(crate) mod tests {
     use pinion_domain::ClientSecret;
     use pinion_store::KeySource;
 
-    async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    pub(crate) async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
         let path = dir.path().join("pinion.db");
         pinion_store::connect(
             path.to_str().unwrap(),

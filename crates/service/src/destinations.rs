@@ -75,7 +75,7 @@ impl Destinations {
         credential: &pinion_domain::Credential,
     ) -> Result<Vec<BoardChoice>, ServiceError> {
         let source = Arc::new(self.tokens.token_source(credential.id.clone()));
-        let config = crate::paced_for(&self.pinterest, credential);
+        let config = crate::paced_for(&self.pinterest, credential, self.tokens.store()).await;
         let client = PinterestClient::new(config, source).map_err(|err| {
             ServiceError::Unavailable(format!("the Pinterest client is misconfigured: {err}"))
         })?;

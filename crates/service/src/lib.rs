@@ -9,6 +9,7 @@
 mod activity;
 mod app;
 mod authorization;
+mod budget;
 pub mod cache;
 mod check;
 mod credentials;
@@ -80,25 +81,17 @@ pub use pinion_oauth as oauth;
 /// The Pinterest API client crate, re-exported for the same reason.
 pub use pinion_pinterest as pinterest;
 
-/// The Pinterest client configuration for calls made with `credential`:
-/// `base`, paced at the credential's rate tier.
-pub(crate) fn paced_for(
-    base: &pinion_pinterest::ClientConfig,
-    credential: &pinion_domain::Credential,
-) -> pinion_pinterest::ClientConfig {
-    pinion_pinterest::ClientConfig {
-        budgets: pinion_pinterest::RateBudgets::for_tier(credential.rate_tier),
-        ..base.clone()
-    }
-}
+pub(crate) use budget::paced_for;
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn calls_with_a_credential_are_paced_at_its_rate_tier() {
+    #[tokio::test]
+    async fn calls_with_a_credential_are_paced_at_its_rate_tier_from_its_shared_budget() {
         let base = pinion_pinterest::ClientConfig::with_base_url(
             pinion_pinterest::BaseUrl::parse("http://127.0.0.1:9/v5").unwrap(),
         );
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::credentials::tests::store(&dir).await;
         let mut credential = crate::credentials::tests::sample();
         for tier in [
             pinion_domain::RateTier::Standard,
@@ -107,12 +100,16 @@ mod tests {
             pinion_domain::RateTier::Unlimited,
         ] {
             credential.rate_tier = tier;
-            let config = super::paced_for(&base, &credential);
+            let config = super::paced_for(&base, &credential, &store).await;
             assert_eq!(
                 config.budgets,
                 pinion_pinterest::RateBudgets::for_tier(tier)
             );
             assert_eq!(config.base_url, base.base_url);
+            assert_eq!(
+                config.shared_budget.as_ref().map(|b| b.key().to_owned()),
+                Some(super::budget::budget_key(&credential, None))
+            );
         }
     }
 }

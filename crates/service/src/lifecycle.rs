@@ -30,6 +30,9 @@ pub struct GrantedTokens {
     pub credential: Credential,
     /// Its access tokens, refreshed single-flight when due or refused.
     pub tokens: Arc<CredentialTokenSource>,
+    /// The rate budget its app and Pinterest account share with every other
+    /// process calling Pinterest for them.
+    pub budget: pinion_pinterest::SharedBudget,
 }
 
 impl Lifecycle {
@@ -82,7 +85,7 @@ impl Lifecycle {
             .await?;
         crate::check::check(
             &self.tokens,
-            crate::paced_for(&self.pinterest, &record),
+            crate::paced_for(&self.pinterest, &record, self.tokens.store()).await,
             &record.id,
             &actor,
             reuse,
@@ -133,6 +136,7 @@ impl Lifecycle {
         }
         Ok(GrantedTokens {
             tokens: Arc::new(self.tokens.token_source(credential.id.clone())),
+            budget: crate::budget::shared_budget(self.tokens.store(), &credential).await,
             credential,
         })
     }

@@ -660,7 +660,7 @@ impl Runs {
             .map(|name| name.parse::<StreamName>().map_err(|err| err.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         let client = PinterestClient::new(
-            crate::paced_for(&self.pinterest, &credential),
+            crate::paced_for(&self.pinterest, &credential, &self.store).await,
             Arc::new(self.tokens.token_source(credential.id.clone())),
         )
         .map_err(|err| format!("The Pinterest client could not be set up: {err}"))?;

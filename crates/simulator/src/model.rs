@@ -315,12 +315,21 @@ pub struct Stats {
     pub grant_types: BTreeMap<String, u64>,
     /// Successful token-endpoint calls per `grant_type`.
     pub grant_types_succeeded: BTreeMap<String, u64>,
+    /// API calls answered 429 for a rate limit (their category's or the
+    /// universal per-second one), per category of the call (`org_read`).
+    #[serde(default)]
+    pub rate_limited: BTreeMap<String, u64>,
 }
 
 impl Stats {
     /// Calls to one endpoint, zero when never called.
     pub fn endpoint(&self, key: &str) -> u64 {
         self.endpoints.get(key).copied().unwrap_or(0)
+    }
+
+    /// API calls answered 429, in every category.
+    pub fn rate_limited_total(&self) -> u64 {
+        self.rate_limited.values().sum()
     }
 
     /// Token requests of one grant type, zero when none.

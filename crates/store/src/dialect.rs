@@ -69,6 +69,11 @@ pub trait Dialect: sqlx::Database + Sized {
     /// SQLite, as above.
     const SKIP_LOCKED: &'static str;
 
+    /// An SQL expression for the database's clock, in whole microseconds
+    /// since 1970, that stays the same within one statement (the shared rate
+    /// budget's time: one clock for every replica, on any host).
+    const NOW_MICROS: &'static str;
+
     /// What a store on this database keeps besides its pool: the file's path
     /// on SQLite, nothing on PostgreSQL.
     type Origin: std::fmt::Debug + Send + Sync + 'static;
@@ -103,6 +108,7 @@ mod tests {
         ("key_store.rs", include_str!("key_store.rs")),
         ("lifecycle.rs", include_str!("lifecycle.rs")),
         ("notifications.rs", include_str!("notifications.rs")),
+        ("rate.rs", include_str!("rate.rs")),
         ("runs.rs", include_str!("runs.rs")),
         ("schedules.rs", include_str!("schedules.rs")),
         ("sharing.rs", include_str!("sharing.rs")),

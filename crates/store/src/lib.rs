@@ -31,6 +31,7 @@ mod model;
 mod notifications;
 mod postgres;
 pub mod private_fs;
+mod rate;
 mod runs;
 mod schedules;
 mod sharing;
@@ -67,6 +68,7 @@ pub use crate::notifications::{
     RetrySchedule, decide_attempt,
 };
 pub use crate::postgres::PgStore;
+pub use crate::rate::RateBudgetStore;
 pub use crate::runs::{
     ApiTokenInfo, LAST_USED_GRANULARITY, RunLease, RunRecord, RunStatus, RunStore, RunStreamCount,
     UnfinishedRun,

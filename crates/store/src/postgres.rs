@@ -28,6 +28,9 @@ impl Dialect for Postgres {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const FOR_SHARE: &'static str = " FOR SHARE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    // The time the statement started, the same throughout it.
+    const NOW_MICROS: &'static str =
+        "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000 AS BIGINT)";
 
     /// Nothing: the URL may hold a password, and the pool knows the rest.
     type Origin = ();

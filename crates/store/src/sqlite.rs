@@ -32,6 +32,10 @@ impl Dialect for Sqlite {
     const FOR_UPDATE: &'static str = "";
     const FOR_SHARE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    // `'now'` is the same throughout one statement; SQLite reads it to the
+    // millisecond.
+    const NOW_MICROS: &'static str =
+        "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
 
     /// The database file.
     type Origin = PathBuf;

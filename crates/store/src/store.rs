@@ -46,6 +46,7 @@ pub trait Store:
     + crate::web_state::WebStateStore
     + crate::runs::RunStore
     + crate::schedules::ScheduleStore
+    + crate::rate::RateBudgetStore
     + crate::sharing::SharingStore
     + crate::sync_state::SyncStateStore
     + crate::notifications::NotificationStore

@@ -152,6 +152,10 @@ pub struct CommandEnv {
     /// by default. Pinterest's `x-ratelimit-*` headers and 429s may slow it
     /// further, never speed it past this.
     pub rate: RateTier,
+    /// The rate budget the run draws from together with every other process
+    /// calling Pinterest for the same app and account; `None` paces the run
+    /// alone.
+    pub shared_budget: Option<pinion_pinterest::SharedBudget>,
 }
 
 /// What the person running a command is told while it runs; the binary
@@ -209,6 +213,7 @@ fn client_config(env: &CommandEnv) -> Result<ClientConfig, String> {
     let base = BaseUrl::parse(&env.api_base_url).map_err(|e| e.to_string())?;
     Ok(ClientConfig {
         budgets: pinion_pinterest::RateBudgets::for_tier(env.rate),
+        shared_budget: env.shared_budget.clone(),
         ..ClientConfig::with_base_url(base)
     })
 }
@@ -416,6 +421,7 @@ mod tests {
             data_dir: PathBuf::from("/nonexistent"),
             store: None,
             rate,
+            shared_budget: None,
         };
         for rate in [
             RateTier::Standard,

@@ -208,6 +208,7 @@ impl DemoArgs {
             data_dir: data_dir.to_path_buf(),
             store: Some(pinion.sync_state()),
             rate: record.rate_tier,
+            shared_budget: Some(granted.budget.clone()),
         };
 
         let synced = dir.join("pinterest-data.db");

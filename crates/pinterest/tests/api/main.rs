@@ -112,6 +112,7 @@ pub fn test_config(fake: &FakePinterest) -> ClientConfig {
             max_rate_limit_wait: Duration::from_secs(5),
         },
         budgets: RateBudgets::unlimited(),
+        shared_budget: None,
         user_agent: "pinion-test".into(),
     }
 }

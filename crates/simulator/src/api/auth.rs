@@ -98,6 +98,11 @@ pub async fn authenticate(State(state): State<Shared>, mut req: Request, next: N
         .limiter
         .check(Some(record.user), &record.client_id, op.category);
     let mut res = if rate.is_some_and(|r| r.exceeded) {
+        *state
+            .stats()
+            .rate_limited
+            .entry(op.category.as_str().to_owned())
+            .or_default() += 1;
         ApiError::rate_limited().into_response()
     } else if record.kind == TokenKind::Client && !op.client_credentials
         || !record.scopes.contains_all(op.scopes)

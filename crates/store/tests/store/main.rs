@@ -10,6 +10,7 @@ mod due;
 mod helpers;
 mod keys;
 mod notifications;
+mod rate;
 mod runs;
 mod sharing;
 mod suite;
@@ -70,6 +71,9 @@ on_both_backends!(
     keys::a_wrong_missing_or_malformed_key_is_refused_with_a_clear_message,
     keys::refusals_leave_the_database_byte_identical,
     keys::rotation_also_reencrypts_authorization_flows,
+    rate::reservations_from_two_pools_queue_up_one_interval_apart,
+    rate::a_hold_pushes_a_lane_back_and_never_forward,
+    rate::a_credentials_pinterest_account_is_kept_until_forgotten,
     web_state::a_session_names_its_user_until_it_expires_or_is_deleted,
     web_state::deleting_a_users_sessions_signs_out_every_browser,
     web_state::sources_are_listed_per_owner_and_per_credential,

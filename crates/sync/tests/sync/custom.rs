@@ -22,6 +22,7 @@ async fn env(sim: &TestSim, dir: &std::path::Path) -> CommandEnv {
         data_dir: dir.to_path_buf(),
         store: None,
         rate: pinion_pinterest::RateTier::Standard,
+        shared_budget: None,
     }
 }
 

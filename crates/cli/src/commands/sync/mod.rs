@@ -107,6 +107,7 @@ async fn cli_env(
             .ok_or_else(|| anyhow::anyhow!("no data directory"))?,
         store: Some(pinion.sync_state()),
         rate: rate.unwrap_or(record.rate_tier),
+        shared_budget: Some(granted.budget),
     })
 }
 
