@@ -141,7 +141,7 @@ fn require_standardwebhooks() {
         matches!(status, Ok(s) if s.success()),
         "this test verifies signatures with the `standardwebhooks` package from PyPI: \
          `python3 -m pip install standardwebhooks` (or set PINION_PYTHON to a Python that \
-         has it; `.ci/run` does this)"
+         has it; `scripts/test` does this)"
     );
 }
 

@@ -56,7 +56,7 @@ fn start_driver() -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|err| {
-            panic!("cannot start {path} ({err}); install Debian's chromium and chromium-driver")
+            panic!("cannot start {path} ({err}); install Debian's chromium and chromium-driver, or run the tests with scripts/test, which does")
         });
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
