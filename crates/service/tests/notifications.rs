@@ -196,3 +196,117 @@ async fn credential_events_are_queued_once_per_transition_for_the_owners_endpoin
         .unwrap();
     assert_eq!(event_types(&log), vec!["webhook.test"]);
 }
+
+/// Waits until run `run` of `source` has ended and returns it.
+async fn ended(
+    pinion: &Pinion,
+    owner: &pinion_domain::User,
+    source: &pinion_domain::SourceId,
+    run: &pinion_domain::RunId,
+) -> pinion_store::RunRecord {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let got = pinion.runs.get(owner, source, run).await.unwrap();
+        if !matches!(
+            got.status,
+            pinion_store::RunStatus::Queued | pinion_store::RunStatus::Running
+        ) {
+            return got;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn run_outcomes_are_queued_and_success_only_for_endpoints_that_ask() {
+    let (sim, app) = simulator(SimConfig::for_tests(), "Run events", Default::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_data_dir(dir.path()).await;
+    let mut settings = Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
+    settings.pinterest_oauth_url = sim.oauth_url();
+    settings.pinterest_api_url = sim.api_url();
+    settings.data_dir = Some(dir.path().to_owned());
+    settings.notifications = NotificationSettings {
+        addresses: pinion_service::AddressPolicy {
+            allow_loopback: true,
+            allow_private: false,
+        },
+        ..NotificationSettings::default()
+    };
+    let pinion = Pinion::with_store(store.clone(), settings).unwrap();
+    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let record = create_credential(
+        &store,
+        &alice,
+        &app,
+        "Account",
+        "boards:read,user_accounts:read",
+    )
+    .await;
+    authorize(&pinion.authorizations, &alice, &record.id).await;
+    let endpoint = |path: &str, events: &[&str]| WebhookInput {
+        url: format!("http://127.0.0.1:9/{path}"),
+        events: events.iter().map(|e| e.to_string()).collect(),
+        description: None,
+    };
+    let (every, _) = pinion
+        .webhooks
+        .create(&alice, None, &endpoint("every", &["*"]))
+        .await
+        .unwrap();
+    let (successes, _) = pinion
+        .webhooks
+        .create(&alice, None, &endpoint("successes", &["run.succeeded"]))
+        .await
+        .unwrap();
+    let source = pinion
+        .sources
+        .create(
+            &alice,
+            &pinion_service::SourceInput {
+                name: "Account".into(),
+                credential_id: record.id.to_string(),
+                streams: vec!["user_account".into()],
+                output_kind: "jsonl".into(),
+                output_path: "account".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    // A run that succeeds: only the endpoint that asked for successes hears.
+    let run = pinion.runs.start(&alice, &source.id).await.unwrap();
+    let done = ended(&pinion, &alice, &source.id, &run.id).await;
+    assert_eq!(done.status, pinion_store::RunStatus::Succeeded, "{done:?}");
+    let log = |id| {
+        let pinion = &pinion;
+        let alice = &alice;
+        async move { pinion.webhooks.deliveries(alice, id, None).await.unwrap() }
+    };
+    assert_eq!(
+        event_types(&log(&successes.id).await),
+        vec!["run.succeeded"]
+    );
+    assert!(event_types(&log(&every.id).await).is_empty());
+
+    // A run that fails: `*` hears it, the successes endpoint does not.
+    sim.control()
+        .inject_fault(&FaultSpec {
+            path_prefix: "/v5/user_account".into(),
+            method: None,
+            kind: FaultKind::Status { status: 404 },
+            count: None,
+            duration_ms: None,
+        })
+        .await
+        .unwrap();
+    let run = pinion.runs.start(&alice, &source.id).await.unwrap();
+    let done = ended(&pinion, &alice, &source.id, &run.id).await;
+    assert_eq!(done.status, pinion_store::RunStatus::Failed, "{done:?}");
+    assert_eq!(event_types(&log(&every.id).await), vec!["run.failed"]);
+    assert_eq!(
+        event_types(&log(&successes.id).await),
+        vec!["run.succeeded"]
+    );
+}
