@@ -76,6 +76,11 @@ fn start_driver() -> Driver {
 }
 
 async fn open_browser(driver: &Driver) -> Client {
+    open_browser_at(driver, (1280, 900)).await
+}
+
+/// A headless Chromium whose window is `width` × `height` CSS pixels.
+async fn open_browser_at(driver: &Driver, (width, height): (u32, u32)) -> Client {
     let args = [
         "--headless",
         "--no-sandbox",
@@ -86,19 +91,33 @@ async fn open_browser(driver: &Driver) -> Client {
         "--disable-component-update",
         "--disable-sync",
         "--disable-dev-shm-usage",
-        "--window-size=1280,900",
     ]
     .iter()
     .map(|arg| (*arg).to_owned())
-    .chain([format!("--user-data-dir={}", driver.profile_path.display())])
+    .chain([
+        format!("--window-size={width},{height}"),
+        format!("--user-data-dir={}", driver.profile_path.display()),
+    ])
     .collect::<Vec<_>>();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": tool("CHROMIUM", "/usr/bin/chromium"),
-            "args": args,
-        }),
+        // A desktop window cannot be narrower than 500 px; a phone's
+        // viewport is emulated (metrics only, with a touch screen).
+        if width < 500 {
+            serde_json::json!({
+                "binary": tool("CHROMIUM", "/usr/bin/chromium"),
+                "args": args,
+                "mobileEmulation": {
+                    "deviceMetrics": {"width": width, "height": height, "pixelRatio": 3.0, "touch": true},
+                },
+            })
+        } else {
+            serde_json::json!({
+                "binary": tool("CHROMIUM", "/usr/bin/chromium"),
+                "args": args,
+            })
+        },
     );
     ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
@@ -422,5 +441,109 @@ async fn a_revoked_credentials_tile_says_needs_reauthorization_and_reauthorize_f
         .unwrap();
     assert_eq!(text_of(&client, ".tile .status").await, "Active");
     screenshot(&client, "revoked-07-active-again").await;
+    client.close().await.unwrap();
+}
+
+/// Asserts that the page fits the window's width (nothing scrolls
+/// sideways) and that every link and button of the navigation bar lies
+/// inside the window, then saves a screenshot as `name`.
+async fn assert_fits(client: &Client, name: &str) {
+    let found = client
+        .execute(
+            "const width = window.innerWidth;
+             const outside = [...document.querySelectorAll('header.top a, header.top button')]
+                 .filter(e => { const r = e.getBoundingClientRect();
+                                return r.width === 0 || r.left < 0 || r.right > width; })
+                 .map(e => e.textContent.trim());
+             const wide = [...document.querySelectorAll('main *')]
+                 .filter(e => e.getBoundingClientRect().right > width + 1)
+                 .slice(0, 5)
+                 .map(e => e.tagName + '.' + e.className);
+             return [document.documentElement.scrollWidth, width, outside, wide];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(client, name).await;
+    let path = path_of(client).await;
+    let scroll = found[0].as_u64().unwrap();
+    let width = found[1].as_u64().unwrap();
+    assert!(
+        scroll <= width,
+        "{path}: the page is {scroll} px wide in a {width} px window; too wide: {}",
+        found[3]
+    );
+    assert_eq!(
+        found[2],
+        serde_json::json!([]),
+        "{path}: navigation out of reach"
+    );
+}
+
+#[tokio::test]
+async fn on_a_phone_no_page_scrolls_sideways_and_the_navigation_is_in_reach() {
+    let app = spawn_app().await;
+    let driver = start_driver();
+    let client = open_browser_at(&driver, (390, 844)).await;
+
+    sign_in_and_fill_the_overlay(&client, &app, "phone-").await;
+    click(&client, "button[name=decision][value=accept]").await;
+    text_of(&client, ".notice.authorized").await;
+    assert_fits(&client, "phone-06-overlay-authorized").await;
+    click(&client, "button[name=action][value=save]").await;
+    text_of(&client, ".tile.selected h2").await;
+    assert_fits(&client, "phone-07-tile-selected").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/sources/new/configure").await;
+    fill(&client, "#name", "Weekly board report").await;
+    fill(&client, "#output_path", "weekly").await;
+    assert_fits(&client, "phone-08-source-streams").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/sources").await;
+    assert_fits(&client, "phone-09-sources").await;
+    click(&client, ".tile.source.selected form.run button").await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while text_of(&client, ".run-status").await != "Succeeded" {
+        assert!(Instant::now() < deadline, "the run never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_fits(&client, "phone-10-run").await;
+    let source_page = {
+        let path = path_of(&client).await;
+        path[..path.find("/runs/").unwrap()].to_owned()
+    };
+
+    for (path, name) in [
+        ("/credentials", "phone-11-credentials"),
+        (source_page.as_str(), "phone-12-source"),
+        ("/sources/new", "phone-13-new-source"),
+        ("/destinations", "phone-14-destinations"),
+        ("/destinations/new", "phone-15-new-destination"),
+        ("/settings/tokens", "phone-16-api-tokens"),
+        ("/webhooks", "phone-17-webhooks"),
+    ] {
+        client
+            .goto(&format!("{}{path}", app.address))
+            .await
+            .unwrap();
+        wait_for_path(&client, path).await;
+        assert_fits(&client, name).await;
+    }
+    // The first credential's page and its edit form.
+    client
+        .goto(&format!("{}/credentials", app.address))
+        .await
+        .unwrap();
+    let credential = element(&client, ".tile h2 a, .tile a[href^='/credentials/cred_']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a link to the credential");
+    client
+        .goto(&format!("{}{credential}", app.address))
+        .await
+        .unwrap();
+    assert_fits(&client, "phone-18-credential").await;
     client.close().await.unwrap();
 }
