@@ -7,11 +7,17 @@
 //! overlay as a modal dialog (JavaScript). Also: Decline on the consent page
 //! shows a clear message; a credential whose grant was revoked on Pinterest
 //! shows Needs reauthorization on its tile after Check, and the tile's
-//! Reauthorize makes it Active again.
+//! Reauthorize makes it Active again. On a phone (390 × 844, Chromium's
+//! device emulation) the same walk and every page of the navigation fit the
+//! screen's width with the navigation in reach. axe-core runs on every
+//! Pinion page these tests visit and must find no serious or critical
+//! violation.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`CHROMEDRIVER` and
-//! `CHROMIUM` override the paths). Every step saves a screenshot under
-//! `target/screenshots/` at the workspace root (git-ignored).
+//! `CHROMIUM` override the paths) and axe-core's `axe.min.js`
+//! (`PINION_AXE_JS`; `scripts/test` installs all three). Every step saves a
+//! screenshot under `target/screenshots/` at the workspace root
+//! (git-ignored).
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -214,6 +220,7 @@ async fn sign_in_and_fill_the_overlay(client: &Client, app: &TestApp, prefix: &s
     fill(client, "#username", "alice").await;
     fill(client, "#password", PASSWORD).await;
     screenshot(client, &format!("{prefix}01-sign-in")).await;
+    assert_accessible(client).await;
     click(client, "form[action='/sign-in'] button[type=submit]").await;
     wait_for_path(client, "/credentials").await;
     assert_eq!(text_of(client, "h1").await, "Credentials");
@@ -222,6 +229,7 @@ async fn sign_in_and_fill_the_overlay(client: &Client, app: &TestApp, prefix: &s
     wait_for_path(client, "/sources/new").await;
     assert_eq!(text_of(client, "h1").await, "New data source");
     screenshot(client, &format!("{prefix}02-authenticate-screen")).await;
+    assert_accessible(client).await;
 
     // With JavaScript, Add Credential opens the overlay as a modal dialog
     // on the Authenticate screen.
@@ -252,6 +260,7 @@ async fn sign_in_and_fill_the_overlay(client: &Client, app: &TestApp, prefix: &s
     fill(client, "#client_id", &app.client_id).await;
     fill(client, "#client_secret", &app.client_secret).await;
     screenshot(client, &format!("{prefix}03-overlay-filled")).await;
+    assert_accessible(client).await;
     click(client, "button[name=action][value=authorize]").await;
 
     // The simulator's real sign-in page.
@@ -285,6 +294,7 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
     assert!(path.ends_with("/edit?authorized=1"), "{path}");
     assert_eq!(text_of(&client, ".secret-state").await, "set");
     screenshot(&client, "flow-06-overlay-authorized").await;
+    assert_accessible(&client).await;
     let source = client.source().await.unwrap();
     assert!(
         !source.contains(&app.client_secret),
@@ -305,6 +315,7 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
     assert_eq!(text_of(&client, ".tile.selected .status").await, "Active");
     assert!(path_of(&client).await.starts_with("/sources/new?selected="));
     screenshot(&client, "flow-07-tile-selected").await;
+    assert_accessible(&client).await;
 
     // Continue to the streams and output, and create the source.
     click(&client, "button[type=submit].primary").await;
@@ -317,6 +328,7 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
     click(&client, "input[name=streams][value=pins]").await;
     fill(&client, "#output_path", "weekly").await;
     screenshot(&client, "flow-08-source-streams").await;
+    assert_accessible(&client).await;
     click(&client, "button[type=submit].primary").await;
     wait_for_path(&client, "/sources").await;
     assert_eq!(
@@ -328,6 +340,7 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
         "boards, board_pins, pins"
     );
     screenshot(&client, "flow-09-source-created").await;
+    assert_accessible(&client).await;
 
     // Run it and watch the counts per stream.
     click(&client, ".tile.source.selected form.run button").await;
@@ -348,6 +361,7 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
         assert!(records > 0, "{stream}: {records}");
     }
     screenshot(&client, "flow-10-run-finished").await;
+    assert_accessible(&client).await;
 
     client.close().await.unwrap();
 }
@@ -369,6 +383,7 @@ async fn declining_on_the_consent_page_shows_a_clear_message() {
         "{message}"
     );
     screenshot(&client, "decline-06-message").await;
+    assert_accessible(&client).await;
 
     // The credential was stored and still waits for an authorization.
     client
@@ -428,6 +443,7 @@ async fn a_revoked_credentials_tile_says_needs_reauthorization_and_reauthorize_f
     let button = text_of(&client, ".tile .actions form button").await;
     assert_eq!(button, "Reauthorize");
     screenshot(&client, "revoked-06-needs-reauthorization").await;
+    assert_accessible(&client).await;
 
     // Reauthorize: the simulator still knows the browser, so its consent
     // page comes straight away.
@@ -441,7 +457,56 @@ async fn a_revoked_credentials_tile_says_needs_reauthorization_and_reauthorize_f
         .unwrap();
     assert_eq!(text_of(&client, ".tile .status").await, "Active");
     screenshot(&client, "revoked-07-active-again").await;
+    assert_accessible(&client).await;
     client.close().await.unwrap();
+}
+
+/// axe-core's browser build (`axe.min.js`, from the npm registry):
+/// `PINION_AXE_JS`, else where `scripts/test` installs it.
+fn axe_source() -> String {
+    let path = std::env::var_os("PINION_AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/pinion/axe-core-4.14.1/node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "the accessibility checks need axe-core's axe.min.js at {} ({err}): run the tests \
+             with scripts/test, which installs it, or set PINION_AXE_JS",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core on the current page and asserts it finds no serious or
+/// critical violation.
+async fn assert_accessible(client: &Client) {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let axe = AXE.get_or_init(axe_source);
+    client
+        .execute(&format!("{axe}\n;return true;"), vec![])
+        .await
+        .expect("axe-core loads into the page");
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+                 .then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                                  nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) }))))
+                 .catch(e => done([{ id: 'axe-error', help: String(e) }]));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    let path = path_of(client).await;
+    assert_eq!(
+        found,
+        serde_json::json!([]),
+        "{path}: axe-core found serious or critical violations:\n{found:#}"
+    );
 }
 
 /// Asserts that the page fits the window's width (nothing scrolls
@@ -478,6 +543,7 @@ async fn assert_fits(client: &Client, name: &str) {
         serde_json::json!([]),
         "{path}: navigation out of reach"
     );
+    assert_accessible(client).await;
 }
 
 #[tokio::test]
