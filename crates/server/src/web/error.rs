@@ -104,6 +104,7 @@ impl IntoResponse for WebError {
             html lang="en" {
                 head {
                     meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (title) " · Pinion" }
                     link rel="stylesheet" href="/static/pinion.css";
                 }

@@ -197,3 +197,29 @@ async fn a_source_is_scheduled_paused_resumed_and_unscheduled_from_its_page() {
         .await;
     assert!(page.contains("Runs only when you press Run."));
 }
+
+#[tokio::test]
+async fn continue_with_no_tile_picked_goes_back_to_the_tiles_and_says_to_pick_one() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    for path in [
+        "/sources/new/configure",
+        "/sources/new/configure?credential=",
+    ] {
+        let response = alice.get(path).await;
+        assert_eq!(response.status(), 303, "GET {path}");
+        assert_eq!(response.headers()["location"], "/sources/new?pick=1");
+    }
+    let screen = alice.page("/sources/new?pick=1").await;
+    assert!(screen.contains("Pick a credential tile first"), "{screen}");
+    assert!(screen.contains("<nav>"), "the page keeps the navigation");
+    assert!(
+        !alice
+            .page("/sources/new")
+            .await
+            .contains("Pick a credential tile first")
+    );
+}

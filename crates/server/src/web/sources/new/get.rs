@@ -18,6 +18,8 @@ use crate::web::{Session, WebError};
 pub struct AuthenticateQuery {
     /// The picked credential.
     selected: Option<String>,
+    /// Set when Continue was pressed with no tile picked.
+    pick: Option<String>,
 }
 
 /// Renders the Authenticate screen.
@@ -31,6 +33,9 @@ pub async fn get(
     let content = html! {
         h1 { "New data source" }
         p class="step" { "Authenticate: pick the Pinterest credential this source reads with, or add one." }
+        @if query.pick.is_some() {
+            p class="notice bad" role="alert" { "Pick a credential tile first, or add a credential, then press Continue." }
+        }
         form method="get" action="/sources/new/configure" {
             div class="tiles" {
                 @for credential in usable.iter() {

@@ -114,14 +114,20 @@ pub fn form(
 }
 
 /// Renders the form for a credential the user owns or that is shared with
-/// them; anything else is 404.
+/// them; anything else is 404. Continue with no tile picked goes back to
+/// the tiles, which say to pick one.
 pub async fn get(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<ConfigureQuery>,
-) -> Result<Html<String>, WebError> {
+) -> Result<axum::response::Response, WebError> {
+    use axum::response::IntoResponse;
+    if query.credential.trim().is_empty() {
+        return Ok(axum::response::Redirect::to("/sources/new?pick=1").into_response());
+    }
     let credential = usable(&state, &session, &query.credential).await?;
-    Ok(Html(
-        form(&session, &credential, &SourceValues::default(), &[]).into_string(),
-    ))
+    Ok(
+        Html(form(&session, &credential, &SourceValues::default(), &[]).into_string())
+            .into_response(),
+    )
 }
