@@ -105,13 +105,18 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
+/// A page in Pinion's style saying what happened, with a link to go on.
+fn page(status: StatusCode, title: &str, message: &str, next: (&str, &str)) -> Response {
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body><h1>{}</h1><p>{}</p></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · Pinion</title><link rel=\"stylesheet\" href=\"/static/pinion.css\"></head>\
+         <body><main class=\"narrow\"><h1>{}</h1><p>{}</p><p><a href=\"{}\">{}</a></p></main></body></html>",
         escape_html(title),
         escape_html(title),
-        escape_html(message)
+        escape_html(message),
+        escape_html(next.0),
+        escape_html(next.1),
     );
     (status, Html(body)).into_response()
 }
@@ -180,7 +185,20 @@ async fn callback(
                 }
                 other => other.to_string(),
             };
-            page(status, "Authorization did not complete", &message)
+            // Back to the credential's settings, where it can be fixed and
+            // authorized again, when the flow named one.
+            let settings = match &err {
+                CallbackError::Denied { credential_id, .. }
+                | CallbackError::ExchangeFailed { credential_id, .. } => {
+                    Some(format!("/credentials/{credential_id}/edit"))
+                }
+                _ => None,
+            };
+            let next = match &settings {
+                Some(path) => (path.as_str(), "Back to the credential's settings"),
+                None => ("/credentials", "Back to your credentials"),
+            };
+            page(status, "Authorization did not complete", &message, next)
         }
     };
     if binding.is_some()
@@ -217,8 +235,9 @@ fn landing_url(done: &pinion_service::CompletedAuthorization) -> String {
 async fn authorized_page() -> Response {
     page(
         StatusCode::OK,
-        "Pinion",
+        "Authorized",
         "The authorization is complete. You can close this page.",
+        ("/credentials", "Go to your credentials"),
     )
 }
 

@@ -384,6 +384,21 @@ async fn declining_on_the_consent_page_shows_a_clear_message() {
     );
     screenshot(&client, "decline-06-message").await;
     assert_accessible(&client).await;
+    // The page is in Pinion's style and leads back to the credential.
+    assert_eq!(
+        text_of(&client, "main.narrow a").await,
+        "Back to the credential's settings"
+    );
+    click(&client, "main.narrow a").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path_of(&client).await.ends_with("/edit") {
+        assert!(
+            Instant::now() < deadline,
+            "the link did not lead to the settings"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(path_of(&client).await.starts_with("/credentials/cred_"));
 
     // The credential was stored and still waits for an authorization.
     client
