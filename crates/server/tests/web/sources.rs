@@ -83,6 +83,15 @@ async fn a_source_is_created_from_the_picked_credential_and_listed_where_it_is_u
     let info = alice.page(&format!("/credentials/{id}/info")).await;
     assert!(info.contains("Weekly report (source: boards, pins)"));
     assert!(!info.contains(SECRET_CANARY));
+    // Before deleting, the page says what uses it and what becomes of it.
+    let effect = &info[info
+        .find("class=\"delete-effect\"")
+        .expect("the delete section")..];
+    assert!(effect.contains("stops 1 thing that uses it"), "{effect}");
+    assert!(
+        effect.contains("Source <strong>Weekly report</strong>: it is kept with its runs and outputs, but cannot run again."),
+        "{effect}"
+    );
 }
 
 #[tokio::test]

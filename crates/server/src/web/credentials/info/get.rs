@@ -216,6 +216,25 @@ pub async fn get(
             }
         }
         h2 { "Delete" }
+        @let in_use = usage.sources.len() + usage.destinations.len();
+        @if in_use == 0 {
+            p class="delete-effect" { "Nothing uses this credential: deleting it removes it, its tokens and its shares." }
+        } @else {
+            div class="delete-effect" {
+                p {
+                    "Deleting it removes it, its tokens and its shares, and stops "
+                    (in_use) @if in_use == 1 { " thing that uses it:" } @else { " things that use it:" }
+                }
+                ul {
+                    @for used in &usage.sources {
+                        li { "Source " strong { (used.source.name) } ": it is kept with its runs and outputs, but cannot run again." }
+                    }
+                    @for used in &usage.destinations {
+                        li { "Destination " strong { (used.destination.name) } ": it is kept with its publish history, but cannot publish again." }
+                    }
+                }
+            }
+        }
         @if query.confirm.is_some() {
             p class="notice bad" role="alert" { "Tick the box to confirm the deletion." }
         }
