@@ -131,6 +131,9 @@ async fn a_source_runs_from_its_page_and_shows_counts_per_stream() {
     let done = alice.page(&run_page).await;
     assert!(done.contains("Succeeded"));
     assert!(done.contains(&format!("<td class=\"records num\">{boards}</td>")));
+    // Outcomes in words, not stored values.
+    assert!(done.contains("<td class=\"outcome\">Done</td>"), "{done}");
+    assert!(!done.contains(">done<"));
     assert!(!done.contains("http-equiv=\"refresh\""));
     assert!(!done.contains(&app.client_secret));
     let source_page = alice.page(&format!("/sources/{source}")).await;

@@ -274,7 +274,7 @@ pub async fn run_page(
                         tr data-stream=(count.stream) {
                             td class="stream" { (count.stream) }
                             td class="records num" { (count.records) }
-                            td class="outcome" { (count.outcome.as_deref().unwrap_or(if finished { "" } else { "…" })) }
+                            td class="outcome" { (count.outcome.as_deref().map_or(if finished { "" } else { "…" }, outcome_label)) }
                             td class="note" { (count.error.as_deref().unwrap_or("")) }
                         }
                     }
@@ -309,4 +309,16 @@ pub async fn progress(
     let run_id = WebError::path_id::<pinion_domain::RunId>(&run_id)?;
     let run = state.runs.get(&session.user, &id, &run_id).await?;
     Ok(Json(run))
+}
+
+/// A stream's stored outcome in words for people.
+fn outcome_label(outcome: &str) -> &str {
+    match outcome {
+        "done" => "Done",
+        "skipped" => "Skipped",
+        "failed" => "Failed",
+        "running" => "Running",
+        "not_started" => "Not started",
+        other => other,
+    }
 }
