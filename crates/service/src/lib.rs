@@ -30,6 +30,7 @@ mod sharing;
 mod sources;
 pub mod throttle;
 mod tokens;
+mod turns;
 mod usage;
 mod users;
 

@@ -130,6 +130,8 @@ pub struct Runs {
     stopping: watch::Sender<bool>,
     /// Where outcomes and takeovers are announced (issue 14).
     events: crate::notifications::Events,
+    /// The database turns this process's runs share ([`crate::turns`]).
+    turns: crate::turns::Turns,
 }
 
 /// An id for this process's runs when it is not registered in a data
@@ -173,6 +175,7 @@ impl Runs {
             executing: Arc::new(tokio::sync::RwLock::new(())),
             stopping: watch::channel(false).0,
             events: crate::notifications::Events::default(),
+            turns: crate::turns::Turns::default(),
         }
     }
 
@@ -669,7 +672,7 @@ impl Runs {
             .map_err(|err| format!("The output could not be opened: {err}"))?;
         // Run progress lives in Pinion's store, like the CLI's, keyed by
         // credential and source below.
-        let state: Arc<dyn pinion_sync::SyncStateStore> = self.store.clone();
+        let state = self.turns.state(self.store.clone());
         let scopes = credential
             .granted_scopes
             .clone()
@@ -677,9 +680,13 @@ impl Runs {
 
         let (progress_tx, mut progress_rx) = watch::channel(initial.to_vec());
         let store = self.store.clone();
+        let turns = self.turns.clone();
         let writer_run = run_id.to_owned();
         let writer = tokio::spawn(async move {
             while progress_rx.changed().await.is_ok() {
+                // Snapshots that arrive while this one waits for its turn
+                // are coalesced into the next.
+                let _turn = turns.take().await;
                 let snapshot = progress_rx.borrow_and_update().clone();
                 if let Err(err) = store.update_run_streams(&writer_run, &snapshot).await {
                     tracing::warn!(error = %err, "Could not store a run's progress.");
