@@ -707,6 +707,7 @@ impl Runs {
         // starts the output again).
         let options = SyncOptions {
             streams: Some(streams),
+            skip_missing_scopes: true,
             resume: takeover.is_some() && output_existed,
             ..SyncOptions::default()
         };

@@ -40,8 +40,15 @@ const PAGES_IN_FLIGHT: usize = 1;
 pub struct SyncOptions {
     /// The streams to read; `None` reads every stream the scopes allow and
     /// skips the others with a message. A stream named here whose scopes are
-    /// missing fails the run before any request.
+    /// missing fails the run before any request, unless
+    /// [`SyncOptions::skip_missing_scopes`].
     pub streams: Option<Vec<StreamName>>,
+    /// Skip a named stream whose scopes are missing (with a note saying
+    /// which) instead of failing the run, as a saved source does: its
+    /// streams were chosen once, and the credential's grant may have changed
+    /// since. The run still fails, before any request, when every stream
+    /// would be skipped.
+    pub skip_missing_scopes: bool,
     /// Continue the job's last unfinished run.
     pub resume: bool,
     /// Skip boards whose `board_pins_modified_at` did not change since the
@@ -69,6 +76,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         Self {
             streams: None,
+            skip_missing_scopes: false,
             resume: false,
             incremental: false,
             concurrency: 4,
@@ -224,13 +232,29 @@ fn plan(options: &SyncOptions, scopes: &ScopeSet) -> Result<Vec<Plan>, SyncError
             _ => stream.missing_scopes(scopes),
         };
         let skip = match missing {
-            Some(missing) if explicit => {
+            Some(missing) if explicit && !options.skip_missing_scopes => {
                 return Err(SyncError::MissingScope { stream, missing });
             }
             Some(missing) => Some(format!("skipped: the credential was not granted {missing}")),
             None => None,
         };
         plans.push(Plan { stream, skip });
+    }
+    if explicit
+        && options.skip_missing_scopes
+        && let Some(first) = plans.first()
+        && plans.iter().all(|plan| plan.skip.is_some())
+    {
+        // Nothing can be read: say so for the first stream, as if named.
+        let missing = match (first.stream, &options.custom) {
+            (StreamName::Custom, Some(custom)) => custom.missing_scopes(scopes),
+            _ => first.stream.missing_scopes(scopes),
+        }
+        .unwrap_or_default();
+        return Err(SyncError::MissingScope {
+            stream: first.stream,
+            missing,
+        });
     }
     Ok(plans)
 }
@@ -669,6 +693,23 @@ mod tests {
             ..SyncOptions::default()
         };
         let err = plan(&named, &scopes).err().unwrap();
+        assert!(err.to_string().contains("ads:read"), "{err}");
+
+        // A saved source skips the stream with a note instead...
+        let saved = SyncOptions {
+            skip_missing_scopes: true,
+            ..named
+        };
+        let plans = plan(&saved, &scopes).unwrap();
+        assert_eq!(plans.len(), 2);
+        assert!(plans[0].skip.is_none());
+        assert!(plans[1].skip.as_deref().unwrap().contains("ads:read"));
+        // ...and fails only when nothing can be read.
+        let nothing = SyncOptions {
+            streams: Some(vec![StreamName::AdAccounts]),
+            ..saved
+        };
+        let err = plan(&nothing, &scopes).err().unwrap();
         assert!(err.to_string().contains("ads:read"), "{err}");
     }
 }
