@@ -102,7 +102,7 @@ impl ScopeSet {
 
     /// Parses user input: scopes separated by commas and/or white space.
     ///
-    /// Empty input, an unknown scope (the message names it and the close
+    /// Empty input, unknown scopes (the message names each with its close
     /// matches) and control characters are errors of the `scopes` field.
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         Self::parse_field("scopes", input)
@@ -124,14 +124,34 @@ impl ScopeSet {
                 Err(UnknownScope(word)) => unknown.push(word),
             }
         }
-        if let Some(word) = unknown.first() {
-            let mut message = format!("unknown scope `{word}`");
-            let close = close_matches(word);
-            if !close.is_empty() {
-                message.push_str(&format!("; did you mean {}?", close.join(" or ")));
-            }
-            message.push_str("; valid scopes are listed in `pinion credentials scopes`");
-            return Err(FieldError::new(field, message));
+        if !unknown.is_empty() {
+            // Every unknown scope at once, each with its close matches.
+            let parts: Vec<String> = unknown
+                .iter()
+                .map(|word| {
+                    let close = close_matches(word);
+                    if close.is_empty() {
+                        format!("unknown scope `{word}`")
+                    } else {
+                        format!(
+                            "unknown scope `{word}` (did you mean {}?)",
+                            close.join(" or ")
+                        )
+                    }
+                })
+                .collect();
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "{}; Pinterest's scopes are {}",
+                    parts.join("; "),
+                    Scope::ALL
+                        .iter()
+                        .map(|scope| scope.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
         if set.is_empty() {
             return Err(FieldError::new(field, "must name at least one scope"));
@@ -299,6 +319,23 @@ mod tests {
         assert_eq!(err.field, "scopes");
         assert!(err.message.contains("`boards:fly`"), "{}", err.message);
         assert!(err.message.contains("boards:read"), "{}", err.message);
+        assert!(
+            !err.message.contains("pinion "),
+            "no CLI command: {}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn every_unknown_scope_is_named_at_once() {
+        let err = ScopeSet::parse("boards:fly, pins:raed, nothing").unwrap_err();
+        for word in [
+            "`boards:fly`",
+            "`pins:raed` (did you mean pins:read",
+            "`nothing`",
+        ] {
+            assert!(err.message.contains(word), "{word}: {}", err.message);
+        }
     }
 
     #[test]

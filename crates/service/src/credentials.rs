@@ -159,14 +159,9 @@ impl Credentials {
             .update_credential(&record.id, &update, Some(record.version))
             .await?;
         tracing::info!(credential_id = %updated.id, "Updated a credential.");
-        if !update.is_empty() {
-            let entry = activity::entry(
-                &updated,
-                &actor,
-                ActivityEvent::Edited,
-                None,
-                Some(changed_fields(&record, &update)),
-            );
+        if let Some(changed) = changed_fields(&record, &update) {
+            let entry =
+                activity::entry(&updated, &actor, ActivityEvent::Edited, None, Some(changed));
             activity::append(&*self.store, entry).await;
         }
         Ok(updated.into())
@@ -263,28 +258,47 @@ pub(crate) fn views(records: Vec<CredentialRecord>) -> Vec<Credential> {
 
 /// The names of the fields `update` changes, for the activity log (never a
 /// value: the client secret is only named).
-fn changed_fields(before: &CredentialRecord, update: &CredentialUpdate) -> String {
+/// The fields `update` changes from `before`, for the activity log; `None`
+/// when it changes nothing (a form sent back as it was shown). A new client
+/// secret always counts: the stored one is not decrypted to compare.
+fn changed_fields(before: &CredentialRecord, update: &CredentialUpdate) -> Option<String> {
     let mut fields = Vec::new();
-    if update.name.is_some() {
+    if update
+        .name
+        .as_ref()
+        .is_some_and(|name| name.as_str() != before.name.as_str())
+    {
         fields.push("name");
     }
-    if update.description.is_some() {
+    if update.description.as_ref().is_some_and(|description| {
+        description.as_ref().map(|d| d.as_str()) != before.description.as_ref().map(|d| d.as_str())
+    }) {
         fields.push("description");
     }
-    if let Some(client_id) = &update.client_id {
-        if client_id.as_str() != before.client_id.as_str() {
-            fields.push("client id (tokens discarded)");
-        } else {
-            fields.push("client id");
-        }
+    if update
+        .client_id
+        .as_ref()
+        .is_some_and(|client_id| client_id.as_str() != before.client_id.as_str())
+    {
+        fields.push("client id (tokens discarded)");
     }
     if update.client_secret.is_some() {
         fields.push("client secret");
     }
-    if update.scopes.is_some() {
+    if update
+        .scopes
+        .as_ref()
+        .is_some_and(|scopes| *scopes != before.scopes)
+    {
         fields.push("requested scopes");
     }
-    format!("changed: {}", fields.join(", "))
+    if update
+        .rate_tier
+        .is_some_and(|tier| tier != before.rate_tier)
+    {
+        fields.push("rate limit");
+    }
+    (!fields.is_empty()).then(|| format!("changed: {}", fields.join(", ")))
 }
 
 #[cfg(test)]

@@ -239,16 +239,60 @@ async fn sign_in_and_fill_the_overlay(client: &Client, app: &TestApp, prefix: &s
         "Add New Credential"
     );
     assert_eq!(path_of(client).await, "/sources/new");
-    let scopes = client
-        .find(Locator::Css("#scopes"))
-        .await
-        .unwrap()
-        .prop("value")
+    // The dialog holds the focus, and Escape closes it; Add Credential
+    // opens it again.
+    let focus_inside = client
+        .execute(
+            "return document.querySelector('dialog.overlay-dialog[open]').contains(document.activeElement);",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(
-        scopes.as_deref(),
-        Some("boards:read,pins:read,user_accounts:read")
+        focus_inside,
+        serde_json::json!(true),
+        "focus is in the dialog"
+    );
+    client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client
+        .execute(
+            "return document.querySelector('dialog.overlay-dialog') !== null;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        != serde_json::json!(false)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "Escape did not close the overlay"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    click(client, "a.tile.add").await;
+    assert_eq!(
+        text_of(client, "dialog.overlay-dialog[open] #overlay-title").await,
+        "Add New Credential"
+    );
+    // The Access Scope picker lists every scope; the default ones are checked.
+    let scopes = client
+        .execute(
+            "const boxes = [...document.querySelectorAll('dialog #scopes input[type=checkbox]')];
+             return [boxes.length, boxes.filter(b => b.checked).map(b => b.name.slice(6))];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        scopes,
+        serde_json::json!([19, ["boards:read", "pins:read", "user_accounts:read"]])
     );
     fill(client, "#name", "Marketing boards").await;
     fill(

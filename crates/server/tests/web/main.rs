@@ -12,6 +12,7 @@ mod helpers;
 mod pages;
 mod revoked;
 mod runs;
+mod settings;
 mod sharing;
 mod sources;
 mod tokens;

@@ -91,7 +91,7 @@ async fn every_page_has_the_security_headers_and_no_secret() {
     }
     let edit = alice.page(&format!("/credentials/{id}/edit")).await;
     assert!(
-        edit.contains("<td class=\"secret-state\">set</td>"),
+        edit.contains("<span class=\"secret-state\">set</span>"),
         "{edit}"
     );
     let css = alice.get("/static/pinion.css").await;
@@ -105,7 +105,13 @@ async fn the_overlay_keeps_what_was_typed_but_the_secret_and_places_errors_by_th
     let app = spawn_app().await;
     let alice = app.signed_in("alice").await;
     let empty = alice.page("/credentials/new").await;
-    assert!(empty.contains("value=\"boards:read,pins:read,user_accounts:read\""));
+    for scope in ["boards:read", "pins:read", "user_accounts:read"] {
+        assert!(
+            empty.contains(&format!("name=\"scope.{scope}\" value=\"on\" checked")),
+            "{scope} is checked by default"
+        );
+    }
+    assert_eq!(empty.matches(" checked").count(), 3);
     assert!(empty.contains("Descriptions help others understand the resource."));
     assert!(empty.contains("type=\"password\" id=\"client_secret\""));
     let csrf = crate::helpers::csrf_in(&empty);
@@ -128,7 +134,8 @@ async fn the_overlay_keeps_what_was_typed_but_the_secret_and_places_errors_by_th
     assert!(!page.contains(SECRET_CANARY), "the secret came back");
     assert!(page.contains("Kept description"));
     assert!(page.contains("value=\"1484362\""));
-    assert!(page.contains("value=\"boards:read,boards:fly\""));
+    assert!(page.contains("name=\"scope.boards:read\" value=\"on\" checked"));
+    assert!(page.contains("unknown scope `boards:fly`"), "{page}");
     assert!(
         page.contains("id=\"name-error\""),
         "no error by the name field"

@@ -9,6 +9,7 @@ pub mod edit;
 mod get;
 pub mod info;
 pub mod new;
+pub mod scopes;
 pub mod shares;
 pub mod tile;
 

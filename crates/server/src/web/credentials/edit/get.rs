@@ -41,6 +41,10 @@ pub struct EditValues {
     pub description: String,
     /// Rate limit: `standard`, `trial`, `N/min` or `unlimited`.
     pub rate_tier: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Access Scope, comma-separated.
+    pub scopes: String,
 }
 
 impl EditValues {
@@ -54,6 +58,8 @@ impl EditValues {
                 .map(|d| d.as_str().to_owned())
                 .unwrap_or_default(),
             rate_tier: record.rate_tier.to_string(),
+            client_id: record.client_id.as_str().to_owned(),
+            scopes: record.scopes.to_comma_separated(),
         }
     }
 }
@@ -110,6 +116,29 @@ pub fn overlay(
                     @if let Some(error) = description_error { p class="error" { (error) } }
                 }
                 (text_field(
+                    "client_id",
+                    "Client ID",
+                    &values.client_id,
+                    Some("Your Pinterest app's ID. Changing it discards the tokens: the credential must be authorized again."),
+                    errors,
+                ))
+                @let secret_error = error_of("client_secret");
+                div class={ "field" @if secret_error.is_some() { " invalid" } } {
+                    label for="client_secret" { "Client Secret" }
+                    input type="password" id="client_secret" name="client_secret" value=""
+                        autocomplete="new-password"
+                        aria-describedby="client_secret-hint";
+                    p class="hint" id="client_secret-hint" {
+                        "Stored secret: " span class="secret-state" { @if record.client_secret_set { "set" } @else { "not set" } } ". "
+                        "Type a new one to replace it, or leave the field empty to keep it. It is stored encrypted and never shown."
+                        @if !errors.is_empty() && secret_error.is_none() {
+                            " For your safety a secret typed before this error was not kept: type it again."
+                        }
+                    }
+                    @if let Some(error) = secret_error { p class="error" id="client_secret-error" { (error) } }
+                }
+                (crate::web::credentials::scopes::picker(&values.scopes, record.granted_scopes.as_ref(), errors))
+                (text_field(
                     "rate_tier",
                     "Rate limit",
                     &values.rate_tier,
@@ -117,11 +146,6 @@ pub fn overlay(
                     errors,
                 ))
                 table class="info" {
-                    tr { th { "Client ID" } td { (record.client_id.as_str()) } }
-                    tr { th { "Client Secret" } td class="secret-state" {
-                        @if record.client_secret_set { "set" } @else { "not set" }
-                    } }
-                    tr { th { "Access Scope" } td { (record.scopes.to_comma_separated()) } }
                     tr { th { "Status" } td { span class={ "status " (record.status.as_str()) } { (record.status.label()) } } }
                     tr { th { "Granted scopes" } td class="granted-scopes" {
                         @match &record.granted_scopes {
@@ -131,15 +155,30 @@ pub fn overlay(
                     } }
                     tr { th { "Expires" } td { (when(record.access_token_expires_at)) } }
                 }
+                @if needs_authorization(record) {
+                    p class="notice warn" role="status" {
+                        "The scopes asked for differ from those granted, or the credential is not authorized: "
+                        "press Save and authorize to ask Pinterest again."
+                    }
+                }
                 div class="buttons" {
                     a class="button" href=(return_to) { "Cancel" }
-                    button type="submit" name="action" value="authorize" { "Authorize" }
+                    button type="submit" name="action" value="authorize" { "Save and authorize" }
                     button class="primary" type="submit" name="action" value="save" { "Save" }
                 }
             }
         }
     };
     page("Credential", session, content)
+}
+
+/// True when an authorization would change what the credential may do:
+/// it holds no grant, or the scopes asked for are not what was granted.
+fn needs_authorization(record: &Credential) -> bool {
+    match &record.granted_scopes {
+        Some(granted) => *granted != record.scopes,
+        None => true,
+    }
 }
 
 /// Renders the overlay; after an authorization, checks the account first.

@@ -1,19 +1,25 @@
-//! `POST /credentials/{id}/edit`: `save` stores the name and description and
-//! returns to the Authenticate screen with the tile selected; `authorize`
-//! (also the tiles' Reauthorize button) starts a new authorization.
+//! `POST /credentials/{id}/edit`: `save` stores what changed (name,
+//! description, Client ID, a new Client Secret, Access Scope, rate limit)
+//! and returns to where the user came from with the tile selected;
+//! `authorize` (the overlay's Save and authorize, and the tiles' Reauthorize
+//! button, which sends no fields) stores what changed, then starts a new
+//! authorization. Only fields that differ from the stored credential are
+//! sent to the service, so a form sent back unchanged writes nothing.
+
+use std::collections::HashMap;
 
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use pinion_domain::{CredentialPatchInput, FieldError};
+use pinion_domain::{ClientSecret, CredentialPatchInput, FieldError};
 use pinion_service::ServiceError;
 use serde::Deserialize;
 
 use super::get::{EditValues, overlay};
 use super::owned;
 use crate::AppState;
-use crate::web::credentials::{authorize, safe_return_to};
+use crate::web::credentials::{authorize, safe_return_to, scopes};
 use crate::web::{Session, WebError};
 
 /// The overlay's fields.
@@ -24,9 +30,15 @@ pub struct EditForm {
     name: Option<String>,
     description: Option<String>,
     rate_tier: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scopes: Option<String>,
     #[serde(default)]
     action: String,
     return_to: Option<String>,
+    /// The scope picker's checkboxes (`scope.<scope>`) and marker.
+    #[serde(flatten)]
+    picked: HashMap<String, String>,
 }
 
 /// Saves or authorizes.
@@ -40,16 +52,40 @@ pub async fn post(
     session.check_csrf(&form.csrf)?;
     let record = owned(&state, &session, &id).await?;
     let return_to = safe_return_to(form.return_to.as_deref());
-    if form.action == "authorize" {
-        return authorize::start(&state, &session, &record.id).await;
-    }
+    let current = EditValues::of(&record);
+    let scopes = scopes::posted(form.scopes.as_deref().unwrap_or(""), &form.picked);
+    let scopes = (form.scopes.is_some() || !form.picked.is_empty()).then_some(scopes);
+    let changed = |sent: &Option<String>, stored: &str| sent.clone().filter(|v| v != stored);
     let patch = CredentialPatchInput {
-        name: form.name.clone(),
-        description: form.description.clone(),
-        rate_tier: form.rate_tier.clone(),
-        ..CredentialPatchInput::default()
+        name: changed(&form.name, &current.name),
+        description: changed(&form.description, &current.description),
+        rate_tier: changed(&form.rate_tier, &current.rate_tier),
+        client_id: changed(&form.client_id, &current.client_id),
+        client_secret: form
+            .client_secret
+            .clone()
+            .filter(|secret| !secret.is_empty())
+            .map(ClientSecret::new),
+        // The same scopes in another order or spelling are no change.
+        scopes: scopes.filter(|text| {
+            pinion_domain::ScopeSet::parse(text).map_or(true, |set| set != record.scopes)
+        }),
     };
-    let errors = match state.credentials.update(&session.user, &id, &patch).await {
+    let nothing_changed = patch.name.is_none()
+        && patch.description.is_none()
+        && patch.rate_tier.is_none()
+        && patch.client_id.is_none()
+        && patch.client_secret.is_none()
+        && patch.scopes.is_none();
+    let result = if nothing_changed {
+        Ok(record.clone())
+    } else {
+        state.credentials.update(&session.user, &id, &patch).await
+    };
+    let errors = match result {
+        Ok(updated) if form.action == "authorize" => {
+            return authorize::start(&state, &session, &updated.id).await;
+        }
         Ok(updated) => {
             return Ok(
                 Redirect::to(&format!("{return_to}?selected={}", updated.id)).into_response(),
@@ -63,9 +99,11 @@ pub async fn post(
         &session,
         &record,
         &EditValues {
-            name: form.name.clone().unwrap_or_default(),
-            description: form.description.clone().unwrap_or_default(),
-            rate_tier: form.rate_tier.clone().unwrap_or_default(),
+            name: form.name.clone().unwrap_or(current.name),
+            description: form.description.clone().unwrap_or(current.description),
+            rate_tier: form.rate_tier.clone().unwrap_or(current.rate_tier),
+            client_id: form.client_id.clone().unwrap_or(current.client_id),
+            scopes: patch.scopes.clone().unwrap_or(current.scopes),
         },
         None,
         return_to,

@@ -8,7 +8,7 @@
 use axum::extract::{Query, State};
 use axum::response::Html;
 use maud::{Markup, html};
-use pinion_domain::{FieldError, Scope, ScopeSet};
+use pinion_domain::{FieldError, ScopeSet};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -36,16 +36,6 @@ pub struct OverlayValues {
 pub struct NewQuery {
     return_to: Option<String>,
 }
-
-/// Scopes worth explaining next to the Access Scope field.
-const COMMON_SCOPES: &[Scope] = &[
-    Scope::BoardsRead,
-    Scope::BoardsWrite,
-    Scope::PinsRead,
-    Scope::PinsWrite,
-    Scope::UserAccountsRead,
-    Scope::AdsRead,
-];
 
 /// The overlay, with `values` kept and `errors` next to their fields.
 pub fn overlay(session: &Session, values: &OverlayValues, errors: &[FieldError]) -> Markup {
@@ -86,14 +76,12 @@ pub fn overlay(session: &Session, values: &OverlayValues, errors: &[FieldError])
                     input type="password" id="client_secret" name="client_secret" value=""
                         autocomplete="off";
                     p class="hint" { "Stored encrypted; it is never shown again." }
+                    @if !errors.is_empty() && secret_error.is_none() {
+                        p class="hint retype" { "For your safety the secret is not kept when the form comes back: type it again." }
+                    }
                     @if let Some(error) = secret_error { p class="error" id="client_secret-error" { (error) } }
                 }
-                (text_field("scopes", "Access Scope", &values.scopes, Some("Comma-separated Pinterest scopes."), errors))
-                ul class="scopes-help" {
-                    @for scope in COMMON_SCOPES {
-                        li { code { (scope.as_str()) } ": " (scope.description()) }
-                    }
-                }
+                (crate::web::credentials::scopes::picker(&values.scopes, None, errors))
                 div class="buttons" {
                     a class="button" href=(values.return_to) { "Cancel" }
                     button type="submit" name="action" value="save" { "Save" }

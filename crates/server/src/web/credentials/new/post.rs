@@ -4,6 +4,8 @@
 //! overlay comes back with each error next to its field and everything typed
 //! except the secret.
 
+use std::collections::HashMap;
+
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +16,7 @@ use serde::Deserialize;
 
 use super::{OverlayValues, overlay};
 use crate::AppState;
-use crate::web::credentials::{authorize, safe_return_to};
+use crate::web::credentials::{authorize, safe_return_to, scopes};
 use crate::web::{Session, WebError};
 
 /// The overlay's fields.
@@ -35,6 +37,9 @@ pub struct NewCredentialForm {
     #[serde(default)]
     action: String,
     return_to: Option<String>,
+    /// The scope picker's checkboxes (`scope.<scope>`) and marker.
+    #[serde(flatten)]
+    picked: HashMap<String, String>,
 }
 
 /// Creates the credential, then saves or authorizes.
@@ -45,13 +50,14 @@ pub async fn post(
 ) -> Result<Response, WebError> {
     session.check_csrf(&form.csrf)?;
     let return_to = safe_return_to(form.return_to.as_deref());
+    let scopes = scopes::posted(&form.scopes, &form.picked);
     let input = CredentialInput {
         name: form.name.clone(),
         description: Some(form.description.clone()),
         client_id: form.client_id.clone(),
         client_secret: (!form.client_secret.is_empty())
             .then(|| ClientSecret::new(form.client_secret)),
-        scopes: Some(form.scopes.clone()),
+        scopes: Some(scopes.clone()),
     };
     let errors = match state
         .credentials
@@ -73,7 +79,7 @@ pub async fn post(
         name: form.name,
         description: form.description,
         client_id: form.client_id,
-        scopes: form.scopes,
+        scopes,
         return_to,
     };
     Ok((
