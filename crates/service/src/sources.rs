@@ -89,6 +89,17 @@ fn validate(input: &SourceInput) -> Result<(), ValidationErrors> {
     }
 }
 
+/// `streams` without repeats, in their first order.
+fn distinct(streams: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for stream in streams {
+        if !kept.contains(stream) {
+            kept.push(stream.clone());
+        }
+    }
+    kept
+}
+
 impl Sources {
     /// Works on `store`, stamping new sources with `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
@@ -111,12 +122,7 @@ impl Sources {
         let credential_id = parse_credential_id(&input.credential_id)?;
         let credential = self.credentials.usable_by(actor, &credential_id).await?;
         validate(input)?;
-        let mut streams: Vec<String> = Vec::new();
-        for stream in &input.streams {
-            if !streams.contains(stream) {
-                streams.push(stream.clone());
-            }
-        }
+        let streams = distinct(&input.streams);
         let record = SourceRecord {
             id: SourceId::generate(),
             owner: actor.id.clone(),
@@ -130,6 +136,43 @@ impl Sources {
         let stored = self.store.create_source(&record).await?;
         tracing::info!(source_id = %stored.id, credential_id = %stored.credential_id, "Created a source.");
         Ok(stored)
+    }
+
+    /// Replaces the settings of `actor`'s source `id` with `input`, checked
+    /// as for [`Sources::create`]. Another user's source is `NotFound`; a
+    /// source with a run still going is a `Conflict` and is left as it was.
+    /// Its runs stay; a change of credential, streams or output starts its
+    /// next run afresh rather than from an old checkpoint.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id, source_id = %id))]
+    pub async fn update(
+        &self,
+        actor: &User,
+        id: &SourceId,
+        input: &SourceInput,
+    ) -> Result<SourceRecord, ServiceError> {
+        let before = self.get(actor, id).await?;
+        let credential_id = parse_credential_id(&input.credential_id)?;
+        // The credential it already reads with stays usable by its owner even
+        // if a share is withdrawn later; any other must be usable now.
+        let credential_id = if credential_id == before.credential_id {
+            before.credential_id.clone()
+        } else {
+            self.credentials.usable_by(actor, &credential_id).await?.id
+        };
+        validate(input)?;
+        let record = SourceRecord {
+            credential_id,
+            name: input.name.trim().to_owned(),
+            streams: distinct(&input.streams),
+            output_kind: input.output_kind.clone(),
+            output_path: input.output_path.trim().to_owned(),
+            ..before
+        };
+        if !self.store.update_source(&record).await? {
+            return Err(ServiceError::NotFound { what: "source" });
+        }
+        tracing::info!(source_id = %record.id, credential_id = %record.credential_id, "Changed a source.");
+        Ok(record)
     }
 
     /// The sources `actor` owns, newest first.

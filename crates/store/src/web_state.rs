@@ -136,6 +136,15 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     /// answer is [`StoreError::Conflict`] on `source`.
     async fn delete_source(&self, id: &str, owner: &UserId) -> Result<bool, StoreError>;
 
+    /// Replaces the settings of source `source.id` (its credential, name,
+    /// streams and output) if `source.owner` owns it, in one transaction;
+    /// `false` when there is no such source of theirs. When the credential,
+    /// streams or output change, the sync state of the old job is dropped,
+    /// so no run resumes a checkpoint made for other settings. While one of
+    /// its runs is queued or running nothing changes and the answer is
+    /// [`StoreError::Conflict`] on `source`.
+    async fn update_source(&self, source: &SourceRecord) -> Result<bool, StoreError>;
+
     /// Stores a new destination (its `created_at` is set here).
     async fn create_destination(
         &self,
@@ -384,6 +393,69 @@ where
             .execute(&mut *tx)
             .await
             .map_err(Self::db_error)?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(source_id = %source.id))]
+    async fn update_source(
+        &self,
+        source: &crate::web_state::SourceRecord,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {} FROM sources WHERE id = $1 AND owner_id = $2{}",
+            crate::web_state::SOURCE_COLUMNS,
+            D::FOR_UPDATE
+        );
+        let before: Option<crate::web_state::SourceRow> = sqlx::query_as(&sql)
+            .bind(source.id.as_str())
+            .bind(source.owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        let Some(before) = before.map(|row| row.into_record()) else {
+            return Ok(false);
+        };
+        let unfinished: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM runs WHERE source_id = $1 \
+             AND status IN ('queued', 'running')",
+        )
+        .bind(source.id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Self::db_error)?;
+        if unfinished > 0 {
+            return Err(StoreError::Conflict {
+                field: "source",
+                message: "a run of this source is still going; wait for it to end \
+                          before changing the source"
+                    .to_owned(),
+            });
+        }
+        let settings_changed = before.credential_id != source.credential_id
+            || before.streams != source.streams
+            || before.output_kind != source.output_kind
+            || before.output_path != source.output_path;
+        if settings_changed {
+            let job =
+                crate::web_state::source_job_key(before.credential_id.as_str(), source.id.as_str());
+            crate::sync_state::SqlSyncState::<D>::delete_job(&mut tx, &job).await?;
+        }
+        sqlx::query(
+            "UPDATE sources SET credential_id = $3, name = $4, streams = $5, \
+             output_kind = $6, output_path = $7 WHERE id = $1 AND owner_id = $2",
+        )
+        .bind(source.id.as_str())
+        .bind(source.owner.as_str())
+        .bind(source.credential_id.as_str())
+        .bind(&source.name)
+        .bind(source.streams.join(","))
+        .bind(&source.output_kind)
+        .bind(&source.output_path)
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::db_error)?;
         self.commit(tx).await?;
         Ok(true)
     }

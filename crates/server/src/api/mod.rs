@@ -73,7 +73,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         routes!(sharing::shared_with_me),
         // Data sources (issue 6).
         routes!(sources::list, sources::create),
-        routes!(sources::get, sources::delete),
+        routes!(sources::get, sources::update, sources::delete),
         // Schedules (issue 14).
         routes!(schedules::get, schedules::set, schedules::delete),
         routes!(schedules::pause),

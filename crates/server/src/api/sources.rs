@@ -1,8 +1,8 @@
 //! `/api/v1/sources`: the JSON side of the data-source screens (issue 6):
-//! create, list, read and delete sources. Another user's source is a 404,
+//! create, list, read, change and delete sources. Another user's source is a 404,
 //! as is an unknown id; a source can only be made with a credential the
 //! caller owns or one shared with them. A source with a run still going is
-//! not deleted (409).
+//! neither changed nor deleted (409).
 
 use axum::Json;
 use axum::extract::State;
@@ -35,6 +35,22 @@ pub struct CreateSource {
     pub streams: Vec<StreamName>,
     /// Where to write.
     pub output: OutputBody,
+}
+
+impl From<CreateSource> for SourceInput {
+    fn from(body: CreateSource) -> Self {
+        SourceInput {
+            name: body.name,
+            credential_id: body.credential_id,
+            streams: body
+                .streams
+                .into_iter()
+                .map(|stream| stream.as_str().to_owned())
+                .collect(),
+            output_kind: body.output.kind.as_str().to_owned(),
+            output_path: body.output.path,
+        }
+    }
 }
 
 /// A stream a source can read (`pinion_service::STREAMS`).
@@ -124,17 +140,7 @@ pub async fn create(
     ApiUser(user): ApiUser,
     ApiJson(body): ApiJson<CreateSource>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let input = SourceInput {
-        name: body.name,
-        credential_id: body.credential_id,
-        streams: body
-            .streams
-            .into_iter()
-            .map(|stream| stream.as_str().to_owned())
-            .collect(),
-        output_kind: body.output.kind.as_str().to_owned(),
-        output_path: body.output.path,
-    };
+    let input = SourceInput::from(body);
     let source = state.sources.create(&user, &input).await?;
     Ok((StatusCode::CREATED, Json(source)))
 }
@@ -177,6 +183,35 @@ pub async fn get(
 ) -> Result<Json<SourceRecord>, ApiError> {
     let id = ApiError::path_id::<pinion_domain::SourceId>(&id, "source")?;
     Ok(Json(state.sources.get(&user, &id).await?))
+}
+
+/// `PUT /api/v1/sources/{id}`: replaces the source's settings (the same
+/// body as creating it); 200 with the source. Its runs stay; a change of
+/// credential, streams or output makes the next run start afresh.
+#[utoipa::path(
+    put,
+    operation_id = "update_source",
+    path = "/sources/{id}",
+    tag = "sources",
+    params(("id" = String, Path, description = "A source id, `src_…`")),
+    request_body = CreateSource,
+    responses(
+        (status = 200, description = "Changed", body = Source),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "The source or the credential is unknown or not the caller's", body = ErrorBody),
+        (status = 409, description = "A run of this source is still going; nothing was changed", body = ErrorBody),
+        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateSource>,
+) -> Result<Json<SourceRecord>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::SourceId>(&id, "source")?;
+    let input = SourceInput::from(body);
+    Ok(Json(state.sources.update(&user, &id, &input).await?))
 }
 
 /// `DELETE /api/v1/sources/{id}`: deletes the source with its runs and the

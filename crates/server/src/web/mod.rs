@@ -105,6 +105,10 @@ pub fn router() -> Router<AppState> {
             get(destinations::new::configure::get).post(destinations::new::configure::post),
         )
         .route("/sources/{id}", get(sources::runs::source_page))
+        .route(
+            "/sources/{id}/edit",
+            get(sources::edit::get).post(sources::edit::post),
+        )
         .route("/sources/{id}/delete", post(sources::runs::delete_source))
         .route("/sources/{id}/schedule", post(sources::schedule::set))
         .route(

@@ -94,6 +94,12 @@ impl Ids {
                 "board_id": self.board,
             }),
             ("POST", "/api/v1/tokens") => json!({"name": "Another token"}),
+            ("PUT", "/api/v1/sources/{id}") => json!({
+                "name": "Renamed source",
+                "credential_id": self.credential,
+                "streams": ["boards"],
+                "output": {"kind": "jsonl", "path": "renamed"},
+            }),
             ("PUT", "/api/v1/sources/{id}/schedule") => json!({"every": "6h"}),
             // Loopback only: the discard port, where nothing listens.
             ("POST", "/api/v1/webhooks") => json!({

@@ -538,3 +538,82 @@ async fn a_schedule_is_set_read_paused_resumed_and_removed_over_the_api() {
         .await;
     assert_eq!(gone.status(), 404);
 }
+
+#[tokio::test]
+async fn a_source_is_changed_by_its_owner_only_and_never_while_a_run_is_going() {
+    let app = spawn_app().await;
+    let credential = app.create_credential(&app.alice, "Boards").await;
+    let (source, alice) = app.create_source(&app.alice, &credential, "Weekly").await;
+    let put = |token: &str, body: Value| {
+        app.http
+            .put(app.url(&format!("/api/v1/sources/{source}")))
+            .bearer_auth(token.to_owned())
+            .json(&body)
+            .send()
+    };
+    let changed = json!({
+        "name": "Weekly pins",
+        "credential_id": credential,
+        "streams": ["boards", "board_pins", "boards"],
+        "output": {"kind": "sqlite", "path": "reports/weekly.db"},
+    });
+    let response = put(&app.alice, changed.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], source.as_str());
+    assert_eq!(body["name"], "Weekly pins");
+    assert_eq!(body["streams"], json!(["boards", "board_pins"]));
+    assert_eq!(body["output_kind"], "sqlite");
+    assert_eq!(body["output_path"], "reports/weekly.db");
+    let read: Value = app
+        .call(Method::GET, Some(&app.alice), &format!("/sources/{source}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, body);
+
+    // Bad fields are named, and nothing changes.
+    let bad = put(
+        &app.alice,
+        json!({
+            "name": "Weekly pins",
+            "credential_id": credential,
+            "streams": ["boards"],
+            "output": {"kind": "jsonl", "path": "../elsewhere"},
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 422);
+    let error: Value = bad.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "output_path", "{error}");
+
+    // Another user learns nothing; nor does a credential of someone else.
+    assert_eq!(put(&app.bob, changed.clone()).await.unwrap().status(), 404);
+    let bobs = app.create_credential(&app.bob, "Bob's").await;
+    let mut elsewhere = changed.clone();
+    elsewhere["credential_id"] = json!(bobs);
+    assert_eq!(put(&app.alice, elsewhere).await.unwrap().status(), 404);
+
+    // While a run is going, 409 and the source stays as it was.
+    let going = app.stored_run(&source, &alice, RunStatus::Running).await;
+    let mut renamed = changed.clone();
+    renamed["name"] = json!("Renamed while running");
+    let refused = put(&app.alice, renamed.clone()).await.unwrap();
+    assert_eq!(refused.status(), 409);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "source", "{error}");
+    let read: Value = app
+        .call(Method::GET, Some(&app.alice), &format!("/sources/{source}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["name"], "Weekly pins");
+    app.store
+        .finish_run(&going, RunStatus::Failed, &[], Some("stopped"))
+        .await
+        .unwrap();
+    assert_eq!(put(&app.alice, renamed).await.unwrap().status(), 200);
+}

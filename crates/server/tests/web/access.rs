@@ -146,6 +146,16 @@ const ROUTES: &[UiRoute] = &[
         form: &[("kind", "every"), ("every", "1d")],
         ..route("POST", "/sources/{id}/schedule", Owned(Source))
     },
+    route("GET", "/sources/{id}/edit", Owned(Source)),
+    UiRoute {
+        form: &[
+            ("name", "Renamed source"),
+            ("streams", "boards"),
+            ("output_kind", "jsonl"),
+            ("output_path", "renamed"),
+        ],
+        ..route("POST", "/sources/{id}/edit", Owned(Source))
+    },
     route("POST", "/sources/{id}/schedule/pause", Owned(Source)),
     route("POST", "/sources/{id}/schedule/resume", Owned(Source)),
     route("POST", "/sources/{id}/schedule/delete", Owned(Source)),

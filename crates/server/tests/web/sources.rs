@@ -232,3 +232,85 @@ async fn continue_with_no_tile_picked_goes_back_to_the_tiles_and_says_to_pick_on
             .contains("Pick a credential tile first")
     );
 }
+
+#[tokio::test]
+async fn a_source_is_edited_from_its_page_and_errors_keep_what_was_typed() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let id = alice
+        .add_credential("Boards", "1484362", SECRET_CANARY)
+        .await;
+    let form = alice
+        .page(&format!("/sources/new/configure?credential={id}"))
+        .await;
+    let csrf = crate::helpers::csrf_in(&form);
+    let created = alice
+        .post_form(
+            "/sources/new/configure",
+            &[
+                ("csrf", &csrf),
+                ("credential", &id),
+                ("name", "Nightly"),
+                ("streams", "boards"),
+                ("output_kind", "jsonl"),
+                ("output_path", "nightly"),
+            ],
+        )
+        .await;
+    let source =
+        created.headers()["location"].to_str().unwrap()["/sources?created=".len()..].to_owned();
+    let page = alice.page(&format!("/sources/{source}")).await;
+    assert!(
+        page.contains(&format!("href=\"/sources/{source}/edit\"")),
+        "{page}"
+    );
+
+    let edit = alice.page(&format!("/sources/{source}/edit")).await;
+    assert!(edit.contains("Edit data source"), "{edit}");
+    assert!(edit.contains("value=\"Nightly\""), "{edit}");
+    assert!(
+        edit.contains("name=\"streams\" value=\"boards\" checked"),
+        "{edit}"
+    );
+    let action = format!("/sources/{source}/edit");
+    let refused = alice
+        .post_form(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("name", "Nightly pins"),
+                ("output_kind", "jsonl"),
+                ("output_path", "/etc"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("id=\"streams-error\""), "{page}");
+    assert!(page.contains("id=\"output_path-error\""), "{page}");
+    assert!(page.contains("value=\"Nightly pins\""), "kept: {page}");
+
+    let saved = alice
+        .post_form(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("name", "Nightly pins"),
+                ("streams", "boards"),
+                ("streams", "board_pins"),
+                ("output_kind", "sqlite"),
+                ("output_path", "nightly.db"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    assert_eq!(
+        saved.headers()["location"],
+        format!("/sources/{source}?saved=1").as_str()
+    );
+    let page = alice.page(&format!("/sources/{source}?saved=1")).await;
+    assert!(page.contains("<h1>Nightly pins</h1>"), "{page}");
+    assert!(page.contains("boards, board_pins"), "{page}");
+    assert!(page.contains("outputs/nightly.db"), "{page}");
+    assert!(page.contains("settings were saved"), "{page}");
+}

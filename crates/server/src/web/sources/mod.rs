@@ -1,5 +1,6 @@
 //! `/sources…`: data sources. Creating one starts at the Authenticate screen.
 
+pub mod edit;
 mod get;
 pub mod new;
 pub mod runs;

@@ -77,6 +77,8 @@ pub struct SourcePageQuery {
     /// What just happened to the schedule: `saved`, `paused`, `resumed`,
     /// `removed`.
     pub(crate) schedule: Option<String>,
+    /// Set after the source's settings were saved.
+    pub(crate) saved: Option<String>,
 }
 
 /// `GET /sources/{id}`
@@ -111,11 +113,15 @@ pub(crate) async fn render_source(
         @if query.run_deleted.is_some() {
             p class="notice run-deleted" role="status" { "The run was deleted." }
         }
+        @if query.saved.is_some() {
+            p class="notice saved" role="status" { "The source's settings were saved; the next run uses them." }
+        }
         dl class="facts" {
             dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
             dt { "Output" } dd { (source.output_kind) " · " code { "outputs/" (source.output_path) } }
             dt { "Created" } dd { (when(Some(source.created_at))) }
         }
+        p class="actions" { a class="button edit-source" href={ "/sources/" (source.id) "/edit" } { "Edit settings" } }
         (run_button(&source, &csrf))
         (schedule_section(&source, schedule.as_ref(), query.schedule.as_deref(), &values, &errors, &csrf))
         h2 { "Runs" }

@@ -46,13 +46,41 @@ pub struct ConfigureQuery {
     credential: String,
 }
 
+/// Which source the form makes: a new one, or changes to source `id`.
+#[derive(Debug, Clone, Copy)]
+pub enum FormTarget<'a> {
+    /// `POST /sources/new/configure`.
+    New,
+    /// `POST /sources/{id}/edit`.
+    Edit(&'a pinion_domain::SourceId),
+}
+
 /// The form for a source reading with `credential`.
 pub fn form(
     session: &Session,
     credential: &Credential,
     values: &SourceValues,
     errors: &[FieldError],
+    target: FormTarget<'_>,
 ) -> Markup {
+    let (title, action, back, submit) = match target {
+        FormTarget::New => (
+            "New data source".to_owned(),
+            "/sources/new/configure".to_owned(),
+            format!("/sources/new?selected={}", credential.id.as_str()),
+            "Create source",
+        ),
+        FormTarget::Edit(id) => (
+            "Edit data source".to_owned(),
+            format!("/sources/{id}/edit"),
+            format!("/sources/{id}"),
+            "Save changes",
+        ),
+    };
+    let general: Vec<&FieldError> = errors
+        .iter()
+        .filter(|e| !["name", "streams", "output_kind", "output_path"].contains(&e.field))
+        .collect();
     let error_of = |field: &str| {
         errors
             .iter()
@@ -60,11 +88,14 @@ pub fn form(
             .map(|e| e.message.clone())
     };
     let content = html! {
-        h1 { "New data source" }
+        h1 { (title) }
         p class="step" {
             "Reads with credential " strong class="credential" { (credential.name.as_str()) } "."
         }
-        form class="overlay" method="post" action="/sources/new/configure" {
+        @for error in general {
+            p class="notice bad" role="alert" { (error.message) }
+        }
+        form class="overlay" method="post" action=(action) {
             input type="hidden" name="csrf" value=(session.csrf());
             input type="hidden" name="credential" value=(credential.id.as_str());
             @let name_error = error_of("name");
@@ -105,12 +136,12 @@ pub fn form(
                 @if let Some(error) = path_error { p class="error" id="output_path-error" { (error) } }
             }
             div class="buttons" {
-                a class="button" href={ "/sources/new?selected=" (credential.id.as_str()) } { "Back" }
-                button class="primary" type="submit" { "Create source" }
+                a class="button" href=(back) { "Back" }
+                button class="primary" type="submit" { (submit) }
             }
         }
     };
-    page("New data source", session, content)
+    page(&title, session, content)
 }
 
 /// Renders the form for a credential the user owns or that is shared with
@@ -126,8 +157,15 @@ pub async fn get(
         return Ok(axum::response::Redirect::to("/sources/new?pick=1").into_response());
     }
     let credential = usable(&state, &session, &query.credential).await?;
-    Ok(
-        Html(form(&session, &credential, &SourceValues::default(), &[]).into_string())
-            .into_response(),
+    Ok(Html(
+        form(
+            &session,
+            &credential,
+            &SourceValues::default(),
+            &[],
+            FormTarget::New,
+        )
+        .into_string(),
     )
+    .into_response())
 }

@@ -6,23 +6,23 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use pinion_service::{ServiceError, SourceInput};
 
-use super::{SourceValues, form as source_form};
+use super::{FormTarget, SourceValues, form as source_form};
 use crate::AppState;
 use crate::web::credentials::edit::usable;
 use crate::web::{Session, WebError};
 
 /// The form's fields. `streams` repeats, so the body is parsed by hand.
 #[derive(Default)]
-struct SourceForm {
-    csrf: String,
-    credential: String,
-    name: String,
-    streams: Vec<String>,
-    output_kind: String,
-    output_path: String,
+pub(crate) struct SourceForm {
+    pub(crate) csrf: String,
+    pub(crate) credential: String,
+    pub(crate) name: String,
+    pub(crate) streams: Vec<String>,
+    pub(crate) output_kind: String,
+    pub(crate) output_path: String,
 }
 
-fn parse(body: &[u8]) -> SourceForm {
+pub(crate) fn parse(body: &[u8]) -> SourceForm {
     let mut form = SourceForm::default();
     for (key, value) in url::form_urlencoded::parse(body) {
         let value = value.into_owned();
@@ -68,7 +68,7 @@ pub async fn post(
         output_kind: form.output_kind,
         output_path: form.output_path,
     };
-    let page = source_form(&session, &credential, &values, &errors);
+    let page = source_form(&session, &credential, &values, &errors, FormTarget::New);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response())
 }
 
