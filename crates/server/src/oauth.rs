@@ -43,6 +43,45 @@ pub fn router() -> Router<AppState> {
         .route("/oauth/pinterest/authorized", get(authorized_page))
 }
 
+/// The cookie holding where the overlay's Save returns after the round
+/// trip (one of the screens `safe_return_to` allows; not a secret), on an
+/// https and a plain-http public URL.
+const RETURN_COOKIES: (&str, &str) = ("__Host-pinion_return", "pinion_return");
+
+fn return_cookie_name(public_url: &Url) -> &'static str {
+    if public_url.scheme() == "https" {
+        RETURN_COOKIES.0
+    } else {
+        RETURN_COOKIES.1
+    }
+}
+
+/// The `Set-Cookie` value remembering `return_to` for the round trip
+/// (`max_age` 600 s, or 0 to clear it).
+pub fn return_cookie(public_url: &Url, return_to: &str, max_age: u32) -> String {
+    let secure = if public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        return_cookie_name(public_url),
+        crate::web::credentials::safe_return_to(Some(return_to))
+    )
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
 fn cookie_name(public_url: &Url) -> &'static str {
     if public_url.scheme() == "https" {
         SECURE_COOKIE
@@ -78,15 +117,7 @@ fn clearing_cookie(public_url: &Url) -> String {
 }
 
 fn read_binding(headers: &HeaderMap, public_url: &Url) -> Option<BrowserBinding> {
-    let name = cookie_name(public_url);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| BrowserBinding::from_cookie(value))
+    cookie_value(headers, cookie_name(public_url)).map(BrowserBinding::from_cookie)
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -155,7 +186,15 @@ async fn callback(
         .await;
     let mut response = match result {
         Ok(done) => {
-            let location = landing_url(&done);
+            let mut location = landing_url(&done);
+            // Back to where the user started (the overlay's Save goes there).
+            if done.browser_bound
+                && let Some(return_to) =
+                    cookie_value(&headers, return_cookie_name(&state.public_url))
+            {
+                location.push_str("&return_to=");
+                location.push_str(crate::web::credentials::safe_return_to(Some(return_to)));
+            }
             let mut response = StatusCode::SEE_OTHER.into_response();
             if let Ok(value) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(header::LOCATION, value);
@@ -203,6 +242,11 @@ async fn callback(
     };
     if binding.is_some()
         && let Ok(value) = HeaderValue::from_str(&clearing_cookie(&state.public_url))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    if cookie_value(&headers, return_cookie_name(&state.public_url)).is_some()
+        && let Ok(value) = HeaderValue::from_str(&return_cookie(&state.public_url, "", 0))
     {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

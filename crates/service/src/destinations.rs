@@ -174,6 +174,54 @@ impl Destinations {
         Ok(destination)
     }
 
+    /// Makes `actor`'s destination `id` publish with credential
+    /// `credential_id` instead (after its credential was deleted, say). The
+    /// credential must be usable by `actor` and authorized, and the
+    /// destination's board must be one of its account's boards, so pins go
+    /// where they went before; otherwise the error names `credential_id`.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id, destination_id = %id))]
+    pub async fn repoint(
+        &self,
+        actor: &User,
+        id: &DestinationId,
+        credential_id: &str,
+    ) -> Result<DestinationRecord, ServiceError> {
+        let destination = self.get(actor, id).await?;
+        let credential_id = crate::sources::parse_credential_id(credential_id)?;
+        let credential = self.credentials.usable_by(actor, &credential_id).await?;
+        if crate::credentials::usability(&credential).is_err() {
+            return Err(ServiceError::NotAuthorized {
+                credential: credential.name.to_string(),
+                status: credential.status.as_str(),
+            });
+        }
+        let boards = self.read_boards(&credential).await?;
+        if !boards.iter().any(|board| board.id == destination.board_id) {
+            return Err(ValidationErrors(vec![FieldError::new(
+                "credential_id",
+                format!(
+                    "the board \"{}\" is not one of this credential's account's boards",
+                    destination.board_name
+                ),
+            )])
+            .into());
+        }
+        if !self
+            .store
+            .repoint_destination(id.as_str(), &actor.id, credential.id.as_str())
+            .await?
+        {
+            return Err(ServiceError::NotFound {
+                what: "destination",
+            });
+        }
+        tracing::info!(destination_id = %id, credential_id = %credential.id, "Repointed a destination.");
+        Ok(DestinationRecord {
+            credential_id: credential.id,
+            ..destination
+        })
+    }
+
     /// Deletes a destination `actor` owns; any other is `NotFound`.
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
     pub async fn delete(&self, actor: &User, id: &DestinationId) -> Result<(), ServiceError> {

@@ -167,6 +167,15 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     /// Deletes destination `id` if `owner` owns it; `false` when there was
     /// no such destination of theirs.
     async fn delete_destination(&self, id: &str, owner: &UserId) -> Result<bool, StoreError>;
+
+    /// Makes destination `id` of `owner` publish with credential
+    /// `credential_id`; `false` when there is no such destination of theirs.
+    async fn repoint_destination(
+        &self,
+        id: &str,
+        owner: &UserId,
+        credential_id: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// [`WebStateStore`] on SQL, for both dialects.
@@ -543,6 +552,26 @@ where
             .await
             .inspect(|_| self.changes.bump())
             .map_err(Self::db_error)?;
+        Ok(D::rows_affected(&result) == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(destination_id = %id))]
+    async fn repoint_destination(
+        &self,
+        id: &str,
+        owner: &UserId,
+        credential_id: &str,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE destinations SET credential_id = $3 WHERE id = $1 AND owner_id = $2",
+        )
+        .bind(id)
+        .bind(owner.as_str())
+        .bind(credential_id)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
         Ok(D::rows_affected(&result) == 1)
     }
 }

@@ -1,5 +1,5 @@
 //! `/api/v1/destinations`: the JSON side of the destination screens (issue
-//! 6): create, list, read and delete destinations (a Pinterest board that
+//! 6): create, list, read, repoint and delete destinations (a Pinterest board that
 //! pins are published to, and the credential that writes there). Another
 //! user's destination is a 404, as is an unknown id.
 
@@ -146,6 +146,49 @@ pub async fn get(
 ) -> Result<Json<DestinationView>, ApiError> {
     let id = ApiError::path_id::<pinion_domain::DestinationId>(&id, "destination")?;
     Ok(Json(state.destinations.get(&user, &id).await?.into()))
+}
+
+/// `PATCH /api/v1/destinations/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepointDestination {
+    /// The credential to publish with from now on: one the caller owns or
+    /// one shared with them, authorized, whose account has the board.
+    pub credential_id: String,
+}
+
+/// `PATCH /api/v1/destinations/{id}`: publishes with another credential
+/// (after its credential was deleted, say); 200 with the destination.
+#[utoipa::path(
+    patch,
+    operation_id = "repoint_destination",
+    path = "/destinations/{id}",
+    tag = "destinations",
+    params(("id" = String, Path, description = "A destination id, `dst_…`")),
+    request_body = RepointDestination,
+    responses(
+        (status = 200, description = "Repointed", body = DestinationView),
+        (status = 401, description = "No valid API token", body = ErrorBody),
+        (status = 404, description = "The destination or the credential is unknown or not the caller's", body = ErrorBody),
+        (status = 409, description = "The credential is not authorized", body = ErrorBody),
+        (status = 422, description = "The credential's account does not have the board; `field` is `credential_id`", body = ErrorBody),
+        (status = 503, description = "Pinterest could not be asked for the boards", body = ErrorBody),
+    )
+)]
+pub async fn repoint(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<RepointDestination>,
+) -> Result<Json<DestinationView>, ApiError> {
+    let id = ApiError::path_id::<pinion_domain::DestinationId>(&id, "destination")?;
+    Ok(Json(
+        state
+            .destinations
+            .repoint(&user, &id, &body.credential_id)
+            .await?
+            .into(),
+    ))
 }
 
 /// `DELETE /api/v1/destinations/{id}`: 204.

@@ -84,7 +84,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         routes!(tokens::create, tokens::list),
         routes!(tokens::revoke),
         routes!(destinations::list, destinations::create),
-        routes!(destinations::get, destinations::delete),
+        routes!(
+            destinations::get,
+            destinations::repoint,
+            destinations::delete
+        ),
         // Webhook notifications (issue 14).
         routes!(webhooks::list, webhooks::create),
         routes!(webhooks::get, webhooks::update, webhooks::delete),

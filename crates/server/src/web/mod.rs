@@ -46,7 +46,7 @@
 //! (and of `oauth.rs` and `startup.rs`) in one table and checks these rules
 //! on each; a route added here fails that test until it is listed there.
 
-mod credentials;
+pub(crate) mod credentials;
 mod destinations;
 mod error;
 mod layout;
@@ -100,6 +100,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/destinations", get(destinations::get))
         .route("/destinations/new", get(destinations::new::get))
+        .route("/destinations/{id}", get(destinations::page::get))
+        .route(
+            "/destinations/{id}/repoint",
+            post(destinations::page::repoint),
+        )
+        .route(
+            "/destinations/{id}/delete",
+            post(destinations::page::delete),
+        )
         .route(
             "/destinations/new/configure",
             get(destinations::new::configure::get).post(destinations::new::configure::post),

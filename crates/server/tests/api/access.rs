@@ -93,6 +93,7 @@ impl Ids {
                 "credential_id": self.credential,
                 "board_id": self.board,
             }),
+            ("PATCH", "/api/v1/destinations/{id}") => json!({"credential_id": self.credential}),
             ("POST", "/api/v1/tokens") => json!({"name": "Another token"}),
             ("PUT", "/api/v1/sources/{id}") => json!({
                 "name": "Renamed source",

@@ -1,5 +1,5 @@
 //! `/api/v1/destinations` against a simulator: create with a board of the
-//! credential's account, list, read, delete; validation names the field;
+//! credential's account, list, read, repoint, delete; validation names the field;
 //! another user gets 404 and an anonymous caller 401.
 
 use serde_json::json;
@@ -114,6 +114,36 @@ async fn destinations_are_created_listed_read_and_deleted_by_their_owner_only() 
         assert_eq!(status, 404, "{method} {body}");
         assert_eq!(body["error"]["message"], "destination not found");
     }
+
+    // Repointing: to the same credential is fine; an unknown one is 404
+    // and Bob cannot repoint it at all.
+    let (status, repointed) = app
+        .send(
+            M::PATCH,
+            &path,
+            Some(&app.token),
+            Some(json!({"credential_id": credential})),
+        )
+        .await;
+    assert_eq!((status, &repointed), (200, &created));
+    let (status, body) = app
+        .send(
+            M::PATCH,
+            &path,
+            Some(&app.token),
+            Some(json!({"credential_id": "cred_00000000000000000000000000000000"})),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = app
+        .send(
+            M::PATCH,
+            &path,
+            Some(&bob),
+            Some(json!({"credential_id": credential})),
+        )
+        .await;
+    assert_eq!(status, 404);
 
     // Anonymous callers get 401 on every route.
     for (method, path) in [

@@ -40,6 +40,8 @@ enum Object {
     Token,
     /// A webhook endpoint: the owner only.
     Webhook,
+    /// A destination: the owner only.
+    Destination,
 }
 
 /// One UI route and how to reach it. In `path`, `query` and `form`,
@@ -65,7 +67,7 @@ const fn route(method: &'static str, path: &'static str, reach: Reach) -> UiRout
     }
 }
 
-use Object::{CredentialSettings, CredentialUse, Source, Token, Webhook};
+use Object::{CredentialSettings, CredentialUse, Destination, Source, Token, Webhook};
 use Reach::{Owned, Public, Session};
 
 /// Every route served outside `/api/v1` (the JSON API has its own walk over
@@ -137,6 +139,15 @@ const ROUTES: &[UiRoute] = &[
             ("board_id", "no-such-board"),
         ],
         ..route("POST", "/destinations/new/configure", Owned(CredentialUse))
+    },
+    route("GET", "/destinations/{id}", Owned(Destination)),
+    UiRoute {
+        form: &[("credential_id", "{credential}")],
+        ..route("POST", "/destinations/{id}/repoint", Owned(Destination))
+    },
+    UiRoute {
+        form: &[("confirm", "yes")],
+        ..route("POST", "/destinations/{id}/delete", Owned(Destination))
     },
     route("GET", "/sources/{id}", Owned(Source)),
     route("POST", "/sources/{id}/runs", Owned(Source)),
@@ -376,6 +387,7 @@ struct World {
     run: String,
     token: String,
     webhook: String,
+    destination: String,
     /// Names and ids of Alice's objects, none of which may reach Bob.
     private: Vec<String>,
 }
@@ -394,6 +406,7 @@ impl World {
             run: unknown(&self.run),
             token: unknown(&self.token),
             webhook: unknown(&self.webhook),
+            destination: unknown(&self.destination),
             private: Vec::new(),
         }
     }
@@ -406,6 +419,8 @@ impl World {
             &self.token
         } else if route.path.starts_with("/webhooks/") {
             &self.webhook
+        } else if route.path.starts_with("/destinations/") {
+            &self.destination
         } else {
             &self.credential
         };
@@ -518,7 +533,32 @@ async fn alices_world(app: &TestApp, alice: &Browser) -> World {
     let marker = "data-webhook=\"";
     let start = page.find(marker).expect("a webhook row") + marker.len();
     let webhook = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let form = alice
+        .page(&format!(
+            "/destinations/new/configure?credential={credential}"
+        ))
+        .await;
+    let marker = "name=\"board_id\" value=\"";
+    let start = form.find(marker).expect("a board to pick") + marker.len();
+    let board = form[start..start + form[start..].find('"').unwrap()].to_owned();
+    let created = alice
+        .post_form(
+            "/destinations/new/configure",
+            &[
+                ("csrf", &csrf_in(&form)),
+                ("credential", &credential),
+                ("name", "Alice destination"),
+                ("board_id", &board),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let destination = created.headers()["location"].to_str().unwrap()
+        ["/destinations?created=".len()..]
+        .to_owned();
     let private = vec![
+        "Alice destination".to_owned(),
+        destination.clone(),
         "alice-hook".to_owned(),
         webhook.clone(),
         "Alice boards".to_owned(),
@@ -536,6 +576,7 @@ async fn alices_world(app: &TestApp, alice: &Browser) -> World {
         run,
         token,
         webhook,
+        destination,
         private,
     }
 }
@@ -625,6 +666,7 @@ async fn every_ui_route_needs_a_session_and_keeps_each_users_objects_to_that_use
         run: world.run.clone(),
         token: String::new(),
         webhook: String::new(),
+        destination: String::new(),
         private: Vec::new(),
     };
     let created = bob
@@ -677,7 +719,7 @@ async fn every_ui_route_needs_a_session_and_keeps_each_users_objects_to_that_use
                 assert!(!body.contains(&app.client_secret), "{what}");
                 assert!(!body.contains(&app.client_id), "{what} shows the client id");
             }
-            Source | Token | Webhook => assert_eq!(status, 404, "{what}"),
+            Source | Token | Webhook | Destination => assert_eq!(status, 404, "{what}"),
         }
     }
     // Nothing changed for Alice.

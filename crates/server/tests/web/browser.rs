@@ -335,7 +335,10 @@ async fn a_new_user_adds_authorizes_and_saves_a_credential_in_a_real_browser() {
         "{notice}"
     );
     let path = path_of(&client).await;
-    assert!(path.ends_with("/edit?authorized=1"), "{path}");
+    assert!(
+        path.ends_with("/edit?authorized=1&return_to=/sources/new"),
+        "back to the overlay, then where the user started: {path}"
+    );
     assert_eq!(text_of(&client, ".secret-state").await, "set");
     screenshot(&client, "flow-06-overlay-authorized").await;
     assert_accessible(&client).await;

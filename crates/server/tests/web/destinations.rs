@@ -136,3 +136,97 @@ async fn an_unauthorized_credential_explains_why_there_are_no_boards() {
     );
     assert!(!form.contains(SECRET_CANARY));
 }
+
+#[tokio::test]
+async fn a_destination_whose_credential_was_deleted_is_repointed_and_then_deleted() {
+    let app = spawn_app().await;
+    let alice = app.signed_in("alice").await;
+    let first = app.authorized_credential(&alice, "First").await;
+    let second = app.authorized_credential(&alice, "Second").await;
+    let waiting = alice
+        .add_credential("Waiting", "1484362", SECRET_CANARY)
+        .await;
+    let form = alice
+        .page(&format!("/destinations/new/configure?credential={first}"))
+        .await;
+    let boards = board_ids(&form);
+    let csrf = crate::helpers::csrf_in(&form);
+    let created = alice
+        .post_form(
+            "/destinations/new/configure",
+            &[
+                ("csrf", &csrf),
+                ("credential", &first),
+                ("name", "Recipes feed"),
+                ("board_id", &boards[0]),
+            ],
+        )
+        .await;
+    let destination = created.headers()["location"].to_str().unwrap()
+        ["/destinations?created=".len()..]
+        .to_owned();
+    let page_path = format!("/destinations/{destination}");
+    let list = alice.page("/destinations").await;
+    assert!(list.contains(&format!("href=\"{page_path}\"")), "{list}");
+
+    // Its credential is deleted: the page says so and offers the others.
+    let deleted = alice
+        .post_form(
+            &format!("/credentials/{first}/delete"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(deleted.status(), 303);
+    let page = alice.page(&page_path).await;
+    assert!(page.contains("class=\"credential unusable\""), "{page}");
+    assert!(page.contains(&format!("value=\"{second}\"")), "{page}");
+
+    // A credential without tokens cannot read the board: refused, named.
+    let refused = alice
+        .post_form(
+            &format!("{page_path}/repoint"),
+            &[("csrf", &csrf), ("credential_id", &waiting)],
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"credential_id-error\"")
+    );
+    // The second credential's account has the board.
+    let repointed = alice
+        .post_form(
+            &format!("{page_path}/repoint"),
+            &[("csrf", &csrf), ("credential_id", &second)],
+        )
+        .await;
+    assert_eq!(repointed.status(), 303);
+    let page = alice
+        .page(repointed.headers()["location"].to_str().unwrap())
+        .await;
+    assert!(
+        page.contains("<dd class=\"credential\">Second</dd>"),
+        "{page}"
+    );
+
+    // Delete asks for the box, then deletes.
+    let unconfirmed = alice
+        .post_form(&format!("{page_path}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        unconfirmed.headers()["location"],
+        format!("{page_path}?confirm=missing").as_str()
+    );
+    let gone = alice
+        .post_form(
+            &format!("{page_path}/delete"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(gone.headers()["location"], "/destinations?deleted=1");
+    assert_eq!(alice.get(&page_path).await.status(), 404);
+    assert!(!alice.page("/destinations").await.contains("Recipes feed"));
+}

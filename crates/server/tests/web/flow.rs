@@ -26,7 +26,7 @@ async fn authorize_returns_to_the_overlay_with_account_and_scopes_and_save_selec
                 ("client_id", &app.client_id),
                 ("client_secret", &app.client_secret),
                 ("scopes", "boards:read,pins:read,user_accounts:read"),
-                ("return_to", "/sources/new"),
+                ("return_to", "/credentials"),
                 ("action", "authorize"),
             ],
         )
@@ -48,17 +48,25 @@ async fn authorize_returns_to_the_overlay_with_account_and_scopes_and_save_selec
     // Straight to the credential's overlay, with no code or state in the URL.
     let id = landing
         .strip_prefix("/credentials/")
-        .and_then(|rest| rest.strip_suffix("/edit?authorized=1"))
+        .and_then(|rest| rest.strip_suffix("/edit?authorized=1&return_to=/credentials"))
         .expect("the callback lands on the credential's overlay")
         .to_owned();
     let overlay_url = landing.clone();
-    assert_eq!(overlay_url, format!("/credentials/{id}/edit?authorized=1"));
+    // Where the user started survives the round trip to Pinterest.
+    assert_eq!(
+        overlay_url,
+        format!("/credentials/{id}/edit?authorized=1&return_to=/credentials")
+    );
 
     let overlay = alice.page(&overlay_url).await;
     assert!(overlay.contains("class=\"account\">pinner<"), "{overlay}");
     assert!(overlay.contains("boards:read,pins:read,user_accounts:read"));
     assert!(overlay.contains("Active"));
     assert!(!overlay.contains(&app.client_secret));
+    assert!(
+        overlay.contains("name=\"return_to\" value=\"/credentials\""),
+        "Save and Cancel lead back to where the user started: {overlay}"
+    );
 
     let csrf = crate::helpers::csrf_in(&overlay);
     let saved = alice

@@ -249,7 +249,7 @@ impl TestApp {
         let landing = landed.headers()["location"].to_str().unwrap().to_owned();
         landing
             .strip_prefix("/credentials/")
-            .and_then(|rest| rest.strip_suffix("/edit?authorized=1"))
+            .and_then(|rest| rest.strip_suffix("/edit?authorized=1&return_to=/sources/new"))
             .expect("the callback lands on the credential's overlay")
             .to_owned()
     }

@@ -82,6 +82,7 @@ on_both_backends!(
     runs::a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it,
     runs::named_api_tokens_are_listed_revoked_by_owner_and_note_their_use,
     runs::deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_going,
+    runs::a_source_is_changed_by_its_owner_when_no_run_is_going_and_starts_afresh,
     runs::a_finished_run_is_deleted_by_its_owner_and_runs_are_found_by_credential,
     sharing::shares_are_active_withdrawn_or_never_made_and_log_in_one_transaction,
     sharing::the_activity_log_is_paginated_append_only_and_outlives_its_credential,

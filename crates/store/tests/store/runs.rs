@@ -555,6 +555,73 @@ pub async fn deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_goi
     store.close().await;
 }
 
+pub async fn a_source_is_changed_by_its_owner_when_no_run_is_going_and_starts_afresh(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = store
+        .create_user(&Username::parse("alice").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&Username::parse("bob").unwrap(), Role::User)
+        .await
+        .unwrap();
+    let before = source("src_a", &alice.id, "cred_1");
+    store.create_source(&before).await.unwrap();
+    stored_run(&store, "run_1", &before, RunStatus::Running).await;
+    let job = source_job_key("cred_1", "src_a");
+    sync_state_of(&store, &job).await;
+
+    let renamed = SourceRecord {
+        name: "Renamed".into(),
+        ..before.clone()
+    };
+    // Another user's attempt and an unknown source change nothing.
+    assert!(
+        !store
+            .update_source(&SourceRecord {
+                owner: bob.id.clone(),
+                ..renamed.clone()
+            })
+            .await
+            .unwrap()
+    );
+    // A run is going: refused, nothing changes.
+    match store.update_source(&renamed).await {
+        Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "source"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.get_source("src_a").await.unwrap().name, before.name);
+    store
+        .finish_run("run_1", RunStatus::Succeeded, &[], None)
+        .await
+        .unwrap();
+
+    // A new name only: the job keeps its checkpoint.
+    assert!(store.update_source(&renamed).await.unwrap());
+    assert_eq!(store.get_source("src_a").await.unwrap().name, "Renamed");
+    assert!(has_sync_state(&store, &job).await);
+    // New streams, output and credential: the old job starts afresh.
+    let changed = SourceRecord {
+        credential_id: pinion_domain::CredentialId::from_trusted("cred_2".into()),
+        streams: vec!["boards".into(), "board_pins".into()],
+        output_kind: "sqlite".into(),
+        output_path: "out.db".into(),
+        ..renamed
+    };
+    assert!(store.update_source(&changed).await.unwrap());
+    let read = store.get_source("src_a").await.unwrap();
+    assert_eq!(read.credential_id.as_str(), "cred_2");
+    assert_eq!(read.streams, ["boards", "board_pins"]);
+    assert_eq!(
+        (read.output_kind.as_str(), read.output_path.as_str()),
+        ("sqlite", "out.db")
+    );
+    assert!(!has_sync_state(&store, &job).await);
+    // Its runs stay.
+    assert_eq!(store.list_runs("src_a", 10).await.unwrap().len(), 1);
+    store.close().await;
+}
+
 pub async fn a_finished_run_is_deleted_by_its_owner_and_runs_are_found_by_credential(db: &TestDb) {
     let store = db.connect(keyring(&[(1, 1)])).await;
     let alice = store

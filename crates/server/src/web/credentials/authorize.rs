@@ -1,7 +1,9 @@
 //! Starting an authorization from a form: the lifecycle service stores the
 //! flow, bound to this browser by a cookie, and the browser goes to
 //! Pinterest's consent page. The callback (module `oauth`) brings it back
-//! straight to the credential's overlay, `/credentials/{id}/edit?authorized=1`.
+//! straight to the credential's overlay, `/credentials/{id}/edit?authorized=1`,
+//! with the screen the user started from as `return_to` (kept meanwhile in
+//! a cookie, so Save returns there after the round trip).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,13 +12,14 @@ use pinion_service::BrowserBinding;
 use crate::AppState;
 use crate::web::{Session, WebError};
 
-/// Starts the flow for credential `id` and answers 303 to the consent page.
-/// The consent URL carries the state: it goes only into `Location`, never
-/// into a log.
+/// Starts the flow for credential `id` and answers 303 to the consent page;
+/// Save in the overlay afterwards returns to `return_to`. The consent URL
+/// carries the state: it goes only into `Location`, never into a log.
 pub async fn start(
     state: &AppState,
     session: &Session,
     id: &pinion_domain::CredentialId,
+    return_to: &str,
 ) -> Result<Response, WebError> {
     let binding = BrowserBinding::random();
     let started = state
@@ -29,5 +32,12 @@ pub async fn start(
     let mut response = StatusCode::SEE_OTHER.into_response();
     response.headers_mut().insert(header::LOCATION, location);
     response.headers_mut().insert(header::SET_COOKIE, cookie);
+    let back = HeaderValue::from_str(&crate::oauth::return_cookie(
+        &state.public_url,
+        return_to,
+        600,
+    ))
+    .map_err(|_| WebError::Internal)?;
+    response.headers_mut().append(header::SET_COOKIE, back);
     Ok(response)
 }

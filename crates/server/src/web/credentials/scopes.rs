@@ -73,11 +73,13 @@ pub fn picker(selected: &str, granted: Option<&ScopeSet>, errors: &[FieldError])
 /// The Access Scope a posted form asks for, as the API's comma-separated
 /// text: the checked boxes (in Pinterest's order) and any `scopes` text.
 /// With the picker and nothing chosen, text that fails validation with
-/// "must name at least one scope"; without the picker, the text as sent.
-pub fn posted(text: &str, fields: &HashMap<String, String>) -> String {
+/// "must name at least one scope"; without the picker, the text as sent
+/// (`None` when the form sent neither).
+pub fn posted(text: Option<&str>, fields: &HashMap<String, String>) -> Option<String> {
     if !fields.contains_key(MARKER) {
-        return text.to_owned();
+        return text.map(str::to_owned);
     }
+    let text = text.unwrap_or("");
     let mut chosen: Vec<&str> = Scope::ALL
         .iter()
         .map(|scope| scope.as_str())
@@ -87,12 +89,12 @@ pub fn posted(text: &str, fields: &HashMap<String, String>) -> String {
         text.split(|c: char| c == ',' || c.is_whitespace())
             .filter(|w| !w.is_empty()),
     );
-    if chosen.is_empty() {
+    Some(if chosen.is_empty() {
         // Not blank (blank would mean "the default scopes").
         ",".to_owned()
     } else {
         chosen.join(",")
-    }
+    })
 }
 
 #[cfg(test)]
@@ -113,13 +115,21 @@ mod tests {
             ("scope.pins:read", "on"),
             ("scope.boards:read", "on"),
         ]);
-        assert_eq!(posted("", &posted_fields), "boards:read,pins:read");
-        let none = posted("", &fields(&[("scope_picker", "1")]));
+        assert_eq!(
+            posted(None, &posted_fields).as_deref(),
+            Some("boards:read,pins:read")
+        );
+        let none = posted(Some(""), &fields(&[("scope_picker", "1")])).unwrap();
         let err = pinion_domain::credential::parse_requested_scopes(Some(&none)).unwrap_err();
         assert_eq!(err.field, "scopes");
         assert!(err.message.contains("at least one"), "{}", err.message);
-        // Without the picker the text is used as sent.
-        assert_eq!(posted("boards:read", &fields(&[])), "boards:read");
+        // Without the picker the text is used as sent, and nothing sent is
+        // no change (other fields are not scopes).
+        assert_eq!(
+            posted(Some("boards:read"), &fields(&[])).as_deref(),
+            Some("boards:read")
+        );
+        assert_eq!(posted(None, &fields(&[("scope.ads:read", "on")])), None);
     }
 
     #[test]

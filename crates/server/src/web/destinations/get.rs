@@ -15,6 +15,8 @@ use crate::web::{Session, WebError};
 pub struct DestinationsQuery {
     /// A destination just created, outlined.
     created: Option<String>,
+    /// Set after a destination was deleted.
+    deleted: Option<String>,
 }
 
 /// Renders the list.
@@ -38,11 +40,14 @@ pub async fn get(
     }
     let content = html! {
         h1 { "Destinations" }
+        @if query.deleted.is_some() {
+            p class="notice" role="status" { "The destination was deleted." }
+        }
         div class="tiles" {
             @for destination in &destinations {
                 @let selected = query.created.as_deref() == Some(destination.id.as_str());
                 div class={ "tile destination" @if selected { " selected" } } data-destination=(destination.id) {
-                    h2 { (destination.name) }
+                    h2 { a href={ "/destinations/" (destination.id) } { (destination.name) } }
                     dl {
                         dt { "Board" } dd class="board" { (destination.board_name) }
                         dt { "Credential" } @match labels.get(&destination.credential_id) {

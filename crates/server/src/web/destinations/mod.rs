@@ -3,5 +3,6 @@
 
 mod get;
 pub mod new;
+pub mod page;
 
 pub use get::get;

@@ -53,8 +53,7 @@ pub async fn post(
     let record = owned(&state, &session, &id).await?;
     let return_to = safe_return_to(form.return_to.as_deref());
     let current = EditValues::of(&record);
-    let scopes = scopes::posted(form.scopes.as_deref().unwrap_or(""), &form.picked);
-    let scopes = (form.scopes.is_some() || !form.picked.is_empty()).then_some(scopes);
+    let scopes = scopes::posted(form.scopes.as_deref(), &form.picked);
     let changed = |sent: &Option<String>, stored: &str| sent.clone().filter(|v| v != stored);
     let patch = CredentialPatchInput {
         name: changed(&form.name, &current.name),
@@ -84,7 +83,7 @@ pub async fn post(
     };
     let errors = match result {
         Ok(updated) if form.action == "authorize" => {
-            return authorize::start(&state, &session, &updated.id).await;
+            return authorize::start(&state, &session, &updated.id, return_to).await;
         }
         Ok(updated) => {
             return Ok(

@@ -50,7 +50,7 @@ pub async fn post(
 ) -> Result<Response, WebError> {
     session.check_csrf(&form.csrf)?;
     let return_to = safe_return_to(form.return_to.as_deref());
-    let scopes = scopes::posted(&form.scopes, &form.picked);
+    let scopes = scopes::posted(Some(&form.scopes), &form.picked).unwrap_or_default();
     let input = CredentialInput {
         name: form.name.clone(),
         description: Some(form.description.clone()),
@@ -66,7 +66,7 @@ pub async fn post(
     {
         Ok(record) => {
             return if form.action == "authorize" {
-                authorize::start(&state, &session, &record.id).await
+                authorize::start(&state, &session, &record.id, return_to).await
             } else {
                 Ok(Redirect::to(&format!("{return_to}?selected={}", record.id)).into_response())
             };
