@@ -2,7 +2,7 @@
 //!
 //! Ids that appear in URLs are 128 random bits, so knowing one id tells nothing
 //! about another and ids cannot be enumerated. Each kind has its own prefix
-//! (`cred_`, `user_`, `flow_`, `src_`, `dst_`, `run_`, `tok_`, `whk_`, `msg_`), which makes a
+//! (`cred_`, `user_`, `flow_`, `src_`, `dst_`, `run_`, `pub_`, `tok_`, `whk_`, `msg_`), which makes a
 //! pasted id self-describing and lets parsing refuse an id of the wrong kind.
 //! An API token's id is the exception to the randomness: it is `tok_` and the
 //! first 8 bytes of the token's SHA-256 in hex, derived by the store, since the
@@ -140,6 +140,11 @@ id_type!(
     /// Identifies one run of a data source.
     RunId,
     "run_"
+);
+id_type!(
+    /// Identifies one publish from a destination's page.
+    PublishId,
+    "pub_"
 );
 id_type!(
     /// Identifies an API token to its owner: `tok_` and the first 8 bytes of

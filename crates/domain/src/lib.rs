@@ -25,7 +25,8 @@ pub use credential::{
     CredentialUpdate, Description, NewCredential,
 };
 pub use id::{
-    ApiTokenId, CredentialId, DestinationId, FlowId, MessageId, RunId, SourceId, UserId, WebhookId,
+    ApiTokenId, CredentialId, DestinationId, FlowId, MessageId, PublishId, RunId, SourceId, UserId,
+    WebhookId,
 };
 pub use rate::RateTier;
 pub use scope::{Scope, ScopeSet};

@@ -322,6 +322,33 @@ pub struct DestinationRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// One publish from a destination's page: its counts and each row's
+/// outcome (`results`, a JSON array kept as text: line, outcome, the pin's
+/// id or the reasons it was refused). The rows' content is not kept.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublishRecord {
+    /// `pub_…`.
+    pub id: crate::PublishId,
+    /// The destination published to.
+    pub destination_id: DestinationId,
+    /// Who published.
+    pub owner: UserId,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// Rows sent.
+    pub rows: u64,
+    /// Pins created.
+    pub created: u64,
+    /// Rows already published earlier.
+    pub already_published: u64,
+    /// Rows refused.
+    pub rejected: u64,
+    /// Rows not known to be created: send them again.
+    pub unfinished: u64,
+    /// Each row's outcome, as JSON text.
+    pub results: String,
+}
+
 /// How a flow ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

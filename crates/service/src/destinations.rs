@@ -40,10 +40,10 @@ pub struct DestinationInput {
 /// Destination management, and the boards a credential can publish to.
 #[derive(Debug, Clone)]
 pub struct Destinations {
-    store: Arc<dyn WebStateStore>,
-    credentials: Credentials,
-    tokens: Arc<TokenManager>,
-    pinterest: ClientConfig,
+    pub(crate) store: Arc<dyn WebStateStore>,
+    pub(crate) credentials: Credentials,
+    pub(crate) tokens: Arc<TokenManager>,
+    pub(crate) pinterest: ClientConfig,
 }
 
 impl Destinations {

@@ -22,6 +22,7 @@ mod keys;
 mod lifecycle;
 pub mod notifications;
 mod pause;
+mod publishing;
 mod refresher;
 mod runs;
 mod schedules;
@@ -65,9 +66,12 @@ pub use users::Users;
 
 // Web sign-in and data sources (issue 6).
 pub use destinations::{BoardChoice, DestinationInput, Destinations};
+pub use publishing::{
+    CSV_COLUMNS, MAX_PUBLISH_ROWS, PUBLISHES_LISTED, PinFields, PublishInput, Published,
+};
 pub use runs::{
-    MAX_TAKEOVERS, OUTPUTS_DIR, RUN_HEARTBEAT, RUN_LEASE, RUN_SCAN, RUNS_LISTED, Runs,
-    output_location, valid_output_name,
+    MAX_TAKEOVERS, OUTPUTS_DIR, OutputFile, RUN_HEARTBEAT, RUN_LEASE, RUN_SCAN, RUNS_LISTED, Runs,
+    SourceOutput, output_location, valid_output_name,
 };
 pub use schedules::{DEFAULT_MIN_INTERVAL, SCHEDULER_TICK, Schedule, ScheduleInput, Schedules};
 pub use sessions::{

@@ -113,6 +113,28 @@ pub fn output_location(data_dir: &Path, owner: &UserId, name: &str) -> PathBuf {
     data_dir.join(OUTPUTS_DIR).join(owner.as_str()).join(name)
 }
 
+/// A source's output as its latest run left it ([`Runs::output`]).
+#[derive(Debug, Clone)]
+pub struct SourceOutput {
+    /// Where it is, as users name it: `outputs/<owner id>/<name>`.
+    pub shown: String,
+    /// Where it is on this server, when it has a data directory.
+    pub location: Option<PathBuf>,
+    /// Its files, to download.
+    pub files: Vec<OutputFile>,
+    /// The first records of each of the source's streams, by stream name.
+    pub previews: Vec<(String, Vec<serde_json::Value>)>,
+}
+
+/// One file of a source's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// The file's name (`boards.jsonl`, or the SQLite file's).
+    pub name: String,
+    /// Its size.
+    pub bytes: u64,
+}
+
 /// Starting, reading and executing source runs.
 #[derive(Debug, Clone)]
 pub struct Runs {
@@ -414,6 +436,104 @@ impl Runs {
             return Err(ServiceError::NotFound { what: "run" });
         }
         Ok(run)
+    }
+
+    /// `actor`'s source `source_id`'s output as its latest run left it:
+    /// where it is, its files (for download) and up to `preview` records of
+    /// each stream. `NotFound` for another user's source, as for none.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id, source_id = %source_id))]
+    pub async fn output(
+        &self,
+        actor: &User,
+        source_id: &SourceId,
+        preview: usize,
+    ) -> Result<SourceOutput, ServiceError> {
+        let source = self.sources.get(actor, source_id).await?;
+        let shown = format!(
+            "{OUTPUTS_DIR}/{}/{}",
+            source.owner.as_str(),
+            source.output_path
+        );
+        let Some(data_dir) = self.data_dir.as_ref() else {
+            return Ok(SourceOutput {
+                shown,
+                location: None,
+                files: Vec::new(),
+                previews: Vec::new(),
+            });
+        };
+        let location = output_location(data_dir, &source.owner, &source.output_path);
+        let kind = match source.output_kind.as_str() {
+            "sqlite" => pinion_sync::destination::preview::OutputKind::Sqlite,
+            _ => pinion_sync::destination::preview::OutputKind::Jsonl,
+        };
+        let mut files = Vec::new();
+        let mut previews = Vec::new();
+        for name in &source.streams {
+            let Ok(stream) = name.parse::<StreamName>() else {
+                continue;
+            };
+            let file = match kind {
+                pinion_sync::destination::preview::OutputKind::Jsonl => {
+                    location.join(format!("{stream}.jsonl"))
+                }
+                pinion_sync::destination::preview::OutputKind::Sqlite => location.clone(),
+            };
+            if let Ok(meta) = tokio::fs::metadata(&file).await
+                && meta.is_file()
+            {
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if !files.iter().any(|f: &OutputFile| f.name == name) {
+                    files.push(OutputFile {
+                        name,
+                        bytes: meta.len(),
+                    });
+                }
+            }
+            let records = pinion_sync::destination::preview::first_records(
+                kind,
+                &location,
+                stream,
+                preview,
+            )
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, stream = %stream, "Could not read the output for a preview.");
+                Vec::new()
+            });
+            previews.push((name.clone(), records));
+        }
+        Ok(SourceOutput {
+            shown,
+            location: Some(location),
+            files,
+            previews,
+        })
+    }
+
+    /// The file `name` of `actor`'s source's output (one listed by
+    /// [`Runs::output`]), for download; `NotFound` for anything else.
+    pub async fn output_file(
+        &self,
+        actor: &User,
+        source_id: &SourceId,
+        name: &str,
+    ) -> Result<PathBuf, ServiceError> {
+        let output = self.output(actor, source_id, 0).await?;
+        let not_found = || ServiceError::NotFound { what: "file" };
+        if !output.files.iter().any(|file| file.name == name) {
+            return Err(not_found());
+        }
+        let location = output.location.ok_or_else(not_found)?;
+        // A JSON Lines folder holds the file; a SQLite output is the file.
+        Ok(if location.is_dir() {
+            location.join(name)
+        } else {
+            location
+        })
     }
 
     /// Deletes a finished run of `actor`'s source; any other is `NotFound`,

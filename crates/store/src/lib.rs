@@ -85,7 +85,9 @@ pub use crate::sync_state::{
     Checkpoint, LedgerEntry, LedgerState, PartitionProgress, RunStart, SqlSyncState,
     StreamProgress, StreamStatus, SyncRunId, SyncStateStore,
 };
-pub use crate::web_state::{DestinationRecord, SourceRecord, WebStateStore, source_job_key};
+pub use crate::web_state::{
+    DestinationRecord, PublishRecord, SourceRecord, WebStateStore, source_job_key,
+};
 
 /// The database file's name inside the data directory.
 pub const DEFAULT_DATABASE_FILE: &str = "pinion.db";

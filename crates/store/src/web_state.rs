@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::model::User;
 use crate::sql::SqlStore;
 
-pub use pinion_domain::record::{DestinationRecord, SourceRecord};
+pub use pinion_domain::record::{DestinationRecord, PublishRecord, SourceRecord};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SourceRow {
@@ -84,6 +84,41 @@ impl DestinationRow {
         }
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PublishRow {
+    pub id: String,
+    pub destination_id: String,
+    pub owner_id: String,
+    pub created_at: DateTime<Utc>,
+    pub rows: i64,
+    pub created: i64,
+    pub already_published: i64,
+    pub rejected: i64,
+    pub unfinished: i64,
+    pub results: String,
+}
+
+impl PublishRow {
+    pub(crate) fn into_record(self) -> PublishRecord {
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        PublishRecord {
+            id: pinion_domain::PublishId::from_trusted(self.id),
+            destination_id: pinion_domain::DestinationId::from_trusted(self.destination_id),
+            owner: UserId::from_trusted(self.owner_id),
+            created_at: self.created_at,
+            rows: count(self.rows),
+            created: count(self.created),
+            already_published: count(self.already_published),
+            rejected: count(self.rejected),
+            unfinished: count(self.unfinished),
+            results: self.results,
+        }
+    }
+}
+
+pub(crate) const PUBLISH_COLUMNS: &str = "id, destination_id, owner_id, created_at, rows, created, \
+     already_published, rejected, unfinished, results";
 
 pub(crate) const DESTINATION_COLUMNS: &str =
     "id, owner_id, credential_id, name, board_id, board_name, created_at";
@@ -176,6 +211,17 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
         owner: &UserId,
         credential_id: &str,
     ) -> Result<bool, StoreError>;
+
+    /// Keeps the record of a publish from a destination's page.
+    async fn record_publish(&self, publish: &PublishRecord) -> Result<(), StoreError>;
+
+    /// The publishes to destination `destination_id`, newest first, at most
+    /// `limit`.
+    async fn list_publishes(
+        &self,
+        destination_id: &str,
+        limit: u32,
+    ) -> Result<Vec<PublishRecord>, StoreError>;
 }
 
 /// [`WebStateStore`] on SQL, for both dialects.
@@ -553,6 +599,53 @@ where
             .inspect(|_| self.changes.bump())
             .map_err(Self::db_error)?;
         Ok(D::rows_affected(&result) == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(publish_id = %publish.id))]
+    async fn record_publish(
+        &self,
+        publish: &crate::web_state::PublishRecord,
+    ) -> Result<(), StoreError> {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        sqlx::query(
+            "INSERT INTO destination_publishes (id, destination_id, owner_id, created_at, rows, \
+             created, already_published, rejected, unfinished, results) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(publish.id.as_str())
+        .bind(publish.destination_id.as_str())
+        .bind(publish.owner.as_str())
+        .bind(crate::sql::stored_time(publish.created_at))
+        .bind(count(publish.rows))
+        .bind(count(publish.created))
+        .bind(count(publish.already_published))
+        .bind(count(publish.rejected))
+        .bind(count(publish.unfinished))
+        .bind(&publish.results)
+        .execute(&self.pool)
+        .await
+        .inspect(|_| self.changes.bump())
+        .map_err(Self::db_error)?;
+        Ok(())
+    }
+
+    async fn list_publishes(
+        &self,
+        destination_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::web_state::PublishRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM destination_publishes WHERE destination_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+            crate::web_state::PUBLISH_COLUMNS
+        );
+        let rows: Vec<crate::web_state::PublishRow> = sqlx::query_as(&sql)
+            .bind(destination_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(|row| row.into_record()).collect())
     }
 
     #[tracing::instrument(skip_all, fields(destination_id = %id))]

@@ -394,6 +394,7 @@ pub async fn run_publish(
         concurrency: request.concurrency.max(1),
         reject_file: request.reject_file.clone(),
         settle: request.settle,
+        row_results: false,
     };
     let report = if let Some(plan) = custom_write {
         publish::publish_custom(&client, ledger, &request.input, plan, &options).await?

@@ -152,6 +152,54 @@ pub struct PublishOptions {
     /// ([`DEFAULT_SETTLE`]). Longer than the time Pinterest's lists take to
     /// show a new object.
     pub settle: Duration,
+    /// Also report each row's outcome ([`PublishReport::row_results`]),
+    /// with the created object's id from the ledger: one more ledger read
+    /// per row, so for small inputs such as a page's upload.
+    pub row_results: bool,
+}
+
+/// What became of one row of the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RowOutcome {
+    /// Created by this run.
+    Created {
+        /// The new object's id.
+        id: Option<String>,
+    },
+    /// The ledger already had it as created (an earlier run, or an earlier
+    /// upload of the same row).
+    AlreadyPublished {
+        /// The object's id.
+        id: Option<String>,
+    },
+    /// An earlier create whose answer was lost was found on Pinterest.
+    Reconciled {
+        /// The object's id.
+        id: Option<String>,
+    },
+    /// Refused, by validation or by Pinterest.
+    Rejected {
+        /// Why, each naming the field where one is to blame.
+        reasons: Vec<String>,
+    },
+    /// The same row (key) as an earlier line of the input.
+    Duplicate,
+    /// Not known to be created, and not refused: send it again later.
+    Unfinished {
+        /// Why, when known.
+        reason: Option<String>,
+    },
+}
+
+/// One row's outcome, by its line in the input (from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowResult {
+    /// The line.
+    pub line: u64,
+    /// What became of it.
+    #[serde(flatten)]
+    pub outcome: RowOutcome,
 }
 
 /// What a publish run did.
@@ -173,6 +221,9 @@ pub struct PublishReport {
     pub unfinished: u64,
     /// The reject file, when any row was rejected.
     pub reject_file: Option<String>,
+    /// Each row's outcome by line, with [`PublishOptions::row_results`].
+    #[serde(skip)]
+    pub row_results: Vec<RowResult>,
 }
 
 impl PublishReport {
@@ -836,6 +887,9 @@ async fn publish(
         rejects: &rejects,
     };
     let report = Arc::new(Mutex::new(PublishReport::default()));
+    // Each row's outcome by line, when asked for; ids and Pinterest's
+    // reasons are read from the ledger at the end.
+    let mut outcomes: std::collections::BTreeMap<u64, RowOutcome> = Default::default();
     let mut seen = HashSet::new();
     let mut valid = Vec::new();
     // Rows are validated up front so a file with mistakes is reported whole
@@ -858,11 +912,13 @@ async fn publish(
                     valid.push((line_no, line, item));
                 } else {
                     r.duplicates += 1;
+                    outcomes.insert(line_no, RowOutcome::Duplicate);
                 }
             }
             Err(reasons) => {
                 r.rejected += 1;
                 rejects.write(line_no, &line, &reasons)?;
+                outcomes.insert(line_no, RowOutcome::Rejected { reasons });
             }
         }
     }
@@ -872,13 +928,19 @@ async fn publish(
     // sent; rows the ledger has as created are done.
     let mut pending = Vec::new();
     let mut to_send = Vec::new();
-    for (i, (_, _, item)) in valid.iter().enumerate() {
+    for (i, (line_no, _, item)) in valid.iter().enumerate() {
         match ledger.ledger_entry(&options.namespace, item.key()).await? {
             Some(entry) if entry.state == LedgerState::Confirmed => {
                 report
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .already_published += 1;
+                outcomes.insert(
+                    *line_no,
+                    RowOutcome::AlreadyPublished {
+                        id: entry.object_id,
+                    },
+                );
             }
             Some(entry) if matches!(entry.state, LedgerState::Sent | LedgerState::Unknown) => {
                 pending.push(i);
@@ -894,10 +956,17 @@ async fn publish(
             let looked = shared.reconcile_all(&items, options.settle).await?;
             let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
             for (&i, looked) in pending.iter().zip(looked) {
+                let line_no = valid[i].0;
                 match looked {
-                    Looked::Found => r.reconciled += 1,
+                    Looked::Found => {
+                        r.reconciled += 1;
+                        outcomes.insert(line_no, RowOutcome::Reconciled { id: None });
+                    }
                     Looked::NotFound if sends[i] < max_sends => to_send.push(i),
-                    Looked::NotFound | Looked::CouldNotLook => r.unfinished += 1,
+                    Looked::NotFound | Looked::CouldNotLook => {
+                        r.unfinished += 1;
+                        outcomes.insert(line_no, RowOutcome::Unfinished { reason: None });
+                    }
                 }
             }
             pending.clear();
@@ -916,10 +985,20 @@ async fn publish(
         while let Some((i, sent)) = results.next().await {
             sends[i] += 1;
             let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+            let line_no = valid[i].0;
             match sent? {
-                Sent::Done(Outcome::Created) => r.created += 1,
-                Sent::Done(Outcome::Rejected) => r.rejected += 1,
-                Sent::Done(Outcome::Unfinished) => r.unfinished += 1,
+                Sent::Done(Outcome::Created) => {
+                    r.created += 1;
+                    outcomes.insert(line_no, RowOutcome::Created { id: None });
+                }
+                Sent::Done(Outcome::Rejected) => {
+                    r.rejected += 1;
+                    outcomes.insert(line_no, RowOutcome::Rejected { reasons: vec![] });
+                }
+                Sent::Done(Outcome::Unfinished) => {
+                    r.unfinished += 1;
+                    outcomes.insert(line_no, RowOutcome::Unfinished { reason: None });
+                }
                 Sent::Ambiguous => pending.push(i),
             }
         }
@@ -927,6 +1006,39 @@ async fn publish(
     let mut r = report.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if rejects.close()? {
         r.reject_file = Some(rejects.path.display().to_string());
+    }
+    if options.row_results {
+        // Ids of what was created or found, and Pinterest's reasons.
+        for (line_no, _, item) in &valid {
+            let Some(outcome) = outcomes.get_mut(line_no) else {
+                continue;
+            };
+            let needs_ledger = matches!(
+                outcome,
+                RowOutcome::Created { id: None }
+                    | RowOutcome::Reconciled { id: None }
+                    | RowOutcome::Unfinished { reason: None }
+            ) || matches!(outcome, RowOutcome::Rejected { reasons } if reasons.is_empty());
+            if !needs_ledger {
+                continue;
+            }
+            let entry = ledger.ledger_entry(&options.namespace, item.key()).await?;
+            let (object_id, message) = entry
+                .map(|entry| (entry.object_id, entry.message))
+                .unwrap_or_default();
+            match outcome {
+                RowOutcome::Created { id } | RowOutcome::Reconciled { id } => *id = object_id,
+                RowOutcome::Unfinished { reason } => *reason = message,
+                RowOutcome::Rejected { reasons } => {
+                    reasons.push(message.unwrap_or_else(|| "Pinterest refused it".to_owned()));
+                }
+                _ => {}
+            }
+        }
+        r.row_results = outcomes
+            .into_iter()
+            .map(|(line, outcome)| RowResult { line, outcome })
+            .collect();
     }
     Ok(r)
 }
@@ -942,6 +1054,7 @@ mod tests {
             concurrency: 1,
             reject_file: None,
             settle: DEFAULT_SETTLE,
+            row_results: false,
         }
     }
 

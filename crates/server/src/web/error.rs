@@ -18,6 +18,9 @@ pub enum WebError {
     BadSignInForm,
     /// The request is not allowed, with a reason safe to show.
     Forbidden(String),
+    /// The request could not be read (a broken upload, or one over its
+    /// size limit), with a reason safe to show.
+    BadRequest(String),
     /// The database is unavailable or did not answer in time: 503 with
     /// `Retry-After`, never a 500, so the user knows to try again shortly.
     Unavailable,
@@ -83,6 +86,7 @@ impl IntoResponse for WebError {
                 )
             }
             WebError::Forbidden(reason) => (StatusCode::FORBIDDEN, "Not allowed", reason),
+            WebError::BadRequest(reason) => (StatusCode::BAD_REQUEST, "Not understood", reason),
             WebError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again shortly",

@@ -22,6 +22,8 @@
 //! - `GET /sources`: the user's sources.
 //! - `GET /destinations/new`, `GET|POST /destinations/new/configure`,
 //!   `GET /destinations`: the same for destinations, which pick a board.
+//! - `GET /destinations/{id}` and its forms (`publish`, `upload`,
+//!   `repoint`, `delete`): one destination's page.
 //! - `GET /sources/{id}`, `POST /sources/{id}/runs`,
 //!   `GET /sources/{id}/runs/{run_id}` (and `…/progress`, its JSON): a
 //!   source's page, Run, and a run's progress and counts (`sources/runs`).
@@ -110,6 +112,16 @@ pub fn router() -> Router<AppState> {
             post(destinations::page::delete),
         )
         .route(
+            "/destinations/{id}/publish",
+            post(destinations::page::publish),
+        )
+        .route(
+            "/destinations/{id}/upload",
+            post(destinations::page::upload).layer(axum::extract::DefaultBodyLimit::max(
+                destinations::page::MAX_UPLOAD_BYTES,
+            )),
+        )
+        .route(
             "/destinations/new/configure",
             get(destinations::new::configure::get).post(destinations::new::configure::post),
         )
@@ -119,6 +131,7 @@ pub fn router() -> Router<AppState> {
             get(sources::edit::get).post(sources::edit::post),
         )
         .route("/sources/{id}/delete", post(sources::runs::delete_source))
+        .route("/sources/{id}/output/{file}", get(sources::runs::download))
         .route("/sources/{id}/schedule", post(sources::schedule::set))
         .route(
             "/sources/{id}/schedule/pause",

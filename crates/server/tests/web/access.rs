@@ -48,7 +48,8 @@ enum Object {
 /// `{id}` is the route's object (a credential under `/credentials`, a
 /// source under `/sources`, a token under `/settings/tokens`), `{run_id}` a
 /// run of that source, `{username}` the collaborator, `{file}` a static
-/// file and `{credential}` a credential named in a query or form.
+/// file (or a file of the source's output) and `{credential}` a credential
+/// named in a query or form.
 struct UiRoute {
     method: &'static str,
     path: &'static str,
@@ -142,6 +143,20 @@ const ROUTES: &[UiRoute] = &[
     },
     route("GET", "/destinations/{id}", Owned(Destination)),
     UiRoute {
+        form: &[("image_url", "https://images.example.com/access.jpg")],
+        ..route("POST", "/destinations/{id}/publish", Owned(Destination))
+    },
+    UiRoute {
+        form: &[
+            ("format", "jsonl"),
+            (
+                "rows",
+                r#"{"image_url":"https://images.example.com/access-2.jpg"}"#,
+            ),
+        ],
+        ..route("POST", "/destinations/{id}/upload", Owned(Destination))
+    },
+    UiRoute {
         form: &[("credential_id", "{credential}")],
         ..route("POST", "/destinations/{id}/repoint", Owned(Destination))
     },
@@ -152,6 +167,7 @@ const ROUTES: &[UiRoute] = &[
     route("GET", "/sources/{id}", Owned(Source)),
     route("POST", "/sources/{id}/runs", Owned(Source)),
     route("GET", "/sources/{id}/runs/{run_id}", Owned(Source)),
+    route("GET", "/sources/{id}/output/{file}", Owned(Source)),
     route("GET", "/sources/{id}/runs/{run_id}/progress", Owned(Source)),
     UiRoute {
         form: &[("kind", "every"), ("every", "1d")],
@@ -427,7 +443,15 @@ impl World {
         text.replace("{id}", id)
             .replace("{run_id}", &self.run)
             .replace("{username}", "bob")
-            .replace("{file}", "pinion.css")
+            .replace(
+                "{file}",
+                if route.path.starts_with("/sources/") {
+                    // A file of the source's output, written by its run.
+                    "boards.jsonl"
+                } else {
+                    "pinion.css"
+                },
+            )
             .replace("{credential}", &self.credential)
     }
 
@@ -507,6 +531,18 @@ async fn alices_world(app: &TestApp, alice: &Browser) -> World {
         .next()
         .unwrap()
         .to_owned();
+    // The run ends before the routes are tried, so its output exists.
+    let progress = format!("/sources/{source}/runs/{run}/progress");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state: serde_json::Value = alice.get(&progress).await.json().await.unwrap();
+        if matches!(state["status"].as_str(), Some("succeeded" | "failed")) {
+            assert_eq!(state["status"], "succeeded", "{state}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let tokens = alice
         .post_form(
             "/settings/tokens",

@@ -223,6 +223,17 @@ impl TestApp {
     /// authorizes it (the simulator user approves without pages); returns
     /// its id.
     pub async fn authorized_credential(&self, browser: &Browser, name: &str) -> String {
+        self.authorized_credential_with(browser, name, "boards:read,pins:read,user_accounts:read")
+            .await
+    }
+
+    /// [`TestApp::authorized_credential`] asking for `scopes`.
+    pub async fn authorized_credential_with(
+        &self,
+        browser: &Browser,
+        name: &str,
+        scopes: &str,
+    ) -> String {
         self.sim
             .control()
             .set_auto_approve(PINNER, true)
@@ -237,7 +248,7 @@ impl TestApp {
                     ("name", name),
                     ("client_id", &self.client_id),
                     ("client_secret", &self.client_secret),
-                    ("scopes", "boards:read,pins:read,user_accounts:read"),
+                    ("scopes", scopes),
                     ("action", "authorize"),
                 ],
             )

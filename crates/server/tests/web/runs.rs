@@ -138,6 +138,76 @@ async fn a_source_runs_from_its_page_and_shows_counts_per_stream() {
     assert!(!done.contains(&app.client_secret));
     let source_page = alice.page(&format!("/sources/{source}")).await;
     assert!(source_page.contains(&run_page));
+    // A chart of records per run, one bar for this run.
+    assert!(
+        source_page.contains("<figure class=\"chart\"><svg"),
+        "{source_page}"
+    );
+    assert_eq!(
+        source_page.matches("class=\"bar run-succeeded\"").count(),
+        1
+    );
+    // The sources list shows the last run.
+    let list = alice.page("/sources").await;
+    assert!(list.contains(&format!("href=\"{run_page}\"")), "{list}");
+    assert!(
+        list.contains(&format!(", {} records", boards + pins)),
+        "{list}"
+    );
+
+    // Where the output is, a preview of each stream and its files.
+    let shown = format!("outputs/{}/weekly", alice_id(&app));
+    assert!(
+        done.contains(&format!("<code class=\"output-location\">{shown}</code>")),
+        "{done}"
+    );
+    assert!(
+        done.contains("<ol class=\"preview\" data-stream=\"boards\">"),
+        "{done}"
+    );
+    let first_board = std::fs::read_to_string(out.join("boards.jsonl"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let first_id = serde_json::from_str::<Value>(&first_board).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        done.contains(&first_id),
+        "the preview shows the first board"
+    );
+    let download = format!("/sources/{source}/output/boards.jsonl");
+    assert!(done.contains(&format!("href=\"{download}\"")), "{done}");
+    let file = alice.get(&download).await;
+    assert_eq!(file.status(), 200);
+    assert!(
+        file.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment"),
+    );
+    assert_eq!(
+        file.text().await.unwrap(),
+        std::fs::read_to_string(out.join("boards.jsonl")).unwrap()
+    );
+    // Only the output's own files: nothing else of the data directory.
+    for other in [
+        "../weekly",
+        "pins.jsonl",
+        "..%2F..%2Fpinion.db",
+        "master.key",
+    ] {
+        let refused = alice
+            .get(&format!("/sources/{source}/output/{other}"))
+            .await
+            .status();
+        assert_eq!(refused, 404, "{other}");
+    }
+    let bob = app.signed_in("bob").await;
+    assert_eq!(bob.get(&download).await.status(), 404);
 
     // The records written show in Prometheus' counters, by stream. The
     // recorder is process-wide and other tests run beside this one, so the

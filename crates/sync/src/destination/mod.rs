@@ -11,6 +11,7 @@
 //! be cut back to exactly what was committed and nothing is written twice.
 
 mod jsonl;
+pub mod preview;
 mod sql;
 mod stdout;
 

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use pinion_simulator::{FaultKind, FaultSpec, Stream};
-use pinion_sync::publish::{PublishOptions, publish_boards, publish_pins};
+use pinion_sync::publish::{PublishOptions, RowOutcome, publish_boards, publish_pins};
 use pinion_sync::state::LedgerState;
 
 use crate::sim::{self, ALL_SCOPES, TestSim, USER};
@@ -62,6 +62,7 @@ fn options() -> PublishOptions {
         concurrency: 8,
         reject_file: None,
         settle: Duration::from_millis(200),
+        row_results: false,
     }
 }
 
@@ -246,10 +247,28 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
         .unwrap()
         .sent_at;
 
-    let report = publish_pins(&client, &*ledger, &input, &options())
+    let with_rows = PublishOptions {
+        row_results: true,
+        ..options()
+    };
+    let report = publish_pins(&client, &*ledger, &input, &with_rows)
         .await
         .unwrap();
     assert_eq!((report.reconciled, report.created), (1, 2), "{report:?}");
+    // Each row's outcome, with the pin's id from the ledger.
+    let ids: Vec<(u64, &str, Option<&str>)> = report
+        .row_results
+        .iter()
+        .map(|row| match &row.outcome {
+            RowOutcome::Reconciled { id } => (row.line, "reconciled", id.as_deref()),
+            RowOutcome::Created { id } => (row.line, "created", id.as_deref()),
+            other => panic!("line {}: {other:?}", row.line),
+        })
+        .collect();
+    assert_eq!(ids[0], (1, "reconciled", created["id"].as_str()));
+    assert_eq!((ids[1].0, ids[1].1), (2, "created"));
+    assert_eq!((ids[2].0, ids[2].1), (3, "created"));
+    assert!(ids[1].2.is_some() && ids[2].2.is_some(), "{ids:?}");
     assert_eq!(
         board_pin_count(&sim, &board, &tokens.access).await,
         before + 2
@@ -271,7 +290,7 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
     for title in ["Lost answer", "Fresh", "Never arrived"] {
         assert_eq!(titles.get(title), Some(&1), "{title}: {titles:?}");
     }
-    let again = publish_pins(&client, &*ledger, &input, &options())
+    let again = publish_pins(&client, &*ledger, &input, &with_rows)
         .await
         .unwrap();
     assert_eq!(
@@ -279,6 +298,15 @@ async fn a_create_whose_answer_was_lost_is_reconciled_instead_of_repeated() {
         (0, 3),
         "{again:?}"
     );
+    assert_eq!(again.row_results.len(), 3);
+    for (row, (_, _, id)) in again.row_results.iter().zip(&ids) {
+        assert_eq!(
+            row.outcome,
+            RowOutcome::AlreadyPublished {
+                id: id.map(str::to_owned)
+            }
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! `GET /sources`: the user's data sources, newest first, each with the
-//! credential it reads with, its streams, its output and its schedule.
+//! credential it reads with, its streams, its output, its latest run
+//! (status, when, how long, how many records) and its schedule.
 
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -8,7 +9,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::web::layout::{page, when};
-use crate::web::sources::runs::run_button;
+use crate::web::sources::runs::{duration, run_button, total};
 use crate::web::{Session, WebError};
 
 /// The page's query.
@@ -46,6 +47,19 @@ pub async fn get(
         .into_iter()
         .map(|schedule| (schedule.source_id.clone(), schedule))
         .collect();
+    // Each source's latest run.
+    let mut last_runs = std::collections::HashMap::new();
+    for source in &sources {
+        if let Some(run) = state
+            .runs
+            .list(&session.user, &source.id)
+            .await?
+            .into_iter()
+            .next()
+        {
+            last_runs.insert(source.id.clone(), run);
+        }
+    }
     let csrf = session.csrf();
     let content = html! {
         h1 { "Data sources" }
@@ -65,7 +79,17 @@ pub async fn get(
                         }
                         dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
                         dt { "Output" } dd { (source.output_kind) " · " code { "outputs/" (source.output_path) } }
-                        dt { "Created" } dd { (when(Some(source.created_at))) }
+                        dt { "Last run" } @match last_runs.get(&source.id) {
+                            None => dd class="last-run" { "Never run" },
+                            Some(run) => dd class="last-run" {
+                                a href={ "/sources/" (source.id) "/runs/" (run.id) } {
+                                    span class={ "status run-" (run.status.as_str()) } { (run.status.label()) }
+                                }
+                                " " (when(run.started_at.or(Some(run.created_at))))
+                                @if let Some(took) = duration(run) { ", took " (took) }
+                                ", " (total(run)) " records"
+                            },
+                        }
                         dt { "Schedule" } @match schedules.get(&source.id) {
                             None => dd class="schedule" { "On demand" },
                             Some(schedule) if schedule.paused => dd class="schedule" { (schedule.description) " (paused)" },

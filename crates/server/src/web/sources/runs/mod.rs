@@ -55,8 +55,51 @@ pub fn run_button(source: &SourceRecord, csrf: &str) -> Markup {
     }
 }
 
-fn total(run: &RunRecord) -> u64 {
+pub(crate) fn total(run: &RunRecord) -> u64 {
     run.streams.iter().map(|s| s.records).sum()
+}
+
+/// How long a finished run took, in words (`2.4 s`, `3 min 5 s`).
+pub(crate) fn duration(run: &RunRecord) -> Option<String> {
+    let started = run.started_at?;
+    let finished = run.finished_at?;
+    let ms = (finished - started).num_milliseconds().max(0);
+    Some(if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
+    })
+}
+
+/// Records per run over the source's listed runs (oldest left), as an
+/// inline SVG bar chart: one bar per run, its height the run's records,
+/// failed runs marked; each bar says its numbers to screen readers and on
+/// hover.
+pub(crate) fn records_chart(runs: &[RunRecord]) -> Markup {
+    const WIDTH: u64 = 600;
+    const HEIGHT: u64 = 120;
+    let runs: Vec<&RunRecord> = runs.iter().rev().filter(|r| r.status.is_final()).collect();
+    let most = runs.iter().map(|r| total(r)).max().unwrap_or(0).max(1);
+    let slot = WIDTH / (runs.len().max(1) as u64);
+    let bar = (slot * 7 / 10).max(2);
+    html! {
+        figure class="chart" {
+            svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (WIDTH) " " (HEIGHT + 2) }
+                role="img" aria-labelledby="chart-title" preserveAspectRatio="none" {
+                title id="chart-title" { "Records per run, oldest first; the most was " (most) "." }
+                line x1="0" y1=(HEIGHT) x2=(WIDTH) y2=(HEIGHT) class="axis" {}
+                @for (i, run) in runs.iter().enumerate() {
+                    @let records = total(run);
+                    @let height = (records * (HEIGHT - 4) / most).max(1);
+                    rect x=(i as u64 * slot + (slot - bar) / 2) y=(HEIGHT - height) width=(bar) height=(height)
+                        class={ "bar run-" (run.status.as_str()) } {
+                        title { (when(run.started_at)) ": " (records) " records, " (run.status.label()) }
+                    }
+                }
+            }
+            figcaption { "Records per run, oldest first (" (runs.len()) " runs; the tallest is " (most) ")." }
+        }
+    }
 }
 
 /// The deletion form of a source.
@@ -128,15 +171,16 @@ pub(crate) async fn render_source(
         @if runs.is_empty() {
             p class="hint" { "No runs yet." }
         } @else {
+            (records_chart(&runs))
             table class="runs" {
-                thead { tr { th { "Run" } th { "Status" } th { "Started" } th { "Finished" } th { "Records" } } }
+                thead { tr { th { "Run" } th { "Status" } th { "Started" } th { "Took" } th { "Records" } } }
                 tbody {
                     @for run in &runs {
                         tr {
                             td { a href={ "/sources/" (source.id) "/runs/" (run.id) } { (when(Some(run.created_at))) } }
                             td { span class={ "status run-" (run.status.as_str()) } { (run.status.label()) } }
                             td { (when(run.started_at)) }
-                            td { (when(run.finished_at)) }
+                            td { (duration(run).unwrap_or_default()) }
                             td class="num" { (total(run)) }
                         }
                     }
@@ -252,6 +296,24 @@ pub async fn run_page(
     let run = state.runs.get(&session.user, &source.id, &run_id).await?;
     let finished = run.status.is_final();
     let here = format!("/sources/{}/runs/{}", source.id, run.id);
+    // The output is the source's, as its latest run left it: shown on that
+    // run's page once it has ended.
+    let latest = state
+        .runs
+        .list(&session.user, &source.id)
+        .await?
+        .first()
+        .is_some_and(|latest| latest.id == run.id);
+    let output = if finished && latest {
+        Some(
+            state
+                .runs
+                .output(&session.user, &source.id, PREVIEW_RECORDS)
+                .await?,
+        )
+    } else {
+        None
+    };
     let content = html! {
         @if !finished {
             noscript { meta http-equiv="refresh" content="2"; }
@@ -293,6 +355,11 @@ pub async fn run_page(
                 p class="refresh" { a href=(here) { "Refresh" } }
             }
         }
+        @if let Some(output) = &output {
+            (output_section(&source, output))
+        } @else if finished {
+            p class="hint output-replaced" { "A later run of this source replaced its output: see the latest run." }
+        }
         @if finished {
             form class="delete-run" method="post" action={ (here) "/delete" } {
                 input type="hidden" name="csrf" value=(session.csrf());
@@ -315,6 +382,103 @@ pub async fn progress(
     let run_id = WebError::path_id::<pinion_domain::RunId>(&run_id)?;
     let run = state.runs.get(&session.user, &id, &run_id).await?;
     Ok(Json(run))
+}
+
+/// Records of each stream shown in a run's preview.
+const PREVIEW_RECORDS: usize = 5;
+
+/// The longest a previewed record is shown, in characters.
+const PREVIEW_CHARS: usize = 400;
+
+/// Where the output is, its files to download and the first records of
+/// each stream.
+fn output_section(source: &SourceRecord, output: &pinion_service::SourceOutput) -> Markup {
+    html! {
+        section class="output" aria-labelledby="output-title" {
+            h2 id="output-title" { "Output" }
+            p {
+                "This run wrote to " code class="output-location" { (output.shown) }
+                " in the server's data directory"
+                @if source.output_kind == "sqlite" { " (a SQLite file, a table per stream)" } @else { " (a folder, a JSON Lines file per stream)" }
+                "."
+            }
+            @if output.files.is_empty() {
+                p class="hint" { "Nothing was written yet." }
+            } @else {
+                ul class="downloads" {
+                    @for file in &output.files {
+                        li {
+                            a href={ "/sources/" (source.id) "/output/" (file.name) } download=(file.name) { "Download " (file.name) }
+                            " (" (bytes(file.bytes)) ")"
+                        }
+                    }
+                }
+            }
+            @for (stream, records) in &output.previews {
+                h3 { (stream) }
+                @if records.is_empty() {
+                    p class="hint" { "No records." }
+                } @else {
+                    p class="hint" { "The first " (records.len()) " record(s):" }
+                    ol class="preview" data-stream=(stream) {
+                        @for record in records {
+                            li { pre { (shorten_json(record)) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn shorten_json(record: &serde_json::Value) -> String {
+    let text = record.to_string();
+    if text.chars().count() <= PREVIEW_CHARS {
+        return text;
+    }
+    let mut short: String = text.chars().take(PREVIEW_CHARS).collect();
+    short.push('…');
+    short
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        0..1_024 => format!("{n} bytes"),
+        1_024..1_048_576 => format!("{:.1} KiB", n as f64 / 1_024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// `GET /sources/{id}/output/{file}`: a file of the source's output, as an
+/// attachment.
+pub async fn download(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
+    let path = state.runs.output_file(&session.user, &id, &file).await?;
+    let opened = tokio::fs::File::open(&path).await.map_err(|err| {
+        tracing::warn!(error = %err, "Could not open an output file.");
+        WebError::NotFound
+    })?;
+    let content_type = if file.ends_with(".jsonl") {
+        "application/jsonl; charset=utf-8"
+    } else {
+        "application/vnd.sqlite3"
+    };
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(opened));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// A stream's stored outcome in words for people.
