@@ -48,6 +48,20 @@ fn the_demo_authorizes_syncs_every_stream_and_publishes_once() {
         assert!(line.contains("done"), "{line}");
     }
     assert!(text.contains("3 created"), "{text}");
+    // The same, visible in the web UI: a source with a run, a destination
+    // whose history lists the demo pins (already created by the publisher).
+    assert!(
+        text.contains("source \"Demo boards and pins\" (Succeeded"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(3 of its 3 pins already published)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Client Secret"),
+        "how to see the consent page: {text}"
+    );
     assert!(text.contains("/sign-in as `demo`, password "), "{text}");
     assert!(dir.path().join("pinterest-data.db").is_file());
     assert!(dir.path().join("data").join("master.key").is_file());
@@ -55,4 +69,8 @@ fn the_demo_authorizes_syncs_every_stream_and_publishes_once() {
     let (ok, again) = demo(dir.path());
     assert!(ok, "{again}");
     assert!(again.contains("0 created, 3 already published"), "{again}");
+    assert!(
+        again.contains("(3 of its 3 pins already published)"),
+        "{again}"
+    );
 }

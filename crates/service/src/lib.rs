@@ -66,6 +66,7 @@ pub use users::Users;
 
 // Web sign-in and data sources (issue 6).
 pub use destinations::{BoardChoice, DestinationInput, Destinations};
+pub use pinion_sync::publish::{RowOutcome, RowResult};
 pub use publishing::{
     CSV_COLUMNS, MAX_PUBLISH_ROWS, PUBLISHES_LISTED, PinFields, PublishInput, Published,
 };

@@ -269,22 +269,142 @@ impl DemoArgs {
             .await
             .context("publishing did not complete")?;
 
+        // The same, as a user of the web UI would see them: a data source
+        // with a run, and a destination whose history shows the demo pins
+        // (already published: it shares the credential's ledger).
+        let (source, run) = demo_source(pinion, &user, &record).await?;
+        let destination = demo_destination(pinion, &user, &record, board.id().as_str()).await?;
+        let published = pinion
+            .destinations
+            .publish(
+                &user,
+                &destination.id,
+                &pinion_service::PublishInput::Jsonl(rows.join("\n")),
+            )
+            .await
+            .context("publishing from the destination")?;
+        say(&format!(
+            "7. In the web UI: source \"{DEMO_SOURCE}\" ({}, {} records) and destination \
+             \"{DEMO_DESTINATION}\" ({} of its {} pins already published).",
+            run.status.label(),
+            run.streams.iter().map(|s| s.records).sum::<u64>(),
+            published.record.already_published,
+            published.record.rows,
+        ));
+
         say(&format!(
             "\nDone. Where things are:\n\
              \x20 synced data (one table per stream): {}\n\
              \x20 Pinion's database and key:         {}\n\
              \x20 web UI: {base}/sign-in as `{DEMO_USER}`, password {} (new each run)\n\
+             \x20   the source's run: {base}/sources/{}/runs/{}\n\
+             \x20   the destination:  {base}/destinations/{}\n\
              \x20 Pinion API (token below, shown once): {base}/api/v1/credentials\n\
              \x20 API token for `{DEMO_USER}`:             {}\n\
-             Run it again any time: the demo reuses its user and credential and the publisher\n\
-             creates nothing twice.",
+             To see Pinterest's sign-in and consent pages, add a credential in the web UI with\n\
+             the simulated app's Client ID {} and Client Secret {} and press Authorize;\n\
+             sign in to the simulator as `{}`, password `{}` (the demo's own credential was\n\
+             approved without those pages).\n\
+             Run it again any time: the demo reuses its user, credential, source and destination,\n\
+             and the publisher creates nothing twice.",
             synced.display(),
             data_dir.display(),
             password.expose_secret(),
-            api_token.expose_secret()
+            source.id,
+            run.id,
+            destination.id,
+            api_token.expose_secret(),
+            app.client_id.as_deref().unwrap_or_default(),
+            app.client_secret.as_deref().unwrap_or_default(),
+            pinion_simulator::config::DEMO_USERNAME,
+            pinion_simulator::config::DEMO_PASSWORD,
         ));
         Ok(())
     }
+}
+
+const DEMO_SOURCE: &str = "Demo boards and pins";
+const DEMO_DESTINATION: &str = "Demo board";
+
+/// The demo's data source (made once), run to its end; the run.
+async fn demo_source(
+    pinion: &Pinion,
+    user: &pinion_domain::User,
+    credential: &pinion_domain::Credential,
+) -> anyhow::Result<(
+    pinion_domain::record::SourceRecord,
+    pinion_domain::record::RunRecord,
+)> {
+    let existing = pinion
+        .sources
+        .list(user)
+        .await?
+        .into_iter()
+        .find(|s| s.name == DEMO_SOURCE);
+    let source = match existing {
+        Some(source) => source,
+        None => {
+            pinion
+                .sources
+                .create(
+                    user,
+                    &pinion_service::SourceInput {
+                        name: DEMO_SOURCE.to_owned(),
+                        credential_id: credential.id.to_string(),
+                        streams: ["user_account", "boards", "board_sections", "board_pins"]
+                            .map(str::to_owned)
+                            .to_vec(),
+                        output_kind: "jsonl".to_owned(),
+                        output_path: "demo".to_owned(),
+                    },
+                )
+                .await?
+        }
+    };
+    let started = pinion.runs.start(user, &source.id).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let run = pinion.runs.get(user, &source.id, &started.id).await?;
+        if run.status.is_final() {
+            return Ok((source, run));
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the demo source's run did not end"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The demo's destination on `board` (made once).
+async fn demo_destination(
+    pinion: &Pinion,
+    user: &pinion_domain::User,
+    credential: &pinion_domain::Credential,
+    board: &str,
+) -> anyhow::Result<pinion_domain::record::DestinationRecord> {
+    let existing = pinion
+        .destinations
+        .list(user)
+        .await?
+        .into_iter()
+        .find(|d| d.name == DEMO_DESTINATION);
+    Ok(match existing {
+        Some(destination) => destination,
+        None => {
+            pinion
+                .destinations
+                .create(
+                    user,
+                    &pinion_service::DestinationInput {
+                        name: DEMO_DESTINATION.to_owned(),
+                        credential_id: credential.id.to_string(),
+                        board_id: board.to_owned(),
+                    },
+                )
+                .await?
+        }
+    })
 }
 
 fn say(line: &str) {

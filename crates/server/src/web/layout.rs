@@ -67,6 +67,22 @@ pub fn when(time: Option<chrono::DateTime<chrono::Utc>>) -> String {
     }
 }
 
+/// A message for people with its `backticked` parts (field names, values,
+/// commands, as the service writes them) shown as code rather than as
+/// literal backticks.
+pub fn prose(text: impl AsRef<str>) -> Markup {
+    let text = text.as_ref();
+    if text.matches('`').count() % 2 == 1 {
+        // Unpaired: not a code span.
+        return html! { (text) };
+    }
+    html! {
+        @for (i, part) in text.split('`').enumerate() {
+            @if i % 2 == 1 { code { (part) } } @else { (part) }
+        }
+    }
+}
+
 /// The message of `errors` about `field`, if any.
 pub fn field_error<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
     errors
@@ -93,7 +109,22 @@ pub fn text_field(
                 aria-invalid=[error.map(|_| "true")]
                 aria-describedby=[error.map(|_| format!("{id}-error"))];
             @if let Some(hint) = hint { p class="hint" { (hint) } }
-            @if let Some(error) = error { p class="error" id={ (id) "-error" } { (error) } }
+            @if let Some(error) = error { p class="error" id={ (id) "-error" } { (prose(&error)) } }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prose;
+
+    #[test]
+    fn backticked_parts_become_code_and_text_is_escaped() {
+        assert_eq!(
+            prose("must be a name such as `weekly` or `a<b`").into_string(),
+            "must be a name such as <code>weekly</code> or <code>a&lt;b</code>"
+        );
+        // An unpaired backtick is left as it is.
+        assert_eq!(prose("it's `odd").into_string(), "it's `odd");
     }
 }

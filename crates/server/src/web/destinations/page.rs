@@ -13,8 +13,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use pinion_domain::record::{DestinationRecord, PublishRecord};
 use pinion_domain::{DestinationId, FieldError};
-use pinion_service::{CSV_COLUMNS, MAX_PUBLISH_ROWS, PinFields, PublishInput, ServiceError};
-use pinion_sync::publish::{RowOutcome, RowResult};
+use pinion_service::{
+    CSV_COLUMNS, MAX_PUBLISH_ROWS, PinFields, PublishInput, RowOutcome, RowResult, ServiceError,
+};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -108,7 +109,7 @@ async fn render(
                     }
                 }
                 p class="hint" { "The credential's Pinterest account must have this board." }
-                @if let Some(problem) = problem { p class="error" id="credential_id-error" { (problem) } }
+                @if let Some(problem) = problem { p class="error" id="credential_id-error" { (crate::web::layout::prose(&problem)) } }
             }
             div class="buttons" { button type="submit" { "Repoint" } }
         }
@@ -301,7 +302,7 @@ fn publish_forms(
     html! {
         h2 { "Publish" }
         @for error in general {
-            p class="notice bad publish-problem" role="alert" { (error.message) }
+            p class="notice bad publish-problem" role="alert" { (crate::web::layout::prose(&error.message)) }
         }
         p class="hint" {
             "Pins are created on " strong { (destination.board_name) } " with the destination's credential. "
@@ -316,7 +317,7 @@ fn publish_forms(
                 label for="description" { "Description" }
                 textarea id="description" name="description" rows="2" { (pin.description) }
                 p class="hint" { "At most 800 characters." }
-                @if let Some(error) = description_error { p class="error" id="description-error" { (error) } }
+                @if let Some(error) = description_error { p class="error" id="description-error" { (crate::web::layout::prose(&error)) } }
             }
             (field("link", "Link", &pin.link, Some("Where the pin leads (http or https).")))
             (field("alt_text", "Alt text", &pin.alt_text, Some("Describes the image for people who cannot see it; at most 500 characters.")))
@@ -332,7 +333,7 @@ fn publish_forms(
                     "Up to " (MAX_PUBLISH_ROWS) " pins: one JSON object per line, or CSV with a header row. Fields: "
                     (CSV_COLUMNS.join(", ")) " (image_url is required; key names a row so it is never published twice)."
                 }
-                @if let Some(error) = rows_error { p class="error" id="file-error" { (error) } }
+                @if let Some(error) = rows_error { p class="error" id="file-error" { (crate::web::layout::prose(&error)) } }
             }
             div class="field" {
                 label for="rows" { "Or paste them" }
