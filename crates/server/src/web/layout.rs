@@ -109,7 +109,7 @@ pub fn text_field(
                 aria-invalid=[error.map(|_| "true")]
                 aria-describedby=[error.map(|_| format!("{id}-error"))];
             @if let Some(hint) = hint { p class="hint" { (hint) } }
-            @if let Some(error) = error { p class="error" id={ (id) "-error" } { (prose(&error)) } }
+            @if let Some(error) = error { p class="error" id={ (id) "-error" } { (prose(error)) } }
         }
     }
 }

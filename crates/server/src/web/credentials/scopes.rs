@@ -65,7 +65,7 @@ pub fn picker(selected: &str, granted: Option<&ScopeSet>, errors: &[FieldError])
                 (group("Read", true))
                 (group("Write", false))
             }
-            @if let Some(error) = error { p class="error" id="scopes-error" { (crate::web::layout::prose(&error)) } }
+            @if let Some(error) = error { p class="error" id="scopes-error" { (crate::web::layout::prose(error)) } }
         }
     }
 }

@@ -109,7 +109,7 @@ async fn render(
                     }
                 }
                 p class="hint" { "The credential's Pinterest account must have this board." }
-                @if let Some(problem) = problem { p class="error" id="credential_id-error" { (crate::web::layout::prose(&problem)) } }
+                @if let Some(problem) = problem { p class="error" id="credential_id-error" { (crate::web::layout::prose(problem)) } }
             }
             div class="buttons" { button type="submit" { "Repoint" } }
         }
@@ -317,7 +317,7 @@ fn publish_forms(
                 label for="description" { "Description" }
                 textarea id="description" name="description" rows="2" { (pin.description) }
                 p class="hint" { "At most 800 characters." }
-                @if let Some(error) = description_error { p class="error" id="description-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = description_error { p class="error" id="description-error" { (crate::web::layout::prose(error)) } }
             }
             (field("link", "Link", &pin.link, Some("Where the pin leads (http or https).")))
             (field("alt_text", "Alt text", &pin.alt_text, Some("Describes the image for people who cannot see it; at most 500 characters.")))
@@ -333,7 +333,7 @@ fn publish_forms(
                     "Up to " (MAX_PUBLISH_ROWS) " pins: one JSON object per line, or CSV with a header row. Fields: "
                     (CSV_COLUMNS.join(", ")) " (image_url is required; key names a row so it is never published twice)."
                 }
-                @if let Some(error) = rows_error { p class="error" id="file-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = rows_error { p class="error" id="file-error" { (crate::web::layout::prose(error)) } }
             }
             div class="field" {
                 label for="rows" { "Or paste them" }

@@ -17,7 +17,7 @@ pub fn form(csrf: &str, username: &str, error: Option<&str>) -> Markup {
         html! {
             h1 { "Sign in to Pinion" }
             @if let Some(error) = error {
-                p class="notice bad" role="alert" { (crate::web::layout::prose(&error)) }
+                p class="notice bad" role="alert" { (crate::web::layout::prose(error)) }
             }
             form method="post" action="/sign-in" {
                 input type="hidden" name="csrf" value=(csrf);

@@ -120,7 +120,7 @@ pub fn schedule_section(
                     legend { "Run" }
                     label { input type="radio" name="kind" value="every" checked[values.kind != "cron"]; " Every interval" }
                     label { input type="radio" name="kind" value="cron" checked[values.kind == "cron"]; " On a cron expression" }
-                    @if let Some(error) = kind_error { p class="error" { (crate::web::layout::prose(&error)) } }
+                    @if let Some(error) = kind_error { p class="error" { (crate::web::layout::prose(error)) } }
                 }
                 (text_field("every", "Interval", &values.every, Some("For example 15m, 2h, 1d or 1h30m."), errors))
                 (text_field("cron", "Cron expression", &values.cron, Some("Five fields: minute, hour, day of month, month, day of week; for example 0 6 * * 1-5 for 06:00 on weekdays."), errors))

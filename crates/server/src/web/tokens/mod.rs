@@ -73,7 +73,7 @@ async fn render(
                 label for="name" { "Token name" }
                 input type="text" id="name" name="name" value=(name) maxlength="64";
                 p class="hint" { "What uses it, e.g. \"Weekly export script\"." }
-                @if let Some(error) = name_error { p class="error" id="name-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = name_error { p class="error" id="name-error" { (crate::web::layout::prose(error)) } }
             }
             div class="buttons" { button class="primary" type="submit" { "Create token" } }
         }

@@ -136,7 +136,7 @@ async fn render_list(
                 label for="url" { "Endpoint URL" }
                 input type="url" id="url" name="url" value=(form.url) maxlength="2048" placeholder="https://hooks.example.com/pinion";
                 p class="hint" { "https, or http on this machine's loopback address." }
-                @if let Some(message) = field_error("url") { p class="error" id="url-error" { (crate::web::layout::prose(&message)) } }
+                @if let Some(message) = field_error("url") { p class="error" id="url-error" { (crate::web::layout::prose(message)) } }
             }
             fieldset class={ "field" @if field_error("events").is_some() { " invalid" } } {
                 legend { "Events" }
@@ -144,12 +144,12 @@ async fn render_list(
                 @for event in EventType::SUBSCRIBABLE {
                     label { input type="checkbox" name="events" value=(event.as_str()) checked[checked(event.as_str())]; " " code { (event.as_str()) } }
                 }
-                @if let Some(message) = field_error("events") { p class="error" id="events-error" { (crate::web::layout::prose(&message)) } }
+                @if let Some(message) = field_error("events") { p class="error" id="events-error" { (crate::web::layout::prose(message)) } }
             }
             div class={ "field" @if field_error("description").is_some() { " invalid" } } {
                 label for="description" { "Description (optional)" }
                 input type="text" id="description" name="description" value=(form.description) maxlength="500";
-                @if let Some(message) = field_error("description") { p class="error" { (crate::web::layout::prose(&message)) } }
+                @if let Some(message) = field_error("description") { p class="error" { (crate::web::layout::prose(message)) } }
             }
             div class="buttons" { button class="primary" type="submit" { "Add endpoint" } }
         }

@@ -106,14 +106,14 @@ pub fn overlay(
                 div class={ "field" @if name_error.is_some() { " invalid" } } {
                     label for="name" { "Credential Name" }
                     input type="text" id="name" name="name" value=(values.name);
-                    @if let Some(error) = name_error { p class="error" { (crate::web::layout::prose(&error)) } }
+                    @if let Some(error) = name_error { p class="error" { (crate::web::layout::prose(error)) } }
                 }
                 @let description_error = error_of("description");
                 div class={ "field" @if description_error.is_some() { " invalid" } } {
                     label for="description" { "Credential Description" }
                     textarea id="description" name="description" rows="2" { (values.description) }
                     p class="hint" { "Descriptions help others understand the resource." }
-                    @if let Some(error) = description_error { p class="error" { (crate::web::layout::prose(&error)) } }
+                    @if let Some(error) = description_error { p class="error" { (crate::web::layout::prose(error)) } }
                 }
                 (text_field(
                     "client_id",
@@ -135,7 +135,7 @@ pub fn overlay(
                             " For your safety a secret typed before this error was not kept: type it again."
                         }
                     }
-                    @if let Some(error) = secret_error { p class="error" id="client_secret-error" { (crate::web::layout::prose(&error)) } }
+                    @if let Some(error) = secret_error { p class="error" id="client_secret-error" { (crate::web::layout::prose(error)) } }
                 }
                 (crate::web::credentials::scopes::picker(&values.scopes, record.granted_scopes.as_ref(), errors))
                 (text_field(

@@ -168,7 +168,7 @@ pub async fn get(
             div class={ "field" @if share_error.is_some() { " invalid" } } {
                 label for="share-username" { "Username" }
                 input type="text" id="share-username" name="username" autocomplete="off";
-                @if let Some(error) = share_error { p class="error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = share_error { p class="error" { (crate::web::layout::prose(error)) } }
             }
             div class="buttons" { button type="submit" { "Share" } }
         }

@@ -68,7 +68,7 @@ pub fn overlay(session: &Session, values: &OverlayValues, errors: &[FieldError])
                     label for="description" { "Credential Description" }
                     textarea id="description" name="description" rows="2" { (values.description) }
                     p class="hint" { "Descriptions help others understand the resource." }
-                    @if let Some(error) = description_error { p class="error" { (crate::web::layout::prose(&error)) } }
+                    @if let Some(error) = description_error { p class="error" { (crate::web::layout::prose(error)) } }
                 }
                 (text_field("client_id", "Client ID", &values.client_id, Some("Your Pinterest app's ID, from developers.pinterest.com."), errors))
                 div class={ "field" @if secret_error.is_some() { " invalid" } } {
@@ -79,7 +79,7 @@ pub fn overlay(session: &Session, values: &OverlayValues, errors: &[FieldError])
                     @if !errors.is_empty() && secret_error.is_none() {
                         p class="hint retype" { "For your safety the secret is not kept when the form comes back: type it again." }
                     }
-                    @if let Some(error) = secret_error { p class="error" id="client_secret-error" { (crate::web::layout::prose(&error)) } }
+                    @if let Some(error) = secret_error { p class="error" id="client_secret-error" { (crate::web::layout::prose(error)) } }
                 }
                 (crate::web::credentials::scopes::picker(&values.scopes, None, errors))
                 div class="buttons" {

@@ -205,7 +205,7 @@ pub(crate) async fn render_source(
 fn conflict_page(session: &Session, source: &SourceRecord, message: &str) -> Response {
     let content = html! {
         h1 { (source.name) }
-        p class="notice bad" role="alert" { (crate::web::layout::prose(&message)) }
+        p class="notice bad" role="alert" { (crate::web::layout::prose(message)) }
         p { a href={ "/sources/" (source.id) } { "Back to the source" } }
     };
     (
@@ -349,7 +349,7 @@ pub async fn run_page(
                 }
             }
             @if let Some(error) = &run.error {
-                p class="notice bad run-error" role="alert" { (crate::web::layout::prose(&error)) }
+                p class="notice bad run-error" role="alert" { (crate::web::layout::prose(error)) }
             }
             @if !finished {
                 p class="refresh" { a href=(here) { "Refresh" } }

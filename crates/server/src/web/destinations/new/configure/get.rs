@@ -49,7 +49,7 @@ pub fn form(
             div class={ "field" @if name_error.is_some() { " invalid" } } {
                 label for="name" { "Destination name" }
                 input type="text" id="name" name="name" value=(name);
-                @if let Some(error) = name_error { p class="error" id="name-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = name_error { p class="error" id="name-error" { (crate::web::layout::prose(error)) } }
             }
             @let board_error = error_of("board_id");
             fieldset class={ "field" @if board_error.is_some() { " invalid" } } {
@@ -64,9 +64,9 @@ pub fn form(
                             }
                         }
                     },
-                    Err(message) => p class="notice bad" role="alert" { (crate::web::layout::prose(&message)) },
+                    Err(message) => p class="notice bad" role="alert" { (crate::web::layout::prose(message)) },
                 }
-                @if let Some(error) = board_error { p class="error" id="board_id-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = board_error { p class="error" id="board_id-error" { (crate::web::layout::prose(error)) } }
             }
             div class="buttons" {
                 a class="button" href={ "/destinations/new?selected=" (credential.id.as_str()) } { "Back" }

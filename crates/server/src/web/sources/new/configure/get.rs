@@ -102,7 +102,7 @@ pub fn form(
             div class={ "field" @if name_error.is_some() { " invalid" } } {
                 label for="name" { "Source name" }
                 input type="text" id="name" name="name" value=(values.name);
-                @if let Some(error) = name_error { p class="error" id="name-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = name_error { p class="error" id="name-error" { (crate::web::layout::prose(error)) } }
             }
             @let streams_error = error_of("streams");
             fieldset class={ "field" @if streams_error.is_some() { " invalid" } } {
@@ -114,7 +114,7 @@ pub fn form(
                         " " (label)
                     }
                 }
-                @if let Some(error) = streams_error { p class="error" id="streams-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = streams_error { p class="error" id="streams-error" { (crate::web::layout::prose(error)) } }
             }
             @let kind_error = error_of("output_kind");
             fieldset class={ "field" @if kind_error.is_some() { " invalid" } } {
@@ -126,14 +126,14 @@ pub fn form(
                         " " (label)
                     }
                 }
-                @if let Some(error) = kind_error { p class="error" id="output_kind-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = kind_error { p class="error" id="output_kind-error" { (crate::web::layout::prose(error)) } }
             }
             @let path_error = error_of("output_path");
             div class={ "field" @if path_error.is_some() { " invalid" } } {
                 label for="output_path" { "Output name" }
                 input type="text" id="output_path" name="output_path" value=(values.output_path);
                 p class="hint" { "A name in your outputs folder on the server, such as " code { "weekly" } ": a folder for JSON Lines, a file for SQLite (" code { "reports/boards.db" } ")." }
-                @if let Some(error) = path_error { p class="error" id="output_path-error" { (crate::web::layout::prose(&error)) } }
+                @if let Some(error) = path_error { p class="error" id="output_path-error" { (crate::web::layout::prose(error)) } }
             }
             div class="buttons" {
                 a class="button" href=(back) { "Back" }
