@@ -23,6 +23,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -204,6 +205,8 @@ def main():
         sim.terminate()
         serve.wait()
         sim.wait()
+        # The outputs take about 17 MB a run.
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,29 @@ use axum::response::Response;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The policy of a page that shows pins' images: [`CSP`] with `img-src`
+/// also allowing `origins` (Pinterest's image host, and the configured
+/// Pinterest's own origin, which is the simulator's in tests and demos).
+/// Origins are `scheme://host[:port]` from parsed URLs; anything else is
+/// left out.
+pub fn csp_with_images(origins: &[String]) -> String {
+    let allowed: Vec<&str> = origins
+        .iter()
+        .map(String::as_str)
+        .filter(|origin| {
+            url::Url::parse(origin).is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.origin().ascii_serialization() == *origin
+            })
+        })
+        .collect();
+    CSP.replacen(
+        "img-src 'self' data:;",
+        &format!("img-src 'self' data: {};", allowed.join(" ")),
+        1,
+    )
+}
+
 const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 /// Adds the security headers a handler did not set itself; `https` (the
@@ -48,6 +71,21 @@ mod tests {
     use axum::body::Body;
     use axum::routing::get;
     use tower::ServiceExt;
+
+    #[test]
+    fn an_image_policy_adds_only_well_formed_origins() {
+        let policy = csp_with_images(&[
+            "https://i.pinimg.com".to_owned(),
+            "http://127.0.0.1:9090".to_owned(),
+            "https://evil.example; script-src *".to_owned(),
+        ]);
+        assert!(
+            policy.contains("img-src 'self' data: https://i.pinimg.com http://127.0.0.1:9090;"),
+            "{policy}"
+        );
+        assert!(!policy.contains("evil"), "{policy}");
+        assert!(policy.contains("script-src 'self';"));
+    }
 
     async fn headers_for(https: bool) -> axum::http::HeaderMap {
         let app = Router::new()

@@ -9,8 +9,13 @@
 //! Every row's outcome (the created pin's id, the reasons a row was
 //! refused, "already published") is returned and kept with the publish's
 //! counts in the destination's history; the rows' content is not kept.
-//! An upload holds at most [`MAX_PUBLISH_ROWS`] rows; rows are written to a
-//! private temporary file for the publisher and removed afterwards.
+//! An upload holds at most [`MAX_PUBLISH_ROWS`] rows, which Pinterest's
+//! standard `org_write` budget (100 a minute) creates within the request's
+//! time; `pinion publish` takes files of any size. Rows are written to a
+//! private temporary folder for the publisher, removed afterwards whatever
+//! happens. The publish runs in a task of its own, so a browser that goes
+//! away (or a request that times out) does not cut it short: it finishes,
+//! and its outcome is in the destination's history.
 
 use std::sync::Arc;
 
@@ -23,7 +28,7 @@ use serde_json::{Map, Value};
 use crate::{Destinations, ServiceError};
 
 /// Rows one upload may hold.
-pub const MAX_PUBLISH_ROWS: usize = 1_000;
+pub const MAX_PUBLISH_ROWS: usize = 100;
 
 /// The scopes `POST /v5/pins` needs.
 const PIN_CREATE_SCOPES: &[Scope] = &[
@@ -125,14 +130,21 @@ pub fn rows_of(input: &PublishInput, board: &str) -> Result<Vec<String>, Service
             vec![aim(row)]
         }
         PublishInput::Jsonl(text) => {
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            if lines.len() > MAX_PUBLISH_ROWS {
-                return Err(too_many(lines.len()));
+            let lines: Vec<&str> = text.lines().collect();
+            let count = lines.iter().filter(|l| !l.trim().is_empty()).count();
+            if count > MAX_PUBLISH_ROWS {
+                return Err(too_many(count));
             }
+            if count == 0 {
+                return Err(no_rows());
+            }
+            // Blank lines stay (the publisher skips them), so each row keeps
+            // its line number in the user's file.
             lines
                 .into_iter()
                 .map(|line| match serde_json::from_str::<Value>(line) {
                     Ok(Value::Object(row)) => aim(row),
+                    _ if line.trim().is_empty() => String::new(),
                     _ => line.to_owned(),
                 })
                 .collect()
@@ -187,11 +199,13 @@ pub fn rows_of(input: &PublishInput, board: &str) -> Result<Vec<String>, Service
         }
     };
     if rows.is_empty() {
-        return Err(
-            ValidationErrors(vec![FieldError::new("rows", "holds no rows to publish")]).into(),
-        );
+        return Err(no_rows());
     }
     Ok(rows)
+}
+
+fn no_rows() -> ServiceError {
+    ValidationErrors(vec![FieldError::new("rows", "holds no rows to publish")]).into()
 }
 
 fn csv_error(what: &str, err: &csv::Error) -> ServiceError {
@@ -200,6 +214,34 @@ fn csv_error(what: &str, err: &csv::Error) -> ServiceError {
         format!("{what} is not valid CSV: {err}"),
     )])
     .into()
+}
+
+/// Writes `rows` to a private temporary folder (removed when done, or
+/// when this is dropped) and publishes them.
+async fn publish_rows(
+    client: &PinterestClient,
+    ledger: &dyn pinion_store::SyncStateStore,
+    rows: Vec<String>,
+    mut options: PublishOptions,
+) -> Result<pinion_sync::publish::PublishReport, PublishError> {
+    let io = |action: &'static str, path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| PublishError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("pinion-publish-")
+        .tempdir()
+        .map_err(io("create", &std::env::temp_dir()))?;
+    let input = dir.path().join("rows.jsonl");
+    tokio::fs::write(&input, rows.join("\n") + "\n")
+        .await
+        .map_err(io("write", &input))?;
+    options.reject_file = Some(dir.path().join("rejects.jsonl"));
+    pinion_sync::publish::publish_pins(client, ledger, &input, &options).await
 }
 
 impl Destinations {
@@ -252,58 +294,50 @@ impl Destinations {
             Arc::new(self.tokens.token_source(credential.id.clone())),
         )
         .map_err(|err| ServiceError::Unavailable(format!("the Pinterest client: {err}")))?;
-
-        let publish_id = PublishId::generate();
-        let dir = std::env::temp_dir().join(format!("pinion-{publish_id}"));
-        pinion_store::private_fs::create_dir_all(&dir)
-            .map_err(|err| ServiceError::Unavailable(format!("a temporary folder: {err}")))?;
-        let input_file = dir.join("rows.jsonl");
-        let written = tokio::fs::write(&input_file, rows.join("\n") + "\n").await;
         let options = PublishOptions {
             namespace: credential.id.to_string(),
             board: Some(destination.board_id.clone()),
             concurrency: 4,
-            reject_file: Some(dir.join("rejects.jsonl")),
+            reject_file: None,
             settle: DEFAULT_SETTLE,
             row_results: true,
         };
-        let ledger: &dyn pinion_store::SyncStateStore = &*store;
-        let result = match written {
-            Ok(()) => {
-                pinion_sync::publish::publish_pins(&client, ledger, &input_file, &options).await
-            }
-            Err(err) => Err(PublishError::Io {
-                action: "write",
-                path: input_file.display().to_string(),
-                source: err,
-            }),
-        };
-        if let Err(err) = tokio::fs::remove_dir_all(&dir).await {
-            tracing::warn!(error = %err, "Could not remove a publish's temporary folder.");
-        }
-        let report = match result {
-            Ok(report) => report,
-            Err(PublishError::Authorization(err)) => {
-                return Err(ServiceError::NotAuthorized {
-                    credential: format!("{} ({err})", credential.name),
-                    status: credential.status.as_str(),
-                });
-            }
-            Err(err) => return Err(ServiceError::Unavailable(err.to_string())),
-        };
-        let record = PublishRecord {
-            id: publish_id,
-            destination_id: destination.id.clone(),
-            owner: actor.id.clone(),
-            created_at: self.tokens.now(),
-            rows: report.rows,
-            created: report.created + report.reconciled,
-            already_published: report.already_published,
-            rejected: report.rejected + report.duplicates,
-            unfinished: report.unfinished,
-            results: serde_json::to_string(&report.row_results).unwrap_or_else(|_| "[]".into()),
-        };
-        self.store.record_publish(&record).await?;
+        // In a task of its own: finished and recorded even if this request
+        // is dropped.
+        let this = self.clone();
+        let owner = actor.id.clone();
+        let credential_name = credential.name.to_string();
+        let status = credential.status.as_str();
+        let task = tokio::spawn(async move {
+            let report = publish_rows(&client, &*store, rows, options).await;
+            let report = match report {
+                Ok(report) => report,
+                Err(PublishError::Authorization(err)) => {
+                    return Err(ServiceError::NotAuthorized {
+                        credential: format!("{credential_name} ({err})"),
+                        status,
+                    });
+                }
+                Err(err) => return Err(ServiceError::Unavailable(err.to_string())),
+            };
+            let record = PublishRecord {
+                id: PublishId::generate(),
+                destination_id: destination.id.clone(),
+                owner,
+                created_at: this.tokens.now(),
+                rows: report.rows,
+                created: report.created + report.reconciled,
+                already_published: report.already_published,
+                rejected: report.rejected + report.duplicates,
+                unfinished: report.unfinished,
+                results: serde_json::to_string(&report.row_results).unwrap_or_else(|_| "[]".into()),
+            };
+            this.store.record_publish(&record).await?;
+            Ok::<_, ServiceError>((record, report.row_results))
+        });
+        let (record, rows) = task
+            .await
+            .map_err(|err| ServiceError::Unavailable(format!("the publish stopped: {err}")))??;
         tracing::info!(
             publish_id = %record.id,
             rows = record.rows,
@@ -311,10 +345,7 @@ impl Destinations {
             rejected = record.rejected,
             "Published pins from a destination's page."
         );
-        Ok(Published {
-            record,
-            rows: report.row_results,
-        })
+        Ok(Published { record, rows })
     }
 
     /// The publishes to `actor`'s destination `id`, newest first (at most
@@ -346,10 +377,12 @@ mod tests {
             "123",
         )
         .unwrap();
-        assert_eq!(rows.len(), 2);
+        // The blank line stays, so "not json" is still line 3 of the file.
+        assert_eq!(rows.len(), 3);
         let first: Value = serde_json::from_str(&rows[0]).unwrap();
         assert_eq!(first["board_id"], "123");
-        assert_eq!(rows[1], "not json", "left for the publisher to refuse");
+        assert_eq!(rows[1], "");
+        assert_eq!(rows[2], "not json", "left for the publisher to refuse");
     }
 
     #[test]

@@ -417,6 +417,21 @@ impl Runs {
             .await?)
     }
 
+    /// The latest run of `actor`'s source, if it has run.
+    pub async fn last(
+        &self,
+        actor: &User,
+        source_id: &SourceId,
+    ) -> Result<Option<RunRecord>, ServiceError> {
+        let source = self.sources.get(actor, source_id).await?;
+        Ok(self
+            .store
+            .list_runs(source.id.as_str(), 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
     /// One run of `actor`'s source; any other is `NotFound`.
     pub async fn get(
         &self,
@@ -492,6 +507,9 @@ impl Runs {
                         bytes: meta.len(),
                     });
                 }
+            }
+            if preview == 0 {
+                continue;
             }
             let records = pinion_sync::destination::preview::first_records(
                 kind,

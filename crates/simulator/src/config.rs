@@ -38,8 +38,13 @@ pub struct SimConfig {
     pub universal_rate_limit_per_second: Option<u32>,
     /// Marks every fixture user as auto-approving (see the README on headless consent).
     pub auto_approve: bool,
-    /// Prefix of the generated media URLs; they are never fetched by the simulator.
+    /// Prefix of the generated media URLs.
     pub media_base_url: String,
+    /// When the simulator is started on an address (`spawn_on`, `pinion
+    /// simulator`), point the generated media URLs at its own `/media/…`,
+    /// which serves an image for each (on by default); otherwise they keep
+    /// [`SimConfig::media_base_url`].
+    pub serve_media: bool,
     /// Apps and users registered at start.
     pub fixtures: Fixtures,
 }
@@ -57,6 +62,7 @@ impl Default for SimConfig {
             universal_rate_limit_per_second: Some(100),
             auto_approve: false,
             media_base_url: "https://i.pinimg.com".to_owned(),
+            serve_media: true,
             fixtures: Fixtures::default(),
         }
     }

@@ -29,6 +29,7 @@ pub(crate) mod control_api;
 pub(crate) mod error;
 pub(crate) mod faults;
 pub(crate) mod generate;
+pub(crate) mod media;
 pub(crate) mod oauth;
 pub(crate) mod params;
 pub(crate) mod ratelimit;
@@ -83,6 +84,7 @@ fn build(state: state::Shared) -> Router {
     Router::new()
         .merge(pinterest)
         .merge(control_api::routes())
+        .route("/media/{size}/{a}/{b}/{c}/{file}", get(media::image))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(

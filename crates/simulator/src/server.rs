@@ -223,12 +223,15 @@ pub async fn spawn(config: SimConfig) -> io::Result<RunningSimulator> {
 }
 
 /// Starts a simulator on the given address in a tokio task.
-pub async fn spawn_on(addr: SocketAddr, config: SimConfig) -> io::Result<RunningSimulator> {
-    let (router, handle) =
-        crate::try_router(config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+pub async fn spawn_on(addr: SocketAddr, mut config: SimConfig) -> io::Result<RunningSimulator> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
+    if config.serve_media {
+        config.media_base_url = format!("{base}/media");
+    }
+    let (router, handle) =
+        crate::try_router(config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, router, handle.clone(), None, async move {
         let _ = stopped.await;

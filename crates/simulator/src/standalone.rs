@@ -76,12 +76,16 @@ pub async fn run(standalone: StandaloneConfig) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let (router, handle) = crate::try_router(config.clone()).context("loading fixtures")?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut config = config;
+    if config.serve_media {
+        config.media_base_url = format!("{scheme}://{addr}/media");
+    }
+    let (router, handle) = crate::try_router(config.clone()).context("loading fixtures")?;
     print!("{}", quickstart(&format!("{scheme}://{addr}"), &config));
     tracing::info!(address = %addr, tls = tls.is_some(), "The simulator is serving.");
     crate::server::serve(listener, router, handle, tls, async {

@@ -24,15 +24,27 @@ pub struct SetSchedule {
     /// `2h`, `1h30m`; at least the server's shortest interval (1 minute
     /// unless the operator allows less), at most 366 days.
     #[schema(max_length = 40, example = "1h")]
+    #[serde(default, deserialize_with = "present_string")]
     pub every: Option<String>,
     /// A five-field cron expression (minute, hour, day of month, month,
     /// day of week), e.g. `0 6 * * 1-5`.
     #[schema(max_length = 200, example = "0 6 * * 1-5")]
+    #[serde(default, deserialize_with = "present_string")]
     pub cron: Option<String>,
     /// The IANA time zone the cron expression is read in, e.g.
     /// `Europe/Paris`; UTC when absent. Only with `cron`.
     #[schema(max_length = 64, example = "Europe/Paris")]
+    #[serde(default, deserialize_with = "present_string")]
     pub time_zone: Option<String>,
+}
+
+/// A field that may be left out but, when given, is a string: `null` is
+/// refused as the schema says, rather than read as "left out".
+fn present_string<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    String::deserialize(deserializer).map(Some)
 }
 
 fn source_id(text: &str) -> Result<SourceId, ApiError> {

@@ -477,6 +477,19 @@ async fn a_schedule_is_set_read_paused_resumed_and_removed_over_the_api() {
         let error: Value = refused.json().await.unwrap();
         assert_eq!(error["error"]["field"], field, "{body}: {error}");
     }
+    // `null` is not "left out": the schema says a string, and the body is
+    // refused before anything is read, naming the field.
+    for (body, field) in [
+        (json!({"cron": "0 6 * * *", "time_zone": null}), "time_zone"),
+        (json!({"every": "1h", "cron": null}), "cron"),
+    ] {
+        let refused = put(&app.alice, body.clone()).await.unwrap();
+        assert_eq!(refused.status(), 422, "{body}");
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "invalid_json", "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{field}`")), "{body}: {error}");
+    }
     let hidden = put(&app.bob, json!({"every": "1h"})).await.unwrap();
     assert_eq!(hidden.status(), 404);
 

@@ -179,6 +179,30 @@ async fn a_source_runs_from_its_page_and_shows_counts_per_stream() {
         done.contains(&first_id),
         "the preview shows the first board"
     );
+    // Pins show their image, served by the simulator, which the page's
+    // policy allows and nothing else.
+    let marker = "<img class=\"pin-image\" src=\"";
+    let start = done.find(marker).expect("a pin's image in the preview") + marker.len();
+    let image = &done[start..start + done[start..].find('"').unwrap()];
+    let sim_origin = app.sim.base_url();
+    assert!(
+        image.starts_with(&format!("{sim_origin}/media/150x150/")),
+        "{image}"
+    );
+    let fetched = reqwest::get(image).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers()["content-type"], "image/svg+xml");
+    let policy = alice.get(&run_page).await.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains(&format!(
+            "img-src 'self' data: https://i.pinimg.com {sim_origin};"
+        )),
+        "{policy}"
+    );
+    assert!(policy.contains("script-src 'self';"), "{policy}");
     let download = format!("/sources/{source}/output/boards.jsonl");
     assert!(done.contains(&format!("href=\"{download}\"")), "{done}");
     let file = alice.get(&download).await;

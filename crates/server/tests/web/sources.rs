@@ -313,4 +313,32 @@ async fn a_source_is_edited_from_its_page_and_errors_keep_what_was_typed() {
     assert!(page.contains("boards, board_pins"), "{page}");
     assert!(page.contains("outputs/nightly.db"), "{page}");
     assert!(page.contains("settings were saved"), "{page}");
+
+    // Its credential deleted, the source can still be edited.
+    let deleted = alice
+        .post_form(
+            &format!("/credentials/{id}/delete"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(deleted.status(), 303);
+    let edit = alice.page(&format!("/sources/{source}/edit")).await;
+    assert!(edit.contains("class=\"credential\""), "{edit}");
+    assert!(
+        !edit.contains("<strong class=\"credential\">Boards</strong>"),
+        "{edit}"
+    );
+    let saved = alice
+        .post_form(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("name", "Nightly, on hold"),
+                ("streams", "boards"),
+                ("output_kind", "sqlite"),
+                ("output_path", "nightly.db"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
 }

@@ -108,7 +108,10 @@ async fn render(
                         }
                     }
                 }
-                p class="hint" { "The credential's Pinterest account must have this board." }
+                p class="hint" {
+                    "The credential's Pinterest account must have this board. Each credential keeps its own record of what it published: "
+                    "rows published with the previous credential are created again if you publish them after repointing."
+                }
                 @if let Some(problem) = problem { p class="error" id="credential_id-error" { (crate::web::layout::prose(problem)) } }
             }
             div class="buttons" { button type="submit" { "Repoint" } }
@@ -330,7 +333,7 @@ fn publish_forms(
                 input type="file" id="file" name="file" accept=".jsonl,.json,.csv,text/csv,application/jsonl"
                     aria-describedby="file-hint";
                 p class="hint" id="file-hint" {
-                    "Up to " (MAX_PUBLISH_ROWS) " pins: one JSON object per line, or CSV with a header row. Fields: "
+                    "Up to " (MAX_PUBLISH_ROWS) " pins at a time (" code { "pinion publish" } " takes files of any size): one JSON object per line, or CSV with a header row. Fields: "
                     (CSV_COLUMNS.join(", ")) " (image_url is required; key names a row so it is never published twice)."
                 }
                 @if let Some(error) = rows_error { p class="error" id="file-error" { (crate::web::layout::prose(error)) } }

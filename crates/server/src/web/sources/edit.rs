@@ -1,8 +1,10 @@
 //! `/sources/{id}/edit`: change a source's name, streams and output (issue
 //! 15). The form is the new-source form with the source's values; Save
 //! changes goes back to the source's page. A source with a run still going
-//! is not changed: the form comes back saying so. Its schedule is set on
-//! the source's page; its credential can be changed through the API
+//! is not changed: the form comes back saying so. A source whose credential
+//! was deleted or is no longer shared can still be edited (its runs fail
+//! until the credential is usable again). Its schedule is set on the
+//! source's page; its credential can be changed through the API
 //! (`PUT /api/v1/sources/{id}`).
 
 use axum::extract::{Path, State};
@@ -11,9 +13,22 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use pinion_domain::{FieldError, SourceId};
 use pinion_service::{ServiceError, SourceInput};
 
-use super::new::configure::{FormTarget, SourceValues, form, parse};
+use super::new::configure::{CredentialLabel, FormTarget, SourceValues, form, parse};
 use crate::AppState;
 use crate::web::{Session, WebError};
+
+/// The name of the source's credential, or why it cannot be used now.
+async fn credential_label(
+    state: &AppState,
+    session: &Session,
+    source: &pinion_domain::record::SourceRecord,
+) -> Result<String, WebError> {
+    Ok(state
+        .credentials
+        .label_for(&session.user, &source.credential_id)
+        .await?
+        .unwrap_or_else(|problem| problem))
+}
 
 /// The form with the source's current settings.
 pub async fn get(
@@ -23,10 +38,7 @@ pub async fn get(
 ) -> Result<Html<String>, WebError> {
     let id = WebError::path_id::<SourceId>(&id)?;
     let source = state.sources.get(&session.user, &id).await?;
-    let credential = state
-        .credentials
-        .usable_by(&session.user, &source.credential_id)
-        .await?;
+    let label = credential_label(&state, &session, &source).await?;
     let values = SourceValues {
         name: source.name.clone(),
         streams: source.streams.clone(),
@@ -36,7 +48,10 @@ pub async fn get(
     Ok(Html(
         form(
             &session,
-            &credential,
+            CredentialLabel {
+                id: source.credential_id.as_str(),
+                name: &label,
+            },
             &values,
             &[],
             FormTarget::Edit(&source.id),
@@ -57,10 +72,7 @@ pub async fn post(
     let posted = parse(&body);
     session.check_csrf(&posted.csrf)?;
     let source = state.sources.get(&session.user, &id).await?;
-    let credential = state
-        .credentials
-        .usable_by(&session.user, &source.credential_id)
-        .await?;
+    let label = credential_label(&state, &session, &source).await?;
     let input = SourceInput {
         name: posted.name.clone(),
         credential_id: source.credential_id.as_str().to_owned(),
@@ -86,7 +98,10 @@ pub async fn post(
     };
     let page = form(
         &session,
-        &credential,
+        CredentialLabel {
+            id: source.credential_id.as_str(),
+            name: &label,
+        },
         &values,
         &errors,
         FormTarget::Edit(&source.id),

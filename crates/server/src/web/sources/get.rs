@@ -50,13 +50,7 @@ pub async fn get(
     // Each source's latest run.
     let mut last_runs = std::collections::HashMap::new();
     for source in &sources {
-        if let Some(run) = state
-            .runs
-            .list(&session.user, &source.id)
-            .await?
-            .into_iter()
-            .next()
-        {
+        if let Some(run) = state.runs.last(&session.user, &source.id).await? {
             last_runs.insert(source.id.clone(), run);
         }
     }

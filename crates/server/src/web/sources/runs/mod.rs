@@ -289,7 +289,7 @@ pub async fn run_page(
     State(state): State<AppState>,
     session: Session,
     Path((id, run_id)): Path<(String, String)>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let id = WebError::path_id::<pinion_domain::SourceId>(&id)?;
     let run_id = WebError::path_id::<pinion_domain::RunId>(&run_id)?;
     let source = state.sources.get(&session.user, &id).await?;
@@ -314,6 +314,7 @@ pub async fn run_page(
     } else {
         None
     };
+    let origins = image_origins(&state);
     let content = html! {
         @if !finished {
             noscript { meta http-equiv="refresh" content="2"; }
@@ -356,7 +357,7 @@ pub async fn run_page(
             }
         }
         @if let Some(output) = &output {
-            (output_section(&source, output))
+            (output_section(&source, output, &origins))
         } @else if finished {
             p class="hint output-replaced" { "A later run of this source replaced its output: see the latest run." }
         }
@@ -368,7 +369,49 @@ pub async fn run_page(
         }
         p { a href={ "/sources/" (source.id) } { "Back to the source" } }
     };
-    Ok(Html(page("Run", &session, content).into_string()))
+    let mut response = Html(page("Run", &session, content).into_string()).into_response();
+    // The preview may show pins' images from Pinterest's image host.
+    if let Ok(policy) =
+        axum::http::HeaderValue::from_str(&crate::headers::csp_with_images(&origins))
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+    }
+    Ok(response)
+}
+
+/// Where pins' images may come from: Pinterest's image host, and the
+/// origin of the configured Pinterest API (the simulator serves its pins'
+/// images itself).
+fn image_origins(state: &AppState) -> Vec<String> {
+    let mut origins = vec!["https://i.pinimg.com".to_owned()];
+    if let Ok(api) = url::Url::parse(&state.pinion.settings().pinterest_api_url) {
+        let origin = api.origin().ascii_serialization();
+        if !origins.contains(&origin) && origin != "null" {
+            origins.push(origin);
+        }
+    }
+    origins
+}
+
+/// A pin record's small image and its alternative text, when its origin
+/// is one the page may load from.
+fn pin_image(record: &serde_json::Value, origins: &[String]) -> Option<(String, String)> {
+    let images = record.get("media")?.get("images")?;
+    let url = ["150x150", "400x300", "600x"]
+        .iter()
+        .find_map(|size| images.get(size)?.get("url")?.as_str())?;
+    let parsed = url::Url::parse(url).ok()?;
+    if !origins.contains(&parsed.origin().ascii_serialization()) {
+        return None;
+    }
+    let alt = ["alt_text", "title"]
+        .iter()
+        .find_map(|field| record.get(field)?.as_str().filter(|t| !t.is_empty()))
+        .unwrap_or("A pin's image")
+        .to_owned();
+    Some((url.to_owned(), alt))
 }
 
 /// `GET /sources/{id}/runs/{run_id}/progress`: the run as JSON for the
@@ -392,15 +435,19 @@ const PREVIEW_CHARS: usize = 400;
 
 /// Where the output is, its files to download and the first records of
 /// each stream.
-fn output_section(source: &SourceRecord, output: &pinion_service::SourceOutput) -> Markup {
+fn output_section(
+    source: &SourceRecord,
+    output: &pinion_service::SourceOutput,
+    origins: &[String],
+) -> Markup {
     html! {
         section class="output" aria-labelledby="output-title" {
             h2 id="output-title" { "Output" }
             p {
-                "This run wrote to " code class="output-location" { (output.shown) }
+                "The source writes to " code class="output-location" { (output.shown) }
                 " in the server's data directory"
                 @if source.output_kind == "sqlite" { " (a SQLite file, a table per stream)" } @else { " (a folder, a JSON Lines file per stream)" }
-                "."
+                ". Each run replaces it; this is what is there now."
             }
             @if output.files.is_empty() {
                 p class="hint" { "Nothing was written yet." }
@@ -422,7 +469,12 @@ fn output_section(source: &SourceRecord, output: &pinion_service::SourceOutput) 
                     p class="hint" { "The first " (records.len()) " record(s):" }
                     ol class="preview" data-stream=(stream) {
                         @for record in records {
-                            li { pre { (shorten_json(record)) } }
+                            li {
+                                @if let Some((url, alt)) = pin_image(record, origins) {
+                                    img class="pin-image" src=(url) alt=(alt) width="75" height="75" loading="lazy";
+                                }
+                                pre { (shorten_json(record)) }
+                            }
                         }
                     }
                 }

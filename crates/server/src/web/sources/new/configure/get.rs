@@ -55,10 +55,29 @@ pub enum FormTarget<'a> {
     Edit(&'a pinion_domain::SourceId),
 }
 
+/// The credential a source form names: its id and what to call it (its
+/// name, or why it cannot be used now).
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialLabel<'a> {
+    /// `cred_…`.
+    pub id: &'a str,
+    /// Its name, or the reason it is unusable.
+    pub name: &'a str,
+}
+
+impl<'a> From<&'a Credential> for CredentialLabel<'a> {
+    fn from(credential: &'a Credential) -> Self {
+        Self {
+            id: credential.id.as_str(),
+            name: credential.name.as_str(),
+        }
+    }
+}
+
 /// The form for a source reading with `credential`.
 pub fn form(
     session: &Session,
-    credential: &Credential,
+    credential: CredentialLabel<'_>,
     values: &SourceValues,
     errors: &[FieldError],
     target: FormTarget<'_>,
@@ -67,7 +86,7 @@ pub fn form(
         FormTarget::New => (
             "New data source".to_owned(),
             "/sources/new/configure".to_owned(),
-            format!("/sources/new?selected={}", credential.id.as_str()),
+            format!("/sources/new?selected={}", credential.id),
             "Create source",
         ),
         FormTarget::Edit(id) => (
@@ -90,14 +109,14 @@ pub fn form(
     let content = html! {
         h1 { (title) }
         p class="step" {
-            "Reads with credential " strong class="credential" { (credential.name.as_str()) } "."
+            "Reads with credential " strong class="credential" { (credential.name) } "."
         }
         @for error in general {
             p class="notice bad" role="alert" { (crate::web::layout::prose(&error.message)) }
         }
         form class="overlay" method="post" action=(action) {
             input type="hidden" name="csrf" value=(session.csrf());
-            input type="hidden" name="credential" value=(credential.id.as_str());
+            input type="hidden" name="credential" value=(credential.id);
             @let name_error = error_of("name");
             div class={ "field" @if name_error.is_some() { " invalid" } } {
                 label for="name" { "Source name" }
@@ -160,7 +179,7 @@ pub async fn get(
     Ok(Html(
         form(
             &session,
-            &credential,
+            (&credential).into(),
             &SourceValues::default(),
             &[],
             FormTarget::New,

@@ -3,6 +3,6 @@
 mod get;
 mod post;
 
-pub use get::{FormTarget, SourceValues, form, get};
+pub use get::{CredentialLabel, FormTarget, SourceValues, form, get};
 pub(crate) use post::parse;
 pub use post::post;

@@ -68,7 +68,13 @@ pub async fn post(
         output_kind: form.output_kind,
         output_path: form.output_path,
     };
-    let page = source_form(&session, &credential, &values, &errors, FormTarget::New);
+    let page = source_form(
+        &session,
+        (&credential).into(),
+        &values,
+        &errors,
+        FormTarget::New,
+    );
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response())
 }
 
