@@ -156,7 +156,9 @@ async fn the_same_seed_gives_the_same_data() {
         .json()
         .await
         .unwrap();
-    assert_eq!(pa, pb);
+    // The same, but for the media URLs each simulator serves itself.
+    let local = |pin: &Value, sim: &str| pin.to_string().replace(sim, "SIMULATOR");
+    assert_eq!(local(&pa, &a.sim.base_url()), local(&pb, &b.sim.base_url()));
 }
 
 #[tokio::test]
@@ -170,18 +172,30 @@ async fn pins_have_realistic_media_and_some_are_videos() {
         .await
         .unwrap();
     let items = page["items"].as_array().unwrap();
+    // Served by the simulator itself (`SimConfig::serve_media`), each URL
+    // an image of the rendition's size.
+    let media = format!("{}/media/", t.sim.base_url());
     for pin in items {
         let images = pin["media"]["images"].as_object().unwrap();
         for size in ["150x150", "400x300", "600x", "1200x"] {
-            assert!(
-                images[size]["url"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("https://")
-            );
+            let url = images[size]["url"].as_str().unwrap();
+            assert!(url.starts_with(&format!("{media}{size}/")), "{url}");
             assert!(images[size]["width"].is_u64());
         }
     }
+    let first = items[0]["media"]["images"]["150x150"]["url"]
+        .as_str()
+        .unwrap();
+    let image = reqwest::get(first).await.unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/svg+xml");
+    assert!(
+        image
+            .text()
+            .await
+            .unwrap()
+            .contains("width=\"150\" height=\"150\"")
+    );
     assert!(items.iter().any(|p| p["media"]["media_type"] == "video"));
     assert!(items.iter().any(|p| p["media"]["media_type"] == "image"));
     let boards: Value = t.get(&token, "/boards").await.json().await.unwrap();
