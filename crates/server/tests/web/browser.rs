@@ -673,5 +673,42 @@ async fn on_a_phone_no_page_scrolls_sideways_and_the_navigation_is_in_reach() {
         .await
         .unwrap();
     assert_fits(&client, "phone-18-credential").await;
+    let id = credential
+        .split('/')
+        .find(|part| part.starts_with("cred_"))
+        .expect("the credential's id")
+        .to_owned();
+    // Its settings: the Client Secret field and the scope picker.
+    let settings = format!("/credentials/{id}/edit");
+    client
+        .goto(&format!("{}{settings}", app.address))
+        .await
+        .unwrap();
+    wait_for_path(&client, &settings).await;
+    assert_fits(&client, "phone-19-credential-settings").await;
+    // The source's settings.
+    let edit = format!("{source_page}/edit");
+    client
+        .goto(&format!("{}{edit}", app.address))
+        .await
+        .unwrap();
+    wait_for_path(&client, &edit).await;
+    assert_fits(&client, "phone-20-source-settings").await;
+    // A destination on the first board, and its page with the publish
+    // forms, the history, Repoint and Delete.
+    client
+        .goto(&format!(
+            "{}/destinations/new/configure?credential={id}",
+            app.address
+        ))
+        .await
+        .unwrap();
+    fill(&client, "#name", "Phone board").await;
+    click(&client, "input[name=board_id]").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/destinations").await;
+    click(&client, ".tile.destination.selected h2 a").await;
+    element(&client, "form.publish-one").await;
+    assert_fits(&client, "phone-21-destination").await;
     client.close().await.unwrap();
 }
