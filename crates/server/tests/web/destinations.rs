@@ -16,6 +16,36 @@ fn board_ids(page: &str) -> Vec<String> {
         .collect()
 }
 
+/// Creates destination `name` on the first board `credential`'s account
+/// offers; its id and the session's CSRF token.
+async fn create_destination(
+    alice: &crate::helpers::Browser,
+    credential: &str,
+    name: &str,
+) -> (String, String) {
+    let form = alice
+        .page(&format!(
+            "/destinations/new/configure?credential={credential}"
+        ))
+        .await;
+    let csrf = crate::helpers::csrf_in(&form);
+    let created = alice
+        .post_form(
+            "/destinations/new/configure",
+            &[
+                ("csrf", &csrf),
+                ("credential", credential),
+                ("name", name),
+                ("board_id", &board_ids(&form)[0]),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let id = created.headers()["location"].to_str().unwrap()["/destinations?created=".len()..]
+        .to_owned();
+    (id, csrf)
+}
+
 #[tokio::test]
 async fn a_destination_publishes_to_a_board_of_the_credentials_account() {
     let app = spawn_app().await;
@@ -146,25 +176,7 @@ async fn a_destination_whose_credential_was_deleted_is_repointed_and_then_delete
     let waiting = alice
         .add_credential("Waiting", "1484362", SECRET_CANARY)
         .await;
-    let form = alice
-        .page(&format!("/destinations/new/configure?credential={first}"))
-        .await;
-    let boards = board_ids(&form);
-    let csrf = crate::helpers::csrf_in(&form);
-    let created = alice
-        .post_form(
-            "/destinations/new/configure",
-            &[
-                ("csrf", &csrf),
-                ("credential", &first),
-                ("name", "Recipes feed"),
-                ("board_id", &boards[0]),
-            ],
-        )
-        .await;
-    let destination = created.headers()["location"].to_str().unwrap()
-        ["/destinations?created=".len()..]
-        .to_owned();
+    let (destination, csrf) = create_destination(&alice, &first, "Recipes feed").await;
     let page_path = format!("/destinations/{destination}");
     let list = alice.page("/destinations").await;
     assert!(list.contains(&format!("href=\"{page_path}\"")), "{list}");
@@ -280,28 +292,12 @@ async fn pins_are_published_from_the_page_by_form_jsonl_and_csv_once_each() {
     let alice = app.signed_in("alice").await;
     // A read-only credential is told which scopes publishing needs.
     let reader = app.authorized_credential(&alice, "Reader").await;
-    let form = alice
-        .page(&format!("/destinations/new/configure?credential={reader}"))
-        .await;
-    let created = alice
-        .post_form(
-            "/destinations/new/configure",
-            &[
-                ("csrf", &crate::helpers::csrf_in(&form)),
-                ("credential", &reader),
-                ("name", "Read only"),
-                ("board_id", &board_ids(&form)[0]),
-            ],
-        )
-        .await;
-    let read_only = created.headers()["location"].to_str().unwrap()
-        ["/destinations?created=".len()..]
-        .to_owned();
+    let (read_only, csrf) = create_destination(&alice, &reader, "Read only").await;
     let refused = alice
         .post_form(
             &format!("/destinations/{read_only}/publish"),
             &[
-                ("csrf", &crate::helpers::csrf_in(&form)),
+                ("csrf", &csrf),
                 ("image_url", "https://images.example.com/a.jpg"),
             ],
         )
@@ -317,27 +313,7 @@ async fn pins_are_published_from_the_page_by_form_jsonl_and_csv_once_each() {
             "boards:read,boards:write,pins:read,pins:write,user_accounts:read",
         )
         .await;
-    let form = alice
-        .page(&format!(
-            "/destinations/new/configure?credential={credential}"
-        ))
-        .await;
-    let boards = board_ids(&form);
-    let csrf = crate::helpers::csrf_in(&form);
-    let created = alice
-        .post_form(
-            "/destinations/new/configure",
-            &[
-                ("csrf", &csrf),
-                ("credential", &credential),
-                ("name", "Recipes feed"),
-                ("board_id", &boards[0]),
-            ],
-        )
-        .await;
-    let destination = created.headers()["location"].to_str().unwrap()
-        ["/destinations?created=".len()..]
-        .to_owned();
+    let (destination, csrf) = create_destination(&alice, &credential, "Recipes feed").await;
     let page_path = format!("/destinations/{destination}");
     let page = alice.page(&page_path).await;
     assert!(page.contains("enctype=\"multipart/form-data\""), "{page}");

@@ -183,18 +183,17 @@ pub async fn repoint(
         ),
         Err(other) => return Err(other.into()),
     };
-    let page = render(
+    respond(
         &state,
         &session,
         &destination,
-        &PageQuery::default(),
+        status,
         Extra {
             problem: Some(&problem),
             ..Extra::default()
         },
     )
-    .await?;
-    Ok((status, Html(page)).into_response())
+    .await
 }
 
 /// `POST /destinations/{id}/delete`: deletes once confirmed and goes to the
@@ -216,6 +215,18 @@ pub async fn delete(
     }
     state.destinations.delete(&session.user, &id).await?;
     Ok(Redirect::to("/destinations?deleted=1").into_response())
+}
+
+/// The page with `extra`, answered with `status` (a form's outcome).
+async fn respond(
+    state: &AppState,
+    session: &Session,
+    destination: &DestinationRecord,
+    status: StatusCode,
+    extra: Extra<'_>,
+) -> Result<Response, WebError> {
+    let page = render(state, session, destination, &PageQuery::default(), extra).await?;
+    Ok((status, Html(page)).into_response())
 }
 
 /// A row's outcome in words, and the pin's id or the reasons.
@@ -409,50 +420,47 @@ async fn publish_and_render(
         .await
     {
         Ok(published) => {
-            let page = render(
+            respond(
                 state,
                 session,
                 destination,
-                &PageQuery::default(),
+                StatusCode::OK,
                 Extra {
                     published: Some((&published.record, &published.rows)),
                     ..Extra::default()
                 },
             )
-            .await?;
-            Ok(Html(page).into_response())
+            .await
         }
         Err(ServiceError::Validation(errors)) => {
-            let page = render(
+            respond(
                 state,
                 session,
                 destination,
-                &PageQuery::default(),
+                StatusCode::UNPROCESSABLE_ENTITY,
                 Extra {
                     pin,
                     errors: errors.0,
                     ..Extra::default()
                 },
             )
-            .await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
+            .await
         }
         Err(err @ ServiceError::NotAuthorized { .. }) => {
             let message =
                 format!("{err}; authorize it on the Credentials page, or repoint the destination");
-            let page = render(
+            respond(
                 state,
                 session,
                 destination,
-                &PageQuery::default(),
+                StatusCode::CONFLICT,
                 Extra {
                     pin,
                     errors: vec![FieldError::new("rows", message)],
                     ..Extra::default()
                 },
             )
-            .await?;
-            Ok((StatusCode::CONFLICT, Html(page)).into_response())
+            .await
         }
         Err(other) => Err(other.into()),
     }
@@ -558,11 +566,11 @@ pub async fn upload(
     session.check_csrf(&csrf)?;
     let destination = state.destinations.get(&session.user, &id).await?;
     let Some((name, text)) = file else {
-        let page = render(
+        return respond(
             &state,
             &session,
             &destination,
-            &PageQuery::default(),
+            StatusCode::UNPROCESSABLE_ENTITY,
             Extra {
                 errors: vec![FieldError::new(
                     "rows",
@@ -571,8 +579,7 @@ pub async fn upload(
                 ..Extra::default()
             },
         )
-        .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
+        .await;
     };
     let text = text.trim_start_matches('\u{feff}').to_owned();
     let lower = name.to_ascii_lowercase();
