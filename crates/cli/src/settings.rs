@@ -53,14 +53,32 @@ impl StoreArgs {
             master_key_file: std::env::var_os(pinion_service::MASTER_KEY_FILE_ENV)
                 .map(PathBuf::from),
             acquire_timeout: acquire_timeout_from_env()?,
+            sqlite_busy_timeout: ONE_SHOT_BUSY_TIMEOUT,
         })
     }
 
     /// Builds Pinion on the store with `settings` (their data directory is
     /// this one), telling the user on stderr when a new key file was
     /// generated.
-    pub async fn open(&self, mut settings: Settings) -> anyhow::Result<Pinion> {
-        let store = self.store_settings()?;
+    pub async fn open(&self, settings: Settings) -> anyhow::Result<Pinion> {
+        self.open_waiting(settings, ONE_SHOT_BUSY_TIMEOUT).await
+    }
+
+    /// [`StoreArgs::open`] for `pinion serve`, whose requests wait at most
+    /// [`pinion_service::DEFAULT_SQLITE_BUSY_TIMEOUT`] for SQLite's write
+    /// lock and then answer 503.
+    pub async fn open_server(&self, settings: Settings) -> anyhow::Result<Pinion> {
+        self.open_waiting(settings, pinion_service::DEFAULT_SQLITE_BUSY_TIMEOUT)
+            .await
+    }
+
+    async fn open_waiting(
+        &self,
+        mut settings: Settings,
+        sqlite_busy_timeout: std::time::Duration,
+    ) -> anyhow::Result<Pinion> {
+        let mut store = self.store_settings()?;
+        store.sqlite_busy_timeout = sqlite_busy_timeout;
         settings.data_dir = Some(store.data_dir.clone());
         let pinion = Pinion::open(&store, settings).await?;
         if let Some(path) = pinion.generated_key_file() {
@@ -80,6 +98,12 @@ impl StoreArgs {
         self.open(Settings::new(public_url)).await
     }
 }
+
+/// How long a one-shot command (`pinion credentials check`, `pinion sync
+/// run`, …) waits for SQLite's write lock. Longer than a server request's
+/// wait: a command run beside a busy server, or fifty of them at once from a
+/// script, would rather finish late than fail.
+const ONE_SHOT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `PINION_DATABASE_ACQUIRE_TIMEOUT_MS`: how long a PostgreSQL call waits for
 /// a connection before the request answers 503

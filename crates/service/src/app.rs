@@ -67,7 +67,14 @@ pub struct StoreSettings {
     pub master_key_file: Option<PathBuf>,
     /// How long a PostgreSQL call waits for a connection before failing.
     pub acquire_timeout: Duration,
+    /// How long a SQLite write waits for another process's write to finish
+    /// before failing as unavailable.
+    pub sqlite_busy_timeout: Duration,
 }
+
+/// [`StoreSettings::sqlite_busy_timeout`] for a server: a request that waits
+/// this long for the write lock answers 503 rather than hang.
+pub const DEFAULT_SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for StoreSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,6 +82,7 @@ impl std::fmt::Debug for StoreSettings {
             .field("data_dir", &self.data_dir)
             .field("postgres", &self.postgres_url().is_some())
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("sqlite_busy_timeout", &self.sqlite_busy_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +96,7 @@ impl StoreSettings {
             master_key: None,
             master_key_file: None,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            sqlite_busy_timeout: DEFAULT_SQLITE_BUSY_TIMEOUT,
         }
     }
 
@@ -129,6 +138,7 @@ impl StoreSettings {
         let (location, keys) = self.locate()?;
         let options = pinion_store::ConnectOptions {
             acquire_timeout: self.acquire_timeout,
+            busy_timeout: self.sqlite_busy_timeout,
             clock,
             ..pinion_store::ConnectOptions::default()
         };

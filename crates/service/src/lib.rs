@@ -38,8 +38,9 @@ mod users;
 pub use activity::Actor;
 pub use app::{
     CALLBACK_PATH, DATABASE_FILE, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_PINTEREST_API_URL,
-    DEFAULT_PINTEREST_OAUTH_URL, DEFAULT_PUBLIC_URL, KEY_FILE, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV,
-    Pinion, Settings, SetupError, StoreSettings, create_data_dir, redirect_uri,
+    DEFAULT_PINTEREST_OAUTH_URL, DEFAULT_PUBLIC_URL, DEFAULT_SQLITE_BUSY_TIMEOUT, KEY_FILE,
+    MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, Pinion, Settings, SetupError, StoreSettings,
+    create_data_dir, redirect_uri,
 };
 pub use authorization::{
     Authorizations, BrowserBinding, CallbackError, CallbackParams, CompletedAuthorization,

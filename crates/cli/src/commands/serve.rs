@@ -106,7 +106,7 @@ impl ServeArgs {
             None
         };
         // Source runs write under `<data dir>/outputs/`.
-        let pinion = store_args.open(settings).await?;
+        let pinion = store_args.open_server(settings).await?;
         // Refresh leases and source runs carry this process's instance id,
         // so that when it dies mid-refresh, the next start on this data
         // directory resolves the refresh at once instead of waiting out the
