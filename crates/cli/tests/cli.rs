@@ -606,6 +606,7 @@ fn create_source(data_dir: &Path, credential: &str) -> String {
                     streams: vec!["boards".into()],
                     output_kind: "jsonl".into(),
                     output_path: "nightly".into(),
+                    sync_mode: String::new(),
                 },
             )
             .await

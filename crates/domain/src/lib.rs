@@ -29,6 +29,7 @@ pub use id::{
     WebhookId,
 };
 pub use rate::RateTier;
+pub use record::SyncMode;
 pub use scope::{Scope, ScopeSet};
 pub use secret::{
     AccessToken, ApiToken, AuthorizationCode, ClientSecret, OAuthState, Password, PkceVerifier,

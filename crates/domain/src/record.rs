@@ -250,6 +250,59 @@ pub enum ShareState {
     Withdrawn,
 }
 
+/// How a source's runs read Pinterest.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Every run reads everything the streams cover.
+    #[default]
+    FullRefresh,
+    /// A run skips boards whose pins did not change since the last
+    /// successful run (Pinterest's `board_pins_modified_at`): JSON Lines
+    /// files then hold only what was read, a SQLite output keeps the rows
+    /// of earlier runs.
+    Incremental,
+}
+
+impl SyncMode {
+    /// Every mode, in the order forms list them.
+    pub const ALL: [SyncMode; 2] = [SyncMode::FullRefresh, SyncMode::Incremental];
+
+    /// The stored and wire text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::FullRefresh => "full_refresh",
+            SyncMode::Incremental => "incremental",
+        }
+    }
+
+    /// A label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncMode::FullRefresh => "Full refresh",
+            SyncMode::Incremental => "Incremental",
+        }
+    }
+
+    /// What the mode does, in a sentence for a form.
+    pub fn description(self) -> &'static str {
+        match self {
+            SyncMode::FullRefresh => "Every run reads everything again.",
+            SyncMode::Incremental => {
+                "Runs skip boards whose pins did not change since the last successful run; \
+                 JSON Lines files then hold only what was read, a SQLite file keeps earlier rows."
+            }
+        }
+    }
+
+    /// The mode named `text`, as [`SyncMode::as_str`] spells it.
+    pub fn parse(text: &str) -> Option<SyncMode> {
+        SyncMode::ALL.into_iter().find(|mode| mode.as_str() == text)
+    }
+}
+
 /// A data source as stored: which streams to read with which credential,
 /// and where to write them. Validation happens in the service layer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -268,6 +321,8 @@ pub struct SourceRecord {
     pub output_kind: String,
     /// Where the output goes on the server.
     pub output_path: String,
+    /// Full refresh or incremental.
+    pub sync_mode: SyncMode,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }

@@ -847,6 +847,7 @@ impl Runs {
             streams: Some(streams),
             skip_missing_scopes: true,
             resume: takeover.is_some() && output_existed,
+            incremental: source.sync_mode == pinion_domain::SyncMode::Incremental,
             ..SyncOptions::default()
         };
         let result = pinion_sync::run::run(&job, &options).await;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use pinion_domain::{Clock, CredentialId, FieldError, SourceId, User, ValidationErrors};
+use pinion_domain::{Clock, CredentialId, FieldError, SourceId, SyncMode, User, ValidationErrors};
 use pinion_store::{SourceRecord, Store, WebStateStore};
 
 use crate::{Credentials, ServiceError};
@@ -40,6 +40,20 @@ pub struct SourceInput {
     /// The output's name under the server's outputs folder (see
     /// [`crate::output_location`]).
     pub output_path: String,
+    /// A [`SyncMode`] as [`SyncMode::as_str`] spells it; blank is
+    /// `full_refresh`.
+    pub sync_mode: String,
+}
+
+impl SourceInput {
+    /// The sync mode typed, blank meaning the default; `None` when it names
+    /// no mode.
+    fn sync_mode(&self) -> Option<SyncMode> {
+        match self.sync_mode.trim() {
+            "" => Some(SyncMode::default()),
+            text => SyncMode::parse(text),
+        }
+    }
 }
 
 /// Source management.
@@ -80,6 +94,15 @@ fn validate(input: &SourceInput) -> Result<(), ValidationErrors> {
             "output_path",
             "must be a name such as `weekly` or `reports/boards.db`: letters, digits, `.`, `_` \
              and `-`, parts separated by `/`, no leading dot",
+        ));
+    }
+    if input.sync_mode().is_none() {
+        errors.push(FieldError::new(
+            "sync_mode",
+            format!(
+                "must be `full_refresh` or `incremental`, not `{}`",
+                input.sync_mode.trim()
+            ),
         ));
     }
     if errors.is_empty() {
@@ -131,6 +154,7 @@ impl Sources {
             streams,
             output_kind: input.output_kind.clone(),
             output_path: input.output_path.trim().to_owned(),
+            sync_mode: input.sync_mode().unwrap_or_default(),
             created_at: self.clock.now(),
         };
         let stored = self.store.create_source(&record).await?;
@@ -166,6 +190,7 @@ impl Sources {
             streams: distinct(&input.streams),
             output_kind: input.output_kind.clone(),
             output_path: input.output_path.trim().to_owned(),
+            sync_mode: input.sync_mode().unwrap_or_default(),
             ..before
         };
         if !self.store.update_source(&record).await? {
@@ -237,7 +262,31 @@ mod tests {
             streams: vec!["boards".into(), "board_pins".into()],
             output_kind: "jsonl".into(),
             output_path: "boards".into(),
+            sync_mode: String::new(),
         }
+    }
+
+    #[test]
+    fn the_sync_mode_defaults_to_full_refresh_and_an_unknown_one_is_named() {
+        assert_eq!(input().sync_mode(), Some(SyncMode::FullRefresh));
+        let incremental = SourceInput {
+            sync_mode: " incremental ".into(),
+            ..input()
+        };
+        assert!(validate(&incremental).is_ok());
+        assert_eq!(incremental.sync_mode(), Some(SyncMode::Incremental));
+        let unknown = SourceInput {
+            sync_mode: "append".into(),
+            ..input()
+        };
+        let errors = validate(&unknown).unwrap_err().0;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "sync_mode");
+        assert!(
+            errors[0].message.contains("`append`"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
@@ -248,6 +297,7 @@ mod tests {
             streams: vec!["boards".into(), "secrets".into()],
             output_kind: "ftp".into(),
             output_path: "/var/../etc".into(),
+            sync_mode: "sometimes".into(),
             ..input()
         };
         let fields: Vec<_> = validate(&bad)
@@ -258,7 +308,7 @@ mod tests {
             .collect();
         assert_eq!(
             fields,
-            vec!["name", "streams", "output_kind", "output_path"]
+            vec!["name", "streams", "output_kind", "output_path", "sync_mode"]
         );
         let absolute = SourceInput {
             output_path: "/var/lib/pinion/out".into(),

@@ -62,6 +62,7 @@ async fn forty_runs_at_once(db: TestDb) {
                     streams: vec!["boards".into(), "board_pins".into()],
                     output_kind: "jsonl".into(),
                     output_path: format!("boards-{i}"),
+                    sync_mode: String::new(),
                 },
             )
             .await

@@ -270,6 +270,7 @@ async fn run_outcomes_are_queued_and_success_only_for_endpoints_that_ask() {
                 streams: vec!["user_account".into()],
                 output_kind: "jsonl".into(),
                 output_path: "account".into(),
+                sync_mode: String::new(),
             },
         )
         .await

@@ -71,6 +71,7 @@ async fn source(pinion: &Pinion) -> (User, SourceId) {
                 streams: vec!["boards".into()],
                 output_kind: "jsonl".into(),
                 output_path: "weekly".into(),
+                sync_mode: String::new(),
             },
         )
         .await

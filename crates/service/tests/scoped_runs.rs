@@ -44,6 +44,7 @@ async fn a_stream_without_its_scope_is_skipped_and_only_nothing_readable_fails()
         streams: streams.iter().map(|s| (*s).to_owned()).collect(),
         output_kind: "jsonl".into(),
         output_path: name.to_lowercase(),
+        sync_mode: String::new(),
     };
 
     let run = run_to_end(

@@ -27,6 +27,7 @@ pub(crate) struct SourceRow {
     pub streams: String,
     pub output_kind: String,
     pub output_path: String,
+    pub sync_mode: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -45,13 +46,15 @@ impl SourceRow {
                 .collect(),
             output_kind: self.output_kind,
             output_path: self.output_path,
+            // The column's CHECK allows only the modes there are.
+            sync_mode: pinion_domain::SyncMode::parse(&self.sync_mode).unwrap_or_default(),
             created_at: self.created_at,
         }
     }
 }
 
 pub(crate) const SOURCE_COLUMNS: &str =
-    "id, owner_id, credential_id, name, streams, output_kind, output_path, created_at";
+    "id, owner_id, credential_id, name, streams, output_kind, output_path, sync_mode, created_at";
 
 /// The sync job of a source's runs: its credential plus the source, so its
 /// progress and watermarks are its own (see [`crate::SyncStateStore`]).
@@ -335,8 +338,8 @@ where
         let now = crate::sql::stored_time(self.clock.now());
         sqlx::query(
             "INSERT INTO sources (id, owner_id, credential_id, name, streams, \
-             output_kind, output_path, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             output_kind, output_path, sync_mode, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(source.id.as_str())
         .bind(source.owner.as_str())
@@ -345,6 +348,7 @@ where
         .bind(source.streams.join(","))
         .bind(&source.output_kind)
         .bind(&source.output_path)
+        .bind(source.sync_mode.as_str())
         .bind(now)
         .execute(&self.pool)
         .await
@@ -499,7 +503,8 @@ where
         }
         sqlx::query(
             "UPDATE sources SET credential_id = $3, name = $4, streams = $5, \
-             output_kind = $6, output_path = $7 WHERE id = $1 AND owner_id = $2",
+             output_kind = $6, output_path = $7, sync_mode = $8 \
+             WHERE id = $1 AND owner_id = $2",
         )
         .bind(source.id.as_str())
         .bind(source.owner.as_str())
@@ -508,6 +513,7 @@ where
         .bind(source.streams.join(","))
         .bind(&source.output_kind)
         .bind(&source.output_path)
+        .bind(source.sync_mode.as_str())
         .execute(&mut *tx)
         .await
         .map_err(Self::db_error)?;

@@ -356,6 +356,7 @@ async fn demo_source(
                             .to_vec(),
                         output_kind: "jsonl".to_owned(),
                         output_path: "demo".to_owned(),
+                        sync_mode: String::new(),
                     },
                 )
                 .await?

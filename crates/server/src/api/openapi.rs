@@ -337,6 +337,8 @@ pub struct Source {
     output_kind: String,
     /// Where the output goes on the server.
     output_path: String,
+    /// How its runs read.
+    sync_mode: super::sources::SyncModeName,
     /// When it was created.
     created_at: DateTime<Utc>,
 }

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use pinion_domain::SyncMode;
 use pinion_domain::record::SourceRecord;
 use pinion_service::SourceInput;
 use serde::Deserialize;
@@ -35,6 +36,11 @@ pub struct CreateSource {
     pub streams: Vec<StreamName>,
     /// Where to write.
     pub output: OutputBody,
+    /// `full_refresh` (the default): every run reads everything;
+    /// `incremental`: runs skip boards whose pins did not change since the
+    /// last successful run.
+    #[serde(default)]
+    pub sync_mode: Option<SyncModeName>,
 }
 
 impl From<CreateSource> for SourceInput {
@@ -49,6 +55,11 @@ impl From<CreateSource> for SourceInput {
                 .collect(),
             output_kind: body.output.kind.as_str().to_owned(),
             output_path: body.output.path,
+            sync_mode: body
+                .sync_mode
+                .map_or(SyncMode::default(), SyncModeName::mode)
+                .as_str()
+                .to_owned(),
         }
     }
 }
@@ -69,6 +80,26 @@ pub enum StreamName {
     Pins,
     /// Ad accounts.
     AdAccounts,
+}
+
+/// How a source's runs read (`pinion_domain::SyncMode`).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[schema(as = SyncMode)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncModeName {
+    /// Every run reads everything.
+    FullRefresh,
+    /// Runs skip boards whose pins did not change since the last successful run.
+    Incremental,
+}
+
+impl SyncModeName {
+    fn mode(self) -> SyncMode {
+        match self {
+            SyncModeName::FullRefresh => SyncMode::FullRefresh,
+            SyncModeName::Incremental => SyncMode::Incremental,
+        }
+    }
 }
 
 /// Where a source can write (`pinion_service::OUTPUTS`).

@@ -578,6 +578,22 @@ async fn a_source_is_changed_by_its_owner_only_and_never_while_a_run_is_going() 
     assert_eq!(body["streams"], json!(["boards", "board_pins"]));
     assert_eq!(body["output_kind"], "sqlite");
     assert_eq!(body["output_path"], "reports/weekly.db");
+    assert_eq!(body["sync_mode"], "full_refresh", "the default");
+    let mut incremental = changed.clone();
+    incremental["sync_mode"] = json!("incremental");
+    let response = put(&app.alice, incremental.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["sync_mode"], "incremental");
+    let mut unknown = changed.clone();
+    unknown["sync_mode"] = json!("sometimes");
+    let refused = put(&app.alice, unknown).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(
+        error["error"]["message"], "`sync_mode` has an invalid value",
+        "{error}"
+    );
     let read: Value = app
         .call(Method::GET, Some(&app.alice), &format!("/sources/{source}"))
         .await

@@ -694,6 +694,11 @@ async fn on_a_phone_no_page_scrolls_sideways_and_the_navigation_is_in_reach() {
         .unwrap();
     wait_for_path(&client, &edit).await;
     assert_fits(&client, "phone-20-source-settings").await;
+    // Incremental from now on, saved from the phone.
+    click(&client, "input[name=sync_mode][value=incremental]").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, &source_page).await;
+    assert_eq!(text_of(&client, "dd.sync-mode").await, "Incremental");
     // A destination on the first board, and its page with the publish
     // forms, the history, Repoint and Delete.
     client

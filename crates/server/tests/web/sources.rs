@@ -272,6 +272,17 @@ async fn a_source_is_edited_from_its_page_and_errors_keep_what_was_typed() {
         edit.contains("name=\"streams\" value=\"boards\" checked"),
         "{edit}"
     );
+    assert!(
+        edit.contains("name=\"sync_mode\" value=\"full_refresh\" checked"),
+        "{edit}"
+    );
+    assert!(
+        edit.contains(&format!("<option value=\"{id}\" selected>Boards</option>")),
+        "{edit}"
+    );
+    let other = alice.add_credential("Pins", "1484363", SECRET_CANARY).await;
+    let bob = app.signed_in("bob").await;
+    let bobs = bob.add_credential("Bob's", "1484364", SECRET_CANARY).await;
     let action = format!("/sources/{source}/edit");
     let refused = alice
         .post_form(
@@ -281,6 +292,7 @@ async fn a_source_is_edited_from_its_page_and_errors_keep_what_was_typed() {
                 ("name", "Nightly pins"),
                 ("output_kind", "jsonl"),
                 ("output_path", "/etc"),
+                ("sync_mode", "sometimes"),
             ],
         )
         .await;
@@ -288,18 +300,42 @@ async fn a_source_is_edited_from_its_page_and_errors_keep_what_was_typed() {
     let page = refused.text().await.unwrap();
     assert!(page.contains("id=\"streams-error\""), "{page}");
     assert!(page.contains("id=\"output_path-error\""), "{page}");
+    assert!(page.contains("id=\"sync_mode-error\""), "{page}");
     assert!(page.contains("value=\"Nightly pins\""), "kept: {page}");
+    // Another user's credential is not one to switch to.
+    let refused = alice
+        .post_form(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("credential", &bobs),
+                ("name", "Nightly pins"),
+                ("streams", "boards"),
+                ("output_kind", "jsonl"),
+                ("output_path", "nightly"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("id=\"credential-error\""), "{page}");
+    assert!(
+        !page.contains("Bob&#39;s") && !page.contains("Bob's"),
+        "{page}"
+    );
 
     let saved = alice
         .post_form(
             &action,
             &[
                 ("csrf", &csrf),
+                ("credential", &other),
                 ("name", "Nightly pins"),
                 ("streams", "boards"),
                 ("streams", "board_pins"),
                 ("output_kind", "sqlite"),
                 ("output_path", "nightly.db"),
+                ("sync_mode", "incremental"),
             ],
         )
         .await;
@@ -313,19 +349,34 @@ async fn a_source_is_edited_from_its_page_and_errors_keep_what_was_typed() {
     assert!(page.contains("boards, board_pins"), "{page}");
     assert!(page.contains("outputs/nightly.db"), "{page}");
     assert!(page.contains("settings were saved"), "{page}");
+    assert!(page.contains("Incremental"), "{page}");
+    assert!(
+        page.contains("<dd class=\"credential\">Pins</dd>"),
+        "reads with the other credential: {page}"
+    );
 
     // Its credential deleted, the source can still be edited.
     let deleted = alice
         .post_form(
-            &format!("/credentials/{id}/delete"),
+            &format!("/credentials/{other}/delete"),
             &[("csrf", &csrf), ("confirm", "yes")],
         )
         .await;
     assert_eq!(deleted.status(), 303);
-    let edit = alice.page(&format!("/sources/{source}/edit")).await;
-    assert!(edit.contains("class=\"credential\""), "{edit}");
+    let page = alice.page(&format!("/sources/{source}")).await;
     assert!(
-        !edit.contains("<strong class=\"credential\">Boards</strong>"),
+        page.contains("a deleted credential; edit the settings to pick another"),
+        "{page}"
+    );
+    let edit = alice.page(&format!("/sources/{source}/edit")).await;
+    assert!(
+        edit.contains(&format!(
+            "<option value=\"{other}\" selected>Now: a deleted credential</option>"
+        )),
+        "{edit}"
+    );
+    assert!(
+        edit.contains("name=\"sync_mode\" value=\"incremental\" checked"),
         "{edit}"
     );
     let saved = alice

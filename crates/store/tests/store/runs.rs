@@ -38,6 +38,7 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
             streams: vec!["boards".into(), "pins".into()],
             output_kind: "jsonl".into(),
             output_path: "boards".into(),
+            sync_mode: pinion_domain::SyncMode::FullRefresh,
             created_at: chrono::Utc::now(),
         })
         .await
@@ -387,6 +388,7 @@ fn source(id: &str, owner: &UserId, credential: &str) -> SourceRecord {
         streams: vec!["boards".into()],
         output_kind: "jsonl".into(),
         output_path: "out".into(),
+        sync_mode: pinion_domain::SyncMode::FullRefresh,
         created_at: chrono::Utc::now(),
     }
 }
@@ -599,6 +601,17 @@ pub async fn a_source_is_changed_by_its_owner_when_no_run_is_going_and_starts_af
     // A new name only: the job keeps its checkpoint.
     assert!(store.update_source(&renamed).await.unwrap());
     assert_eq!(store.get_source("src_a").await.unwrap().name, "Renamed");
+    assert!(has_sync_state(&store, &job).await);
+    // Incremental from now on: the watermarks it reads are the checkpoint's.
+    let renamed = SourceRecord {
+        sync_mode: pinion_domain::SyncMode::Incremental,
+        ..renamed
+    };
+    assert!(store.update_source(&renamed).await.unwrap());
+    assert_eq!(
+        store.get_source("src_a").await.unwrap().sync_mode,
+        pinion_domain::SyncMode::Incremental
+    );
     assert!(has_sync_state(&store, &job).await);
     // New streams, output and credential: the old job starts afresh.
     let changed = SourceRecord {

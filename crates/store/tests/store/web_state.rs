@@ -77,6 +77,7 @@ pub async fn sources_are_listed_per_owner_and_per_credential(db: &TestDb) {
             streams: vec!["boards".into(), "board_pins".into()],
             output_kind: "jsonl".into(),
             output_path: "/var/lib/pinion/out".into(),
+            sync_mode: pinion_domain::SyncMode::default(),
             created_at: chrono::Utc::now(),
         };
     store

@@ -1,11 +1,11 @@
-//! `/sources/{id}/edit`: change a source's name, streams and output (issue
-//! 15). The form is the new-source form with the source's values; Save
+//! `/sources/{id}/edit`: change a source's name, credential, streams,
+//! output and sync mode (issue 15). The form is the new-source form with the
+//! source's values and a choice of the credentials the user may use; Save
 //! changes goes back to the source's page. A source with a run still going
 //! is not changed: the form comes back saying so. A source whose credential
-//! was deleted or is no longer shared can still be edited (its runs fail
-//! until the credential is usable again). Its schedule is set on the
-//! source's page; its credential can be changed through the API
-//! (`PUT /api/v1/sources/{id}`).
+//! was deleted or is no longer shared can still be edited, keeping it (its
+//! runs fail until the credential is usable again) or switching to another.
+//! Its schedule is set on the source's page.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -39,11 +39,13 @@ pub async fn get(
     let id = WebError::path_id::<SourceId>(&id)?;
     let source = state.sources.get(&session.user, &id).await?;
     let label = credential_label(&state, &session, &source).await?;
+    let choices = state.credentials.list_usable(&session.user).await?;
     let values = SourceValues {
         name: source.name.clone(),
         streams: source.streams.clone(),
         output_kind: source.output_kind.clone(),
         output_path: source.output_path.clone(),
+        sync_mode: source.sync_mode.as_str().to_owned(),
     };
     Ok(Html(
         form(
@@ -54,7 +56,7 @@ pub async fn get(
             },
             &values,
             &[],
-            FormTarget::Edit(&source.id),
+            FormTarget::Edit(&source.id, &choices),
         )
         .into_string(),
     ))
@@ -73,12 +75,17 @@ pub async fn post(
     session.check_csrf(&posted.csrf)?;
     let source = state.sources.get(&session.user, &id).await?;
     let label = credential_label(&state, &session, &source).await?;
+    let credential_id = match posted.credential.trim() {
+        "" => source.credential_id.as_str().to_owned(),
+        picked => picked.to_owned(),
+    };
     let input = SourceInput {
         name: posted.name.clone(),
-        credential_id: source.credential_id.as_str().to_owned(),
+        credential_id,
         streams: posted.streams.clone(),
         output_kind: posted.output_kind.clone(),
         output_path: posted.output_path.clone(),
+        sync_mode: posted.sync_mode.clone(),
     };
     let (status, errors) = match state.sources.update(&session.user, &id, &input).await {
         Ok(source) => {
@@ -88,13 +95,28 @@ pub async fn post(
         Err(ServiceError::Conflict { field, message }) => {
             (StatusCode::CONFLICT, vec![FieldError::new(field, message)])
         }
+        // The picked credential was deleted or unshared since the form was
+        // drawn, or never was the user's to pick.
+        Err(err @ ServiceError::NotShared { .. }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![FieldError::new("credential_id", err.to_string())],
+        ),
+        Err(ServiceError::NotFound { what: "credential" }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![FieldError::new(
+                "credential_id",
+                "that credential no longer exists or is not yours to use; pick another",
+            )],
+        ),
         Err(other) => return Err(other.into()),
     };
+    let choices = state.credentials.list_usable(&session.user).await?;
     let values = SourceValues {
         name: posted.name,
         streams: posted.streams,
         output_kind: posted.output_kind,
         output_path: posted.output_path,
+        sync_mode: posted.sync_mode,
     };
     let page = form(
         &session,
@@ -104,7 +126,7 @@ pub async fn post(
         },
         &values,
         &errors,
-        FormTarget::Edit(&source.id),
+        FormTarget::Edit(&source.id, &choices),
     );
     Ok((status, Html(page.into_string())).into_response())
 }

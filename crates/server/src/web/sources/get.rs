@@ -73,6 +73,7 @@ pub async fn get(
                         }
                         dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
                         dt { "Output" } dd { (source.output_kind) " · " code { "outputs/" (source.output_path) } }
+                        dt { "Sync mode" } dd class="sync-mode" { (source.sync_mode.label()) }
                         dt { "Last run" } @match last_runs.get(&source.id) {
                             None => dd class="last-run" { "Never run" },
                             Some(run) => dd class="last-run" {

@@ -148,6 +148,10 @@ pub(crate) async fn render_source(
 ) -> Result<String, WebError> {
     let runs = state.runs.list(&session.user, &source.id).await?;
     let schedule = state.schedules.get(&session.user, &source.id).await?;
+    let credential = state
+        .credentials
+        .label_for(&session.user, &source.credential_id)
+        .await?;
     let csrf = session.csrf();
     let (values, errors) =
         form.unwrap_or_else(|| (ScheduleValues::from_schedule(schedule.as_ref()), Vec::new()));
@@ -160,8 +164,14 @@ pub(crate) async fn render_source(
             p class="notice saved" role="status" { "The source's settings were saved; the next run uses them." }
         }
         dl class="facts" {
+            dt { "Credential" }
+            @match &credential {
+                Ok(name) => dd class="credential" { (name) },
+                Err(problem) => dd class="credential unusable" { (problem) "; edit the settings to pick another." },
+            }
             dt { "Streams" } dd class="streams" { (source.streams.join(", ")) }
             dt { "Output" } dd { (source.output_kind) " · " code { "outputs/" (source.output_path) } }
+            dt { "Sync mode" } dd class="sync-mode" { (source.sync_mode.label()) }
             dt { "Created" } dd { (when(Some(source.created_at))) }
         }
         p class="actions" { a class="button edit-source" href={ "/sources/" (source.id) "/edit" } { "Edit settings" } }

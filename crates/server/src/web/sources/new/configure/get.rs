@@ -6,8 +6,8 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use maud::{Markup, html};
 use pinion_domain::Credential;
-use pinion_domain::FieldError;
-use pinion_service::{OUTPUTS, STREAMS};
+use pinion_domain::{FieldError, SyncMode};
+use pinion_service::{OUTPUTS, STREAMS, UsableCredential};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -26,6 +26,8 @@ pub struct SourceValues {
     pub output_kind: String,
     /// The output's path.
     pub output_path: String,
+    /// `full_refresh` or `incremental`.
+    pub sync_mode: String,
 }
 
 impl Default for SourceValues {
@@ -35,6 +37,7 @@ impl Default for SourceValues {
             streams: vec!["boards".into(), "board_pins".into()],
             output_kind: "jsonl".into(),
             output_path: String::new(),
+            sync_mode: SyncMode::default().as_str().to_owned(),
         }
     }
 }
@@ -51,8 +54,9 @@ pub struct ConfigureQuery {
 pub enum FormTarget<'a> {
     /// `POST /sources/new/configure`.
     New,
-    /// `POST /sources/{id}/edit`.
-    Edit(&'a pinion_domain::SourceId),
+    /// `POST /sources/{id}/edit`, offering the credentials the user may
+    /// switch the source to.
+    Edit(&'a pinion_domain::SourceId, &'a [UsableCredential]),
 }
 
 /// The credential a source form names: its id and what to call it (its
@@ -89,7 +93,7 @@ pub fn form(
             format!("/sources/new?selected={}", credential.id),
             "Create source",
         ),
-        FormTarget::Edit(id) => (
+        FormTarget::Edit(id, _) => (
             "Edit data source".to_owned(),
             format!("/sources/{id}/edit"),
             format!("/sources/{id}"),
@@ -98,7 +102,17 @@ pub fn form(
     };
     let general: Vec<&FieldError> = errors
         .iter()
-        .filter(|e| !["name", "streams", "output_kind", "output_path"].contains(&e.field))
+        .filter(|e| {
+            ![
+                "name",
+                "credential_id",
+                "streams",
+                "output_kind",
+                "output_path",
+                "sync_mode",
+            ]
+            .contains(&e.field)
+        })
         .collect();
     let error_of = |field: &str| {
         errors
@@ -108,15 +122,24 @@ pub fn form(
     };
     let content = html! {
         h1 { (title) }
-        p class="step" {
-            "Reads with credential " strong class="credential" { (credential.name) } "."
+        @if let FormTarget::New = target {
+            p class="step" {
+                "Reads with credential " strong class="credential" { (credential.name) } "."
+            }
         }
         @for error in general {
             p class="notice bad" role="alert" { (crate::web::layout::prose(&error.message)) }
         }
         form class="overlay" method="post" action=(action) {
             input type="hidden" name="csrf" value=(session.csrf());
-            input type="hidden" name="credential" value=(credential.id);
+            @match target {
+                FormTarget::New => {
+                    input type="hidden" name="credential" value=(credential.id);
+                }
+                FormTarget::Edit(_, choices) => {
+                    (credential_picker(credential, choices, error_of("credential_id")))
+                }
+            }
             @let name_error = error_of("name");
             div class={ "field" @if name_error.is_some() { " invalid" } } {
                 label for="name" { "Source name" }
@@ -154,6 +177,18 @@ pub fn form(
                 p class="hint" { "A name in your outputs folder on the server, such as " code { "weekly" } ": a folder for JSON Lines, a file for SQLite (" code { "reports/boards.db" } ")." }
                 @if let Some(error) = path_error { p class="error" id="output_path-error" { (crate::web::layout::prose(error)) } }
             }
+            @let mode_error = error_of("sync_mode");
+            fieldset class={ "field" @if mode_error.is_some() { " invalid" } } {
+                legend { "Sync mode" }
+                @for mode in SyncMode::ALL {
+                    label class="choice" {
+                        input type="radio" name="sync_mode" value=(mode.as_str())
+                            checked[values.sync_mode == mode.as_str()];
+                        " " (mode.label()) ": " (mode.description())
+                    }
+                }
+                @if let Some(error) = mode_error { p class="error" id="sync_mode-error" { (crate::web::layout::prose(error)) } }
+            }
             div class="buttons" {
                 a class="button" href=(back) { "Back" }
                 button class="primary" type="submit" { (submit) }
@@ -161,6 +196,41 @@ pub fn form(
         }
     };
     page(&title, session, content)
+}
+
+/// The edit form's choice of credential: those the user may use, and the
+/// source's own when it is no longer usable (so saving other changes keeps
+/// it), labelled with why.
+fn credential_picker(
+    current: CredentialLabel<'_>,
+    choices: &[UsableCredential],
+    error: Option<String>,
+) -> Markup {
+    let current_usable = choices
+        .iter()
+        .any(|item| item.record.id.as_str() == current.id);
+    html! {
+        div class={ "field" @if error.is_some() { " invalid" } } {
+            label for="credential" { "Reads with" }
+            select id="credential" name="credential"
+                aria-describedby=[error.is_some().then_some("credential-error")] {
+                @if !current_usable {
+                    option value=(current.id) selected { "Now: " (current.name) }
+                }
+                @for item in choices {
+                    option value=(item.record.id.as_str())
+                        selected[item.record.id.as_str() == current.id] {
+                        (item.record.name.as_str())
+                        @if let Some(owner) = &item.shared_by { " (shared by " (owner.as_str()) ")" }
+                    }
+                }
+            }
+            p class="hint" {
+                "Another credential starts the next run afresh: its Pinterest account's boards and pins are read from the beginning."
+            }
+            @if let Some(error) = error { p class="error" id="credential-error" { (crate::web::layout::prose(&error)) } }
+        }
+    }
 }
 
 /// Renders the form for a credential the user owns or that is shared with

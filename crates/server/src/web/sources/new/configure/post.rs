@@ -20,6 +20,7 @@ pub(crate) struct SourceForm {
     pub(crate) streams: Vec<String>,
     pub(crate) output_kind: String,
     pub(crate) output_path: String,
+    pub(crate) sync_mode: String,
 }
 
 pub(crate) fn parse(body: &[u8]) -> SourceForm {
@@ -33,6 +34,7 @@ pub(crate) fn parse(body: &[u8]) -> SourceForm {
             "streams" => form.streams.push(value),
             "output_kind" => form.output_kind = value,
             "output_path" => form.output_path = value,
+            "sync_mode" => form.sync_mode = value,
             _ => {}
         }
     }
@@ -54,6 +56,7 @@ pub async fn post(
         streams: form.streams.clone(),
         output_kind: form.output_kind.clone(),
         output_path: form.output_path.clone(),
+        sync_mode: form.sync_mode.clone(),
     };
     let errors = match state.sources.create(&session.user, &input).await {
         Ok(source) => {
@@ -67,6 +70,7 @@ pub async fn post(
         streams: form.streams,
         output_kind: form.output_kind,
         output_path: form.output_path,
+        sync_mode: form.sync_mode,
     };
     let page = source_form(
         &session,
