@@ -9,7 +9,9 @@
 //! shows Needs reauthorization on its tile after Check, and the tile's
 //! Reauthorize makes it Active again. On a phone (390 × 844, Chromium's
 //! device emulation) the same walk and every page of the navigation fit the
-//! screen's width with the navigation in reach. axe-core runs on every
+//! screen's width with the navigation in reach. From an empty install, a
+//! user schedules a source and publishes pins from a destination's page
+//! without the CLI (issue 15). axe-core runs on every
 //! Pinion page these tests visit and must find no serious or critical
 //! violation.
 //!
@@ -715,5 +717,230 @@ async fn on_a_phone_no_page_scrolls_sideways_and_the_navigation_is_in_reach() {
     click(&client, ".tile.destination.selected h2 a").await;
     element(&client, "form.publish-one").await;
     assert_fits(&client, "phone-21-destination").await;
+    client.close().await.unwrap();
+}
+
+/// Waits until the page at `css` says something containing `text`.
+async fn wait_for_text(client: &Client, css: &str, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = text_of(client, css).await;
+        if found.contains(text) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never said {text:?}; last: {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 15's test of done: from an empty install to a scheduled source
+/// and a published pin at 1280 × 900, without the CLI. The run's page shows
+/// where the output is, a preview and the downloads; the source is
+/// scheduled and switched to incremental; the credential gets write scopes
+/// through its settings and Save and authorize; a destination is made,
+/// publishes one pin from the form and two rows from an uploaded JSON Lines
+/// file, each with its outcome, and keeps a history; the credential's page
+/// says what deleting it would stop.
+#[tokio::test]
+async fn from_an_empty_install_to_a_scheduled_source_and_a_published_pin_in_the_browser() {
+    let app = spawn_app().await;
+    let driver = start_driver();
+    let client = open_browser(&driver).await;
+
+    sign_in_and_fill_the_overlay(&client, &app, "walk-").await;
+    click(&client, "button[name=decision][value=accept]").await;
+    text_of(&client, ".notice.authorized").await;
+    click(&client, "button[name=action][value=save]").await;
+    text_of(&client, ".tile.selected h2").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/sources/new/configure").await;
+    fill(&client, "#name", "Weekly board report").await;
+    fill(&client, "#output_path", "weekly").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/sources").await;
+
+    // Run it; its page says where the output is, previews it and offers
+    // the files.
+    click(&client, ".tile.source.selected form.run button").await;
+    wait_for_text(&client, ".run-status", "Succeeded").await;
+    let location = text_of(&client, ".output-location").await;
+    assert!(location.ends_with("/weekly"), "{location}");
+    element(&client, "ol.preview[data-stream=board_pins] li").await;
+    let download = element(&client, "ul.downloads a")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a download link");
+    assert!(download.contains("/output/"), "{download}");
+    screenshot(&client, "walk-06-run-output").await;
+    assert_accessible(&client).await;
+    let source_page = {
+        let path = path_of(&client).await;
+        path[..path.find("/runs/").unwrap()].to_owned()
+    };
+
+    // Schedule it every hour, and make it incremental.
+    client
+        .goto(&format!("{}{source_page}", app.address))
+        .await
+        .unwrap();
+    click(&client, "input[name=kind][value=every]").await;
+    fill(&client, "#every", "1h").await;
+    click(&client, "form.schedule-form button[type=submit]").await;
+    let state = wait_for_text(&client, ".schedule-state", "Next run").await;
+    assert!(state.contains("1h"), "{state}");
+    click(&client, "a.edit-source").await;
+    wait_for_path(&client, &format!("{source_page}/edit")).await;
+    click(&client, "input[name=sync_mode][value=incremental]").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, &source_page).await;
+    assert_eq!(text_of(&client, "dd.sync-mode").await, "Incremental");
+    screenshot(&client, "walk-07-source-scheduled").await;
+    assert_accessible(&client).await;
+
+    // The credential gets the write scopes a destination needs.
+    client
+        .goto(&format!("{}/credentials", app.address))
+        .await
+        .unwrap();
+    let credential = element(&client, ".tile a[href^='/credentials/cred_']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a link to the credential");
+    let id = credential
+        .split('/')
+        .find(|part| part.starts_with("cred_"))
+        .expect("the credential's id")
+        .to_owned();
+    client
+        .goto(&format!("{}/credentials/{id}/edit", app.address))
+        .await
+        .unwrap();
+    click(&client, "#scope-boards-write").await;
+    click(&client, "#scope-pins-write").await;
+    click(&client, "button[name=action][value=authorize]").await;
+    // Pinterest asks again (signing in first if it forgot the user).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if client
+            .find(Locator::Css("button[name=decision][value=accept]"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        if let Ok(username) = client.find(Locator::Css("input[name=username]")).await {
+            username.send_keys(PINNER).await.unwrap();
+            fill(&client, "input[name=password]", PINNER_PASSWORD).await;
+            click(&client, "button[type=submit]").await;
+        }
+        assert!(Instant::now() < deadline, "Pinterest never asked again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click(&client, "button[name=decision][value=accept]").await;
+    let notice = text_of(&client, ".notice.authorized").await;
+    assert!(notice.contains("pins:write"), "{notice}");
+    assert!(notice.contains("boards:write"), "{notice}");
+    screenshot(&client, "walk-08-write-scopes-granted").await;
+    assert_accessible(&client).await;
+    click(&client, "button[name=action][value=save]").await;
+
+    // A destination on the first board, and a pin published from its form.
+    client
+        .goto(&format!("{}/destinations/new", app.address))
+        .await
+        .unwrap();
+    click(&client, &format!(".tile input[type=radio][value={id}]")).await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/destinations/new/configure").await;
+    fill(&client, "#name", "Recipes").await;
+    click(&client, "input[name=board_id]").await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/destinations").await;
+    click(&client, ".tile.destination.selected h2 a").await;
+    element(&client, "form.publish-one").await;
+    fill(
+        &client,
+        "#image_url",
+        "https://images.example.com/lemon-tart.jpg",
+    )
+    .await;
+    fill(&client, "#title", "Lemon tart").await;
+    fill(&client, "#link", "https://recipes.example.com/lemon-tart").await;
+    fill(&client, "#alt_text", "A lemon tart on a plate").await;
+    click(&client, "form.publish-one button[type=submit]").await;
+    let counts = text_of(&client, ".publish-outcome [role=status]").await;
+    assert!(counts.starts_with("1 row(s): 1 created"), "{counts}");
+    let pin = text_of(&client, "tr[data-line='1'] .detail").await;
+    assert!(
+        !pin.is_empty() && pin.chars().all(|c| c.is_ascii_digit()),
+        "the created pin's id: {pin}"
+    );
+
+    // Two rows uploaded as JSON Lines: one created, one refused with why.
+    let upload = tempfile::Builder::new()
+        .suffix(".jsonl")
+        .tempfile()
+        .unwrap();
+    std::fs::write(
+        upload.path(),
+        concat!(
+            r#"{"title":"Plum cake","image_url":"https://images.example.com/plum.jpg"}"#,
+            "\n",
+            r#"{"title":"Bad link","image_url":"https://images.example.com/b.jpg","link":"ftp://x"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    element(&client, "#file")
+        .await
+        .send_keys(&upload.path().display().to_string())
+        .await
+        .unwrap();
+    click(&client, "form.publish-many button[type=submit]").await;
+    let counts = wait_for_text(&client, ".publish-outcome [role=status]", "2 row(s)").await;
+    assert!(
+        counts.contains("1 created") && counts.contains("1 refused"),
+        "{counts}"
+    );
+    assert_eq!(
+        text_of(&client, "tr[data-line='1'] .outcome").await,
+        "Created"
+    );
+    assert_eq!(
+        text_of(&client, "tr[data-line='2'] .outcome").await,
+        "Refused"
+    );
+    assert!(
+        text_of(&client, "tr[data-line='2'] .detail")
+            .await
+            .contains("link")
+    );
+    let history = client
+        .find_all(Locator::Css("ul.publish-history li"))
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2, "one publish from the form, one upload");
+    screenshot(&client, "walk-09-published").await;
+    assert_accessible(&client).await;
+
+    // Deleting the credential would stop the source and the destination;
+    // its page says so before anything is deleted.
+    client
+        .goto(&format!("{}/credentials/{id}/info", app.address))
+        .await
+        .unwrap();
+    let effect = text_of(&client, ".delete-effect").await;
+    assert!(effect.contains("Weekly board report"), "{effect}");
+    assert!(effect.contains("Recipes"), "{effect}");
+    screenshot(&client, "walk-10-delete-says-what-stops").await;
+    assert_accessible(&client).await;
+
     client.close().await.unwrap();
 }
