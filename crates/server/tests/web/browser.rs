@@ -187,7 +187,7 @@ async fn text_of(client: &Client, css: &str) -> String {
 
 /// Waits until the browser is at a URL whose path is `path`.
 async fn wait_for_path(client: &Client, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if client.current_url().await.unwrap().path() == path {
             return;
@@ -850,6 +850,12 @@ async fn from_an_empty_install_to_a_scheduled_source_and_a_published_pin_in_the_
     screenshot(&client, "walk-08-write-scopes-granted").await;
     assert_accessible(&client).await;
     click(&client, "button[name=action][value=save]").await;
+    // Saved once the browser has left the settings.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while path_of(&client).await.contains("/edit") {
+        assert!(Instant::now() < deadline, "Save never left the settings");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A destination on the first board, and a pin published from its form.
     client
