@@ -7,7 +7,9 @@
 //! was taken over, and fewer page requests after the kill than a whole run
 //! makes. On PostgreSQL the owner first renews its lease by heartbeat while
 //! the other replica leaves the live run alone; a server stopped with
-//! SIGTERM releases its run's lease for the next start.
+//! SIGTERM releases its run's lease for the next start. The owner's webhook
+//! receiver on loopback gets `run.taken_over` for the run from the server
+//! that took it over (issue 14).
 //!
 //! The PostgreSQL test runs when `PINION_TEST_POSTGRES_URL` names a server
 //! (a fresh database is created and dropped); otherwise it says it was
@@ -78,7 +80,12 @@ impl Server {
     async fn start(backend: &Backend, sim: &RunningSimulator) -> Self {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinion"));
         command
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--webhook-allow-loopback",
+            ])
             .env("PINION_DATA_DIR", backend.data_dir.path())
             .env("PINTEREST_OAUTH_URL", sim.oauth_url())
             .env("PINTEREST_API_URL", sim.api_url())
@@ -162,6 +169,76 @@ async fn simulator(latency_ms: u64) -> (RunningSimulator, AppInfo) {
         .await
         .unwrap();
     (sim, app)
+}
+
+/// A webhook receiver on 127.0.0.1 that keeps every body it gets and
+/// answers 204.
+async fn start_receiver() -> (Arc<std::sync::Mutex<Vec<Value>>>, String) {
+    let got: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(got): axum::extract::State<
+                    Arc<std::sync::Mutex<Vec<Value>>>,
+                >,
+                 headers: axum::http::HeaderMap,
+                 body: String| async move {
+                    assert!(headers.contains_key("webhook-signature"), "{headers:?}");
+                    got.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (got, url)
+}
+
+/// Registers `url` for the token's user as an endpoint for `run.taken_over`.
+async fn subscribe_to_takeovers(server: &Server, token: &str, url: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/webhooks", server.base))
+        .bearer_auth(token)
+        .json(&json!({"url": url, "events": ["run.taken_over"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+/// Waits until the receiver has `run.taken_over` for `run` of `source`.
+async fn wait_taken_over_event(got: &std::sync::Mutex<Vec<Value>>, source: &str, run: &str) {
+    pinion_testkit::wait_for(
+        Duration::from_secs(60),
+        "the run.taken_over webhook",
+        || async {
+            got.lock()
+                .unwrap()
+                .iter()
+                .any(|event| event["type"] == "run.taken_over" && event["data"]["run_id"] == run)
+        },
+    )
+    .await;
+    let events = got.lock().unwrap().clone();
+    let event = events
+        .iter()
+        .find(|event| event["data"]["run_id"] == run)
+        .unwrap();
+    assert_eq!(event["data"]["source_id"], source, "{event}");
+    assert_eq!(event["data"]["source_name"], "Everything", "{event}");
+    assert!(
+        event["data"]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{event}"
+    );
 }
 
 /// Creates a source (boards and board pins into JSON Lines `out`) on
@@ -372,7 +449,9 @@ async fn a_killed_servers_run_is_resumed_by_the_restarted_server_on_sqlite() {
     let store = backend.store().await;
     let (token, credential) = seed(&store, &sim, &app, SCOPES).await;
 
+    let (got, hook) = start_receiver().await;
     let mut server = Server::start(&backend, &sim).await;
+    subscribe_to_takeovers(&server, &token, &hook).await;
     let (source, owner, run) = start_run(&server, &token, &credential).await;
     wait_mid_run(&server, &token, &source, &run).await;
     server.kill().await;
@@ -381,6 +460,7 @@ async fn a_killed_servers_run_is_resumed_by_the_restarted_server_on_sqlite() {
     let server = Server::start(&backend, &sim).await;
     let finished = wait_finished(&server, &token, &source, &run).await;
     assert_taken_over_and_exact(&sim, &store, &backend, &finished, &owner, &credential).await;
+    wait_taken_over_event(&got, &source, &run).await;
     // The source is not blocked: it runs again.
     let again = reqwest::Client::new()
         .post(format!("{}/api/v1/sources/{source}/runs", server.base))
@@ -438,8 +518,10 @@ async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
     let store = backend.store().await;
     let (token, credential) = seed(&store, &sim, &app, SCOPES).await;
 
+    let (got, hook) = start_receiver().await;
     let mut running = Server::start(&backend, &sim).await;
     let other = Server::start(&backend, &sim).await;
+    subscribe_to_takeovers(&running, &token, &hook).await;
     let (source, owner, run) = start_run(&running, &token, &credential).await;
     wait_mid_run(&running, &token, &source, &run).await;
     wait_lease_renewed(&store, &running, &run).await;
@@ -448,6 +530,7 @@ async fn a_killed_replicas_run_is_finished_by_the_other_replica_on_postgres() {
 
     let finished = wait_finished(&other, &token, &source, &run).await;
     assert_taken_over_and_exact(&sim, &store, &backend, &finished, &owner, &credential).await;
+    wait_taken_over_event(&got, &source, &run).await;
     let again = reqwest::Client::new()
         .post(format!("{}/api/v1/sources/{source}/runs", other.base))
         .bearer_auth(&token)
