@@ -289,6 +289,7 @@ impl Schedules {
     }
 
     /// Pauses the schedule of source `id`: no slot runs until it is resumed.
+    /// A source with no schedule is a `Conflict` on `schedule`.
     #[tracing::instrument(skip_all, fields(source_id = %id))]
     pub async fn pause(
         &self,
@@ -316,8 +317,15 @@ impl Schedules {
         paused: bool,
     ) -> Result<Schedule, ServiceError> {
         let source = self.managed_source(&actor, id).await?;
+        // The source is there; what it lacks is a schedule to act on.
         let Some(existing) = self.store.get_schedule(source.id.as_str()).await? else {
-            return Err(ServiceError::NotFound { what: "schedule" });
+            return Err(ServiceError::Conflict {
+                field: "schedule",
+                message: format!(
+                    "this source has no schedule to {}; set one first",
+                    if paused { "pause" } else { "resume" }
+                ),
+            });
         };
         let next_run_at = if paused {
             None

@@ -305,7 +305,17 @@ async fn pause_resume_change_and_remove() {
     ));
     assert!(matches!(
         pinion.schedules.pause(&alice, &source).await,
-        Err(ServiceError::NotFound { what: "schedule" })
+        Err(ServiceError::Conflict {
+            field: "schedule",
+            ..
+        })
+    ));
+    assert!(matches!(
+        pinion.schedules.resume(&alice, &source).await,
+        Err(ServiceError::Conflict {
+            field: "schedule",
+            ..
+        })
     ));
 }
 

@@ -187,7 +187,10 @@ fn source_id(text: &str) -> Result<SourceId, Failure> {
 
 fn not_found(err: ServiceError, text: &str) -> Failure {
     match err {
-        ServiceError::NotFound { what: "schedule" } => Failure::Other(anyhow::anyhow!(
+        ServiceError::NotFound { what: "schedule" }
+        | ServiceError::Conflict {
+            field: "schedule", ..
+        } => Failure::Other(anyhow::anyhow!(
             "source `{text}` has no schedule (set one with `pinion sources schedule {text} --every 1h`)"
         )),
         ServiceError::NotFound { .. } => Failure::Other(anyhow::anyhow!(

@@ -142,7 +142,8 @@ pub async fn delete(
     responses(
         (status = 200, description = "The paused schedule", body = ScheduleBody),
         (status = 401, description = "No valid API token", body = ErrorBody),
-        (status = 404, description = "Unknown source, not the caller's, or not scheduled", body = ErrorBody),
+        (status = 404, description = "Unknown source, or not the caller's", body = ErrorBody),
+        (status = 409, description = "The source has no schedule", body = ErrorBody),
     )
 )]
 pub async fn pause(
@@ -165,7 +166,8 @@ pub async fn pause(
     responses(
         (status = 200, description = "The resumed schedule", body = ScheduleBody),
         (status = 401, description = "No valid API token", body = ErrorBody),
-        (status = 404, description = "Unknown source, not the caller's, or not scheduled", body = ErrorBody),
+        (status = 404, description = "Unknown source, or not the caller's", body = ErrorBody),
+        (status = 409, description = "The source has no schedule", body = ErrorBody),
     )
 )]
 pub async fn resume(

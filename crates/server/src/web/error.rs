@@ -21,6 +21,9 @@ pub enum WebError {
     /// The request could not be read (a broken upload, or one over its
     /// size limit), with a reason safe to show.
     BadRequest(String),
+    /// The request conflicts with the object's state now (a page older than
+    /// a change made elsewhere), with what to do.
+    Conflict(String),
     /// The database is unavailable or did not answer in time: 503 with
     /// `Retry-After`, never a 500, so the user knows to try again shortly.
     Unavailable,
@@ -45,6 +48,7 @@ impl From<ServiceError> for WebError {
             ServiceError::NotFound { .. } => WebError::NotFound,
             ServiceError::Forbidden(reason) => WebError::Forbidden(reason.to_owned()),
             ServiceError::NotShared { .. } => WebError::Forbidden(err.to_string()),
+            ServiceError::Conflict { message, .. } => WebError::Conflict(message),
             ServiceError::Unavailable(_) => {
                 tracing::warn!(error = %err, "Database unavailable.");
                 WebError::Unavailable
@@ -87,6 +91,14 @@ impl IntoResponse for WebError {
             }
             WebError::Forbidden(reason) => (StatusCode::FORBIDDEN, "Not allowed", reason),
             WebError::BadRequest(reason) => (StatusCode::BAD_REQUEST, "Not understood", reason),
+            WebError::Conflict(reason) => {
+                back = ("/sources", "Back to sources");
+                (
+                    StatusCode::CONFLICT,
+                    "Not possible now",
+                    format!("{reason}. Reload the page to see the latest state."),
+                )
+            }
             WebError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again shortly",

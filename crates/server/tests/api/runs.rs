@@ -550,6 +550,17 @@ async fn a_schedule_is_set_read_paused_resumed_and_removed_over_the_api() {
         )
         .await;
     assert_eq!(gone.status(), 404);
+    // With no schedule, pause and resume conflict with the source's state.
+    let resumed = app
+        .call(
+            Method::POST,
+            Some(&app.alice),
+            &format!("/sources/{source}/schedule/resume"),
+        )
+        .await;
+    assert_eq!(resumed.status(), 409);
+    let error: Value = resumed.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "schedule", "{error}");
 }
 
 #[tokio::test]

@@ -205,6 +205,16 @@ async fn a_source_is_scheduled_paused_resumed_and_unscheduled_from_its_page() {
         .page(removed.headers()["location"].to_str().unwrap())
         .await;
     assert!(page.contains("Runs only when you press Run."));
+    // Pause from a page older than the removal: said, not a server error.
+    let stale = alice
+        .post_form(&format!("{action}/pause"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(stale.status(), 409);
+    let page = stale.text().await.unwrap();
+    assert!(
+        page.contains("this source has no schedule to pause; set one first"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
