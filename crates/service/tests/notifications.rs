@@ -197,6 +197,91 @@ async fn credential_events_are_queued_once_per_transition_for_the_owners_endpoin
     assert_eq!(event_types(&log), vec!["webhook.test"]);
 }
 
+/// A process that stored a credential's change and stopped before queuing
+/// its event: the deliverers of two replicas look for such changes, and the
+/// owner's endpoint gets each event once.
+#[tokio::test]
+async fn a_change_a_stopped_process_never_announced_is_announced_once() {
+    let (sim, app) = simulator(SimConfig::for_tests(), "Missed", Default::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_data_dir(dir.path()).await;
+    let mut settings = Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
+    settings.pinterest_oauth_url = sim.oauth_url();
+    settings.pinterest_api_url = sim.api_url();
+    settings.notifications = NotificationSettings {
+        addresses: pinion_service::AddressPolicy {
+            allow_loopback: true,
+            allow_private: false,
+        },
+        ..NotificationSettings::default()
+    };
+    let pinion = Pinion::with_store(store.clone(), settings.clone()).unwrap();
+    let replica = Pinion::with_store(store.clone(), settings).unwrap();
+    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let record = create_credential(&store, &alice, &app, "Boards", "boards:read").await;
+    authorize(&pinion.authorizations, &alice, &record.id).await;
+    let (hook, _) = pinion
+        .webhooks
+        .create(
+            &alice,
+            None,
+            &WebhookInput {
+                url: "http://127.0.0.1:9/alice".into(),
+                events: vec!["*".into()],
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    let events = || async {
+        event_types(
+            &pinion
+                .webhooks
+                .deliveries(&alice, &hook.id, None)
+                .await
+                .unwrap(),
+        )
+    };
+    let (here, there) = (pinion.deliverer(), replica.deliverer());
+    let sweep_on_both = || async {
+        let (a, b) = tokio::join!(here.announce_missed(), there.announce_missed());
+        a.unwrap() + b.unwrap()
+    };
+    assert_eq!(sweep_on_both().await, 0, "nothing was left unannounced");
+
+    // The change is stored; its event never was.
+    store
+        .set_status(
+            &record.id,
+            pinion_domain::CredentialStatus::NeedsReauthorization,
+            Some("Pinterest no longer accepts this connection"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(events().await.is_empty());
+    assert_eq!(sweep_on_both().await, 1);
+    assert_eq!(events().await, vec!["credential.needs_reauthorization"]);
+    assert_eq!(sweep_on_both().await, 0, "announced once");
+
+    // Authorized again, and the process stopped before announcing it.
+    store
+        .set_status(
+            &record.id,
+            pinion_domain::CredentialStatus::Active,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sweep_on_both().await, 1);
+    assert_eq!(
+        events().await,
+        vec!["credential.needs_reauthorization", "credential.recovered"]
+    );
+    assert_eq!(sweep_on_both().await, 0);
+}
+
 /// Waits until run `run` of `source` has ended and returns it.
 async fn ended(
     pinion: &Pinion,
@@ -327,4 +412,49 @@ async fn run_outcomes_are_queued_and_success_only_for_endpoints_that_ask() {
         event_types(&log(&successes.id).await),
         vec!["run.succeeded"]
     );
+    assert_eq!(
+        pinion.deliverer().announce_missed().await.unwrap(),
+        0,
+        "both outcomes were announced"
+    );
+
+    // A process stored a run's outcome and stopped before announcing it:
+    // a deliverer announces it, once.
+    let stopped = store
+        .create_run(
+            &pinion_store::RunRecord {
+                id: pinion_domain::RunId::generate(),
+                source_id: source.id.clone(),
+                owner: alice.id.clone(),
+                status: pinion_store::RunStatus::Queued,
+                streams: Vec::new(),
+                error: None,
+                created_at: chrono::Utc::now(),
+                started_at: None,
+                finished_at: None,
+                taken_over_at: None,
+            },
+            &pinion_store::RunLease {
+                owner: "stopped".into(),
+                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .await
+        .unwrap();
+    store.start_run(stopped.id.as_str()).await.unwrap();
+    store
+        .finish_run(
+            stopped.id.as_str(),
+            pinion_store::RunStatus::Failed,
+            &[],
+            Some("the process stopped"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pinion.deliverer().announce_missed().await.unwrap(), 1);
+    assert_eq!(
+        event_types(&log(&every.id).await),
+        vec!["run.failed", "run.failed"]
+    );
+    assert_eq!(pinion.deliverer().announce_missed().await.unwrap(), 0);
 }

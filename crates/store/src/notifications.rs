@@ -348,6 +348,32 @@ pub trait NotificationStore: Send + Sync + std::fmt::Debug {
         event: &NewEvent,
     ) -> Result<bool, StoreError>;
 
+    /// Notes that run `run`'s outcome was announced and queues `event` for
+    /// `owner`, in one transaction, unless it was announced already (by
+    /// another process) or has no outcome yet: then `None`, else how many
+    /// deliveries were queued.
+    async fn announce_run(
+        &self,
+        run: &str,
+        owner: &UserId,
+        event: &NewEvent,
+    ) -> Result<Option<usize>, StoreError>;
+
+    /// Up to `limit` finished runs whose outcome was never announced (a
+    /// process stopped between storing it and announcing it), oldest first.
+    async fn unannounced_runs(&self, limit: u32) -> Result<Vec<String>, StoreError>;
+
+    /// Up to `limit` credentials whose alert lags their status, as when a
+    /// process stopped between storing a credential's change and queuing its
+    /// event: one that needs reauthorization without a
+    /// `needs_reauthorization` alert, an active one still under such an
+    /// alert, and an active one with no failures in a row still under a
+    /// `refresh_failing` alert.
+    async fn unannounced_credential_changes(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<CredentialId>, StoreError>;
+
     /// Claims up to `limit` deliveries due at `now` to enabled endpoints,
     /// each with one conditional `UPDATE` that takes its lease for
     /// `lease_owner` until `lease_until`; a delivery another process holds
@@ -892,6 +918,64 @@ where
         Self::enqueue_in(&mut tx, owner, event, now).await?;
         self.commit(tx).await?;
         Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %run, event = event.event_type.as_str()))]
+    async fn announce_run(
+        &self,
+        run: &str,
+        owner: &UserId,
+        event: &NewEvent,
+    ) -> Result<Option<usize>, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query(
+            "UPDATE runs SET announced_at = $2 WHERE id = $1 AND announced_at IS NULL \
+             AND status IN ('succeeded', 'failed')",
+        )
+        .bind(run)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::db_error)?;
+        if D::rows_affected(&result) == 0 {
+            return Ok(None);
+        }
+        let queued = Self::enqueue_in(&mut tx, owner, event, now).await?;
+        self.commit(tx).await?;
+        Ok(Some(queued))
+    }
+
+    async fn unannounced_runs(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT id FROM runs WHERE announced_at IS NULL \
+             AND status IN ('succeeded', 'failed') ORDER BY finished_at, id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_error)
+    }
+
+    async fn unannounced_credential_changes(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<CredentialId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT c.id FROM credentials c \
+             LEFT JOIN credential_alerts a ON a.credential_id = c.id \
+             WHERE (c.status = 'needs_reauthorization' \
+                    AND (a.state IS NULL OR a.state <> 'needs_reauthorization')) \
+             OR (c.status = 'active' AND a.state = 'needs_reauthorization') \
+             OR (c.status = 'active' AND a.state = 'refresh_failing' \
+                 AND c.refresh_failures = 0) \
+             ORDER BY c.id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_error)?;
+        Ok(ids.into_iter().map(CredentialId::from_trusted).collect())
     }
 
     async fn claim_deliveries(

@@ -40,6 +40,9 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The longest pause between two looks at the outbox, so events queued by
 /// other replicas are sent within this long.
 pub const POLL: Duration = Duration::from_secs(5);
+/// How often the loop looks for credential events a stopped process left
+/// unannounced (`Events::announce_missed`); it also looks when it starts.
+pub const SWEEP: Duration = Duration::from_secs(60);
 /// Deliveries claimed per step.
 const BATCH: usize = 32;
 /// Attempts made at once.
@@ -53,6 +56,7 @@ pub struct Deliverer {
     settings: NotificationSettings,
     wake: Arc<tokio::sync::Notify>,
     lease_owner: String,
+    events: super::Events,
 }
 
 impl Deliverer {
@@ -61,6 +65,7 @@ impl Deliverer {
         clock: Arc<dyn Clock>,
         settings: NotificationSettings,
         wake: Arc<tokio::sync::Notify>,
+        events: super::Events,
     ) -> Self {
         let lease_owner = format!(
             "deliverer_{}",
@@ -74,6 +79,7 @@ impl Deliverer {
             settings,
             wake,
             lease_owner,
+            events,
         }
     }
 
@@ -95,10 +101,24 @@ impl Deliverer {
         Ok(count)
     }
 
+    /// Queues the credential events a stopped process stored the change of
+    /// but never queued (see `Events::announce_missed`); the loop does this
+    /// when it starts and every [`SWEEP`]. Returns how many were queued.
+    pub async fn announce_missed(&self) -> Result<usize, pinion_store::StoreError> {
+        self.events.announce_missed().await
+    }
+
     /// Runs steps until `shutdown` completes.
     pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut next_sweep = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_sweep {
+                if let Err(err) = self.announce_missed().await {
+                    tracing::warn!(error = %err, "Looking for unannounced credential events failed.");
+                }
+                next_sweep = tokio::time::Instant::now() + SWEEP;
+            }
             let pause = match self.run_once().await {
                 Ok(count) if count >= BATCH => Duration::ZERO,
                 Ok(_) => self.until_next_due().await,

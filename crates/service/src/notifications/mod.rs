@@ -16,10 +16,18 @@
 //!   (a refresh, an authorization, a journal replay), only after one of
 //!   those alerts and once (the store's credential alert decides);
 //!   `run.failed`, `run.succeeded` and `run.taken_over` where a run's
-//!   outcome or takeover is stored (`runs.rs`). An event is queued in the
+//!   outcome or takeover is stored (`runs.rs`), an outcome once (the run's
+//!   `announced_at`, set in the transaction that queues it). An event is queued in the
 //!   database (the outbox) for every subscribed, enabled endpoint of the
 //!   object's owner; queuing is best effort like the activity log (a
-//!   failure is logged, the change stands).
+//!   failure is logged, the change stands). A credential's change and its
+//!   event are two transactions: a process that stops between them leaves
+//!   the event to the [`Deliverer`] of any replica, which looks for
+//!   credentials whose alert lags their status, and finished runs never
+//!   announced, when it starts and every [`SWEEP`] after
+//!   (`Events::announce_missed`), so those events are still sent, once. A
+//!   takeover's event has no such repair: a process that stops between
+//!   claiming a run and queuing `run.taken_over` loses that event.
 //! - [`Deliverer`]: the background loop of every `pinion serve` that claims
 //!   due deliveries (one attempt at a time across replicas), posts them and
 //!   records each attempt; see `delivery.rs`.
@@ -52,7 +60,7 @@ pub use address::{
     AddressClass, AddressPolicy, AddressRefused, check_url, choose_address, classify,
 };
 pub use delivery::{
-    ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DELIVERY_LEASE, Deliverer, MAX_RESPONSE_BYTES, POLL,
+    ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DELIVERY_LEASE, Deliverer, MAX_RESPONSE_BYTES, POLL, SWEEP,
 };
 pub use signature::{MalformedSecret, SignedHeaders, sign};
 
@@ -232,21 +240,107 @@ impl Events {
         self.queued(sink, EventType::CredentialRecovered, result);
     }
 
+    /// Announces what a stopped process stored and never announced: a
+    /// credential that needs reauthorization with no such alert, a
+    /// credential working again still under an alert, and a run's outcome
+    /// (the store's conditional alert row and the run's `announced_at` keep
+    /// each event to once, whichever process gets there first). Returns how
+    /// many changes were announced.
+    pub(crate) async fn announce_missed(&self) -> Result<usize, pinion_store::StoreError> {
+        let Some(sink) = &self.sink else {
+            return Ok(0);
+        };
+        let mut queued = 0;
+        for id in sink.store.unannounced_credential_changes(100).await? {
+            let credential: Credential = match sink.store.get_credential(&id).await {
+                Ok(record) => record.into(),
+                // Deleted since.
+                Err(pinion_store::StoreError::NotFound { .. }) => continue,
+                Err(err) => return Err(err),
+            };
+            let (event_type, result) = match credential.status {
+                pinion_domain::CredentialStatus::NeedsReauthorization => {
+                    let reason = credential.last_error.clone();
+                    let event = self.event(
+                        sink,
+                        EventType::CredentialNeedsReauthorization,
+                        credential_data(&credential, reason.as_deref()),
+                    );
+                    let result = sink
+                        .store
+                        .raise_credential_alert(
+                            &credential.id,
+                            AlertState::NeedsReauthorization,
+                            &credential.owner,
+                            &event,
+                        )
+                        .await;
+                    (EventType::CredentialNeedsReauthorization, result)
+                }
+                pinion_domain::CredentialStatus::Active => {
+                    let event = self.event(
+                        sink,
+                        EventType::CredentialRecovered,
+                        credential_data(&credential, None),
+                    );
+                    let result = sink
+                        .store
+                        .clear_credential_alert(&credential.id, &credential.owner, &event)
+                        .await;
+                    (EventType::CredentialRecovered, result)
+                }
+                // Changed again since the query.
+                _ => continue,
+            };
+            if matches!(result, Ok(true)) {
+                queued += 1;
+                tracing::info!(
+                    credential_id = %credential.id,
+                    event = event_type.as_str(),
+                    "Queued an event a stopped process left unannounced."
+                );
+            }
+            self.queued(sink, event_type, result);
+        }
+        for run_id in sink.store.unannounced_runs(100).await? {
+            match self.announce_run(sink, &run_id).await {
+                Ok(true) => {
+                    queued += 1;
+                    tracing::info!(
+                        run_id,
+                        "Announced a run's outcome a stopped process left unannounced."
+                    );
+                }
+                Ok(false) => {}
+                // Deleted since.
+                Err(pinion_store::StoreError::NotFound { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(queued)
+    }
+
     /// Run `run_id`'s outcome was stored: announces `run.succeeded` or
-    /// `run.failed`.
+    /// `run.failed`, unless another process already did.
     pub(crate) async fn run_finished(&self, run_id: &str) {
         let Some(sink) = &self.sink else { return };
-        let run = match sink.store.get_run(run_id).await {
-            Ok(run) => run,
-            Err(err) => {
-                tracing::warn!(run_id, error = %err, "Could not read a finished run to announce it.");
-                return;
-            }
-        };
+        if let Err(err) = self.announce_run(sink, run_id).await {
+            tracing::warn!(run_id, error = %err, "Could not announce a finished run.");
+        }
+    }
+
+    /// Announces run `run_id`'s outcome once; returns whether this call
+    /// did (false when it was announced already, or has no outcome yet).
+    async fn announce_run(
+        &self,
+        sink: &Sink,
+        run_id: &str,
+    ) -> Result<bool, pinion_store::StoreError> {
+        let run = sink.store.get_run(run_id).await?;
         let event_type = match run.status {
             pinion_domain::record::RunStatus::Succeeded => EventType::RunSucceeded,
             pinion_domain::record::RunStatus::Failed => EventType::RunFailed,
-            _ => return,
+            _ => return Ok(false),
         };
         let source = sink.store.get_source(run.source_id.as_str()).await.ok();
         let records: serde_json::Map<String, Value> = run
@@ -266,12 +360,19 @@ impl Events {
             "records": records,
         });
         let event = self.event(sink, event_type, data);
-        let result = sink
+        let Some(queued) = sink
             .store
-            .enqueue_event(&run.owner, &event)
-            .await
-            .map(|queued| queued > 0);
-        self.queued(sink, event_type, result);
+            .announce_run(run.id.as_str(), &run.owner, &event)
+            .await?
+        else {
+            return Ok(false);
+        };
+        self.queued(
+            sink,
+            event_type,
+            Ok::<_, pinion_store::StoreError>(queued > 0),
+        );
+        Ok(true)
     }
 
     /// Run `run_id` was taken over from a process that stopped (`reason`).
@@ -346,6 +447,7 @@ impl Webhooks {
             self.clock.clone(),
             self.settings,
             self.wake.clone(),
+            self.events.clone(),
         )
     }
 

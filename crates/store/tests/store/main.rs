@@ -89,6 +89,7 @@ on_both_backends!(
     notifications::events_are_queued_claimed_once_retried_and_logged_per_attempt,
     notifications::an_endpoint_failing_for_the_whole_period_is_disabled_and_can_be_enabled,
     notifications::alerts_announce_once_and_recovery_follows_only_an_alert,
+    notifications::changes_a_stopped_process_left_unannounced_are_found_until_announced,
     notifications::webhook_secrets_are_sealed_and_reencrypted_with_the_rest,
     notifications::one_caller_claims_each_due_health_check,
     sync_state::sync_runs_resume_per_job_and_promote_watermarks_only_on_success,

@@ -389,6 +389,157 @@ pub async fn alerts_announce_once_and_recovery_follows_only_an_alert(db: &TestDb
     );
 }
 
+pub async fn changes_a_stopped_process_left_unannounced_are_found_until_announced(db: &TestDb) {
+    let store = db.connect(keyring(&[(1, 1)])).await;
+    let alice = user(&*store, "alice").await;
+    let endpoint = store
+        .create_webhook(
+            &alice,
+            &webhook("https://a.example/hook", &["*"]),
+            &WebhookSecret::random(),
+        )
+        .await
+        .unwrap();
+    let credential = store
+        .create_credential(&alice, &new_credential("Boards", "app-secret"))
+        .await
+        .unwrap();
+    let id = &credential.id;
+    let unannounced = || async { store.unannounced_credential_changes(10).await.unwrap() };
+    assert!(unannounced().await.is_empty(), "not authorized yet");
+
+    // Needs reauthorization, no alert yet: found until the alert is raised.
+    store
+        .set_status(
+            id,
+            CredentialStatus::NeedsReauthorization,
+            Some("revoked"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unannounced().await, vec![id.clone()]);
+    let reauth = event(EventType::CredentialNeedsReauthorization);
+    assert!(
+        store
+            .raise_credential_alert(id, AlertState::NeedsReauthorization, &alice, &reauth)
+            .await
+            .unwrap()
+    );
+    assert!(unannounced().await.is_empty());
+    // Working again under the alert: found until it is cleared.
+    store
+        .set_status(id, CredentialStatus::Active, None, None)
+        .await
+        .unwrap();
+    assert_eq!(unannounced().await, vec![id.clone()]);
+    let recovered = event(EventType::CredentialRecovered);
+    assert!(
+        store
+            .clear_credential_alert(id, &alice, &recovered)
+            .await
+            .unwrap()
+    );
+    assert!(unannounced().await.is_empty());
+    // Refreshes failing, then a good one never announced.
+    let failing = event(EventType::CredentialRefreshFailing);
+    assert!(
+        store
+            .raise_credential_alert(id, AlertState::RefreshFailing, &alice, &failing)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        unannounced().await,
+        vec![id.clone()],
+        "no failures in a row"
+    );
+
+    // A run's outcome: found until announced, announced once.
+    let source = store
+        .create_source(&crate::runs::source("src_announced", &alice, id.as_str()))
+        .await
+        .unwrap();
+    let run = store
+        .create_run(
+            &pinion_store::RunRecord {
+                id: pinion_domain::RunId::generate(),
+                source_id: source.id.clone(),
+                owner: alice.clone(),
+                status: pinion_store::RunStatus::Queued,
+                streams: Vec::new(),
+                error: None,
+                created_at: Utc::now(),
+                started_at: None,
+                finished_at: None,
+                taken_over_at: None,
+            },
+            &pinion_store::RunLease {
+                owner: "a process".into(),
+                expires_at: Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .await
+        .unwrap();
+    let failed = event(EventType::RunFailed);
+    assert_eq!(
+        store
+            .announce_run(run.id.as_str(), &alice, &failed)
+            .await
+            .unwrap(),
+        None,
+        "no outcome yet"
+    );
+    assert!(store.unannounced_runs(10).await.unwrap().is_empty());
+    store.start_run(run.id.as_str()).await.unwrap();
+    store
+        .finish_run(
+            run.id.as_str(),
+            pinion_store::RunStatus::Failed,
+            &[],
+            Some("stopped"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unannounced_runs(10).await.unwrap(),
+        vec![run.id.as_str().to_owned()]
+    );
+    assert_eq!(
+        store
+            .announce_run(run.id.as_str(), &alice, &failed)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .announce_run(run.id.as_str(), &alice, &failed)
+            .await
+            .unwrap(),
+        None,
+        "announced once"
+    );
+    assert!(store.unannounced_runs(10).await.unwrap().is_empty());
+    let mut types: Vec<String> = store
+        .list_deliveries(&endpoint.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event_type)
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        vec![
+            "credential.needs_reauthorization",
+            "credential.recovered",
+            "credential.refresh_failing",
+            "run.failed",
+        ]
+    );
+}
+
 pub async fn webhook_secrets_are_sealed_and_reencrypted_with_the_rest(db: &TestDb) {
     let canary = "whsec_Q0FOQVJZLXdlYmhvb2stc2VjcmV0LTk5";
     {

@@ -379,7 +379,7 @@ pub async fn named_api_tokens_are_listed_revoked_by_owner_and_note_their_use(db:
     assert_eq!(store.list_api_tokens(&alice.id).await.unwrap().len(), 1);
 }
 
-fn source(id: &str, owner: &UserId, credential: &str) -> SourceRecord {
+pub(crate) fn source(id: &str, owner: &UserId, credential: &str) -> SourceRecord {
     SourceRecord {
         id: pinion_domain::SourceId::from_trusted(id.into()),
         owner: owner.clone(),
