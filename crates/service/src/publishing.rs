@@ -301,6 +301,7 @@ impl Destinations {
             reject_file: None,
             settle: DEFAULT_SETTLE,
             row_results: true,
+            clock: self.tokens.clock(),
         };
         // In a task of its own: finished and recorded even if this request
         // is dropped.

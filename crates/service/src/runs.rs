@@ -805,7 +805,7 @@ impl Runs {
             Arc::new(self.tokens.token_source(credential.id.clone())),
         )
         .map_err(|err| format!("The Pinterest client could not be set up: {err}"))?;
-        let destination = pinion_sync::destination::open(&spec)
+        let destination = pinion_sync::destination::open_with_clock(&spec, self.tokens.clock())
             .await
             .map_err(|err| format!("The output could not be opened: {err}"))?;
         // Run progress lives in Pinion's store, like the CLI's, keyed by
@@ -848,6 +848,7 @@ impl Runs {
             skip_missing_scopes: true,
             resume: takeover.is_some() && output_existed,
             incremental: source.sync_mode == pinion_domain::SyncMode::Incremental,
+            clock: self.tokens.clock(),
             ..SyncOptions::default()
         };
         let result = pinion_sync::run::run(&job, &options).await;

@@ -395,6 +395,7 @@ pub async fn run_publish(
         reject_file: request.reject_file.clone(),
         settle: request.settle,
         row_results: false,
+        clock: Arc::new(pinion_domain::SystemClock),
     };
     let report = if let Some(plan) = custom_write {
         publish::publish_custom(&client, ledger, &request.input, plan, &options).await?

@@ -156,6 +156,9 @@ pub struct PublishOptions {
     /// with the created object's id from the ledger: one more ledger read
     /// per row, so for small inputs such as a page's upload.
     pub row_results: bool,
+    /// The clock the settle window is measured by; the ledger's times come
+    /// from the store's clock, so the two should be the same.
+    pub clock: Arc<dyn pinion_domain::Clock>,
 }
 
 /// What became of one row of the input.
@@ -672,6 +675,7 @@ struct Shared<'a> {
     ledger: &'a dyn PublishLedger,
     namespace: &'a str,
     rejects: &'a Rejects,
+    clock: &'a dyn pinion_domain::Clock,
 }
 
 /// When the settle window of a `sent` row ends: measured from the row's
@@ -713,7 +717,7 @@ impl Shared<'_> {
             entries.push(entry);
         }
         if let Some(at) = wait_until
-            && let Ok(wait) = (at - Utc::now()).to_std()
+            && let Ok(wait) = (at - self.clock.now()).to_std()
         {
             tracing::info!(
                 rows = groups.values().map(Vec::len).sum::<usize>(),
@@ -727,7 +731,7 @@ impl Shared<'_> {
             entries[i]
                 .as_ref()
                 .map(|e| e.sent_at.unwrap_or(e.updated_at))
-                .unwrap_or_else(Utc::now)
+                .unwrap_or_else(|| self.clock.now())
         };
         for (target, mut rows) in groups {
             rows.sort_by_key(|&i| first_sent(i));
@@ -885,6 +889,7 @@ async fn publish(
         ledger,
         namespace: &options.namespace,
         rejects: &rejects,
+        clock: &*options.clock,
     };
     let report = Arc::new(Mutex::new(PublishReport::default()));
     // Each row's outcome by line, when asked for; ids and Pinterest's
@@ -1055,6 +1060,7 @@ mod tests {
             reject_file: None,
             settle: DEFAULT_SETTLE,
             row_results: false,
+            clock: Arc::new(pinion_domain::SystemClock),
         }
     }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use futures::StreamExt;
-use pinion_domain::{Scope, ScopeSet};
+use pinion_domain::{Clock, Scope, ScopeSet, SystemClock};
 use pinion_pinterest::{ClientStats, PageSize, PinterestClient};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -70,6 +70,8 @@ pub struct SyncOptions {
     /// ([`CustomPlan::fingerprint`]), so a resumed run never continues
     /// another operation's checkpoint.
     pub custom: Option<Arc<CustomPlan>>,
+    /// What "today" is for ad-account analytics windows.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for SyncOptions {
@@ -84,6 +86,7 @@ impl Default for SyncOptions {
             commit_interval: Duration::from_millis(500),
             analytics: AnalyticsWindow::default(),
             custom: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -279,6 +282,7 @@ pub async fn run(job: &SyncJob<'_>, options: &SyncOptions) -> Result<SyncReport,
         scopes: job.scopes.clone(),
         page_size: options.page_size,
         analytics: options.analytics.clone(),
+        clock: options.clock.clone(),
     });
     let mut report = SyncReport {
         run_id: run_id.0,

@@ -84,6 +84,7 @@ pub(crate) struct SourceContext {
     pub(crate) scopes: ScopeSet,
     pub(crate) page_size: PageSize,
     pub(crate) analytics: AnalyticsWindow,
+    pub(crate) clock: Arc<dyn pinion_domain::Clock>,
 }
 
 impl SourceContext {
@@ -371,7 +372,7 @@ pub(crate) async fn read_analytics(
     if saved.is_some_and(|p| p.done) {
         return Ok(());
     }
-    let today = chrono::Utc::now().date_naive();
+    let today = ctx.clock.now().date_naive();
     let start = analytics_start(today, &ctx.analytics, last_read);
     let query = AnalyticsQuery::daily(start, today, ctx.analytics.columns.clone());
     let rows = ctx

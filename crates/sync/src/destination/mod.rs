@@ -19,7 +19,10 @@ pub use jsonl::{JsonlDestination, STAGING_DIR};
 pub use sql::SqlDestination;
 pub use stdout::StdoutDestination;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use pinion_domain::{Clock, SystemClock};
 
 use crate::error::DestinationError;
 use crate::stream::{StreamName, SyncRecord};
@@ -81,17 +84,29 @@ pub trait StreamSink: Send {
 /// Parses a destination: `jsonl:DIR`, `sqlite:PATH`, `postgres://…` (or
 /// `postgres:postgres://…`), or `stdout`.
 pub async fn open(spec: &str) -> Result<Box<dyn Destination>, DestinationError> {
+    open_with_clock(spec, Arc::new(SystemClock)).await
+}
+
+/// [`open`], with the clock SQL tables' `synced_at` is stamped with.
+pub async fn open_with_clock(
+    spec: &str,
+    clock: Arc<dyn Clock>,
+) -> Result<Box<dyn Destination>, DestinationError> {
     if let Some(dir) = spec.strip_prefix("jsonl:") {
         return Ok(Box::new(JsonlDestination::create(dir)?));
     }
     if let Some(path) = spec.strip_prefix("sqlite:") {
-        return Ok(Box::new(SqlDestination::sqlite(path).await?));
+        return Ok(Box::new(
+            SqlDestination::sqlite(path).await?.with_clock(clock),
+        ));
     }
     let pg = spec
         .strip_prefix("postgres:")
         .filter(|rest| rest.starts_with("//") || rest.starts_with("postgres"));
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Ok(Box::new(SqlDestination::postgres(spec).await?));
+        return Ok(Box::new(
+            SqlDestination::postgres(spec).await?.with_clock(clock),
+        ));
     }
     if let Some(url) = pg {
         let url = if url.starts_with("//") {
@@ -99,7 +114,9 @@ pub async fn open(spec: &str) -> Result<Box<dyn Destination>, DestinationError> 
         } else {
             url.to_owned()
         };
-        return Ok(Box::new(SqlDestination::postgres(&url).await?));
+        return Ok(Box::new(
+            SqlDestination::postgres(&url).await?.with_clock(clock),
+        ));
     }
     if spec == "stdout" || spec == "-" {
         return Ok(Box::new(StdoutDestination));

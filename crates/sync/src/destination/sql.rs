@@ -11,10 +11,11 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use pinion_domain::{Clock, SystemClock};
 use pinion_pinterest::Scalar;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -39,6 +40,8 @@ pub enum SqlDestination {
         /// The file's canonical path (its folder resolved), for messages
         /// and as its identity.
         path: String,
+        /// What `synced_at` is stamped with.
+        clock: Arc<dyn Clock>,
     },
     /// A PostgreSQL database.
     Postgres {
@@ -47,6 +50,8 @@ pub enum SqlDestination {
         /// The normalised URL without credentials, for messages and as its
         /// identity.
         shown: String,
+        /// What `synced_at` is stamped with.
+        clock: Arc<dyn Clock>,
     },
 }
 
@@ -184,7 +189,22 @@ impl SqlDestination {
         Ok(Self::Sqlite {
             pool,
             path: canonical_file(Path::new(path)).display().to_string(),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The same destination, stamping `synced_at` with `clock`.
+    pub fn with_clock(mut self, new: Arc<dyn Clock>) -> Self {
+        match &mut self {
+            Self::Sqlite { clock, .. } | Self::Postgres { clock, .. } => *clock = new,
+        }
+        self
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        match self {
+            Self::Sqlite { clock, .. } | Self::Postgres { clock, .. } => &**clock,
+        }
     }
 
     /// Connects to a PostgreSQL database.
@@ -197,6 +217,7 @@ impl SqlDestination {
         Ok(Self::Postgres {
             pool,
             shown: postgres_identity(url),
+            clock: Arc::new(SystemClock),
         })
     }
 
@@ -282,7 +303,7 @@ impl StreamSink for SqlSink {
                 SqlDestination::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
             });
         }
-        let now = Utc::now();
+        let now = self.dest.clock().now();
         let head = format!(
             "INSERT INTO {} (id, name, created_at, board_id, board_section_id, ad_account_id, date, raw, synced_at) ",
             self.stream
@@ -435,5 +456,42 @@ mod tests {
             .unwrap();
         assert_eq!(rows.len(), 1);
         assert!(rows[0].1.contains("\"v\":2"), "{}", rows[0].1);
+    }
+
+    #[derive(Debug)]
+    struct Fixed(chrono::DateTime<chrono::Utc>);
+
+    impl Clock for Fixed {
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_are_stamped_by_the_injected_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.db");
+        let at = chrono::DateTime::parse_from_rfc3339("2031-02-03T04:05:06.789Z")
+            .unwrap()
+            .to_utc();
+        let dest = SqlDestination::sqlite(path.to_str().unwrap())
+            .await
+            .unwrap()
+            .with_clock(Arc::new(Fixed(at)));
+        let record = SyncRecord::from_object(
+            "1",
+            json!({"id":"1","name":"b"}).as_object().unwrap().clone(),
+        );
+        let mut sink = dest.begin(StreamName::Boards, None).await.unwrap();
+        sink.write_batch(&[record]).await.unwrap();
+        sink.finish().await.unwrap();
+        let SqlDestination::Sqlite { pool, .. } = &dest else {
+            unreachable!()
+        };
+        let synced: String = sqlx::query_scalar("SELECT synced_at FROM boards")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(synced, "2031-02-03T04:05:06.789000Z");
     }
 }

@@ -63,6 +63,7 @@ fn options() -> PublishOptions {
         reject_file: None,
         settle: Duration::from_millis(200),
         row_results: false,
+        clock: std::sync::Arc::new(pinion_domain::SystemClock),
     }
 }
 
