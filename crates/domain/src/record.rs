@@ -440,8 +440,11 @@ pub struct FlowRecord {
     pub id: FlowId,
     /// The credential being authorized.
     pub credential_id: CredentialId,
-    /// The user who started it.
+    /// The credential's owner, whose Pinterest account the consent is for.
     pub user_id: UserId,
+    /// True when the operator (the local CLI) started it rather than the
+    /// owner: its outcome is logged as the operator's.
+    pub started_by_operator: bool,
     /// The redirect URI of the authorization request.
     pub redirect_uri: String,
     /// SHA-256 hex of the browser-binding cookie, when started by a browser.

@@ -205,9 +205,10 @@ impl Authorizations {
         id: &CredentialId,
         binding: Option<&BrowserBinding>,
     ) -> Result<StartedAuthorization, ServiceError> {
+        let actor = actor.into();
         let record = self
             .credentials
-            .authorized(&actor.into(), id, crate::credentials::Access::Manage)
+            .authorized(&actor, id, crate::credentials::Access::Manage)
             .await?;
         let request =
             self.oauth
@@ -217,6 +218,7 @@ impl Authorizations {
             .create_flow(&NewFlow {
                 credential_id: record.id.clone(),
                 user_id: record.owner.clone(),
+                started_by_operator: matches!(actor, Actor::Operator),
                 state_hash: pinion_oauth::state_hash(&request.state).as_str().to_owned(),
                 redirect_uri: self.redirect_uri.as_str().to_owned(),
                 pkce_verifier: request.pkce_verifier,
@@ -439,8 +441,9 @@ impl Authorizations {
         })
     }
 
-    /// Appends the flow's outcome to the credential's log, as done by the
-    /// user who started the flow. `record` saves a read when at hand.
+    /// Appends the flow's outcome to the credential's log, as done by
+    /// whoever started the flow: the owner, or the operator (never logged
+    /// as the owner). `record` saves a read when at hand.
     async fn log_outcome(
         &self,
         flow: &pinion_store::FlowRecord,
@@ -455,9 +458,13 @@ impl Authorizations {
                 Err(_) => return,
             },
         };
-        let actor = match self.store.get_user(&flow.user_id).await {
-            Ok(user) => Actor::from(&user),
-            Err(_) => Actor::System,
+        let actor = if flow.started_by_operator {
+            Actor::Operator
+        } else {
+            match self.store.get_user(&flow.user_id).await {
+                Ok(user) => Actor::from(&user),
+                Err(_) => Actor::System,
+            }
         };
         let entry = crate::activity::entry(&record, &actor, event, None, Some(detail));
         crate::activity::append(&*self.store, entry).await;

@@ -549,3 +549,38 @@ async fn the_refresher_deletes_flows_expired_more_than_a_day_ago() {
     assert!(h.store.get_flow(&another).await.is_err());
     assert!(h.store.get_flow(&recent).await.is_ok());
 }
+
+#[tokio::test]
+async fn an_authorization_the_operator_started_is_logged_as_the_operators() {
+    let h = harness(SimConfig::for_tests()).await;
+    authorize(&h).await;
+    let started = h
+        .authorizations
+        .start(pinion_service::Actor::Operator, &h.credential_id, None)
+        .await
+        .unwrap();
+    let flow = h.authorizations.flow(&started.flow_id).await.unwrap();
+    assert!(flow.started_by_operator);
+    assert_eq!(flow.user_id, h.alice.id, "the consent is still the owner's");
+    let (code, state) = approve(&h, started.url.as_str()).await;
+    h.authorizations
+        .complete(params(&code, &state), None)
+        .await
+        .unwrap();
+    let log = h
+        .store
+        .list_activity(h.credential_id.as_str(), None, 10)
+        .await
+        .unwrap();
+    // Newest first: the operator's authorization, then the owner's.
+    let authorized: Vec<(&str, Option<&pinion_domain::UserId>)> = log
+        .iter()
+        .filter(|entry| entry.event == "authorized")
+        .map(|entry| (entry.actor.as_str(), entry.actor_id.as_ref()))
+        .collect();
+    assert_eq!(
+        authorized,
+        vec![("operator", None), ("alice", Some(&h.alice.id))],
+        "{log:?}"
+    );
+}

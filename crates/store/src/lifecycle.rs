@@ -35,8 +35,10 @@ pub(crate) const PKCE_VERIFIER: &str = "pkce_verifier";
 pub struct NewFlow {
     /// The credential being authorized.
     pub credential_id: CredentialId,
-    /// The user who started the flow.
+    /// The credential's owner, whose Pinterest account the consent is for.
     pub user_id: UserId,
+    /// True when the operator started it rather than the owner.
+    pub started_by_operator: bool,
     /// The SHA-256 hex of the state (never the state).
     pub state_hash: String,
     /// The exact redirect URI sent in the authorization request.
@@ -482,6 +484,7 @@ pub(crate) struct FlowRow {
     pub id: String,
     pub credential_id: String,
     pub user_id: String,
+    pub started_by: String,
     pub redirect_uri: String,
     pub pkce_verifier_sealed: Vec<u8>,
     pub browser_binding_hash: Option<String>,
@@ -492,7 +495,7 @@ pub(crate) struct FlowRow {
     pub message: Option<String>,
 }
 
-pub(crate) const FLOW_COLUMNS: &str = "id, credential_id, user_id, redirect_uri, \
+pub(crate) const FLOW_COLUMNS: &str = "id, credential_id, user_id, started_by, redirect_uri, \
      pkce_verifier_sealed, browser_binding_hash, created_at, expires_at, consumed_at, outcome, \
      message";
 
@@ -510,6 +513,7 @@ impl FlowRow {
             id: FlowId::from_trusted(self.id.clone()),
             credential_id: CredentialId::from_trusted(self.credential_id.clone()),
             user_id: UserId::from_trusted(self.user_id.clone()),
+            started_by_operator: self.started_by == "operator",
             redirect_uri: self.redirect_uri.clone(),
             browser_binding_hash: self.browser_binding_hash.clone(),
             created_at: self.created_at,
@@ -585,6 +589,12 @@ where
             id: pinion_domain::FlowId::generate().as_str().to_owned(),
             credential_id: flow.credential_id.as_str().to_owned(),
             user_id: flow.user_id.as_str().to_owned(),
+            started_by: if flow.started_by_operator {
+                "operator"
+            } else {
+                "owner"
+            }
+            .to_owned(),
             redirect_uri: flow.redirect_uri.clone(),
             pkce_verifier_sealed: Vec::new(),
             browser_binding_hash: flow.browser_binding_hash.clone(),
@@ -601,7 +611,7 @@ where
         sqlx::query(
             "INSERT INTO oauth_flows (id, state_hash, credential_id, user_id, provider, \
              redirect_uri, pkce_verifier_sealed, browser_binding_hash, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, 'pinterest', $5, $6, $7, $8, $9)",
+             expires_at, started_by) VALUES ($1, $2, $3, $4, 'pinterest', $5, $6, $7, $8, $9, $10)",
         )
         .bind(&row.id)
         .bind(&flow.state_hash)
@@ -612,6 +622,7 @@ where
         .bind(&row.browser_binding_hash)
         .bind(row.created_at)
         .bind(row.expires_at)
+        .bind(&row.started_by)
         .execute(&mut *tx)
         .await
         .map_err(|err| match &err {

@@ -16,6 +16,7 @@ fn flow(
     NewFlow {
         credential_id: credential.clone(),
         user_id: owner.clone(),
+        started_by_operator: true,
         state_hash: format!("{n:064x}"),
         redirect_uri: "http://127.0.0.1:8080/oauth/pinterest/callback".into(),
         pkce_verifier: pinion_domain::PkceVerifier::new("a-verifier"),

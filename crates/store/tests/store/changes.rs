@@ -101,6 +101,7 @@ pub async fn consuming_a_flow_and_appending_activity_move_the_feed_at_once(db: &
         .create_flow(&pinion_store::NewFlow {
             credential_id: credential.id.clone(),
             user_id: owner.clone(),
+            started_by_operator: false,
             state_hash: "cd".repeat(32),
             redirect_uri: "http://127.0.0.1:8080/oauth/pinterest/callback".into(),
             pkce_verifier: pinion_domain::PkceVerifier::new("a-verifier"),

@@ -359,6 +359,7 @@ pub async fn rotation_also_reencrypts_authorization_flows(db: &TestDb) {
     let flow = pinion_store::NewFlow {
         credential_id: ids[0].clone(),
         user_id: owner.clone(),
+        started_by_operator: false,
         state_hash: "ab".repeat(32),
         redirect_uri: "http://127.0.0.1:8080/oauth/pinterest/callback".into(),
         pkce_verifier: pinion_domain::PkceVerifier::new("verifier-under-key-1"),
