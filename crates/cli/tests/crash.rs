@@ -50,7 +50,7 @@ async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path()).await;
     let (owner, _) = Users::new(store.clone())
-        .create("alice", false)
+        .create(pinion_service::Actor::Operator, "alice", false)
         .await
         .unwrap();
     let record = pinion_testkit::create_credential(

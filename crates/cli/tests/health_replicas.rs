@@ -32,7 +32,7 @@ async fn two_replicas_check_each_credential_once_per_interval() {
     let dir = tempfile::tempdir().unwrap();
     let (store, key_file) = support::postgres_store(&database, dir.path()).await;
     let (alice, _) = Users::new(store.clone())
-        .create("alice", false)
+        .create(pinion_service::Actor::Operator, "alice", false)
         .await
         .unwrap();
     let authorizations = Authorizations::new(

@@ -60,7 +60,7 @@ async fn two_server_processes_on_one_postgres_refresh_200_due_credentials_exactl
 
     // 200 authorized credentials whose access tokens have expired.
     let (owner, _) = Users::new(store.clone())
-        .create("alice", false)
+        .create(pinion_service::Actor::Operator, "alice", false)
         .await
         .unwrap();
     let authorizations = Authorizations::new(

@@ -243,7 +243,10 @@ async fn pinion_targets(label: &str, store: Arc<dyn Store>) -> (Vec<Target>, Sto
     let sessions =
         pinion_service::Sessions::new(store.clone(), Arc::new(pinion_domain::SystemClock));
     let password = Password::new("bench-password-long-enough".to_owned());
-    sessions.set_password(&username, &password).await.unwrap();
+    sessions
+        .set_password(pinion_service::Actor::Operator, &username, &password)
+        .await
+        .unwrap();
     let signed_in = sessions
         .sign_in(&username, &password)
         .await

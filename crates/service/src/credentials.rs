@@ -335,9 +335,18 @@ pub(crate) mod tests {
         let store = store(&dir).await;
         let users = Users::new(store.clone());
         let credentials = Credentials::new(store);
-        let (alice, _) = users.create("alice", false).await.unwrap();
-        let (bob, _) = users.create("bob", false).await.unwrap();
-        let (admin, _) = users.create("root", true).await.unwrap();
+        let (alice, _) = users
+            .create(crate::Actor::Operator, "alice", false)
+            .await
+            .unwrap();
+        let (bob, _) = users
+            .create(crate::Actor::Operator, "bob", false)
+            .await
+            .unwrap();
+        let (admin, _) = users
+            .create(crate::Actor::Operator, "root", true)
+            .await
+            .unwrap();
         let record = credentials
             .create(&alice, &alice.id, &input("Boards"))
             .await
@@ -388,7 +397,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         let (alice, _) = Users::new(store.clone())
-            .create("alice", false)
+            .create(crate::Actor::Operator, "alice", false)
             .await
             .unwrap();
         let credentials = Credentials::new(store);
@@ -411,7 +420,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         let (alice, _) = Users::new(store.clone())
-            .create("alice", false)
+            .create(crate::Actor::Operator, "alice", false)
             .await
             .unwrap();
         let credentials = Credentials::new(store);
@@ -433,8 +442,14 @@ pub(crate) mod tests {
         let store = store(&dir).await;
         let users = Users::new(store.clone());
         let credentials = Credentials::new(store.clone());
-        let (alice, _) = users.create("alice", false).await.unwrap();
-        let (bob, _) = users.create("bob", false).await.unwrap();
+        let (alice, _) = users
+            .create(crate::Actor::Operator, "alice", false)
+            .await
+            .unwrap();
+        let (bob, _) = users
+            .create(crate::Actor::Operator, "bob", false)
+            .await
+            .unwrap();
 
         // A user creates only for themselves; the operator for anyone.
         assert!(matches!(

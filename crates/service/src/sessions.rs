@@ -184,15 +184,20 @@ impl Sessions {
     }
 
     /// Sets `username`'s password after checking its length; ends the user's
-    /// other sessions.
+    /// other sessions. The operator, an admin or the user themselves may.
     #[tracing::instrument(skip_all, fields(username = %username))]
     pub async fn set_password(
         &self,
+        actor: impl Into<crate::Actor>,
         username: &str,
         password: &Password,
     ) -> Result<User, ServiceError> {
+        let actor = actor.into();
         validate_password(password)?;
         let username = Username::parse(username)?;
+        if actor.user().is_none_or(|user| user.username != username) {
+            crate::users::manages_users(&actor)?;
+        }
         let user = self.store.get_user_by_username(&username).await?;
         let new_password = password.clone();
         let hash = tokio::task::spawn_blocking(move || hash_password(&new_password))
@@ -461,16 +466,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         Users::new(store.clone())
-            .create("alice", false)
+            .create(crate::Actor::Operator, "alice", false)
             .await
             .unwrap();
         let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let short = sessions
-            .set_password("alice", &Password::new("short"))
+            .set_password(crate::Actor::Operator, "alice", &Password::new("short"))
             .await;
         assert_eq!(short.unwrap_err().field(), Some("password"));
         sessions
-            .set_password("alice", &Password::new("a long enough password"))
+            .set_password(
+                crate::Actor::Operator,
+                "alice",
+                &Password::new("a long enough password"),
+            )
             .await
             .unwrap();
 
@@ -497,12 +506,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         Users::new(store.clone())
-            .create("erin", false)
+            .create(crate::Actor::Operator, "erin", false)
             .await
             .unwrap();
         let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         sessions
-            .set_password("erin", &Password::new("a long enough password"))
+            .set_password(
+                crate::Actor::Operator,
+                "erin",
+                &Password::new("a long enough password"),
+            )
             .await
             .unwrap();
         let wrong = Password::new("a wrong but long password");
@@ -534,12 +547,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         Users::new(store.clone())
-            .create("frank", false)
+            .create(crate::Actor::Operator, "frank", false)
             .await
             .unwrap();
         let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let right = Password::new("a long enough password");
-        sessions.set_password("frank", &right).await.unwrap();
+        sessions
+            .set_password(crate::Actor::Operator, "frank", &right)
+            .await
+            .unwrap();
         let wrong = Password::new("a wrong but long password");
         let own = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
         // Strangers at 20 addresses fail for frank until they are refused.
@@ -628,15 +644,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         Users::new(store.clone())
-            .create("alice", false)
+            .create(crate::Actor::Operator, "alice", false)
             .await
             .unwrap();
         let sessions = Sessions::new(store, Arc::new(pinion_domain::SystemClock));
         let first = Password::new("the first long password");
-        sessions.set_password("alice", &first).await.unwrap();
+        sessions
+            .set_password(crate::Actor::Operator, "alice", &first)
+            .await
+            .unwrap();
         let signed = sessions.sign_in("alice", &first).await.unwrap().unwrap();
         sessions
-            .set_password("alice", &Password::new("the second long password"))
+            .set_password(
+                crate::Actor::Operator,
+                "alice",
+                &Password::new("the second long password"),
+            )
             .await
             .unwrap();
         assert!(sessions.user(&signed.token).await.unwrap().is_none());

@@ -302,8 +302,14 @@ mod tests {
         let pages = Credentials::new(store.clone());
         // Another handle on the same store, with a cache of its own.
         let api = Credentials::new(store);
-        let (alice, _) = users.create("alice", false).await.unwrap();
-        let (bob, _) = users.create("bob", false).await.unwrap();
+        let (alice, _) = users
+            .create(crate::Actor::Operator, "alice", false)
+            .await
+            .unwrap();
+        let (bob, _) = users
+            .create(crate::Actor::Operator, "bob", false)
+            .await
+            .unwrap();
         let record = api
             .create(&alice, &alice.id, &input("Boards"))
             .await
@@ -338,10 +344,22 @@ mod tests {
         let store = store(&dir).await;
         let users = Users::new(store.clone());
         let credentials = Credentials::new(store);
-        let (alice, _) = users.create("alice", false).await.unwrap();
-        let (bob, _) = users.create("bob", false).await.unwrap();
-        let (carol, _) = users.create("carol", false).await.unwrap();
-        let (admin, _) = users.create("root", true).await.unwrap();
+        let (alice, _) = users
+            .create(crate::Actor::Operator, "alice", false)
+            .await
+            .unwrap();
+        let (bob, _) = users
+            .create(crate::Actor::Operator, "bob", false)
+            .await
+            .unwrap();
+        let (carol, _) = users
+            .create(crate::Actor::Operator, "carol", false)
+            .await
+            .unwrap();
+        let (admin, _) = users
+            .create(crate::Actor::Operator, "root", true)
+            .await
+            .unwrap();
         let record = credentials
             .create(&alice, &alice.id, &input("Boards"))
             .await

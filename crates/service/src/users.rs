@@ -6,8 +6,8 @@ use pinion_domain::{ApiToken, ApiTokenId, FieldError, Role, User, Username, Vali
 use pinion_store::{ApiTokenInfo, LAST_USED_GRANULARITY, Store};
 use sha2::{Digest, Sha256};
 
-use crate::ServiceError;
 use crate::cache::ReadCache;
+use crate::{Actor, ServiceError};
 
 /// How long a remembered token goes without its use being noted.
 const LAST_USED_GRANULARITY_STD: std::time::Duration =
@@ -36,13 +36,15 @@ impl Users {
     }
 
     /// Creates a user with a first API token; the token is returned once and
-    /// stored only as a hash.
+    /// stored only as a hash. The operator and admins may.
     #[tracing::instrument(skip_all, fields(username = %username, admin))]
     pub async fn create(
         &self,
+        actor: impl Into<Actor>,
         username: &str,
         admin: bool,
     ) -> Result<(User, ApiToken), ServiceError> {
+        manages_users(&actor.into())?;
         let username = Username::parse(username)?;
         let role = if admin { Role::Admin } else { Role::User };
         let created = self.store.create_user_with_token(&username, role).await?;
@@ -50,14 +52,25 @@ impl Users {
         Ok(created)
     }
 
-    /// Every user.
-    pub async fn list(&self) -> Result<Vec<User>, ServiceError> {
+    /// Every user; for the operator and admins.
+    pub async fn list(&self, actor: impl Into<Actor>) -> Result<Vec<User>, ServiceError> {
+        manages_users(&actor.into())?;
         Ok(self.store.list_users().await?)
     }
 
-    /// A user by username; unknown names are `NotFound`.
-    pub async fn by_username(&self, username: &str) -> Result<User, ServiceError> {
+    /// A user by username, for the operator, admins and the user
+    /// themselves; unknown names are `NotFound`.
+    pub async fn by_username(
+        &self,
+        actor: impl Into<Actor>,
+        username: &str,
+    ) -> Result<User, ServiceError> {
+        let actor = actor.into();
         let username = Username::parse(username)?;
+        if actor.user().is_some_and(|user| user.username == username) {
+            return Ok(self.store.get_user_by_username(&username).await?);
+        }
+        manages_users(&actor)?;
         Ok(self.store.get_user_by_username(&username).await?)
     }
 
@@ -125,8 +138,76 @@ impl Users {
         }
     }
 
-    /// Issues another API token for `user`.
-    pub async fn issue_token(&self, user: &User) -> Result<ApiToken, ServiceError> {
+    /// Issues another API token for `user`: the operator, an admin or the
+    /// user themselves may.
+    pub async fn issue_token(
+        &self,
+        actor: impl Into<Actor>,
+        user: &User,
+    ) -> Result<ApiToken, ServiceError> {
+        let actor = actor.into();
+        if actor.id() != Some(&user.id) {
+            manages_users(&actor)?;
+        }
         Ok(self.store.create_api_token(&user.id).await?)
+    }
+}
+
+/// Whether `actor` may manage other users: the operator and admins.
+pub(crate) fn manages_users(actor: &Actor) -> Result<(), ServiceError> {
+    match actor {
+        Actor::Operator => Ok(()),
+        Actor::User(user) if user.role == Role::Admin => Ok(()),
+        _ => Err(ServiceError::Forbidden(
+            "only the operator or an admin may manage users",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_operator_and_admins_manage_users_and_a_user_their_own_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::credentials::tests::store(&dir).await;
+        let users = Users::new(store.clone());
+        let sessions = crate::Sessions::new(store, std::sync::Arc::new(pinion_domain::SystemClock));
+        let (alice, _) = users.create(Actor::Operator, "alice", false).await.unwrap();
+        let (root, _) = users.create(Actor::Operator, "root", true).await.unwrap();
+        let forbidden = |result: Result<_, ServiceError>| {
+            assert!(
+                matches!(result, Err(ServiceError::Forbidden(_))),
+                "{:?}",
+                result.map(|_: ()| ())
+            )
+        };
+        forbidden(users.create(&alice, "mallory", true).await.map(|_| ()));
+        forbidden(users.list(&alice).await.map(|_| ()));
+        forbidden(users.by_username(&alice, "root").await.map(|_| ()));
+        forbidden(users.issue_token(&alice, &root).await.map(|_| ()));
+        forbidden(users.list(Actor::System).await.map(|_| ()));
+        let password = pinion_domain::Password::new("correct horse battery");
+        forbidden(
+            sessions
+                .set_password(&alice, "root", &password)
+                .await
+                .map(|_| ()),
+        );
+        // Their own: a token, their password, themselves by name.
+        users.issue_token(&alice, &alice).await.unwrap();
+        sessions
+            .set_password(&alice, "alice", &password)
+            .await
+            .unwrap();
+        assert_eq!(
+            users.by_username(&alice, "alice").await.unwrap().id,
+            alice.id
+        );
+        // An admin manages others.
+        users.create(&root, "carol", false).await.unwrap();
+        assert_eq!(users.list(&root).await.unwrap().len(), 3);
+        users.issue_token(&root, &alice).await.unwrap();
     }
 }

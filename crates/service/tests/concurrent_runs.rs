@@ -33,7 +33,11 @@ async fn forty_runs_at_once(db: TestDb) {
     settings.pinterest_api_url = sim.api_url();
     settings.data_dir = Some(db.dir.path().to_owned());
     let pinion = Pinion::with_store(store.clone(), settings).unwrap();
-    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let (alice, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "alice", false)
+        .await
+        .unwrap();
     let credential =
         create_credential(&store, &alice, &app, "Boards", "boards:read,pins:read").await;
     authorize(&pinion.authorizations, &alice, &credential.id).await;

@@ -38,7 +38,7 @@ async fn harness(config: SimConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = pinion_testkit::open_data_dir(dir.path()).await;
     let (alice, _) = Users::new(store.clone())
-        .create("alice", false)
+        .create(pinion_service::Actor::Operator, "alice", false)
         .await
         .unwrap();
     let record = pinion_testkit::create_credential(

@@ -36,8 +36,16 @@ async fn credential_events_are_queued_once_per_transition_for_the_owners_endpoin
         ..NotificationSettings::default()
     };
     let pinion = Pinion::with_store(store.clone(), settings).unwrap();
-    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
-    let (bob, _) = pinion.users.create("bob", false).await.unwrap();
+    let (alice, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "alice", false)
+        .await
+        .unwrap();
+    let (bob, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "bob", false)
+        .await
+        .unwrap();
     let record = create_credential(
         &store,
         &alice,
@@ -69,7 +77,11 @@ async fn credential_events_are_queued_once_per_transition_for_the_owners_endpoin
         pinion.webhooks.get(&bob, &hook.id).await,
         Err(ServiceError::NotFound { .. })
     ));
-    let (root, _) = pinion.users.create("root", true).await.unwrap();
+    let (root, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "root", true)
+        .await
+        .unwrap();
     assert_eq!(root.role, Role::Admin);
     assert!(matches!(
         pinion.webhooks.deliveries(&root, &hook.id, None).await,
@@ -217,7 +229,11 @@ async fn a_change_a_stopped_process_never_announced_is_announced_once() {
     };
     let pinion = Pinion::with_store(store.clone(), settings.clone()).unwrap();
     let replica = Pinion::with_store(store.clone(), settings).unwrap();
-    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let (alice, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "alice", false)
+        .await
+        .unwrap();
     let record = create_credential(&store, &alice, &app, "Boards", "boards:read").await;
     authorize(&pinion.authorizations, &alice, &record.id).await;
     let (hook, _) = pinion
@@ -320,7 +336,11 @@ async fn run_outcomes_are_queued_and_success_only_for_endpoints_that_ask() {
         ..NotificationSettings::default()
     };
     let pinion = Pinion::with_store(store.clone(), settings).unwrap();
-    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let (alice, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "alice", false)
+        .await
+        .unwrap();
     let record = create_credential(
         &store,
         &alice,

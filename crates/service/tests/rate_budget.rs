@@ -17,7 +17,11 @@ async fn credentials_of_one_account_and_app_share_a_budget_once_checked() {
     settings.pinterest_oauth_url = sim.oauth_url();
     settings.pinterest_api_url = sim.api_url();
     let pinion = Pinion::with_store(store.clone(), settings).unwrap();
-    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let (alice, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "alice", false)
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     for name in ["Boards", "Pins"] {
         let record =

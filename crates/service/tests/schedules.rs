@@ -45,7 +45,11 @@ fn replica(store: Arc<dyn Store>, clock: Arc<TestClock>, data_dir: &std::path::P
 
 /// User `alice` with a credential (never authorized) and a source.
 async fn source(pinion: &Pinion) -> (User, SourceId) {
-    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let (alice, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "alice", false)
+        .await
+        .unwrap();
     let credential = pinion
         .credentials
         .create(
@@ -325,7 +329,11 @@ async fn bad_schedules_name_their_field_and_others_cannot_see_or_set_one() {
     let clock = Arc::new(TestClock(Mutex::new(start())));
     let pinion = replica(db.store(4).await, clock.clone(), db.dir.path());
     let (alice, source) = source(&pinion).await;
-    let (bob, _) = pinion.users.create("bob", false).await.unwrap();
+    let (bob, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "bob", false)
+        .await
+        .unwrap();
 
     let field_of = |result: Result<_, ServiceError>| match result {
         Err(ServiceError::Validation(errors)) => {

@@ -35,7 +35,11 @@ async fn a_stream_without_its_scope_is_skipped_and_only_nothing_readable_fails()
     settings.pinterest_api_url = sim.api_url();
     settings.data_dir = Some(dir.path().to_owned());
     let pinion = Pinion::with_store(store.clone(), settings).unwrap();
-    let (alice, _) = pinion.users.create("alice", false).await.unwrap();
+    let (alice, _) = pinion
+        .users
+        .create(pinion_service::Actor::Operator, "alice", false)
+        .await
+        .unwrap();
     let credential = create_credential(&store, &alice, &app, "Boards", "boards:read").await;
     authorize(&pinion.authorizations, &alice, &credential.id).await;
     let source = |name: &str, streams: &[&str]| SourceInput {

@@ -269,7 +269,7 @@ impl CredentialsCommand {
                 let secret = args.secret.read()?;
                 let owner = pinion
                     .users
-                    .by_username(&args.owner)
+                    .by_username(Actor::Operator, &args.owner)
                     .await
                     .map_err(owner_error)?;
                 let input = CredentialInput {
@@ -288,7 +288,11 @@ impl CredentialsCommand {
             CredentialsCommand::List(args) => {
                 let records = match &args.owner {
                     Some(owner) => {
-                        let owner = pinion.users.by_username(owner).await.map_err(owner_error)?;
+                        let owner = pinion
+                            .users
+                            .by_username(Actor::Operator, owner)
+                            .await
+                            .map_err(owner_error)?;
                         pinion
                             .credentials
                             .list_owned_by(&operator, &owner.id)

@@ -16,7 +16,7 @@ use clap::{Args, Parser};
 use futures::StreamExt;
 use pinion_domain::{ClientSecret, CredentialInput};
 use pinion_server::{Application, Settings};
-use pinion_service::{Pinion, StoreSettings};
+use pinion_service::{Actor, Pinion, StoreSettings};
 use pinion_sync::command::CommandEnv;
 use serde_json::Value;
 
@@ -116,15 +116,23 @@ impl DemoArgs {
         data_dir: &Path,
     ) -> anyhow::Result<()> {
         let users = &pinion.users;
-        let user = match users.by_username(DEMO_USER).await {
+        let user = match users.by_username(Actor::Operator, DEMO_USER).await {
             Ok(user) => user,
-            Err(_) => users.create(DEMO_USER, false).await?.0,
+            Err(_) => {
+                users
+                    .create(pinion_service::Actor::Operator, DEMO_USER, false)
+                    .await?
+                    .0
+            }
         };
-        let api_token = users.issue_token(&user).await?;
+        let api_token = users.issue_token(Actor::Operator, &user).await?;
         // A fresh random password each run, so the web UI can be signed in to;
         // it ends the user's earlier sessions.
         let password = pinion_domain::Password::new(pinion_domain::secret::random_urlsafe(12));
-        pinion.sessions.set_password(DEMO_USER, &password).await?;
+        pinion
+            .sessions
+            .set_password(Actor::Operator, DEMO_USER, &password)
+            .await?;
         say(&format!("2. Pinion user `{DEMO_USER}` is ready."));
 
         let app = simulator

@@ -81,17 +81,16 @@ impl SourcesCommand {
     async fn run_on(self, pinion: &Pinion) -> CommandResult {
         match self {
             SourcesCommand::List(args) => {
-                let owner =
-                    pinion
-                        .users
-                        .by_username(&args.owner)
-                        .await
-                        .map_err(|err| match err {
-                            ServiceError::NotFound { .. } => Failure::from(
-                                pinion_domain::FieldError::new("owner", "no such user"),
-                            ),
-                            other => other.into(),
-                        })?;
+                let owner = pinion
+                    .users
+                    .by_username(Actor::Operator, &args.owner)
+                    .await
+                    .map_err(|err| match err {
+                        ServiceError::NotFound { .. } => {
+                            Failure::from(pinion_domain::FieldError::new("owner", "no such user"))
+                        }
+                        other => other.into(),
+                    })?;
                 let sources = pinion
                     .sources
                     .list_owned_by(Actor::Operator, &owner.id)

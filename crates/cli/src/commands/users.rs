@@ -7,7 +7,7 @@ use std::io::BufRead;
 
 use pinion_domain::Password;
 use pinion_domain::User;
-use pinion_service::{Sessions, Users};
+use pinion_service::{Actor, Sessions, Users};
 
 use super::{CommandResult, Utf8Text};
 use crate::output;
@@ -110,14 +110,18 @@ impl UsersCommand {
                 } else {
                     None
                 };
-                let (user, token) = users.create(&args.username, args.admin).await?;
+                let (user, token) = users
+                    .create(pinion_service::Actor::Operator, &args.username, args.admin)
+                    .await?;
                 let user = match &password {
                     Some(password) => {
                         sessions
-                            .set_password(user.username.as_str(), password)
+                            .set_password(Actor::Operator, user.username.as_str(), password)
                             .await?;
                         // Read back, so what is printed says it has one.
-                        users.by_username(user.username.as_str()).await?
+                        users
+                            .by_username(Actor::Operator, user.username.as_str())
+                            .await?
                     }
                     None => user,
                 };
@@ -134,7 +138,7 @@ impl UsersCommand {
                 Ok(())
             }
             UsersCommand::List(args) => {
-                let users = users.list().await?;
+                let users = users.list(Actor::Operator).await?;
                 if args.json {
                     output::print_json(&users)?;
                 } else {
@@ -144,7 +148,9 @@ impl UsersCommand {
             }
             UsersCommand::Password(args) => {
                 let password = read_password(args.password_stdin)?;
-                let user = sessions.set_password(&args.username, &password).await?;
+                let user = sessions
+                    .set_password(Actor::Operator, &args.username, &password)
+                    .await?;
                 println!(
                     "Set the password of {}; their other sessions ended.",
                     user.username
@@ -152,8 +158,8 @@ impl UsersCommand {
                 Ok(())
             }
             UsersCommand::Token(args) => {
-                let user = users.by_username(&args.username).await?;
-                let token = users.issue_token(&user).await?;
+                let user = users.by_username(Actor::Operator, &args.username).await?;
+                let token = users.issue_token(Actor::Operator, &user).await?;
                 if args.json {
                     output::print_json(&serde_json::json!({ "api_token": token.expose_secret() }))?;
                 } else {

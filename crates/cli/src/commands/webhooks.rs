@@ -134,7 +134,10 @@ impl WebhooksCommand {
         let webhooks = &pinion.webhooks;
         match self {
             WebhooksCommand::Add(args) => {
-                let user = pinion.users.by_username(&args.user).await?;
+                let user = pinion
+                    .users
+                    .by_username(Actor::Operator, &args.user)
+                    .await?;
                 let input = WebhookInput {
                     url: args.url,
                     events: args
@@ -160,7 +163,7 @@ impl WebhooksCommand {
             }
             WebhooksCommand::List(args) => {
                 let owner = match &args.user {
-                    Some(name) => Some(pinion.users.by_username(name).await?.id),
+                    Some(name) => Some(pinion.users.by_username(Actor::Operator, name).await?.id),
                     None => None,
                 };
                 let endpoints = webhooks.list(Actor::Operator, owner.as_ref()).await?;

@@ -70,7 +70,7 @@ pub async fn authorized_with_scopes(
     scopes: &str,
 ) -> Authorized {
     let (owner, token) = Users::new(store.clone())
-        .create("alice", false)
+        .create(pinion_service::Actor::Operator, "alice", false)
         .await
         .unwrap();
     let record = pinion_testkit::create_credential(store, &owner, app, "Boards", scopes).await;

@@ -64,7 +64,11 @@ pub async fn spawn_app() -> TestApp {
         let token = store.create_api_token(&user.id).await.unwrap();
         api_tokens.push(token.expose_secret().to_owned());
         sessions
-            .set_password(name, &Password::new(PASSWORD))
+            .set_password(
+                pinion_service::Actor::Operator,
+                name,
+                &Password::new(PASSWORD),
+            )
             .await
             .unwrap();
     }

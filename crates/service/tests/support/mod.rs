@@ -43,7 +43,7 @@ pub async fn authorized_credentials(
     concurrency: usize,
 ) -> (User, Vec<CredentialId>) {
     let (alice, _) = pinion_service::Users::new(store.clone())
-        .create("alice", false)
+        .create(pinion_service::Actor::Operator, "alice", false)
         .await
         .unwrap();
     let authorizations = Authorizations::new(
