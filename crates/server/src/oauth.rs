@@ -257,7 +257,8 @@ async fn callback(
 /// with `Retry-After`, never a 500).
 fn is_unavailable(err: &pinion_service::ServiceError) -> bool {
     match err {
-        pinion_service::ServiceError::Unavailable(_) => true,
+        pinion_service::ServiceError::Unavailable(_)
+        | pinion_service::ServiceError::Upstream { .. } => true,
         pinion_service::ServiceError::Store(store) => store.is_transient(),
         _ => false,
     }

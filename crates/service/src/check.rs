@@ -137,7 +137,7 @@ pub(crate) async fn check(
     }
     let source = Arc::new(manager.token_source(id.clone()));
     let client = PinterestClient::new(config, source).map_err(|err| {
-        crate::ServiceError::Unavailable(format!("the Pinterest client is misconfigured: {err}"))
+        crate::ServiceError::upstream("the Pinterest client is misconfigured", err)
     })?;
     let result = client.user_account().await;
     // In the store's precision, so a reused answer names the same instant.

@@ -76,15 +76,13 @@ impl Destinations {
     ) -> Result<Vec<BoardChoice>, ServiceError> {
         let source = Arc::new(self.tokens.token_source(credential.id.clone()));
         let config = crate::paced_for(&self.pinterest, credential, self.tokens.store()).await;
-        let client = PinterestClient::new(config, source).map_err(|err| {
-            ServiceError::Unavailable(format!("the Pinterest client is misconfigured: {err}"))
-        })?;
+        let client = PinterestClient::new(config, source)
+            .map_err(|err| ServiceError::upstream("the Pinterest client is misconfigured", err))?;
         let mut pages = client.boards(BoardsQuery::default(), PageRequest::first());
         let mut boards = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| {
-                ServiceError::Unavailable(format!("could not read the boards: {err}"))
-            })?;
+            let page =
+                page.map_err(|err| ServiceError::upstream("could not read the boards", err))?;
             for board in page.items {
                 boards.push(BoardChoice {
                     id: board.id().as_str().to_owned(),

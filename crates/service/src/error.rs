@@ -56,14 +56,54 @@ pub enum ServiceError {
     #[error("the credential changed while this request ran; reload and try again")]
     Stale,
     /// The database could not be reached or written; nothing was changed.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
+    /// Always a [`StoreError::Unavailable`], kept whole with its cause.
+    #[error(transparent)]
+    Unavailable(StoreError),
+    /// Pinterest could not be used just now (its client could not be built,
+    /// or it did not answer as expected); retrying later may succeed.
+    #[error("{what}: {source}")]
+    Upstream {
+        /// What Pinion was doing, for people.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: BoxError,
+    },
+    /// Something failed inside Pinion (a task that stopped, a stored value
+    /// it cannot read, a password it could not hash); the cause is logged.
+    #[error("{what}: {source}")]
+    Internal {
+        /// What Pinion was doing, for people.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: BoxError,
+    },
     /// Anything else from the store, e.g. a record that fails to decrypt.
     #[error(transparent)]
     Store(StoreError),
 }
 
+/// The cause of an [`ServiceError::Upstream`] or [`ServiceError::Internal`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 impl ServiceError {
+    /// Pinterest failed while Pinion was doing `what`.
+    pub fn upstream(what: &'static str, source: impl Into<BoxError>) -> Self {
+        ServiceError::Upstream {
+            what,
+            source: source.into(),
+        }
+    }
+
+    /// Pinion itself failed while doing `what`.
+    pub fn internal(what: &'static str, source: impl Into<BoxError>) -> Self {
+        ServiceError::Internal {
+            what,
+            source: source.into(),
+        }
+    }
+
     /// The field an error is about, for placing it next to a form field.
     pub fn field(&self) -> Option<&'static str> {
         match self {
@@ -92,7 +132,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound { entity } => ServiceError::NotFound { what: entity },
             StoreError::Conflict { field, message } => ServiceError::Conflict { field, message },
             StoreError::VersionConflict { .. } => ServiceError::Stale,
-            StoreError::Unavailable { cause, .. } => ServiceError::Unavailable(cause),
+            unavailable @ StoreError::Unavailable { .. } => ServiceError::Unavailable(unavailable),
             other => ServiceError::Store(other),
         }
     }
@@ -108,5 +148,37 @@ fn wait_text(wait: std::time::Duration) -> String {
             1 => "1 minute".to_owned(),
             minutes => format!("{minutes} minutes"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection refused")]
+    struct Refused;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the request failed")]
+    struct Failed(#[source] Refused);
+
+    #[test]
+    fn upstream_and_internal_failures_keep_their_cause_chain() {
+        let err = ServiceError::upstream("could not read the boards", Failed(Refused));
+        assert_eq!(
+            err.to_string(),
+            "could not read the boards: the request failed"
+        );
+        let source = err.source().expect("the cause");
+        assert_eq!(source.to_string(), "the request failed");
+        assert_eq!(
+            source.source().map(ToString::to_string).as_deref(),
+            Some("connection refused")
+        );
+        let err = ServiceError::internal("the publish stopped", Refused);
+        assert_eq!(err.source().unwrap().to_string(), "connection refused");
     }
 }

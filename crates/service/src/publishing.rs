@@ -293,7 +293,7 @@ impl Destinations {
             crate::paced_for(&self.pinterest, &credential, &store).await,
             Arc::new(self.tokens.token_source(credential.id.clone())),
         )
-        .map_err(|err| ServiceError::Unavailable(format!("the Pinterest client: {err}")))?;
+        .map_err(|err| ServiceError::upstream("the Pinterest client is misconfigured", err))?;
         let options = PublishOptions {
             namespace: credential.id.to_string(),
             board: Some(destination.board_id.clone()),
@@ -319,7 +319,7 @@ impl Destinations {
                         status,
                     });
                 }
-                Err(err) => return Err(ServiceError::Unavailable(err.to_string())),
+                Err(err) => return Err(ServiceError::upstream("the publish failed", err)),
             };
             let record = PublishRecord {
                 id: PublishId::generate(),
@@ -338,7 +338,7 @@ impl Destinations {
         });
         let (record, rows) = task
             .await
-            .map_err(|err| ServiceError::Unavailable(format!("the publish stopped: {err}")))??;
+            .map_err(|err| ServiceError::internal("the publish stopped", err))??;
         tracing::info!(
             publish_id = %record.id,
             rows = record.rows,

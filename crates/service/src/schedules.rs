@@ -469,7 +469,7 @@ fn stored_cadence(record: &ScheduleRecord) -> Result<Cadence, ServiceError> {
         record.cron.as_deref(),
         &record.time_zone,
     )
-    .map_err(|err| ServiceError::Unavailable(format!("a stored schedule is unreadable: {err}")))
+    .map_err(|err| ServiceError::internal("a stored schedule is unreadable", err.to_string()))
 }
 
 /// The first slot of `cadence` after `now`.

@@ -121,7 +121,7 @@ pub fn hash_password(password: &Password) -> Result<String, ServiceError> {
     Argon2::default()
         .hash_password(password.expose_secret().as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|err| ServiceError::Unavailable(format!("cannot hash the password: {err}")))
+        .map_err(|err| ServiceError::internal("cannot hash the password", err.to_string()))
 }
 
 /// True when `password` matches the PHC string `hash`; a malformed hash never matches.
@@ -202,9 +202,7 @@ impl Sessions {
         let new_password = password.clone();
         let hash = tokio::task::spawn_blocking(move || hash_password(&new_password))
             .await
-            .map_err(|err| {
-                ServiceError::Unavailable(format!("cannot hash the password: {err}"))
-            })??;
+            .map_err(|err| ServiceError::internal("cannot hash the password", err))??;
         self.store.set_password_hash(&user.id, Some(&hash)).await?;
         self.store.delete_user_sessions(&user.id).await?;
         tracing::info!(user_id = %user.id, "Set a password.");

@@ -224,6 +224,11 @@ impl From<ServiceError> for ApiError {
                 tracing::warn!(error = %err, "Database unavailable.");
                 Self::unavailable()
             }
+            ServiceError::Upstream { .. } => {
+                tracing::warn!(error = %err, "Pinterest could not be used.");
+                Self::unavailable()
+            }
+            ServiceError::Internal { .. } => Self::internal(&err),
             ServiceError::Store(store) if store.is_transient() => {
                 tracing::warn!(error = %store, "Database unavailable.");
                 Self::unavailable()

@@ -27,6 +27,8 @@ pub enum WebError {
     /// The database is unavailable or did not answer in time: 503 with
     /// `Retry-After`, never a 500, so the user knows to try again shortly.
     Unavailable,
+    /// Pinterest could not be used just now: 503 with `Retry-After`.
+    PinterestUnavailable,
     /// The request took longer than the server allows
     /// ([`crate::limits::REQUEST_TIMEOUT`]): 503 with `Retry-After`.
     TimedOut,
@@ -52,6 +54,10 @@ impl From<ServiceError> for WebError {
             ServiceError::Unavailable(_) => {
                 tracing::warn!(error = %err, "Database unavailable.");
                 WebError::Unavailable
+            }
+            ServiceError::Upstream { .. } => {
+                tracing::warn!(error = %err, "Pinterest could not be used.");
+                WebError::PinterestUnavailable
             }
             ServiceError::Store(store) if store.is_transient() => {
                 tracing::warn!(error = %store, "Database unavailable.");
@@ -103,6 +109,11 @@ impl IntoResponse for WebError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again shortly",
                 "Pinion cannot reach its database right now; nothing was changed. Try again in a few seconds.".to_owned(),
+            ),
+            WebError::PinterestUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "Pinterest could not be used just now; nothing was changed. Try again in a minute, and check the credential if it keeps failing.".to_owned(),
             ),
             WebError::TimedOut => (
                 StatusCode::SERVICE_UNAVAILABLE,

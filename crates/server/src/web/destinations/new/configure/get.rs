@@ -83,8 +83,8 @@ pub fn boards_or_message(
 ) -> Result<Result<Vec<BoardChoice>, String>, WebError> {
     match result {
         Ok(boards) => Ok(Ok(boards)),
-        Err(ServiceError::Unavailable(message)) => Ok(Err(format!(
-            "Pinterest could not be asked for the boards just now ({message}). Check or reauthorize the credential."
+        Err(err @ ServiceError::Upstream { .. }) => Ok(Err(format!(
+            "Pinterest could not be asked for the boards just now ({err}). Check or reauthorize the credential."
         ))),
         Err(other) => Err(other.into()),
     }
