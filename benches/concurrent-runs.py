@@ -29,39 +29,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-OPENER = urllib.request.build_opener(NoRedirect)
-
-
-def call(method, url, token=None, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with OPENER.open(request, timeout=60) as response:
-            text = response.read()
-            return response.status, dict(response.headers), text
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (  # noqa: E402
+    authorized_credential, call, rss_kib, serve_env, start_simulator, wait_healthy)
 
 
 def main():
@@ -75,27 +46,8 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="pinion-runs-")
-    sim = subprocess.Popen(
-        [args.pinion, "simulator", "--listen", f"127.0.0.1:{args.sim_port}",
-         "--no-rate-limits", "--auto-approve", "--data-size", args.data_size],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    secret = None
-    for line in sim.stdout:
-        if "client secret:" in line:
-            secret = line.split(":", 1)[1].strip()
-            break
-    threading.Thread(target=lambda: [None for _ in sim.stdout], daemon=True).start()
-    base_sim = f"http://127.0.0.1:{args.sim_port}"
-    env = dict(os.environ)
-    for key in ["PINION_DATABASE_URL", "PINION_MASTER_KEY", "PINION_MASTER_KEY_FILE"]:
-        env.pop(key, None)
-    env.update({
-        "PINION_DATA_DIR": os.path.join(work, "data"),
-        "PINION_LOG": "warn",
-        "PINTEREST_OAUTH_URL": f"{base_sim}/oauth/",
-        "PINTEREST_API_URL": f"{base_sim}/v5",
-        "PINION_PUBLIC_URL": f"http://127.0.0.1:{args.port}",
-    })
+    sim, base_sim, secret = start_simulator(args.pinion, args.sim_port, args.data_size)
+    env = serve_env(work, "data", base_sim, args.port)
     if args.database:
         env["PINION_DATABASE_URL"] = args.database
         env["PINION_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
@@ -108,29 +60,8 @@ def main():
     base = f"http://127.0.0.1:{args.port}"
     api = f"{base}/api/v1"
     try:
-        for _ in range(200):
-            try:
-                if call("GET", f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        status, _, body = call("POST", f"{api}/credentials", token, {
-            "name": "Bench", "client_id": "1484363", "client_secret": secret,
-            "scopes": "boards:read,pins:read,user_accounts:read"})
-        assert status == 201, body
-        credential = json.loads(body)["id"]
-        status, _, body = call("PATCH", f"{api}/credentials/{credential}", token,
-                               {"rate_tier": "unlimited"})
-        assert status == 200, body
-        status, _, body = call("POST", f"{api}/credentials/{credential}/authorize", token, {})
-        assert status in (200, 201), body
-        consent = json.loads(body)["authorization_url"]
-        status, headers, body = call("GET", consent + "&username=demo")
-        callback = headers.get("Location") or headers.get("location")
-        assert callback, (status, body)
-        status, _, body = call("GET", callback)
-        assert status in (200, 303), (status, body)
+        wait_healthy(base)
+        credential = authorized_credential(api, token, secret)
 
         sources = []
         for i in range(args.runs):
