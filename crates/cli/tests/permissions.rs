@@ -59,7 +59,7 @@ async fn run(mut command: Command, stdin: Option<&str>) -> (i32, String, String)
 }
 
 /// Starts `pinion serve --simulator` and waits for its banner and `/readyz`.
-async fn serve(data_dir: &Path, umask: &str) -> (Child, String, SimulatorBanner) {
+async fn serve(data_dir: &Path, umask: &str) -> (Child, String, SimulatorBanner, ServerOutput) {
     let port = pinion_testkit::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = pinion(
@@ -69,7 +69,7 @@ async fn serve(data_dir: &Path, umask: &str) -> (Child, String, SimulatorBanner)
     )
     .spawn()
     .unwrap();
-    let (_, mut lines) = ServerOutput::collect(child.stderr.take().unwrap());
+    let (output, mut lines) = ServerOutput::collect(child.stderr.take().unwrap());
     let banner = SimulatorBanner::read(&mut lines).await;
     let public_url = format!("http://{listen}");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -81,7 +81,7 @@ async fn serve(data_dir: &Path, umask: &str) -> (Child, String, SimulatorBanner)
         assert!(Instant::now() < deadline, "/readyz never answered 200");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    (child, public_url, banner)
+    (child, public_url, banner, output)
 }
 
 /// Every folder and file under `root`, `root` included.
@@ -143,7 +143,14 @@ async fn permissions_hold_under(umask: &str) {
     let dir = tempfile::tempdir().unwrap();
     // Missing, so the server creates it.
     let data_dir = dir.path().join("var/pinion");
-    let (mut server, public_url, banner) = serve(&data_dir, umask).await;
+    let (mut server, public_url, banner, output) = serve(&data_dir, umask).await;
+    // An empty install: the first account's key is in the data directory,
+    // and the log says where, never what.
+    let key_file = data_dir.join(pinion_service::SETUP_KEY_FILE);
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    let log = output.text();
+    assert!(log.contains(&key_file.display().to_string()), "{log}");
+    assert!(!log.contains(key.trim()), "{log}");
     let env = [
         ("PINTEREST_OAUTH_URL", banner.oauth_url.as_str()),
         ("PINTEREST_API_URL", banner.api_url.as_str()),
@@ -270,6 +277,7 @@ async fn permissions_hold_under(umask: &str) {
             "pinion.db-wal",
             "pinion.db-shm",
             "master.key",
+            "setup-key",
             "instances",
             "instances/inst_*",
             "outputs",

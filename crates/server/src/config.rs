@@ -24,6 +24,10 @@ pub struct Settings {
     pub check_interval: Option<std::time::Duration>,
     /// Whether this server delivers queued webhook events (issue 14).
     pub deliver_webhooks: bool,
+    /// The key `/setup` asks for to create the first account; `None` turns
+    /// the page off (`pinion serve` makes one when the store has no
+    /// account).
+    pub setup_key: Option<pinion_service::SetupKey>,
 }
 
 impl Settings {
@@ -37,6 +41,7 @@ impl Settings {
             max_connections: None,
             check_interval: None,
             deliver_webhooks: true,
+            setup_key: None,
         }
     }
 

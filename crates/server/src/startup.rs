@@ -61,6 +61,7 @@ impl Application {
                 CACHED_CREDENTIAL_LISTS,
             )),
             public_url: pinion.settings().public_url.clone(),
+            setup_key: settings.setup_key.clone(),
             pinion,
         });
         Ok(Self {

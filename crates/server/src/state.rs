@@ -38,6 +38,9 @@ pub struct Services {
     /// `GET /api/v1/credentials` answers by user, until the store changes.
     pub credential_lists:
         Arc<pinion_service::cache::ReadCache<pinion_domain::UserId, axum::body::Bytes>>,
+    /// The key of the first-account page, while it may be used
+    /// ([`crate::Settings::setup_key`]).
+    pub setup_key: Option<pinion_service::SetupKey>,
 }
 
 impl Deref for Services {

@@ -77,8 +77,8 @@ pub use runs::{
 };
 pub use schedules::{DEFAULT_MIN_INTERVAL, SCHEDULER_TICK, Schedule, ScheduleInput, Schedules};
 pub use sessions::{
-    DEVICE_TOKEN_TTL, MIN_PASSWORD_CHARS, SESSION_TTL, SIGNIN_TOKEN_TTL, SessionToken, Sessions,
-    SignedIn, hash_password, validate_password, verify_password,
+    DEVICE_TOKEN_TTL, MIN_PASSWORD_CHARS, SESSION_TTL, SETUP_KEY_FILE, SIGNIN_TOKEN_TTL,
+    SessionToken, Sessions, SetupKey, SignedIn, hash_password, validate_password, verify_password,
 };
 pub use sources::{OUTPUTS, STREAMS, SourceInput, Sources};
 

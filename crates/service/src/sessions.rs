@@ -155,6 +155,88 @@ pub struct SignedIn {
     pub device_token: String,
 }
 
+/// The one-time key that lets the person who started a `pinion serve` with
+/// no accounts create the first one in a browser (`/setup`). It is written
+/// to [`SETUP_KEY_FILE`] in the data directory (0600), readable only by
+/// the account that runs Pinion, and removed once used; it is never logged
+/// nor put in a URL. It stands for the operator, so the account it creates
+/// is an admin.
+#[derive(Clone)]
+pub struct SetupKey {
+    key: String,
+    file: Option<std::path::PathBuf>,
+}
+
+/// The file in the data directory that holds the setup key.
+pub const SETUP_KEY_FILE: &str = "setup-key";
+
+impl std::fmt::Debug for SetupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupKey")
+            .field("key", &"[REDACTED]")
+            .field("file", &self.file)
+            .finish()
+    }
+}
+
+impl SetupKey {
+    /// A new key: 128 random bits in hex, in groups of four for typing.
+    pub fn generate() -> Self {
+        let bytes: [u8; 16] = rand::random();
+        let hex = hex::encode(bytes);
+        let groups: Vec<&str> = (0..hex.len()).step_by(4).map(|i| &hex[i..i + 4]).collect();
+        Self {
+            key: groups.join("-"),
+            file: None,
+        }
+    }
+
+    /// A new key written to `<data_dir>/setup-key` (0600).
+    pub fn write_to(data_dir: &std::path::Path) -> std::io::Result<Self> {
+        use std::io::Write;
+        let mut key = Self::generate();
+        let path = data_dir.join(SETUP_KEY_FILE);
+        let mut file = pinion_store::private_fs::create_file(&path)?;
+        pinion_store::private_fs::restrict_open_file(&file, &path)?;
+        writeln!(file, "{}", key.key)?;
+        file.sync_all()?;
+        key.file = Some(path);
+        Ok(key)
+    }
+
+    /// Where the key was written, if it was.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
+    /// The key itself, for tests that type it in.
+    pub fn expose_secret(&self) -> &str {
+        &self.key
+    }
+
+    /// Removes the key's file once the first account exists.
+    fn discard(&self) {
+        if let Some(path) = &self.file
+            && let Err(err) = std::fs::remove_file(path)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %err, "Could not remove the used setup key file.");
+        }
+    }
+
+    /// Whether `presented` is this key (spaces and case forgiven), in
+    /// constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        let presented: String = presented
+            .trim()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        pinion_oauth::constant_time_eq(presented.as_bytes(), self.key.as_bytes())
+    }
+}
+
 /// Passwords and browser sessions.
 #[derive(Debug, Clone)]
 pub struct Sessions {
@@ -206,6 +288,60 @@ impl Sessions {
         self.store.set_password_hash(&user.id, Some(&hash)).await?;
         self.store.delete_user_sessions(&user.id).await?;
         tracing::info!(user_id = %user.id, "Set a password.");
+        Ok(user)
+    }
+
+    /// Whether no account exists yet, so `/setup` may make the first.
+    pub async fn needs_first_account(&self) -> Result<bool, ServiceError> {
+        Ok(self.store.list_users().await?.is_empty())
+    }
+
+    /// Creates the first account, an admin with `password`, for whoever
+    /// presents the server's setup `key`. Refused (`Forbidden`) for a wrong
+    /// key, and (`Conflict` on `username`) once any account exists.
+    #[tracing::instrument(skip_all, fields(username = %username))]
+    pub async fn create_first_account(
+        &self,
+        key: &SetupKey,
+        presented: &str,
+        username: &str,
+        password: &Password,
+    ) -> Result<User, ServiceError> {
+        if !key.matches(presented) {
+            return Err(ServiceError::Forbidden(
+                "that is not this server's setup key: copy the one `pinion serve` printed",
+            ));
+        }
+        let mut errors = Vec::new();
+        let parsed = match Username::parse(username) {
+            Ok(name) => Some(name),
+            Err(err) => {
+                errors.push(err);
+                None
+            }
+        };
+        if let Err(invalid) = validate_password(password) {
+            errors.push(invalid);
+        }
+        let Some(username) = parsed.filter(|_| errors.is_empty()) else {
+            return Err(ServiceError::Validation(pinion_domain::ValidationErrors(
+                errors,
+            )));
+        };
+        if !self.needs_first_account().await? {
+            return Err(ServiceError::Conflict {
+                field: "username",
+                message: "an account exists already: sign in, or ask its admin for one".into(),
+            });
+        }
+        let user = self
+            .store
+            .create_user(&username, pinion_domain::Role::Admin)
+            .await?;
+        self.set_password(crate::Actor::Operator, username.as_str(), password)
+            .await?;
+        key.discard();
+        tracing::info!(user_id = %user.id, "Created the first account through the setup page.");
         Ok(user)
     }
 
@@ -430,6 +566,70 @@ mod tests {
         .await
         .unwrap()
         .store
+    }
+
+    #[tokio::test]
+    async fn the_first_account_needs_the_setup_key_and_only_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = Sessions::new(store(&dir).await, Arc::new(pinion_domain::SystemClock));
+        let key = SetupKey::write_to(dir.path()).unwrap();
+        let path = key.file().unwrap().to_owned();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written.trim(), key.expose_secret());
+        assert!(!format!("{key:?}").contains(key.expose_secret()));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(sessions.needs_first_account().await.unwrap());
+        let password = Password::new("a long first password");
+
+        let wrong = sessions
+            .create_first_account(&key, "0000-0000", "alice", &password)
+            .await;
+        assert!(
+            matches!(wrong, Err(ServiceError::Forbidden(_))),
+            "{wrong:?}"
+        );
+        let typed = format!(" {} ", key.expose_secret().to_uppercase());
+        let invalid = sessions
+            .create_first_account(&key, &typed, "a b", &Password::new("short"))
+            .await;
+        let Err(ServiceError::Validation(errors)) = invalid else {
+            panic!("{invalid:?}")
+        };
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["username", "password"]);
+        assert!(sessions.needs_first_account().await.unwrap());
+
+        let admin = sessions
+            .create_first_account(&key, &typed, "alice", &password)
+            .await
+            .unwrap();
+        assert_eq!(admin.role, pinion_domain::Role::Admin);
+        assert!(!path.exists(), "the used key's file is removed");
+        assert!(!sessions.needs_first_account().await.unwrap());
+        assert!(
+            sessions
+                .sign_in("alice", &password)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let again = sessions
+            .create_first_account(&key, &typed, "mallory", &password)
+            .await;
+        assert!(
+            matches!(
+                again,
+                Err(ServiceError::Conflict {
+                    field: "username",
+                    ..
+                })
+            ),
+            "{again:?}"
+        );
     }
 
     #[test]

@@ -122,11 +122,35 @@ impl ServeArgs {
         server.max_connections = self.max_connections.map(|n| n as usize);
         server.check_interval = (!self.check_interval.is_zero()).then_some(self.check_interval);
         server.deliver_webhooks = !self.no_webhook_delivery;
+        // An empty install: whoever can read the data directory can make
+        // the first account in a browser, with a key written there. Once
+        // an account exists, a key left from an earlier start is removed.
+        if let Some(dir) = &pinion.settings().data_dir {
+            if pinion.sessions.needs_first_account().await? {
+                match pinion_service::SetupKey::write_to(dir) {
+                    Ok(key) => server.setup_key = Some(key),
+                    Err(err) => tracing::warn!(
+                        error = %err,
+                        "Could not write the setup key; create the first account with `pinion users create`."
+                    ),
+                }
+            } else {
+                let _ = std::fs::remove_file(dir.join(pinion_service::SETUP_KEY_FILE));
+            }
+        }
+        let setup_key = server.setup_key.clone();
         let app = Application::build(server, pinion).await?;
         eprintln!(
             "Pinion is serving on http://{} (public URL {public_url}).",
             app.local_addr()
         );
+        if let Some(path) = setup_key.as_ref().and_then(|key| key.file()) {
+            eprintln!(
+                "No account exists yet. Create the first (an admin) at {public_url}setup with \
+                 the key in {} (readable only by this account), or with `pinion users create`.",
+                path.display()
+            );
+        }
         if let Some(sim) = &simulator {
             eprint!("{}", simulator_banner(sim, &public_url));
         }

@@ -5,6 +5,8 @@
 //!
 //! - `GET|POST /sign-in`, `POST /sign-out`: password sign-in and sessions
 //!   (`session.rs` explains the cookies and CSRF tokens).
+//! - `GET|POST /setup`: the first account of an empty install, for whoever
+//!   has the setup key `pinion serve` printed; 404 once any account exists.
 //! - `GET /credentials`: the credentials page, one tile per credential.
 //! - `GET|POST /credentials/new`: the Add New Credential overlay (a normal
 //!   page without JavaScript).
@@ -53,6 +55,7 @@ mod destinations;
 mod error;
 mod layout;
 mod session;
+mod setup;
 mod sign_in;
 mod sign_out;
 mod sources;
@@ -76,6 +79,7 @@ pub fn router() -> Router<AppState> {
             get(|| async { axum::response::Redirect::to("/credentials") }),
         )
         .route("/sign-in", get(sign_in::get).post(sign_in::post))
+        .route("/setup", get(setup::get).post(setup::post))
         .route("/sign-out", post(sign_out::post))
         .route("/credentials", get(credentials::get))
         .route(

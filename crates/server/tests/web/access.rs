@@ -80,6 +80,9 @@ const ROUTES: &[UiRoute] = &[
     route("GET", "/sign-in", Public(200)),
     // Without the form's double-submit cookie.
     route("POST", "/sign-in", Public(403)),
+    // Closed where an account exists, as here (see `setup.rs`).
+    route("GET", "/setup", Public(404)),
+    route("POST", "/setup", Public(404)),
     route("GET", "/static/{file}", Public(200)),
     route("GET", "/healthz", Public(200)),
     route("GET", "/readyz", Public(200)),

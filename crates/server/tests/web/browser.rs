@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use crate::helpers::{PASSWORD, PINNER, PINNER_PASSWORD, TestApp, spawn_app};
+use crate::helpers::{PASSWORD, PINNER, PINNER_PASSWORD, TestApp, spawn_app, spawn_empty_app};
 
 /// A chromedriver process, killed when dropped.
 struct Driver {
@@ -226,7 +226,12 @@ async fn sign_in_and_fill_the_overlay(client: &Client, app: &TestApp, prefix: &s
     click(client, "form[action='/sign-in'] button[type=submit]").await;
     wait_for_path(client, "/credentials").await;
     assert_eq!(text_of(client, "h1").await, "Credentials");
+    fill_the_overlay(client, app, prefix).await;
+}
 
+/// From a signed-in page: New data source, Add Credential, and the overlay
+/// filled and sent up to Pinterest's consent page.
+async fn fill_the_overlay(client: &Client, app: &TestApp, prefix: &str) {
     click(client, "header nav a[href='/sources/new']").await;
     wait_for_path(client, "/sources/new").await;
     assert_eq!(text_of(client, "h1").await, "New data source");
@@ -737,7 +742,8 @@ async fn wait_for_text(client: &Client, css: &str, text: &str) -> String {
 }
 
 /// Issue 15's test of done: from an empty install to a scheduled source
-/// and a published pin at 1280 × 900, without the CLI. The run's page shows
+/// and a published pin at 1280 × 900, without the CLI: the first account
+/// is made on `/setup` with the key the server wrote to its data directory. The run's page shows
 /// where the output is, a preview and the downloads; the source is
 /// scheduled and switched to incremental; the credential gets write scopes
 /// through its settings and Save and authorize; a destination is made,
@@ -746,11 +752,26 @@ async fn wait_for_text(client: &Client, css: &str, text: &str) -> String {
 /// says what deleting it would stop.
 #[tokio::test]
 async fn from_an_empty_install_to_a_scheduled_source_and_a_published_pin_in_the_browser() {
-    let app = spawn_app().await;
+    let app = spawn_empty_app().await;
     let driver = start_driver();
     let client = open_browser(&driver).await;
 
-    sign_in_and_fill_the_overlay(&client, &app, "walk-").await;
+    // The first account, with the key `pinion serve` wrote for its operator.
+    client
+        .goto(&format!("{}/credentials", app.address))
+        .await
+        .unwrap();
+    wait_for_path(&client, "/sign-in").await;
+    click(&client, "a[href='/setup']").await;
+    wait_for_path(&client, "/setup").await;
+    fill(&client, "#setup_key", app.setup_key.as_deref().unwrap()).await;
+    fill(&client, "#username", "alice").await;
+    fill(&client, "#password", PASSWORD).await;
+    screenshot(&client, "walk-00-first-account").await;
+    assert_accessible(&client).await;
+    click(&client, "button[type=submit].primary").await;
+    wait_for_path(&client, "/credentials").await;
+    fill_the_overlay(&client, &app, "walk-").await;
     click(&client, "button[name=decision][value=accept]").await;
     text_of(&client, ".notice.authorized").await;
     click(&client, "button[name=action][value=save]").await;

@@ -35,11 +35,22 @@ pub struct TestApp {
     /// The server's store, for setting up what the pages cannot make
     /// directly (a run caught while it runs).
     pub store: std::sync::Arc<dyn pinion_store::Store>,
+    /// The setup key of an empty install ([`spawn_empty_app`]).
+    pub setup_key: Option<String>,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn(true).await
+}
+
+/// An empty install: no account, and `/setup` open with a setup key.
+pub async fn spawn_empty_app() -> TestApp {
+    spawn(false).await
+}
+
+async fn spawn(with_users: bool) -> TestApp {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{}", pinion_testkit::free_port())
         .parse()
         .unwrap();
@@ -56,7 +67,8 @@ pub async fn spawn_app() -> TestApp {
     let sessions =
         pinion_service::Sessions::new(store.clone(), Arc::new(pinion_domain::SystemClock));
     let mut api_tokens = Vec::new();
-    for name in ["alice", "bob"] {
+    let names: &[&str] = if with_users { &["alice", "bob"] } else { &[] };
+    for &name in names {
         let user = store
             .create_user(&Username::parse(name).unwrap(), Role::User)
             .await
@@ -81,6 +93,13 @@ pub async fn spawn_app() -> TestApp {
     let pinion = pinion_service::Pinion::with_store(store.clone(), service).unwrap();
     let mut settings = Settings::new(addr);
     settings.refresher = None;
+    if !with_users {
+        settings.setup_key = Some(pinion_service::SetupKey::write_to(dir.path()).unwrap());
+    }
+    let setup_key = settings
+        .setup_key
+        .as_ref()
+        .map(|key| key.expose_secret().to_owned());
     let app = Application::build(settings, pinion).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async {
@@ -91,7 +110,12 @@ pub async fn spawn_app() -> TestApp {
         sim,
         client_id: app_info.client_id,
         client_secret: app_info.client_secret,
-        api_tokens: api_tokens.try_into().unwrap(),
+        api_tokens: if with_users {
+            api_tokens.try_into().unwrap()
+        } else {
+            [String::new(), String::new()]
+        },
+        setup_key,
         data_dir: dir.path().to_owned(),
         store,
         _dir: dir,

@@ -13,6 +13,7 @@ mod pages;
 mod revoked;
 mod runs;
 mod settings;
+mod setup;
 mod sharing;
 mod sources;
 mod tokens;

@@ -10,12 +10,20 @@ use crate::AppState;
 use crate::web::layout::public_page;
 use crate::web::session::signin_cookie;
 
-/// The form, with `error` above it and `username` kept.
-pub fn form(csrf: &str, username: &str, error: Option<&str>) -> Markup {
+/// The form, with `error` above it and `username` kept; `setup` adds the
+/// way to the first account of an empty install.
+pub fn form(csrf: &str, username: &str, error: Option<&str>, setup: bool) -> Markup {
     public_page(
         "Sign in",
         html! {
             h1 { "Sign in to Pinion" }
+            @if setup {
+                p class="notice setup" {
+                    "No account exists yet. "
+                    a href="/setup" { "Create the first account" }
+                    " with the setup key in Pinion's data directory."
+                }
+            }
             @if let Some(error) = error {
                 p class="notice bad" role="alert" { (crate::web::layout::prose(error)) }
             }
@@ -43,9 +51,10 @@ pub fn form(csrf: &str, username: &str, error: Option<&str>) -> Markup {
 pub async fn get(State(state): State<AppState>) -> Response {
     let value = state.sessions.issue_signin_token();
     let cookie = signin_cookie(&state.public_url, &value);
+    let setup = crate::web::setup::open(&state).await;
     (
         [(header::SET_COOKIE, cookie)],
-        Html(form(&value, "", None).into_string()),
+        Html(form(&value, "", None, setup).into_string()),
     )
         .into_response()
 }

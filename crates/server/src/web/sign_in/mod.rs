@@ -5,3 +5,4 @@ mod post;
 
 pub use get::get;
 pub use post::post;
+pub(crate) use post::{form_token_ok, signed_in_response};

@@ -78,6 +78,15 @@ pub async fn post(
         }
         Err(err) => return Err(err.into()),
     };
+    signed_in_response(&state, &signed_in)
+}
+
+/// Goes to the credentials page with the new session's cookies (and the
+/// sign-in form's cleared).
+pub(crate) fn signed_in_response(
+    state: &AppState,
+    signed_in: &pinion_service::SignedIn,
+) -> Result<Response, WebError> {
     let mut response = Redirect::to("/credentials").into_response();
     let max_age = state.sessions.ttl().as_secs();
     for cookie in [
@@ -91,11 +100,20 @@ pub async fn post(
     Ok(response)
 }
 
+/// Whether the form's double-submit token matches its cookie and was
+/// issued by this deployment (see `pinion_service::sessions`).
+pub(crate) fn form_token_ok(state: &AppState, headers: &HeaderMap, presented: &str) -> bool {
+    let expected = read_signin_cookie(headers, &state.public_url).unwrap_or_default();
+    !expected.is_empty()
+        && pinion_oauth::constant_time_eq(expected.as_bytes(), presented.as_bytes())
+        && state.sessions.signin_token_valid(expected)
+}
+
 /// The form again with `message`, under a new double-submit token for the
 /// next attempt.
 fn form_again(state: &AppState, username: &str, message: &str) -> Response {
     let value = state.sessions.issue_signin_token();
-    let page = super::get::form(&value, username, Some(message));
+    let page = super::get::form(&value, username, Some(message), false);
     (
         [(header::SET_COOKIE, signin_cookie(&state.public_url, &value))],
         Html(page.into_string()),
