@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use pinion_domain::{Clock, CredentialId};
-use pinion_store::{HealthSchedule, Store};
+use pinion_store::HealthSchedule;
 
 use crate::Lifecycle;
 use crate::activity::Actor;
@@ -44,7 +44,9 @@ pub fn check_period(interval: Duration) -> Duration {
 #[derive(Debug, Clone)]
 pub struct HealthChecker {
     lifecycle: Lifecycle,
-    store: Arc<dyn Store>,
+    /// Only the health-check claims: the checks themselves go through
+    /// `lifecycle`.
+    store: Arc<dyn pinion_store::HealthStore>,
     clock: Arc<dyn Clock>,
     schedule: HealthSchedule,
     started: DateTime<Utc>,
@@ -54,7 +56,7 @@ impl HealthChecker {
     /// A checker that checks each active credential every `interval`.
     pub(crate) fn new(
         lifecycle: Lifecycle,
-        store: Arc<dyn Store>,
+        store: Arc<dyn pinion_store::HealthStore>,
         clock: Arc<dyn Clock>,
         interval: Duration,
     ) -> Self {

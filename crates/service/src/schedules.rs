@@ -116,7 +116,12 @@ impl Schedule {
 /// Schedules and the scheduler.
 #[derive(Debug, Clone)]
 pub struct Schedules {
-    store: Arc<dyn Store>,
+    /// The schedules and their slots.
+    store: Arc<dyn pinion_store::ScheduleStore>,
+    /// Sources, read to check who manages one.
+    sources: Arc<dyn pinion_store::WebStateStore>,
+    /// Users, read to run a due slot as its source's owner.
+    users: Arc<dyn pinion_store::UserStore>,
     runs: Runs,
     clock: Arc<dyn Clock>,
     min_interval: Duration,
@@ -132,6 +137,8 @@ impl Schedules {
         min_interval: Duration,
     ) -> Self {
         Self {
+            sources: store.clone(),
+            users: store.clone(),
             store,
             runs,
             clock,
@@ -146,7 +153,7 @@ impl Schedules {
         actor: &Actor,
         id: &SourceId,
     ) -> Result<SourceRecord, ServiceError> {
-        match self.store.get_source(id.as_str()).await {
+        match self.sources.get_source(id.as_str()).await {
             Ok(source) if actor.manages(&source.owner) => Ok(source),
             Ok(_) | Err(pinion_store::StoreError::NotFound { .. }) => {
                 Err(ServiceError::NotFound { what: "source" })
@@ -417,7 +424,7 @@ impl Schedules {
         schedule: &ScheduleRecord,
         slot: DateTime<Utc>,
     ) -> Result<String, String> {
-        let owner = match self.store.get_user(&schedule.owner).await {
+        let owner = match self.users.get_user(&schedule.owner).await {
             Ok(owner) => owner,
             Err(err) => {
                 return Err(format!(

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use pinion_domain::Clock;
-use pinion_store::{AttemptOutcome, ClaimedDelivery, Recorded, Store};
+use pinion_store::{AttemptOutcome, ClaimedDelivery, NotificationStore, Recorded};
 use url::{Host, Url};
 
 use super::NotificationSettings;
@@ -51,7 +51,8 @@ const CONCURRENCY: usize = 8;
 /// The delivery loop.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
-    store: Arc<dyn Store>,
+    /// Only the outbox; the events it repairs go through `events`.
+    store: Arc<dyn NotificationStore>,
     clock: Arc<dyn Clock>,
     settings: NotificationSettings,
     wake: Arc<tokio::sync::Notify>,
@@ -61,7 +62,7 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub(super) fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn NotificationStore>,
         clock: Arc<dyn Clock>,
         settings: NotificationSettings,
         wake: Arc<tokio::sync::Notify>,
