@@ -19,7 +19,8 @@ const KNOWN_TOKENS: usize = 10_000;
 /// User management, as the CLI and the admin screens use it.
 #[derive(Debug, Clone)]
 pub struct Users {
-    store: Arc<dyn Store>,
+    /// Users and their API tokens only.
+    store: Arc<dyn pinion_store::UserStore>,
     /// The users of recently seen API tokens, by the token's SHA-256 (never
     /// the token itself), until the store changes.
     known_tokens: Arc<ReadCache<[u8; 32], Arc<User>>>,

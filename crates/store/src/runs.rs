@@ -14,7 +14,9 @@
 //!
 //! API tokens gain a name and a "last used" time. A token's public id,
 //! `tok_` and the first 8 bytes of its SHA-256 hash in hex, is derived from
-//! what is already stored: it says nothing usable about the token.
+//! what is already stored: it says nothing usable about the token. The
+//! token rows and ids are defined here; their operations belong to
+//! [`crate::UserStore`] (`users.rs`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,7 +24,6 @@ use pinion_domain::UserId;
 
 use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
-use crate::model::User;
 use crate::sql::SqlStore;
 
 pub use pinion_domain::record::{ApiTokenInfo, RunRecord, RunStatus, RunStreamCount};
@@ -288,28 +289,6 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// cleanly), so another process or the next start takes them over at
     /// once; returns how many.
     async fn release_run_leases(&self, owner: &str) -> Result<u64, StoreError>;
-
-    /// Issues an API token named `name` for `user`; the plaintext is
-    /// returned once, with the listing entry.
-    async fn create_named_api_token(
-        &self,
-        user: &UserId,
-        name: &str,
-    ) -> Result<(pinion_domain::ApiToken, ApiTokenInfo), StoreError>;
-
-    /// `user`'s unrevoked API tokens, newest first.
-    async fn list_api_tokens(&self, user: &UserId) -> Result<Vec<ApiTokenInfo>, StoreError>;
-
-    /// Revokes `user`'s token with public id `id`; `false` when `user` has
-    /// no such unrevoked token.
-    async fn revoke_api_token_by_id(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
-
-    /// The user an unrevoked token belongs to, noting the use (written at
-    /// most once per [`LAST_USED_GRANULARITY`], so reads stay reads).
-    async fn authenticate_api_token(
-        &self,
-        token: &pinion_domain::ApiToken,
-    ) -> Result<Option<User>, StoreError>;
 }
 
 /// [`RunStore`] on SQL, for both dialects.
@@ -631,122 +610,6 @@ where
         .await
         .map_err(Self::db_error)?;
         Ok(D::rows_affected(&result))
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id = %user))]
-    async fn create_named_api_token(
-        &self,
-        user: &UserId,
-        name: &str,
-    ) -> Result<(pinion_domain::ApiToken, crate::runs::ApiTokenInfo), StoreError> {
-        let now = crate::sql::stored_time(self.clock.now());
-        let token = pinion_domain::ApiToken::random();
-        let hash = crate::sql::api_token_hash(&token);
-        sqlx::query(
-            "INSERT INTO api_tokens (token_hash, user_id, created_at, name) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&hash)
-        .bind(user.as_str())
-        .bind(now)
-        .bind(name)
-        .execute(&self.pool)
-        .await
-        .inspect(|_| self.changes.bump())
-        .map_err(|err| match &err {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                StoreError::NotFound { entity: "user" }
-            }
-            _ => Self::db_error(err),
-        })?;
-        let info = crate::runs::ApiTokenInfo {
-            id: crate::runs::token_id(&hash),
-            name: Some(name.to_owned()),
-            created_at: now,
-            last_used_at: None,
-        };
-        Ok((token, info))
-    }
-
-    async fn list_api_tokens(
-        &self,
-        user: &UserId,
-    ) -> Result<Vec<crate::runs::ApiTokenInfo>, StoreError> {
-        let rows: Vec<crate::runs::ApiTokenRow> = sqlx::query_as(
-            "SELECT token_hash, name, created_at, last_used_at FROM api_tokens \
-             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC",
-        )
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(Self::db_error)?;
-        Ok(rows.into_iter().map(|row| row.into_info()).collect())
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id = %user))]
-    async fn revoke_api_token_by_id(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
-        let hashes: Vec<(Vec<u8>,)> = sqlx::query_as(
-            "SELECT token_hash FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(Self::db_error)?;
-        let Some((hash,)) = hashes
-            .into_iter()
-            .find(|(hash,)| crate::runs::token_id(hash).as_str() == id)
-        else {
-            return Ok(false);
-        };
-        let now = crate::sql::stored_time(self.clock.now());
-        let result = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $3 WHERE token_hash = $1 \
-             AND user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(&hash)
-        .bind(user.as_str())
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .inspect(|_| self.changes.bump())
-        .map_err(Self::db_error)?;
-        Ok(D::rows_affected(&result) > 0)
-    }
-
-    async fn authenticate_api_token(
-        &self,
-        token: &pinion_domain::ApiToken,
-    ) -> Result<Option<User>, StoreError> {
-        let hash = crate::sql::api_token_hash(token);
-        let found: Option<crate::runs::UserWithUse> = sqlx::query_as(
-            "SELECT u.id, u.username, u.role, u.password_hash, u.created_at, \
-             u.updated_at, t.last_used_at FROM api_tokens t \
-             JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-        )
-        .bind(&hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(Self::db_error)?;
-        let Some(found) = found else {
-            return Ok(None);
-        };
-        let now = crate::sql::stored_time(self.clock.now());
-        let stale = crate::runs::last_use_stale(found.last_used_at, now);
-        if stale {
-            // Best effort: a failed note never fails the request.
-            if let Err(err) =
-                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
-                    .bind(&hash)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-                    .inspect(|_| self.changes.bump())
-            {
-                tracing::warn!(error = %err, "Could not note an API token's use.");
-            }
-        }
-        found.user.into_user().map(Some)
     }
 }
 

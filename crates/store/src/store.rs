@@ -107,6 +107,31 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
 
     /// Revokes every API token of `user`; returns how many were revoked.
     async fn revoke_api_tokens(&self, user: &UserId) -> Result<u64, StoreError>;
+
+    /// Issues an API token named `name` for `user`; the plaintext is
+    /// returned once, with the listing entry.
+    async fn create_named_api_token(
+        &self,
+        user: &UserId,
+        name: &str,
+    ) -> Result<(pinion_domain::ApiToken, crate::runs::ApiTokenInfo), StoreError>;
+
+    /// `user`'s unrevoked API tokens, newest first.
+    async fn list_api_tokens(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<crate::runs::ApiTokenInfo>, StoreError>;
+
+    /// Revokes `user`'s token with public id `id`; `false` when `user` has
+    /// no such unrevoked token.
+    async fn revoke_api_token_by_id(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
+
+    /// The user an unrevoked token belongs to, noting the use (written at
+    /// most once per [`crate::LAST_USED_GRANULARITY`], so reads stay reads).
+    async fn authenticate_api_token(
+        &self,
+        token: &pinion_domain::ApiToken,
+    ) -> Result<Option<User>, StoreError>;
 }
 
 /// Credentials: their metadata, sealed client secrets and tokens, status and
