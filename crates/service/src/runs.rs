@@ -259,7 +259,9 @@ impl Runs {
                 "the process running it stopped renewing its lease"
             };
             tracing::warn!(run_id = %run.id, previous_owner = %run.owner_instance, reason = why, "Took over a run.");
-            self.events.run_taken_over(&run.id, why).await;
+            self.events
+                .run_taken_over(&run.id, run.takeovers + 1, why)
+                .await;
             let record = match self.store.get_run(&run.id).await {
                 Ok(record) => record,
                 Err(err) => {

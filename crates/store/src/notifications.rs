@@ -363,6 +363,22 @@ pub trait NotificationStore: Send + Sync + std::fmt::Debug {
     /// process stopped between storing it and announcing it), oldest first.
     async fn unannounced_runs(&self, limit: u32) -> Result<Vec<String>, StoreError>;
 
+    /// Notes that run `run`'s takeovers up to its `takeovers`-th were
+    /// announced and queues `event` for `owner`, in one transaction, unless
+    /// they were already (by another process): then `None`, else how many
+    /// deliveries were queued.
+    async fn announce_takeover(
+        &self,
+        run: &str,
+        takeovers: i64,
+        owner: &UserId,
+        event: &NewEvent,
+    ) -> Result<Option<usize>, StoreError>;
+
+    /// Up to `limit` runs with a takeover never announced, with their
+    /// number of takeovers.
+    async fn unannounced_takeovers(&self, limit: u32) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// Up to `limit` credentials whose alert lags their status, as when a
     /// process stopped between storing a credential's change and queuing its
     /// event: one that needs reauthorization without a
@@ -944,6 +960,44 @@ where
         let queued = Self::enqueue_in(&mut tx, owner, event, now).await?;
         self.commit(tx).await?;
         Ok(Some(queued))
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %run))]
+    async fn announce_takeover(
+        &self,
+        run: &str,
+        takeovers: i64,
+        owner: &UserId,
+        event: &NewEvent,
+    ) -> Result<Option<usize>, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query(
+            "UPDATE runs SET takeovers_announced = $2 WHERE id = $1 \
+             AND takeovers_announced < $2 AND takeovers >= $2",
+        )
+        .bind(run)
+        .bind(takeovers)
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::db_error)?;
+        if D::rows_affected(&result) == 0 {
+            return Ok(None);
+        }
+        let queued = Self::enqueue_in(&mut tx, owner, event, now).await?;
+        self.commit(tx).await?;
+        Ok(Some(queued))
+    }
+
+    async fn unannounced_takeovers(&self, limit: u32) -> Result<Vec<(String, i64)>, StoreError> {
+        sqlx::query_as(
+            "SELECT id, CAST(takeovers AS BIGINT) FROM runs \
+             WHERE takeovers > takeovers_announced ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_error)
     }
 
     async fn unannounced_runs(&self, limit: u32) -> Result<Vec<String>, StoreError> {

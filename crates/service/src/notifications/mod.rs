@@ -25,9 +25,9 @@
 //!   the event to the [`Deliverer`] of any replica, which looks for
 //!   credentials whose alert lags their status, and finished runs never
 //!   announced, when it starts and every [`SWEEP`] after
-//!   (`Events::announce_missed`), so those events are still sent, once. A
-//!   takeover's event has no such repair: a process that stops between
-//!   claiming a run and queuing `run.taken_over` loses that event.
+//!   (`Events::announce_missed`), so those events are still sent, once;
+//!   the same for a takeover never announced (the run's
+//!   `takeovers_announced` lags its `takeovers`).
 //! - [`Deliverer`]: the background loop of every `pinion serve` that claims
 //!   due deliveries (one attempt at a time across replicas), posts them and
 //!   records each attempt; see `delivery.rs`.
@@ -242,9 +242,10 @@ impl Events {
 
     /// Announces what a stopped process stored and never announced: a
     /// credential that needs reauthorization with no such alert, a
-    /// credential working again still under an alert, and a run's outcome
-    /// (the store's conditional alert row and the run's `announced_at` keep
-    /// each event to once, whichever process gets there first). Returns how
+    /// credential working again still under an alert, a run's takeover and
+    /// a run's outcome (the store's conditional alert row, the run's
+    /// `takeovers_announced` and `announced_at` keep each event to once,
+    /// whichever process gets there first). Returns how
     /// many changes were announced.
     pub(crate) async fn announce_missed(&self) -> Result<usize, pinion_store::StoreError> {
         let Some(sink) = &self.sink else {
@@ -301,6 +302,23 @@ impl Events {
                 );
             }
             self.queued(sink, event_type, result);
+        }
+        for (run_id, takeovers) in sink.store.unannounced_takeovers(100).await? {
+            let reason = "the process running it stopped";
+            match self
+                .announce_takeover(sink, &run_id, takeovers, reason)
+                .await
+            {
+                Ok(true) => {
+                    queued += 1;
+                    tracing::info!(
+                        run_id,
+                        "Announced a takeover a stopped process left unannounced."
+                    );
+                }
+                Ok(false) | Err(pinion_store::StoreError::NotFound { .. }) => {}
+                Err(err) => return Err(err),
+            }
         }
         for run_id in sink.store.unannounced_runs(100).await? {
             match self.announce_run(sink, &run_id).await {
@@ -375,16 +393,29 @@ impl Events {
         Ok(true)
     }
 
-    /// Run `run_id` was taken over from a process that stopped (`reason`).
-    pub(crate) async fn run_taken_over(&self, run_id: &str, reason: &str) {
+    /// Run `run_id` was taken over, for the `takeovers`-th time, from a
+    /// process that stopped (`reason`): announces `run.taken_over` unless
+    /// another process already did.
+    pub(crate) async fn run_taken_over(&self, run_id: &str, takeovers: i64, reason: &str) {
         let Some(sink) = &self.sink else { return };
-        let run = match sink.store.get_run(run_id).await {
-            Ok(run) => run,
-            Err(err) => {
-                tracing::warn!(run_id, error = %err, "Could not read a run taken over to announce it.");
-                return;
-            }
-        };
+        if let Err(err) = self
+            .announce_takeover(sink, run_id, takeovers, reason)
+            .await
+        {
+            tracing::warn!(run_id, error = %err, "Could not announce a run taken over.");
+        }
+    }
+
+    /// Announces run `run_id`'s `takeovers`-th takeover once; returns
+    /// whether this call did.
+    async fn announce_takeover(
+        &self,
+        sink: &Sink,
+        run_id: &str,
+        takeovers: i64,
+        reason: &str,
+    ) -> Result<bool, pinion_store::StoreError> {
+        let run = sink.store.get_run(run_id).await?;
         let source = sink.store.get_source(run.source_id.as_str()).await.ok();
         let data = json!({
             "run_id": run.id.as_str(),
@@ -393,12 +424,19 @@ impl Events {
             "reason": reason,
         });
         let event = self.event(sink, EventType::RunTakenOver, data);
-        let result = sink
+        let Some(queued) = sink
             .store
-            .enqueue_event(&run.owner, &event)
-            .await
-            .map(|queued| queued > 0);
-        self.queued(sink, EventType::RunTakenOver, result);
+            .announce_takeover(run.id.as_str(), takeovers, &run.owner, &event)
+            .await?
+        else {
+            return Ok(false);
+        };
+        self.queued(
+            sink,
+            EventType::RunTakenOver,
+            Ok::<_, pinion_store::StoreError>(queued > 0),
+        );
+        Ok(true)
     }
 }
 

@@ -492,6 +492,44 @@ pub async fn changes_a_stopped_process_left_unannounced_are_found_until_announce
     );
     assert!(store.unannounced_runs(10).await.unwrap().is_empty());
     store.start_run(run.id.as_str()).await.unwrap();
+    // Taken over from a process that stopped: found until announced.
+    assert!(store.unannounced_takeovers(10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_run(
+                run.id.as_str(),
+                "a process",
+                true,
+                &pinion_store::RunLease {
+                    owner: "another process".into(),
+                    expires_at: Utc::now() + chrono::Duration::hours(1),
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.unannounced_takeovers(10).await.unwrap(),
+        vec![(run.id.as_str().to_owned(), 1)]
+    );
+    let taken = event(EventType::RunTakenOver);
+    assert_eq!(
+        store
+            .announce_takeover(run.id.as_str(), 1, &alice, &taken)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .announce_takeover(run.id.as_str(), 1, &alice, &taken)
+            .await
+            .unwrap(),
+        None,
+        "announced once"
+    );
+    assert!(store.unannounced_takeovers(10).await.unwrap().is_empty());
     store
         .finish_run(
             run.id.as_str(),
@@ -536,6 +574,7 @@ pub async fn changes_a_stopped_process_left_unannounced_are_found_until_announce
             "credential.recovered",
             "credential.refresh_failing",
             "run.failed",
+            "run.taken_over",
         ]
     );
 }
