@@ -6,3 +6,5 @@
 -- that queues the event). Takeovers before this column count as announced.
 ALTER TABLE runs ADD COLUMN takeovers_announced INTEGER NOT NULL DEFAULT 0;
 UPDATE runs SET takeovers_announced = takeovers;
+CREATE INDEX runs_unannounced_takeovers ON runs (id)
+    WHERE takeovers > takeovers_announced;
