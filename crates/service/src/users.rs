@@ -68,10 +68,9 @@ impl Users {
     ) -> Result<User, ServiceError> {
         let actor = actor.into();
         let username = Username::parse(username)?;
-        if actor.user().is_some_and(|user| user.username == username) {
-            return Ok(self.store.get_user_by_username(&username).await?);
+        if actor.user().is_none_or(|user| user.username != username) {
+            manages_users(&actor)?;
         }
-        manages_users(&actor)?;
         Ok(self.store.get_user_by_username(&username).await?)
     }
 
