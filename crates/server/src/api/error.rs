@@ -19,7 +19,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    field: Option<&'static str>,
+    field: Option<std::borrow::Cow<'static, str>>,
     errors: Vec<FieldError>,
 }
 
@@ -75,7 +75,7 @@ impl ApiError {
     /// The same error naming request field `field`.
     pub fn with_field(self, field: &'static str) -> Self {
         Self {
-            field: Some(field),
+            field: Some(field.into()),
             ..self
         }
     }
@@ -98,7 +98,7 @@ impl ApiError {
     /// 400: query parameter `name` is outside what the document allows.
     pub fn invalid_query(name: &'static str, message: impl std::fmt::Display) -> Self {
         Self {
-            field: Some(name),
+            field: Some(name.into()),
             ..Self::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_query",
@@ -191,7 +191,7 @@ impl From<ServiceError> for ApiError {
                     status: StatusCode::UNPROCESSABLE_ENTITY,
                     code: "validation_failed",
                     message: errors.to_string(),
-                    field: first.map(|e| e.field),
+                    field: first.map(|e| e.field.into()),
                     errors: errors.0,
                 }
             }
@@ -201,7 +201,7 @@ impl From<ServiceError> for ApiError {
                 Self::new(StatusCode::FORBIDDEN, "not_shared", err.to_string())
             }
             ServiceError::Conflict { field, message } => Self {
-                field: Some(field),
+                field: Some(field.into()),
                 ..Self::new(
                     StatusCode::CONFLICT,
                     "conflict",
@@ -209,7 +209,7 @@ impl From<ServiceError> for ApiError {
                 )
             },
             ServiceError::NotAuthorized { .. } => Self {
-                field: Some("credential_id"),
+                field: Some("credential_id".into()),
                 ..Self::new(
                     StatusCode::CONFLICT,
                     "credential_not_authorized",
@@ -254,14 +254,17 @@ impl From<JsonRejection> for ApiError {
                 ),
             );
         }
-        let message = match &rejection {
+        let (message, field) = match &rejection {
             // serde's text for a wrongly typed or invalid value quotes the
             // value (a client secret sent as a number, say): name the field
             // and the kind of problem only.
             JsonRejection::JsonDataError(_) => data_error_message(&rejection.body_text()),
-            _ => rejection.body_text(),
+            _ => (rejection.body_text(), None),
         };
-        Self::new(status, "invalid_json", message)
+        Self {
+            field: field.map(Into::into),
+            ..Self::new(status, "invalid_json", message)
+        }
     }
 }
 
@@ -282,8 +285,9 @@ impl From<QueryRejection> for ApiError {
 }
 
 /// A message for a JSON body of the wrong shape that names the field (when
-/// it is a plain path) and the kind of problem, and quotes no value.
-fn data_error_message(text: &str) -> String {
+/// it is a plain path) and the kind of problem, and quotes no value; with
+/// the field's path (`output.kind`, `streams[1]`) for the error's `field`.
+fn data_error_message(text: &str) -> (String, Option<String>) {
     let detail = text
         .split_once("target type: ")
         .map_or(text, |(_, detail)| detail);
@@ -307,13 +311,16 @@ fn data_error_message(text: &str) -> String {
     };
     if let Some(name) = backticked(reason, "missing field `") {
         return match path {
-            Some(path) => format!("`{path}` is missing the field `{name}`"),
-            None => format!("the field `{name}` is missing"),
+            Some(path) => (
+                format!("`{path}` is missing the field `{name}`"),
+                Some(format!("{path}.{name}")),
+            ),
+            None => (format!("the field `{name}` is missing"), Some(name)),
         };
     }
     if reason.starts_with("unknown field") {
         // The path ends in the unknown name itself, which came from the body.
-        return "the body has a field that is not known".to_owned();
+        return ("the body has a field that is not known".to_owned(), None);
     }
     let what = if reason.starts_with("invalid type") {
         "has the wrong type"
@@ -321,8 +328,8 @@ fn data_error_message(text: &str) -> String {
         "has an invalid value"
     };
     match path {
-        Some(path) => format!("`{path}` {what}"),
-        None => format!("the JSON body {what}"),
+        Some(path) => (format!("`{path}` {what}"), Some(path.to_owned())),
+        None => (format!("the JSON body {what}"), None),
     }
 }
 
@@ -332,7 +339,7 @@ impl IntoResponse for ApiError {
             error: Inner {
                 code: self.code,
                 message: &self.message,
-                field: self.field,
+                field: self.field.as_deref(),
                 errors: &self.errors,
             },
         };
@@ -388,6 +395,7 @@ mod tests {
             );
             assert!(!err.message.contains("s3cr3t"), "{}", err.message);
             assert!(err.message.contains("client_secret"), "{}", err.message);
+            assert_eq!(err.field.as_deref(), Some("client_secret"));
         }
     }
 
@@ -395,8 +403,10 @@ mod tests {
     async fn missing_and_unknown_fields_are_still_explained() {
         let missing = rejection(r#"{"client_secret": "x"}"#).await;
         assert!(missing.message.contains("`name`"), "{}", missing.message);
+        assert_eq!(missing.field.as_deref(), Some("name"));
         let unknown = rejection(r#"{"name": "n", "s3cr3t-key": 1}"#).await;
         assert!(!unknown.message.contains("s3cr3t"), "{}", unknown.message);
         assert!(unknown.message.contains("not known"), "{}", unknown.message);
+        assert_eq!(unknown.field, None, "the unknown name came from the body");
     }
 }

@@ -605,6 +605,7 @@ async fn a_source_is_changed_by_its_owner_only_and_never_while_a_run_is_going() 
         error["error"]["message"], "`sync_mode` has an invalid value",
         "{error}"
     );
+    assert_eq!(error["error"]["field"], "sync_mode", "{error}");
     let read: Value = app
         .call(Method::GET, Some(&app.alice), &format!("/sources/{source}"))
         .await
