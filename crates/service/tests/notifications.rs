@@ -7,9 +7,20 @@
 //! delivered here (no deliverer runs): the test reads the outbox.
 
 use pinion_domain::Role;
-use pinion_service::{Actor, NotificationSettings, Pinion, ServiceError, Settings, WebhookInput};
+use pinion_service::{Actor, NotificationSettings, Pinion, ServiceError, WebhookInput};
 use pinion_simulator::{FaultKind, FaultSpec, SimConfig};
-use pinion_testkit::{REDIRECT, authorize, create_credential, open_data_dir, simulator};
+use pinion_testkit::{authorize, create_credential, pinion_on, simulator};
+
+/// The tests' endpoints are on loopback.
+fn loopback_endpoints(settings: &mut pinion_service::Settings) {
+    settings.notifications = NotificationSettings {
+        addresses: pinion_service::AddressPolicy {
+            allow_loopback: true,
+            allow_private: false,
+        },
+        ..NotificationSettings::default()
+    };
+}
 
 fn event_types(deliveries: &[pinion_domain::webhook::WebhookDelivery]) -> Vec<String> {
     deliveries
@@ -23,19 +34,7 @@ fn event_types(deliveries: &[pinion_domain::webhook::WebhookDelivery]) -> Vec<St
 async fn credential_events_are_queued_once_per_transition_for_the_owners_endpoints() {
     let (sim, app) = simulator(SimConfig::for_tests(), "Events", Default::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = open_data_dir(dir.path()).await;
-    let mut settings = Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
-    assert!(REDIRECT.starts_with("http://127.0.0.1:8080/"));
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
-    settings.notifications = NotificationSettings {
-        addresses: pinion_service::AddressPolicy {
-            allow_loopback: true,
-            allow_private: false,
-        },
-        ..NotificationSettings::default()
-    };
-    let pinion = Pinion::with_store(store.clone(), settings).unwrap();
+    let (pinion, store) = pinion_on(&sim, dir.path(), loopback_endpoints).await;
     let (alice, _) = pinion
         .users
         .create(pinion_service::Actor::Operator, "alice", false)
@@ -216,19 +215,8 @@ async fn credential_events_are_queued_once_per_transition_for_the_owners_endpoin
 async fn a_change_a_stopped_process_never_announced_is_announced_once() {
     let (sim, app) = simulator(SimConfig::for_tests(), "Missed", Default::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = open_data_dir(dir.path()).await;
-    let mut settings = Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
-    settings.notifications = NotificationSettings {
-        addresses: pinion_service::AddressPolicy {
-            allow_loopback: true,
-            allow_private: false,
-        },
-        ..NotificationSettings::default()
-    };
-    let pinion = Pinion::with_store(store.clone(), settings.clone()).unwrap();
-    let replica = Pinion::with_store(store.clone(), settings).unwrap();
+    let (pinion, store) = pinion_on(&sim, dir.path(), loopback_endpoints).await;
+    let replica = Pinion::with_store(store.clone(), pinion.settings().clone()).unwrap();
     let (alice, _) = pinion
         .users
         .create(pinion_service::Actor::Operator, "alice", false)
@@ -323,19 +311,7 @@ async fn ended(
 async fn run_outcomes_are_queued_and_success_only_for_endpoints_that_ask() {
     let (sim, app) = simulator(SimConfig::for_tests(), "Run events", Default::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = open_data_dir(dir.path()).await;
-    let mut settings = Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
-    settings.data_dir = Some(dir.path().to_owned());
-    settings.notifications = NotificationSettings {
-        addresses: pinion_service::AddressPolicy {
-            allow_loopback: true,
-            allow_private: false,
-        },
-        ..NotificationSettings::default()
-    };
-    let pinion = Pinion::with_store(store.clone(), settings).unwrap();
+    let (pinion, store) = pinion_on(&sim, dir.path(), loopback_endpoints).await;
     let (alice, _) = pinion
         .users
         .create(pinion_service::Actor::Operator, "alice", false)

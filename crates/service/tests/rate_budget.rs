@@ -4,19 +4,15 @@
 //! named the account; until then, and again after a new authorization
 //! (which may be another account's), each is keyed by itself.
 
-use pinion_service::{Actor, Pinion, Settings};
+use pinion_service::Actor;
 use pinion_simulator::SimConfig;
-use pinion_testkit::{authorize, create_credential, open_data_dir, simulator};
+use pinion_testkit::{authorize, create_credential, pinion_on, simulator};
 
 #[tokio::test]
 async fn credentials_of_one_account_and_app_share_a_budget_once_checked() {
     let (sim, app) = simulator(SimConfig::for_tests(), "Budget", Default::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = open_data_dir(dir.path()).await;
-    let mut settings = Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
-    let pinion = Pinion::with_store(store.clone(), settings).unwrap();
+    let (pinion, store) = pinion_on(&sim, dir.path(), |_| {}).await;
     let (alice, _) = pinion
         .users
         .create(pinion_service::Actor::Operator, "alice", false)

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use pinion_domain::record::RunStatus;
 use pinion_domain::{SourceId, User};
-use pinion_service::{Pinion, Settings, SourceInput};
+use pinion_service::{Pinion, SourceInput};
 use pinion_simulator::{DataShape, SimConfig};
 use pinion_store::RunRecord;
-use pinion_testkit::{authorize, create_credential, open_data_dir, simulator};
+use pinion_testkit::{authorize, create_credential, pinion_on, simulator};
 
 async fn run_to_end(pinion: &Pinion, alice: &User, source: &SourceId) -> RunRecord {
     let run = pinion.runs.start(alice, source).await.unwrap();
@@ -38,12 +38,7 @@ fn board_pins(run: &RunRecord) -> (u64, String) {
 async fn an_incremental_source_skips_unchanged_boards_until_switched_to_full_refresh() {
     let (sim, app) = simulator(SimConfig::for_tests(), "Modes", DataShape::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = open_data_dir(dir.path()).await;
-    let mut settings = Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
-    settings.pinterest_oauth_url = sim.oauth_url();
-    settings.pinterest_api_url = sim.api_url();
-    settings.data_dir = Some(dir.path().to_owned());
-    let pinion = Pinion::with_store(store.clone(), settings).unwrap();
+    let (pinion, store) = pinion_on(&sim, dir.path(), |_| {}).await;
     let (alice, _) = pinion
         .users
         .create(pinion_service::Actor::Operator, "alice", false)

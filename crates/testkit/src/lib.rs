@@ -25,4 +25,6 @@ pub use authorization::{authorize, create_credential, headless_consent, make_due
 pub use database::{POSTGRES_ENV, TestDatabase, TestDb, open_data_dir};
 pub use process::{ServerOutput, free_port, wait_for};
 pub use relay::{Relay, RelayMode};
-pub use simulator::{PINNER, REDIRECT, no_redirects, pinterest_user, simulator, simulator_with};
+pub use simulator::{
+    PINNER, REDIRECT, no_redirects, pinion_on, pinterest_user, simulator, simulator_with,
+};

@@ -73,3 +73,26 @@ pub fn no_redirects() -> reqwest::Client {
         .build()
         .expect("the HTTP client builds")
 }
+
+/// Pinion (the composition root) over the store of `data_dir`, reaching
+/// Pinterest at `sim`, with its public URL the one [`REDIRECT`] is under and
+/// its outputs in `data_dir`; `adjust` may change the settings first.
+pub async fn pinion_on(
+    sim: &RunningSimulator,
+    data_dir: &std::path::Path,
+    adjust: impl FnOnce(&mut pinion_service::Settings),
+) -> (
+    pinion_service::Pinion,
+    std::sync::Arc<dyn pinion_store::Store>,
+) {
+    let store = crate::open_data_dir(data_dir).await;
+    let mut settings =
+        pinion_service::Settings::new(url::Url::parse("http://127.0.0.1:8080").unwrap());
+    settings.pinterest_oauth_url = sim.oauth_url();
+    settings.pinterest_api_url = sim.api_url();
+    settings.data_dir = Some(data_dir.to_owned());
+    adjust(&mut settings);
+    let pinion = pinion_service::Pinion::with_store(store.clone(), settings)
+        .expect("Pinion builds over the store");
+    (pinion, store)
+}
