@@ -308,6 +308,15 @@ pub(crate) mod tests {
     use pinion_domain::ClientSecret;
     use pinion_store::KeySource;
 
+    /// A user `name` made by the operator (an admin when `admin`).
+    pub(crate) async fn user(users: &Users, name: &str, admin: bool) -> pinion_domain::User {
+        users
+            .create(crate::Actor::Operator, name, admin)
+            .await
+            .unwrap()
+            .0
+    }
+
     pub(crate) async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
         let path = dir.path().join("pinion.db");
         pinion_store::connect(
@@ -335,18 +344,9 @@ pub(crate) mod tests {
         let store = store(&dir).await;
         let users = Users::new(store.clone());
         let credentials = Credentials::new(store);
-        let (alice, _) = users
-            .create(crate::Actor::Operator, "alice", false)
-            .await
-            .unwrap();
-        let (bob, _) = users
-            .create(crate::Actor::Operator, "bob", false)
-            .await
-            .unwrap();
-        let (admin, _) = users
-            .create(crate::Actor::Operator, "root", true)
-            .await
-            .unwrap();
+        let alice = user(&users, "alice", false).await;
+        let bob = user(&users, "bob", false).await;
+        let admin = user(&users, "root", true).await;
         let record = credentials
             .create(&alice, &alice.id, &input("Boards"))
             .await
@@ -396,10 +396,7 @@ pub(crate) mod tests {
     async fn invalid_input_stores_nothing_and_names_each_field() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
-        let (alice, _) = Users::new(store.clone())
-            .create(crate::Actor::Operator, "alice", false)
-            .await
-            .unwrap();
+        let alice = user(&Users::new(store.clone()), "alice", false).await;
         let credentials = Credentials::new(store);
         let mut bad = input("");
         bad.scopes = Some("boards:fly".into());
@@ -419,10 +416,7 @@ pub(crate) mod tests {
     async fn a_duplicate_name_is_a_conflict_on_the_name_field() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
-        let (alice, _) = Users::new(store.clone())
-            .create(crate::Actor::Operator, "alice", false)
-            .await
-            .unwrap();
+        let alice = user(&Users::new(store.clone()), "alice", false).await;
         let credentials = Credentials::new(store);
         credentials
             .create(&alice, &alice.id, &input("Boards"))
@@ -442,14 +436,8 @@ pub(crate) mod tests {
         let store = store(&dir).await;
         let users = Users::new(store.clone());
         let credentials = Credentials::new(store.clone());
-        let (alice, _) = users
-            .create(crate::Actor::Operator, "alice", false)
-            .await
-            .unwrap();
-        let (bob, _) = users
-            .create(crate::Actor::Operator, "bob", false)
-            .await
-            .unwrap();
+        let alice = user(&users, "alice", false).await;
+        let bob = user(&users, "bob", false).await;
 
         // A user creates only for themselves; the operator for anyone.
         assert!(matches!(

@@ -165,6 +165,9 @@ pub struct SignedIn {
 pub struct SetupKey {
     key: String,
     file: Option<std::path::PathBuf>,
+    /// Set once an account exists: the key is spent for good, and nobody
+    /// needs to ask the store again.
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The file in the data directory that holds the setup key.
@@ -188,6 +191,7 @@ impl SetupKey {
         Self {
             key: groups.join("-"),
             file: None,
+            closed: Arc::default(),
         }
     }
 
@@ -214,8 +218,20 @@ impl SetupKey {
         &self.key
     }
 
+    /// Whether an account is known to exist, so the key opens nothing.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes that an account exists (made here, or found by a caller).
+    pub fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Removes the key's file once the first account exists.
     fn discard(&self) {
+        self.close();
         if let Some(path) = &self.file
             && let Err(err) = std::fs::remove_file(path)
             && err.kind() != std::io::ErrorKind::NotFound
@@ -307,9 +323,15 @@ impl Sessions {
         username: &str,
         password: &Password,
     ) -> Result<User, ServiceError> {
+        if key.is_closed() {
+            return Err(ServiceError::Conflict {
+                field: "username",
+                message: "an account exists already: sign in, or ask its admin for one".into(),
+            });
+        }
         if !key.matches(presented) {
             return Err(ServiceError::Forbidden(
-                "that is not this server's setup key: copy the one `pinion serve` printed",
+                "that is not this server's setup key: copy it from the `setup-key` file in Pinion's data directory",
             ));
         }
         let mut errors = Vec::new();
@@ -555,18 +577,7 @@ fn base64_url(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::Users;
-    use pinion_store::KeySource;
-
-    async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-        let path = dir.path().join("pinion.db");
-        pinion_store::connect(
-            path.to_str().unwrap(),
-            KeySource::DataDirFile(dir.path().join("master.key")),
-        )
-        .await
-        .unwrap()
-        .store
-    }
+    use crate::credentials::tests::store;
 
     #[tokio::test]
     async fn the_first_account_needs_the_setup_key_and_only_the_first() {

@@ -263,20 +263,9 @@ impl Credentials {
 mod tests {
     use super::*;
     use crate::Users;
+    use crate::credentials::tests::{store, user};
     use pinion_domain::{ClientSecret, CredentialInput, CredentialPatchInput};
-    use pinion_store::{KeySource, Store};
     use std::sync::Arc;
-
-    async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-        let path = dir.path().join("pinion.db");
-        pinion_store::connect(
-            path.to_str().unwrap(),
-            KeySource::DataDirFile(dir.path().join("master.key")),
-        )
-        .await
-        .unwrap()
-        .store
-    }
 
     fn input(name: &str) -> CredentialInput {
         CredentialInput {
@@ -302,14 +291,8 @@ mod tests {
         let pages = Credentials::new(store.clone());
         // Another handle on the same store, with a cache of its own.
         let api = Credentials::new(store);
-        let (alice, _) = users
-            .create(crate::Actor::Operator, "alice", false)
-            .await
-            .unwrap();
-        let (bob, _) = users
-            .create(crate::Actor::Operator, "bob", false)
-            .await
-            .unwrap();
+        let alice = user(&users, "alice", false).await;
+        let bob = user(&users, "bob", false).await;
         let record = api
             .create(&alice, &alice.id, &input("Boards"))
             .await
@@ -344,22 +327,10 @@ mod tests {
         let store = store(&dir).await;
         let users = Users::new(store.clone());
         let credentials = Credentials::new(store);
-        let (alice, _) = users
-            .create(crate::Actor::Operator, "alice", false)
-            .await
-            .unwrap();
-        let (bob, _) = users
-            .create(crate::Actor::Operator, "bob", false)
-            .await
-            .unwrap();
-        let (carol, _) = users
-            .create(crate::Actor::Operator, "carol", false)
-            .await
-            .unwrap();
-        let (admin, _) = users
-            .create(crate::Actor::Operator, "root", true)
-            .await
-            .unwrap();
+        let alice = user(&users, "alice", false).await;
+        let bob = user(&users, "bob", false).await;
+        let carol = user(&users, "carol", false).await;
+        let admin = user(&users, "root", true).await;
         let record = credentials
             .create(&alice, &alice.id, &input("Boards"))
             .await

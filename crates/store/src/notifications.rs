@@ -575,6 +575,27 @@ where
     }
 
     /// Queues `event` for `owner`'s subscribed, enabled endpoints inside `tx`.
+    /// Queues `event` for `owner` in `tx` and commits, when the statement
+    /// that marked the change as announced changed a row (`marked`): how
+    /// many deliveries were queued. When it did not, `None`, and `tx` is
+    /// dropped (rolled back): another process announced it, or there is
+    /// nothing to announce.
+    async fn enqueue_if_marked(
+        &self,
+        mut tx: sqlx::Transaction<'static, D>,
+        marked: bool,
+        owner: &UserId,
+        event: &NewEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Option<usize>, StoreError> {
+        if !marked {
+            return Ok(None);
+        }
+        let queued = Self::enqueue_in(&mut tx, owner, event, now).await?;
+        self.commit(tx).await?;
+        Ok(Some(queued))
+    }
+
     async fn enqueue_in(
         tx: &mut sqlx::Transaction<'static, D>,
         owner: &UserId,
@@ -906,12 +927,11 @@ where
             },
             other => Self::db_error(other),
         })?;
-        if D::rows_affected(&result) == 0 {
-            return Ok(false);
-        }
-        Self::enqueue_in(&mut tx, owner, event, now).await?;
-        self.commit(tx).await?;
-        Ok(true)
+        let marked = D::rows_affected(&result) > 0;
+        Ok(self
+            .enqueue_if_marked(tx, marked, owner, event, now)
+            .await?
+            .is_some())
     }
 
     #[tracing::instrument(skip_all, fields(credential_id = %credential))]
@@ -928,12 +948,11 @@ where
             .execute(&mut *tx)
             .await
             .map_err(Self::db_error)?;
-        if D::rows_affected(&result) == 0 {
-            return Ok(false);
-        }
-        Self::enqueue_in(&mut tx, owner, event, now).await?;
-        self.commit(tx).await?;
-        Ok(true)
+        let marked = D::rows_affected(&result) > 0;
+        Ok(self
+            .enqueue_if_marked(tx, marked, owner, event, now)
+            .await?
+            .is_some())
     }
 
     #[tracing::instrument(skip_all, fields(run_id = %run, event = event.event_type.as_str()))]
@@ -954,12 +973,8 @@ where
         .execute(&mut *tx)
         .await
         .map_err(Self::db_error)?;
-        if D::rows_affected(&result) == 0 {
-            return Ok(None);
-        }
-        let queued = Self::enqueue_in(&mut tx, owner, event, now).await?;
-        self.commit(tx).await?;
-        Ok(Some(queued))
+        let marked = D::rows_affected(&result) > 0;
+        self.enqueue_if_marked(tx, marked, owner, event, now).await
     }
 
     #[tracing::instrument(skip_all, fields(run_id = %run))]
@@ -981,12 +996,8 @@ where
         .execute(&mut *tx)
         .await
         .map_err(Self::db_error)?;
-        if D::rows_affected(&result) == 0 {
-            return Ok(None);
-        }
-        let queued = Self::enqueue_in(&mut tx, owner, event, now).await?;
-        self.commit(tx).await?;
-        Ok(Some(queued))
+        let marked = D::rows_affected(&result) > 0;
+        self.enqueue_if_marked(tx, marked, owner, event, now).await
     }
 
     async fn unannounced_takeovers(&self, limit: u32) -> Result<Vec<(String, i64)>, StoreError> {

@@ -26,9 +26,24 @@ use crate::web::session::{read_device_cookie, signin_cookie};
 use crate::web::sign_in::{form_token_ok, signed_in_response};
 
 /// Whether the page may be used now: the server has a key and no account
-/// exists. A database error counts as no (the sign-in page still works).
+/// exists. Once an account is found the key is closed, so the sign-in page
+/// stops asking the store. A database error counts as no (the sign-in page
+/// still works).
 pub(crate) async fn open(state: &AppState) -> bool {
-    state.setup_key.is_some() && state.sessions.needs_first_account().await.unwrap_or(false)
+    let Some(key) = &state.setup_key else {
+        return false;
+    };
+    if key.is_closed() {
+        return false;
+    }
+    match state.sessions.needs_first_account().await {
+        Ok(true) => true,
+        Ok(false) => {
+            key.close();
+            false
+        }
+        Err(_) => false,
+    }
 }
 
 /// The form's fields.

@@ -17,17 +17,27 @@ use super::new::configure::{CredentialLabel, FormTarget, SourceValues, form, par
 use crate::AppState;
 use crate::web::{Session, WebError};
 
-/// The name of the source's credential, or why it cannot be used now.
-async fn credential_label(
+/// The credentials the user may switch the source to, and the name of the
+/// source's own (from that list when it is on it), or why it cannot be
+/// used now.
+async fn choices_and_label(
     state: &AppState,
     session: &Session,
     source: &pinion_domain::record::SourceRecord,
-) -> Result<String, WebError> {
-    Ok(state
-        .credentials
-        .label_for(&session.user, &source.credential_id)
-        .await?
-        .unwrap_or_else(|problem| problem))
+) -> Result<(pinion_service::UsableList, String), WebError> {
+    let choices = state.credentials.list_usable(&session.user).await?;
+    let label = match choices
+        .iter()
+        .find(|item| item.record.id == source.credential_id)
+    {
+        Some(item) => item.record.name.as_str().to_owned(),
+        None => state
+            .credentials
+            .label_for(&session.user, &source.credential_id)
+            .await?
+            .unwrap_or_else(|problem| problem),
+    };
+    Ok((choices, label))
 }
 
 /// The form with the source's current settings.
@@ -38,8 +48,7 @@ pub async fn get(
 ) -> Result<Html<String>, WebError> {
     let id = WebError::path_id::<SourceId>(&id)?;
     let source = state.sources.get(&session.user, &id).await?;
-    let label = credential_label(&state, &session, &source).await?;
-    let choices = state.credentials.list_usable(&session.user).await?;
+    let (choices, label) = choices_and_label(&state, &session, &source).await?;
     let values = SourceValues {
         name: source.name.clone(),
         streams: source.streams.clone(),
@@ -74,7 +83,6 @@ pub async fn post(
     let posted = parse(&body);
     session.check_csrf(&posted.csrf)?;
     let source = state.sources.get(&session.user, &id).await?;
-    let label = credential_label(&state, &session, &source).await?;
     let credential_id = match posted.credential.trim() {
         "" => source.credential_id.as_str().to_owned(),
         picked => picked.to_owned(),
@@ -110,7 +118,7 @@ pub async fn post(
         ),
         Err(other) => return Err(other.into()),
     };
-    let choices = state.credentials.list_usable(&session.user).await?;
+    let (choices, label) = choices_and_label(&state, &session, &source).await?;
     let values = SourceValues {
         name: posted.name,
         streams: posted.streams,
