@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use pinion_domain::{AuthorizationCode, CredentialId, FlowId, OAuthState, ScopeSet};
 use pinion_oauth::{AuthorizationUrl, PinterestOAuth, RedirectUri, TokenError, TokenResponse};
 use pinion_store::{
-    ActivityEvent, CredentialRecord, FlowOutcome, NewFlow, Store, StoreError, TokenSet,
+    ActivityEvent, CredentialRecord, CredentialStore, FlowOutcome, LifecycleStore, NewFlow,
+    RateBudgetStore, Store, StoreError, TokenSet,
 };
 use sha2::{Digest, Sha256};
 
@@ -159,7 +160,12 @@ impl From<StoreError> for CallbackError {
 /// Starts and completes authorizations.
 #[derive(Debug, Clone)]
 pub struct Authorizations {
-    store: Arc<dyn Store>,
+    /// The authorization flows.
+    flows: Arc<dyn LifecycleStore>,
+    /// The credentials' secrets and tokens.
+    records: Arc<dyn CredentialStore>,
+    /// Which Pinterest account each credential reaches, for the rate budget.
+    accounts: Arc<dyn RateBudgetStore>,
     credentials: crate::Credentials,
     oauth: Arc<PinterestOAuth>,
     redirect_uri: RedirectUri,
@@ -176,7 +182,9 @@ impl Authorizations {
     ) -> Self {
         Self {
             credentials: crate::Credentials::new(store.clone()),
-            store,
+            flows: store.clone(),
+            records: store.clone(),
+            accounts: store,
             oauth,
             redirect_uri,
             events: crate::notifications::Events::default(),
@@ -214,7 +222,7 @@ impl Authorizations {
             self.oauth
                 .start_authorization(&record.client_id, &self.redirect_uri, &record.scopes);
         let flow = self
-            .store
+            .flows
             .create_flow(&NewFlow {
                 credential_id: record.id.clone(),
                 user_id: record.owner.clone(),
@@ -237,7 +245,7 @@ impl Authorizations {
 
     /// A flow's record, for the CLI that waits on it.
     pub async fn flow(&self, id: &FlowId) -> Result<pinion_store::FlowRecord, ServiceError> {
-        Ok(self.store.get_flow(id).await?)
+        Ok(self.flows.get_flow(id).await?)
     }
 
     /// Handles the callback. No token request is made unless the state was
@@ -279,7 +287,7 @@ impl Authorizations {
             ));
         };
         let hash = pinion_oauth::state_hash(state);
-        let Some(flow) = self.store.consume_flow(hash.as_str()).await? else {
+        let Some(flow) = self.flows.consume_flow(hash.as_str()).await? else {
             return Err(CallbackError::UnknownState);
         };
         let flow_id = flow.record.id.clone();
@@ -333,7 +341,7 @@ impl Authorizations {
             (Some(code), None) => code,
         };
 
-        let secrets = match self.store.credential_secrets(&credential_id).await {
+        let secrets = match self.records.credential_secrets(&credential_id).await {
             Ok(secrets) => secrets,
             Err(err) => {
                 self.fail_flow(&flow_id, "the credential could not be read")
@@ -375,7 +383,8 @@ impl Authorizations {
             }
         };
         let warning = narrowed_scopes_warning(&secrets.record.scopes, response.scopes.as_ref());
-        let credential = match store_tokens_replacing(&*self.store, &credential_id, &response).await
+        let credential = match store_tokens_replacing(&*self.records, &credential_id, &response)
+            .await
         {
             Ok(credential) => credential,
             Err(err) => {
@@ -399,7 +408,7 @@ impl Authorizations {
         };
         // The grant may be another Pinterest account's: its rate budget is
         // keyed by the credential until a check names the account.
-        if let Err(err) = self.store.forget_pinterest_account(&credential_id).await {
+        if let Err(err) = self.accounts.forget_pinterest_account(&credential_id).await {
             tracing::warn!(error = %err, "Could not forget the credential's earlier Pinterest account.");
         }
         let message = match &warning {
@@ -407,7 +416,7 @@ impl Authorizations {
             None => "authorized".to_owned(),
         };
         if let Err(err) = self
-            .store
+            .flows
             .finish_flow(&flow_id, FlowOutcome::Completed, &message)
             .await
         {
@@ -453,7 +462,7 @@ impl Authorizations {
     ) {
         let record = match record {
             Some(record) => record.clone(),
-            None => match self.store.get_credential(&flow.credential_id).await {
+            None => match self.records.get_credential(&flow.credential_id).await {
                 Ok(record) => record,
                 Err(_) => return,
             },
@@ -461,18 +470,18 @@ impl Authorizations {
         let actor = if flow.started_by_operator {
             Actor::Operator
         } else {
-            match self.store.get_user(&flow.user_id).await {
+            match self.credentials.users.get_user(&flow.user_id).await {
                 Ok(user) => Actor::from(&user),
                 Err(_) => Actor::System,
             }
         };
         let entry = crate::activity::entry(&record, &actor, event, None, Some(detail));
-        crate::activity::append(&*self.store, entry).await;
+        crate::activity::append(&*self.credentials.sharing, entry).await;
     }
 
     async fn fail_flow(&self, id: &FlowId, message: &str) {
         if let Err(err) = self
-            .store
+            .flows
             .finish_flow(id, FlowOutcome::Failed, message)
             .await
         {
@@ -497,7 +506,7 @@ pub(crate) fn token_set(response: &TokenResponse) -> TokenSet {
 /// carried over from the previous grant); retried on a concurrent change (the new grant wins) and on a
 /// briefly unavailable database, while the tokens are still in memory.
 async fn store_tokens_replacing(
-    store: &dyn Store,
+    store: &dyn CredentialStore,
     id: &CredentialId,
     response: &TokenResponse,
 ) -> Result<CredentialRecord, ServiceError> {

@@ -60,7 +60,7 @@ pub(crate) fn budget_key(credential: &Credential, account: Option<&str>) -> Stri
 
 /// The shared budget every call made with `credential` draws from.
 pub(crate) async fn shared_budget(
-    store: &Arc<dyn pinion_store::Store>,
+    store: &Arc<dyn RateBudgetStore>,
     credential: &Credential,
 ) -> SharedBudget {
     let account = store
@@ -83,7 +83,7 @@ pub(crate) async fn shared_budget(
 pub(crate) async fn paced_for(
     base: &ClientConfig,
     credential: &Credential,
-    store: &Arc<dyn pinion_store::Store>,
+    store: &Arc<dyn RateBudgetStore>,
 ) -> ClientConfig {
     ClientConfig {
         budgets: RateBudgets::for_tier(credential.rate_tier),

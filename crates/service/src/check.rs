@@ -70,7 +70,7 @@ async fn recent_check(
     manager: &Arc<TokenManager>,
     id: &CredentialId,
 ) -> Result<Option<CheckReport>, crate::ServiceError> {
-    let Some(check) = manager.store().latest_check(id).await? else {
+    let Some(check) = manager.records().latest_check(id).await? else {
         return Ok(None);
     };
     let age = manager.now() - check.checked_at;
@@ -78,7 +78,7 @@ async fn recent_check(
     if age < chrono::Duration::zero() || age >= reuse {
         return Ok(None);
     }
-    let record = manager.store().get_credential(id).await?;
+    let record = manager.records().get_credential(id).await?;
     if record.version != check.credential_version {
         return Ok(None);
     }
@@ -142,14 +142,14 @@ pub(crate) async fn check(
     let result = client.user_account().await;
     // In the store's precision, so a reused answer names the same instant.
     let now = chrono::SubsecRound::trunc_subsecs(manager.now(), 6);
-    manager.store().record_check(id, now).await?;
-    let record = manager.store().get_credential(id).await?;
+    manager.records().record_check(id, now).await?;
+    let record = manager.records().get_credential(id).await?;
     let mut report = CheckReport::of(&record, now);
     match result {
         Ok(account) => {
             // Credentials of one account and app share one rate budget.
             if let Some(account_id) = account.id()
-                && let Err(err) = manager.store().note_pinterest_account(id, account_id).await
+                && let Err(err) = manager.rates().note_pinterest_account(id, account_id).await
             {
                 tracing::warn!(error = %err, "Could not record the credential's Pinterest account.");
             }
@@ -160,7 +160,7 @@ pub(crate) async fn check(
         Err(err) => report.error = Some(err.to_string()),
     }
     manager
-        .store()
+        .records()
         .save_check(&pinion_store::StoredCheck {
             credential_id: id.clone(),
             credential_version: record.version,
@@ -183,6 +183,6 @@ pub(crate) async fn check(
         Some(outcome.to_owned()),
         Some(detail),
     );
-    activity::append(&**manager.store(), entry).await;
+    activity::append(&**manager.activity(), entry).await;
     Ok(report)
 }

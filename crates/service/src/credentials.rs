@@ -13,7 +13,10 @@ use pinion_domain::{
     Credential, CredentialId, CredentialInput, CredentialPatchInput, CredentialStatus,
     CredentialUpdate, NewCredential, User, UserId,
 };
-use pinion_store::{ActivityEvent, CredentialRecord, ShareState, Store};
+use pinion_store::{
+    ActivityEvent, CredentialRecord, CredentialStore, RunStore, ShareState, SharingStore, Store,
+    UserStore, WebStateStore,
+};
 
 use crate::ServiceError;
 use crate::activity::{self, Actor};
@@ -32,7 +35,16 @@ const CACHED_USABLE_LISTS: usize = 1_000;
 /// Credential management for one store.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    pub(crate) store: Arc<dyn Store>,
+    /// The credentials themselves.
+    pub(crate) records: Arc<dyn CredentialStore>,
+    /// Shares and the activity log.
+    pub(crate) sharing: Arc<dyn SharingStore>,
+    /// Owners and collaborators, by id and username.
+    pub(crate) users: Arc<dyn UserStore>,
+    /// The sources and destinations that use a credential.
+    pub(crate) web: Arc<dyn WebStateStore>,
+    /// The runs that used a credential.
+    pub(crate) runs: Arc<dyn RunStore>,
     /// Each user's usable credentials, until the store changes: the pages
     /// that show tiles ask for them on every view.
     pub(crate) usable: Arc<ReadCache<UserId, UsableList>>,
@@ -55,7 +67,14 @@ impl Credentials {
     /// Works on `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
         let usable = Arc::new(ReadCache::new(store.changes().clone(), CACHED_USABLE_LISTS));
-        Self { store, usable }
+        Self {
+            records: store.clone(),
+            sharing: store.clone(),
+            users: store.clone(),
+            web: store.clone(),
+            runs: store,
+            usable,
+        }
     }
 
     /// Validates `input` and stores a new credential owned by `owner`, with
@@ -76,11 +95,11 @@ impl Credentials {
             ));
         }
         let new = NewCredential::validate(input)?;
-        let record = self.store.create_credential(owner, &new).await?;
+        let record = self.records.create_credential(owner, &new).await?;
         tracing::info!(credential_id = %record.id, "Created a credential.");
         let detail = format!("requested scopes: {}", record.scopes.to_comma_separated());
         let entry = activity::entry(&record, &actor, ActivityEvent::Created, None, Some(detail));
-        activity::append(&*self.store, entry).await;
+        activity::append(&*self.sharing, entry).await;
         Ok(record.into())
     }
 
@@ -102,7 +121,7 @@ impl Credentials {
                 "only an admin may list another user's credentials",
             ));
         }
-        Ok(views(self.store.list_credentials(owner).await?))
+        Ok(views(self.records.list_credentials(owner).await?))
     }
 
     /// Every credential of every user: for admins and the operator.
@@ -112,7 +131,7 @@ impl Credentials {
                 "only an admin may list every credential",
             ));
         }
-        Ok(views(self.store.list_all_credentials().await?))
+        Ok(views(self.records.list_all_credentials().await?))
     }
 
     /// One credential's metadata, if `actor` may read it (the owner, an
@@ -155,14 +174,14 @@ impl Credentials {
         let update = CredentialUpdate::validate(patch)?;
         let record = self.authorized(&actor, id, Access::Manage).await?;
         let updated = self
-            .store
+            .records
             .update_credential(&record.id, &update, Some(record.version))
             .await?;
         tracing::info!(credential_id = %updated.id, "Updated a credential.");
         if let Some(changed) = changed_fields(&record, &update) {
             let entry =
                 activity::entry(&updated, &actor, ActivityEvent::Edited, None, Some(changed));
-            activity::append(&*self.store, entry).await;
+            activity::append(&*self.sharing, entry).await;
         }
         Ok(updated.into())
     }
@@ -177,7 +196,7 @@ impl Credentials {
         let actor = actor.into();
         let record = self.authorized(&actor, id, Access::Manage).await?;
         let entry = activity::entry(&record, &actor, ActivityEvent::Deleted, None, None);
-        self.store
+        self.sharing
             .delete_credential_logged(&record.id, &entry)
             .await?;
         tracing::info!(credential_id = %record.id, "Deleted a credential.");
@@ -193,7 +212,7 @@ impl Credentials {
         id: &CredentialId,
         access: Access,
     ) -> Result<CredentialRecord, ServiceError> {
-        let record = self.store.get_credential(id).await?;
+        let record = self.records.get_credential(id).await?;
         let allowed =
             actor.manages(&record.owner) || (access == Access::Read && actor.reads_everything());
         if allowed {
@@ -202,7 +221,7 @@ impl Credentials {
         let Some(user) = actor.id() else {
             return Err(ServiceError::NotFound { what: "credential" });
         };
-        match self.store.share_state(&record.id, user).await? {
+        match self.sharing.share_state(&record.id, user).await? {
             ShareState::Active => Err(ServiceError::Forbidden(SHARED_SETTINGS_FORBIDDEN)),
             ShareState::Withdrawn | ShareState::None => {
                 Err(ServiceError::NotFound { what: "credential" })

@@ -41,6 +41,8 @@ pub struct DestinationInput {
 #[derive(Debug, Clone)]
 pub struct Destinations {
     pub(crate) store: Arc<dyn WebStateStore>,
+    /// The publish ledger, so a pin is created once.
+    pub(crate) ledger: Arc<dyn pinion_store::SyncStateStore>,
     pub(crate) credentials: Credentials,
     pub(crate) tokens: Arc<TokenManager>,
     pub(crate) pinterest: ClientConfig,
@@ -51,6 +53,7 @@ impl Destinations {
     pub fn new(store: Arc<dyn Store>, tokens: Arc<TokenManager>, pinterest: ClientConfig) -> Self {
         Self {
             credentials: Credentials::new(store.clone()),
+            ledger: store.clone(),
             store,
             tokens,
             pinterest,
@@ -75,7 +78,7 @@ impl Destinations {
         credential: &pinion_domain::Credential,
     ) -> Result<Vec<BoardChoice>, ServiceError> {
         let source = Arc::new(self.tokens.token_source(credential.id.clone()));
-        let config = crate::paced_for(&self.pinterest, credential, self.tokens.store()).await;
+        let config = crate::paced_for(&self.pinterest, credential, self.tokens.rates()).await;
         let client = PinterestClient::new(config, source)
             .map_err(|err| ServiceError::upstream("the Pinterest client is misconfigured", err))?;
         let mut pages = client.boards(BoardsQuery::default(), PageRequest::first());

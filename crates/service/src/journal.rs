@@ -39,7 +39,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use pinion_domain::{AccessToken, CredentialId, RefreshToken, ScopeSet};
 use pinion_store::crypto::Location;
-use pinion_store::{Store, TokenSet};
+use pinion_store::{KeyStore, TokenSet};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -54,7 +54,7 @@ const COLUMN: &str = "tokens";
 #[derive(Debug, Clone)]
 pub struct TokenJournal {
     dir: PathBuf,
-    store: Arc<dyn Store>,
+    store: Arc<dyn KeyStore>,
 }
 
 /// One journaled answer, locked by this process until it is removed or
@@ -79,7 +79,7 @@ pub fn refresh_token_sha256(token: &RefreshToken) -> [u8; 32] {
 
 impl TokenJournal {
     /// The journal under `data_dir`, sealing with `store`'s keys.
-    pub fn in_data_dir(data_dir: &Path, store: Arc<dyn Store>) -> Self {
+    pub fn in_data_dir(data_dir: &Path, store: Arc<dyn KeyStore>) -> Self {
         Self {
             dir: data_dir.join(JOURNAL_DIR),
             store,

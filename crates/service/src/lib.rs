@@ -98,7 +98,8 @@ mod tests {
             pinion_pinterest::BaseUrl::parse("http://127.0.0.1:9/v5").unwrap(),
         );
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::credentials::tests::store(&dir).await;
+        let store: std::sync::Arc<dyn pinion_store::RateBudgetStore> =
+            crate::credentials::tests::store(&dir).await;
         let mut credential = crate::credentials::tests::sample();
         for tier in [
             pinion_domain::RateTier::Standard,

@@ -85,7 +85,7 @@ impl Lifecycle {
             .await?;
         crate::check::check(
             &self.tokens,
-            crate::paced_for(&self.pinterest, &record, self.tokens.store()).await,
+            crate::paced_for(&self.pinterest, &record, self.tokens.rates()).await,
             &record.id,
             &actor,
             reuse,
@@ -136,7 +136,7 @@ impl Lifecycle {
         }
         Ok(GrantedTokens {
             tokens: Arc::new(self.tokens.token_source(credential.id.clone())),
-            budget: crate::budget::shared_budget(self.tokens.store(), &credential).await,
+            budget: crate::budget::shared_budget(self.tokens.rates(), &credential).await,
             credential,
         })
     }

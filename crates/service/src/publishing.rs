@@ -288,9 +288,9 @@ impl Destinations {
             )])
             .into());
         }
-        let store = self.tokens.store().clone();
+        let ledger = self.ledger.clone();
         let client = PinterestClient::new(
-            crate::paced_for(&self.pinterest, &credential, &store).await,
+            crate::paced_for(&self.pinterest, &credential, self.tokens.rates()).await,
             Arc::new(self.tokens.token_source(credential.id.clone())),
         )
         .map_err(|err| ServiceError::upstream("the Pinterest client is misconfigured", err))?;
@@ -310,7 +310,7 @@ impl Destinations {
         let credential_name = credential.name.to_string();
         let status = credential.status.as_str();
         let task = tokio::spawn(async move {
-            let report = publish_rows(&client, &*store, rows, options).await;
+            let report = publish_rows(&client, &*ledger, rows, options).await;
             let report = match report {
                 Ok(report) => report,
                 Err(PublishError::Authorization(err)) => {

@@ -88,7 +88,7 @@ impl Refresher {
         }
         let now = self.manager.due_rule().now;
         let cutoff = now - chrono::Duration::from_std(lease).unwrap_or_default();
-        let ids = match self.manager.store().interrupted_refreshes(cutoff).await {
+        let ids = match self.manager.leases().interrupted_refreshes(cutoff).await {
             Ok(ids) => ids,
             Err(err) => {
                 tracing::warn!(error = %err, "Could not list expired refresh markers.");
@@ -97,7 +97,7 @@ impl Refresher {
         };
         let mut tried = 0;
         for id in &ids {
-            let backing_off = match self.manager.store().get_credential(id).await {
+            let backing_off = match self.manager.records().get_credential(id).await {
                 Ok(record) => record.refresh.next_refresh_at.is_some_and(|at| at > now),
                 Err(_) => true,
             };
@@ -121,7 +121,7 @@ impl Refresher {
         self.resolve_expired_markers(policy.lease).await;
         let ids = self
             .manager
-            .store()
+            .leases()
             .claim_due_refreshes(
                 self.manager.due_rule(),
                 policy.lease,
@@ -178,7 +178,7 @@ impl Refresher {
         self.manager.expire_ended_leases().await?;
         let cutoff =
             self.manager.due_rule().now - chrono::Duration::from_std(lease).unwrap_or_default();
-        let ids: Vec<CredentialId> = self.manager.store().interrupted_refreshes(cutoff).await?;
+        let ids: Vec<CredentialId> = self.manager.leases().interrupted_refreshes(cutoff).await?;
         for id in &ids {
             match self.manager.resolve_interrupted(id, lease).await {
                 Ok(_) => tracing::info!(credential_id = %id, "Resolved an interrupted refresh."),
@@ -196,7 +196,7 @@ impl Refresher {
     pub async fn purge_expired_flows(&self) -> Result<u64, RefreshError> {
         let before = self.manager.due_rule().now
             - chrono::Duration::from_std(FLOW_RETENTION).unwrap_or_default();
-        let purged = self.manager.store().purge_flows(before).await?;
+        let purged = self.manager.leases().purge_flows(before).await?;
         if purged > 0 {
             tracing::info!(purged, "Deleted expired authorization flows.");
         }

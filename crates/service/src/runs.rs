@@ -51,7 +51,8 @@ use std::time::{Duration, Instant};
 use pinion_domain::{Credential, RunId, SourceId, User, UserId};
 use pinion_pinterest::{ClientConfig, PinterestClient};
 use pinion_store::{
-    ActivityEvent, RunLease, RunRecord, RunStatus, RunStreamCount, SourceRecord, Store,
+    ActivityEvent, RunLease, RunRecord, RunStatus, RunStore, RunStreamCount, SourceRecord, Store,
+    SyncStateStore,
 };
 use pinion_sync::{ProgressObserver, StreamName, StreamReport, SyncJob, SyncOptions};
 use tokio::sync::watch;
@@ -138,7 +139,10 @@ pub struct OutputFile {
 /// Starting, reading and executing source runs.
 #[derive(Debug, Clone)]
 pub struct Runs {
-    store: Arc<dyn Store>,
+    /// The runs and their leases.
+    runs: Arc<dyn RunStore>,
+    /// The sync engine's checkpoints.
+    state: Arc<dyn SyncStateStore>,
     sources: Sources,
     credentials: Credentials,
     tokens: Arc<TokenManager>,
@@ -186,7 +190,8 @@ impl Runs {
         Self {
             sources: Sources::new(store.clone(), tokens.clock()),
             credentials: Credentials::new(store.clone()),
-            store,
+            runs: store.clone(),
+            state: store,
             tokens,
             pinterest,
             data_dir,
@@ -233,7 +238,7 @@ impl Runs {
         let me = self.owner();
         let now = self.tokens.now();
         let mut taken = 0;
-        for run in self.store.unfinished_runs().await? {
+        for run in self.runs.unfinished_runs().await? {
             if run.owner_instance == me.id {
                 continue;
             }
@@ -246,7 +251,7 @@ impl Runs {
             }
             let lease = self.lease(&me.id);
             if !self
-                .store
+                .runs
                 .claim_run(&run.id, &run.owner_instance, ended, &lease, now)
                 .await?
             {
@@ -262,7 +267,7 @@ impl Runs {
             self.events
                 .run_taken_over(&run.id, run.takeovers + 1, why)
                 .await;
-            let record = match self.store.get_run(&run.id).await {
+            let record = match self.runs.get_run(&run.id).await {
                 Ok(record) => record,
                 Err(err) => {
                     tracing::error!(run_id = %run.id, error = %err, "Could not read a run taken over.");
@@ -276,7 +281,7 @@ impl Runs {
                 );
                 // Announced only by the process whose outcome was stored.
                 if self
-                    .store
+                    .runs
                     .finish_owned_run(
                         &run.id,
                         &me.id,
@@ -290,8 +295,12 @@ impl Runs {
                 }
                 continue;
             }
-            let source = self.store.get_source(record.source_id.as_str()).await;
-            let actor = self.store.get_user(&record.owner).await;
+            let source = self
+                .credentials
+                .web
+                .get_source(record.source_id.as_str())
+                .await;
+            let actor = self.credentials.users.get_user(&record.owner).await;
             match (source, actor) {
                 (Ok(source), Ok(actor)) => {
                     let runs = self.clone();
@@ -304,7 +313,7 @@ impl Runs {
                 (Err(err), _) | (_, Err(err)) => {
                     let error = format!("The run could not be resumed: {err}");
                     if self
-                        .store
+                        .runs
                         .finish_owned_run(
                             &run.id,
                             &me.id,
@@ -346,7 +355,7 @@ impl Runs {
         let _ = self.stopping.send(true);
         let _all_stopped = self.executing.write().await;
         let owner = self.owner().id;
-        match self.store.release_run_leases(&owner).await {
+        match self.runs.release_run_leases(&owner).await {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "Released the leases of this process's runs."),
             Err(err) => {
@@ -365,7 +374,7 @@ impl Runs {
         source_id: &SourceId,
     ) -> Result<RunRecord, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        if let Some(last) = self.store.list_runs(source.id.as_str(), 1).await?.first()
+        if let Some(last) = self.runs.list_runs(source.id.as_str(), 1).await?.first()
             && !last.status.is_final()
         {
             return Err(ServiceError::Conflict {
@@ -395,7 +404,7 @@ impl Runs {
             taken_over_at: None,
         };
         let run = self
-            .store
+            .runs
             .create_run(&run, &self.lease(&self.owner().id))
             .await?;
         tracing::info!(run_id = %run.id, "Queued a source run.");
@@ -413,10 +422,7 @@ impl Runs {
         source_id: &SourceId,
     ) -> Result<Vec<RunRecord>, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        Ok(self
-            .store
-            .list_runs(source.id.as_str(), RUNS_LISTED)
-            .await?)
+        Ok(self.runs.list_runs(source.id.as_str(), RUNS_LISTED).await?)
     }
 
     /// The latest run of `actor`'s source, if it has run.
@@ -427,7 +433,7 @@ impl Runs {
     ) -> Result<Option<RunRecord>, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
         Ok(self
-            .store
+            .runs
             .list_runs(source.id.as_str(), 1)
             .await?
             .into_iter()
@@ -442,7 +448,7 @@ impl Runs {
         run_id: &RunId,
     ) -> Result<RunRecord, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        let run = match self.store.get_run(run_id.as_str()).await {
+        let run = match self.runs.get_run(run_id.as_str()).await {
             Ok(run) => run,
             Err(pinion_store::StoreError::NotFound { .. }) => {
                 return Err(ServiceError::NotFound { what: "run" });
@@ -566,7 +572,7 @@ impl Runs {
         run_id: &RunId,
     ) -> Result<(), ServiceError> {
         if !self
-            .store
+            .runs
             .delete_run(source_id.as_str(), run_id.as_str(), &actor.id)
             .await?
         {
@@ -654,7 +660,7 @@ impl Runs {
             return;
         };
         let owner = self.owner().id;
-        match self.store.start_run(run_id).await {
+        match self.runs.start_run(run_id).await {
             Ok(()) => {}
             // A run taken over while it was already running.
             Err(pinion_store::StoreError::NotFound { .. }) if takeover.is_some() => {}
@@ -673,7 +679,7 @@ impl Runs {
                 error: None,
             })
             .collect();
-        let initial = match (&takeover, self.store.get_run(run_id).await) {
+        let initial = match (&takeover, self.runs.get_run(run_id).await) {
             // Counts stored before the takeover, until the resumed run reports.
             (Some(_), Ok(stored)) if !stored.streams.is_empty() => stored.streams,
             _ => initial,
@@ -702,7 +708,7 @@ impl Runs {
             Some(error) => tracing::warn!(error = %error, "The run failed."),
         }
         match self
-            .store
+            .runs
             .finish_owned_run(run_id, &owner, status, &streams, error.as_deref())
             .await
         {
@@ -731,7 +737,7 @@ impl Runs {
                     () = tokio::time::sleep(RUN_HEARTBEAT) => {}
                 }
                 match runs
-                    .store
+                    .runs
                     .renew_run_lease(&run_id, &owner, runs.lease(&owner).expires_at)
                     .await
                 {
@@ -769,7 +775,7 @@ impl Runs {
                 Some(run_id.to_owned()),
                 Some(note.to_owned()),
             );
-            activity::append(&*self.store, entry).await;
+            activity::append(&*self.credentials.sharing, entry).await;
         }
         let data_dir = self.data_dir.as_ref().ok_or_else(|| {
             "This server has no data directory for outputs (PINION_DATA_DIR); ask its \
@@ -803,7 +809,7 @@ impl Runs {
             .map(|name| name.parse::<StreamName>().map_err(|err| err.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         let client = PinterestClient::new(
-            crate::paced_for(&self.pinterest, &credential, &self.store).await,
+            crate::paced_for(&self.pinterest, &credential, self.tokens.rates()).await,
             Arc::new(self.tokens.token_source(credential.id.clone())),
         )
         .map_err(|err| format!("The Pinterest client could not be set up: {err}"))?;
@@ -812,14 +818,14 @@ impl Runs {
             .map_err(|err| format!("The output could not be opened: {err}"))?;
         // Run progress lives in Pinion's store, like the CLI's, keyed by
         // credential and source below.
-        let state = self.turns.state(self.store.clone());
+        let state = self.turns.state(self.state.clone());
         let scopes = credential
             .granted_scopes
             .clone()
             .unwrap_or_else(|| credential.scopes.clone());
 
         let (progress_tx, mut progress_rx) = watch::channel(initial.to_vec());
-        let store = self.store.clone();
+        let store = self.runs.clone();
         let turns = self.turns.clone();
         let writer_run = run_id.to_owned();
         let writer = tokio::spawn(async move {

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use pinion_domain::{Clock, FieldError, Password, User, Username};
-use pinion_store::{Store, StoreError};
+use pinion_store::{KeyStore, Store, StoreError, UserStore, WebStateStore};
 use sha2::{Digest, Sha256};
 
 use crate::ServiceError;
@@ -256,7 +256,12 @@ impl SetupKey {
 /// Passwords and browser sessions.
 #[derive(Debug, Clone)]
 pub struct Sessions {
-    store: Arc<dyn Store>,
+    /// Accounts and their password hashes.
+    users: Arc<dyn UserStore>,
+    /// The browser sessions.
+    sessions: Arc<dyn WebStateStore>,
+    /// The MACs of sign-in and device tokens.
+    keys: Arc<dyn KeyStore>,
     clock: Arc<dyn Clock>,
     ttl: Duration,
     /// A valid hash of a password nobody has, verified when the user is
@@ -273,7 +278,9 @@ impl Sessions {
     /// `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store,
+            users: store.clone(),
+            sessions: store.clone(),
+            keys: store,
             clock,
             ttl: SESSION_TTL,
             decoy_hash: Arc::new(std::sync::OnceLock::new()),
@@ -296,20 +303,20 @@ impl Sessions {
         if actor.user().is_none_or(|user| user.username != username) {
             crate::users::manages_users(&actor)?;
         }
-        let user = self.store.get_user_by_username(&username).await?;
+        let user = self.users.get_user_by_username(&username).await?;
         let new_password = password.clone();
         let hash = tokio::task::spawn_blocking(move || hash_password(&new_password))
             .await
             .map_err(|err| ServiceError::internal("cannot hash the password", err))??;
-        self.store.set_password_hash(&user.id, Some(&hash)).await?;
-        self.store.delete_user_sessions(&user.id).await?;
+        self.users.set_password_hash(&user.id, Some(&hash)).await?;
+        self.sessions.delete_user_sessions(&user.id).await?;
         tracing::info!(user_id = %user.id, "Set a password.");
         Ok(user)
     }
 
     /// Whether no account exists yet, so `/setup` may make the first.
     pub async fn needs_first_account(&self) -> Result<bool, ServiceError> {
-        Ok(self.store.list_users().await?.is_empty())
+        Ok(self.users.list_users().await?.is_empty())
     }
 
     /// Creates the first account, an admin with `password`, for whoever
@@ -357,7 +364,7 @@ impl Sessions {
             });
         }
         let user = self
-            .store
+            .users
             .create_user(&username, pinion_domain::Role::Admin)
             .await?;
         self.set_password(crate::Actor::Operator, username.as_str(), password)
@@ -439,7 +446,7 @@ impl Sessions {
         password: &Password,
     ) -> Result<Option<SignedIn>, ServiceError> {
         let user = match Username::parse(username) {
-            Ok(name) => match self.store.get_user_by_username(&name).await {
+            Ok(name) => match self.users.get_user_by_username(&name).await {
                 Ok(user) => Some(user),
                 Err(StoreError::NotFound { .. }) => None,
                 Err(err) => return Err(err.into()),
@@ -447,7 +454,7 @@ impl Sessions {
             Err(_) => None,
         };
         let hash = match &user {
-            Some(user) => self.store.password_hash(&user.id).await?,
+            Some(user) => self.users.password_hash(&user.id).await?,
             None => None,
         };
         // argon2 takes tens of milliseconds of CPU: run it on the blocking
@@ -475,13 +482,13 @@ impl Sessions {
         };
         // Sign-ins are rare enough to sweep expired sessions here; a failure
         // only leaves rows that are never honoured anyway.
-        if let Err(err) = self.store.purge_sessions(self.clock.now()).await {
+        if let Err(err) = self.sessions.purge_sessions(self.clock.now()).await {
             tracing::warn!(error = %err, "Could not purge expired sessions.");
         }
         let token = SessionToken::random();
         let expires_at = self.clock.now()
             + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(12));
-        self.store
+        self.sessions
             .create_session(&user.id, &token.storage_hash(), expires_at)
             .await?;
         tracing::info!(user_id = %user.id, "Signed in.");
@@ -495,12 +502,12 @@ impl Sessions {
 
     /// The user of a live session, or `None`.
     pub async fn user(&self, token: &SessionToken) -> Result<Option<User>, ServiceError> {
-        Ok(self.store.session_user(&token.storage_hash()).await?)
+        Ok(self.sessions.session_user(&token.storage_hash()).await?)
     }
 
     /// Ends a session.
     pub async fn sign_out(&self, token: &SessionToken) -> Result<(), ServiceError> {
-        self.store.delete_session(&token.storage_hash()).await?;
+        self.sessions.delete_session(&token.storage_hash()).await?;
         Ok(())
     }
 
@@ -538,7 +545,7 @@ impl Sessions {
         let expires = self.clock.now().timestamp() + ttl.as_secs() as i64;
         let nonce = SessionToken::random_value();
         let message = format!("{expires}.{nonce}.{bound}");
-        let (version, tag) = self.store.mac(purpose, message.as_bytes());
+        let (version, tag) = self.keys.mac(purpose, message.as_bytes());
         format!("{version}.{expires}.{nonce}.{}", base64_url(&tag))
     }
 
@@ -556,7 +563,7 @@ impl Sessions {
             .ok()?;
         let message = format!("{expires}.{nonce}.{bound}");
         (self
-            .store
+            .keys
             .verify_mac(purpose, version, message.as_bytes(), &tag)
             && self.clock.now().timestamp() < expires_at)
             .then_some(nonce)
@@ -825,13 +832,13 @@ mod tests {
         // An expired one, with a valid MAC, and the same moved later.
         let expires = chrono::Utc::now().timestamp() - 1;
         let (version, tag) = sessions
-            .store
+            .keys
             .mac(SIGNIN_TOKEN_PURPOSE, format!("{expires}.x.").as_bytes());
         let expired = format!("{version}.{expires}.x.{}", base64_url(&tag));
         let moved = format!("{version}.{}.x.{}", expires + 60, base64_url(&tag));
         assert!(!sessions.signin_token_valid(&expired), "{expired}");
         assert!(!sessions.signin_token_valid(&moved), "{moved}");
-        let (version, tag) = sessions.store.mac(
+        let (version, tag) = sessions.keys.mac(
             SIGNIN_TOKEN_PURPOSE,
             format!("{}.x.", expires + 60).as_bytes(),
         );

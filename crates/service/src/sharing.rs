@@ -43,11 +43,11 @@ impl Credentials {
         user: &User,
         id: &CredentialId,
     ) -> Result<Credential, ServiceError> {
-        let record = self.store.get_credential(id).await?;
+        let record = self.records.get_credential(id).await?;
         if record.owner == user.id {
             return Ok(record.into());
         }
-        match self.store.share_state(&record.id, &user.id).await? {
+        match self.sharing.share_state(&record.id, &user.id).await? {
             ShareState::Active => Ok(record.into()),
             ShareState::Withdrawn => Err(ServiceError::NotShared {
                 credential: record.name.as_str().to_owned(),
@@ -73,7 +73,7 @@ impl Credentials {
             Some(used_by.to_owned()),
             None,
         );
-        activity::append(&*self.store, entry).await;
+        activity::append(&*self.sharing, entry).await;
         Ok(record)
     }
 
@@ -89,7 +89,7 @@ impl Credentials {
         match self.usable_by(user, id).await {
             Ok(record) if record.owner == user.id => Ok(Ok(record.name.as_str().to_owned())),
             Ok(record) => {
-                let owner = self.store.get_user(&record.owner).await?;
+                let owner = self.users.get_user(&record.owner).await?;
                 Ok(Ok(format!(
                     "{} (shared by {})",
                     record.name.as_str(),
@@ -118,7 +118,7 @@ impl Credentials {
 
     async fn read_usable(&self, user: &User) -> Result<Vec<UsableCredential>, ServiceError> {
         let mut usable: Vec<UsableCredential> = self
-            .store
+            .records
             .list_credentials(&user.id)
             .await?
             .into_iter()
@@ -127,14 +127,14 @@ impl Credentials {
                 shared_by: None,
             })
             .collect();
-        for id in self.store.credentials_shared_with(&user.id).await? {
-            let record = match self.store.get_credential(&id).await {
+        for id in self.sharing.credentials_shared_with(&user.id).await? {
+            let record = match self.records.get_credential(&id).await {
                 Ok(record) => record,
                 // Deleted between the two reads.
                 Err(pinion_store::StoreError::NotFound { .. }) => continue,
                 Err(err) => return Err(err.into()),
             };
-            let owner = self.store.get_user(&record.owner).await?;
+            let owner = self.users.get_user(&record.owner).await?;
             usable.push(UsableCredential {
                 record: record.into(),
                 shared_by: Some(owner.username),
@@ -150,7 +150,7 @@ impl Credentials {
         id: &CredentialId,
     ) -> Result<Vec<ShareRecord>, ServiceError> {
         let record = self.authorized(&actor.into(), id, Access::Read).await?;
-        Ok(self.store.list_shares(&record.id).await?)
+        Ok(self.sharing.list_shares(&record.id).await?)
     }
 
     /// Shares credential `id` with the user named `username`; the owner only.
@@ -175,7 +175,7 @@ impl Credentials {
             None,
         );
         let share = self
-            .store
+            .sharing
             .share_credential(&record.id, &collaborator.id, &actor.id, &entry)
             .await?;
         tracing::info!(credential_id = %record.id, collaborator = %collaborator.id, "Shared a credential.");
@@ -194,7 +194,7 @@ impl Credentials {
         let record = self.authorized(&actor.into(), id, Access::Manage).await?;
         let not_shared = || ServiceError::NotFound { what: "share" };
         let username = Username::parse(username).map_err(|_| not_shared())?;
-        let collaborator = match self.store.get_user_by_username(&username).await {
+        let collaborator = match self.users.get_user_by_username(&username).await {
             Ok(user) => user,
             Err(pinion_store::StoreError::NotFound { .. }) => return Err(not_shared()),
             Err(err) => return Err(err.into()),
@@ -207,7 +207,7 @@ impl Credentials {
             None,
         );
         if !self
-            .store
+            .sharing
             .withdraw_share(&record.id, &collaborator.id, &entry)
             .await?
         {
@@ -232,11 +232,14 @@ impl Credentials {
         let limit = limit.clamp(1, MAX_ACTIVITY_PAGE);
         match self.authorized(&actor, id, Access::Read).await {
             Ok(record) => Ok(self
-                .store
+                .sharing
                 .list_activity(record.id.as_str(), before, limit)
                 .await?),
             Err(ServiceError::NotFound { .. }) if actor.reads_everything() => {
-                let entries = self.store.list_activity(id.as_str(), before, limit).await?;
+                let entries = self
+                    .sharing
+                    .list_activity(id.as_str(), before, limit)
+                    .await?;
                 if entries.is_empty() && before.is_none() {
                     Err(ServiceError::NotFound { what: "credential" })
                 } else {
@@ -251,7 +254,7 @@ impl Credentials {
     async fn collaborator(&self, username: &str) -> Result<User, ServiceError> {
         let unknown = || FieldError::new("username", "no user has this username");
         let username = Username::parse(username.trim()).map_err(|_| unknown())?;
-        match self.store.get_user_by_username(&username).await {
+        match self.users.get_user_by_username(&username).await {
             Ok(user) => Ok(user),
             Err(pinion_store::StoreError::NotFound { .. }) => Err(unknown().into()),
             Err(err) => Err(err.into()),

@@ -25,8 +25,8 @@ use pinion_domain::{AccessToken, Clock, CredentialId, CredentialStatus};
 use pinion_oauth::{PinterestOAuth, TokenError};
 use pinion_pinterest::token::{TokenSource, TokenSourceError};
 use pinion_store::{
-    ActivityEvent, CredentialRecord, CredentialSecrets, DueRule, RefreshBasis, RefreshClaim,
-    RefreshFailure, Store, StoreError,
+    ActivityEvent, CredentialRecord, CredentialSecrets, CredentialStore, DueRule, LifecycleStore,
+    RateBudgetStore, RefreshBasis, RefreshClaim, RefreshFailure, SharingStore, Store, StoreError,
 };
 
 use crate::activity::{self, Actor};
@@ -146,7 +146,14 @@ impl RefreshOutcome {
 /// Hands out valid access tokens and refreshes them, single-flight.
 #[derive(Debug)]
 pub struct TokenManager {
-    store: Arc<dyn Store>,
+    /// The credentials, their secrets and tokens, and their checks.
+    records: Arc<dyn CredentialStore>,
+    /// Refresh leases, backoff and the authorization flows' housekeeping.
+    leases: Arc<dyn LifecycleStore>,
+    /// The activity log.
+    activity: Arc<dyn SharingStore>,
+    /// Which Pinterest account a credential reaches, and the shared budget.
+    rates: Arc<dyn RateBudgetStore>,
     oauth: Arc<PinterestOAuth>,
     clock: Arc<dyn Clock>,
     policy: RefreshPolicy,
@@ -207,7 +214,10 @@ impl TokenManager {
         policy: RefreshPolicy,
     ) -> Self {
         Self {
-            store,
+            records: store.clone(),
+            leases: store.clone(),
+            activity: store.clone(),
+            rates: store,
             oauth,
             clock,
             policy,
@@ -246,7 +256,7 @@ impl TokenManager {
         };
         let mut settled = 0;
         for entry in journal.take_unowned(only) {
-            match store_entry(&*self.store, &entry, None).await {
+            match store_entry(&*self.records, &entry, None).await {
                 Ok(stored) => {
                     log_stored(&entry.credential_id, &stored, "journal replay");
                     if let Stored::Written(record) = &stored {
@@ -257,7 +267,7 @@ impl TokenManager {
                             None,
                             Some("tokens kept while the database was away were stored".to_owned()),
                         );
-                        activity::append(&*self.store, entry_log).await;
+                        activity::append(&*self.activity, entry_log).await;
                         self.events().credential_working(record).await;
                     }
                     entry.remove();
@@ -301,10 +311,10 @@ impl TokenManager {
         };
         let registry = instance.registry();
         let now = self.clock.now();
-        let ids = self.store.interrupted_refreshes(now).await?;
+        let ids = self.leases.interrupted_refreshes(now).await?;
         let mut attempts = Vec::new();
         for id in ids {
-            match self.store.get_credential(&id).await {
+            match self.records.get_credential(&id).await {
                 Ok(record) => {
                     if let Some(attempt) = record.refresh.attempt_id {
                         attempts.push((id, attempt));
@@ -326,7 +336,7 @@ impl TokenManager {
                 continue;
             }
             if self
-                .store
+                .leases
                 .expire_refresh_lease(id, attempt, backdated)
                 .await?
             {
@@ -354,10 +364,25 @@ impl TokenManager {
         config.connect_timeout + config.request_timeout
     }
 
-    /// The store in use (for the service's own modules; adapters never see
-    /// the store).
-    pub(crate) fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The credentials and their tokens (for the service's own modules;
+    /// adapters never see the store).
+    pub(crate) fn records(&self) -> &Arc<dyn CredentialStore> {
+        &self.records
+    }
+
+    /// The refresh leases and flows, for the refresher.
+    pub(crate) fn leases(&self) -> &Arc<dyn LifecycleStore> {
+        &self.leases
+    }
+
+    /// The activity log, for the checks.
+    pub(crate) fn activity(&self) -> &Arc<dyn SharingStore> {
+        &self.activity
+    }
+
+    /// Pinterest accounts and the shared rate budget.
+    pub(crate) fn rates(&self) -> &Arc<dyn RateBudgetStore> {
+        &self.rates
     }
 
     /// This manager's clock, the one the services share.
@@ -495,7 +520,7 @@ impl TokenManager {
     }
 
     async fn secrets(&self, id: &CredentialId) -> Result<CredentialSecrets, RefreshError> {
-        match self.store.credential_secrets(id).await {
+        match self.records.credential_secrets(id).await {
             Ok(secrets) => Ok(secrets),
             Err(StoreError::NotFound { .. }) => Err(RefreshError::NotFound),
             Err(err) => Err(err.into()),
@@ -590,7 +615,7 @@ impl TokenManager {
         let waited_since = tokio::time::Instant::now();
         let (secrets, previous_outcome_unknown) = loop {
             let claim = self
-                .store
+                .leases
                 .claim_refresh(id, &attempt_id, lease, basis.as_store(), self.due_rule())
                 .await
                 .map_err(|err| match err {
@@ -639,7 +664,7 @@ impl TokenManager {
         // refresh token Pinterest has already rotated.
         let request = tokio::spawn(request_and_store(
             Arc::clone(&self.oauth),
-            Arc::clone(&self.store),
+            Arc::clone(&self.records),
             self.journal.get().cloned(),
             id.clone(),
             record.version,
@@ -666,7 +691,7 @@ impl TokenManager {
                         .map(|at| format!("access token valid until {}", at.to_rfc3339()));
                     let entry =
                         activity::entry(record, actor, ActivityEvent::Refreshed, None, detail);
-                    activity::append(&*self.store, entry).await;
+                    activity::append(&*self.activity, entry).await;
                     self.events().credential_working(record).await;
                 }
                 Ok(stored)
@@ -721,7 +746,7 @@ impl TokenManager {
                 next_refresh_at: None,
                 keep_marker: false,
             };
-            self.store
+            self.leases
                 .record_refresh_failure(id, attempt_id, &failure)
                 .await?;
             return Err(RefreshError::NeedsReauthorization {
@@ -738,7 +763,7 @@ impl TokenManager {
                 next_refresh_at: None,
                 keep_marker: false,
             };
-            self.store
+            self.leases
                 .record_refresh_failure(id, attempt_id, &failure)
                 .await?;
             return Err(RefreshError::AppCredentials {
@@ -762,7 +787,7 @@ impl TokenManager {
                 next_refresh_at: Some(next),
                 keep_marker: unknown,
             };
-            self.store
+            self.leases
                 .record_refresh_failure(id, attempt_id, &failure)
                 .await?;
             return Err(RefreshError::Unavailable {
@@ -781,7 +806,7 @@ impl TokenManager {
             next_refresh_at: Some(next),
             keep_marker: false,
         };
-        self.store
+        self.leases
             .record_refresh_failure(id, attempt_id, &failure)
             .await?;
         Err(RefreshError::Unavailable {
@@ -811,7 +836,7 @@ impl TokenManager {
             Some(class.to_owned()),
             Some(reason.clone()),
         );
-        activity::append(&*self.store, entry).await;
+        activity::append(&*self.activity, entry).await;
         self.events()
             .refresh_failed(record, record.refresh.failures, failure)
             .await;
@@ -844,7 +869,7 @@ impl TokenManager {
 /// tokens, so a process that ends meanwhile loses nothing (the next one
 /// on this data directory replays it).
 async fn store_refreshed(
-    store: &Arc<dyn Store>,
+    store: &Arc<dyn CredentialStore>,
     journal: Option<&TokenJournal>,
     id: &CredentialId,
     claimed_version: i64,
@@ -909,7 +934,7 @@ async fn store_refreshed(
 #[allow(clippy::too_many_arguments)]
 async fn request_and_store(
     oauth: Arc<PinterestOAuth>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn CredentialStore>,
     journal: Option<TokenJournal>,
     id: CredentialId,
     claimed_version: i64,
@@ -943,7 +968,7 @@ fn retry_pause(attempt: u32) -> Duration {
 
 /// Keeps trying to store `entry` until the database takes it (or holds newer
 /// tokens), for as long as this process runs.
-async fn keep_storing(store: Arc<dyn Store>, entry: JournalEntry) {
+async fn keep_storing(store: Arc<dyn CredentialStore>, entry: JournalEntry) {
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -970,7 +995,7 @@ async fn keep_storing(store: Arc<dyn Store>, entry: JournalEntry) {
 /// credential active: the tokens are valid, whatever another process
 /// concluded meanwhile.
 async fn store_entry(
-    store: &dyn Store,
+    store: &dyn CredentialStore,
     entry: &JournalEntry,
     mut version: Option<i64>,
 ) -> Result<Stored, StoreError> {

@@ -68,6 +68,7 @@ impl Turns {
 }
 
 /// A sync-state store whose calls take turns.
+#[derive(Debug)]
 struct InTurn {
     turns: Turns,
     inner: Arc<dyn SyncStateStore>,
@@ -185,7 +186,7 @@ mod tests {
 
     /// A state store that counts the calls in progress and remembers the
     /// most at once.
-    #[derive(Default)]
+    #[derive(Debug, Default)]
     struct Counting {
         now: AtomicUsize,
         most: AtomicUsize,

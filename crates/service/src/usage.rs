@@ -71,14 +71,14 @@ impl Credentials {
         let visible = |owner: &UserId| everyone || *owner == actor.id;
         let credential_id = record.id.as_str();
         let sources: Vec<SourceRecord> = self
-            .store
+            .web
             .sources_using_credential(credential_id)
             .await?
             .into_iter()
             .filter(|source| visible(&source.owner))
             .collect();
         let destinations: Vec<DestinationRecord> = self
-            .store
+            .web
             .destinations_using_credential(credential_id)
             .await?
             .into_iter()
@@ -92,12 +92,12 @@ impl Credentials {
             .chain(destinations.iter().map(|d| &d.owner))
         {
             if !usernames.contains_key(owner) {
-                let user = self.store.get_user(owner).await?;
+                let user = self.users.get_user(owner).await?;
                 usernames.insert(owner.clone(), user.username);
             }
         }
         let recent_runs = self
-            .store
+            .runs
             .runs_using_credential(credential_id, &actor.id, runs.min(MAX_USAGE_RUNS))
             .await?;
         Ok(CredentialUsage {

@@ -176,7 +176,7 @@ pub struct LedgerEntry {
 /// implements it, and so does a database holding only sync state
 /// ([`crate::open_sync_state`]).
 #[async_trait]
-pub trait SyncStateStore: Send + Sync {
+pub trait SyncStateStore: Send + Sync + std::fmt::Debug {
     /// Starts a run of `job`. With `resume`, continues the job's latest run
     /// that did not succeed, if any; otherwise such runs are abandoned.
     async fn sync_begin_run(&self, job: &str, resume: bool) -> Result<RunStart, StoreError>;

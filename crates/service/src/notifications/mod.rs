@@ -50,7 +50,10 @@ use pinion_domain::webhook::{
 use pinion_domain::{
     Clock, Credential, Description, MessageId, UserId, ValidationErrors, WebhookId, WebhookSecret,
 };
-use pinion_store::{AlertState, DeliveryPolicy, NewEvent, Store};
+use pinion_store::{
+    AlertState, CredentialStore, DeliveryPolicy, NewEvent, NotificationStore, RunStore, Store,
+    WebStateStore,
+};
 use serde_json::{Value, json};
 
 use crate::activity::Actor;
@@ -120,7 +123,14 @@ pub struct Events {
 
 #[derive(Debug)]
 struct Sink {
-    store: Arc<dyn Store>,
+    /// The outbox, the alerts and the announcement markers.
+    notifications: Arc<dyn NotificationStore>,
+    /// The credentials an alert is about.
+    credentials: Arc<dyn CredentialStore>,
+    /// The runs an outcome or takeover is about.
+    runs: Arc<dyn RunStore>,
+    /// The sources those runs belong to.
+    sources: Arc<dyn WebStateStore>,
     clock: Arc<dyn Clock>,
     wake: Arc<tokio::sync::Notify>,
 }
@@ -148,7 +158,14 @@ fn credential_data(credential: &Credential, reason: Option<&str>) -> Value {
 impl Events {
     fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, wake: Arc<tokio::sync::Notify>) -> Self {
         Self {
-            sink: Some(Arc::new(Sink { store, clock, wake })),
+            sink: Some(Arc::new(Sink {
+                notifications: store.clone(),
+                credentials: store.clone(),
+                runs: store.clone(),
+                sources: store,
+                clock,
+                wake,
+            })),
         }
     }
 
@@ -218,7 +235,7 @@ impl Events {
         };
         let event = self.event(sink, event_type, data);
         let result = sink
-            .store
+            .notifications
             .raise_credential_alert(&record.id, state, &record.owner, &event)
             .await;
         self.queued(sink, event_type, result);
@@ -234,7 +251,7 @@ impl Events {
             credential_data(credential, None),
         );
         let result = sink
-            .store
+            .notifications
             .clear_credential_alert(&credential.id, &credential.owner, &event)
             .await;
         self.queued(sink, EventType::CredentialRecovered, result);
@@ -252,8 +269,12 @@ impl Events {
             return Ok(0);
         };
         let mut queued = 0;
-        for id in sink.store.unannounced_credential_changes(100).await? {
-            let credential: Credential = match sink.store.get_credential(&id).await {
+        for id in sink
+            .notifications
+            .unannounced_credential_changes(100)
+            .await?
+        {
+            let credential: Credential = match sink.credentials.get_credential(&id).await {
                 Ok(record) => record.into(),
                 // Deleted since.
                 Err(pinion_store::StoreError::NotFound { .. }) => continue,
@@ -268,7 +289,7 @@ impl Events {
                         credential_data(&credential, reason.as_deref()),
                     );
                     let result = sink
-                        .store
+                        .notifications
                         .raise_credential_alert(
                             &credential.id,
                             AlertState::NeedsReauthorization,
@@ -285,7 +306,7 @@ impl Events {
                         credential_data(&credential, None),
                     );
                     let result = sink
-                        .store
+                        .notifications
                         .clear_credential_alert(&credential.id, &credential.owner, &event)
                         .await;
                     (EventType::CredentialRecovered, result)
@@ -303,7 +324,7 @@ impl Events {
             }
             self.queued(sink, event_type, result);
         }
-        for (run_id, takeovers) in sink.store.unannounced_takeovers(100).await? {
+        for (run_id, takeovers) in sink.notifications.unannounced_takeovers(100).await? {
             let reason = "the process running it stopped";
             match self
                 .announce_takeover(sink, &run_id, takeovers, reason)
@@ -320,7 +341,7 @@ impl Events {
                 Err(err) => return Err(err),
             }
         }
-        for run_id in sink.store.unannounced_runs(100).await? {
+        for run_id in sink.notifications.unannounced_runs(100).await? {
             match self.announce_run(sink, &run_id).await {
                 Ok(true) => {
                     queued += 1;
@@ -354,13 +375,13 @@ impl Events {
         sink: &Sink,
         run_id: &str,
     ) -> Result<bool, pinion_store::StoreError> {
-        let run = sink.store.get_run(run_id).await?;
+        let run = sink.runs.get_run(run_id).await?;
         let event_type = match run.status {
             pinion_domain::record::RunStatus::Succeeded => EventType::RunSucceeded,
             pinion_domain::record::RunStatus::Failed => EventType::RunFailed,
             _ => return Ok(false),
         };
-        let source = sink.store.get_source(run.source_id.as_str()).await.ok();
+        let source = sink.sources.get_source(run.source_id.as_str()).await.ok();
         let records: serde_json::Map<String, Value> = run
             .streams
             .iter()
@@ -379,7 +400,7 @@ impl Events {
         });
         let event = self.event(sink, event_type, data);
         let Some(queued) = sink
-            .store
+            .notifications
             .announce_run(run.id.as_str(), &run.owner, &event)
             .await?
         else {
@@ -415,8 +436,8 @@ impl Events {
         takeovers: i64,
         reason: &str,
     ) -> Result<bool, pinion_store::StoreError> {
-        let run = sink.store.get_run(run_id).await?;
-        let source = sink.store.get_source(run.source_id.as_str()).await.ok();
+        let run = sink.runs.get_run(run_id).await?;
+        let source = sink.sources.get_source(run.source_id.as_str()).await.ok();
         let data = json!({
             "run_id": run.id.as_str(),
             "source_id": run.source_id.as_str(),
@@ -425,7 +446,7 @@ impl Events {
         });
         let event = self.event(sink, EventType::RunTakenOver, data);
         let Some(queued) = sink
-            .store
+            .notifications
             .announce_takeover(run.id.as_str(), takeovers, &run.owner, &event)
             .await?
         else {
@@ -443,7 +464,7 @@ impl Events {
 /// Webhook endpoints and their delivery logs, behind the access rule.
 #[derive(Debug, Clone)]
 pub struct Webhooks {
-    store: Arc<dyn Store>,
+    store: Arc<dyn NotificationStore>,
     clock: Arc<dyn Clock>,
     settings: NotificationSettings,
     events: Events,
