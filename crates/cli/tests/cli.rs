@@ -577,7 +577,10 @@ fn activity_actors(data_dir: &Path, id: &str) -> Vec<String> {
         .await
         .unwrap()
         .store;
-        let entries = store.list_activity(id, None, 10).await.unwrap();
+        let entries = store
+            .list_activity(&id.parse().unwrap(), None, 10)
+            .await
+            .unwrap();
         store.close().await;
         entries.into_iter().map(|entry| entry.actor).collect()
     })

@@ -81,7 +81,7 @@ async fn two_replicas_check_each_credential_once_per_interval() {
             let mut all = Vec::new();
             for id in &ids {
                 let mut times: Vec<_> = store
-                    .list_activity(id.as_str(), None, 1_000)
+                    .list_activity(id, None, 1_000)
                     .await
                     .unwrap()
                     .into_iter()

@@ -429,7 +429,10 @@ async fn assert_taken_over_and_exact(
     );
 
     // The credential's activity log says so.
-    let activity = store.list_activity(credential, None, 100).await.unwrap();
+    let activity = store
+        .list_activity(&credential.parse().unwrap(), None, 100)
+        .await
+        .unwrap();
     assert!(
         activity.iter().any(|entry| entry
             .detail
@@ -489,7 +492,7 @@ async fn a_server_stopped_cleanly_releases_its_run_and_the_next_start_resumes_it
     // run out.
     let left = store.unfinished_runs().await.unwrap();
     assert_eq!(left.len(), 1, "{left:?}");
-    assert_eq!(left[0].id, run);
+    assert_eq!(left[0].id.as_str(), run);
     assert!(
         left[0].lease_expires_at < chrono::Utc::now(),
         "the lease was released: {left:?}"

@@ -488,10 +488,7 @@ pub(crate) mod tests {
             Err(ServiceError::Forbidden(_))
         ));
 
-        let log = store
-            .list_activity(record.id.as_str(), None, 10)
-            .await
-            .unwrap();
+        let log = store.list_activity(&record.id, None, 10).await.unwrap();
         let edited = log.iter().find(|e| e.event == "edited").unwrap();
         assert_eq!(edited.actor, Actor::OPERATOR);
         assert_eq!(edited.actor_id, None);

@@ -166,7 +166,7 @@ impl Destinations {
         actor: &User,
         id: &DestinationId,
     ) -> Result<DestinationRecord, ServiceError> {
-        let destination = self.store.get_destination(id.as_str()).await?;
+        let destination = self.store.get_destination(id).await?;
         if destination.owner != actor.id {
             return Err(ServiceError::NotFound {
                 what: "destination",
@@ -209,7 +209,7 @@ impl Destinations {
         }
         if !self
             .store
-            .repoint_destination(id.as_str(), &actor.id, credential.id.as_str())
+            .repoint_destination(id, &actor.id, &credential.id)
             .await?
         {
             return Err(ServiceError::NotFound {
@@ -226,11 +226,7 @@ impl Destinations {
     /// Deletes a destination `actor` owns; any other is `NotFound`.
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
     pub async fn delete(&self, actor: &User, id: &DestinationId) -> Result<(), ServiceError> {
-        if !self
-            .store
-            .delete_destination(id.as_str(), &actor.id)
-            .await?
-        {
+        if !self.store.delete_destination(id, &actor.id).await? {
             return Err(ServiceError::NotFound {
                 what: "destination",
             });

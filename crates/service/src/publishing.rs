@@ -359,7 +359,7 @@ impl Destinations {
         let destination = self.get(actor, id).await?;
         Ok(self
             .store
-            .list_publishes(destination.id.as_str(), PUBLISHES_LISTED)
+            .list_publishes(&destination.id, PUBLISHES_LISTED)
             .await?)
     }
 }

@@ -291,22 +291,18 @@ impl Runs {
                     )
                     .await?
                 {
-                    self.events.run_finished(run.id.as_str()).await;
+                    self.events.run_finished(&run.id).await;
                 }
                 continue;
             }
-            let source = self
-                .credentials
-                .web
-                .get_source(record.source_id.as_str())
-                .await;
+            let source = self.credentials.web.get_source(&record.source_id).await;
             let actor = self.credentials.users.get_user(&record.owner).await;
             match (source, actor) {
                 (Ok(source), Ok(actor)) => {
                     let runs = self.clone();
                     let note = format!("taken over: {why}; resumed from its checkpoint");
                     tokio::spawn(async move {
-                        runs.execute_as(&actor, &source, record.id.as_str(), Some(note))
+                        runs.execute_as(&actor, &source, &record.id, Some(note))
                             .await
                     });
                 }
@@ -323,7 +319,7 @@ impl Runs {
                         )
                         .await?
                     {
-                        self.events.run_finished(run.id.as_str()).await;
+                        self.events.run_finished(&run.id).await;
                     }
                 }
             }
@@ -374,7 +370,7 @@ impl Runs {
         source_id: &SourceId,
     ) -> Result<RunRecord, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        if let Some(last) = self.runs.list_runs(source.id.as_str(), 1).await?.first()
+        if let Some(last) = self.runs.list_runs(&source.id, 1).await?.first()
             && !last.status.is_final()
         {
             return Err(ServiceError::Conflict {
@@ -422,7 +418,7 @@ impl Runs {
         source_id: &SourceId,
     ) -> Result<Vec<RunRecord>, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        Ok(self.runs.list_runs(source.id.as_str(), RUNS_LISTED).await?)
+        Ok(self.runs.list_runs(&source.id, RUNS_LISTED).await?)
     }
 
     /// The latest run of `actor`'s source, if it has run.
@@ -432,12 +428,7 @@ impl Runs {
         source_id: &SourceId,
     ) -> Result<Option<RunRecord>, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        Ok(self
-            .runs
-            .list_runs(source.id.as_str(), 1)
-            .await?
-            .into_iter()
-            .next())
+        Ok(self.runs.list_runs(&source.id, 1).await?.into_iter().next())
     }
 
     /// One run of `actor`'s source; any other is `NotFound`.
@@ -448,7 +439,7 @@ impl Runs {
         run_id: &RunId,
     ) -> Result<RunRecord, ServiceError> {
         let source = self.sources.get(actor, source_id).await?;
-        let run = match self.runs.get_run(run_id.as_str()).await {
+        let run = match self.runs.get_run(run_id).await {
             Ok(run) => run,
             Err(pinion_store::StoreError::NotFound { .. }) => {
                 return Err(ServiceError::NotFound { what: "run" });
@@ -571,11 +562,7 @@ impl Runs {
         source_id: &SourceId,
         run_id: &RunId,
     ) -> Result<(), ServiceError> {
-        if !self
-            .runs
-            .delete_run(source_id.as_str(), run_id.as_str(), &actor.id)
-            .await?
-        {
+        if !self.runs.delete_run(source_id, run_id, &actor.id).await? {
             return Err(ServiceError::NotFound { what: "run" });
         }
         tracing::info!(run_id = %run_id, "Deleted a run.");
@@ -590,11 +577,11 @@ impl Runs {
         &self,
         actor: &User,
         source: &SourceRecord,
-        run_id: &str,
+        run_id: &RunId,
     ) -> Result<Credential, String> {
         let credential = match self
             .credentials
-            .use_for_run(actor, &source.credential_id, run_id)
+            .use_for_run(actor, &source.credential_id, run_id.as_str())
             .await
         {
             Ok(credential) => credential,
@@ -639,7 +626,7 @@ impl Runs {
 
     /// Runs `source` as run `run_id` to its end and stores the outcome.
     pub async fn execute(&self, actor: &User, source: &SourceRecord, run_id: &RunId) {
-        self.execute_as(actor, source, run_id.as_str(), None).await;
+        self.execute_as(actor, source, run_id, None).await;
     }
 
     /// [`Runs::execute`]; with `takeover` (the note for the activity log)
@@ -651,7 +638,7 @@ impl Runs {
         &self,
         actor: &User,
         source: &SourceRecord,
-        run_id: &str,
+        run_id: &RunId,
         takeover: Option<String>,
     ) {
         let Ok(_executing) = self.executing.try_read() else {
@@ -725,7 +712,7 @@ impl Runs {
     /// process holds the run, or no renewal succeeded for
     /// [`RUN_LEASE`] − [`RUN_HEARTBEAT`], after which another process may
     /// claim it any moment.
-    fn heartbeat(&self, run_id: &str, owner: &str) -> watch::Receiver<()> {
+    fn heartbeat(&self, run_id: &RunId, owner: &str) -> watch::Receiver<()> {
         let (lost_tx, lost_rx) = watch::channel(());
         let runs = self.clone();
         let (run_id, owner) = (run_id.to_owned(), owner.to_owned());
@@ -762,7 +749,7 @@ impl Runs {
         &self,
         actor: &User,
         source: &SourceRecord,
-        run_id: &str,
+        run_id: &RunId,
         initial: &[RunStreamCount],
         takeover: Option<&str>,
     ) -> Result<(Vec<RunStreamCount>, Option<String>), String> {
@@ -772,7 +759,7 @@ impl Runs {
                 &credential,
                 &Actor::System,
                 ActivityEvent::UsedByRun,
-                Some(run_id.to_owned()),
+                Some(run_id.to_string()),
                 Some(note.to_owned()),
             );
             activity::append(&*self.credentials.sharing, entry).await;

@@ -26,7 +26,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use pinion_domain::record::{ScheduleRecord, SourceRecord};
 use pinion_domain::schedule::{Cadence, format_interval};
-use pinion_domain::{Clock, FieldError, SourceId, ValidationErrors};
+use pinion_domain::{Clock, FieldError, RunId, SourceId, ValidationErrors};
 use pinion_store::Store;
 use serde::Serialize;
 
@@ -153,7 +153,7 @@ impl Schedules {
         actor: &Actor,
         id: &SourceId,
     ) -> Result<SourceRecord, ServiceError> {
-        match self.sources.get_source(id.as_str()).await {
+        match self.sources.get_source(id).await {
             Ok(source) if actor.manages(&source.owner) => Ok(source),
             Ok(_) | Err(pinion_store::StoreError::NotFound { .. }) => {
                 Err(ServiceError::NotFound { what: "source" })
@@ -232,7 +232,7 @@ impl Schedules {
         let now = self.clock.now();
         let paused = self
             .store
-            .get_schedule(source.id.as_str())
+            .get_schedule(&source.id)
             .await?
             .is_some_and(|existing| existing.paused);
         let next_run_at = if paused {
@@ -267,7 +267,7 @@ impl Schedules {
         let source = self.managed_source(&actor.into(), id).await?;
         Ok(self
             .store
-            .get_schedule(source.id.as_str())
+            .get_schedule(&source.id)
             .await?
             .map(Schedule::from_record))
     }
@@ -288,7 +288,7 @@ impl Schedules {
     #[tracing::instrument(skip_all, fields(source_id = %id))]
     pub async fn remove(&self, actor: impl Into<Actor>, id: &SourceId) -> Result<(), ServiceError> {
         let source = self.managed_source(&actor.into(), id).await?;
-        if !self.store.delete_schedule(source.id.as_str()).await? {
+        if !self.store.delete_schedule(&source.id).await? {
             return Err(ServiceError::NotFound { what: "schedule" });
         }
         tracing::info!("Removed a schedule.");
@@ -325,7 +325,7 @@ impl Schedules {
     ) -> Result<Schedule, ServiceError> {
         let source = self.managed_source(&actor, id).await?;
         // The source is there; what it lacks is a schedule to act on.
-        let Some(existing) = self.store.get_schedule(source.id.as_str()).await? else {
+        let Some(existing) = self.store.get_schedule(&source.id).await? else {
             return Err(ServiceError::Conflict {
                 field: "schedule",
                 message: format!(
@@ -344,7 +344,7 @@ impl Schedules {
             Some(first_slot(&cadence, self.clock.now())?)
         };
         self.store
-            .set_schedule_paused(source.id.as_str(), paused, next_run_at)
+            .set_schedule_paused(&source.id, paused, next_run_at)
             .await?;
         tracing::info!(
             actor = actor.name(),
@@ -357,7 +357,7 @@ impl Schedules {
             }
         );
         self.store
-            .get_schedule(source.id.as_str())
+            .get_schedule(&source.id)
             .await?
             .map(Schedule::from_record)
             .ok_or(ServiceError::NotFound { what: "schedule" })
@@ -372,13 +372,13 @@ impl Schedules {
             let Some(due) = schedule.next_run_at else {
                 continue;
             };
-            let source_id = schedule.source_id.as_str();
+            let source_id = &schedule.source_id;
             let next = match stored_cadence(&schedule).map(|cadence| cadence.following(due, now)) {
                 Ok(Some(next)) => next,
                 Ok(None) | Err(_) => {
                     // Nothing left to run (or unreadable): pause it and say
                     // why rather than look at it every tick.
-                    tracing::warn!(source_id, "A schedule has no next slot; pausing it.");
+                    tracing::warn!(%source_id, "A schedule has no next slot; pausing it.");
                     self.store
                         .set_schedule_paused(source_id, true, None)
                         .await?;
@@ -408,10 +408,10 @@ impl Schedules {
                 Err(note) => (None, Some(note)),
             };
             if let Some(note) = &note {
-                tracing::info!(source_id, slot = %due.to_rfc3339(), note = %note, "A scheduled slot started no run.");
+                tracing::info!(%source_id, slot = %due.to_rfc3339(), note = %note, "A scheduled slot started no run.");
             }
             self.store
-                .note_schedule_slot(source_id, run_id.as_deref(), note.as_deref())
+                .note_schedule_slot(source_id, run_id.as_ref(), note.as_deref())
                 .await?;
         }
         Ok(started)
@@ -419,11 +419,7 @@ impl Schedules {
 
     /// Starts the run of a slot just taken, as the source's owner; a note
     /// for people when none starts.
-    async fn start(
-        &self,
-        schedule: &ScheduleRecord,
-        slot: DateTime<Utc>,
-    ) -> Result<String, String> {
+    async fn start(&self, schedule: &ScheduleRecord, slot: DateTime<Utc>) -> Result<RunId, String> {
         let owner = match self.users.get_user(&schedule.owner).await {
             Ok(owner) => owner,
             Err(err) => {
@@ -440,7 +436,7 @@ impl Schedules {
                     run_id = %run.id,
                     "Started a scheduled run."
                 );
-                Ok(run.id.as_str().to_owned())
+                Ok(run.id)
             }
             Err(ServiceError::Conflict { .. }) => {
                 Err("Skipped: the previous run was still going.".to_owned())

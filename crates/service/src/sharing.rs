@@ -233,13 +233,10 @@ impl Credentials {
         match self.authorized(&actor, id, Access::Read).await {
             Ok(record) => Ok(self
                 .sharing
-                .list_activity(record.id.as_str(), before, limit)
+                .list_activity(&record.id, before, limit)
                 .await?),
             Err(ServiceError::NotFound { .. }) if actor.reads_everything() => {
-                let entries = self
-                    .sharing
-                    .list_activity(id.as_str(), before, limit)
-                    .await?;
+                let entries = self.sharing.list_activity(id, before, limit).await?;
                 if entries.is_empty() && before.is_none() {
                     Err(ServiceError::NotFound { what: "credential" })
                 } else {

@@ -223,7 +223,7 @@ impl Sources {
 
     /// One source, if `actor` owns it; otherwise `NotFound`.
     pub async fn get(&self, actor: &User, id: &SourceId) -> Result<SourceRecord, ServiceError> {
-        let source = self.store.get_source(id.as_str()).await?;
+        let source = self.store.get_source(id).await?;
         if source.owner != actor.id {
             return Err(ServiceError::NotFound { what: "source" });
         }
@@ -235,7 +235,7 @@ impl Sources {
     /// with a run still going is a `Conflict`. Its output files stay.
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
     pub async fn delete(&self, actor: &User, id: &SourceId) -> Result<(), ServiceError> {
-        if !self.store.delete_source(id.as_str(), &actor.id).await? {
+        if !self.store.delete_source(id, &actor.id).await? {
             return Err(ServiceError::NotFound { what: "source" });
         }
         tracing::info!(source_id = %id, "Deleted a source.");

@@ -69,7 +69,7 @@ impl Credentials {
             Err(err) => return Err(err),
         };
         let visible = |owner: &UserId| everyone || *owner == actor.id;
-        let credential_id = record.id.as_str();
+        let credential_id = &record.id;
         let sources: Vec<SourceRecord> = self
             .web
             .sources_using_credential(credential_id)

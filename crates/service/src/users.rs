@@ -126,11 +126,7 @@ impl Users {
     /// `NotFound`.
     #[tracing::instrument(skip_all, fields(user_id = %user.id, token_id = %id))]
     pub async fn revoke_token(&self, user: &User, id: &ApiTokenId) -> Result<(), ServiceError> {
-        if self
-            .store
-            .revoke_api_token_by_id(&user.id, id.as_str())
-            .await?
-        {
+        if self.store.revoke_api_token_by_id(&user.id, id).await? {
             tracing::info!("Revoked an API token.");
             Ok(())
         } else {

@@ -569,7 +569,7 @@ async fn an_authorization_the_operator_started_is_logged_as_the_operators() {
         .unwrap();
     let log = h
         .store
-        .list_activity(h.credential_id.as_str(), None, 10)
+        .list_activity(&h.credential_id, None, 10)
         .await
         .unwrap();
     // Newest first: the operator's authorization, then the owner's.

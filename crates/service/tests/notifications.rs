@@ -437,10 +437,10 @@ async fn run_outcomes_are_queued_and_success_only_for_endpoints_that_ask() {
         )
         .await
         .unwrap();
-    store.start_run(stopped.id.as_str()).await.unwrap();
+    store.start_run(&stopped.id).await.unwrap();
     store
         .finish_run(
-            stopped.id.as_str(),
+            &stopped.id,
             pinion_store::RunStatus::Failed,
             &[],
             Some("the process stopped"),

@@ -354,14 +354,14 @@ pub trait NotificationStore: Send + Sync + std::fmt::Debug {
     /// deliveries were queued.
     async fn announce_run(
         &self,
-        run: &str,
+        run: &pinion_domain::RunId,
         owner: &UserId,
         event: &NewEvent,
     ) -> Result<Option<usize>, StoreError>;
 
     /// Up to `limit` finished runs whose outcome was never announced (a
     /// process stopped between storing it and announcing it), oldest first.
-    async fn unannounced_runs(&self, limit: u32) -> Result<Vec<String>, StoreError>;
+    async fn unannounced_runs(&self, limit: u32) -> Result<Vec<pinion_domain::RunId>, StoreError>;
 
     /// Notes that run `run`'s takeovers up to its `takeovers`-th were
     /// announced and queues `event` for `owner`, in one transaction, unless
@@ -369,7 +369,7 @@ pub trait NotificationStore: Send + Sync + std::fmt::Debug {
     /// deliveries were queued.
     async fn announce_takeover(
         &self,
-        run: &str,
+        run: &pinion_domain::RunId,
         takeovers: i64,
         owner: &UserId,
         event: &NewEvent,
@@ -377,7 +377,10 @@ pub trait NotificationStore: Send + Sync + std::fmt::Debug {
 
     /// Up to `limit` runs with a takeover never announced, with their
     /// number of takeovers.
-    async fn unannounced_takeovers(&self, limit: u32) -> Result<Vec<(String, i64)>, StoreError>;
+    async fn unannounced_takeovers(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(pinion_domain::RunId, i64)>, StoreError>;
 
     /// Up to `limit` credentials whose alert lags their status, as when a
     /// process stopped between storing a credential's change and queuing its
@@ -958,10 +961,11 @@ where
     #[tracing::instrument(skip_all, fields(run_id = %run, event = event.event_type.as_str()))]
     async fn announce_run(
         &self,
-        run: &str,
+        run: &pinion_domain::RunId,
         owner: &UserId,
         event: &NewEvent,
     ) -> Result<Option<usize>, StoreError> {
+        let run = run.as_str();
         let now = crate::sql::stored_time(self.clock.now());
         let mut tx = self.begin_write().await?;
         let result = sqlx::query(
@@ -980,11 +984,12 @@ where
     #[tracing::instrument(skip_all, fields(run_id = %run))]
     async fn announce_takeover(
         &self,
-        run: &str,
+        run: &pinion_domain::RunId,
         takeovers: i64,
         owner: &UserId,
         event: &NewEvent,
     ) -> Result<Option<usize>, StoreError> {
+        let run = run.as_str();
         let now = crate::sql::stored_time(self.clock.now());
         let mut tx = self.begin_write().await?;
         let result = sqlx::query(
@@ -1000,26 +1005,37 @@ where
         self.enqueue_if_marked(tx, marked, owner, event, now).await
     }
 
-    async fn unannounced_takeovers(&self, limit: u32) -> Result<Vec<(String, i64)>, StoreError> {
-        sqlx::query_as(
+    async fn unannounced_takeovers(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(pinion_domain::RunId, i64)>, StoreError> {
+        let runs: Vec<(String, i64)> = sqlx::query_as(
             "SELECT id, CAST(takeovers AS BIGINT) FROM runs \
              WHERE takeovers > takeovers_announced ORDER BY id LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
-        .map_err(Self::db_error)
+        .map_err(Self::db_error)?;
+        Ok(runs
+            .into_iter()
+            .map(|(id, takeovers)| (pinion_domain::RunId::from_trusted(id), takeovers))
+            .collect())
     }
 
-    async fn unannounced_runs(&self, limit: u32) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar(
+    async fn unannounced_runs(&self, limit: u32) -> Result<Vec<pinion_domain::RunId>, StoreError> {
+        let runs: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM runs WHERE announced_at IS NULL \
              AND status IN ('succeeded', 'failed') ORDER BY finished_at, id LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
-        .map_err(Self::db_error)
+        .map_err(Self::db_error)?;
+        Ok(runs
+            .into_iter()
+            .map(pinion_domain::RunId::from_trusted)
+            .collect())
     }
 
     async fn unannounced_credential_changes(

@@ -47,8 +47,8 @@ pub struct RunLease {
 /// A queued or running run with its lease, as the takeover scan sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnfinishedRun {
-    /// `run_…`.
-    pub id: String,
+    /// The run.
+    pub id: pinion_domain::RunId,
     /// `queued` or `running`.
     pub status: RunStatus,
     /// The process running it (`""` for runs stored before leases existed).
@@ -94,7 +94,7 @@ impl UnfinishedRow {
     pub(crate) fn into_run(self) -> Result<UnfinishedRun, StoreError> {
         Ok(UnfinishedRun {
             status: parse_run_status(&self.status)?,
-            id: self.id,
+            id: pinion_domain::RunId::from_trusted(self.id),
             owner_instance: self.owner_instance,
             lease_expires_at: self.lease_expires_at,
             takeovers: self.takeovers,
@@ -201,16 +201,20 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     async fn create_run(&self, run: &RunRecord, lease: &RunLease) -> Result<RunRecord, StoreError>;
 
     /// A run by id; [`StoreError::NotFound`] when there is none.
-    async fn get_run(&self, id: &str) -> Result<RunRecord, StoreError>;
+    async fn get_run(&self, id: &pinion_domain::RunId) -> Result<RunRecord, StoreError>;
 
     /// The runs of `source_id`, newest first, at most `limit`.
-    async fn list_runs(&self, source_id: &str, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
+    async fn list_runs(
+        &self,
+        source_id: &pinion_domain::SourceId,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError>;
 
     /// The runs of `owner`'s sources that read with credential
     /// `credential_id`, newest first, at most `limit`.
     async fn runs_using_credential(
         &self,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
         owner: &UserId,
         limit: u32,
     ) -> Result<Vec<RunRecord>, StoreError>;
@@ -220,18 +224,18 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// deleted: [`StoreError::Conflict`] on `run`.
     async fn delete_run(
         &self,
-        source_id: &str,
-        id: &str,
+        source_id: &pinion_domain::SourceId,
+        id: &pinion_domain::RunId,
         owner: &UserId,
     ) -> Result<bool, StoreError>;
 
     /// Marks a queued run running (sets `started_at`).
-    async fn start_run(&self, id: &str) -> Result<(), StoreError>;
+    async fn start_run(&self, id: &pinion_domain::RunId) -> Result<(), StoreError>;
 
     /// Replaces a run's per-stream counts while it runs.
     async fn update_run_streams(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         streams: &[RunStreamCount],
     ) -> Result<(), StoreError>;
 
@@ -239,7 +243,7 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// error (sets `finished_at`).
     async fn finish_run(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         status: RunStatus,
         streams: &[RunStreamCount],
         error: Option<&str>,
@@ -250,7 +254,7 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// over.
     async fn finish_owned_run(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         owner: &str,
         status: RunStatus,
         streams: &[RunStreamCount],
@@ -265,7 +269,7 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// run ended, or another process took it over: stop running it).
     async fn renew_run_lease(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         owner: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
@@ -278,7 +282,7 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// counts the takeover.
     async fn claim_run(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         previous_owner: &str,
         previous_owner_ended: bool,
         lease: &RunLease,
@@ -353,7 +357,11 @@ where
         Ok(stored)
     }
 
-    async fn get_run(&self, id: &str) -> Result<crate::runs::RunRecord, StoreError> {
+    async fn get_run(
+        &self,
+        id: &pinion_domain::RunId,
+    ) -> Result<crate::runs::RunRecord, StoreError> {
+        let id = id.as_str();
         let sql = format!(
             "SELECT {} FROM runs WHERE id = $1",
             crate::runs::RUN_COLUMNS
@@ -368,9 +376,10 @@ where
 
     async fn list_runs(
         &self,
-        source_id: &str,
+        source_id: &pinion_domain::SourceId,
         limit: u32,
     ) -> Result<Vec<crate::runs::RunRecord>, StoreError> {
+        let source_id = source_id.as_str();
         let sql = format!(
             "SELECT {} FROM runs WHERE source_id = $1 \
              ORDER BY created_at DESC, id DESC LIMIT $2",
@@ -387,10 +396,11 @@ where
 
     async fn runs_using_credential(
         &self,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
         owner: &UserId,
         limit: u32,
     ) -> Result<Vec<crate::runs::RunRecord>, StoreError> {
+        let credential_id = credential_id.as_str();
         let sql = format!(
             "SELECT {} FROM runs WHERE owner_id = $2 AND source_id IN \
              (SELECT id FROM sources WHERE credential_id = $1) \
@@ -410,10 +420,12 @@ where
     #[tracing::instrument(skip_all, fields(run_id = %id))]
     async fn delete_run(
         &self,
-        source_id: &str,
-        id: &str,
+        source_id: &pinion_domain::SourceId,
+        id: &pinion_domain::RunId,
         owner: &UserId,
     ) -> Result<bool, StoreError> {
+        let source_id = source_id.as_str();
+        let id = id.as_str();
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "SELECT status FROM runs WHERE id = $1 AND source_id = $2 \
@@ -445,7 +457,8 @@ where
         Ok(true)
     }
 
-    async fn start_run(&self, id: &str) -> Result<(), StoreError> {
+    async fn start_run(&self, id: &pinion_domain::RunId) -> Result<(), StoreError> {
+        let id = id.as_str();
         let now = crate::sql::stored_time(self.clock.now());
         let result = sqlx::query(
             "UPDATE runs SET status = 'running', started_at = $2 \
@@ -467,9 +480,10 @@ where
 
     async fn update_run_streams(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         streams: &[crate::runs::RunStreamCount],
     ) -> Result<(), StoreError> {
+        let id = id.as_str();
         sqlx::query(
             "UPDATE runs SET streams = $2 WHERE id = $1 \
              AND status IN ('queued', 'running')",
@@ -486,11 +500,12 @@ where
     #[tracing::instrument(skip_all, fields(run_id = %id, status = status.as_str()))]
     async fn finish_run(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         status: crate::runs::RunStatus,
         streams: &[crate::runs::RunStreamCount],
         error: Option<&str>,
     ) -> Result<(), StoreError> {
+        let id = id.as_str();
         let now = crate::sql::stored_time(self.clock.now());
         sqlx::query(
             "UPDATE runs SET status = $2, streams = $3, error = $4, finished_at = $5, \
@@ -511,12 +526,13 @@ where
     #[tracing::instrument(skip_all, fields(run_id = %id, status = status.as_str()))]
     async fn finish_owned_run(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         owner: &str,
         status: crate::runs::RunStatus,
         streams: &[crate::runs::RunStreamCount],
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
+        let id = id.as_str();
         let now = crate::sql::stored_time(self.clock.now());
         let result = sqlx::query(
             "UPDATE runs SET status = $2, streams = $3, error = $4, finished_at = $5, \
@@ -550,10 +566,11 @@ where
 
     async fn renew_run_lease(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         owner: &str,
         expires_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError> {
+        let id = id.as_str();
         // No change-feed bump: heartbeats change nothing anyone caches.
         let result = sqlx::query(
             "UPDATE runs SET lease_expires_at = $3 WHERE id = $1 \
@@ -571,12 +588,13 @@ where
     #[tracing::instrument(skip_all, fields(run_id = %id))]
     async fn claim_run(
         &self,
-        id: &str,
+        id: &pinion_domain::RunId,
         previous_owner: &str,
         previous_owner_ended: bool,
         lease: &crate::runs::RunLease,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError> {
+        let id = id.as_str();
         let now = crate::sql::stored_time(now);
         let result = sqlx::query(&format!(
             "UPDATE runs SET owner_instance = $3, lease_expires_at = $4, \
@@ -623,7 +641,7 @@ mod decision_tests {
 
     fn run(lease_expires_at: DateTime<Utc>) -> UnfinishedRun {
         UnfinishedRun {
-            id: "run_1".into(),
+            id: pinion_domain::RunId::generate(),
             status: RunStatus::Running,
             owner_instance: "a".into(),
             lease_expires_at,

@@ -62,19 +62,25 @@ pub trait ScheduleStore: Send + Sync + std::fmt::Debug {
     async fn put_schedule(&self, schedule: &ScheduleRecord) -> Result<ScheduleRecord, StoreError>;
 
     /// The schedule of `source_id`, if it has one.
-    async fn get_schedule(&self, source_id: &str) -> Result<Option<ScheduleRecord>, StoreError>;
+    async fn get_schedule(
+        &self,
+        source_id: &pinion_domain::SourceId,
+    ) -> Result<Option<ScheduleRecord>, StoreError>;
 
     /// The schedules of `owner`'s sources.
     async fn schedules_of(&self, owner: &UserId) -> Result<Vec<ScheduleRecord>, StoreError>;
 
     /// Removes the schedule of `source_id`; `false` when it had none.
-    async fn delete_schedule(&self, source_id: &str) -> Result<bool, StoreError>;
+    async fn delete_schedule(
+        &self,
+        source_id: &pinion_domain::SourceId,
+    ) -> Result<bool, StoreError>;
 
     /// Pauses (`next_run_at` `None`) or resumes (`next_run_at` the next slot)
     /// the schedule of `source_id`; `false` when it has none.
     async fn set_schedule_paused(
         &self,
-        source_id: &str,
+        source_id: &pinion_domain::SourceId,
         paused: bool,
         next_run_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError>;
@@ -93,7 +99,7 @@ pub trait ScheduleStore: Send + Sync + std::fmt::Debug {
     /// caller that took it.
     async fn take_schedule_slot(
         &self,
-        source_id: &str,
+        source_id: &pinion_domain::SourceId,
         due: DateTime<Utc>,
         next: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -103,8 +109,8 @@ pub trait ScheduleStore: Send + Sync + std::fmt::Debug {
     /// for people when it started none.
     async fn note_schedule_slot(
         &self,
-        source_id: &str,
-        run_id: Option<&str>,
+        source_id: &pinion_domain::SourceId,
+        run_id: Option<&pinion_domain::RunId>,
         note: Option<&str>,
     ) -> Result<(), StoreError>;
 }
@@ -161,7 +167,11 @@ where
         Ok(row.into_record())
     }
 
-    async fn get_schedule(&self, source_id: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+    async fn get_schedule(
+        &self,
+        source_id: &pinion_domain::SourceId,
+    ) -> Result<Option<ScheduleRecord>, StoreError> {
+        let source_id = source_id.as_str();
         let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM source_schedules WHERE source_id = $1");
         let row: Option<ScheduleRow> = sqlx::query_as(&sql)
             .bind(source_id)
@@ -183,7 +193,11 @@ where
         Ok(rows.into_iter().map(ScheduleRow::into_record).collect())
     }
 
-    async fn delete_schedule(&self, source_id: &str) -> Result<bool, StoreError> {
+    async fn delete_schedule(
+        &self,
+        source_id: &pinion_domain::SourceId,
+    ) -> Result<bool, StoreError> {
+        let source_id = source_id.as_str();
         let result = sqlx::query("DELETE FROM source_schedules WHERE source_id = $1")
             .bind(source_id)
             .execute(&self.pool)
@@ -195,10 +209,11 @@ where
 
     async fn set_schedule_paused(
         &self,
-        source_id: &str,
+        source_id: &pinion_domain::SourceId,
         paused: bool,
         next_run_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
+        let source_id = source_id.as_str();
         let now = crate::sql::stored_time(self.clock.now());
         let result = sqlx::query(
             "UPDATE source_schedules SET paused = $2, next_run_at = $3, updated_at = $4 \
@@ -235,11 +250,12 @@ where
 
     async fn take_schedule_slot(
         &self,
-        source_id: &str,
+        source_id: &pinion_domain::SourceId,
         due: DateTime<Utc>,
         next: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let source_id = source_id.as_str();
         let result = sqlx::query(
             "UPDATE source_schedules SET next_run_at = $3, last_fired_at = $4, \
              last_run_id = NULL, last_note = NULL \
@@ -258,10 +274,12 @@ where
 
     async fn note_schedule_slot(
         &self,
-        source_id: &str,
-        run_id: Option<&str>,
+        source_id: &pinion_domain::SourceId,
+        run_id: Option<&pinion_domain::RunId>,
         note: Option<&str>,
     ) -> Result<(), StoreError> {
+        let source_id = source_id.as_str();
+        let run_id = run_id.map(pinion_domain::RunId::as_str);
         sqlx::query(
             "UPDATE source_schedules SET last_run_id = $2, last_note = $3 WHERE source_id = $1",
         )

@@ -147,7 +147,7 @@ pub trait SharingStore: Send + Sync + std::fmt::Debug {
     /// an id below `before` (all when `None`). Works for deleted credentials.
     async fn list_activity(
         &self,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<ActivityRecord>, StoreError>;
@@ -386,10 +386,11 @@ where
 
     async fn list_activity(
         &self,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<crate::sharing::ActivityRecord>, StoreError> {
+        let credential_id = credential_id.as_str();
         let sql = format!(
             "SELECT {} FROM credential_activity WHERE credential_id = $1 AND id < $2 \
              ORDER BY id DESC LIMIT $3",

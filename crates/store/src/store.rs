@@ -124,7 +124,11 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
 
     /// Revokes `user`'s token with public id `id`; `false` when `user` has
     /// no such unrevoked token.
-    async fn revoke_api_token_by_id(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
+    async fn revoke_api_token_by_id(
+        &self,
+        user: &UserId,
+        id: &pinion_domain::ApiTokenId,
+    ) -> Result<bool, StoreError>;
 
     /// The user an unrevoked token belongs to, noting the use (written at
     /// most once per [`crate::LAST_USED_GRANULARITY`], so reads stay reads).

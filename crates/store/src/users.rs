@@ -210,7 +210,12 @@ where
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user))]
-    async fn revoke_api_token_by_id(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
+    async fn revoke_api_token_by_id(
+        &self,
+        user: &UserId,
+        id: &pinion_domain::ApiTokenId,
+    ) -> Result<bool, StoreError> {
+        let id = id.as_str();
         let hashes: Vec<(Vec<u8>,)> = sqlx::query_as(
             "SELECT token_hash FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
         )

@@ -156,7 +156,7 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     async fn create_source(&self, source: &SourceRecord) -> Result<SourceRecord, StoreError>;
 
     /// A source by id; [`StoreError::NotFound`] when there is none.
-    async fn get_source(&self, id: &str) -> Result<SourceRecord, StoreError>;
+    async fn get_source(&self, id: &pinion_domain::SourceId) -> Result<SourceRecord, StoreError>;
 
     /// The sources `owner` owns, newest first.
     async fn list_sources(&self, owner: &UserId) -> Result<Vec<SourceRecord>, StoreError>;
@@ -164,7 +164,7 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     /// The sources that read with credential `credential_id`, by name.
     async fn sources_using_credential(
         &self,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
     ) -> Result<Vec<SourceRecord>, StoreError>;
 
     /// Deletes source `id` if `owner` owns it, with everything that belongs
@@ -172,7 +172,11 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     /// in one transaction; `false` when there was no such source of theirs.
     /// While one of its runs is queued or running nothing is deleted and the
     /// answer is [`StoreError::Conflict`] on `source`.
-    async fn delete_source(&self, id: &str, owner: &UserId) -> Result<bool, StoreError>;
+    async fn delete_source(
+        &self,
+        id: &pinion_domain::SourceId,
+        owner: &UserId,
+    ) -> Result<bool, StoreError>;
 
     /// Replaces the settings of source `source.id` (its credential, name,
     /// streams and output) if `source.owner` owns it, in one transaction;
@@ -190,7 +194,10 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     ) -> Result<DestinationRecord, StoreError>;
 
     /// A destination by id; [`StoreError::NotFound`] when there is none.
-    async fn get_destination(&self, id: &str) -> Result<DestinationRecord, StoreError>;
+    async fn get_destination(
+        &self,
+        id: &pinion_domain::DestinationId,
+    ) -> Result<DestinationRecord, StoreError>;
 
     /// The destinations `owner` owns, newest first.
     async fn list_destinations(&self, owner: &UserId)
@@ -199,20 +206,24 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     /// The destinations that write with credential `credential_id`, by name.
     async fn destinations_using_credential(
         &self,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
     ) -> Result<Vec<DestinationRecord>, StoreError>;
 
     /// Deletes destination `id` if `owner` owns it; `false` when there was
     /// no such destination of theirs.
-    async fn delete_destination(&self, id: &str, owner: &UserId) -> Result<bool, StoreError>;
+    async fn delete_destination(
+        &self,
+        id: &pinion_domain::DestinationId,
+        owner: &UserId,
+    ) -> Result<bool, StoreError>;
 
     /// Makes destination `id` of `owner` publish with credential
     /// `credential_id`; `false` when there is no such destination of theirs.
     async fn repoint_destination(
         &self,
-        id: &str,
+        id: &pinion_domain::DestinationId,
         owner: &UserId,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
     ) -> Result<bool, StoreError>;
 
     /// Keeps the record of a publish from a destination's page.
@@ -222,7 +233,7 @@ pub trait WebStateStore: Send + Sync + std::fmt::Debug {
     /// `limit`.
     async fn list_publishes(
         &self,
-        destination_id: &str,
+        destination_id: &pinion_domain::DestinationId,
         limit: u32,
     ) -> Result<Vec<PublishRecord>, StoreError>;
 }
@@ -359,7 +370,11 @@ where
         Ok(stored)
     }
 
-    async fn get_source(&self, id: &str) -> Result<crate::web_state::SourceRecord, StoreError> {
+    async fn get_source(
+        &self,
+        id: &pinion_domain::SourceId,
+    ) -> Result<crate::web_state::SourceRecord, StoreError> {
+        let id = id.as_str();
         let sql = format!(
             "SELECT {} FROM sources WHERE id = $1",
             crate::web_state::SOURCE_COLUMNS
@@ -390,8 +405,9 @@ where
 
     async fn sources_using_credential(
         &self,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
     ) -> Result<Vec<crate::web_state::SourceRecord>, StoreError> {
+        let credential_id = credential_id.as_str();
         let sql = format!(
             "SELECT {} FROM sources WHERE credential_id = $1 ORDER BY name, id",
             crate::web_state::SOURCE_COLUMNS
@@ -405,7 +421,12 @@ where
     }
 
     #[tracing::instrument(skip_all, fields(source_id = %id))]
-    async fn delete_source(&self, id: &str, owner: &UserId) -> Result<bool, StoreError> {
+    async fn delete_source(
+        &self,
+        id: &pinion_domain::SourceId,
+        owner: &UserId,
+    ) -> Result<bool, StoreError> {
+        let id = id.as_str();
         let mut tx = self.begin_write().await?;
         // The row lock makes a run being created for this source
         // wait (its foreign key check) until the deletion commits,
@@ -549,8 +570,9 @@ where
 
     async fn get_destination(
         &self,
-        id: &str,
+        id: &pinion_domain::DestinationId,
     ) -> Result<crate::web_state::DestinationRecord, StoreError> {
+        let id = id.as_str();
         let sql = format!(
             "SELECT {} FROM destinations WHERE id = $1",
             crate::web_state::DESTINATION_COLUMNS
@@ -581,8 +603,9 @@ where
 
     async fn destinations_using_credential(
         &self,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
     ) -> Result<Vec<crate::web_state::DestinationRecord>, StoreError> {
+        let credential_id = credential_id.as_str();
         let sql = format!(
             "SELECT {} FROM destinations WHERE credential_id = $1 ORDER BY name, id",
             crate::web_state::DESTINATION_COLUMNS
@@ -596,7 +619,12 @@ where
     }
 
     #[tracing::instrument(skip_all, fields(destination_id = %id))]
-    async fn delete_destination(&self, id: &str, owner: &UserId) -> Result<bool, StoreError> {
+    async fn delete_destination(
+        &self,
+        id: &pinion_domain::DestinationId,
+        owner: &UserId,
+    ) -> Result<bool, StoreError> {
+        let id = id.as_str();
         let result = sqlx::query("DELETE FROM destinations WHERE id = $1 AND owner_id = $2")
             .bind(id)
             .bind(owner.as_str())
@@ -637,9 +665,10 @@ where
 
     async fn list_publishes(
         &self,
-        destination_id: &str,
+        destination_id: &pinion_domain::DestinationId,
         limit: u32,
     ) -> Result<Vec<crate::web_state::PublishRecord>, StoreError> {
+        let destination_id = destination_id.as_str();
         let sql = format!(
             "SELECT {} FROM destination_publishes WHERE destination_id = $1 \
              ORDER BY created_at DESC, id DESC LIMIT $2",
@@ -657,10 +686,12 @@ where
     #[tracing::instrument(skip_all, fields(destination_id = %id))]
     async fn repoint_destination(
         &self,
-        id: &str,
+        id: &pinion_domain::DestinationId,
         owner: &UserId,
-        credential_id: &str,
+        credential_id: &pinion_domain::CredentialId,
     ) -> Result<bool, StoreError> {
+        let id = id.as_str();
+        let credential_id = credential_id.as_str();
         let result = sqlx::query(
             "UPDATE destinations SET credential_id = $3 WHERE id = $1 AND owner_id = $2",
         )

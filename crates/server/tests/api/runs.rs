@@ -85,11 +85,11 @@ impl TestApp {
             .await
             .unwrap();
         if status != RunStatus::Queued {
-            self.store.start_run(run.id.as_str()).await.unwrap();
+            self.store.start_run(&run.id).await.unwrap();
         }
         if status.is_final() {
             self.store
-                .finish_run(run.id.as_str(), status, &run.streams, None)
+                .finish_run(&run.id, status, &run.streams, None)
                 .await
                 .unwrap();
         }
@@ -237,7 +237,9 @@ async fn a_finished_run_and_then_its_source_are_deleted_by_their_owner_only() {
         assert_eq!(gone.status(), 404, "GET {path}");
     }
     assert!(matches!(
-        app.store.get_run(second["id"].as_str().unwrap()).await,
+        app.store
+            .get_run(&second["id"].as_str().unwrap().parse().unwrap())
+            .await,
         Err(pinion_store::StoreError::NotFound { .. })
     ));
     let sources: Value = app
@@ -296,7 +298,12 @@ async fn nothing_is_deleted_while_a_run_is_going() {
         let hidden = app.call(Method::DELETE, Some(&app.bob), &run_path).await;
         assert_eq!(hidden.status(), 404);
         app.store
-            .finish_run(&going, RunStatus::Failed, &[], Some("stopped"))
+            .finish_run(
+                &going.parse().unwrap(),
+                RunStatus::Failed,
+                &[],
+                Some("stopped"),
+            )
             .await
             .unwrap();
     }
@@ -309,7 +316,7 @@ async fn nothing_is_deleted_while_a_run_is_going() {
         .await;
     assert_eq!(deleted.status(), 204);
     assert!(matches!(
-        app.store.get_run(&done).await,
+        app.store.get_run(&done.parse().unwrap()).await,
         Err(pinion_store::StoreError::NotFound { .. })
     ));
 }
@@ -653,7 +660,12 @@ async fn a_source_is_changed_by_its_owner_only_and_never_while_a_run_is_going() 
         .unwrap();
     assert_eq!(read["name"], "Weekly pins");
     app.store
-        .finish_run(&going, RunStatus::Failed, &[], Some("stopped"))
+        .finish_run(
+            &going.parse().unwrap(),
+            RunStatus::Failed,
+            &[],
+            Some("stopped"),
+        )
         .await
         .unwrap();
     assert_eq!(put(&app.alice, renamed).await.unwrap().status(), 200);

@@ -616,7 +616,12 @@ async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
         .await;
     let source = create_source(&alice, &credential, "weekly").await;
     // A run caught while it runs: stored as the runner stores it.
-    let owner = app.store.get_source(&source).await.unwrap().owner;
+    let owner = app
+        .store
+        .get_source(&source.parse().unwrap())
+        .await
+        .unwrap()
+        .owner;
     let going = app
         .store
         .create_run(
@@ -639,7 +644,7 @@ async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
         )
         .await
         .unwrap();
-    app.store.start_run(going.id.as_str()).await.unwrap();
+    app.store.start_run(&going.id).await.unwrap();
     let run_page = format!("/sources/{source}/runs/{}", going.id);
     let page = alice.page(&run_page).await;
     assert!(!page.contains("/delete\""), "no Delete while it runs");
@@ -666,7 +671,7 @@ async fn a_source_or_run_still_going_is_not_deleted_and_the_page_says_why() {
     assert!(
         app.store
             .claim_run(
-                going.id.as_str(),
+                &going.id,
                 "test",
                 true,
                 &pinion_store::RunLease {

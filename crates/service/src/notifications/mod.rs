@@ -333,7 +333,7 @@ impl Events {
                 Ok(true) => {
                     queued += 1;
                     tracing::info!(
-                        run_id,
+                        %run_id,
                         "Announced a takeover a stopped process left unannounced."
                     );
                 }
@@ -346,7 +346,7 @@ impl Events {
                 Ok(true) => {
                     queued += 1;
                     tracing::info!(
-                        run_id,
+                        %run_id,
                         "Announced a run's outcome a stopped process left unannounced."
                     );
                 }
@@ -361,10 +361,10 @@ impl Events {
 
     /// Run `run_id`'s outcome was stored: announces `run.succeeded` or
     /// `run.failed`, unless another process already did.
-    pub(crate) async fn run_finished(&self, run_id: &str) {
+    pub(crate) async fn run_finished(&self, run_id: &pinion_domain::RunId) {
         let Some(sink) = &self.sink else { return };
         if let Err(err) = self.announce_run(sink, run_id).await {
-            tracing::warn!(run_id, error = %err, "Could not announce a finished run.");
+            tracing::warn!(%run_id, error = %err, "Could not announce a finished run.");
         }
     }
 
@@ -373,7 +373,7 @@ impl Events {
     async fn announce_run(
         &self,
         sink: &Sink,
-        run_id: &str,
+        run_id: &pinion_domain::RunId,
     ) -> Result<bool, pinion_store::StoreError> {
         let run = sink.runs.get_run(run_id).await?;
         let event_type = match run.status {
@@ -381,7 +381,7 @@ impl Events {
             pinion_domain::record::RunStatus::Failed => EventType::RunFailed,
             _ => return Ok(false),
         };
-        let source = sink.sources.get_source(run.source_id.as_str()).await.ok();
+        let source = sink.sources.get_source(&run.source_id).await.ok();
         let records: serde_json::Map<String, Value> = run
             .streams
             .iter()
@@ -401,7 +401,7 @@ impl Events {
         let event = self.event(sink, event_type, data);
         let Some(queued) = sink
             .notifications
-            .announce_run(run.id.as_str(), &run.owner, &event)
+            .announce_run(&run.id, &run.owner, &event)
             .await?
         else {
             return Ok(false);
@@ -417,13 +417,18 @@ impl Events {
     /// Run `run_id` was taken over, for the `takeovers`-th time, from a
     /// process that stopped (`reason`): announces `run.taken_over` unless
     /// another process already did.
-    pub(crate) async fn run_taken_over(&self, run_id: &str, takeovers: i64, reason: &str) {
+    pub(crate) async fn run_taken_over(
+        &self,
+        run_id: &pinion_domain::RunId,
+        takeovers: i64,
+        reason: &str,
+    ) {
         let Some(sink) = &self.sink else { return };
         if let Err(err) = self
             .announce_takeover(sink, run_id, takeovers, reason)
             .await
         {
-            tracing::warn!(run_id, error = %err, "Could not announce a run taken over.");
+            tracing::warn!(%run_id, error = %err, "Could not announce a run taken over.");
         }
     }
 
@@ -432,12 +437,12 @@ impl Events {
     async fn announce_takeover(
         &self,
         sink: &Sink,
-        run_id: &str,
+        run_id: &pinion_domain::RunId,
         takeovers: i64,
         reason: &str,
     ) -> Result<bool, pinion_store::StoreError> {
         let run = sink.runs.get_run(run_id).await?;
-        let source = sink.sources.get_source(run.source_id.as_str()).await.ok();
+        let source = sink.sources.get_source(&run.source_id).await.ok();
         let data = json!({
             "run_id": run.id.as_str(),
             "source_id": run.source_id.as_str(),
@@ -447,7 +452,7 @@ impl Events {
         let event = self.event(sink, EventType::RunTakenOver, data);
         let Some(queued) = sink
             .notifications
-            .announce_takeover(run.id.as_str(), takeovers, &run.owner, &event)
+            .announce_takeover(&run.id, takeovers, &run.owner, &event)
             .await?
         else {
             return Ok(false);

@@ -189,3 +189,28 @@ pub fn new_credential(name: &str, secret: &str) -> NewCredential {
         scopes: ScopeSet::default_requested(),
     }
 }
+
+/// A run id from a test's literal: the store keeps whatever id it is given.
+pub fn run_id(text: &str) -> pinion_domain::RunId {
+    pinion_domain::RunId::from_trusted(text.to_owned())
+}
+
+/// A source id from a test's literal.
+pub fn source_id(text: &str) -> pinion_domain::SourceId {
+    pinion_domain::SourceId::from_trusted(text.to_owned())
+}
+
+/// A credential id from a test's literal.
+pub fn credential_id(text: &str) -> pinion_domain::CredentialId {
+    pinion_domain::CredentialId::from_trusted(text.to_owned())
+}
+
+/// An API token id from a test's literal.
+pub fn token_id(text: &str) -> pinion_domain::ApiTokenId {
+    pinion_domain::ApiTokenId::from_trusted(text.to_owned())
+}
+
+/// A destination id from a test's literal.
+pub fn destination_id(text: &str) -> pinion_domain::DestinationId {
+    pinion_domain::DestinationId::from_trusted(text.to_owned())
+}

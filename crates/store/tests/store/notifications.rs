@@ -483,21 +483,18 @@ pub async fn changes_a_stopped_process_left_unannounced_are_found_until_announce
         .unwrap();
     let failed = event(EventType::RunFailed);
     assert_eq!(
-        store
-            .announce_run(run.id.as_str(), &alice, &failed)
-            .await
-            .unwrap(),
+        store.announce_run(&run.id, &alice, &failed).await.unwrap(),
         None,
         "no outcome yet"
     );
     assert!(store.unannounced_runs(10).await.unwrap().is_empty());
-    store.start_run(run.id.as_str()).await.unwrap();
+    store.start_run(&run.id).await.unwrap();
     // Taken over from a process that stopped: found until announced.
     assert!(store.unannounced_takeovers(10).await.unwrap().is_empty());
     assert!(
         store
             .claim_run(
-                run.id.as_str(),
+                &run.id,
                 "a process",
                 true,
                 &pinion_store::RunLease {
@@ -511,19 +508,19 @@ pub async fn changes_a_stopped_process_left_unannounced_are_found_until_announce
     );
     assert_eq!(
         store.unannounced_takeovers(10).await.unwrap(),
-        vec![(run.id.as_str().to_owned(), 1)]
+        vec![(run.id.clone(), 1)]
     );
     let taken = event(EventType::RunTakenOver);
     assert_eq!(
         store
-            .announce_takeover(run.id.as_str(), 1, &alice, &taken)
+            .announce_takeover(&run.id, 1, &alice, &taken)
             .await
             .unwrap(),
         Some(1)
     );
     assert_eq!(
         store
-            .announce_takeover(run.id.as_str(), 1, &alice, &taken)
+            .announce_takeover(&run.id, 1, &alice, &taken)
             .await
             .unwrap(),
         None,
@@ -532,7 +529,7 @@ pub async fn changes_a_stopped_process_left_unannounced_are_found_until_announce
     assert!(store.unannounced_takeovers(10).await.unwrap().is_empty());
     store
         .finish_run(
-            run.id.as_str(),
+            &run.id,
             pinion_store::RunStatus::Failed,
             &[],
             Some("stopped"),
@@ -541,20 +538,14 @@ pub async fn changes_a_stopped_process_left_unannounced_are_found_until_announce
         .unwrap();
     assert_eq!(
         store.unannounced_runs(10).await.unwrap(),
-        vec![run.id.as_str().to_owned()]
+        vec![run.id.clone()]
     );
     assert_eq!(
-        store
-            .announce_run(run.id.as_str(), &alice, &failed)
-            .await
-            .unwrap(),
+        store.announce_run(&run.id, &alice, &failed).await.unwrap(),
         Some(1)
     );
     assert_eq!(
-        store
-            .announce_run(run.id.as_str(), &alice, &failed)
-            .await
-            .unwrap(),
+        store.announce_run(&run.id, &alice, &failed).await.unwrap(),
         None,
         "announced once"
     );

@@ -5,6 +5,7 @@
 //! owner is gone, by one claimant, and only its owner ends it; tokens are listed by name without their
 //! value, revoked by public id only by their owner, and note their last use.
 
+use crate::helpers::{credential_id, run_id, source_id, token_id};
 use std::sync::Arc;
 
 use pinion_domain::{Role, UserId, Username};
@@ -77,20 +78,23 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
         )
         .await
         .unwrap();
-    let queued = store.get_run("run_1").await.unwrap();
+    let queued = store.get_run(&run_id("run_1")).await.unwrap();
     assert_eq!(queued.status, RunStatus::Queued);
     assert!(queued.started_at.is_none());
 
-    store.start_run("run_1").await.unwrap();
-    assert!(store.start_run("run_1").await.is_err(), "a run starts once");
+    store.start_run(&run_id("run_1")).await.unwrap();
+    assert!(
+        store.start_run(&run_id("run_1")).await.is_err(),
+        "a run starts once"
+    );
     store
         .update_run_streams(
-            "run_1",
+            &run_id("run_1"),
             &[count("boards", 7, Some("done")), count("pins", 3, None)],
         )
         .await
         .unwrap();
-    let running = store.get_run("run_1").await.unwrap();
+    let running = store.get_run(&run_id("run_1")).await.unwrap();
     assert_eq!(running.status, RunStatus::Running);
     assert!(running.started_at.is_some());
     assert_eq!(running.streams[0].records, 7);
@@ -100,7 +104,7 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
     failed_pins.error = Some("Pinterest answered 500".into());
     store
         .finish_run(
-            "run_1",
+            &run_id("run_1"),
             RunStatus::Failed,
             &[count("boards", 7, Some("done")), failed_pins.clone()],
             Some("the pins stream failed"),
@@ -109,10 +113,10 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
         .unwrap();
     // Late progress does not overwrite the final counts.
     store
-        .update_run_streams("run_1", &[count("boards", 0, None)])
+        .update_run_streams(&run_id("run_1"), &[count("boards", 0, None)])
         .await
         .unwrap();
-    let done = store.get_run("run_1").await.unwrap();
+    let done = store.get_run(&run_id("run_1")).await.unwrap();
     assert_eq!(done.status, RunStatus::Failed);
     assert_eq!(done.streams[1], failed_pins);
     assert_eq!(done.error.as_deref(), Some("the pins stream failed"));
@@ -129,16 +133,19 @@ pub async fn a_run_goes_from_queued_to_its_final_counts(db: &TestDb) {
         .await
         .unwrap();
     let listed: Vec<_> = store
-        .list_runs("src_a", 10)
+        .list_runs(&source_id("src_a"), 10)
         .await
         .unwrap()
         .into_iter()
         .map(|r| r.id)
         .collect();
     assert_eq!(listed.len(), 2);
-    assert_eq!(store.list_runs("src_a", 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_runs(&source_id("src_a"), 1).await.unwrap().len(),
+        1
+    );
     assert!(matches!(
-        store.get_run("run_nope").await,
+        store.get_run(&run_id("run_nope")).await,
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -176,7 +183,7 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
         .create_run(&record, &lease("inst_a", 30))
         .await
         .unwrap();
-    store.start_run("run_1").await.unwrap();
+    store.start_run(&run_id("run_1")).await.unwrap();
     let unfinished = store.unfinished_runs().await.unwrap();
     assert_eq!(unfinished.len(), 1);
     assert_eq!(unfinished[0].owner_instance, "inst_a");
@@ -187,26 +194,34 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
     let now = Utc::now();
     assert!(
         !store
-            .claim_run("run_1", "inst_a", false, &lease("inst_b", 30), now)
+            .claim_run(&run_id("run_1"), "inst_a", false, &lease("inst_b", 30), now)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .claim_run("run_1", "inst_x", true, &lease("inst_b", 30), now)
+            .claim_run(&run_id("run_1"), "inst_x", true, &lease("inst_b", 30), now)
             .await
             .unwrap()
     );
     // Heartbeats: the owner's only.
     assert!(
         store
-            .renew_run_lease("run_1", "inst_a", Utc::now() + Duration::seconds(30))
+            .renew_run_lease(
+                &run_id("run_1"),
+                "inst_a",
+                Utc::now() + Duration::seconds(30)
+            )
             .await
             .unwrap()
     );
     assert!(
         !store
-            .renew_run_lease("run_1", "inst_b", Utc::now() + Duration::seconds(30))
+            .renew_run_lease(
+                &run_id("run_1"),
+                "inst_b",
+                Utc::now() + Duration::seconds(30)
+            )
             .await
             .unwrap()
     );
@@ -217,7 +232,7 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
         let (store, lease) = (store.clone(), lease(&format!("inst_{n}"), 30));
         tasks.spawn(async move {
             let won = store
-                .claim_run("run_1", "inst_a", true, &lease, Utc::now())
+                .claim_run(&run_id("run_1"), "inst_a", true, &lease, Utc::now())
                 .await
                 .unwrap();
             (n, won)
@@ -230,7 +245,7 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
     }
     assert_eq!(claims.iter().filter(|won| **won).count(), 1, "{claims:?}");
     let winner = format!("inst_{}", claims.iter().position(|won| *won).unwrap());
-    let taken = store.get_run("run_1").await.unwrap();
+    let taken = store.get_run(&run_id("run_1")).await.unwrap();
     assert!(taken.taken_over_at.is_some());
     assert_eq!(taken.status, RunStatus::Running);
     let unfinished = store.unfinished_runs().await.unwrap();
@@ -239,13 +254,23 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
     // The old owner lost it: no heartbeat, no outcome.
     assert!(
         !store
-            .renew_run_lease("run_1", "inst_a", Utc::now() + Duration::seconds(30))
+            .renew_run_lease(
+                &run_id("run_1"),
+                "inst_a",
+                Utc::now() + Duration::seconds(30)
+            )
             .await
             .unwrap()
     );
     assert!(
         !store
-            .finish_owned_run("run_1", "inst_a", RunStatus::Failed, &[], Some("late"))
+            .finish_owned_run(
+                &run_id("run_1"),
+                "inst_a",
+                RunStatus::Failed,
+                &[],
+                Some("late")
+            )
             .await
             .unwrap()
     );
@@ -253,13 +278,19 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
     // A lease that ended is taken without seeing the owner end.
     assert!(
         store
-            .renew_run_lease("run_1", &winner, Utc::now() - Duration::seconds(1))
+            .renew_run_lease(&run_id("run_1"), &winner, Utc::now() - Duration::seconds(1))
             .await
             .unwrap()
     );
     assert!(
         store
-            .claim_run("run_1", &winner, false, &lease("inst_c", 30), Utc::now())
+            .claim_run(
+                &run_id("run_1"),
+                &winner,
+                false,
+                &lease("inst_c", 30),
+                Utc::now()
+            )
             .await
             .unwrap()
     );
@@ -267,7 +298,13 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
     assert_eq!(store.release_run_leases("inst_c").await.unwrap(), 1);
     assert!(
         store
-            .claim_run("run_1", "inst_c", false, &lease("inst_d", 30), Utc::now())
+            .claim_run(
+                &run_id("run_1"),
+                "inst_c",
+                false,
+                &lease("inst_d", 30),
+                Utc::now()
+            )
             .await
             .unwrap()
     );
@@ -275,7 +312,7 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
     assert!(
         store
             .finish_owned_run(
-                "run_1",
+                &run_id("run_1"),
                 "inst_d",
                 RunStatus::Succeeded,
                 &[count("boards", 9, Some("done"))],
@@ -284,14 +321,20 @@ pub async fn a_run_is_claimed_once_its_owner_is_gone_and_only_its_owner_ends_it(
             .await
             .unwrap()
     );
-    let done = store.get_run("run_1").await.unwrap();
+    let done = store.get_run(&run_id("run_1")).await.unwrap();
     assert_eq!(done.status, RunStatus::Succeeded);
     assert_eq!(done.streams[0].records, 9);
     assert!(store.unfinished_runs().await.unwrap().is_empty());
     // A finished run is never claimed again.
     assert!(
         !store
-            .claim_run("run_1", "inst_d", true, &lease("inst_e", 30), Utc::now())
+            .claim_run(
+                &run_id("run_1"),
+                "inst_d",
+                true,
+                &lease("inst_e", 30),
+                Utc::now()
+            )
             .await
             .unwrap()
     );
@@ -346,25 +389,25 @@ pub async fn named_api_tokens_are_listed_revoked_by_owner_and_note_their_use(db:
     // Only the owner revokes, by id.
     assert!(
         !store
-            .revoke_api_token_by_id(&bob.id, info.id.as_str())
+            .revoke_api_token_by_id(&bob.id, &info.id)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .revoke_api_token_by_id(&alice.id, "tok_0000000000000000")
+            .revoke_api_token_by_id(&alice.id, &token_id("tok_0000000000000000"))
             .await
             .unwrap()
     );
     assert!(
         store
-            .revoke_api_token_by_id(&alice.id, info.id.as_str())
+            .revoke_api_token_by_id(&alice.id, &info.id)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .revoke_api_token_by_id(&alice.id, info.id.as_str())
+            .revoke_api_token_by_id(&alice.id, &info.id)
             .await
             .unwrap()
     );
@@ -419,10 +462,15 @@ async fn stored_run(store: &Arc<dyn Store>, id: &str, source: &SourceRecord, sta
     if status == RunStatus::Queued {
         return;
     }
-    store.start_run(id).await.unwrap();
+    store.start_run(&run_id(id)).await.unwrap();
     if status.is_final() {
         store
-            .finish_run(id, status, &[count("boards", 3, Some("done"))], None)
+            .finish_run(
+                &run_id(id),
+                status,
+                &[count("boards", 3, Some("done"))],
+                None,
+            )
             .await
             .unwrap();
     }
@@ -496,34 +544,67 @@ pub async fn deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_goi
     sync_state_of(&store, &kept_job).await;
 
     // Only the owner deletes; another user's attempt changes nothing.
-    assert!(!store.delete_source("src_a", &bob.id).await.unwrap());
-    assert!(!store.delete_source("src_nope", &alice.id).await.unwrap());
+    assert!(
+        !store
+            .delete_source(&source_id("src_a"), &bob.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_source(&source_id("src_nope"), &alice.id)
+            .await
+            .unwrap()
+    );
     // A run is going: nothing is deleted.
-    match store.delete_source("src_a", &alice.id).await {
+    match store.delete_source(&source_id("src_a"), &alice.id).await {
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "source"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert_eq!(store.list_runs("src_a", 10).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .list_runs(&source_id("src_a"), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(has_sync_state(&store, &job).await);
 
     store
-        .finish_run("run_2", RunStatus::Failed, &[], Some("stopped"))
+        .finish_run(&run_id("run_2"), RunStatus::Failed, &[], Some("stopped"))
         .await
         .unwrap();
-    assert!(store.delete_source("src_a", &alice.id).await.unwrap());
+    assert!(
+        store
+            .delete_source(&source_id("src_a"), &alice.id)
+            .await
+            .unwrap()
+    );
     assert!(matches!(
-        store.get_source("src_a").await,
+        store.get_source(&source_id("src_a")).await,
         Err(StoreError::NotFound { .. })
     ));
     for run in ["run_1", "run_2"] {
         assert!(matches!(
-            store.get_run(run).await,
+            store.get_run(&run_id(run)).await,
             Err(StoreError::NotFound { .. })
         ));
     }
-    assert!(store.list_runs("src_a", 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_runs(&source_id("src_a"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(!has_sync_state(&store, &job).await, "the job starts afresh");
-    assert!(!store.delete_source("src_a", &alice.id).await.unwrap());
+    assert!(
+        !store
+            .delete_source(&source_id("src_a"), &alice.id)
+            .await
+            .unwrap()
+    );
     // A run can no longer be made for it.
     let late = RunRecord {
         id: pinion_domain::RunId::from_trusted("run_late".into()),
@@ -551,8 +632,14 @@ pub async fn deleting_a_source_takes_its_runs_and_sync_state_unless_a_run_is_goi
     ));
 
     // The other source of the same credential keeps everything.
-    assert_eq!(store.get_source("src_b").await.unwrap().name, kept.name);
-    assert_eq!(store.get_run("run_3").await.unwrap().source_id, "src_b");
+    assert_eq!(
+        store.get_source(&source_id("src_b")).await.unwrap().name,
+        kept.name
+    );
+    assert_eq!(
+        store.get_run(&run_id("run_3")).await.unwrap().source_id,
+        "src_b"
+    );
     assert!(has_sync_state(&store, &kept_job).await);
     store.close().await;
 }
@@ -592,15 +679,21 @@ pub async fn a_source_is_changed_by_its_owner_when_no_run_is_going_and_starts_af
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "source"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert_eq!(store.get_source("src_a").await.unwrap().name, before.name);
+    assert_eq!(
+        store.get_source(&source_id("src_a")).await.unwrap().name,
+        before.name
+    );
     store
-        .finish_run("run_1", RunStatus::Succeeded, &[], None)
+        .finish_run(&run_id("run_1"), RunStatus::Succeeded, &[], None)
         .await
         .unwrap();
 
     // A new name only: the job keeps its checkpoint.
     assert!(store.update_source(&renamed).await.unwrap());
-    assert_eq!(store.get_source("src_a").await.unwrap().name, "Renamed");
+    assert_eq!(
+        store.get_source(&source_id("src_a")).await.unwrap().name,
+        "Renamed"
+    );
     assert!(has_sync_state(&store, &job).await);
     // Incremental from now on: the watermarks it reads are the checkpoint's.
     let renamed = SourceRecord {
@@ -609,7 +702,11 @@ pub async fn a_source_is_changed_by_its_owner_when_no_run_is_going_and_starts_af
     };
     assert!(store.update_source(&renamed).await.unwrap());
     assert_eq!(
-        store.get_source("src_a").await.unwrap().sync_mode,
+        store
+            .get_source(&source_id("src_a"))
+            .await
+            .unwrap()
+            .sync_mode,
         pinion_domain::SyncMode::Incremental
     );
     assert!(has_sync_state(&store, &job).await);
@@ -622,7 +719,7 @@ pub async fn a_source_is_changed_by_its_owner_when_no_run_is_going_and_starts_af
         ..renamed
     };
     assert!(store.update_source(&changed).await.unwrap());
-    let read = store.get_source("src_a").await.unwrap();
+    let read = store.get_source(&source_id("src_a")).await.unwrap();
     assert_eq!(read.credential_id.as_str(), "cred_2");
     assert_eq!(read.streams, ["boards", "board_pins"]);
     assert_eq!(
@@ -631,7 +728,14 @@ pub async fn a_source_is_changed_by_its_owner_when_no_run_is_going_and_starts_af
     );
     assert!(!has_sync_state(&store, &job).await);
     // Its runs stay.
-    assert_eq!(store.list_runs("src_a", 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_runs(&source_id("src_a"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store.close().await;
 }
 
@@ -663,52 +767,78 @@ pub async fn a_finished_run_is_deleted_by_its_owner_and_runs_are_found_by_creden
     let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store
-            .runs_using_credential("cred_1", &alice.id, 10)
+            .runs_using_credential(&credential_id("cred_1"), &alice.id, 10)
             .await
             .unwrap()),
         vec!["run_6", "run_5", "run_2", "run_1"]
     );
     assert_eq!(
         ids(store
-            .runs_using_credential("cred_1", &alice.id, 2)
+            .runs_using_credential(&credential_id("cred_1"), &alice.id, 2)
             .await
             .unwrap()),
         vec!["run_6", "run_5"]
     );
     assert_eq!(
         ids(store
-            .runs_using_credential("cred_1", &bob.id, 10)
+            .runs_using_credential(&credential_id("cred_1"), &bob.id, 10)
             .await
             .unwrap()),
         vec!["run_4"]
     );
 
     // Deleting: only a finished run, of that source, by its owner.
-    assert!(!store.delete_run("src_a", "run_1", &bob.id).await.unwrap());
-    assert!(!store.delete_run("src_b", "run_1", &alice.id).await.unwrap());
     assert!(
         !store
-            .delete_run("src_a", "run_nope", &alice.id)
+            .delete_run(&source_id("src_a"), &run_id("run_1"), &bob.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_run(&source_id("src_b"), &run_id("run_1"), &alice.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_run(&source_id("src_a"), &run_id("run_nope"), &alice.id)
             .await
             .unwrap()
     );
     for (source, run) in [("src_a", "run_5"), ("src_b", "run_6")] {
-        match store.delete_run(source, run, &alice.id).await {
+        match store
+            .delete_run(&source_id(source), &run_id(run), &alice.id)
+            .await
+        {
             Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "run"),
             other => panic!("{run}: expected a conflict, got {other:?}"),
         }
-        assert!(store.get_run(run).await.is_ok(), "{run} is kept");
+        assert!(store.get_run(&run_id(run)).await.is_ok(), "{run} is kept");
     }
-    assert!(store.delete_run("src_a", "run_1", &alice.id).await.unwrap());
-    assert!(!store.delete_run("src_a", "run_1", &alice.id).await.unwrap());
+    assert!(
+        store
+            .delete_run(&source_id("src_a"), &run_id("run_1"), &alice.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_run(&source_id("src_a"), &run_id("run_1"), &alice.id)
+            .await
+            .unwrap()
+    );
     assert!(matches!(
-        store.get_run("run_1").await,
+        store.get_run(&run_id("run_1")).await,
         Err(StoreError::NotFound { .. })
     ));
     assert_eq!(
-        ids(store.list_runs("src_a", 10).await.unwrap()),
+        ids(store.list_runs(&source_id("src_a"), 10).await.unwrap()),
         vec!["run_5"]
     );
-    assert!(store.get_source("src_a").await.is_ok(), "the source stays");
+    assert!(
+        store.get_source(&source_id("src_a")).await.is_ok(),
+        "the source stays"
+    );
     store.close().await;
 }

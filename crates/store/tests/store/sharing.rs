@@ -132,7 +132,7 @@ pub async fn shares_are_active_withdrawn_or_never_made_and_log_in_one_transactio
     );
 
     let events: Vec<_> = store
-        .list_activity(id.as_str(), None, 100)
+        .list_activity(id, None, 100)
         .await
         .unwrap()
         .into_iter()
@@ -207,7 +207,7 @@ pub async fn the_activity_log_is_paginated_append_only_and_outlives_its_credenti
         .await
         .unwrap();
 
-    let first = store.list_activity(id.as_str(), None, 2).await.unwrap();
+    let first = store.list_activity(&id, None, 2).await.unwrap();
     assert_eq!(
         first.iter().map(|a| a.event.as_str()).collect::<Vec<_>>(),
         ["shared", "refresh_failed"]
@@ -215,7 +215,7 @@ pub async fn the_activity_log_is_paginated_append_only_and_outlives_its_credenti
     assert_eq!(first[1].actor, "system");
     assert_eq!(first[1].actor_id, None);
     let rest = store
-        .list_activity(id.as_str(), Some(first[1].id), 10)
+        .list_activity(&id, Some(first[1].id), 10)
         .await
         .unwrap();
     assert_eq!(
@@ -243,7 +243,7 @@ pub async fn the_activity_log_is_paginated_append_only_and_outlives_its_credenti
         store.share_state(&id, &bob.id).await.unwrap(),
         ShareState::None
     );
-    let log = store.list_activity(id.as_str(), None, 100).await.unwrap();
+    let log = store.list_activity(&id, None, 100).await.unwrap();
     assert_eq!(log.len(), 6);
     assert_eq!(log[0].event, "deleted");
     assert_eq!(log[0].credential_name, "Boards");
@@ -257,14 +257,7 @@ pub async fn the_activity_log_is_paginated_append_only_and_outlives_its_credenti
             .await,
         Err(StoreError::NotFound { .. })
     ));
-    assert_eq!(
-        store
-            .list_activity(id.as_str(), None, 100)
-            .await
-            .unwrap()
-            .len(),
-        6
-    );
+    assert_eq!(store.list_activity(&id, None, 100).await.unwrap().len(), 6);
 
     // Append-only: the database refuses to change or remove a row.
     let mut raw = db.raw().await;

@@ -1,6 +1,7 @@
 //! Browser sessions (the web UI's table): a session names its user until it
 //! expires or is deleted; a user's sessions can be ended together.
 
+use crate::helpers::{credential_id, destination_id, source_id};
 use chrono::Duration;
 use pinion_domain::{Role, Username};
 
@@ -93,11 +94,11 @@ pub async fn sources_are_listed_per_owner_and_per_credential(db: &TestDb) {
         .await
         .unwrap();
 
-    let got = store.get_source("src_a").await.unwrap();
+    let got = store.get_source(&source_id("src_a")).await.unwrap();
     assert_eq!(got.streams, vec!["boards", "board_pins"]);
     assert_eq!(got.owner, alice.id);
     assert!(matches!(
-        store.get_source("src_nope").await,
+        store.get_source(&source_id("src_nope")).await,
         Err(pinion_store::StoreError::NotFound { .. })
     ));
     let mine: Vec<_> = store
@@ -110,7 +111,7 @@ pub async fn sources_are_listed_per_owner_and_per_credential(db: &TestDb) {
     assert_eq!(mine.len(), 2);
     assert!(mine.contains(&"src_a".to_owned()) && mine.contains(&"src_c".to_owned()));
     let using: Vec<_> = store
-        .sources_using_credential("cred_1")
+        .sources_using_credential(&credential_id("cred_1"))
         .await
         .unwrap()
         .into_iter()
@@ -148,16 +149,22 @@ pub async fn destinations_are_listed_per_owner_and_per_credential(db: &TestDb) {
         .create_destination(&destination("dst_b", &bob.id, "cred_2"))
         .await
         .unwrap();
-    let got = store.get_destination("dst_a").await.unwrap();
+    let got = store
+        .get_destination(&destination_id("dst_a"))
+        .await
+        .unwrap();
     assert_eq!(got.owner, alice.id);
     assert_eq!(got.board_name, "Recipes");
     assert!(matches!(
-        store.get_destination("dst_nope").await,
+        store.get_destination(&destination_id("dst_nope")).await,
         Err(pinion_store::StoreError::NotFound { .. })
     ));
     let mine = store.list_destinations(&alice.id).await.unwrap();
     assert_eq!(mine.len(), 1);
-    let using = store.destinations_using_credential("cred_2").await.unwrap();
+    let using = store
+        .destinations_using_credential(&credential_id("cred_2"))
+        .await
+        .unwrap();
     assert_eq!(using.len(), 1);
     assert_eq!(using[0].id, "dst_b");
 }
