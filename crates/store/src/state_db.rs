@@ -23,7 +23,7 @@ use sqlx::migrate::{Migration, MigrationSource, Migrator};
 use sqlx::{Pool, Postgres, Sqlite};
 
 use crate::changes::ChangeFeed;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, Timestamp};
 use crate::error::StoreError;
 use crate::sql::SqlStore;
 use crate::sync_state::{SqlSyncState, SyncStateStore};
@@ -64,70 +64,144 @@ pub async fn open_sync_state(
                 crate::sqlite::io_unavailable("restrict the permissions of", &path, source)
             })?;
             let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-            prepare(pool, options, format!("sqlite:{}", canonical.display())).await
+            let location = format!("sqlite:{}", canonical.display());
+            Ok(Arc::new(
+                SqlSyncState::open(pool, options, &location).await?,
+            ))
         }
         DatabaseLocation::Postgres(url) => {
             let pool = SqlStore::<Postgres>::connect_pool(&url, options).await?;
-            prepare(pool, options, url).await
+            Ok(Arc::new(SqlSyncState::open(pool, options, &url).await?))
         }
     }
 }
 
-/// Migrates (adopting an earlier version's tables) and wraps the pool.
-async fn prepare<D: Legacy>(
-    pool: Pool<D>,
-    options: &ConnectOptions,
-    feed_location: String,
-) -> Result<Arc<dyn SyncStateStore>, StoreError>
+/// Opening a sync-state database, written once over the dialect.
+impl<D> SqlSyncState<D>
 where
-    SqlSyncState<D>: SyncStateStore,
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    for<'q> &'q str: sqlx::Encode<'q, D> + sqlx::Type<D>,
+    for<'q> String: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> i64: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> bool: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Timestamp: sqlx::Encode<'q, D> + sqlx::Decode<'q, D> + sqlx::Type<D>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, D>,
+    for<'q> Option<String>: sqlx::Encode<'q, D>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, D>,
+    for<'q> Option<i64>: sqlx::Encode<'q, D>,
+    for<'q> Option<Timestamp>: sqlx::Encode<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
 {
-    if let Err(err) = migrate(&pool).await {
-        pool.close().await;
-        return Err(err);
+    /// Migrates `pool` (adopting an earlier version's tables) and wraps it;
+    /// the pool is closed when that fails.
+    async fn open(
+        pool: Pool<D>,
+        options: &ConnectOptions,
+        feed_location: &str,
+    ) -> Result<Self, StoreError>
+    where
+        D: Legacy,
+        D::Connection: sqlx::migrate::Migrate,
+    {
+        let state = Self {
+            pool,
+            clock: options.clock.clone(),
+            changes: ChangeFeed::for_location(feed_location),
+        };
+        if let Err(err) = state.migrate().await {
+            state.pool.close().await;
+            return Err(err);
+        }
+        Ok(state)
     }
-    Ok(Arc::new(SqlSyncState {
-        pool,
-        clock: options.clock.clone(),
-        changes: ChangeFeed::for_location(&feed_location),
-    }))
-}
 
-/// Applies the sync-state migration alone, adopting tables of an earlier
-/// version first.
-async fn migrate<D: Legacy>(pool: &Pool<D>) -> Result<(), StoreError> {
-    let legacy = D::has_table(pool, "sync_runs").await?
-        && !D::migration_recorded(pool, SYNC_STATE_MIGRATION).await?;
-    if legacy {
-        tracing::info!("Adopting sync state written by an earlier version.");
-        let mut tx = D::begin_write(pool)
-            .await
-            .map_err(SqlStore::<D>::db_error)?;
-        for table in TABLES {
-            if D::has_table_in(&mut tx, table).await? {
-                D::execute(
-                    &mut tx,
-                    &format!("ALTER TABLE {table} RENAME TO legacy_{table}"),
-                )
-                .await?;
+    /// Applies the sync-state migration alone, adopting tables of an
+    /// earlier version first.
+    async fn migrate(&self) -> Result<(), StoreError>
+    where
+        D: Legacy,
+        D::Connection: sqlx::migrate::Migrate,
+    {
+        let pool = &self.pool;
+        let legacy = Self::has_table(pool, "sync_runs").await?
+            && !self.migration_recorded(SYNC_STATE_MIGRATION).await?;
+        if legacy {
+            tracing::info!("Adopting sync state written by an earlier version.");
+            let mut tx = D::begin_write(pool)
+                .await
+                .map_err(SqlStore::<D>::db_error)?;
+            for table in TABLES {
+                if Self::has_table(&mut *tx, table).await? {
+                    Self::execute(
+                        &mut tx,
+                        &format!("ALTER TABLE {table} RENAME TO legacy_{table}"),
+                    )
+                    .await?;
+                }
             }
+            tx.commit().await.map_err(SqlStore::<D>::db_error)?;
         }
-        tx.commit().await.map_err(SqlStore::<D>::db_error)?;
+        sync_state_migrator(D::migrations())
+            .await?
+            .run(pool)
+            .await?;
+        if Self::has_table(pool, "legacy_sync_runs").await? {
+            let mut tx = D::begin_write(pool)
+                .await
+                .map_err(SqlStore::<D>::db_error)?;
+            for statement in D::COPY_LEGACY {
+                Self::execute(&mut tx, statement).await?;
+            }
+            for table in TABLES.iter().rev() {
+                Self::execute(&mut tx, &format!("DROP TABLE IF EXISTS legacy_{table}")).await?;
+            }
+            tx.commit().await.map_err(SqlStore::<D>::db_error)?;
+        }
+        Ok(())
     }
-    D::run_sync_migration(pool).await?;
-    if D::has_table(pool, "legacy_sync_runs").await? {
-        let mut tx = D::begin_write(pool)
+
+    /// Whether `table` exists, read through `executor` (the pool, or a
+    /// transaction that may have renamed it).
+    async fn has_table<'e, E>(executor: E, table: &str) -> Result<bool, StoreError>
+    where
+        D: Legacy,
+        E: sqlx::Executor<'e, Database = D>,
+    {
+        sqlx::query_scalar(D::TABLE_EXISTS)
+            .bind(table)
+            .fetch_one(executor)
+            .await
+            .map_err(SqlStore::<D>::db_error)
+    }
+
+    /// Whether sqlx's migrations table records migration `version`.
+    async fn migration_recorded(&self, version: i64) -> Result<bool, StoreError>
+    where
+        D: Legacy,
+    {
+        if !Self::has_table(&self.pool, "_sqlx_migrations").await? {
+            return Ok(false);
+        }
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(SqlStore::<D>::db_error)?;
+        Ok(count > 0)
+    }
+
+    async fn execute(tx: &mut sqlx::Transaction<'static, D>, sql: &str) -> Result<(), StoreError> {
+        sqlx::query(sql)
+            .execute(&mut **tx)
             .await
             .map_err(SqlStore::<D>::db_error)?;
-        for statement in D::COPY_LEGACY {
-            D::execute(&mut tx, statement).await?;
-        }
-        for table in TABLES.iter().rev() {
-            D::execute(&mut tx, &format!("DROP TABLE IF EXISTS legacy_{table}")).await?;
-        }
-        tx.commit().await.map_err(SqlStore::<D>::db_error)?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// Only the sync-state migration of a database's full list, as a
@@ -159,37 +233,17 @@ async fn sync_state_migrator(full: &'static Migrator) -> Result<Migrator, StoreE
     Ok(migrator)
 }
 
-/// What opening a sync-state database needs per database: which tables
-/// exist, what the migrations table records, how rows of an earlier
-/// version's tables are copied. Concrete per database, like the store's
-/// opening code.
+/// What opening a sync-state database needs per database: how to ask
+/// whether a table exists, and how rows of an earlier version's tables are
+/// copied (their types differ).
 trait Legacy: Dialect {
     /// Copies an earlier version's rows (in `legacy_*` tables) into the
     /// migrated tables; rows of runs that do not exist are left behind.
     const COPY_LEGACY: &'static [&'static str];
 
-    fn has_table(
-        pool: &Pool<Self>,
-        table: &str,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    fn has_table_in(
-        tx: &mut sqlx::Transaction<'static, Self>,
-        table: &str,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    fn migration_recorded(
-        pool: &Pool<Self>,
-        version: i64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    fn execute(
-        tx: &mut sqlx::Transaction<'static, Self>,
-        sql: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    fn run_sync_migration(pool: &Pool<Self>)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A query that answers whether the table named `$1` exists, as a
+    /// boolean.
+    const TABLE_EXISTS: &'static str;
 }
 
 impl Legacy for Sqlite {
@@ -209,60 +263,8 @@ impl Legacy for Sqlite {
          updated_at FROM legacy_publish_ledger",
     ];
 
-    async fn has_table(pool: &Pool<Self>, table: &str) -> Result<bool, StoreError> {
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1")
-                .bind(table)
-                .fetch_one(pool)
-                .await
-                .map_err(SqlStore::<Sqlite>::db_error)?;
-        Ok(count > 0)
-    }
-
-    async fn has_table_in(
-        tx: &mut sqlx::Transaction<'static, Self>,
-        table: &str,
-    ) -> Result<bool, StoreError> {
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1")
-                .bind(table)
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(SqlStore::<Sqlite>::db_error)?;
-        Ok(count > 0)
-    }
-
-    async fn migration_recorded(pool: &Pool<Self>, version: i64) -> Result<bool, StoreError> {
-        if !Self::has_table(pool, "_sqlx_migrations").await? {
-            return Ok(false);
-        }
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM _sqlx_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_one(pool)
-                .await
-                .map_err(SqlStore::<Sqlite>::db_error)?;
-        Ok(count > 0)
-    }
-
-    async fn execute(
-        tx: &mut sqlx::Transaction<'static, Self>,
-        sql: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(sql)
-            .execute(&mut **tx)
-            .await
-            .map_err(SqlStore::<Sqlite>::db_error)?;
-        Ok(())
-    }
-
-    async fn run_sync_migration(pool: &Pool<Self>) -> Result<(), StoreError> {
-        sync_state_migrator(Self::migrations())
-            .await?
-            .run(pool)
-            .await?;
-        Ok(())
-    }
+    const TABLE_EXISTS: &'static str =
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = $1";
 }
 
 impl Legacy for Postgres {
@@ -286,56 +288,5 @@ impl Legacy for Postgres {
          FROM legacy_publish_ledger",
     ];
 
-    async fn has_table(pool: &Pool<Self>, table: &str) -> Result<bool, StoreError> {
-        let (count,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
-            .bind(table)
-            .fetch_one(pool)
-            .await
-            .map_err(SqlStore::<Postgres>::db_error)?;
-        Ok(count)
-    }
-
-    async fn has_table_in(
-        tx: &mut sqlx::Transaction<'static, Self>,
-        table: &str,
-    ) -> Result<bool, StoreError> {
-        let (count,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
-            .bind(table)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(SqlStore::<Postgres>::db_error)?;
-        Ok(count)
-    }
-
-    async fn migration_recorded(pool: &Pool<Self>, version: i64) -> Result<bool, StoreError> {
-        if !Self::has_table(pool, "_sqlx_migrations").await? {
-            return Ok(false);
-        }
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM _sqlx_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_one(pool)
-                .await
-                .map_err(SqlStore::<Postgres>::db_error)?;
-        Ok(count > 0)
-    }
-
-    async fn execute(
-        tx: &mut sqlx::Transaction<'static, Self>,
-        sql: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(sql)
-            .execute(&mut **tx)
-            .await
-            .map_err(SqlStore::<Postgres>::db_error)?;
-        Ok(())
-    }
-
-    async fn run_sync_migration(pool: &Pool<Self>) -> Result<(), StoreError> {
-        sync_state_migrator(Self::migrations())
-            .await?
-            .run(pool)
-            .await?;
-        Ok(())
-    }
+    const TABLE_EXISTS: &'static str = "SELECT to_regclass($1) IS NOT NULL";
 }
