@@ -361,17 +361,12 @@ where
         &self,
         id: &pinion_domain::RunId,
     ) -> Result<crate::runs::RunRecord, StoreError> {
-        let id = id.as_str();
         let sql = format!(
             "SELECT {} FROM runs WHERE id = $1",
             crate::runs::RUN_COLUMNS
         );
-        let row: crate::runs::RunRow = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(Self::not_found("run"))?;
-        row.into_record()
+        self.select_one_by(&sql, id.as_str(), "run", RunRow::into_record)
+            .await?
     }
 
     async fn list_runs(

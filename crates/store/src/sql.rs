@@ -512,6 +512,45 @@ where
     usize: sqlx::ColumnIndex<D::Row>,
     for<'n> &'n str: sqlx::ColumnIndex<D::Row>,
 {
+    /// The rows `sql` finds for `key` (its `$1`), each made a record by
+    /// `into`.
+    pub(crate) async fn select_by<R, T>(
+        &self,
+        sql: &str,
+        key: &str,
+        into: impl Fn(R) -> T,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, D::Row> + Send + Unpin,
+    {
+        let rows: Vec<R> = sqlx::query_as(sql)
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Self::db_error)?;
+        Ok(rows.into_iter().map(into).collect())
+    }
+
+    /// The one row `sql` finds for `key` (its `$1`), made a record by
+    /// `into`; none is [`StoreError::NotFound`] naming `entity`.
+    pub(crate) async fn select_one_by<R, T>(
+        &self,
+        sql: &str,
+        key: &str,
+        entity: &'static str,
+        into: impl FnOnce(R) -> T,
+    ) -> Result<T, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, D::Row> + Send + Unpin,
+    {
+        let row: R = sqlx::query_as(sql)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Self::not_found(entity))?;
+        Ok(into(row))
+    }
+
     /// Reads every stored key-check value.
     pub(crate) async fn stored_checks<'e, E>(
         executor: E,

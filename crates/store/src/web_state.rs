@@ -374,17 +374,12 @@ where
         &self,
         id: &pinion_domain::SourceId,
     ) -> Result<crate::web_state::SourceRecord, StoreError> {
-        let id = id.as_str();
         let sql = format!(
             "SELECT {} FROM sources WHERE id = $1",
             crate::web_state::SOURCE_COLUMNS
         );
-        let row: crate::web_state::SourceRow = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_one(&self.pool)
+        self.select_one_by(&sql, id.as_str(), "source", SourceRow::into_record)
             .await
-            .map_err(Self::not_found("source"))?;
-        Ok(row.into_record())
     }
 
     async fn list_sources(
@@ -395,29 +390,20 @@ where
             "SELECT {} FROM sources WHERE owner_id = $1 ORDER BY created_at DESC, id",
             crate::web_state::SOURCE_COLUMNS
         );
-        let rows: Vec<crate::web_state::SourceRow> = sqlx::query_as(&sql)
-            .bind(owner.as_str())
-            .fetch_all(&self.pool)
+        self.select_by(&sql, owner.as_str(), SourceRow::into_record)
             .await
-            .map_err(Self::db_error)?;
-        Ok(rows.into_iter().map(|row| row.into_record()).collect())
     }
 
     async fn sources_using_credential(
         &self,
         credential_id: &pinion_domain::CredentialId,
     ) -> Result<Vec<crate::web_state::SourceRecord>, StoreError> {
-        let credential_id = credential_id.as_str();
         let sql = format!(
             "SELECT {} FROM sources WHERE credential_id = $1 ORDER BY name, id",
             crate::web_state::SOURCE_COLUMNS
         );
-        let rows: Vec<crate::web_state::SourceRow> = sqlx::query_as(&sql)
-            .bind(credential_id)
-            .fetch_all(&self.pool)
+        self.select_by(&sql, credential_id.as_str(), SourceRow::into_record)
             .await
-            .map_err(Self::db_error)?;
-        Ok(rows.into_iter().map(|row| row.into_record()).collect())
     }
 
     #[tracing::instrument(skip_all, fields(source_id = %id))]
@@ -572,17 +558,17 @@ where
         &self,
         id: &pinion_domain::DestinationId,
     ) -> Result<crate::web_state::DestinationRecord, StoreError> {
-        let id = id.as_str();
         let sql = format!(
             "SELECT {} FROM destinations WHERE id = $1",
             crate::web_state::DESTINATION_COLUMNS
         );
-        let row: crate::web_state::DestinationRow = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(Self::not_found("destination"))?;
-        Ok(row.into_record())
+        self.select_one_by(
+            &sql,
+            id.as_str(),
+            "destination",
+            DestinationRow::into_record,
+        )
+        .await
     }
 
     async fn list_destinations(
@@ -593,29 +579,20 @@ where
             "SELECT {} FROM destinations WHERE owner_id = $1 ORDER BY created_at DESC, id",
             crate::web_state::DESTINATION_COLUMNS
         );
-        let rows: Vec<crate::web_state::DestinationRow> = sqlx::query_as(&sql)
-            .bind(owner.as_str())
-            .fetch_all(&self.pool)
+        self.select_by(&sql, owner.as_str(), DestinationRow::into_record)
             .await
-            .map_err(Self::db_error)?;
-        Ok(rows.into_iter().map(|row| row.into_record()).collect())
     }
 
     async fn destinations_using_credential(
         &self,
         credential_id: &pinion_domain::CredentialId,
     ) -> Result<Vec<crate::web_state::DestinationRecord>, StoreError> {
-        let credential_id = credential_id.as_str();
         let sql = format!(
             "SELECT {} FROM destinations WHERE credential_id = $1 ORDER BY name, id",
             crate::web_state::DESTINATION_COLUMNS
         );
-        let rows: Vec<crate::web_state::DestinationRow> = sqlx::query_as(&sql)
-            .bind(credential_id)
-            .fetch_all(&self.pool)
+        self.select_by(&sql, credential_id.as_str(), DestinationRow::into_record)
             .await
-            .map_err(Self::db_error)?;
-        Ok(rows.into_iter().map(|row| row.into_record()).collect())
     }
 
     #[tracing::instrument(skip_all, fields(destination_id = %id))]
