@@ -320,8 +320,9 @@ impl Sessions {
     }
 
     /// Creates the first account, an admin with `password`, for whoever
-    /// presents the server's setup `key`. Refused (`Forbidden`) for a wrong
-    /// key, and (`Conflict` on `username`) once any account exists.
+    /// presents the server's setup `key`, and signs it in. Refused
+    /// (`Forbidden`) for a wrong key, and (`Conflict` on `username`) once any
+    /// account exists, made here or by another process on the database.
     #[tracing::instrument(skip_all, fields(username = %username))]
     pub async fn create_first_account(
         &self,
@@ -329,12 +330,13 @@ impl Sessions {
         presented: &str,
         username: &str,
         password: &Password,
-    ) -> Result<User, ServiceError> {
+    ) -> Result<SignedIn, ServiceError> {
+        let exists = || ServiceError::Conflict {
+            field: "username",
+            message: "an account exists already: sign in, or ask its admin for one".into(),
+        };
         if key.is_closed() {
-            return Err(ServiceError::Conflict {
-                field: "username",
-                message: "an account exists already: sign in, or ask its admin for one".into(),
-            });
+            return Err(exists());
         }
         if !key.matches(presented) {
             return Err(ServiceError::Forbidden(
@@ -357,21 +359,21 @@ impl Sessions {
                 errors,
             )));
         };
-        if !self.needs_first_account().await? {
-            return Err(ServiceError::Conflict {
-                field: "username",
-                message: "an account exists already: sign in, or ask its admin for one".into(),
-            });
-        }
-        let user = self
+        let new_password = password.clone();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&new_password))
+            .await
+            .map_err(|err| ServiceError::internal("cannot hash the password", err))??;
+        let Some(user) = self
             .users
-            .create_user(&username, pinion_domain::Role::Admin)
-            .await?;
-        self.set_password(crate::Actor::Operator, username.as_str(), password)
-            .await?;
+            .create_first_user(&username, pinion_domain::Role::Admin, &hash)
+            .await?
+        else {
+            key.close();
+            return Err(exists());
+        };
         key.discard();
         tracing::info!(user_id = %user.id, "Created the first account through the setup page.");
-        Ok(user)
+        self.start_session(user).await
     }
 
     /// Signs in with a username and password; `None` for a wrong pair
@@ -480,6 +482,11 @@ impl Sessions {
             tracing::info!("A sign-in was refused.");
             return Ok(None);
         };
+        self.start_session(user).await.map(Some)
+    }
+
+    /// A new session for `user`, whose password was just checked or set.
+    async fn start_session(&self, user: User) -> Result<SignedIn, ServiceError> {
         // Sign-ins are rare enough to sweep expired sessions here; a failure
         // only leaves rows that are never honoured anyway.
         if let Err(err) = self.sessions.purge_sessions(self.clock.now()).await {
@@ -493,11 +500,11 @@ impl Sessions {
             .await?;
         tracing::info!(user_id = %user.id, "Signed in.");
         let device_token = self.issue_device_token(user.username.as_str());
-        Ok(Some(SignedIn {
+        Ok(SignedIn {
             user,
             token,
             device_token,
-        }))
+        })
     }
 
     /// The user of a live session, or `None`.
@@ -624,7 +631,8 @@ mod tests {
         let admin = sessions
             .create_first_account(&key, &typed, "alice", &password)
             .await
-            .unwrap();
+            .unwrap()
+            .user;
         assert_eq!(admin.role, pinion_domain::Role::Admin);
         assert!(!path.exists(), "the used key's file is removed");
         assert!(!sessions.needs_first_account().await.unwrap());

@@ -68,6 +68,10 @@ pub trait Dialect: sqlx::Database + Sized {
     /// claiming at the same time, skipping those already taken. Empty on
     /// SQLite, as above.
     const SKIP_LOCKED: &'static str;
+    /// A statement run first in a write transaction that must see a table
+    /// unchanged by others until it ends, with `{table}` for the table's
+    /// name; empty on SQLite, as above.
+    const LOCK_TABLE: &'static str;
 
     /// An SQL expression for the database's clock, in whole microseconds
     /// since 1970, that stays the same within one statement (the shared rate

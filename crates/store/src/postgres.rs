@@ -28,6 +28,8 @@ impl Dialect for Postgres {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const FOR_SHARE: &'static str = " FOR SHARE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    // Conflicts with itself and with every write, not with reads.
+    const LOCK_TABLE: &'static str = "LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE";
     // The time the statement started, the same throughout it.
     const NOW_MICROS: &'static str =
         "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000 AS BIGINT)";

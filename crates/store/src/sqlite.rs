@@ -32,6 +32,7 @@ impl Dialect for Sqlite {
     const FOR_UPDATE: &'static str = "";
     const FOR_SHARE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    const LOCK_TABLE: &'static str = "";
     // `'now'` is the same throughout one statement; SQLite reads it to the
     // millisecond.
     const NOW_MICROS: &'static str =

@@ -72,6 +72,17 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
     /// Creates a user. A taken username gives [`StoreError::Conflict`] on `username`.
     async fn create_user(&self, username: &Username, role: Role) -> Result<User, StoreError>;
 
+    /// Creates the first user, with the password hash `password_hash`, in one
+    /// transaction that holds off every other writer of users; `None` (and
+    /// nothing written) when a user exists already, whichever process made
+    /// it.
+    async fn create_first_user(
+        &self,
+        username: &Username,
+        role: Role,
+        password_hash: &str,
+    ) -> Result<Option<User>, StoreError>;
+
     /// Creates a user and a first API token in one transaction; the token's
     /// plaintext is returned once and stored only as a hash.
     async fn create_user_with_token(

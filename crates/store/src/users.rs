@@ -38,6 +38,40 @@ where
     }
 
     #[tracing::instrument(skip_all, fields(role = role.as_str()))]
+    async fn create_first_user(
+        &self,
+        username: &Username,
+        role: Role,
+        password_hash: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let now = crate::sql::stored_time(self.clock.now());
+        let mut tx = self.begin_write().await?;
+        if !D::LOCK_TABLE.is_empty() {
+            sqlx::query(&D::LOCK_TABLE.replace("{table}", "users"))
+                .execute(&mut *tx)
+                .await
+                .map_err(Self::db_error)?;
+        }
+        let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        let mut user = Self::insert_user(&mut tx, username, role, now).await?;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user.id.as_str())
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::db_error)?;
+        user.has_password = true;
+        self.commit(tx).await?;
+        Ok(Some(user))
+    }
+
+    #[tracing::instrument(skip_all, fields(role = role.as_str()))]
     async fn create_user_with_token(
         &self,
         username: &Username,

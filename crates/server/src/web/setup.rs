@@ -8,11 +8,9 @@
 //! has no key, the page is a 404. The form carries the sign-in form's
 //! signed double-submit token (SECURITY.md R33).
 
-use std::net::SocketAddr;
-
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{Extensions, HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use pinion_domain::{FieldError, Password};
@@ -22,7 +20,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::web::WebError;
 use crate::web::layout::{field_error, prose, public_page, text_field};
-use crate::web::session::{read_device_cookie, signin_cookie};
+use crate::web::session::signin_cookie;
 use crate::web::sign_in::{form_token_ok, signed_in_response};
 
 /// Whether the page may be used now: the server has a key and no account
@@ -130,7 +128,6 @@ pub async fn get(State(state): State<AppState>) -> Result<Response, WebError> {
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    extensions: Extensions,
     Form(form): Form<SetupForm>,
 ) -> Result<Response, WebError> {
     let Some(key) = state.setup_key.as_ref() else {
@@ -145,7 +142,7 @@ pub async fn post(
         .create_first_account(key, &form.setup_key, &form.username, &password)
         .await;
     let errors = match created {
-        Ok(_) => Vec::new(),
+        Ok(signed_in) => return signed_in_response(&state, &signed_in),
         Err(ServiceError::Validation(errors)) => errors.0,
         Err(ServiceError::Forbidden(reason)) => vec![FieldError::new("setup_key", reason)],
         // Someone made the first account meanwhile: sign in instead.
@@ -154,24 +151,10 @@ pub async fn post(
         }
         Err(other) => return Err(other.into()),
     };
-    if !errors.is_empty() {
-        return Ok(page(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &form.username,
-            &errors,
-        ));
-    }
-    let client = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip());
-    let device = read_device_cookie(&headers, &state.public_url);
-    match state
-        .sessions
-        .sign_in_on_device(&form.username, &password, client, device)
-        .await?
-    {
-        Some(signed_in) => signed_in_response(&state, &signed_in),
-        None => Ok(Redirect::to("/sign-in").into_response()),
-    }
+    Ok(page(
+        &state,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &form.username,
+        &errors,
+    ))
 }

@@ -49,6 +49,7 @@ on_both_backends!(
     changes::the_change_feed_moves_on_every_write_here_and_elsewhere,
     changes::consuming_a_flow_and_appending_activity_move_the_feed_at_once,
     suite::created_credential_reads_back_as_metadata_only,
+    suite::only_one_first_user_is_made_across_pools,
     suite::credentials_are_listed_per_owner_and_in_full,
     suite::missing_records_are_not_found,
     suite::update_changes_fields_bumps_version_and_reseals_the_secret,

@@ -591,3 +591,38 @@ pub async fn a_check_is_recorded_without_touching_anything_else(db: &TestDb) {
         Err(StoreError::NotFound { .. })
     ));
 }
+
+/// The first user is made once, whichever of several pools (processes on one
+/// database) asks at the same time, and comes with its password.
+pub async fn only_one_first_user_is_made_across_pools(db: &TestDb) {
+    let first = db.connect(keyring(&[(1, 1)])).await;
+    let second = db.connect(keyring(&[(1, 1)])).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let store = if n % 2 == 0 { &first } else { &second }.clone();
+        let name = Username::parse(&format!("admin{n}")).unwrap();
+        attempts.spawn(async move {
+            store
+                .create_first_user(&name, Role::Admin, "$argon2id$stand-in")
+                .await
+                .unwrap()
+        });
+    }
+    let made: Vec<_> = attempts.join_all().await.into_iter().flatten().collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert!(made[0].has_password);
+    let users = first.list_users().await.unwrap();
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(
+        first.password_hash(&users[0].id).await.unwrap().as_deref(),
+        Some("$argon2id$stand-in")
+    );
+    let later = Username::parse("later").unwrap();
+    assert!(
+        second
+            .create_first_user(&later, Role::Admin, "$argon2id$stand-in")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
