@@ -233,18 +233,40 @@ impl Events {
             }
             _ => return,
         };
-        let event = self.event(sink, event_type, data);
-        let result = sink
-            .notifications
-            .raise_credential_alert(&record.id, state, &record.owner, &event)
+        self.raise_alert(sink, record, state, event_type, data)
             .await;
-        self.queued(sink, event_type, result);
     }
 
     /// `credential` has working tokens again: announces
     /// `credential.recovered` if an alert was announced about it.
     pub(crate) async fn credential_working(&self, credential: &Credential) {
         let Some(sink) = &self.sink else { return };
+        self.clear_alert(sink, credential).await;
+    }
+
+    /// Raises alert `state` on `credential` and queues its event with
+    /// `data`, unless that alert is raised already; whether it queued.
+    async fn raise_alert(
+        &self,
+        sink: &Sink,
+        credential: &Credential,
+        state: AlertState,
+        event_type: EventType,
+        data: Value,
+    ) -> bool {
+        let event = self.event(sink, event_type, data);
+        let result = sink
+            .notifications
+            .raise_credential_alert(&credential.id, state, &credential.owner, &event)
+            .await;
+        let queued = matches!(result, Ok(true));
+        self.queued(sink, event_type, result);
+        queued
+    }
+
+    /// Clears `credential`'s alert and queues `credential.recovered`, if an
+    /// alert was raised; whether it queued.
+    async fn clear_alert(&self, sink: &Sink, credential: &Credential) -> bool {
         let event = self.event(
             sink,
             EventType::CredentialRecovered,
@@ -254,7 +276,9 @@ impl Events {
             .notifications
             .clear_credential_alert(&credential.id, &credential.owner, &event)
             .await;
+        let queued = matches!(result, Ok(true));
         self.queued(sink, EventType::CredentialRecovered, result);
+        queued
     }
 
     /// Announces what a stopped process stored and never announced: a
@@ -280,41 +304,29 @@ impl Events {
                 Err(pinion_store::StoreError::NotFound { .. }) => continue,
                 Err(err) => return Err(err),
             };
-            let (event_type, result) = match credential.status {
+            let (event_type, announced) = match credential.status {
                 pinion_domain::CredentialStatus::NeedsReauthorization => {
-                    let reason = credential.last_error.clone();
-                    let event = self.event(
-                        sink,
-                        EventType::CredentialNeedsReauthorization,
-                        credential_data(&credential, reason.as_deref()),
-                    );
-                    let result = sink
-                        .notifications
-                        .raise_credential_alert(
-                            &credential.id,
+                    let data = credential_data(&credential, credential.last_error.as_deref());
+                    let event_type = EventType::CredentialNeedsReauthorization;
+                    let raised = self
+                        .raise_alert(
+                            sink,
+                            &credential,
                             AlertState::NeedsReauthorization,
-                            &credential.owner,
-                            &event,
+                            event_type,
+                            data,
                         )
                         .await;
-                    (EventType::CredentialNeedsReauthorization, result)
+                    (event_type, raised)
                 }
-                pinion_domain::CredentialStatus::Active => {
-                    let event = self.event(
-                        sink,
-                        EventType::CredentialRecovered,
-                        credential_data(&credential, None),
-                    );
-                    let result = sink
-                        .notifications
-                        .clear_credential_alert(&credential.id, &credential.owner, &event)
-                        .await;
-                    (EventType::CredentialRecovered, result)
-                }
+                pinion_domain::CredentialStatus::Active => (
+                    EventType::CredentialRecovered,
+                    self.clear_alert(sink, &credential).await,
+                ),
                 // Changed again since the query.
                 _ => continue,
             };
-            if matches!(result, Ok(true)) {
+            if announced {
                 queued += 1;
                 tracing::info!(
                     credential_id = %credential.id,
@@ -322,7 +334,6 @@ impl Events {
                     "Queued an event a stopped process left unannounced."
                 );
             }
-            self.queued(sink, event_type, result);
         }
         for (run_id, takeovers) in sink.notifications.unannounced_takeovers(100).await? {
             let reason = "the process running it stopped";
