@@ -577,7 +577,6 @@ where
         Ok(id)
     }
 
-    /// Queues `event` for `owner`'s subscribed, enabled endpoints inside `tx`.
     /// Queues `event` for `owner` in `tx` and commits, when the statement
     /// that marked the change as announced changed a row (`marked`): how
     /// many deliveries were queued. When it did not, `None`, and `tx` is
@@ -599,6 +598,7 @@ where
         Ok(Some(queued))
     }
 
+    /// Queues `event` for `owner`'s subscribed, enabled endpoints inside `tx`.
     async fn enqueue_in(
         tx: &mut sqlx::Transaction<'static, D>,
         owner: &UserId,
