@@ -95,33 +95,27 @@ pub async fn open_with_clock(
     if let Some(dir) = spec.strip_prefix("jsonl:") {
         return Ok(Box::new(JsonlDestination::create(dir)?));
     }
-    if let Some(path) = spec.strip_prefix("sqlite:") {
-        return Ok(Box::new(
-            SqlDestination::sqlite(path).await?.with_clock(clock),
-        ));
-    }
-    let pg = spec
-        .strip_prefix("postgres:")
-        .filter(|rest| rest.starts_with("//") || rest.starts_with("postgres"));
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Ok(Box::new(
-            SqlDestination::postgres(spec).await?.with_clock(clock),
-        ));
-    }
-    if let Some(url) = pg {
-        let url = if url.starts_with("//") {
-            format!("postgres:{url}")
-        } else {
-            url.to_owned()
-        };
-        return Ok(Box::new(
-            SqlDestination::postgres(&url).await?.with_clock(clock),
-        ));
-    }
     if spec == "stdout" || spec == "-" {
         return Ok(Box::new(StdoutDestination));
     }
-    Err(DestinationError::Invalid(redact_url(spec)))
+    let sql = if let Some(path) = spec.strip_prefix("sqlite:") {
+        SqlDestination::sqlite(path).await?
+    } else if let Some(url) = postgres_url(spec) {
+        SqlDestination::postgres(url).await?
+    } else {
+        return Err(DestinationError::Invalid(redact_url(spec)));
+    };
+    Ok(Box::new(sql.with_clock(clock)))
+}
+
+/// The PostgreSQL URL `spec` names: `postgres://…` or `postgresql://…`,
+/// alone or behind `postgres:`.
+fn postgres_url(spec: &str) -> Option<&str> {
+    let url = spec
+        .strip_prefix("postgres:")
+        .filter(|rest| rest.starts_with("postgres"))
+        .unwrap_or(spec);
+    (url.starts_with("postgres://") || url.starts_with("postgresql://")).then_some(url)
 }
 
 /// A URL with its password replaced, for messages.
@@ -179,5 +173,21 @@ mod tests {
     async fn an_unknown_destination_is_refused_without_its_password() {
         let err = open("mysql://u:CANARY@h/db").await.err().unwrap();
         assert!(!err.to_string().contains("CANARY"), "{err}");
+    }
+
+    #[test]
+    fn postgres_urls_are_read_with_or_without_the_prefix() {
+        for (spec, url) in [
+            ("postgres://h/db", Some("postgres://h/db")),
+            ("postgresql://h/db", Some("postgresql://h/db")),
+            ("postgres:postgres://h/db", Some("postgres://h/db")),
+            ("postgres:postgresql://h/db", Some("postgresql://h/db")),
+            ("postgres:sqlite:x.db", None),
+            ("postgres:postgres", None),
+            ("sqlite:x.db", None),
+            ("mysql://h/db", None),
+        ] {
+            assert_eq!(postgres_url(spec), url, "{spec}");
+        }
     }
 }
