@@ -5,7 +5,7 @@
 //! The store is one generic implementation, [`crate::SqlStore<D>`], written
 //! once over `D: Dialect` (`sql.rs` and the purpose modules). Its SQL runs
 //! unchanged on both databases (`$1` placeholders, `substr` on blobs, standard
-//! types through sqlx); what differs is here and nowhere else: the row-lock
+//! types through sqlx); what differs is here and nowhere else: the row- and table-lock
 //! clauses, how a write transaction begins, what to do before closing, and
 //! which database an error code comes from.
 //!
